@@ -1,0 +1,312 @@
+"""The engine adapter interface.
+
+One small ABC per concept, in the spirit of harlequin's adapters:
+
+* :class:`Engine` — a class per engine (torch, onnxruntime, openvino, ...). Its classmethods answer *cheap*
+  questions (installed? version? formats?) without importing the engine's package; :meth:`Engine.load` imports
+  it and returns a :class:`LoadedModel`.
+* :class:`LoadedModel` — a model compiled for one device/precision/thread setting. The benchmark loop calls
+  :meth:`LoadedModel.infer` (one synchronous inference) or :meth:`LoadedModel.run_inflight` (many requests in
+  flight) and nothing else on the hot path.
+* :class:`ModelArtifact` / :class:`TensorSpec` — plain data describing what to load; they cross the process
+  boundary into the benchmark process as JSON (:meth:`ModelArtifact.to_dict`).
+
+Heavy imports (torch, openvino, onnxruntime) happen only inside ``load`` / ``probe`` of the adapter that needs
+them. Errors are :mod:`workbench.errors` exceptions with one readable line.
+"""
+
+from __future__ import annotations
+
+import importlib.metadata
+import importlib.util
+import threading
+import time
+from abc import ABC, abstractmethod
+from dataclasses import asdict, dataclass, field
+from typing import Any, Callable, ClassVar, Mapping
+
+PRECISIONS: tuple[str, ...] = ("fp32", "bf16", "fp16", "int8")
+MODES: tuple[str, ...] = ("latency", "throughput")
+#: Formats an artifact can carry. ``torch-builtin`` is a zoo architecture plus a state dict (eager PyTorch).
+FORMATS: tuple[str, ...] = ("torch-builtin", "torchscript", "pt2", "onnx", "openvino")
+
+
+@dataclass(frozen=True)
+class TensorSpec:
+    """One model input. ``shape`` holds ints, or strings for symbolic dimensions not yet bound."""
+
+    name: str
+    shape: tuple[int | str, ...]
+    dtype: str = "float32"  # numpy dtype name
+    role: str = "data"  # "image" | "tokens" | "mask" | "data"
+    vocab_size: int | None = None  # for role == "tokens"
+
+    @property
+    def is_static(self) -> bool:
+        return all(isinstance(d, int) and d > 0 for d in self.shape)
+
+    def to_dict(self) -> dict[str, Any]:
+        d = asdict(self)
+        d["shape"] = list(self.shape)
+        return d
+
+    @classmethod
+    def from_dict(cls, d: Mapping[str, Any]) -> "TensorSpec":
+        return cls(
+            name=d["name"],
+            shape=tuple(d["shape"]),
+            dtype=d.get("dtype", "float32"),
+            role=d.get("role", "data"),
+            vocab_size=d.get("vocab_size"),
+        )
+
+
+@dataclass(frozen=True)
+class ModelArtifact:
+    """A model resolved to files engines can load, with concrete (static) input shapes.
+
+    ``files`` maps a format (see :data:`FORMATS`) to a path. For ``openvino`` the path is the ``.xml``; its ``.bin``
+    sits beside it. ``builtin`` names the zoo architecture for ``torch-builtin``.
+    """
+
+    name: str
+    source: str  # "builtin" | "file"
+    files: Mapping[str, str]
+    inputs: tuple[TensorSpec, ...]
+    outputs: tuple[str, ...] = ()
+    task: str = "generic"  # "image-classification" | "text-classification" | "ocr" | "generic"
+    builtin: str | None = None
+    reference_engine: str = "torch"  # whose fp32 output is the parity reference
+    batch: int = 1
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "name": self.name,
+            "source": self.source,
+            "files": dict(self.files),
+            "inputs": [t.to_dict() for t in self.inputs],
+            "outputs": list(self.outputs),
+            "task": self.task,
+            "builtin": self.builtin,
+            "reference_engine": self.reference_engine,
+            "batch": self.batch,
+        }
+
+    @classmethod
+    def from_dict(cls, d: Mapping[str, Any]) -> "ModelArtifact":
+        return cls(
+            name=d["name"],
+            source=d["source"],
+            files=dict(d["files"]),
+            inputs=tuple(TensorSpec.from_dict(t) for t in d["inputs"]),
+            outputs=tuple(d.get("outputs", ())),
+            task=d.get("task", "generic"),
+            builtin=d.get("builtin"),
+            reference_engine=d.get("reference_engine", "torch"),
+            batch=int(d.get("batch", 1)),
+        )
+
+
+@dataclass(frozen=True)
+class EngineInfo:
+    """What the CLI/UI shows about an engine without importing it."""
+
+    name: str
+    display_name: str
+    installed: bool
+    version: str | None
+    devices: tuple[str, ...]
+    formats: tuple[str, ...]
+    precisions: tuple[str, ...]
+    note: str | None = None  # e.g. why it is unavailable, or "devices probed lazily"
+    hidden: bool = False
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+@dataclass
+class Effective:
+    """Settings the engine really used after compilation — recorded with every result."""
+
+    device: str
+    precision: str  # fp32 | bf16 | fp16 | int8 | mixed
+    threads: int | None = None
+    streams: int | None = None
+    requests: int | None = None
+    extra: dict[str, Any] = field(default_factory=dict)
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+class LoadedModel(ABC):
+    """A model compiled and ready to run. Not thread-safe unless stated; one benchmark loop drives it."""
+
+    #: load + compile wall time in milliseconds, measured by the adapter around its own load/compile calls
+    load_ms: float = 0.0
+
+    def __init__(self, inputs: tuple[TensorSpec, ...]) -> None:
+        self.inputs = inputs
+
+    @abstractmethod
+    def effective(self) -> Effective:
+        """The settings really in force (ask the engine, do not echo the request)."""
+
+    @abstractmethod
+    def set_inputs(self, feeds: Mapping[str, Any]) -> None:
+        """Bind numpy arrays (keyed by input name) for the following :meth:`infer` calls.
+
+        Conversion to engine tensors and host→device copies happen here, outside the timed loop.
+        """
+
+    @abstractmethod
+    def infer(self) -> None:
+        """Run one synchronous inference on the bound inputs; on return the outputs are complete (for GPUs the
+        device has been synchronised)."""
+
+    @abstractmethod
+    def outputs(self) -> dict[str, Any]:
+        """Outputs of the last :meth:`infer` as numpy arrays (float outputs as float32), in model output order."""
+
+    def run_inflight(
+        self, requests: int, keep_going: Callable[[], bool], on_done: Callable[[int], None]
+    ) -> int:
+        """Keep ``requests`` inferences in flight until ``keep_going()`` is False.
+
+        ``on_done(latency_ns)`` is called once per completed request (possibly from several threads; the caller's
+        callback must be thread-safe). Returns the number of completed requests. The default runs ``requests``
+        threads, each calling :meth:`_infer_concurrent` in a loop — right for engines whose run call releases the
+        GIL and may be called concurrently (ONNX Runtime sessions, torch modules in inference mode). Engines with
+        a native async API (OpenVINO's AsyncInferQueue) override this.
+        """
+        counts = [0] * requests
+        errors: list[BaseException] = []
+        perf = time.perf_counter_ns
+
+        def worker(slot: int) -> None:
+            n = 0
+            try:
+                while keep_going():
+                    t0 = perf()
+                    self._infer_concurrent()
+                    on_done(perf() - t0)
+                    n += 1
+            except BaseException as exc:  # surfaced below, in the calling thread
+                errors.append(exc)
+            counts[slot] = n
+
+        threads = [threading.Thread(target=worker, args=(i,), daemon=True) for i in range(requests)]
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join()
+        if errors:
+            raise errors[0]
+        return sum(counts)
+
+    def _infer_concurrent(self) -> None:
+        """One inference that is safe to call from several threads at once (see :meth:`run_inflight`)."""
+        raise NotImplementedError(f"{type(self).__name__} does not support requests in flight")
+
+    def close(self) -> None:
+        """Release engine resources."""
+
+
+class Engine(ABC):
+    """An inference engine adapter. Subclasses set the class attributes and implement :meth:`load`."""
+
+    name: ClassVar[str]  # CLI name, e.g. "onnxruntime"
+    display_name: ClassVar[str]
+    module: ClassVar[str]  # import name checked with importlib.util.find_spec (never imported here)
+    distribution: ClassVar[str]  # distribution name for the version (importlib.metadata)
+    formats: ClassVar[tuple[str, ...]]  # formats it can load, in order of preference
+    hidden: ClassVar[bool] = False  # not offered by default (e.g. the no-op harness engine)
+
+    # ---- cheap questions: no heavy imports ---------------------------------------------------------------------
+    @classmethod
+    def is_installed(cls) -> bool:
+        try:
+            return importlib.util.find_spec(cls.module) is not None
+        except (ImportError, ValueError):
+            return False
+
+    @classmethod
+    def version(cls) -> str | None:
+        for dist in (cls.distribution, *cls.alt_distributions()):
+            try:
+                return importlib.metadata.version(dist)
+            except importlib.metadata.PackageNotFoundError:
+                continue
+        return None
+
+    @classmethod
+    def alt_distributions(cls) -> tuple[str, ...]:
+        """Other distribution names providing the same module (e.g. ``onnxruntime-gpu``)."""
+        return ()
+
+    @classmethod
+    def quick_devices(cls) -> tuple[str, ...]:
+        """Devices guessed from files on disk, without importing the engine. :meth:`probe_devices` is exact."""
+        return ("cpu",)
+
+    @classmethod
+    def precisions(cls, device: str = "cpu") -> tuple[str, ...]:
+        """Precisions the adapter can request on ``device`` (the engine may still run another: see Effective)."""
+        return ("fp32",)
+
+    @classmethod
+    def info(cls) -> EngineInfo:
+        installed = cls.is_installed()
+        return EngineInfo(
+            name=cls.name,
+            display_name=cls.display_name,
+            installed=installed,
+            version=cls.version() if installed else None,
+            devices=cls.quick_devices() if installed else (),
+            formats=cls.formats,
+            precisions=cls.precisions("cpu"),
+            note=None if installed else f"not installed: pip install {cls.distribution}",
+            hidden=cls.hidden,
+        )
+
+    # ---- heavy: imports the engine -----------------------------------------------------------------------------
+    @classmethod
+    def probe_devices(cls) -> tuple[str, ...]:
+        """Devices the engine itself reports (imports the engine; run it in a child process from the CLI/UI)."""
+        return cls.quick_devices()
+
+    @classmethod
+    def pick_format(cls, artifact: ModelArtifact) -> str:
+        """The first of our formats the artifact provides; raises UnsupportedError naming what would work."""
+        from workbench.errors import UnsupportedError
+
+        for fmt in cls.formats:
+            if fmt in artifact.files:
+                return fmt
+        have = ", ".join(sorted(artifact.files)) or "none"
+        want = ", ".join(cls.formats)
+        raise UnsupportedError(
+            f"{cls.name} cannot run {artifact.name!r}: it has {have}; {cls.name} loads {want}"
+        )
+
+    @classmethod
+    @abstractmethod
+    def load(
+        cls,
+        artifact: ModelArtifact,
+        *,
+        device: str = "cpu",
+        precision: str = "fp32",
+        threads: int | None = None,
+        mode: str = "latency",
+        streams: int | None = None,
+        requests: int | None = None,
+    ) -> LoadedModel:
+        """Load/compile ``artifact`` and return a ready model.
+
+        ``threads`` is the intra-op thread count (None: the engine's default for the process's CPU mask). ``mode``
+        "throughput" lets the engine configure for several requests in flight (``streams``/``requests``).
+        Raises EngineUnavailable (not installed / device absent), UnsupportedError (format/precision/device),
+        ModelError (file cannot be parsed).
+        """

@@ -1,0 +1,227 @@
+"""The benchmark process: one per engine run, started by :mod:`workbench.procs`.
+
+Order matters and is the reason this module imports almost nothing at the top:
+
+1. read the job (one JSON line on stdin);
+2. pin the process to the requested cores (``os.sched_setaffinity``) — *before* numpy or the engine is imported,
+   so every thread pool they create inherits the mask;
+3. move the protocol to a private file descriptor and point fd 1 at stderr, so anything an engine prints cannot
+   corrupt the stream to the parent;
+4. import the engine, load the model, bind seeded inputs, time the first inference, report;
+5. obey commands (``measure``/``exit``) from the parent, streaming raw samples in batches.
+
+Frames to the parent: 1 type byte + 4-byte little-endian length + payload. ``J`` JSON message, ``S`` int64
+nanosecond latencies, ``O`` the outputs of the reference input as an ``.npz``.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import struct
+import sys
+import time
+
+FLUSH_NS = 100_000_000  # send samples to the parent every 100 ms (or after each iteration when slower)
+HEADER = struct.Struct("<cI")
+
+
+class Channel:
+    def __init__(self, fd: int) -> None:
+        self.fd = fd
+
+    def _write(self, kind: bytes, payload: bytes) -> None:
+        data = HEADER.pack(kind, len(payload)) + payload
+        view = memoryview(data)
+        while view:
+            n = os.write(self.fd, view)
+            view = view[n:]
+
+    def json(self, **msg) -> None:
+        self._write(b"J", json.dumps(msg, default=str).encode())
+
+    def samples(self, raw: bytes) -> None:
+        if raw:
+            self._write(b"S", raw)
+
+    def blob(self, data: bytes) -> None:
+        self._write(b"O", data)
+
+
+def _pin(cores: list[int] | None) -> list[int]:
+    if cores:
+        os.sched_setaffinity(0, set(cores))
+    return sorted(os.sched_getaffinity(0))
+
+
+def _rusage() -> tuple[float, float]:
+    import resource
+
+    r = resource.getrusage(resource.RUSAGE_SELF)
+    return r.ru_utime + r.ru_stime, r.ru_maxrss / 1024.0  # cpu seconds, peak RSS MiB (Linux: KiB)
+
+
+def _measure_latency(model, chan: Channel, cmd: dict) -> dict:
+    from array import array
+
+    perf = time.perf_counter_ns
+    infer = model.infer
+    warm_iters = int(cmd.get("warmup_iterations") or 0)
+    warm_end = perf() + int(float(cmd.get("warmup_s") or 0) * 1e9)
+    n = 0
+    while n < warm_iters or perf() < warm_end:
+        infer()
+        n += 1
+    min_iter = int(cmd.get("min_iterations") or 1)
+    cpu0, _ = _rusage()
+    buf = array("q")
+    append = buf.append
+    start = perf()
+    deadline = start + int(float(cmd["duration_s"]) * 1e9)
+    next_flush = start + FLUSH_NS
+    n = 0
+    while True:
+        t0 = perf()
+        infer()
+        t1 = perf()
+        append(t1 - t0)
+        n += 1
+        if t1 >= next_flush:
+            chan.samples(buf.tobytes())
+            buf = array("q")
+            append = buf.append
+            next_flush = t1 + FLUSH_NS
+        if t1 >= deadline and n >= min_iter:
+            break
+    end = perf()
+    chan.samples(buf.tobytes())
+    cpu1, rss = _rusage()
+    return {"iterations": n, "elapsed_ns": end - start, "warmup_iterations": warm_iters, "cpu_s": cpu1 - cpu0,
+            "peak_rss_mb": rss}
+
+
+def _measure_inflight(model, chan: Channel, cmd: dict) -> dict:
+    import threading
+    from array import array
+
+    perf = time.perf_counter_ns
+    requests = int(cmd.get("requests") or 1)
+    # warm-up with the same concurrency
+    warm_end = perf() + int(float(cmd.get("warmup_s") or 0) * 1e9)
+    warm_target = int(cmd.get("warmup_iterations") or 0)
+    warm = [0]
+
+    def warm_done(_ns: int) -> None:
+        warm[0] += 1
+
+    if warm_target or cmd.get("warmup_s"):
+        model.run_inflight(requests, lambda: warm[0] < warm_target or perf() < warm_end, warm_done)
+
+    min_iter = int(cmd.get("min_iterations") or 1)
+    state = {"buf": array("q"), "n": 0, "last": 0}
+    lock = threading.Lock()
+
+    def on_done(ns: int) -> None:
+        t = perf()
+        with lock:
+            state["buf"].append(ns)
+            state["n"] += 1
+            state["last"] = t
+
+    stop = threading.Event()
+
+    def flusher() -> None:
+        while not stop.wait(FLUSH_NS / 1e9):
+            with lock:
+                buf, state["buf"] = state["buf"], array("q")
+            chan.samples(buf.tobytes())
+
+    cpu0, _ = _rusage()
+    start = perf()
+    deadline = start + int(float(cmd["duration_s"]) * 1e9)
+    thread = threading.Thread(target=flusher, daemon=True)
+    thread.start()
+    model.run_inflight(requests, lambda: not (perf() >= deadline and state["n"] >= min_iter), on_done)
+    stop.set()
+    thread.join()
+    with lock:
+        chan.samples(state["buf"].tobytes())
+        n, last = state["n"], state["last"] or perf()
+    cpu1, rss = _rusage()
+    return {"iterations": n, "elapsed_ns": last - start, "warmup_iterations": warm[0], "cpu_s": cpu1 - cpu0,
+            "peak_rss_mb": rss}
+
+
+def main() -> int:
+    job = json.loads(sys.stdin.readline())
+    cores = _pin(job.get("cores"))
+    proto = os.dup(1)
+    os.dup2(2, 1)  # engine chatter on stdout goes to stderr, never into the protocol
+    chan = Channel(proto)
+    try:
+        return _serve(job, cores, chan)
+    except BaseException as exc:  # report, never a traceback to the user; the parent turns it into a row
+        from workbench.errors import WorkbenchError
+
+        kind = "user" if isinstance(exc, WorkbenchError) else type(exc).__name__
+        message = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+        try:
+            chan.json(type="error", kind=kind, message=message)
+        except OSError:
+            pass
+        if kind not in ("user",):
+            import traceback
+
+            traceback.print_exc()  # to stderr: the parent keeps the tail for --verbose / logs
+        return 3
+
+
+def _serve(job: dict, cores: list[int], chan: Channel) -> int:
+    import io
+
+    import numpy as np
+
+    from workbench.inputs import make_inputs
+    from workbench_engines.base import ModelArtifact
+    from workbench_engines.registry import require
+
+    artifact = ModelArtifact.from_dict(job["artifact"])
+    engine = require(job["engine"], job.get("device", "cpu"))
+    threads = job.get("threads") or len(cores)
+    model = engine.load(artifact, device=job.get("device", "cpu"), precision=job.get("precision", "fp32"),
+                        threads=threads, mode=job.get("mode", "latency"), streams=job.get("streams"),
+                        requests=job.get("requests"))
+    feeds = make_inputs(artifact.inputs, seed=int(job.get("seed", 0)))
+    model.set_inputs(feeds)
+    t0 = time.perf_counter_ns()
+    model.infer()
+    first_ms = (time.perf_counter_ns() - t0) / 1e6
+    eff = model.effective()
+    if job.get("mode") == "throughput" and not job.get("requests"):
+        requests = eff.requests or max(1, len(cores))
+    else:
+        requests = job.get("requests") or (1 if job.get("mode") != "throughput" else max(1, len(cores)))
+    eff.requests = requests if job.get("mode") == "throughput" else 1
+    _, rss = _rusage()
+    chan.json(type="loaded", load_ms=model.load_ms, first_inference_ms=first_ms, effective=eff.to_dict(),
+              cores=cores, pid=os.getpid(), peak_rss_mb=rss, engine_version=engine.version())
+    if job.get("outputs"):
+        buf = io.BytesIO()
+        np.savez(buf, **model.outputs())
+        chan.blob(buf.getvalue())
+    for line in sys.stdin:
+        cmd = json.loads(line)
+        if cmd.get("cmd") == "exit":
+            break
+        if cmd.get("cmd") == "measure":
+            if job.get("mode") == "throughput":
+                stats = _measure_inflight(model, chan, {**cmd, "requests": requests})
+            else:
+                stats = _measure_latency(model, chan, cmd)
+            chan.json(type="round_done", round=cmd.get("round", 0), **stats)
+    model.close()
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

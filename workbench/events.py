@@ -1,0 +1,115 @@
+"""Events a benchmark run emits, in order, to whoever follows it (CLI progress bar, TUI, live stream file).
+
+They are small, immutable and JSON-serialisable (``to_dict``/``event_from_dict``) so the same objects travel
+through the live event stream to ``workbench watch`` and the UI monitor in another process. The runner emits
+:class:`Progress` at a few Hz per engine (never per sample); ``hist`` carries the engine's latency histogram
+pre-binned for plotting so consumers never touch raw samples.
+"""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, field
+from typing import Any, Mapping
+
+
+@dataclass(frozen=True)
+class RunStarted:
+    run_id: str
+    model: str
+    engines: tuple[str, ...]
+    config: dict[str, Any]
+    pid: int
+    kind: str = "run_started"
+
+
+@dataclass(frozen=True)
+class EngineLoaded:
+    run_id: str
+    engine: str
+    load_ms: float
+    first_inference_ms: float | None
+    effective: dict[str, Any]
+    kind: str = "engine_loaded"
+
+
+@dataclass(frozen=True)
+class Progress:
+    """Rolling state of one engine while it is measured."""
+
+    run_id: str
+    engine: str
+    round: int  # 0-based repeat index
+    rounds: int
+    iterations: int  # measured iterations so far (this engine, all rounds)
+    elapsed_s: float  # measured time so far, this round
+    target_s: float  # --duration of a round
+    fraction: float  # 0..1 of the whole run (all engines, all rounds)
+    p50_ms: float | None
+    p99_ms: float | None
+    throughput: float | None  # items/s so far
+    hist: dict[str, Any] = field(default_factory=dict)  # {"edges_ms": [...], "counts": [...]} pre-binned
+    kind: str = "progress"
+
+
+@dataclass(frozen=True)
+class NoiseWarning:
+    run_id: str
+    engine: str | None
+    code: str
+    message: str
+    kind: str = "warning"
+
+
+@dataclass(frozen=True)
+class EngineFinished:
+    run_id: str
+    engine: str
+    result: dict[str, Any]  # EngineResult.to_dict()
+    kind: str = "engine_finished"
+
+
+@dataclass(frozen=True)
+class EngineFailed:
+    run_id: str
+    engine: str
+    error: str  # one readable line
+    kind: str = "engine_failed"
+
+
+@dataclass(frozen=True)
+class RunFinished:
+    run_id: str
+    record: dict[str, Any]  # RunRecord.to_dict()
+    exit_code: int
+    kind: str = "run_finished"
+
+
+@dataclass(frozen=True)
+class RunAborted:
+    run_id: str
+    reason: str
+    kind: str = "run_aborted"
+
+
+Event = RunStarted | EngineLoaded | Progress | NoiseWarning | EngineFinished | EngineFailed | RunFinished | RunAborted
+
+_KINDS: dict[str, type] = {
+    cls.kind: cls  # type: ignore[attr-defined]
+    for cls in (RunStarted, EngineLoaded, Progress, NoiseWarning, EngineFinished, EngineFailed, RunFinished, RunAborted)
+}
+
+
+def event_to_dict(event: Event) -> dict[str, Any]:
+    return asdict(event)
+
+
+def event_from_dict(d: Mapping[str, Any]) -> Event:
+    cls = _KINDS[d["kind"]]
+    kw = dict(d)
+    if cls is RunStarted:
+        kw["engines"] = tuple(kw["engines"])
+    return cls(**kw)
+
+
+def is_terminal(event: Event) -> bool:
+    return isinstance(event, (RunFinished, RunAborted))

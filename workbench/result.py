@@ -1,0 +1,134 @@
+"""Immutable run records: what ran, on what, and what was measured.
+
+A :class:`RunRecord` is one ``workbench run`` (or one UI run): a configuration, the machine, and one
+:class:`EngineResult` per engine. Both serialise to plain JSON (``to_dict``/``from_dict``) — the same document is
+written by ``--json``, stored in the history and read back by ``compare``/``history import``. The schema is
+documented in docs/schema.md; bump :data:`SCHEMA_VERSION` and add a migration in ``workbench.history`` when it
+changes.
+"""
+
+from __future__ import annotations
+
+import datetime as _dt
+import uuid
+from dataclasses import asdict, dataclass, field, fields
+from typing import Any, Mapping
+
+SCHEMA_VERSION = 1
+
+LATENCY_KEYS = ("mean", "std", "min", "max", "p50", "p90", "p95", "p99", "p999")
+
+
+def new_run_id() -> str:
+    return uuid.uuid4().hex[:12]
+
+
+def now_iso() -> str:
+    return _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds")
+
+
+@dataclass(frozen=True)
+class Warning_:
+    """A named warning a user can act on (``code`` is stable; ``message`` is for humans)."""
+
+    code: str
+    message: str
+
+    def to_dict(self) -> dict[str, str]:
+        return {"code": self.code, "message": self.message}
+
+
+@dataclass
+class Parity:
+    status: str  # "pass" | "fail" | "skipped" | "error"
+    reference: str | None = None  # e.g. "torch fp32"
+    max_abs: float | None = None
+    rel_l2: float | None = None
+    top1: float | None = None  # fraction of batch items whose argmax agrees (classifiers)
+    tolerance: float | None = None  # rel_l2 threshold applied
+    message: str | None = None
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+@dataclass
+class EngineResult:
+    engine: str
+    model: str
+    status: str = "ok"  # "ok" | "failed"
+    error: str | None = None
+    engine_version: str | None = None
+    device: str = "cpu"
+    mode: str = "latency"
+    batch: int = 1
+    threads: int | None = None
+    cores: list[int] | None = None
+    precision_requested: str = "fp32"
+    precision_effective: str | None = None
+    streams: int | None = None
+    requests: int | None = None
+    latency_ms: dict[str, float] | None = None  # LATENCY_KEYS
+    median_ci_ms: list[float] | None = None  # 95% CI of the median [lo, hi]
+    outliers: int | None = None  # MAD-based count
+    throughput: float | None = None  # items/s over wall time
+    iterations: int = 0
+    duration_s: float = 0.0
+    load_ms: float | None = None
+    first_inference_ms: float | None = None
+    peak_rss_mb: float | None = None
+    cpu_util_pct: float | None = None
+    parity: dict[str, Any] | None = None  # Parity.to_dict()
+    speedup: float | None = None  # vs baseline; None when not shown (baseline itself, or parity not passing)
+    speedup_note: str | None = None
+    warnings: list[dict[str, str]] = field(default_factory=list)
+    repeats: list[dict[str, float]] = field(default_factory=list)  # per-repeat p50/mean/throughput/iterations
+    histogram: dict[str, Any] | None = None  # workbench.histogram.LogHistogram.to_dict()
+    samples_file: str | None = None
+    effective: dict[str, Any] | None = None  # engines.base.Effective.to_dict()
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+    @classmethod
+    def from_dict(cls, d: Mapping[str, Any]) -> "EngineResult":
+        known = {f.name for f in fields(cls)}
+        return cls(**{k: v for k, v in d.items() if k in known})
+
+    @property
+    def ok(self) -> bool:
+        return self.status == "ok"
+
+
+@dataclass
+class RunRecord:
+    run_id: str
+    created: str
+    model: dict[str, Any]  # name, source, task, inputs
+    config: dict[str, Any]  # mode, batch, threads, cores, device, precision, warmup, duration_s, ...
+    system: dict[str, Any]  # workbench.sysinfo fingerprint + summary
+    versions: dict[str, str | None]
+    results: list[EngineResult]
+    baseline: str | None = None
+    tags: list[str] = field(default_factory=list)
+    note: str | None = None
+    warnings: list[dict[str, str]] = field(default_factory=list)
+    schema: int = SCHEMA_VERSION
+
+    def to_dict(self) -> dict[str, Any]:
+        d = asdict(self)
+        d["results"] = [r.to_dict() for r in self.results]
+        return d
+
+    @classmethod
+    def from_dict(cls, d: Mapping[str, Any]) -> "RunRecord":
+        known = {f.name for f in fields(cls)}
+        kw = {k: v for k, v in d.items() if k in known}
+        kw["results"] = [EngineResult.from_dict(r) for r in d.get("results", [])]
+        return cls(**kw)
+
+    def result(self, engine: str) -> EngineResult | None:
+        for r in self.results:
+            if r.engine == engine:
+                return r
+        return None

@@ -1,0 +1,598 @@
+"""Run a benchmark: resolve the model, start one pinned process per engine, interleave measured rounds, and turn
+the streamed samples into a :class:`~workbench.result.RunRecord`.
+
+Data flows one way (docs/architecture.md)::
+
+    model source ──► engine adapter ──► benchmark process (pinned) ──► sample stream ──► stats ──► result
+
+The runner never touches a UI or the history: it reports through ``on_event`` (and the live event stream) and
+returns the record; the CLI or the app saves it. :meth:`Runner.run` blocks — call it from a thread worker in a
+UI — and :meth:`Runner.stop` may be called from any thread.
+
+Interleaving: every engine is loaded once (sequentially, so load times do not disturb each other), then each of
+the ``repeats`` rounds measures every engine for ``duration_s`` in a rotated order — A B C, B C A, C A B — so a
+slow drift of the machine (thermal, background jobs) does not systematically favour one engine.
+"""
+
+from __future__ import annotations
+
+import os
+import threading
+import time
+from collections import deque
+from dataclasses import asdict, dataclass, field, replace
+from typing import Any, Callable
+
+import numpy as np
+
+from . import events as ev
+from .errors import RunFailed, UsageError, WorkbenchError
+from .histogram import LogHistogram
+from .parity import compare as parity_compare
+from .parity import load_npz
+from .procs import ChildFailed, EngineProcess
+from .result import EngineResult, RunRecord, new_run_id, now_iso
+from .stats import summary_from_histogram
+
+PROGRESS_HZ = 4.0
+ROLLING_WINDOW = 2048
+
+
+@dataclass(frozen=True)
+class RunConfig:
+    """Everything that defines a run. Validated by :func:`validate` before anything starts."""
+
+    model: str
+    engines: tuple[str, ...]
+    device: str = "cpu"
+    precision: str = "fp32"
+    mode: str = "latency"
+    batch: int = 1
+    threads: int | None = None
+    cores: tuple[int, ...] | None = None
+    duration_s: float = 5.0
+    min_iterations: int = 10
+    warmup_s: float = 1.0
+    warmup_iterations: int | None = None
+    repeats: int = 1
+    requests: int | None = None
+    streams: int | None = None
+    shapes: tuple[tuple[str, tuple[int, ...]], ...] = ()
+    seed: int = 0
+    baseline: str | None = None
+    save_samples: bool = False
+    parity: bool = True
+    tags: tuple[str, ...] = ()
+    note: str | None = None
+    timeout_s: float = 300.0  # longest silence allowed from a benchmark process
+
+    def to_dict(self) -> dict[str, Any]:
+        d = asdict(self)
+        d["shapes"] = {k: list(v) for k, v in self.shapes}
+        return d
+
+
+def allowed_cores() -> list[int]:
+    return sorted(os.sched_getaffinity(0))
+
+
+def default_cores() -> tuple[int, ...]:
+    """All cores this process may use, minus one left for the UI/parent when there are more than two."""
+    cores = allowed_cores()
+    return tuple(cores[1:]) if len(cores) > 2 else tuple(cores)
+
+
+def validate(config: RunConfig) -> RunConfig:
+    """Check a config and fill defaults (cores, threads, baseline). Raises UsageError / EngineUnavailable."""
+    from workbench_engines.base import MODES, PRECISIONS
+    from workbench_engines.registry import canonical, require
+
+    if not config.engines:
+        raise UsageError("no engines selected; pass --engines torch,onnxruntime,openvino")
+    engines = tuple(dict.fromkeys(canonical(e) for e in config.engines))
+    for name in engines:
+        require(name, config.device)
+    if config.mode not in MODES:
+        raise UsageError(f"--mode must be one of {', '.join(MODES)}, not {config.mode!r}")
+    if config.precision not in PRECISIONS:
+        raise UsageError(f"--precision must be one of {', '.join(PRECISIONS)}, not {config.precision!r}")
+    if config.duration_s < 0:
+        raise UsageError(f"--duration must be >= 0 seconds, not {config.duration_s:g}")
+    if config.min_iterations < 1 and config.duration_s == 0:
+        raise UsageError("nothing to measure: give --duration > 0 or --iterations >= 1")
+    if config.batch < 1:
+        raise UsageError(f"--batch must be >= 1, not {config.batch}")
+    if config.repeats < 1:
+        raise UsageError(f"--repeats must be >= 1, not {config.repeats}")
+    if config.warmup_s < 0 or (config.warmup_iterations or 0) < 0:
+        raise UsageError("--warmup must be >= 0")
+    for flag, value in (("--requests", config.requests), ("--streams", config.streams)):
+        if value is not None and value < 1:
+            raise UsageError(f"{flag} must be >= 1, not {value}")
+    allowed = allowed_cores()
+    cores = tuple(config.cores) if config.cores else default_cores()
+    bad = sorted(set(cores) - set(allowed))
+    if bad:
+        raise UsageError(
+            f"--cores {','.join(map(str, bad))} not available: this process may use cores "
+            f"{_cpu_list(allowed)}"
+        )
+    threads = config.threads if config.threads is not None else len(cores)
+    if threads < 1:
+        raise UsageError(f"--threads must be >= 1, not {threads}")
+    baseline = canonical(config.baseline) if config.baseline else engines[0]
+    if baseline not in engines:
+        raise UsageError(f"--baseline {config.baseline!r} is not one of the engines run ({', '.join(engines)})")
+    return replace(config, engines=engines, cores=cores, threads=threads, baseline=baseline)
+
+
+def _cpu_list(cores: list[int] | tuple[int, ...]) -> str:
+    try:
+        from .sysinfo import format_cpu_list
+
+        return format_cpu_list(list(cores))
+    except ImportError:  # pragma: no cover - sysinfo always ships
+        return ",".join(map(str, cores))
+
+
+def formats_for(engines: tuple[str, ...]) -> set[str]:
+    """The built-in formats the given engines need (each engine's first preference a built-in can provide)."""
+    from workbench_engines.registry import get_engine_class
+
+    builtin_formats = ("torch-builtin", "onnx", "openvino")
+    need = set()
+    for name in engines:
+        cls = get_engine_class(name)
+        for fmt in cls.formats:
+            if fmt in builtin_formats:
+                need.add(fmt)
+                break
+    return need
+
+
+@dataclass
+class _EngineState:
+    name: str
+    proc: EngineProcess | None = None
+    loaded: dict[str, Any] = field(default_factory=dict)
+    outputs: dict[str, np.ndarray] | None = None
+    hist: LogHistogram = field(default_factory=LogHistogram)
+    rolling: deque = field(default_factory=lambda: deque(maxlen=ROLLING_WINDOW))
+    rounds: list[dict[str, Any]] = field(default_factory=list)
+    error: str | None = None
+    samples: list[np.ndarray] = field(default_factory=list)
+    noise: list[Any] = field(default_factory=list)
+    measured_ns: int = 0
+    iterations: int = 0
+
+
+class Runner:
+    """One benchmark run. ``on_event`` receives :mod:`workbench.events` objects from the calling thread."""
+
+    def __init__(self, config: RunConfig, on_event: Callable[[ev.Event], None] | None = None,
+                 live: bool = True, artifact=None) -> None:
+        self.config = config
+        self._artifact = artifact  # a pre-resolved ModelArtifact (doctor, tests); None: resolve config.model
+        self.run_id = new_run_id()
+        self._on_event = on_event
+        self._live_enabled = live
+        self._live = None
+        self._stop = threading.Event()
+        self._states: dict[str, _EngineState] = {}
+        self._lock = threading.Lock()
+
+    # ---- control ---------------------------------------------------------------------------------------------
+    def stop(self) -> None:
+        """Stop promptly: kill every benchmark process. ``run`` then raises RunFailed("stopped by user")."""
+        self._stop.set()
+        with self._lock:
+            states = list(self._states.values())
+        for st in states:
+            if st.proc is not None:
+                st.proc.kill()
+
+    @property
+    def stopped(self) -> bool:
+        return self._stop.is_set()
+
+    def _emit(self, event: ev.Event) -> None:
+        if self._live is not None:
+            self._live.publish(event)
+        if self._on_event is not None:
+            self._on_event(event)
+
+    def _check_stop(self) -> None:
+        if self._stop.is_set():
+            raise RunFailed("stopped by user")
+
+    # ---- the run ---------------------------------------------------------------------------------------------
+    def run(self) -> RunRecord:
+        config = validate(self.config)
+        self.config = config
+        wanted = config.engines + (("torch",) if config.parity else ())  # torch fp32 is the built-ins' reference
+        if self._artifact is None:
+            from .models import resolve
+        artifact = self._artifact or resolve(config.model, batch=config.batch, shapes=dict(config.shapes) or None,
+                                             formats=formats_for(wanted), seed=config.seed)
+        self.artifact = artifact
+        self._check_formats(artifact)
+        if self._live_enabled:
+            from .live import LivePublisher
+
+            self._live = LivePublisher(self.run_id)
+        try:
+            self._emit(ev.RunStarted(run_id=self.run_id, model=artifact.name, engines=config.engines,
+                                     config=config.to_dict(), pid=os.getpid()))
+            record = self._run(config, artifact)
+        except RunFailed as exc:
+            self._emit(ev.RunAborted(run_id=self.run_id, reason=str(exc)))
+            raise
+        except BaseException as exc:
+            self._emit(ev.RunAborted(run_id=self.run_id, reason=str(exc) or type(exc).__name__))
+            raise
+        finally:
+            self._shutdown()
+            if self._live is not None:
+                self._live.close()
+        return record
+
+    def _check_formats(self, artifact) -> None:
+        from workbench_engines.registry import get_engine_class
+
+        for name in self.config.engines:
+            get_engine_class(name).pick_format(artifact)  # raises UnsupportedError with one line
+
+    def _shutdown(self) -> None:
+        with self._lock:
+            states = list(self._states.values())
+        for st in states:
+            if st.proc is not None:
+                if self._stop.is_set():
+                    st.proc.kill()
+                st.proc.close()
+                st.proc = None
+
+    def _job(self, engine: str, artifact, *, precision: str, device: str, outputs: bool) -> dict[str, Any]:
+        c = self.config
+        return {"engine": engine, "artifact": artifact.to_dict(), "device": device, "precision": precision,
+                "threads": c.threads, "cores": list(c.cores or ()), "mode": c.mode, "requests": c.requests,
+                "streams": c.streams, "seed": c.seed, "outputs": outputs}
+
+    def _needs_separate_reference(self, artifact) -> bool:
+        c = self.config
+        ref = artifact.reference_engine
+        return c.parity and not (ref in c.engines and c.precision == "fp32" and c.device == "cpu")
+
+    def _run(self, config: RunConfig, artifact) -> RunRecord:
+        started = time.time()
+        reference_outputs, reference_note = None, None
+        if self._needs_separate_reference(artifact):
+            reference_outputs, reference_note = self._reference(artifact)
+        for name in config.engines:
+            self._check_stop()
+            self._load(name, artifact)
+        if config.parity and not self._needs_separate_reference(artifact):
+            ref_state = self._states.get(artifact.reference_engine)
+            if ref_state is not None and ref_state.outputs is not None:
+                reference_outputs = ref_state.outputs
+            elif ref_state is not None:
+                reference_note = f"reference {artifact.reference_engine} failed: {ref_state.error}"
+        live = [n for n in config.engines if self._states[n].error is None]
+        total_units = max(1, len(live) * config.repeats)
+        done_units = 0
+        for r in range(config.repeats):
+            order = live[r % len(live):] + live[: r % len(live)] if live else []
+            for name in order:
+                self._check_stop()
+                st = self._states[name]
+                if st.error is not None:
+                    continue
+                self._measure(st, r, done_units, total_units)
+                done_units += 1
+        for st in self._states.values():
+            if st.proc is not None and st.error is None:
+                st.proc.exit()
+        results = [self._result(self._states[n], artifact, reference_outputs, reference_note)
+                   for n in config.engines]
+        self._speedups(results)
+        record = self._record(artifact, results, started)
+        exit_code = 0 if all(r.ok for r in results) and not any(
+            (r.parity or {}).get("status") == "fail" for r in results) else 1
+        self._emit(ev.RunFinished(run_id=self.run_id, record=record.to_dict(), exit_code=exit_code))
+        return record
+
+    def _reference(self, artifact) -> tuple[dict[str, np.ndarray] | None, str | None]:
+        """fp32 CPU outputs of the reference engine, from its own short-lived process."""
+        from workbench_engines.registry import get_engine_class
+
+        ref = artifact.reference_engine
+        if not get_engine_class(ref).is_installed():
+            return None, f"reference engine {ref} is not installed"
+        proc = EngineProcess(self._job(ref, artifact, precision="fp32", device="cpu", outputs=True))
+        st = _EngineState(name=f"{ref} (reference)", proc=proc)
+        with self._lock:
+            self._states[st.name] = st
+        try:
+            self._await_loaded(st, want_outputs=True)
+            return st.outputs, None
+        except ChildFailed as exc:
+            self._check_stop()
+            return None, f"reference {ref} fp32 failed: {exc}"
+        finally:
+            proc.close()
+            st.proc = None
+            with self._lock:
+                self._states.pop(st.name, None)
+
+    def _await_loaded(self, st: _EngineState, want_outputs: bool) -> None:
+        timeout = self.config.timeout_s
+        while not st.loaded or (want_outputs and st.outputs is None):
+            frame = st.proc.read(timeout=0.2)
+            if frame is None:
+                self._check_stop()
+                timeout -= 0.2
+                if timeout <= 0:
+                    st.proc.kill()
+                    raise ChildFailed(f"{st.name} did not finish loading within {self.config.timeout_s:g} s")
+                continue
+            kind, payload = frame
+            if kind == b"J" and payload.get("type") == "loaded":
+                st.loaded = payload
+            elif kind == b"O":
+                st.outputs = load_npz(payload)
+
+    def _load(self, name: str, artifact) -> None:
+        c = self.config
+        st = _EngineState(name=name)
+        with self._lock:
+            self._states[name] = st
+        try:
+            st.proc = EngineProcess(self._job(name, artifact, precision=c.precision, device=c.device,
+                                              outputs=c.parity))
+            self._await_loaded(st, want_outputs=c.parity)
+        except ChildFailed as exc:
+            self._check_stop()
+            self._fail(st, str(exc))
+            return
+        self._emit(ev.EngineLoaded(run_id=self.run_id, engine=name, load_ms=st.loaded["load_ms"],
+                                   first_inference_ms=st.loaded.get("first_inference_ms"),
+                                   effective=st.loaded.get("effective", {})))
+
+    def _fail(self, st: _EngineState, message: str) -> None:
+        st.error = message
+        if st.proc is not None:
+            st.proc.kill()
+        self._emit(ev.EngineFailed(run_id=self.run_id, engine=st.name, error=message))
+
+    def _measure(self, st: _EngineState, round_index: int, done_units: int, total_units: int) -> None:
+        c = self.config
+        warm_iters = c.warmup_iterations if c.warmup_iterations is not None else (0 if c.warmup_s else 1)
+        st.proc.measure(round=round_index, warmup_s=c.warmup_s, warmup_iterations=warm_iters,
+                        duration_s=c.duration_s, min_iterations=c.min_iterations)
+        sampler = self._noise_sampler(st)
+        round_count = 0
+        round_started = time.monotonic()
+        last_emit = 0.0
+        silence = 0.0
+        try:
+            while True:
+                try:
+                    frame = st.proc.read(timeout=0.1)
+                except ChildFailed as exc:
+                    self._check_stop()
+                    self._fail(st, str(exc))
+                    return
+                if frame is None:
+                    self._check_stop()
+                    silence += 0.1
+                    if silence > c.timeout_s:
+                        self._fail(st, f"{st.name} produced no result for {c.timeout_s:g} s (hung?); "
+                                       f"raise --timeout if one inference really takes this long")
+                        return
+                    continue
+                silence = 0.0
+                kind, payload = frame
+                if kind == b"S":
+                    samples = np.frombuffer(payload, dtype=np.int64)
+                    st.hist.add(samples)
+                    st.rolling.extend(samples[-ROLLING_WINDOW:].tolist())
+                    round_count += samples.size
+                    st.iterations += samples.size
+                    if c.save_samples:
+                        st.samples.append(samples.copy())
+                elif kind == b"J" and payload.get("type") == "round_done":
+                    st.rounds.append(payload)
+                    st.measured_ns += int(payload["elapsed_ns"])
+                    self._progress(st, round_index, round_started, done_units + 1, total_units, force=True)
+                    return
+                now = time.monotonic()
+                if now - last_emit >= 1.0 / PROGRESS_HZ:
+                    last_emit = now
+                    self._progress(st, round_index, round_started, done_units, total_units)
+        finally:
+            if sampler is not None:
+                try:
+                    st.noise.append(sampler.stop())
+                except Exception:  # noise sampling is advisory; never fail a run on it
+                    pass
+
+    def _noise_sampler(self, st: _EngineState):
+        try:
+            from .noise import NoiseSampler
+        except ImportError:
+            return None
+        try:
+            sampler = NoiseSampler(list(self.config.cores or ()))
+            sampler.set_child(st.proc.pid)
+            sampler.start()
+            return sampler
+        except Exception:
+            return None
+
+    def _progress(self, st: _EngineState, round_index: int, round_started: float, done_units: float,
+                  total_units: int, force: bool = False) -> None:
+        c = self.config
+        elapsed = time.monotonic() - round_started
+        frac_round = min(1.0, elapsed / (c.warmup_s + c.duration_s)) if (c.warmup_s + c.duration_s) > 0 else 0.0
+        fraction = min(1.0, (done_units + (0 if force else frac_round)) / total_units)
+        p50 = p99 = None
+        if st.rolling:
+            window = np.fromiter(st.rolling, dtype=np.int64)
+            p50, p99 = (float(v) / 1e6 for v in np.percentile(window, [50, 99]))
+        measured_s = (st.measured_ns / 1e9) if force else (st.measured_ns / 1e9 + max(0.0, elapsed - c.warmup_s))
+        throughput = (st.iterations * c.batch / measured_s) if measured_s > 0 and st.iterations else None
+        hist = st.hist.binned(40) if st.hist.count else {}
+        self._emit(ev.Progress(run_id=self.run_id, engine=st.name, round=round_index, rounds=c.repeats,
+                               iterations=st.iterations, elapsed_s=min(elapsed, c.warmup_s + c.duration_s),
+                               target_s=c.duration_s, fraction=fraction, p50_ms=p50, p99_ms=p99,
+                               throughput=throughput, hist=hist))
+
+    # ---- results ---------------------------------------------------------------------------------------------
+    def _result(self, st: _EngineState, artifact, reference_outputs, reference_note) -> EngineResult:
+        c = self.config
+        eff = st.loaded.get("effective", {}) if st.loaded else {}
+        res = EngineResult(
+            engine=st.name, model=artifact.name, device=c.device, mode=c.mode, batch=c.batch, threads=c.threads,
+            cores=list(c.cores or ()), precision_requested=c.precision,
+            precision_effective=eff.get("precision"), streams=eff.get("streams"), requests=eff.get("requests"),
+            engine_version=st.loaded.get("engine_version") if st.loaded else None,
+            load_ms=st.loaded.get("load_ms") if st.loaded else None,
+            first_inference_ms=st.loaded.get("first_inference_ms") if st.loaded else None,
+            effective=eff or None,
+        )
+        if eff.get("threads"):
+            res.threads = eff["threads"]
+        if st.error is not None or not st.rounds:
+            res.status = "failed"
+            res.error = st.error or "no measurements"
+            return res
+        summary = summary_from_histogram(st.hist)
+        ms = 1e6
+        res.latency_ms = {
+            "mean": summary.mean / ms, "std": summary.std / ms, "min": summary.min / ms, "max": summary.max / ms,
+            **{k: v / ms for k, v in summary.percentiles.items()},
+        }
+        res.median_ci_ms = [summary.median_ci[0] / ms, summary.median_ci[1] / ms]
+        res.outliers = summary.outliers
+        res.iterations = int(sum(r["iterations"] for r in st.rounds))
+        elapsed_s = sum(r["elapsed_ns"] for r in st.rounds) / 1e9
+        res.duration_s = elapsed_s
+        res.throughput = res.iterations * c.batch / elapsed_s if elapsed_s > 0 else None
+        cpu_s = sum(r.get("cpu_s", 0.0) for r in st.rounds)
+        ncores = max(1, len(c.cores or ()))
+        res.cpu_util_pct = 100.0 * cpu_s / (elapsed_s * ncores) if elapsed_s > 0 else None
+        res.peak_rss_mb = max(r.get("peak_rss_mb", 0.0) for r in st.rounds)
+        res.repeats = [
+            {"iterations": r["iterations"], "duration_s": r["elapsed_ns"] / 1e9,
+             "throughput": r["iterations"] * c.batch / (r["elapsed_ns"] / 1e9) if r["elapsed_ns"] else None}
+            for r in st.rounds
+        ]
+        res.histogram = st.hist.to_dict()
+        if c.save_samples and st.samples:
+            res.samples_file = self._save_samples(st)
+        res.parity = self._parity(st, artifact, res, reference_outputs, reference_note)
+        res.warnings = self._warnings(st, res)
+        return res
+
+    def _save_samples(self, st: _EngineState) -> str:
+        from .paths import data_dir
+
+        folder = data_dir() / "samples"
+        folder.mkdir(parents=True, exist_ok=True)
+        path = folder / f"{self.run_id}-{st.name}.npy"
+        np.save(path, np.concatenate(st.samples))
+        return str(path)
+
+    def _parity(self, st, artifact, res, reference_outputs, reference_note) -> dict[str, Any]:
+        c = self.config
+        ref_label = f"{artifact.reference_engine} fp32"
+        if not c.parity:
+            return {"status": "skipped", "reference": None, "message": "parity check disabled (--no-parity)"}
+        if reference_outputs is None:
+            return {"status": "skipped", "reference": ref_label, "message": reference_note or "no reference"}
+        if st.outputs is None:
+            return {"status": "error", "reference": ref_label, "message": "engine returned no outputs"}
+        precision = res.precision_effective or c.precision
+        return parity_compare(reference_outputs, st.outputs, precision=precision, task=artifact.task,
+                              reference=ref_label).to_dict()
+
+    def _warnings(self, st: _EngineState, res: EngineResult) -> list[dict[str, str]]:
+        out: list[dict[str, str]] = []
+        c = self.config
+        if res.precision_effective and res.precision_effective != c.precision:
+            out.append({"code": "precision-mismatch",
+                        "message": f"requested {c.precision} but {st.name} ran {res.precision_effective} "
+                                   f"(the engine or this CPU does not support {c.precision})"})
+        try:
+            from . import noise
+        except ImportError:
+            return out
+        lat = res.latency_ms or {}
+        cv = (lat.get("std", 0) / lat["mean"]) if lat.get("mean") else 0.0
+        try:
+            out += noise.warnings_from_stats(res.iterations, lat.get("p50"), lat.get("p99"), cv, res.duration_s)
+            for report in st.noise:
+                for w in noise.warnings_from_noise(report):
+                    if w not in out:
+                        out.append(w)
+            out += noise.pinning_warnings(list(c.cores or ()), res.threads or c.threads)
+        except Exception:  # advisory only
+            pass
+        return out
+
+    def _speedups(self, results: list[EngineResult]) -> None:
+        c = self.config
+        base = next((r for r in results if r.engine == c.baseline), None)
+        for r in results:
+            if base is None or not base.ok or not r.ok:
+                r.speedup_note = "baseline failed" if r.ok else None
+                continue
+            if r is base:
+                r.speedup, r.speedup_note = 1.0, "baseline"
+                continue
+            parity_ok = (r.parity or {}).get("status") == "pass" and (base.parity or {}).get("status") == "pass"
+            if c.mode == "throughput":
+                value = (r.throughput or 0) / base.throughput if base.throughput else None
+            else:
+                value = base.latency_ms["p50"] / r.latency_ms["p50"] if r.latency_ms.get("p50") else None
+            if parity_ok:
+                r.speedup = value
+            else:
+                r.speedup = None
+                status = (r.parity or {}).get("status")
+                r.speedup_note = (f"not shown: parity {status}" if value is None else
+                                  f"{value:.2f}x not shown as a speedup: parity {status}"
+                                  f"{'' if (base.parity or {}).get('status') == 'pass' else ' (baseline)'}")
+
+    def _record(self, artifact, results: list[EngineResult], started: float) -> RunRecord:
+        c = self.config
+        system: dict[str, Any] = {}
+        versions: dict[str, str | None] = {}
+        try:
+            from . import sysinfo
+
+            info = sysinfo.collect()
+            system = info
+            versions = dict(info.get("versions") or {})
+        except Exception:
+            pass
+        warnings: list[dict[str, str]] = []
+        try:
+            from . import noise
+
+            warnings = noise.system_warnings(system) if system else []
+        except Exception:
+            pass
+        model = {"name": artifact.name, "source": artifact.source, "task": artifact.task,
+                 "inputs": [t.to_dict() for t in artifact.inputs], "files": sorted(artifact.files)}
+        return RunRecord(run_id=self.run_id, created=now_iso(), model=model, config=c.to_dict(), system=system,
+                         versions=versions, results=results, baseline=c.baseline, tags=list(c.tags),
+                         note=c.note, warnings=warnings)
+
+
+def run(config: RunConfig, on_event: Callable[[ev.Event], None] | None = None, live: bool = True) -> RunRecord:
+    """Convenience: ``Runner(config, on_event, live).run()``."""
+    return Runner(config, on_event=on_event, live=live).run()
+
+
+__all__ = ["RunConfig", "Runner", "run", "validate", "default_cores", "allowed_cores", "WorkbenchError"]

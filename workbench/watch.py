@@ -1,0 +1,73 @@
+"""``workbench watch``: follow a run started in another terminal (or SSH session) through its live event stream."""
+
+from __future__ import annotations
+
+import json
+import sys
+import time
+
+from . import events as ev
+from .errors import WorkbenchError
+from .fmt import ProgressLine, ms
+from .live import follow, list_live_runs
+
+
+class NothingToWatch(WorkbenchError):
+    exit_code = 1
+
+
+def _pick(run_id: str | None, wait_s: float) -> str:
+    deadline = time.monotonic() + wait_s
+    while True:
+        runs = list_live_runs()
+        if run_id:
+            match = [r for r in runs if r["run_id"].startswith(run_id)]
+            if match:
+                return match[0]["run_id"]
+        elif runs:
+            return runs[0]["run_id"]
+        if time.monotonic() >= deadline:
+            what = f"run {run_id!r}" if run_id else "run"
+            raise NothingToWatch(f"no {what} in flight; start one with `workbench run ...` (or pass --wait SECONDS)")
+        time.sleep(0.2)
+
+
+def watch(run_id: str | None = None, *, wait_s: float = 0.0, as_json: bool = False) -> int:
+    """Print the run's progress until it ends. Exit 0 when it finished cleanly, 1 otherwise."""
+    rid = _pick(run_id, wait_s)
+    progress = ProgressLine(enabled=None if not as_json else False)
+    exit_code = 1
+    for event in follow(rid):
+        if as_json:
+            print(json.dumps(ev.event_to_dict(event)), flush=True)
+        if isinstance(event, ev.RunStarted):
+            if not as_json:
+                print(f"watching run {event.run_id}: {event.model} on {', '.join(event.engines)} (pid {event.pid})",
+                      flush=True)
+        elif isinstance(event, ev.Progress):
+            text = (f"{event.engine}  n={event.iterations}  p50 {ms(event.p50_ms)} ms  p99 {ms(event.p99_ms)} ms"
+                    + (f"  {event.throughput:,.1f}/s" if event.throughput else ""))
+            if progress.enabled:
+                progress.update(event.fraction, text)
+            elif not as_json:
+                print(f"{event.fraction * 100:5.1f}%  {text}", flush=True)
+        elif isinstance(event, (ev.EngineFailed, ev.EngineLoaded)) and not as_json:
+            progress.clear()
+            if isinstance(event, ev.EngineFailed):
+                print(f"{event.engine} failed: {event.error}", flush=True)
+            else:
+                print(f"loaded {event.engine} in {event.load_ms:,.0f} ms", flush=True)
+        elif isinstance(event, ev.RunFinished):
+            progress.clear()
+            exit_code = event.exit_code
+            if not as_json:
+                from .cli import render_results
+                from .result import RunRecord
+
+                print(render_results(RunRecord.from_dict(event.record)), flush=True)
+        elif isinstance(event, ev.RunAborted):
+            progress.clear()
+            if not as_json:
+                print(f"run {rid} ended: {event.reason}", file=sys.stderr, flush=True)
+            exit_code = 1
+    return exit_code
