@@ -472,6 +472,8 @@ class Runner:
             "mean": summary.mean / ms, "std": summary.std / ms, "min": summary.min / ms, "max": summary.max / ms,
             **{k: v / ms for k, v in summary.percentiles.items()},
         }
+        if not np.isfinite(res.latency_ms["std"]):  # one sample: the spread is unknown, not zero
+            res.latency_ms["std"] = None
         res.median_ci_ms = [summary.median_ci[0] / ms, summary.median_ci[1] / ms]
         res.outliers = summary.outliers
         res.iterations = int(sum(r["iterations"] for r in st.rounds))
