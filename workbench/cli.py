@@ -284,7 +284,7 @@ def render_results(record) -> str:
         cores_s = format_cpu_list(list(cores))
     except Exception:
         cores_s = ",".join(map(str, cores))
-    cpu = (record.system or {}).get("cpu_model") or (record.system or {}).get("cpu", {})
+    cpu = ((record.system or {}).get("cpu") or {}).get("model")
     head = (f"{record.model['name']}  batch {c.get('batch')}  {c.get('mode')}  threads {c.get('threads')}  "
             f"cores {cores_s}  {c.get('duration_s'):g}s x {c.get('repeats')}  run {record.run_id}")
     lines = [head, table(headers, rows)]
@@ -402,23 +402,34 @@ def cmd_engines(args: argparse.Namespace) -> int:
     return 0
 
 
-def cmd_models(args: argparse.Namespace) -> int:
+def _model_entries() -> list[dict[str, Any]]:
     from . import zoo
 
-    models = zoo.list_models()
+    entries = []
+    for name in zoo.names():
+        m = zoo.get(name)
+        entries.append({"name": m.name, "task": m.task, "description": m.description, "params": m.params,
+                        "source": m.source, "outputs": list(m.outputs),
+                        "inputs": [t.to_dict() for t in m.input_specs(1)]})
+    return entries
+
+
+def cmd_models(args: argparse.Namespace) -> int:
+    models = _model_entries()
     if args.json:
-        print(json.dumps([m if isinstance(m, dict) else m.to_dict() for m in models], indent=2))
+        print(json.dumps(models, indent=2))
         return 0
     from .fmt import table
 
     rows = []
-    for m in models:
-        d = m if isinstance(m, dict) else m.to_dict()
-        inputs = " ".join(f"{i['name']}:{'x'.join(map(str, i['shape']))}:{i['dtype']}" for i in d.get("inputs", []))
-        params = d.get("params")
-        rows.append([d["name"], d.get("task", ""), f"{params / 1e6:.1f}M" if params else "-", inputs,
-                     d.get("description", "")])
-    print(table(["model", "task", "params", "inputs (batch 1)", "description"], rows, align="lllll"))
+    for d in models:
+        inputs = " ".join(f"{i['name']}:{'x'.join(map(str, i['shape']))}" for i in d["inputs"])
+        from .zoo import human_count
+
+        rows.append([d["name"], d["task"], human_count(d["params"]) if d.get("params") else "-", inputs,
+                     d["description"]])
+    print(table(["model", "task", "params", "inputs (batch 1)", "description"], rows, align="llrll"))
+    print("\nAlso: any .onnx, OpenVINO .xml (+.bin), TorchScript .pt or torch.export .pt2 file path.")
     return 0
 
 

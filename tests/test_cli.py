@@ -1,0 +1,178 @@
+"""The ``workbench`` command end to end: real processes, exit codes, one-line errors, exports, watch."""
+
+from __future__ import annotations
+
+import csv
+import json
+import os
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+HEAVY = ("torch", "openvino", "onnxruntime", "textual", "transformers", "torchvision")
+
+
+def wb(*args: str, timeout: float = 240, env: dict | None = None) -> subprocess.CompletedProcess:
+    return subprocess.run([sys.executable, "-m", "workbench", *args], capture_output=True, text=True,
+                          timeout=timeout, env={**os.environ, **(env or {})})
+
+
+def test_import_and_help_import_no_engine_or_ui():
+    code = (
+        "import sys, contextlib, io\n"
+        "import workbench, workbench.cli\n"
+        "with contextlib.redirect_stdout(io.StringIO()):\n"
+        "    try:\n        workbench.cli.main(['--help'])\n    except SystemExit:\n        pass\n"
+        "    for sub in ('run', 'parity', 'history', 'compare'):\n"
+        "        try:\n            workbench.cli.main([sub, '--help'])\n        except SystemExit:\n            pass\n"
+        f"print([m for m in {HEAVY!r} if m in sys.modules])\n"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60)
+    assert out.returncode == 0, out.stderr
+    assert out.stdout.strip().splitlines()[-1] == "[]"
+
+
+def test_help_teaches_with_examples():
+    out = wb("--help")
+    assert out.returncode == 0
+    for word in ("run", "parity", "engines", "models", "sysinfo", "watch", "history", "compare", "examples:"):
+        assert word in out.stdout
+    run_help = wb("run", "--help").stdout
+    assert "--cores" in run_help and "exit codes" in run_help
+
+
+@pytest.mark.parametrize("args,needle", [
+    (["run", "-m", "tiny_cnn", "--duration", "-3"], "--duration"),
+    (["run", "-m", "tiny_cnn", "--cores", "99"], "--cores 99"),
+    (["run", "-m", "tiny_cnn", "--batch", "0"], "--batch"),
+    (["run", "-m", "tiny_cnn", "--cores", "3-1"], "cores"),
+    (["run", "-m", "tiny_cnn", "--warmup", "soon"], "--warmup"),
+    (["run", "-m", "tiny_cnn", "-e", "tensorrtx"], "unknown engine"),
+    (["run", "-m", "resnet5", "-e", "onnxruntime"], "did you mean 'resnet50'"),
+    (["run", "-m", "/nonexistent/model.onnx", "-e", "onnxruntime"], "model.onnx"),
+    (["run", "-m", "tiny_cnn", "--shape", "x=1xfoo"], "bad shape"),
+])
+def test_bad_input_is_one_line_exit_2_no_traceback(args, needle):
+    out = wb(*args)
+    assert out.returncode == 2, out.stderr
+    lines = out.stderr.strip().splitlines()
+    assert len(lines) == 1 and lines[0].startswith("error:") and needle in lines[0], out.stderr
+    assert "Traceback" not in out.stderr
+
+
+def test_corrupt_model_file_is_a_clear_error(tmp_path):
+    bad = tmp_path / "broken.onnx"
+    bad.write_bytes(b"\x00not an onnx model at all" * 10)
+    out = wb("run", "-m", str(bad), "-e", "onnxruntime")
+    assert out.returncode == 2 and "Traceback" not in out.stderr
+    assert "broken.onnx" in out.stderr and len(out.stderr.strip().splitlines()) == 1
+
+
+def test_engine_that_cannot_run_the_format_says_so(tmp_path, shared_cache):
+    from workbench.models import resolve
+
+    art = resolve("tiny_cnn", formats={"openvino"})
+    out = wb("run", "-m", art.files["openvino"], "-e", "onnxruntime")
+    assert out.returncode == 2 and "onnxruntime cannot run" in out.stderr
+
+
+def test_run_writes_json_csv_markdown_and_saves_history(tmp_path, shared_cache):
+    j, c, m = tmp_path / "r.json", tmp_path / "r.csv", tmp_path / "r.md"
+    out = wb("run", "-m", "tiny_cnn", "-e", "onnxruntime,openvino", "--cores", "0", "--duration", "0.3",
+             "--warmup", "5it", "--json", str(j), "--csv", str(c), "--markdown", str(m), "--tag", "ci")
+    assert out.returncode == 0, out.stderr
+    assert "p50 ms" in out.stdout and "onnxruntime" in out.stdout
+    doc = json.loads(j.read_text())
+    assert doc["schema"] == 1 and doc["model"]["name"] == "tiny_cnn"
+    for r in doc["results"]:
+        for key in ("engine", "model", "device", "batch", "threads", "cores", "precision_requested",
+                    "precision_effective", "latency_ms", "throughput", "iterations", "duration_s", "load_ms",
+                    "first_inference_ms", "peak_rss_mb", "parity", "warnings"):
+            assert key in r, key
+        assert set(r["latency_ms"]) >= {"mean", "std", "min", "max", "p50", "p90", "p95", "p99", "p999"}
+        assert r["cores"] == [0] and r["precision_effective"] == "fp32"
+    assert doc["versions"] and doc["system"].get("fingerprint")
+    rows = list(csv.DictReader(c.open()))
+    assert [r["engine"] for r in rows] == ["onnxruntime", "openvino"]
+    assert "| onnxruntime" in m.read_text()
+    listed = wb("history", "list", "--json")
+    assert listed.returncode == 0 and doc["run_id"] in listed.stdout
+
+
+def test_killed_engine_process_gives_error_row_and_exit_1(test_engines, tmp_path):
+    out = wb("run", "-m", "tiny_cnn", "-e", "noop,oomkill", "--cores", "0", "--duration", "0.5", "--no-parity",
+             "--no-save", "--json", str(tmp_path / "r.json"), env={"WB_CRASH_AFTER": "100"})
+    assert out.returncode == 1, out.stderr
+    assert "FAILED" in out.stdout and "Traceback" not in out.stderr + out.stdout
+    doc = json.loads((tmp_path / "r.json").read_text())
+    assert doc["results"][0]["status"] == "ok" and doc["results"][1]["status"] == "failed"
+
+
+def test_watch_follows_a_run_started_in_another_terminal(test_engines):
+    env = {**os.environ}
+    runner = subprocess.Popen([sys.executable, "-m", "workbench", "run", "-m", "tiny_cnn", "-e", "noop,echo",
+                               "--cores", "0", "--duration", "1.5", "--no-parity", "--no-save", "-q"],
+                              stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env)
+    try:
+        watched = wb("watch", "--wait", "60", timeout=120)
+    finally:
+        runner.wait(60)
+    assert runner.returncode == 0
+    assert watched.returncode == 0, watched.stderr
+    assert "watching run" in watched.stdout and "p50 ms" in watched.stdout
+
+
+def test_watch_without_a_run_says_so():
+    out = wb("watch")
+    assert out.returncode == 1 and "no run in flight" in out.stderr
+
+
+def test_parity_command_passes_and_fails(tmp_path, shared_cache):
+    out = wb("parity", "-m", "tiny_cnn", "-e", "torch,onnxruntime,openvino", "--json")
+    assert out.returncode == 0, out.stderr
+    report = json.loads(out.stdout)
+    assert report["passed"] and report["reference"] == "torch fp32"
+    assert [e["parity"]["status"] for e in report["engines"]] == ["pass"] * 3
+
+
+def test_parity_fails_for_a_deliberately_wrong_model(tmp_path, monkeypatch):
+    """A built-in whose exported ONNX was tampered with (last layer's weights negated) must fail parity against
+    the torch reference, exit 1, and say why."""
+    import onnx
+    from onnx import numpy_helper
+
+    from workbench.models import resolve
+
+    monkeypatch.setenv("WORKBENCH_CACHE", str(tmp_path / "cache"))  # private cache: we damage it
+    art = resolve("tiny_cnn", formats={"onnx", "torch-builtin"})
+    m = onnx.load(art.files["onnx"])
+    weights = max(m.graph.initializer, key=lambda t: numpy_helper.to_array(t).ndim)  # a conv kernel
+    weights.CopyFrom(numpy_helper.from_array(-numpy_helper.to_array(weights), weights.name))
+    onnx.save(m, art.files["onnx"])
+    out = wb("parity", "-m", "tiny_cnn", "-e", "torch,onnxruntime", "--json")
+    assert out.returncode == 1, out.stderr
+    report = json.loads(out.stdout)
+    torch_p, ort_p = (e["parity"] for e in report["engines"])
+    assert torch_p["status"] == "pass"
+    assert ort_p["status"] == "fail" and "exceeds" in ort_p["message"]
+    human = wb("parity", "-m", "tiny_cnn", "-e", "onnxruntime")
+    assert human.returncode == 1 and "FAIL" in human.stdout
+
+
+def test_inventory_commands(shared_cache):
+    out = wb("engines", "--json")
+    assert out.returncode == 0
+    names = {e["name"] for e in json.loads(out.stdout)}
+    assert {"torch", "onnxruntime", "openvino"} <= names
+    models = json.loads(wb("models", "--json").stdout)
+    want = {"resnet18", "resnet50", "vgg19", "inception_v3", "mobilenet_v1", "mobilenet_v3_small",
+            "mobilenet_v3_large", "efficientnet_b0", "efficientnet_b2", "mobilevit_xs", "distilbert", "bert_base",
+            "ocr_crnn"}
+    assert want <= {m["name"] for m in models}
+    info = json.loads(wb("sysinfo", "--json").stdout)
+    assert info.get("fingerprint")
+    human = wb("sysinfo").stdout
+    assert "AVX" in human.upper()
