@@ -582,7 +582,7 @@ class Runner:
         try:
             from . import noise
 
-            warnings = noise.system_warnings(system) if system else []
+            warnings = noise.system_warnings(system, cores=list(c.cores or ())) if system else []
         except Exception:
             pass
         model = {"name": artifact.name, "source": artifact.source, "task": artifact.task,

@@ -1,0 +1,1181 @@
+"""What machine is this? Hardware, OS, engine versions and a fingerprint — cheaply, and never failing.
+
+:func:`collect` returns one JSON-able dict describing the machine a benchmark runs on: CPU model and topology, the
+ISA flags that change what inference engines do (AVX2, AVX-512, VNNI, BF16, FP16, AMX), caches, NUMA nodes,
+memory, frequency governors and turbo, SMT, isolated CPUs, virtualisation/container hints, OS, Python, engine
+versions (from package metadata — no engine is ever imported here) and GPUs when ``nvidia-smi`` exists.
+
+Rules this module keeps:
+
+* **Degrade, never fail.** It runs on Xeon servers, laptops, VMs and containers. Anything unreadable is ``None``
+  (or an empty list/dict); no exception escapes :func:`collect`.
+* **Cheap.** Only small files under ``/proc`` and ``/sys`` plus, at most, two short subprocesses started in
+  parallel (``systemd-detect-virt`` and ``nvidia-smi``, the latter only when the binary exists). The result is
+  cached; ``collect(refresh=True)`` re-reads.
+* **Testable.** Parsers are pure functions over text (:func:`parse_cpuinfo`, :func:`parse_os_release`, ...), and
+  every filesystem read goes through a ``root`` directory that tests point at a fake tree.
+
+The ``fingerprint`` is a short hash over the fields that change what a benchmark measures
+(:data:`FINGERPRINT_KEYS`); ``fingerprint_fields`` keeps those fields so a comparison can say *what* differs
+(:func:`fingerprint_diff`). Fields that merely describe the moment (available memory, current frequency, governor)
+are deliberately not part of it: they are noise, reported as warnings by :mod:`workbench.noise`.
+
+Only the standard library and psutil are used.
+"""
+
+from __future__ import annotations
+
+import copy
+import datetime as _dt
+import functools
+import hashlib
+import importlib.metadata
+import json
+import os
+import platform
+import re
+import shutil
+import socket
+import subprocess
+import sys
+import time
+from pathlib import Path
+from typing import Any, Iterable, Mapping
+
+try:  # psutil is a dependency, but sysinfo must still degrade if it is broken
+    import psutil
+except Exception:  # pragma: no cover - exercised only on broken installs
+    psutil = None  # type: ignore[assignment]
+
+__all__ = [
+    "ISA_FLAGS",
+    "FINGERPRINT_KEYS",
+    "ENGINE_DISTRIBUTIONS",
+    "collect",
+    "summary",
+    "format_table",
+    "parse_cpu_list",
+    "format_cpu_list",
+    "parse_cpuinfo",
+    "isa_flags",
+    "flag_highlights",
+    "parse_os_release",
+    "parse_size",
+    "summarise_per_cpu",
+    "read_per_cpu",
+    "governor_summary",
+    "fingerprint_fields",
+    "fingerprint",
+    "fingerprint_diff",
+    "package_versions",
+]
+
+#: /proc/cpuinfo flags that matter for inference, in the order they are shown.
+ISA_FLAGS: tuple[str, ...] = (
+    "avx2",
+    "avx512f",
+    "avx512_vnni",
+    "avx_vnni",
+    "avx512_bf16",
+    "avx512_fp16",
+    "amx_bf16",
+    "amx_int8",
+    "amx_tile",
+)
+
+# flag -> short human label used in "highlights" (amx_tile is implied by the AMX data types, so it has no label)
+_HIGHLIGHT_LABELS: tuple[tuple[str, str], ...] = (
+    ("avx2", "AVX2"),
+    ("avx512f", "AVX-512"),
+    ("avx512_vnni", "AVX512-VNNI"),
+    ("avx_vnni", "AVX-VNNI"),
+    ("avx512_bf16", "AVX512-BF16"),
+    ("avx512_fp16", "AVX512-FP16"),
+    ("amx_bf16", "AMX-BF16"),
+    ("amx_int8", "AMX-INT8"),
+)
+
+#: Versions reported under ``versions``: key -> distributions to try, first found wins.
+ENGINE_DISTRIBUTIONS: dict[str, tuple[str, ...]] = {
+    "numpy": ("numpy",),
+    "torch": ("torch",),
+    "onnxruntime": ("onnxruntime", "onnxruntime-gpu", "onnxruntime-openvino", "onnxruntime-directml"),
+    "openvino": ("openvino",),
+    "textual": ("textual",),
+    "workbench": ("inference-workbench",),
+}
+
+#: ``fingerprint_fields`` keys, i.e. what makes two machines/setups measure differently.
+FINGERPRINT_KEYS: tuple[str, ...] = (
+    "cpu_model",
+    "machine",
+    "sockets",
+    "physical_cores",
+    "logical_cpus",
+    "isa",
+    "memory_total_gib",
+    "kernel",
+    "torch",
+    "onnxruntime",
+    "openvino",
+)
+
+_SUBPROCESS_TIMEOUT_S = 1.5
+
+
+# =====================================================================================================================
+# CPU lists
+# =====================================================================================================================
+
+_CPU_LIST_HINT = "expected a CPU list such as 0-3,6"
+
+
+def parse_cpu_list(text: str, *, allow_empty: bool = False) -> list[int]:
+    """Parse a Linux CPU list (``"0-3,6"``) into sorted, de-duplicated CPU numbers.
+
+    Accepts single numbers and inclusive ranges separated by commas; spaces around items are ignored. Raises
+    ``ValueError`` with a readable message on anything else: empty items, letters, negative numbers, reversed
+    ranges (``5-3``). An empty/blank string is an error unless ``allow_empty`` (sysfs files such as
+    ``/sys/devices/system/cpu/isolated`` are empty when nothing is set).
+    """
+    if not isinstance(text, str):
+        raise ValueError(f"invalid CPU list {text!r}: {_CPU_LIST_HINT}")
+    stripped = text.strip()
+    if not stripped:
+        if allow_empty:
+            return []
+        raise ValueError(f"empty CPU list: {_CPU_LIST_HINT}")
+    cpus: set[int] = set()
+    for raw in stripped.split(","):
+        item = raw.strip()
+        if not item:
+            raise ValueError(f"invalid CPU list {text!r}: empty item between commas; {_CPU_LIST_HINT}")
+        if item.startswith("-"):
+            raise ValueError(f"invalid CPU list {text!r}: negative CPU number {item!r} is not allowed")
+        if "-" in item:
+            lo_s, _, hi_s = item.partition("-")
+            lo_s, hi_s = lo_s.strip(), hi_s.strip()
+            if hi_s.startswith("-"):
+                raise ValueError(f"invalid CPU list {text!r}: negative CPU number in range {item!r}")
+            if not (lo_s.isdigit() and hi_s.isdigit()):
+                raise ValueError(f"invalid CPU list {text!r}: {item!r} is not a range of CPU numbers; {_CPU_LIST_HINT}")
+            lo, hi = int(lo_s), int(hi_s)
+            if lo > hi:
+                raise ValueError(f"invalid CPU list {text!r}: range {item!r} is reversed (write {hi}-{lo})")
+            cpus.update(range(lo, hi + 1))
+        else:
+            if not item.isdigit():
+                raise ValueError(f"invalid CPU list {text!r}: {item!r} is not a CPU number; {_CPU_LIST_HINT}")
+            cpus.add(int(item))
+    return sorted(cpus)
+
+
+def format_cpu_list(cpus: Iterable[int]) -> str:
+    """Format CPU numbers as a compact Linux CPU list: ``[0, 1, 2, 3, 6]`` -> ``"0-3,6"`` (``[]`` -> ``""``).
+
+    Input order and duplicates do not matter. Raises ``ValueError`` on negative or non-integer entries.
+    """
+    values: set[int] = set()
+    for c in cpus:
+        if isinstance(c, bool) or not isinstance(c, int):
+            raise ValueError(f"invalid CPU number {c!r}: CPU numbers are non-negative integers")
+        if c < 0:
+            raise ValueError(f"invalid CPU number {c}: CPU numbers are non-negative")
+        values.add(c)
+    ordered = sorted(values)
+    parts: list[str] = []
+    i = 0
+    while i < len(ordered):
+        j = i
+        while j + 1 < len(ordered) and ordered[j + 1] == ordered[j] + 1:
+            j += 1
+        parts.append(str(ordered[i]) if i == j else f"{ordered[i]}-{ordered[j]}")
+        i = j + 1
+    return ",".join(parts)
+
+
+def _try_cpu_list(text: str | None) -> list[int] | None:
+    if text is None:
+        return None
+    try:
+        return parse_cpu_list(text, allow_empty=True)
+    except ValueError:
+        return None
+
+
+# =====================================================================================================================
+# Pure parsers
+# =====================================================================================================================
+
+
+def parse_cpuinfo(text: str) -> dict[str, Any]:
+    """Parse ``/proc/cpuinfo`` text.
+
+    Returns ``model`` (str|None), ``vendor`` (str|None), ``flags`` (sorted list of the first processor's flags),
+    ``logical_cpus`` (number of ``processor`` blocks, or None), ``sockets`` and ``physical_cores`` (from distinct
+    ``physical id`` / ``core id``; None where the kernel does not report them, e.g. many ARM systems) and
+    ``siblings`` (list of CPU lists, one per physical core that has more than one hardware thread).
+    """
+    blocks: list[dict[str, str]] = []
+    current: dict[str, str] = {}
+    for line in text.splitlines():
+        if not line.strip():
+            if current:
+                blocks.append(current)
+                current = {}
+            continue
+        key, sep, value = line.partition(":")
+        if not sep:
+            continue
+        current.setdefault(key.strip().lower(), value.strip())
+    if current:
+        blocks.append(current)
+
+    procs = [b for b in blocks if "processor" in b]
+    first = procs[0] if procs else (blocks[0] if blocks else {})
+
+    model = (
+        first.get("model name")
+        or first.get("cpu model")
+        or first.get("hardware")
+        or _first_value(blocks, ("model name", "hardware", "cpu model"))
+    )
+    vendor = first.get("vendor_id") or first.get("vendor") or _first_value(blocks, ("vendor_id",))
+    if vendor is None and first.get("cpu implementer"):
+        vendor = _ARM_IMPLEMENTERS.get(first["cpu implementer"].lower(), f"ARM implementer {first['cpu implementer']}")
+    flags_text = first.get("flags") or first.get("features") or ""
+    flags = sorted(set(flags_text.split()))
+
+    logical = len(procs) or None
+    sockets: int | None = None
+    physical: int | None = None
+    siblings: list[str] = []
+    if procs and all("physical id" in b and "core id" in b for b in procs):
+        sockets = len({b["physical id"] for b in procs})
+        groups: dict[tuple[str, str], list[int]] = {}
+        for b in procs:
+            try:
+                cpu = int(b["processor"])
+            except ValueError:
+                continue
+            groups.setdefault((b["physical id"], b["core id"]), []).append(cpu)
+        physical = len(groups)
+        siblings = [format_cpu_list(g) for g in sorted(groups.values(), key=min) if len(g) > 1]
+    return {
+        "model": model,
+        "vendor": vendor,
+        "flags": flags,
+        "logical_cpus": logical,
+        "sockets": sockets,
+        "physical_cores": physical,
+        "siblings": siblings,
+    }
+
+
+_ARM_IMPLEMENTERS = {
+    "0x41": "ARM",
+    "0x42": "Broadcom",
+    "0x43": "Cavium",
+    "0x46": "Fujitsu",
+    "0x48": "HiSilicon",
+    "0x4e": "NVIDIA",
+    "0x50": "Ampere (APM)",
+    "0x51": "Qualcomm",
+    "0x61": "Apple",
+    "0xc0": "Ampere",
+}
+
+
+def _first_value(blocks: list[dict[str, str]], keys: tuple[str, ...]) -> str | None:
+    for b in blocks:
+        for k in keys:
+            if b.get(k):
+                return b[k]
+    return None
+
+
+def isa_flags(flags: Iterable[str]) -> dict[str, bool]:
+    """``{flag: present}`` for every flag in :data:`ISA_FLAGS`."""
+    have = set(flags)
+    return {f: f in have for f in ISA_FLAGS}
+
+
+def flag_highlights(flags: Iterable[str]) -> list[str]:
+    """Short human labels for the inference-relevant flags present, e.g. ``["AVX2", "AVX-512", "AMX-BF16"]``."""
+    have = set(flags)
+    return [label for flag, label in _HIGHLIGHT_LABELS if flag in have]
+
+
+def parse_os_release(text: str) -> dict[str, str]:
+    """Parse ``/etc/os-release`` (``KEY=value`` / ``KEY="value"`` lines) into a dict."""
+    out: dict[str, str] = {}
+    for line in text.splitlines():
+        line = line.strip()
+        if not line or line.startswith("#") or "=" not in line:
+            continue
+        key, _, value = line.partition("=")
+        value = value.strip()
+        if len(value) >= 2 and value[0] == value[-1] and value[0] in "\"'":
+            value = value[1:-1]
+        out[key.strip()] = value.replace('\\"', '"')
+    return out
+
+
+_SIZE_RE = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*([KMGT]?)(?:i?B)?\s*$", re.IGNORECASE)
+
+
+def parse_size(text: str | None) -> int | None:
+    """``"48K"`` -> 49152, ``"2048K"`` -> 2097152, ``"32 MiB"`` -> 33554432; None when unparseable."""
+    if text is None:
+        return None
+    m = _SIZE_RE.match(text)
+    if not m:
+        return None
+    mult = {"": 1, "K": 1 << 10, "M": 1 << 20, "G": 1 << 30, "T": 1 << 40}[m.group(2).upper()]
+    return int(float(m.group(1)) * mult)
+
+
+def summarise_per_cpu(values: Mapping[int, str | None]) -> dict[str, list[int]]:
+    """Group a per-CPU setting by value: ``{0: "performance", 1: "performance"}`` -> ``{"performance": [0, 1]}``.
+
+    ``None`` values (unreadable) are left out. Keys of the result are sorted; CPU lists are sorted.
+    """
+    groups: dict[str, list[int]] = {}
+    for cpu, value in values.items():
+        if value is None:
+            continue
+        groups.setdefault(value, []).append(cpu)
+    return {k: sorted(groups[k]) for k in sorted(groups)}
+
+
+# =====================================================================================================================
+# Filesystem helpers (all reads go through a root so tests can point at a fake tree)
+# =====================================================================================================================
+
+
+def _path(root: str | os.PathLike[str], rel: str) -> Path:
+    return Path(root) / rel.lstrip("/")
+
+
+def _read(root: str | os.PathLike[str], rel: str, limit: int = 1 << 20) -> str | None:
+    try:
+        with open(_path(root, rel), "r", encoding="utf-8", errors="replace") as fh:
+            return fh.read(limit)
+    except (OSError, ValueError):
+        return None
+
+
+def _read_line(root: str | os.PathLike[str], rel: str) -> str | None:
+    text = _read(root, rel, 4096)
+    if text is None:
+        return None
+    return text.strip()
+
+
+def _read_int(root: str | os.PathLike[str], rel: str) -> int | None:
+    text = _read_line(root, rel)
+    if text is None:
+        return None
+    try:
+        return int(text)
+    except ValueError:
+        return None
+
+
+def _cpu_dirs(root: str | os.PathLike[str]) -> dict[int, Path]:
+    base = _path(root, "sys/devices/system/cpu")
+    out: dict[int, Path] = {}
+    try:
+        entries = os.listdir(base)
+    except OSError:
+        return out
+    for name in entries:
+        if name.startswith("cpu") and name[3:].isdigit():
+            out[int(name[3:])] = base / name
+    return dict(sorted(out.items()))
+
+
+def read_per_cpu(rel: str, root: str | os.PathLike[str] = "/") -> dict[int, str | None]:
+    """Read ``/sys/devices/system/cpu/cpuN/<rel>`` for every CPU: ``{cpu: stripped text or None}``."""
+    out: dict[int, str | None] = {}
+    for cpu, d in _cpu_dirs(root).items():
+        try:
+            with open(d / rel, "r", encoding="utf-8", errors="replace") as fh:
+                out[cpu] = fh.read(4096).strip() or None
+        except OSError:
+            out[cpu] = None
+    return out
+
+
+def governor_summary(root: str | os.PathLike[str] = "/") -> dict[str, list[int]]:
+    """Scaling governor per CPU, grouped: ``{"performance": [0, 1], "powersave": [2, 3]}`` ({} when not exposed)."""
+    return summarise_per_cpu(read_per_cpu("cpufreq/scaling_governor", root))
+
+
+# =====================================================================================================================
+# Sections
+# =====================================================================================================================
+
+
+def _cpu_section(root: str) -> dict[str, Any]:
+    parsed = parse_cpuinfo(_read(root, "proc/cpuinfo", 8 << 20) or "")
+    flags = parsed["flags"]
+    logical = parsed["logical_cpus"]
+    physical = parsed["physical_cores"]
+    sockets = parsed["sockets"]
+    siblings = parsed["siblings"]
+
+    # sysfs topology as fallback (ARM, containers with trimmed cpuinfo)
+    if sockets is None or physical is None:
+        pkgs = read_per_cpu("topology/physical_package_id", root)
+        cores = read_per_cpu("topology/core_id", root)
+        if pkgs and all(v is not None for v in pkgs.values()):
+            sockets = sockets or len(set(pkgs.values()))
+            if cores and all(v is not None for v in cores.values()):
+                groups: dict[tuple[str | None, str | None], list[int]] = {}
+                for cpu in pkgs:
+                    groups.setdefault((pkgs[cpu], cores.get(cpu)), []).append(cpu)
+                physical = physical or len(groups)
+                if not siblings:
+                    siblings = [format_cpu_list(g) for g in sorted(groups.values(), key=min) if len(g) > 1]
+    if psutil is not None:
+        try:
+            logical = logical or psutil.cpu_count(logical=True)
+            physical = physical or psutil.cpu_count(logical=False)
+        except Exception:
+            pass
+    logical = logical or os.cpu_count()
+
+    model = parsed["model"] or platform.processor() or None
+    threads_per_core = None
+    if logical and physical:
+        threads_per_core = max(1, round(logical / physical))
+
+    return {
+        "model": model,
+        "vendor": parsed["vendor"],
+        "machine": platform.machine() or None,
+        "sockets": sockets,
+        "physical_cores": physical,
+        "logical_cpus": logical,
+        "threads_per_core": threads_per_core,
+        "smt_siblings": siblings,
+        "flags": isa_flags(flags),
+        "highlights": flag_highlights(flags),
+        "_hypervisor": ("hypervisor" in flags) if flags else None,
+    }
+
+
+def _caches(root: str, logical_cpus: int | None) -> dict[str, Any]:
+    base = "sys/devices/system/cpu/cpu0/cache"
+    out: dict[str, Any] = {}
+    try:
+        names = sorted(n for n in os.listdir(_path(root, base)) if n.startswith("index"))
+    except OSError:
+        return out
+    for name in names:
+        level = _read_line(root, f"{base}/{name}/level")
+        ctype = _read_line(root, f"{base}/{name}/type")
+        size = parse_size(_read_line(root, f"{base}/{name}/size"))
+        shared = _read_line(root, f"{base}/{name}/shared_cpu_list")
+        if level is None or size is None:
+            continue
+        suffix = {"Data": "d", "Instruction": "i"}.get(ctype or "", "")
+        key = f"L{level}{suffix}"
+        shared_cpus = _try_cpu_list(shared)
+        instances = None
+        if shared_cpus and logical_cpus:
+            instances = max(1, -(-logical_cpus // len(shared_cpus)))
+        out[key] = {"bytes": size, "shared_cpu_list": shared, "instances": instances}
+    return out
+
+
+def _numa(root: str) -> list[dict[str, Any]]:
+    base = _path(root, "sys/devices/system/node")
+    try:
+        names = [n for n in os.listdir(base) if n.startswith("node") and n[4:].isdigit()]
+    except OSError:
+        return []
+    nodes = []
+    for name in sorted(names, key=lambda n: int(n[4:])):
+        cpulist = _read_line(root, f"sys/devices/system/node/{name}/cpulist")
+        mem = None
+        meminfo = _read(root, f"sys/devices/system/node/{name}/meminfo", 8192)
+        if meminfo:
+            m = re.search(r"MemTotal:\s*(\d+)\s*kB", meminfo)
+            if m:
+                mem = int(m.group(1)) * 1024
+        nodes.append(
+            {"node": int(name[4:]), "cpulist": cpulist, "cpus": _try_cpu_list(cpulist), "memory_total_bytes": mem}
+        )
+    return nodes
+
+
+def _cgroup(root: str) -> dict[str, Any]:
+    """CPU quota (in CPUs) and memory limit of this process's cgroup — containers often set them."""
+    cpu_quota: float | None = None
+    mem_limit: int | None = None
+    version: str | None = None
+    text = _read(root, "proc/self/cgroup", 65536) or ""
+    v2_path = None
+    v1_paths: dict[str, str] = {}
+    for line in text.splitlines():
+        parts = line.split(":", 2)
+        if len(parts) != 3:
+            continue
+        hid, controllers, path = parts
+        if hid == "0" and controllers == "":
+            v2_path = path
+        for c in controllers.split(","):
+            if c:
+                v1_paths[c] = path
+    if v1_paths:
+        version = "v1"
+        for sub in ("cpu", "cpu,cpuacct", "cpuacct,cpu"):
+            cpath = v1_paths.get("cpu", "/")
+            for cand in (f"sys/fs/cgroup/{sub}{cpath}", f"sys/fs/cgroup/{sub}"):
+                q = _read_int(root, f"{cand}/cpu.cfs_quota_us")
+                p = _read_int(root, f"{cand}/cpu.cfs_period_us")
+                if q is not None and p:
+                    cpu_quota = round(q / p, 3) if q > 0 else None
+                    break
+            if q is not None:
+                break
+        mpath = v1_paths.get("memory", "/")
+        for cand in (f"sys/fs/cgroup/memory{mpath}", "sys/fs/cgroup/memory"):
+            lim = _read_int(root, f"{cand}/memory.limit_in_bytes")
+            if lim is not None:
+                mem_limit = lim if lim < (1 << 60) else None
+                break
+    elif v2_path is not None:
+        version = "v2"
+        for cand in (f"sys/fs/cgroup{v2_path}", "sys/fs/cgroup"):
+            cpu_max = _read_line(root, f"{cand}/cpu.max")
+            if cpu_max:
+                quota, _, period = cpu_max.partition(" ")
+                if quota != "max":
+                    try:
+                        cpu_quota = round(int(quota) / int(period or "100000"), 3)
+                    except (ValueError, ZeroDivisionError):
+                        cpu_quota = None
+                break
+        for cand in (f"sys/fs/cgroup{v2_path}", "sys/fs/cgroup"):
+            mem_max = _read_line(root, f"{cand}/memory.max")
+            if mem_max:
+                mem_limit = int(mem_max) if mem_max.isdigit() else None
+                break
+    return {"version": version, "cpu_quota": cpu_quota, "memory_limit_bytes": mem_limit}
+
+
+def _memory(root: str) -> dict[str, Any]:
+    total = available = None
+    if psutil is not None:
+        try:
+            vm = psutil.virtual_memory()
+            total, available = int(vm.total), int(vm.available)
+        except Exception:
+            pass
+    if total is None:
+        meminfo = _read(root, "proc/meminfo", 65536) or ""
+        m_total = re.search(r"MemTotal:\s*(\d+)\s*kB", meminfo)
+        m_avail = re.search(r"MemAvailable:\s*(\d+)\s*kB", meminfo)
+        total = int(m_total.group(1)) * 1024 if m_total else None
+        available = int(m_avail.group(1)) * 1024 if m_avail else None
+    hp = _read(root, "proc/meminfo", 65536) or ""
+    m_hp = re.search(r"HugePages_Total:\s*(\d+)", hp)
+    return {
+        "total_bytes": total,
+        "available_bytes": available,
+        "hugepages_total": int(m_hp.group(1)) if m_hp else None,
+    }
+
+
+def _bracketed(text: str | None) -> str | None:
+    """``"always [madvise] never"`` -> ``"madvise"``."""
+    if not text:
+        return None
+    m = re.search(r"\[([^\]]+)\]", text)
+    return m.group(1) if m else text.strip() or None
+
+
+def _frequency(root: str) -> dict[str, Any]:
+    cur = fmin = fmax = None
+    if psutil is not None:
+        try:
+            f = psutil.cpu_freq()
+            if f is not None:
+                cur = round(f.current, 1) if f.current else None
+                fmin = round(f.min, 1) if f.min else None
+                fmax = round(f.max, 1) if f.max else None
+        except Exception:
+            pass
+    if fmax is None:
+        khz = _read_int(root, "sys/devices/system/cpu/cpu0/cpufreq/cpuinfo_max_freq")
+        fmax = round(khz / 1000, 1) if khz else None
+    if fmin is None:
+        khz = _read_int(root, "sys/devices/system/cpu/cpu0/cpufreq/cpuinfo_min_freq")
+        fmin = round(khz / 1000, 1) if khz else None
+    if cur is None:
+        khz = _read_int(root, "sys/devices/system/cpu/cpu0/cpufreq/scaling_cur_freq")
+        cur = round(khz / 1000, 1) if khz else None
+
+    drivers = summarise_per_cpu(read_per_cpu("cpufreq/scaling_driver", root))
+    turbo: bool | None = None
+    turbo_source: str | None = None
+    no_turbo = _read_int(root, "sys/devices/system/cpu/intel_pstate/no_turbo")
+    if no_turbo is not None:
+        turbo, turbo_source = no_turbo == 0, "intel_pstate/no_turbo"
+    else:
+        boost = _read_int(root, "sys/devices/system/cpu/cpufreq/boost")
+        if boost is not None:
+            turbo, turbo_source = boost == 1, "cpufreq/boost"
+        else:
+            amd_boost = read_per_cpu("cpufreq/boost", root)
+            vals = {v for v in amd_boost.values() if v is not None}
+            if vals:
+                turbo, turbo_source = "1" in vals, "cpuN/cpufreq/boost"
+    return {
+        "current_mhz": cur,
+        "min_mhz": fmin,
+        "max_mhz": fmax,
+        "driver": next(iter(drivers)) if len(drivers) == 1 else (drivers or None),
+        "intel_pstate": _read_line(root, "sys/devices/system/cpu/intel_pstate/status"),
+        "governors": governor_summary(root),
+        "energy_performance_preference": summarise_per_cpu(
+            read_per_cpu("cpufreq/energy_performance_preference", root)
+        ),
+        "turbo": turbo,
+        "turbo_source": turbo_source,
+    }
+
+
+def _smt(root: str) -> dict[str, Any]:
+    active = _read_line(root, "sys/devices/system/cpu/smt/active")
+    return {
+        "active": None if active is None else active == "1",
+        "control": _read_line(root, "sys/devices/system/cpu/smt/control"),
+    }
+
+
+def _virtualisation(root: str, cpu_hypervisor: bool | None, detect_virt: str | None) -> dict[str, Any]:
+    container: str | None = None
+    if _path(root, ".dockerenv").exists():
+        container = "docker"
+    elif _path(root, "run/.containerenv").exists():
+        container = "podman"
+    if os.environ.get("KUBERNETES_SERVICE_HOST") and root == "/":
+        container = container or "kubernetes"
+    cgroup = (_read(root, "proc/1/cgroup", 65536) or "") + (_read(root, "proc/self/cgroup", 65536) or "")
+    if container is None:
+        for hint, name in (("kubepods", "kubernetes"), ("docker", "docker"), ("libpod", "podman"), ("lxc", "lxc")):
+            if hint in cgroup:
+                container = name
+                break
+    hv_type = _read_line(root, "sys/hypervisor/type")
+    vm: str | None = None
+    if detect_virt and detect_virt not in ("none",) and detect_virt not in _CONTAINER_VIRTS:
+        vm = detect_virt
+    elif detect_virt in _CONTAINER_VIRTS and container is None:
+        container = detect_virt
+    if vm is None and hv_type:
+        vm = hv_type
+    if vm is None and cpu_hypervisor:
+        vm = "unknown hypervisor"
+    return {
+        "hypervisor_flag": cpu_hypervisor,
+        "hypervisor_type": hv_type,
+        "systemd_detect_virt": detect_virt,
+        "vm": vm,
+        "container": container,
+        "virtualised": bool(vm),
+    }
+
+
+_CONTAINER_VIRTS = frozenset(
+    {"docker", "podman", "lxc", "lxc-libvirt", "systemd-nspawn", "openvz", "rkt", "wsl", "proot", "pouch", "container-other"}
+)
+
+
+def _os_section(root: str) -> dict[str, Any]:
+    rel = parse_os_release(_read(root, "etc/os-release", 65536) or _read(root, "usr/lib/os-release", 65536) or "")
+    distro = rel.get("PRETTY_NAME") or (" ".join(x for x in (rel.get("NAME"), rel.get("VERSION")) if x) or None)
+    return {
+        "system": platform.system() or None,
+        "kernel": platform.release() or None,
+        "kernel_version": platform.version() or None,
+        "distro": distro,
+        "distro_id": rel.get("ID"),
+        "distro_version": rel.get("VERSION_ID"),
+        "transparent_hugepages": _bracketed(_read_line(root, "sys/kernel/mm/transparent_hugepage/enabled")),
+        "transparent_hugepages_defrag": _bracketed(_read_line(root, "sys/kernel/mm/transparent_hugepage/defrag")),
+    }
+
+
+def _python_section() -> dict[str, Any]:
+    return {
+        "version": platform.python_version(),
+        "implementation": platform.python_implementation(),
+        "executable": sys.executable or None,
+        "compiler": platform.python_compiler() or None,
+    }
+
+
+def package_versions() -> dict[str, str | None]:
+    """Versions of numpy/torch/onnxruntime/openvino/textual/workbench from package metadata (None if absent).
+
+    Nothing is imported. ``onnxruntime`` is whichever of its distributions (``onnxruntime``, ``onnxruntime-gpu``,
+    ...) is installed.
+    """
+    out: dict[str, str | None] = {}
+    for key, dists in ENGINE_DISTRIBUTIONS.items():
+        out[key] = None
+        for dist in dists:
+            try:
+                out[key] = importlib.metadata.version(dist)
+                break
+            except importlib.metadata.PackageNotFoundError:
+                continue
+            except Exception:
+                break
+    if out.get("workbench") is None:
+        try:
+            from workbench import __version__
+
+            out["workbench"] = __version__
+        except Exception:
+            pass
+    return out
+
+
+def _affinity() -> list[int] | None:
+    try:
+        return sorted(os.sched_getaffinity(0))
+    except (AttributeError, OSError):
+        return None
+
+
+# ---- subprocesses: started early, in parallel, read at the end with one shared deadline -------------------------
+
+
+def _spawn(argv: list[str]) -> subprocess.Popen[str] | None:
+    try:
+        return subprocess.Popen(
+            argv,
+            stdin=subprocess.DEVNULL,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.DEVNULL,
+            text=True,
+            close_fds=True,
+        )
+    except (OSError, ValueError):
+        return None
+
+
+def _finish(proc: subprocess.Popen[str] | None, deadline: float) -> tuple[int | None, str | None]:
+    if proc is None:
+        return None, None
+    try:
+        out, _ = proc.communicate(timeout=max(0.01, deadline - time.monotonic()))
+        return proc.returncode, out
+    except subprocess.TimeoutExpired:
+        proc.kill()
+        try:
+            proc.communicate(timeout=0.5)
+        except Exception:
+            pass
+        return None, None
+    except Exception:
+        return None, None
+
+
+def _parse_nvidia_smi(text: str) -> list[dict[str, Any]]:
+    gpus = []
+    for line in text.splitlines():
+        parts = [p.strip() for p in line.split(",")]
+        if len(parts) < 3 or not parts[0]:
+            continue
+        mem = re.match(r"(\d+)", parts[1])
+        gpus.append(
+            {
+                "vendor": "NVIDIA",
+                "name": parts[0],
+                "memory_total_mib": int(mem.group(1)) if mem else None,
+                "driver": parts[2] or None,
+            }
+        )
+    return gpus
+
+
+# =====================================================================================================================
+# collect
+# =====================================================================================================================
+
+
+def collect(refresh: bool = False, *, root: str = "/") -> dict[str, Any]:
+    """Describe this machine (see the module docstring). Cached; ``refresh=True`` re-reads.
+
+    ``root`` relocates every file read under ``/proc``, ``/sys`` and ``/etc`` (tests use a fake tree); psutil,
+    ``platform`` and the subprocesses still describe the real machine. Returns a fresh deep copy each call, so
+    callers may modify it. Never raises for unreadable information: such fields are None.
+    """
+    if refresh:
+        _collect_cached.cache_clear()
+    return copy.deepcopy(_collect_cached(str(root)))
+
+
+@functools.lru_cache(maxsize=8)
+def _collect_cached(root: str) -> dict[str, Any]:
+    t0 = time.perf_counter()
+    deadline = time.monotonic() + _SUBPROCESS_TIMEOUT_S
+    real = root == "/"
+    detect = _spawn(["systemd-detect-virt"]) if real and shutil.which("systemd-detect-virt") else None
+    smi_path = shutil.which("nvidia-smi") if real else None
+    smi = (
+        _spawn([smi_path, "--query-gpu=name,memory.total,driver_version", "--format=csv,noheader,nounits"])
+        if smi_path
+        else None
+    )
+
+    info: dict[str, Any] = {"collected_at": _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds")}
+    sections = (
+        ("hostname", lambda: socket.gethostname() or None),
+        ("cpu", lambda: _cpu_section(root)),
+        ("numa", lambda: _numa(root)),
+        ("memory", lambda: _memory(root)),
+        ("cgroup", lambda: _cgroup(root)),
+        ("frequency", lambda: _frequency(root)),
+        ("smt", lambda: _smt(root)),
+        ("os", lambda: _os_section(root)),
+        ("python", _python_section),
+        ("versions", package_versions),
+        ("affinity", _affinity),
+    )
+    for key, fn in sections:
+        try:
+            info[key] = fn()
+        except Exception:  # degrade, never fail
+            info[key] = None
+
+    cpu = info.get("cpu") or {}
+    hv_flag = cpu.pop("_hypervisor", None)
+    try:
+        info["caches"] = _caches(root, cpu.get("logical_cpus"))
+    except Exception:
+        info["caches"] = {}
+    info["affinity_list"] = format_cpu_list(info["affinity"]) if info.get("affinity") is not None else None
+    isolated = _read_line(root, "sys/devices/system/cpu/isolated")
+    info["isolated_cpus"] = _try_cpu_list(isolated)
+    info["nohz_full_cpus"] = _try_cpu_list(_read_line(root, "sys/devices/system/cpu/nohz_full"))
+    if info.get("smt") is not None:
+        tpc = cpu.get("threads_per_core")
+        if info["smt"].get("active") is None and tpc is not None:
+            info["smt"]["active"] = tpc > 1
+        info["smt"]["threads_per_core"] = tpc
+
+    # ---- subprocess results ----------------------------------------------------------------------------------
+    rc, out = _finish(detect, deadline)
+    detect_virt = out.strip() if out and out.strip() else None
+    try:
+        info["virtualisation"] = _virtualisation(root, hv_flag, detect_virt)
+    except Exception:
+        info["virtualisation"] = None
+
+    rc, out = _finish(smi, deadline)
+    info["gpus"] = _parse_nvidia_smi(out) if (rc == 0 and out) else []
+
+    try:
+        fields = fingerprint_fields(info)
+        info["fingerprint_fields"] = fields
+        info["fingerprint"] = fingerprint(fields)
+    except Exception:
+        info["fingerprint_fields"] = None
+        info["fingerprint"] = None
+    info["collect_ms"] = round((time.perf_counter() - t0) * 1000, 1)
+    return info
+
+
+# =====================================================================================================================
+# Fingerprint
+# =====================================================================================================================
+
+
+def fingerprint_fields(info: Mapping[str, Any]) -> dict[str, Any]:
+    """The fields of :func:`collect`'s dict that change what a benchmark measures (:data:`FINGERPRINT_KEYS`).
+
+    Memory is rounded to whole GiB so that a few MiB of firmware reservation between boots do not count.
+    """
+    cpu = info.get("cpu") or {}
+    mem = info.get("memory") or {}
+    os_ = info.get("os") or {}
+    versions = info.get("versions") or {}
+    total = mem.get("total_bytes")
+    return {
+        "cpu_model": cpu.get("model"),
+        "machine": cpu.get("machine"),
+        "sockets": cpu.get("sockets"),
+        "physical_cores": cpu.get("physical_cores"),
+        "logical_cpus": cpu.get("logical_cpus"),
+        "isa": sorted(cpu.get("highlights") or []),
+        "memory_total_gib": round(total / (1 << 30)) if isinstance(total, (int, float)) else None,
+        "kernel": os_.get("kernel"),
+        "torch": versions.get("torch"),
+        "onnxruntime": versions.get("onnxruntime"),
+        "openvino": versions.get("openvino"),
+    }
+
+
+def fingerprint(info_or_fields: Mapping[str, Any]) -> str:
+    """A 12-hex-digit stable hash of :func:`fingerprint_fields`.
+
+    Accepts either a full :func:`collect` dict or a ``fingerprint_fields`` dict. Key order does not matter.
+    """
+    fields = info_or_fields
+    if "cpu" in info_or_fields or "memory" in info_or_fields:
+        fields = fingerprint_fields(info_or_fields)
+    blob = json.dumps(dict(fields), sort_keys=True, separators=(",", ":"), default=str)
+    return hashlib.sha256(blob.encode("utf-8")).hexdigest()[:12]
+
+
+def fingerprint_diff(a: Mapping[str, Any], b: Mapping[str, Any]) -> dict[str, tuple[Any, Any]]:
+    """``{field: (a_value, b_value)}`` for the fingerprint fields that differ.
+
+    ``a``/``b`` may each be a full :func:`collect` dict, a dict holding ``fingerprint_fields`` (e.g. a stored run's
+    ``system``), or a ``fingerprint_fields`` dict itself.
+    """
+
+    def fields_of(x: Mapping[str, Any]) -> Mapping[str, Any]:
+        if isinstance(x.get("fingerprint_fields"), Mapping):
+            return x["fingerprint_fields"]
+        if "cpu" in x or "memory" in x:
+            return fingerprint_fields(x)
+        return x
+
+    fa, fb = fields_of(a), fields_of(b)
+    out: dict[str, tuple[Any, Any]] = {}
+    for key in list(FINGERPRINT_KEYS) + sorted((set(fa) | set(fb)) - set(FINGERPRINT_KEYS)):
+        if fa.get(key) != fb.get(key):
+            out[key] = (fa.get(key), fb.get(key))
+    return out
+
+
+# =====================================================================================================================
+# Summary and rendering
+# =====================================================================================================================
+
+
+def summary(info: Mapping[str, Any]) -> dict[str, Any]:
+    """A compact dict for run records: the fingerprint plus what a reader of a result needs to know."""
+    cpu = info.get("cpu") or {}
+    mem = info.get("memory") or {}
+    os_ = info.get("os") or {}
+    freq = info.get("frequency") or {}
+    virt = info.get("virtualisation") or {}
+    total = mem.get("total_bytes")
+    return {
+        "fingerprint": info.get("fingerprint"),
+        "fingerprint_fields": info.get("fingerprint_fields"),
+        "hostname": info.get("hostname"),
+        "cpu_model": cpu.get("model"),
+        "sockets": cpu.get("sockets"),
+        "physical_cores": cpu.get("physical_cores"),
+        "logical_cpus": cpu.get("logical_cpus"),
+        "isa": cpu.get("highlights"),
+        "isa_flags": cpu.get("flags"),
+        "numa_nodes": len(info.get("numa") or []) or None,
+        "memory_total_gib": round(total / (1 << 30), 1) if isinstance(total, (int, float)) else None,
+        "os": os_.get("distro") or os_.get("system"),
+        "kernel": os_.get("kernel"),
+        "python": (info.get("python") or {}).get("version"),
+        "governors": freq.get("governors"),
+        "turbo": freq.get("turbo"),
+        "smt": (info.get("smt") or {}).get("active"),
+        "vm": virt.get("vm"),
+        "container": virt.get("container"),
+        "affinity": info.get("affinity_list"),
+        "isolated_cpus": format_cpu_list(info["isolated_cpus"]) if info.get("isolated_cpus") else None,
+        "gpus": [g.get("name") for g in info.get("gpus") or []],
+    }
+
+
+def _human_bytes(n: Any) -> str:
+    if not isinstance(n, (int, float)):
+        return "?"
+    for unit, size in (("TiB", 1 << 40), ("GiB", 1 << 30), ("MiB", 1 << 20), ("KiB", 1 << 10)):
+        if n >= size:
+            v = n / size
+            return f"{v:.0f} {unit}" if v >= 100 or v == int(v) else f"{v:.1f} {unit}"
+    return f"{int(n)} B"
+
+
+def _show(v: Any) -> str:
+    if v is None or v == "" or v == [] or v == {}:
+        return "?"
+    if isinstance(v, bool):
+        return "yes" if v else "no"
+    return str(v)
+
+
+def _per_cpu_text(groups: Mapping[str, list[int]] | None) -> str:
+    if not groups:
+        return "not exposed"
+    if len(groups) == 1:
+        return next(iter(groups))
+    return "; ".join(f"{k} on {format_cpu_list(v)}" for k, v in groups.items())
+
+
+def format_table(info: Mapping[str, Any]) -> str:
+    """Render a :func:`collect` dict as aligned plain text, one titled section per topic (``workbench sysinfo``).
+
+    Missing fields show as ``?``, so old or foreign records render too.
+    """
+    cpu = info.get("cpu") or {}
+    mem = info.get("memory") or {}
+    cg = info.get("cgroup") or {}
+    freq = info.get("frequency") or {}
+    smt = info.get("smt") or {}
+    virt = info.get("virtualisation") or {}
+    os_ = info.get("os") or {}
+    py = info.get("python") or {}
+    versions = info.get("versions") or {}
+
+    sections: list[tuple[str, list[tuple[str, str]]]] = []
+
+    flags = cpu.get("flags") or {}
+    sections.append(
+        (
+            "CPU",
+            [
+                ("model", _show(cpu.get("model"))),
+                ("vendor", _show(cpu.get("vendor"))),
+                ("architecture", _show(cpu.get("machine"))),
+                (
+                    "topology",
+                    f"{_show(cpu.get('sockets'))} socket(s), {_show(cpu.get('physical_cores'))} cores, "
+                    f"{_show(cpu.get('logical_cpus'))} threads",
+                ),
+                ("SMT", f"{_show(smt.get('active'))} (control: {_show(smt.get('control'))}, "
+                        f"{_show(smt.get('threads_per_core'))} thread(s)/core)"),
+                ("ISA highlights", ", ".join(cpu.get("highlights") or []) or "none of AVX2/AVX-512/VNNI/AMX"),
+                ("ISA flags", " ".join(f"{k}{'+' if v else '-'}" for k, v in flags.items()) or "?"),
+            ],
+        )
+    )
+
+    caches = info.get("caches") or {}
+    cache_rows = []
+    for name, c in caches.items():
+        inst = c.get("instances")
+        shared = c.get("shared_cpu_list")
+        extra = []
+        if inst:
+            extra.append(f"{inst} instance{'s' if inst != 1 else ''}")
+        if shared:
+            extra.append(f"shared by cpus {shared}")
+        cache_rows.append((name, _human_bytes(c.get("bytes")) + (f" ({', '.join(extra)})" if extra else "")))
+    sections.append(("Caches", cache_rows or [("caches", "not exposed")]))
+
+    numa_rows = []
+    for node in info.get("numa") or []:
+        numa_rows.append(
+            (f"node {node.get('node')}", f"cpus {_show(node.get('cpulist'))}, memory {_human_bytes(node.get('memory_total_bytes'))}")
+        )
+    sections.append(("NUMA", numa_rows or [("nodes", "not exposed")]))
+
+    mem_rows = [
+        ("total", _human_bytes(mem.get("total_bytes"))),
+        ("available", _human_bytes(mem.get("available_bytes"))),
+        ("transparent hugepages", _show(os_.get("transparent_hugepages"))),
+    ]
+    if cg.get("memory_limit_bytes"):
+        mem_rows.append(("cgroup limit", _human_bytes(cg.get("memory_limit_bytes"))))
+    sections.append(("Memory", mem_rows))
+
+    def mhz(v: Any) -> str:
+        return f"{v:.0f} MHz" if isinstance(v, (int, float)) else "?"
+
+    turbo = freq.get("turbo")
+    sections.append(
+        (
+            "Frequency & power",
+            [
+                ("current / min / max", f"{mhz(freq.get('current_mhz'))} / {mhz(freq.get('min_mhz'))} / {mhz(freq.get('max_mhz'))}"),
+                ("driver", _show(freq.get("driver") if isinstance(freq.get("driver"), str) else _per_cpu_text(freq.get("driver")))),
+                ("governor", _per_cpu_text(freq.get("governors"))),
+                ("energy/perf preference", _per_cpu_text(freq.get("energy_performance_preference"))),
+                ("turbo", "not readable" if turbo is None else f"{'on' if turbo else 'off'} ({freq.get('turbo_source')})"),
+            ],
+        )
+    )
+
+    iso = info.get("isolated_cpus")
+    nohz = info.get("nohz_full_cpus")
+    sections.append(
+        (
+            "Scheduling",
+            [
+                ("process affinity", _show(info.get("affinity_list"))),
+                ("isolated cpus", format_cpu_list(iso) if iso else "none"),
+                ("nohz_full cpus", format_cpu_list(nohz) if nohz else "none"),
+                ("cgroup cpu quota", f"{cg['cpu_quota']:g} CPUs" if cg.get("cpu_quota") else "none"),
+            ],
+        )
+    )
+
+    sections.append(
+        (
+            "Virtualisation",
+            [
+                ("virtual machine", _show(virt.get("vm")) if virt.get("vm") else "no (bare metal or not detectable)"),
+                ("container", _show(virt.get("container")) if virt.get("container") else "no"),
+                ("hypervisor flag", _show(virt.get("hypervisor_flag"))),
+            ],
+        )
+    )
+
+    sections.append(
+        (
+            "System",
+            [
+                ("hostname", _show(info.get("hostname"))),
+                ("OS", _show(os_.get("distro") or os_.get("system"))),
+                ("kernel", _show(os_.get("kernel"))),
+                ("python", f"{_show(py.get('version'))} ({_show(py.get('implementation'))}) {py.get('executable') or ''}".rstrip()),
+            ],
+        )
+    )
+
+    sections.append(
+        ("Packages", [(k, v if v else "not installed") for k, v in versions.items()] or [("packages", "?")])
+    )
+
+    gpus = info.get("gpus") or []
+    sections.append(
+        (
+            "GPUs",
+            [
+                (f"gpu {i}", f"{g.get('name')}, {_show(g.get('memory_total_mib'))} MiB, driver {_show(g.get('driver'))}")
+                for i, g in enumerate(gpus)
+            ]
+            or [("gpus", "none found (nvidia-smi absent or no NVIDIA GPU)")],
+        )
+    )
+
+    fp_fields = info.get("fingerprint_fields") or {}
+    sections.append(
+        (
+            "Fingerprint",
+            [("fingerprint", _show(info.get("fingerprint")))]
+            + [(f"  {k}", _show(", ".join(v) if isinstance(v, list) else v)) for k, v in fp_fields.items()],
+        )
+    )
+
+    width = max(len(label) for _, rows in sections for label, _ in rows)
+    lines: list[str] = []
+    for title, rows in sections:
+        if lines:
+            lines.append("")
+        lines.append(title)
+        lines.append("-" * len(title))
+        for label, value in rows:
+            lines.append(f"  {label.ljust(width)}  {value}")
+    return "\n".join(lines) + "\n"
