@@ -202,3 +202,11 @@ def test_parity_failure_hides_the_speedup(shared_cache, tmp_path):
     assert torch_r.parity["status"] == "pass"
     assert ort_r.parity["status"] == "fail" and ort_r.speedup is None
     assert "not shown" in ort_r.speedup_note
+
+
+def test_any_percentile_on_request():
+    record = _run(_cfg(percentiles=(97.5, 99.99)))
+    lat = record.results[0].latency_ms
+    assert {"p97.5", "p9999"} <= set(lat) and lat["p95"] <= lat["p97.5"] <= lat["p99"] <= lat["p9999"] <= lat["max"]
+    with pytest.raises(UsageError, match="--percentile"):
+        validate(_cfg(percentiles=(100,)))

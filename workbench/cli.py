@@ -153,6 +153,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--warmup", "-w", type=_warmup, default=(1.0, None),
                    help="warm-up before each round, excluded from stats: seconds (1s) or iterations (20it) (default 1s)")
     p.add_argument("--repeats", "-r", type=_positive_int, default=1, help="independent rounds per engine, interleaved (default 1)")
+    p.add_argument("--percentile", action="append", type=_float, default=[], metavar="P",
+                   help="report an extra latency percentile, e.g. 97.5 or 99.99 (repeatable)")
     p.add_argument("--baseline", help="engine the speedups are relative to (default: the first engine)")
     p.add_argument("--no-parity", action="store_true", help="skip the output check (speedups are then not shown)")
     p.add_argument("--timeout", type=_float, default=300.0, help="seconds a benchmark process may stay silent (default 300)")
@@ -234,7 +236,7 @@ def _run_config(args: argparse.Namespace):
         min_iterations=args.iterations, warmup_s=warmup_s, warmup_iterations=warmup_iters, repeats=args.repeats,
         requests=args.requests, streams=args.streams, shapes=tuple(args.shape), seed=args.seed,
         baseline=args.baseline, save_samples=args.save_samples, parity=not args.no_parity, tags=tuple(args.tag),
-        note=args.note, timeout_s=args.timeout,
+        note=args.note, timeout_s=args.timeout, percentiles=tuple(args.percentile),
     )
 
 

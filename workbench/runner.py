@@ -65,6 +65,7 @@ class RunConfig:
     tags: tuple[str, ...] = ()
     note: str | None = None
     timeout_s: float = 300.0  # longest silence allowed from a benchmark process
+    percentiles: tuple[float, ...] = ()  # extra percentiles on request, e.g. (97.5, 99.99)
 
     def to_dict(self) -> dict[str, Any]:
         d = asdict(self)
@@ -106,6 +107,9 @@ def validate(config: RunConfig) -> RunConfig:
         raise UsageError(f"--repeats must be >= 1, not {config.repeats}")
     if config.warmup_s < 0 or (config.warmup_iterations or 0) < 0:
         raise UsageError("--warmup must be >= 0")
+    bad_p = [p for p in config.percentiles if not 0 < p < 100]
+    if bad_p:
+        raise UsageError(f"--percentile must be between 0 and 100 (exclusive), not {bad_p[0]:g}")
     for flag, value in (("--requests", config.requests), ("--streams", config.streams)):
         if value is not None and value < 1:
             raise UsageError(f"{flag} must be >= 1, not {value}")
@@ -466,7 +470,8 @@ class Runner:
             res.status = "failed"
             res.error = st.error or "no measurements"
             return res
-        summary = summary_from_histogram(st.hist)
+        wanted = tuple(dict.fromkeys((50, 90, 95, 99, 99.9) + tuple(c.percentiles)))
+        summary = summary_from_histogram(st.hist, percentiles=wanted)
         ms = 1e6
         res.latency_ms = {
             "mean": summary.mean / ms, "std": summary.std / ms, "min": summary.min / ms, "max": summary.max / ms,
