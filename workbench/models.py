@@ -1,0 +1,833 @@
+"""Resolve a model name or a model file into a :class:`~workbench_engines.base.ModelArtifact`.
+
+Two sources:
+
+* **Built-ins** (:mod:`workbench.zoo`): the architecture is built with seeded random weights, and its state dict,
+  ONNX export (opset 17, static shapes, legacy TorchScript-based exporter) and OpenVINO IR (fp32 weights) are
+  cached under ``cache_dir()/models/<name>/<key>/``. The key hashes everything that changes the files (see
+  :func:`cache_fields`). Builds are serialised with a file lock and land by atomic rename, so concurrent
+  processes never see half-written files; a second use is a few ``stat`` calls.
+* **Files**: ``.onnx``, OpenVINO IR ``.xml`` (+ ``.bin``), TorchScript (``.pt``/``.pth``/``.ts``) and
+  ``torch.export`` archives (``.pt2``). Torch files are identified by the member names of their zip archive,
+  never by unpickling; a plain pickled ``torch.save`` checkpoint is refused.
+
+Input shapes end static: symbolic dims are bound from ``shapes`` (``--shape``), a dynamic leading dim defaults to
+``batch``, built-ins fill the rest from their defaults, and whatever is left is a ModelError naming the flag.
+Every error is a :mod:`workbench.errors` exception with one readable line.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import hashlib
+import importlib.metadata
+import json
+import os
+import re
+import shutil
+import tempfile
+import warnings
+import zipfile
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, Callable, Iterator, Mapping, Sequence, TypeGuard, TypeVar
+
+from workbench import paths, zoo
+from workbench.errors import ModelError, UsageError, WorkbenchError
+from workbench_engines.base import FORMATS, ModelArtifact, TensorSpec
+
+if TYPE_CHECKING:  # pragma: no cover - typing only
+    import torch
+
+#: Bump when the layout or content of cached built-in files changes: old cache entries are then ignored.
+CACHE_FORMAT = 1
+#: ONNX opset of built-in exports.
+ONNX_OPSET = 17
+#: Formats a built-in can be resolved to.
+BUILTIN_FORMATS: tuple[str, ...] = ("torch-builtin", "onnx", "openvino")
+#: Packages whose versions change the cached files (architectures, exporter, converter).
+CACHE_PACKAGES: tuple[str, ...] = ("torch", "torchvision", "transformers", "onnx", "openvino")
+#: Extensions of model files, with what they hold.
+FILE_TYPES: dict[str, str] = {
+    ".onnx": "ONNX",
+    ".xml": "OpenVINO IR (with its .bin)",
+    ".pt": "TorchScript",
+    ".pth": "TorchScript",
+    ".ts": "TorchScript",
+    ".pt2": "torch.export",
+}
+_TORCH_EXTS = (".pt", ".pth", ".ts", ".pt2")
+#: Keys of ``shapes`` that mean "the only input".
+WILDCARD_KEYS = ("*", "")
+
+_CACHE_FILES = {"torch-builtin": "weights.pt", "onnx": "model.onnx", "openvino": "model.xml"}
+T = TypeVar("T")
+
+
+# ---------------------------------------------------------------------------------------------------------------
+# public API
+# ---------------------------------------------------------------------------------------------------------------
+
+
+def resolve(
+    model: str,
+    *,
+    batch: int = 1,
+    shapes: Mapping[str, tuple[int, ...]] | None = None,
+    formats: set[str] | None = None,
+    seed: int = 0,
+) -> ModelArtifact:
+    """Resolve a built-in name or a model file path to an artifact with static input shapes.
+
+    ``shapes`` maps input names to full shapes (``--shape``); key ``"*"`` (or ``""``) applies to a model's only
+    input. ``formats`` limits which files a built-in is built for (None: all of :data:`BUILTIN_FORMATS`); a
+    file is returned in its own format whatever ``formats`` says. ``seed`` seeds built-in weights.
+
+    Built-ins are exported on first use (seconds) and cached. Raises ModelError (unknown name, missing,
+    empty, corrupt or unsupported file, unknown dims, failed export) or UsageError (bad batch/shape/format).
+    """
+    if batch < 1:
+        raise UsageError(f"--batch must be at least 1, got {batch}")
+    clean_shapes = _check_shapes(shapes)
+    if formats is not None:
+        unknown = sorted(set(formats) - set(FORMATS))
+        if unknown:
+            raise UsageError(f"unknown format {unknown[0]!r}: choose from {', '.join(FORMATS)}")
+    if zoo.is_builtin(model):
+        return _resolve_builtin(model, batch, clean_shapes, formats, seed)
+    path = Path(model).expanduser()
+    if path.exists() or _looks_like_path(model):
+        return resolve_file(path, batch=batch, shapes=clean_shapes)
+    raise ModelError(zoo.unknown_model_message(model))
+
+
+def load_torch_builtin(artifact: ModelArtifact) -> torch.nn.Module:
+    """The eager module of a built-in artifact: its architecture with the cached state dict loaded.
+
+    The state dict is read with ``torch.load(weights_only=True)``. Returns the module in eval mode. Raises
+    ModelError when the artifact is not a built-in with ``torch-builtin`` weights or the weights do not load.
+    """
+    weights = artifact.files.get("torch-builtin")
+    if not artifact.builtin or not weights:
+        raise ModelError(f"{artifact.name!r} has no built-in torch weights; resolve it with format torch-builtin")
+    import torch
+
+    module = zoo.build_module(artifact.builtin, calibrate=False)  # the state dict brings the BN statistics
+    try:
+        state = torch.load(weights, map_location="cpu", weights_only=True)
+        module.load_state_dict(state, strict=True)
+    except Exception as exc:
+        raise ModelError(
+            f"cannot load cached weights {weights}: {_first_line(exc)}; delete the file to rebuild it"
+        ) from exc
+    return module.eval()
+
+
+def cache_fields(name: str, inputs: Sequence[TensorSpec], batch: int, seed: int) -> dict[str, object]:
+    """Everything the cached files of a built-in depend on; :func:`cache_key` hashes it."""
+    return {
+        "cache_format": CACHE_FORMAT,
+        "name": name,
+        "inputs": [[t.name, list(t.shape), t.dtype] for t in inputs],
+        "batch": batch,
+        "precision": "fp32",
+        "seed": seed,
+        "onnx_opset": ONNX_OPSET,
+        "versions": {pkg: _version(pkg) for pkg in CACHE_PACKAGES},
+    }
+
+
+def cache_key(fields: Mapping[str, object]) -> str:
+    """A short stable hash of :func:`cache_fields`."""
+    blob = json.dumps(fields, sort_keys=True, separators=(",", ":")).encode()
+    return hashlib.sha256(blob).hexdigest()[:16]
+
+
+def builtin_cache_dir(name: str, key: str) -> Path:
+    """Where the files of built-in ``name`` with cache key ``key`` live."""
+    return paths.cache_dir() / "models" / name / key
+
+
+def export_onnx(module: torch.nn.Module, inputs: Sequence[TensorSpec], path: Path, outputs: Sequence[str]) -> None:
+    """Export ``module`` to ONNX at ``path``: legacy exporter, opset 17, static shapes, constant folding.
+
+    Example inputs come from :func:`workbench.inputs.make_inputs` (valid token ids, ones for masks).
+    Raises whatever torch raises; the caller turns it into a ModelError.
+    """
+    import torch
+
+    from workbench.inputs import make_inputs
+
+    feeds = make_inputs(inputs, seed=0)
+    args = tuple(torch.from_numpy(feeds[t.name]) for t in inputs)
+    with warnings.catch_warnings(), torch.no_grad():
+        warnings.simplefilter("ignore")
+        torch.onnx.export(
+            module,
+            args,
+            str(path),
+            dynamo=False,
+            opset_version=ONNX_OPSET,
+            input_names=[t.name for t in inputs],
+            output_names=list(outputs),
+            do_constant_folding=True,
+        )
+
+
+def convert_openvino(onnx_path: Path, xml_path: Path) -> None:
+    """Convert an ONNX file to OpenVINO IR at ``xml_path`` (``.bin`` beside it) keeping fp32 weights.
+
+    ``openvino.save_model`` compresses weights to fp16 by default; we pass ``compress_to_fp16=False`` so the IR
+    computes the same fp32 function as the other engines. Raises whatever OpenVINO raises.
+    """
+    import openvino as ov
+
+    model = ov.convert_model(str(onnx_path))
+    ov.save_model(model, str(xml_path), compress_to_fp16=False)
+
+
+# ---------------------------------------------------------------------------------------------------------------
+# built-ins
+# ---------------------------------------------------------------------------------------------------------------
+
+
+def _resolve_builtin(
+    name: str, batch: int, shapes: dict[str, tuple[int, ...]], formats: set[str] | None, seed: int
+) -> ModelArtifact:
+    info = zoo.get(name)
+    specs = bind_shapes(info.inputs, batch=batch, shapes=shapes, defaults=info.dims, label=name)
+    real_batch = _leading_dim(specs, batch)
+    wanted = [f for f in BUILTIN_FORMATS if formats is None or f in formats]
+    fields = cache_fields(name, specs, real_batch, seed)
+    folder = builtin_cache_dir(name, cache_key(fields))
+    files = {f: folder / _CACHE_FILES[f] for f in wanted}
+    if not all(_complete(p) for p in files.values()):
+        folder.mkdir(parents=True, exist_ok=True)
+        with _file_lock(folder / ".lock"):
+            _build_missing(name, specs, info.outputs, seed, folder, wanted, fields)
+    return ModelArtifact(
+        name=name,
+        source="builtin",
+        files={f: str(p) for f, p in files.items()},
+        inputs=specs,
+        outputs=info.outputs,
+        task=info.task,
+        builtin=name,
+        reference_engine="torch",
+        batch=real_batch,
+    )
+
+
+def _complete(path: Path) -> bool:
+    """A cached file is complete once it exists (files only appear by atomic rename; .bin lands before .xml)."""
+    return path.is_file() and (path.suffix != ".xml" or path.with_suffix(".bin").is_file())
+
+
+def _build_missing(
+    name: str,
+    specs: tuple[TensorSpec, ...],
+    outputs: tuple[str, ...],
+    seed: int,
+    folder: Path,
+    wanted: list[str],
+    fields: Mapping[str, object],
+) -> None:
+    """Build the files in ``wanted`` that ``folder`` lacks. Call with the folder's lock held.
+
+    Files are written into a temp dir inside ``folder`` and moved into place with ``os.replace``. The ONNX file
+    is built (and kept) whenever the IR is needed, since the IR is converted from it. Raises ModelError when
+    the build, export or conversion fails or the cache cannot be written.
+    """
+    need = {f for f in wanted if not _complete(folder / _CACHE_FILES[f])}
+    if "openvino" in need and not _complete(folder / _CACHE_FILES["onnx"]):
+        need.add("onnx")
+    if not need:
+        return
+    for stale in folder.glob(".tmp-*"):  # left by a killed build; we hold the lock, so nobody else is writing
+        shutil.rmtree(stale, ignore_errors=True)
+    try:
+        with tempfile.TemporaryDirectory(dir=folder, prefix=".tmp-") as tmp_name:
+            tmp = Path(tmp_name)
+            module = _module_with_cached_weights(name, seed, folder, tmp)
+            if "onnx" in need:
+                _step(f"export {name} to ONNX", export_onnx, module, specs, tmp / "model.onnx", outputs)
+                os.replace(tmp / "model.onnx", folder / "model.onnx")
+            if "openvino" in need:
+                _step(f"convert {name} to OpenVINO IR", convert_openvino, folder / "model.onnx", tmp / "model.xml")
+                os.replace(tmp / "model.bin", folder / "model.bin")  # .bin first: a present .xml means complete
+                os.replace(tmp / "model.xml", folder / "model.xml")
+            (tmp / "meta.json").write_text(json.dumps(fields, indent=2, sort_keys=True))
+            os.replace(tmp / "meta.json", folder / "meta.json")
+    except OSError as exc:
+        raise ModelError(
+            f"cannot write the model cache in {folder}: {exc.strerror or exc}; check free space and permissions"
+        ) from exc
+
+
+def _module_with_cached_weights(name: str, seed: int, folder: Path, tmp: Path) -> torch.nn.Module:
+    """Build ``name``; load the folder's cached state dict, or save a new one (via ``tmp``) if there is none.
+
+    Every format in a cache folder thus comes from the same weights. Raises ModelError when building fails.
+    """
+    import torch
+
+    weights = folder / _CACHE_FILES["torch-builtin"]
+    cached = weights.is_file()
+    module = _step(f"build {name}", zoo.build_module, name, seed, calibrate=not cached)
+    if cached:
+        module.load_state_dict(torch.load(weights, map_location="cpu", weights_only=True))
+    else:
+        torch.save(module.state_dict(), tmp / weights.name)
+        os.replace(tmp / weights.name, weights)
+    return module
+
+
+def _step(what: str, fn: Callable[..., T], *args: object, **kwargs: object) -> T:
+    """Run one build step; anything but a WorkbenchError or OSError becomes ModelError("could not <what>")."""
+    try:
+        return fn(*args, **kwargs)
+    except (WorkbenchError, OSError):
+        raise
+    except Exception as exc:
+        raise ModelError(f"could not {what}: {_first_line(exc)}") from exc
+
+
+@contextlib.contextmanager
+def _file_lock(path: Path) -> Iterator[None]:
+    """Hold an exclusive ``flock`` on ``path`` (created if needed); a no-op where fcntl does not exist."""
+    try:
+        import fcntl
+    except ImportError:  # pragma: no cover - not POSIX
+        yield
+        return
+    fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o644)
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX)
+        yield
+    finally:
+        fcntl.flock(fd, fcntl.LOCK_UN)
+        os.close(fd)
+
+
+# ---------------------------------------------------------------------------------------------------------------
+# files
+# ---------------------------------------------------------------------------------------------------------------
+
+
+def resolve_file(path: Path, *, batch: int = 1, shapes: Mapping[str, tuple[int, ...]] | None = None) -> ModelArtifact:
+    """Resolve a model file (see :data:`FILE_TYPES`). Raises ModelError / UsageError as :func:`resolve`."""
+    shapes = _check_shapes(shapes)
+    _check_file(path)
+    ext = path.suffix.lower()
+    if ext == ".onnx":
+        fmt, reference = "onnx", "onnxruntime"
+        raw, outputs = read_onnx_specs(path, shapes)
+    elif ext == ".xml":
+        fmt, reference = "openvino", "openvino"
+        raw, outputs = read_ir_specs(path)
+    elif ext in _TORCH_EXTS:
+        fmt, reference = detect_torch_format(path), "torch"
+        if fmt == "pt2":
+            raw, outputs = read_pt2_specs(path)
+        else:
+            raw, outputs = torchscript_specs(path, shapes), []
+    elif ext == ".bin":
+        raise ModelError(f"{path.name} looks like OpenVINO weights: pass the .xml file beside it")
+    else:
+        kinds = ", ".join(f"{e} ({k})" for e, k in FILE_TYPES.items())
+        raise ModelError(f"unsupported model file {path.name!r}: the workbench reads {kinds}")
+    specs = bind_shapes(raw, batch=batch, shapes=shapes, label=path.name)
+    return ModelArtifact(
+        name=path.name,
+        source="file",
+        files={fmt: str(path.resolve())},
+        inputs=specs,
+        outputs=tuple(outputs),
+        task="generic",
+        builtin=None,
+        reference_engine=reference,
+        batch=_leading_dim(specs, batch),
+    )
+
+
+def _check_file(path: Path) -> None:
+    """Raise ModelError when ``path`` is missing, a directory or empty."""
+    if not path.exists():
+        raise ModelError(f"model file not found: {path}")
+    if path.is_dir():
+        raise ModelError(f"{path} is a directory: pass a model file ({', '.join(FILE_TYPES)})")
+    if path.stat().st_size == 0:
+        raise ModelError(f"model file {path.name} is empty")
+
+
+def _looks_like_path(model: str) -> bool:
+    """True when ``model`` is clearly meant as a file (has a separator or a model-file extension)."""
+    return os.sep in model or "/" in model or Path(model).suffix.lower() in (*FILE_TYPES, ".bin")
+
+
+def read_onnx_specs(
+    path: Path, shapes: Mapping[str, tuple[int, ...]] | None = None
+) -> tuple[list[TensorSpec], list[str]]:
+    """Input specs (graph inputs that are not initializers) and output names of an ONNX file.
+
+    Dims are ints, ``dim_param`` names, or ``"?"`` when unnamed. An input without any shape information takes
+    its rank from ``shapes`` (its sizes are bound later). Weights in external files are not read. Raises
+    ModelError when the file is not a valid ONNX model, has a non-tensor input or an input of unknown rank
+    that ``shapes`` does not cover.
+    """
+    import onnx
+    from onnx import helper
+
+    try:
+        proto = onnx.load(str(path), load_external_data=False)
+    except Exception as exc:
+        raise ModelError(f"{path.name} is not a valid ONNX model ({_first_line(exc)})") from exc
+    graph = proto.graph
+    if not graph.node and not graph.input:
+        raise ModelError(f"{path.name} is not a valid ONNX model (empty graph)")
+    weights = {init.name for init in graph.initializer}
+    values = [v for v in graph.input if v.name not in weights]
+    given = _apply_wildcard(shapes or {}, [v.name for v in values], path.name)
+    specs: list[TensorSpec] = []
+    for value in values:
+        if not value.type.HasField("tensor_type"):
+            raise ModelError(f"{path.name}: input {value.name!r} is not a tensor; only tensor inputs are supported")
+        tensor = value.type.tensor_type
+        try:
+            dtype = helper.tensor_dtype_to_np_dtype(tensor.elem_type).name
+        except Exception:
+            raise ModelError(f"{path.name}: input {value.name!r} has an unsupported element type") from None
+        if tensor.HasField("shape"):
+            shape = tuple(_onnx_dim(d) for d in tensor.shape.dim)
+        elif value.name in given:
+            shape = ("?",) * len(given[value.name])
+        else:
+            raise ModelError(
+                f"{path.name}: input {value.name!r} has no shape information: pass --shape {value.name}=... "
+                "with all its sizes"
+            )
+        specs.append(_file_spec(value.name, shape, dtype))
+    return specs, [o.name for o in graph.output]
+
+
+def _onnx_dim(dim: Any) -> int | str:
+    """An ONNX ``TensorShapeProto.Dimension`` as an int, its ``dim_param`` name, or ``"?"``."""
+    if dim.HasField("dim_value") and dim.dim_value > 0:
+        return int(dim.dim_value)
+    if dim.HasField("dim_param") and dim.dim_param:
+        return str(dim.dim_param)
+    return "?"
+
+
+_IR_TYPES = {
+    "f32": "float32", "f16": "float16", "bf16": "bfloat16", "f64": "float64",
+    "i64": "int64", "i32": "int32", "i16": "int16", "i8": "int8",
+    "u64": "uint64", "u32": "uint32", "u16": "uint16", "u8": "uint8", "boolean": "bool",
+}  # fmt: skip
+
+
+def read_ir_specs(xml_path: Path) -> tuple[list[TensorSpec], list[str]]:
+    """Input specs and output names of an OpenVINO IR, read from the ``.xml`` alone (no openvino import).
+
+    Inputs are the ``Parameter`` layers; a dim written ``?``, ``-1`` or as a range (``1..8``) is dynamic.
+    Raises ModelError when the ``.bin`` is missing or the XML is not an IR.
+    """
+    import xml.etree.ElementTree as ET
+
+    bin_path = xml_path.with_suffix(".bin")
+    if not bin_path.is_file():
+        raise ModelError(f"{xml_path.name} needs {bin_path.name} beside it (OpenVINO keeps the weights there)")
+    try:
+        root = ET.parse(xml_path).getroot()
+    except ET.ParseError as exc:
+        raise ModelError(f"{xml_path.name} is not a valid OpenVINO IR (XML error: {exc})") from exc
+    layers = root.find("layers")
+    if root.tag != "net" or layers is None:
+        raise ModelError(f"{xml_path.name} is not an OpenVINO IR (expected a <net> with <layers>)")
+    specs: list[TensorSpec] = []
+    port_names: dict[tuple[str, str], str] = {}
+    results: list[tuple[str, str | None, str]] = []  # (layer id, output_names attr, layer name)
+    for layer in layers.findall("layer"):
+        for port in layer.findall("output/port"):
+            names = port.get("names")
+            if names:
+                port_names[(layer.get("id", ""), port.get("id", ""))] = names.split(",")[0].strip()
+        kind = layer.get("type")
+        if kind == "Parameter":
+            specs.append(_ir_parameter(xml_path, layer))
+        elif kind == "Result":
+            results.append((layer.get("id", ""), layer.get("output_names"), layer.get("name", "")))
+    feeds = {
+        (e.get("to-layer", ""), e.get("to-port", "")): (e.get("from-layer", ""), e.get("from-port", ""))
+        for e in root.findall("edges/edge")
+    }
+    outputs = []
+    for layer_id, attr, layer_name in results:
+        source = feeds.get((layer_id, "0"))
+        name = attr.split(",")[0].strip() if attr else port_names.get(source or ("", ""), layer_name)
+        outputs.append(name)
+    return specs, outputs
+
+
+def _ir_parameter(xml_path: Path, layer: Any) -> TensorSpec:
+    """The spec of one ``<layer type="Parameter">`` element. Raises ModelError for damaged or exotic ones."""
+    data = layer.find("data")
+    port = layer.find("output/port")
+    layer_name = layer.get("name", "")
+    names = port.get("names") if port is not None else None
+    name = names.split(",")[0].strip() if names else layer_name
+    if data is None:
+        raise ModelError(f"{xml_path.name}: Parameter {name!r} has no <data> element; the IR looks damaged")
+    element = data.get("element_type", "f32")
+    dtype = _IR_TYPES.get(element)
+    if dtype is None:
+        raise ModelError(f"{xml_path.name}: input {name!r} has element type {element!r}, which is not supported")
+    text = data.get("shape", "").strip()
+    shape = tuple(_ir_dim(tok.strip()) for tok in text.split(",")) if text else ()
+    return _file_spec(name, shape, dtype)
+
+
+def _ir_dim(token: str) -> int | str:
+    if token.isdigit() and int(token) > 0:
+        return int(token)
+    return "?" if token in ("", "?", "-1") else token  # ranges such as "1..8" stay as written (dynamic)
+
+
+# ---- torch files -----------------------------------------------------------------------------------------------
+
+
+def detect_torch_format(path: Path) -> str:
+    """``"torchscript"`` or ``"pt2"``, from the member names of the file's zip archive (nothing is unpickled).
+
+    TorchScript archives (``torch.jit.save``) hold ``<dir>/code/`` and ``<dir>/constants.pkl``; torch.export
+    archives (``torch.export.save``) hold ``<dir>/archive_format`` and ``<dir>/models/*.json`` (older ones a
+    top-level ``serialized_exported_program.json``). Raises ModelError for pickled checkpoints
+    (``torch.save``) and anything else.
+    """
+    if not zipfile.is_zipfile(path):
+        with open(path, "rb") as fh:
+            head = fh.read(2)
+        if head[:1] == b"\x80":  # pickle protocol >= 2: torch.save(..., _use_new_zipfile_serialization=False)
+            raise ModelError(_pickled_message(path))
+        raise ModelError(f"{path.name} is not a TorchScript or torch.export file (not a zip archive)")
+    try:
+        with zipfile.ZipFile(path) as archive:
+            members = archive.namelist()
+    except (zipfile.BadZipFile, OSError) as exc:
+        raise ModelError(f"{path.name} is a damaged zip archive ({_first_line(exc)})") from exc
+    tails = {m.split("/", 1)[1] if "/" in m else m for m in members}
+    if (
+        "archive_format" in tails
+        or "serialized_exported_program.json" in tails
+        or any(t.startswith("models/") and t.endswith(".json") for t in tails)
+    ):
+        return "pt2"
+    if "constants.pkl" in tails and any(t.startswith("code/") for t in tails):
+        return "torchscript"
+    if "data.pkl" in tails:
+        raise ModelError(_pickled_message(path))
+    raise ModelError(f"{path.name} is a zip archive but not a TorchScript or torch.export file")
+
+
+def _pickled_message(path: Path) -> str:
+    return (
+        f"{path.name} looks like a pickled checkpoint (torch.save), which the workbench does not unpickle; "
+        "export it with torch.jit.save or torch.export.save"
+    )
+
+
+#: torch.export serialized ScalarType codes (torch._export.serde.schema.ScalarType) -> numpy dtype names.
+_PT2_DTYPES = {
+    1: "uint8", 2: "int8", 3: "int16", 4: "int32", 5: "int64", 6: "float16", 7: "float32", 8: "float64",
+    12: "bool", 13: "bfloat16", 28: "uint16", 34: "uint32", 35: "uint64",
+}  # fmt: skip
+
+
+def read_pt2_specs(path: Path) -> tuple[list[TensorSpec], list[str]]:
+    """Input specs and output names of a ``torch.export`` archive, from the serialized graph (JSON).
+
+    Reads the user inputs' tensor metadata (the placeholders' shapes and dtypes) without loading weights or
+    unpickling anything. Symbolic dims keep their names (``s0``...), shared across inputs. Raises ModelError
+    when the archive holds no readable exported program or a user input is not a tensor.
+    """
+    program = _pt2_program(path)
+    try:
+        graph_module = program["graph_module"]
+        signature = graph_module["signature"]
+        values = graph_module["graph"]["tensor_values"]
+        specs = []
+        for entry in signature["input_specs"]:
+            if "user_input" not in entry:
+                continue
+            arg = entry["user_input"]["arg"]
+            if "as_tensor" not in arg:
+                kind = next(iter(arg), "?")
+                raise ModelError(f"{path.name} takes a non-tensor input ({kind}); only tensor inputs are supported")
+            name = arg["as_tensor"]["name"]
+            meta = values[name]
+            dtype = _PT2_DTYPES.get(int(meta["dtype"]))
+            if dtype is None:
+                raise ModelError(f"{path.name}: input {name!r} has an unsupported dtype code {meta['dtype']}")
+            specs.append(_file_spec(name, tuple(_pt2_dim(s) for s in meta["sizes"]), dtype))
+        outputs = [
+            e["user_output"]["arg"].get("as_tensor", {}).get("name", f"output_{i}")
+            for i, e in enumerate(signature["output_specs"])
+            if "user_output" in e
+        ]
+    except (KeyError, TypeError, ValueError) as exc:
+        raise ModelError(f"{path.name}: cannot read the exported program's inputs (missing {exc})") from exc
+    return specs, outputs
+
+
+def _pt2_program(path: Path) -> dict:
+    with zipfile.ZipFile(path) as archive:
+        members = archive.namelist()
+        candidates = [m for m in members if re.search(r"(^|/)models/[^/]+\.json$", m)]
+        candidates.sort(key=lambda m: (not m.endswith("/model.json"), m))
+        candidates += [m for m in members if m.endswith("serialized_exported_program.json")]
+        if not candidates:
+            raise ModelError(
+                f"{path.name} holds no exported program (AOTInductor packages are not supported): "
+                "save one with torch.export.save"
+            )
+        try:
+            return json.loads(archive.read(candidates[0]))
+        except (ValueError, UnicodeDecodeError) as exc:
+            raise ModelError(f"{path.name}: the exported program is not readable JSON ({exc})") from exc
+
+
+def _pt2_dim(size: Mapping[str, Any]) -> int | str:
+    if "as_int" in size:
+        return int(size["as_int"])
+    expr = size.get("as_expr", {})
+    text = str(expr.get("expr_str", "?")) if isinstance(expr, Mapping) else "?"
+    match = re.fullmatch(r"Symbol\('([^']+)'.*\)", text)
+    return match.group(1) if match else f"({text})"  # compound expressions stay unresolved, never bound
+
+
+def torchscript_input_names(path: Path) -> list[str]:
+    """Names of the tensor arguments of a TorchScript module's ``forward`` (``self`` excluded).
+
+    Loads the module with ``torch.jit.load`` (TorchScript's own restricted loader). Raises ModelError.
+    """
+    import torch
+
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", DeprecationWarning)  # torch.jit.* warns on every call since 2.x
+            module = torch.jit.load(str(path), map_location="cpu")
+        schema = module.forward.schema
+    except Exception as exc:
+        raise ModelError(f"cannot load TorchScript file {path.name}: {_first_line(exc)}") from exc
+    return [a.name for a in schema.arguments[1:] if "Tensor" in str(a.type)]
+
+
+def torchscript_specs(path: Path, shapes: Mapping[str, tuple[int, ...]]) -> list[TensorSpec]:
+    """Specs of a TorchScript module: names from ``forward``, shapes from ``shapes`` (TorchScript records none).
+
+    Dtypes are guessed from names: ``*mask*`` -> int64 mask, ``*ids``/``*token*`` -> int64 tokens, else float32.
+    Raises ModelError naming every input without a shape.
+    """
+    names = torchscript_input_names(path)
+    given = _apply_wildcard(shapes, names, path.name)
+    missing = [n for n in names if n not in given]
+    if missing:
+        example = " ".join(f"--shape {n}=1x3x224x224" for n in missing[:2])
+        raise ModelError(
+            f"{path.name} is TorchScript, which records no input shapes: pass --shape for every input "
+            f"({', '.join(missing)}), e.g. {example}"
+        )
+    specs = []
+    for name in names:
+        low = name.lower()
+        is_int = "mask" in low or low.endswith("ids") or "token" in low
+        specs.append(_file_spec(name, tuple(given[name]), "int64" if is_int else "float32"))
+    return specs
+
+
+# ---------------------------------------------------------------------------------------------------------------
+# shapes
+# ---------------------------------------------------------------------------------------------------------------
+
+
+def _file_spec(name: str, shape: tuple[int | str, ...], dtype: str) -> TensorSpec:
+    return TensorSpec(name=name, shape=shape, dtype=dtype, role=guess_role(name, dtype, len(shape)))
+
+
+def guess_role(name: str, dtype: str, rank: int) -> str:
+    """Role of a file input: float 4-D -> image, float -> data; int/bool ``*mask*`` -> mask; ``*type*``,
+    ``*segment*`` or ``*position*`` ids -> data (zeros); other ints -> tokens (small safe id range)."""
+    low = name.lower()
+    if dtype.startswith(("float", "bfloat")):
+        return "image" if rank == 4 else "data"
+    if "mask" in low:
+        return "mask"
+    if dtype == "bool" or any(k in low for k in ("type", "segment", "position")):
+        return "data"
+    return "tokens"
+
+
+def _is_symbol(dim: int | str) -> TypeGuard[str]:
+    """Named symbolic dims bind across inputs; ``?``, ranges and expressions never do."""
+    return isinstance(dim, str) and dim != "?" and ".." not in dim and not dim.startswith("(")
+
+
+def _fmt(shape: Sequence[int | str]) -> str:
+    return "x".join(str(d) for d in shape) if shape else "scalar"
+
+
+def _check_shapes(shapes: Mapping[str, tuple[int, ...]] | None) -> dict[str, tuple[int, ...]]:
+    """Validate ``--shape`` values: tuples of positive ints. Raises UsageError."""
+    out: dict[str, tuple[int, ...]] = {}
+    for name, shape in (shapes or {}).items():
+        key = "*" if name in (None, *WILDCARD_KEYS) else str(name)
+        try:
+            dims = tuple(int(d) for d in shape)
+        except (TypeError, ValueError):
+            raise UsageError(f"--shape {name}: sizes must be integers, e.g. {name or 'x'}=1x3x224x224") from None
+        if not dims or any(d < 1 for d in dims):
+            raise UsageError(f"--shape {name}={_fmt(dims)}: every size must be a positive integer")
+        out[key] = dims
+    return out
+
+
+def _apply_wildcard(
+    shapes: Mapping[str, tuple[int, ...]], names: Sequence[str], label: str
+) -> dict[str, tuple[int, ...]]:
+    """Map a wildcard shape onto the only input; reject names the model does not have. Raises UsageError."""
+    given = dict(shapes)
+    if "*" in given:
+        if len(names) != 1:
+            raise UsageError(
+                f"{label} has {len(names)} inputs ({', '.join(names)}): name each one, e.g. --shape {names[0]}=..."
+                if names
+                else f"{label} has no inputs to shape"
+            )
+        if names[0] in given:
+            raise UsageError(f"--shape given twice for input {names[0]!r}")
+        given[names[0]] = given.pop("*")
+    unknown = [n for n in given if n not in names]
+    if unknown:
+        raise UsageError(f"--shape names {unknown[0]!r}, but {label} has inputs: {', '.join(names)}")
+    return given
+
+
+def bind_shapes(
+    specs: Sequence[TensorSpec],
+    *,
+    batch: int,
+    shapes: Mapping[str, tuple[int, ...]] | None = None,
+    defaults: Mapping[str, int] | None = None,
+    label: str = "the model",
+) -> tuple[TensorSpec, ...]:
+    """Make every dim static.
+
+    Order: ``shapes`` (full shapes by input name) first — their sizes also bind the named symbols they cover,
+    for other inputs sharing them; then a dynamic leading dim becomes ``batch``; then ``defaults`` fill named
+    symbols. A ``batch`` above 1 must agree with the first input's leading dim (a fixed or ``--shape`` size).
+    Raises UsageError for shapes that contradict the model, ModelError listing dims still unknown.
+    """
+    given = _apply_wildcard(shapes or {}, [s.name for s in specs], label)
+    bound: dict[str, int] = {}
+    for spec in specs:
+        if spec.name in given:
+            _bind_given(spec, given[spec.name], bound)
+    resolved = []
+    for spec in specs:
+        dims = list(given.get(spec.name, spec.shape))
+        if dims and not isinstance(dims[0], int):
+            if _is_symbol(dims[0]):
+                bound.setdefault(dims[0], batch)
+            else:
+                dims[0] = batch
+        dims = [bound.get(d, (defaults or {}).get(d, d)) if isinstance(d, str) else d for d in dims]
+        resolved.append(TensorSpec(spec.name, tuple(dims), spec.dtype, spec.role, spec.vocab_size))
+    _check_unknown(specs, resolved, label)
+    _check_batch(resolved, batch, given, label)
+    return tuple(resolved)
+
+
+def _bind_given(spec: TensorSpec, shape: tuple[int, ...], bound: dict[str, int]) -> None:
+    """Check a ``--shape`` against the model's dims and record the symbols it binds. Raises UsageError."""
+    if len(shape) != len(spec.shape):
+        raise UsageError(
+            f"--shape {spec.name}={_fmt(shape)} has {len(shape)} dims but input {spec.name!r} "
+            f"has {len(spec.shape)} ({_fmt(spec.shape)})"
+        )
+    for want, got in zip(spec.shape, shape, strict=True):
+        if isinstance(want, int) and want != got:
+            raise UsageError(
+                f"--shape {spec.name}={_fmt(shape)} does not fit input {spec.name!r}, "
+                f"whose fixed shape is {_fmt(spec.shape)}"
+            )
+        if _is_symbol(want):
+            if bound.get(want, got) != got:
+                raise UsageError(
+                    f"--shape gives dim {want!r} two sizes ({bound[want]} and {got}); inputs sharing it must agree"
+                )
+            bound[want] = got
+
+
+def _check_unknown(original: Sequence[TensorSpec], resolved: Sequence[TensorSpec], label: str) -> None:
+    """Raise ModelError naming the inputs whose dims are still unknown, with the ``--shape`` flags to pass.
+
+    An input whose unknown dims are all named symbols already covered by an earlier suggestion is left out:
+    one ``--shape`` binds a shared symbol (e.g. ``seq``) for every input that uses it.
+    """
+    covered: set[str] = set()
+    parts: list[tuple[str, list[str], str]] = []
+    for orig, res in zip(original, resolved, strict=True):
+        unknown = [d for d in res.shape if not isinstance(d, int)]
+        if not unknown or all(_is_symbol(d) and d in covered for d in unknown):
+            continue
+        covered.update(d for d in unknown if _is_symbol(d))
+        example = "x".join(str(d) if isinstance(d, int) else (str(d).upper() if _is_symbol(d) else "N")
+                           for d in res.shape)  # fmt: skip
+        parts.append((orig.name, [str(d) for d in unknown], example))
+    if not parts:
+        return
+    name, unknown, example = parts[0]
+    if len(parts) == 1:
+        raise ModelError(f"input {name!r} has unknown dims {unknown}: pass --shape {name}={example}")
+    flags = " ".join(f"--shape {n}={e}" for n, _, e in parts)
+    names = ", ".join(repr(n) for n, _, _ in parts)
+    raise ModelError(f"inputs {names} of {label} have unknown dims: pass {flags}")
+
+
+def _check_batch(resolved: Sequence[TensorSpec], batch: int, given: Mapping[str, tuple[int, ...]], label: str) -> None:
+    """A ``batch`` above 1 must match the first input's leading dim. Raises UsageError."""
+    if batch <= 1 or not resolved or not resolved[0].shape:
+        return
+    first = resolved[0]
+    lead = first.shape[0]
+    if lead == batch:
+        return
+    if first.name in given:
+        raise UsageError(f"--batch {batch} contradicts --shape {first.name}={_fmt(first.shape)}; drop one of them")
+    raise UsageError(
+        f"{label} has a fixed batch of {lead} (input {first.name!r} is {_fmt(first.shape)}): "
+        f"use --batch {lead}, or re-export the model with a dynamic batch dim"
+    )
+
+
+def _leading_dim(specs: Sequence[TensorSpec], batch: int) -> int:
+    """The batch the artifact really runs: the first input's leading dim (``batch`` for scalar inputs)."""
+    if specs and specs[0].shape and isinstance(specs[0].shape[0], int):
+        return int(specs[0].shape[0])
+    return batch
+
+
+# ---------------------------------------------------------------------------------------------------------------
+# helpers
+# ---------------------------------------------------------------------------------------------------------------
+
+
+def _version(dist: str) -> str:
+    try:
+        return importlib.metadata.version(dist)
+    except importlib.metadata.PackageNotFoundError:
+        return "none"
+
+
+def _first_line(exc: BaseException) -> str:
+    text = str(exc).strip()
+    return text.splitlines()[0][:300] if text else type(exc).__name__
