@@ -176,3 +176,18 @@ def test_inventory_commands(shared_cache):
     assert info.get("fingerprint")
     human = wb("sysinfo").stdout
     assert "AVX" in human.upper()
+
+
+def test_four_concurrent_runs_each_add_their_record(test_engines):
+    """Four `workbench run` processes finishing together all land in the history (file lock + atomic writes)."""
+    procs = [subprocess.Popen([sys.executable, "-m", "workbench", "run", "-m", "tiny_cnn", "-e", "noop",
+                               "--cores", "0", "--duration", "0.2", "--no-parity", "-q", "--tag", f"p{i}",
+                               "--json", "-"], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+             for i in range(4)]
+    ids = []
+    for p in procs:
+        out, err = p.communicate(timeout=180)
+        assert p.returncode == 0, err
+        ids.append(json.loads(out)["run_id"])
+    listed = json.loads(wb("history", "list", "--json", "--limit", "0").stdout)
+    assert sorted(r["run_id"] for r in listed["runs"]) == sorted(ids)
