@@ -38,6 +38,7 @@ from pathlib import Path
 from typing import Any, Mapping, Sequence
 
 from workbench.errors import UsageError
+from workbench.export import _finite
 from workbench.result import EngineResult, RunRecord
 
 __all__ = [
@@ -263,14 +264,6 @@ class Comparison:
         return _finite(d)
 
 
-def _finite(value: Any) -> Any:
-    if isinstance(value, float):
-        return value if math.isfinite(value) else None
-    if isinstance(value, dict):
-        return {k: _finite(v) for k, v in value.items()}
-    if isinstance(value, (list, tuple)):
-        return [_finite(v) for v in value]
-    return value
 
 
 # ------------------------------------------------------------------------------------------------------ compare
