@@ -175,6 +175,8 @@ def test_real_engines_with_parity_and_speedups(shared_cache):
         assert r.precision_effective == "fp32"
         assert r.parity["status"] == "pass" and r.parity["reference"] == "torch fp32"
         assert r.load_ms > 0 and r.first_inference_ms > 0 and r.peak_rss_mb > 10
+    # each child's own memory, not the parent's high-water mark inherited across fork (which made them all equal)
+    assert ort.peak_rss_mb != ov.peak_rss_mb
     assert ort.speedup == 1.0 and ov.speedup == pytest.approx(ort.latency_ms["p50"] / ov.latency_ms["p50"])
 
 

@@ -54,11 +54,24 @@ def _pin(cores: list[int] | None) -> list[int]:
     return sorted(os.sched_getaffinity(0))
 
 
-def _rusage() -> tuple[float, float]:
+def _peak_rss_mb() -> float | None:
+    """This process's own peak RSS (VmHWM). Not ``ru_maxrss``: Linux carries the *parent's* high-water mark into
+    it across fork+exec, so every child would report at least the size of the app that started it."""
+    try:
+        with open("/proc/self/status") as fh:
+            for line in fh:
+                if line.startswith("VmHWM:"):
+                    return int(line.split()[1]) / 1024.0
+    except (OSError, ValueError, IndexError):
+        pass
+    return None
+
+
+def _rusage() -> tuple[float, float | None]:
     import resource
 
     r = resource.getrusage(resource.RUSAGE_SELF)
-    return r.ru_utime + r.ru_stime, r.ru_maxrss / 1024.0  # cpu seconds, peak RSS MiB (Linux: KiB)
+    return r.ru_utime + r.ru_stime, _peak_rss_mb()  # cpu seconds, peak RSS MiB
 
 
 def _measure_latency(model, chan: Channel, cmd: dict) -> dict:

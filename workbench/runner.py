@@ -488,7 +488,8 @@ class Runner:
         cpu_s = sum(r.get("cpu_s", 0.0) for r in st.rounds)
         ncores = max(1, len(c.cores or ()))
         res.cpu_util_pct = 100.0 * cpu_s / (elapsed_s * ncores) if elapsed_s > 0 else None
-        res.peak_rss_mb = max(r.get("peak_rss_mb", 0.0) for r in st.rounds)
+        peaks = [r["peak_rss_mb"] for r in st.rounds if r.get("peak_rss_mb") is not None]
+        res.peak_rss_mb = max(peaks) if peaks else None
         res.repeats = [
             {"iterations": r["iterations"], "duration_s": r["elapsed_ns"] / 1e9,
              "throughput": r["iterations"] * c.batch / (r["elapsed_ns"] / 1e9) if r["elapsed_ns"] else None}
