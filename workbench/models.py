@@ -352,7 +352,7 @@ def resolve_file(path: Path, *, batch: int = 1, shapes: Mapping[str, tuple[int, 
 def _check_file(path: Path) -> None:
     """Raise ModelError when ``path`` is missing, a directory or empty."""
     if not path.exists():
-        raise ModelError(f"model file not found: {path}")
+        raise ModelError(f"model file not found: {path} (check the path; 'workbench models' lists the built-in names)")
     if path.is_dir():
         raise ModelError(f"{path} is a directory: pass a model file ({', '.join(FILE_TYPES)})")
     if path.stat().st_size == 0:
