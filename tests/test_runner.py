@@ -212,3 +212,24 @@ def test_any_percentile_on_request():
     assert {"p97.5", "p9999"} <= set(lat) and lat["p95"] <= lat["p97.5"] <= lat["p99"] <= lat["p9999"] <= lat["max"]
     with pytest.raises(UsageError, match="--percentile"):
         validate(_cfg(percentiles=(100,)))
+
+
+def test_model_is_prepared_in_a_child_and_errors_come_back_as_one_line(shared_cache):
+    from workbench.errors import ModelError
+    from workbench.prepare import prepare
+
+    art = prepare("tiny_cnn", formats={"onnx"})
+    assert art.name == "tiny_cnn" and "onnx" in art.files
+    with pytest.raises(ModelError, match="did you mean 'resnet50'"):
+        prepare("resnet5")
+
+
+def test_stop_interrupts_model_preparation(tmp_path, monkeypatch):
+    """A cold-cache export can take tens of seconds: stop() must end it at once."""
+    monkeypatch.setenv("WORKBENCH_CACHE", str(tmp_path / "cold"))
+    runner = Runner(RunConfig(model="resnet50", engines=("openvino",), duration_s=1), live=False)
+    threading.Timer(1.0, runner.stop).start()
+    t0 = time.monotonic()
+    with pytest.raises(RunFailed, match="stopped"):
+        runner.run()
+    assert time.monotonic() - t0 < 6

@@ -186,9 +186,17 @@ class Runner:
         self._lock = threading.Lock()
 
     # ---- control ---------------------------------------------------------------------------------------------
+    def _set_prepare_proc(self, proc) -> None:
+        self._prepare_proc = proc
+        if self._stop.is_set():
+            proc.kill()
+
     def stop(self) -> None:
         """Stop promptly: kill every benchmark process. ``run`` then raises RunFailed("stopped by user")."""
         self._stop.set()
+        proc = getattr(self, "_prepare_proc", None)
+        if proc is not None and proc.poll() is None:
+            proc.kill()
         with self._lock:
             states = list(self._states.values())
         for st in states:
@@ -214,10 +222,13 @@ class Runner:
         config = validate(self.config)
         self.config = config
         wanted = config.engines + (("torch",) if config.parity else ())  # torch fp32 is the built-ins' reference
-        if self._artifact is None:
-            from .models import resolve
-        artifact = self._artifact or resolve(config.model, batch=config.batch, shapes=dict(config.shapes) or None,
-                                             formats=formats_for(wanted), seed=config.seed)
+        artifact = self._artifact
+        if artifact is None:
+            from .prepare import prepare
+
+            artifact = prepare(config.model, batch=config.batch, shapes=dict(config.shapes) or None,
+                               formats=formats_for(wanted), seed=config.seed, should_stop=self._stop.is_set,
+                               on_start=self._set_prepare_proc)
         self.artifact = artifact
         self._check_formats(artifact)
         if self._live_enabled:
@@ -299,6 +310,9 @@ class Runner:
         results = [self._result(self._states[n], artifact, reference_outputs, reference_note)
                    for n in config.engines]
         self._speedups(results)
+        for r in results:
+            if r.ok:
+                self._emit(ev.EngineFinished(run_id=self.run_id, engine=r.engine, result=r.to_dict()))
         record = self._record(artifact, results, started)
         exit_code = 0 if all(r.ok for r in results) and not any(
             (r.parity or {}).get("status") == "fail" for r in results) else 1
@@ -416,7 +430,13 @@ class Runner:
         finally:
             if sampler is not None:
                 try:
-                    st.noise.append(sampler.stop())
+                    report = sampler.stop()
+                    st.noise.append(report)
+                    from .noise import warnings_from_noise
+
+                    for w in warnings_from_noise(report):
+                        self._emit(ev.NoiseWarning(run_id=self.run_id, engine=st.name, code=w["code"],
+                                                   message=w["message"]))
                 except Exception:  # noise sampling is advisory; never fail a run on it
                     pass
 
@@ -549,28 +569,11 @@ class Runner:
         return out
 
     def _speedups(self, results: list[EngineResult]) -> None:
-        c = self.config
-        base = next((r for r in results if r.engine == c.baseline), None)
+        from .speedup import speedup
+
+        base = next((r for r in results if r.engine == self.config.baseline), None)
         for r in results:
-            if base is None or not base.ok or not r.ok:
-                r.speedup_note = "baseline failed" if r.ok else None
-                continue
-            if r is base:
-                r.speedup, r.speedup_note = 1.0, "baseline"
-                continue
-            parity_ok = (r.parity or {}).get("status") == "pass" and (base.parity or {}).get("status") == "pass"
-            if c.mode == "throughput":
-                value = (r.throughput or 0) / base.throughput if base.throughput else None
-            else:
-                value = base.latency_ms["p50"] / r.latency_ms["p50"] if r.latency_ms.get("p50") else None
-            if parity_ok:
-                r.speedup = value
-            else:
-                r.speedup = None
-                status = (r.parity or {}).get("status")
-                r.speedup_note = (f"not shown: parity {status}" if value is None else
-                                  f"{value:.2f}x not shown as a speedup: parity {status}"
-                                  f"{'' if (base.parity or {}).get('status') == 'pass' else ' (baseline)'}")
+            r.speedup, r.speedup_note = speedup(r, base, self.config.mode)
 
     def _record(self, artifact, results: list[EngineResult], started: float) -> RunRecord:
         c = self.config

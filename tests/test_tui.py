@@ -1,0 +1,412 @@
+"""The TUI driven with Textual's Pilot at 80×24: real runs, stop, errors, help, monitor, export, hygiene."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+import textwrap
+import time
+from pathlib import Path
+
+import pytest
+from textual.widgets import Input
+
+from snapshot_apps.tui_fixtures import FIXTURE_CPUS, FIXTURE_ENGINES, fixture_app, fixture_record
+from workbench.errors import ModelError, RunFailed
+from workbench.tui.app import WorkbenchApp, readable_error
+from workbench.tui.widgets.live import EngineLive, LivePane
+from workbench.tui.widgets.results import ResultsPane, ResultsTable, ResultsView
+
+HEAVY = ("torch", "openvino", "onnxruntime")
+SIZE = (80, 24)
+
+pytestmark = pytest.mark.anyio
+
+
+@pytest.fixture
+def anyio_backend():
+    return "asyncio"
+
+
+async def wait_for(pilot, condition, timeout: float = 30.0, step: float = 0.05) -> bool:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if condition():
+            return True
+        await pilot.pause(step)
+    return condition()
+
+
+def notes(app) -> list[tuple[str, str]]:
+    return [(str(n.message), str(n.severity)) for n in app._notifications]
+
+
+def stored_runs() -> list:
+    from workbench.history import HistoryStore
+
+    return HistoryStore().list(limit=None)
+
+
+def table_rows(table) -> list[list[str]]:
+    return [[str(c).strip() for c in table.get_row_at(i)] for i in range(table.row_count)]
+
+
+# ------------------------------------------------------------------------------------------------ import hygiene
+
+
+def test_importing_the_app_and_starting_it_imports_no_engine():
+    """`import workbench.tui.app` and a started app (sysinfo, engine discovery, history) stay engine-free."""
+    code = textwrap.dedent(
+        """
+        import asyncio, sys, time
+        heavy = ("torch", "openvino", "onnxruntime")
+        import workbench.tui.app as m
+        after_import = [h for h in heavy if h in sys.modules]
+
+        async def main():
+            app = m.WorkbenchApp()
+            async with app.run_test(size=(80, 24)) as pilot:
+                deadline = time.monotonic() + 20
+                while time.monotonic() < deadline:
+                    if app.query_one("#hardware").info and app.query_one("#setup").engines:
+                        break
+                    await pilot.pause(0.05)
+                ready = bool(app.query_one("#setup").engines)
+            return ready
+
+        ready = asyncio.run(main())
+        print("RESULT", after_import, [h for h in heavy if h in sys.modules], ready)
+        """
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60,
+                         env={**os.environ, "TERM": "dumb"})
+    line = next((l for l in out.stdout.splitlines() if l.startswith("RESULT")), None)
+    assert line is not None, out.stdout + out.stderr
+    assert line == "RESULT [] [] True", line
+
+
+# ------------------------------------------------------------------------------------------------------ full run
+
+
+@pytest.mark.timeout(120)
+async def test_full_run_shows_live_progress_results_and_history(shared_cache):
+    app = WorkbenchApp(live_cpu=False, initial=dict(model="tiny_cnn", engines=("onnxruntime", "torch"),
+                                                    duration_s=0.3, warmup_s=0.1))
+    async with app.run_test(size=SIZE) as pilot:
+        assert await wait_for(pilot, lambda: bool(app.query_one("#setup").engines), 20)
+        await pilot.press("r")
+        assert app.running and app.view == "live"
+        # at least one live Progress update rendered: rolling p50 in an engine's stats line
+        assert await wait_for(
+            pilot, lambda: any(w.progress is not None and "p50" in str(w.query_one(".engine-stats").render())
+                               for w in app.query(EngineLive)), 90)
+        assert await wait_for(pilot, lambda: not app.running, 90)
+        await pilot.pause(0.2)
+        assert app.view == "results"
+        rows = table_rows(app.query_one(ResultsTable))
+        assert {r[0] for r in rows} == {"onnxruntime", "torch"}
+        for row in rows:
+            assert float(row[2]) > 0  # p50 in ms
+        record = app.query_one(ResultsPane).record
+        assert record is not None
+        # saved once, by the app, and listed in History
+        assert [r.run_id for r in stored_runs()] == [record.run_id]
+        assert await wait_for(pilot, lambda: [r.run_id for r in app.query_one("#history").records][:1]
+                              == [record.run_id], 10)
+        await pilot.press("1")
+        assert app.query_one("#history-table").row_count == 1
+
+
+# ------------------------------------------------------------------------------------------------ stop / crash
+
+
+def _noop_runner(monkeypatch):
+    """Runs use the harness's no-op engines on a pre-resolved artifact: real child processes, no model."""
+    from workbench.runner import Runner
+    from workbench.tui import services
+    from workbench_engines.base import ModelArtifact, TensorSpec
+
+    artifact = ModelArtifact(name="noop", source="builtin", files={"onnx": ""},
+                             inputs=(TensorSpec("x", (1, 4), "float32"),))
+    monkeypatch.setattr(services, "make_runner",
+                        lambda config, on_event: Runner(config, on_event=on_event, live=True, artifact=artifact))
+
+
+def _noop_config(**kw):
+    from workbench.runner import RunConfig
+
+    last = sorted(os.sched_getaffinity(0))[-1]
+    base = dict(model="noop", engines=("noop",), duration_s=0.2, warmup_s=0.02, parity=False, cores=(last,),
+                threads=1)
+    base.update(kw)
+    return RunConfig(**base)
+
+
+@pytest.mark.timeout(60)
+async def test_stop_mid_run_is_prompt_and_saves_nothing(monkeypatch):
+    _noop_runner(monkeypatch)
+    app = fixture_app(history=None)
+    async with app.run_test(size=SIZE) as pilot:
+        app.start_run(_noop_config(duration_s=30.0))
+        assert await wait_for(pilot, lambda: app.query_one(LivePane).fraction > 0, 30)
+        t0 = time.monotonic()
+        await pilot.press("s")
+        assert await wait_for(pilot, lambda: not app.running, 5)
+        assert time.monotonic() - t0 < 3.0
+        await pilot.pause(0.1)
+        assert app.query_one(ResultsPane).record is None
+        assert any("stopped" in m.lower() for m, _ in notes(app))
+        assert "stopped" in app.query_one(LivePane).status
+    assert stored_runs() == []
+
+
+@pytest.mark.timeout(60)
+async def test_engine_crash_shows_error_row_and_app_keeps_running(monkeypatch, test_engines):
+    monkeypatch.setenv("WB_CRASH_AFTER", "20")
+    _noop_runner(monkeypatch)
+    app = fixture_app(history=None)
+    async with app.run_test(size=SIZE) as pilot:
+        app.start_run(_noop_config(engines=("echo", "crash"), duration_s=0.3))
+        assert await wait_for(pilot, lambda: not app.running, 40)
+        await pilot.pause(0.1)
+        assert any(sev == "error" and "crash" in m for m, sev in notes(app)), notes(app)
+        rows = {r[0]: r for r in table_rows(app.query_one(ResultsTable))}
+        assert "failed" in rows["crash"][2]
+        assert float(rows["echo"][2]) >= 0
+        assert app.is_running
+    # the run itself completed: it is in the history, with the failure recorded
+    runs = stored_runs()
+    assert len(runs) == 1 and not runs[0].result("crash").ok
+
+
+# ----------------------------------------------------------------------------------------------------- errors
+
+
+async def test_bad_model_path_is_flagged_inline_and_notified():
+    app = fixture_app()
+    async with app.run_test(size=SIZE) as pilot:
+        await pilot.press("2")
+        app.query_one("#setup-path", Input).value = "/nonexistent/model.onnx"
+        await pilot.pause(0.1)
+        inline = app.query_one("#setup-path-error")
+        assert inline.display and "no such file" in str(inline.render())
+        await pilot.press("r")
+        await pilot.pause(0.1)
+        assert not app.running
+        assert any(sev == "error" and "no such file" in m for m, sev in notes(app))
+        assert app.focused is app.query_one("#setup-path")
+        # enter in a Setup field runs too (r would be typed into the field): same refusal
+        app._notifications.clear()
+        await pilot.press("enter")
+        await pilot.pause(0.1)
+        assert not app.running
+        assert any(sev == "error" and "no such file" in m for m, sev in notes(app))
+
+
+def test_worker_errors_are_mapped_to_one_line():
+    assert readable_error(ModelError("unknown model 'x'")) == "unknown model 'x'"
+    assert readable_error(RunFailed("stopped by user")) == "stopped by user"
+    assert readable_error(ValueError("bad\nsecond line")) == "ValueError: bad"
+    assert readable_error(FileNotFoundError(2, "No such file or directory", "/x")) == \
+        "No such file or directory: /x"
+
+
+async def test_a_failing_run_notifies_and_keeps_history(monkeypatch):
+    from workbench.tui import services
+
+    class Boom:
+        def __init__(self, *a, **k):
+            pass
+
+        def run(self):
+            raise ModelError("cannot parse /tmp/broken.onnx: not an ONNX file")
+
+        def stop(self):
+            pass
+
+    monkeypatch.setattr(services, "make_runner", lambda config, on_event: Boom())
+    app = fixture_app()
+    async with app.run_test(size=SIZE) as pilot:
+        before = app.query_one("#history").records
+        app.start_run(_noop_config())
+        assert await wait_for(pilot, lambda: not app.running, 5)
+        await pilot.pause(0.1)
+        assert ("cannot parse /tmp/broken.onnx: not an ONNX file", "error") in notes(app)
+        assert "failed" in str(app.query_one("#results-title").render())
+        assert app.query_one("#history").records == before
+        assert app.is_running
+
+
+# ------------------------------------------------------------------------------------------------ keys / help
+
+
+async def test_help_lists_every_key_and_q_quits():
+    app = fixture_app()
+    async with app.run_test(size=SIZE) as pilot:
+        await pilot.press("question_mark")
+        await pilot.pause(0.1)
+        from workbench.tui.screens import HelpScreen
+
+        assert isinstance(app.screen, HelpScreen)
+        text = str(app.screen.query_one("#help-text").render())
+        for key in ("r", "s", "escape", "e", "m", "?", "q", "ctrl+p", "1", "2", "3", "4", "space", "enter"):
+            assert f"  {key} " in text or f"  {key}\n" in text or f" {key} " in text, key
+        for binding in app.BINDINGS:
+            assert binding.id and binding.tooltip
+        await pilot.press("escape")
+        await pilot.pause(0.05)
+        assert not isinstance(app.screen, HelpScreen)
+        await pilot.press("q")
+        await pilot.pause(0.1)
+    assert app.return_code == 0
+
+
+async def test_views_switch_with_keys_and_everything_is_reachable_by_tab():
+    app = fixture_app()
+    async with app.run_test(size=SIZE) as pilot:
+        for key, view in (("2", "setup"), ("3", "live"), ("4", "results"), ("1", "overview")):
+            await pilot.press(key)
+            assert app.view == view
+        await pilot.press("2")
+        chain = {w.id for w in app.screen.focus_chain}
+        assert {"views", "setup-model", "setup-path", "engine-torch", "engine-onnxruntime", "setup-device",
+                "setup-precision", "setup-mode", "setup-batch", "setup-threads", "setup-cores", "setup-duration",
+                "setup-warmup"} <= chain
+        assert "engine-openvino" not in chain  # unavailable: disabled, with the reason in its label
+        before = app.focused
+        await pilot.press("tab")
+        assert app.focused is not before and app.focused.id in chain
+
+
+async def test_palette_offers_the_actions():
+    from workbench.tui.commands import workbench_commands
+
+    app = fixture_app()
+    async with app.run_test(size=SIZE):
+        names = [name for name, _, _ in workbench_commands(app)]
+    for wanted in ("Run benchmark", "Stop run", "Export results as JSON", "Monitor runs in flight", "Help"):
+        assert wanted in names
+
+
+def test_theme_colours_survive_256_colour_terminals():
+    """Over SSH COLORTERM is usually dropped: every colour of our themes is an exact xterm-256 palette entry, and
+    background, surface and panel stay distinct after down-sampling."""
+    from textual.color import Color
+
+    import workbench_themes
+
+    cube = {0, 95, 135, 175, 215, 255}
+    greys = {8 + 10 * i for i in range(24)}
+
+    def exact(value: str) -> bool:
+        r, g, b = Color.parse(value).rgb
+        return {r, g, b} <= cube or (r == g == b and r in greys)
+
+    for theme in workbench_themes.THEMES:
+        fields = [theme.primary, theme.secondary, theme.accent, theme.warning, theme.error, theme.success,
+                  theme.foreground, theme.background, theme.surface, theme.panel, *theme.variables.values()]
+        assert all(exact(v) for v in fields if v and v.startswith("#")), theme.name
+        assert len({theme.background, theme.surface, theme.panel}) == 3
+    assert workbench_themes.stylesheet_path().is_file()
+
+
+async def test_our_themes_are_registered_and_default():
+    app = fixture_app()
+    async with app.run_test(size=SIZE):
+        assert app.theme == "workbench-dark"
+        assert {"workbench-dark", "workbench-light", "textual-dark"} <= set(app.available_themes)
+        app.theme = "workbench-light"
+
+
+# ------------------------------------------------------------------------------------------- results / export
+
+
+async def test_export_writes_to_workbench_home(workbench_home):
+    app = fixture_app()
+    async with app.run_test(size=SIZE) as pilot:
+        await pilot.press("e")  # nothing to export yet: the binding is disabled
+        app.action_export()  # ... and the palette command says so
+        await pilot.pause(0.05)
+        assert any(sev == "warning" for _, sev in notes(app))
+        assert list(workbench_home.glob("workbench-*")) == []
+        app.show_results(ResultsView(results=tuple(fixture_record().results), record=fixture_record(),
+                                     fixture=True))
+        await pilot.pause(0.1)
+        await pilot.press("e")
+        await pilot.pause(0.1)
+        path = workbench_home / "workbench-fixture0001.json"
+        assert any(str(path) in m for m, _ in notes(app)), notes(app)
+    assert path.is_file()
+    assert json.loads(path.read_text())["run_id"] == "fixture0001"
+
+
+async def test_baseline_can_be_changed():
+    app = fixture_app()
+    async with app.run_test(size=SIZE) as pilot:
+        rec = fixture_record()
+        app.show_results(ResultsView(results=tuple(rec.results), record=rec, fixture=True))
+        await pilot.pause(0.1)
+        pane = app.query_one(ResultsPane)
+        pane.baseline = "onnxruntime"
+        await pilot.pause(0.1)
+        rows = {r[0]: r for r in table_rows(app.query_one(ResultsTable))}
+        assert rows["onnxruntime"][7] == "base"
+        assert rows["torch"][7] == "0.62×"  # 5.0 / 8.0
+
+
+async def test_history_details_and_compare_of_two_marked_runs():
+    from workbench.tui.screens import CompareScreen, RunDetailScreen
+
+    app = fixture_app()
+    async with app.run_test(size=SIZE) as pilot:
+        assert await wait_for(pilot, lambda: app.query_one("#history-table").row_count == 2, 5)
+        app.query_one("#history-table").focus()
+        await pilot.press("enter")
+        await pilot.pause(0.1)
+        assert isinstance(app.screen, RunDetailScreen)
+        await pilot.press("escape")
+        await pilot.pause(0.05)
+        await pilot.press("space", "down", "space", "c")
+        await pilot.pause(0.1)
+        assert isinstance(app.screen, CompareScreen)
+        assert app.screen.a.run_id == "fixture0001" and app.screen.b.run_id == "fixture0002"
+        rows = table_rows(app.screen.query_one("#compare-table"))
+        assert rows[0][0] == "torch" and rows[0][3] == "-10.0%"
+
+
+# -------------------------------------------------------------------------------------------------- monitor
+
+
+@pytest.mark.timeout(30)
+async def test_monitor_follows_a_run_in_another_process():
+    from workbench import events as ev
+    from workbench.live import LivePublisher
+    from workbench.tui.screens import MonitorScreen
+
+    run_id = "otherrun0001"
+    pub = LivePublisher(run_id)
+    # written as another session's runner would: our pid stands in for the other process (it is alive)
+    pub.publish(ev.RunStarted(run_id=run_id, model="resnet18", engines=("torch",), config={"mode": "latency"},
+                              pid=os.getpid()))
+    app = fixture_app()
+    try:
+        async with app.run_test(size=SIZE) as pilot:
+            await pilot.press("m")
+            assert await wait_for(pilot, lambda: isinstance(app.screen, MonitorScreen)
+                                  and app.screen.query_one("#monitor-list").option_count >= 1
+                                  and app.screen.query_one("#monitor-list").get_option_at_index(0).id == run_id, 10)
+            await pilot.press("enter")
+            assert await wait_for(pilot, lambda: app.running and app.view == "live", 5)
+            pub.publish(ev.Progress(run_id=run_id, engine="torch", round=0, rounds=1, iterations=50, elapsed_s=0.5,
+                                    target_s=1.0, fraction=0.5, p50_ms=1.5, p99_ms=2.5, throughput=600.0,
+                                    hist={"edges_ms": [1.0, 2.0, 3.0], "counts": [10, 40]}))
+            assert await wait_for(pilot, lambda: app.query_one(LivePane).fraction == 0.5, 5)
+            rec = fixture_record(run_id)
+            pub.publish(ev.RunFinished(run_id=run_id, record=rec.to_dict(), exit_code=0))
+            assert await wait_for(pilot, lambda: not app.running, 5)
+            await pilot.pause(0.1)
+            assert app.query_one(ResultsPane).record.run_id == run_id
+    finally:
+        pub.close()

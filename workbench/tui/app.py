@@ -1,0 +1,695 @@
+"""The Inference Workbench TUI: ``WorkbenchApp`` and :func:`run_app`.
+
+Data flow (docs/architecture.md): a thread worker owns the :class:`workbench.runner.Runner` (or follows a run of
+another process through :mod:`workbench.live`); its callback only ``post_message``\\ s a
+:class:`~workbench.tui.messages.RunEventReceived`; the app's handler sets reactives on the panes and their watchers
+render. Histograms redraw from pre-binned counts on a timer. The finished record is saved to the history here, on
+the UI thread — the app is the only writer. No engine package is imported in this process: engines run in child
+processes and the registry answers without importing them.
+
+``python -m workbench.tui.app [--model NAME]`` starts it; the CLI calls :func:`run_app`.
+"""
+
+from __future__ import annotations
+
+import argparse
+import functools
+import sys
+import threading
+from typing import Any, Iterable, Mapping, Sequence
+
+from textual import events, on, work
+from textual.app import App, ComposeResult
+from textual.binding import Binding
+from textual.containers import Vertical
+from textual.css.query import NoMatches
+from textual.reactive import reactive
+from textual.screen import ModalScreen
+from textual.widget import Widget
+from textual.widgets import Footer, Header, Input, Tab, Tabs
+from textual.worker import Worker, WorkerState
+
+import workbench_themes
+from workbench.errors import RunFailed, WorkbenchError
+
+from . import services
+from .commands import WorkbenchCommands
+from .messages import EnginesLoaded, HistoryLoaded, RunEventReceived, SystemInfoLoaded
+from .screens import CompareScreen, HelpScreen, MonitorScreen, RunDetailScreen
+from .widgets.hardware import HardwarePane
+from .widgets.history import HistoryPane
+from .widgets.live import LivePane
+from .widgets.results import ResultsPane, ResultsView
+from .widgets.setup import SetupError, SetupPane
+from .widgets.workspace import VIEWS, WIDE_MIN, Workspace
+
+__all__ = ["WorkbenchApp", "run_app", "readable_error", "main"]
+
+HISTORY_LIMIT = 50
+
+#: Where each view sends the focus when it is opened with a key (narrow layout).
+VIEW_FOCUS = {
+    "overview": "#history-table",
+    "setup": "#setup-model",
+    "live": "#views",
+    "results": "#results-table",
+}
+
+
+def _after_teardown_ok(method: Any) -> Any:
+    """Messages can still arrive while the app shuts down and its panes are gone: ignore them then."""
+
+    @functools.wraps(method)
+    def wrapper(self: Any, *args: Any, **kwargs: Any) -> Any:
+        try:
+            return method(self, *args, **kwargs)
+        except NoMatches:
+            if self._closing or self._exit or not self._running or not self.screen_stack:
+                return None
+            raise
+
+    return wrapper
+
+
+def readable_error(error: BaseException | None) -> str:
+    """One line for a worker's exception (harlequin style): our errors verbatim, the rest with their type."""
+    if error is None:
+        return "unknown error"
+    if isinstance(error, WorkbenchError):
+        return str(error)
+    if isinstance(error, OSError) and error.strerror:
+        where = f": {error.filename}" if error.filename else ""
+        return f"{error.strerror}{where}"
+    text = str(error).strip().splitlines()
+    first = text[0] if text else ""
+    return f"{type(error).__name__}: {first}" if first else type(error).__name__
+
+
+class WorkbenchApp(App[int]):
+    """Benchmark inference engines side by side, keyboard first."""
+
+    TITLE = "Inference Workbench"
+    CSS_PATH = str(workbench_themes.stylesheet_path())
+    COMMANDS = App.COMMANDS | {WorkbenchCommands}
+    ENABLE_COMMAND_PALETTE = True
+    AUTO_FOCUS = None
+
+    BINDINGS = [
+        Binding("r", "run_bench", "Run", id="run", tooltip="Run the benchmark set up in the Setup pane"),
+        Binding("s", "stop", "Stop", id="stop", tooltip="Stop the run in progress; nothing partial is saved"),
+        Binding("escape", "stop(True)", "Stop", show=False, id="stop-escape",
+                tooltip="Stop the run in progress (same as s)"),
+        Binding("e", "export", "Export", id="export",
+                tooltip="Export the current results (JSON) to WORKBENCH_HOME or the cwd"),
+        Binding("m", "monitor", "Monitor", id="monitor", tooltip="Follow a run in flight in another session"),
+        Binding("question_mark", "help", "Help", key_display="?", id="help", tooltip="List every key"),
+        Binding("q", "quit", "Quit", id="quit", tooltip="Quit (a run in progress is stopped)"),
+        Binding("1", "show_view('overview')", "Overview", show=False, id="view-overview",
+                tooltip="Hardware and History"),
+        Binding("2", "show_view('setup')", "Setup", show=False, id="view-setup", tooltip="Model, engines, settings"),
+        Binding("3", "show_view('live')", "Live", show=False, id="view-live", tooltip="Live histograms"),
+        Binding("4", "show_view('results')", "Results", show=False, id="view-results", tooltip="Latest results"),
+    ]
+
+    view: reactive[str] = reactive("overview")
+    wide: reactive[bool] = reactive(False)
+    running: reactive[bool] = reactive(False)
+
+    def __init__(
+        self,
+        *,
+        initial: Mapping[str, Any] | None = None,
+        sysinfo: Mapping[str, Any] | None = None,
+        engines: Sequence[Any] | None = None,
+        models: Sequence[services.ModelChoice] | None = None,
+        cpus: Sequence[int] | None = None,
+        live_cpu: bool = True,
+        history: Sequence[Any] | None = None,
+    ) -> None:
+        """``initial`` preselects Setup fields (model, engines, device, precision, mode, batch, threads, cores,
+        duration_s, warmup_s). The other arguments inject fixed data (tests and snapshots): ``sysinfo`` replaces
+        :func:`workbench.sysinfo.collect`, ``engines`` the registry, ``models`` the zoo, ``cpus`` the CPUs this
+        process may use, ``history`` the records shown at start (the store is still written on a run);
+        ``live_cpu=False`` freezes the per-core utilisation bars."""
+        super().__init__()
+        workbench_themes.register(self)
+        self.theme = workbench_themes.DEFAULT_THEME
+        self._initial = dict(initial or {})
+        self._fixed_sysinfo = dict(sysinfo) if sysinfo is not None else None
+        self._fixed_engines = tuple(engines) if engines is not None else None
+        self._models = list(models) if models is not None else services.builtin_models()
+        self._cpus = list(cpus) if cpus is not None else services.available_cpus()
+        self._live_cpu = live_cpu
+        self._fixed_history = tuple(history) if history is not None else None
+        self._store: Any = None
+        self._runner: Any = None
+        self._runner_lock = threading.Lock()
+        self._stop_requested = False
+        self._follow_stop: threading.Event | None = None
+        self._active: str | None = None  # "run" | "monitor" while running
+        self._active_id: str | None = None
+        self._partial: dict[str, Any] = {}
+        self._errors: dict[str, str] = {}
+        self._run_cores: tuple[int, ...] = ()
+
+    # ----------------------------------------------------------------------------------------------- compose
+    def compose(self) -> ComposeResult:
+        yield Header(show_clock=False, icon="≡")
+        yield Tabs(
+            Tab("Overview", id="tab-overview"), Tab("Setup", id="tab-setup"), Tab("Live", id="tab-live"),
+            Tab("Results", id="tab-results"), id="views",
+        )
+        with Workspace(id="workspace"):
+            with Vertical(id="col-left"):
+                yield HardwarePane(id="hardware", classes="pane")
+                yield SetupPane(self._models, self._initial, id="setup", classes="pane")
+            with Vertical(id="col-right"):
+                yield LivePane(id="live", classes="pane")
+                yield ResultsPane(id="results", classes="pane")
+                yield HistoryPane(id="history", classes="pane")
+        yield Footer()
+
+    def on_mount(self) -> None:
+        self.query_one(Workspace).show_view(self.view, self.wide, True)
+        self._apply_size(self.size.width, self.size.height)
+        setup = self.query_one(SetupPane)
+        setup.cpus = tuple(self._cpus)
+        bars = self.query_one(HardwarePane).bars
+        bars.cpus = tuple(self._cpus)
+        if self._fixed_sysinfo is not None:
+            self.post_message(SystemInfoLoaded(self._fixed_sysinfo))
+        else:
+            self._load_system()
+        if self._fixed_engines is not None:
+            self.post_message(EnginesLoaded(self._fixed_engines))
+        else:
+            self._load_engines()
+        if self._fixed_history is not None:
+            self.post_message(HistoryLoaded(self._fixed_history))
+        else:
+            self.action_reload_history()
+        if self._live_cpu:
+            services.cpu_percent()  # prime psutil's per-CPU counters
+            self.set_interval(1.0, self._sample_cpu, name="cpu-utilisation")
+        self.call_after_refresh(self._focus_view_default)
+
+    # ------------------------------------------------------------------------------------------------ layout
+    def on_resize(self, event: events.Resize) -> None:
+        self._apply_size(event.size.width, event.size.height)
+
+    def _apply_size(self, width: int, height: int) -> None:
+        self.wide = width >= WIDE_MIN[0] and height >= WIDE_MIN[1]
+
+    def _live_first(self) -> bool:
+        """Wide layout: Live gets the larger share while a run is in flight or before any result exists."""
+        try:
+            return self.running or self.query_one(ResultsPane).view is None
+        except NoMatches:
+            return True
+
+    def _workspace(self) -> Workspace | None:
+        try:
+            return self.query_one(Workspace)
+        except NoMatches:  # shutting down
+            return None
+
+    def watch_wide(self, wide: bool) -> None:
+        workspace = self._workspace()
+        if workspace is None:
+            return
+        workspace.show_view(self.view, wide, self._live_first())
+        self.query_one("#views", Tabs).display = not wide
+        self.call_after_refresh(self._fix_focus)
+
+    def watch_view(self, old: str, new: str) -> None:
+        workspace = self._workspace()
+        if workspace is None:
+            return
+        if not self.wide:
+            workspace.show_view(new, False)
+        tabs = self.query_one("#views", Tabs)
+        if tabs.active != f"tab-{new}":
+            tabs.active = f"tab-{new}"
+        self.call_after_refresh(self._fix_focus)
+
+    @on(Tabs.TabActivated, "#views")
+    def _tab_activated(self, event: Tabs.TabActivated) -> None:
+        # ignore stale activations (the view was changed again since): they would ping-pong with watch_view
+        if event.tab is not None and event.tab.id and event.tab.id == event.tabs.active:
+            self.view = event.tab.id.removeprefix("tab-")
+
+    @_after_teardown_ok
+    def _fix_focus(self) -> None:
+        """Keep the focus on something visible after a view change."""
+        focused = self.focused
+        if focused is not None and focused in self.screen.focus_chain:
+            return
+        self._focus_view_default()
+
+    @_after_teardown_ok
+    def _focus_view_default(self) -> None:
+        if self.screen is not self.screen_stack[0]:
+            return
+        selector = VIEW_FOCUS.get(self.view, "#views")
+        if self.wide and selector == "#views":
+            selector = "#setup-model"
+        try:
+            target = self.query_one(selector)
+        except Exception:
+            return
+        if target.focusable and target in self.screen.focus_chain:
+            target.focus()
+
+    def action_show_view(self, name: str) -> None:
+        if name not in VIEWS:
+            return
+        self.view = name
+        self.call_after_refresh(self._focus_view_default)
+
+    # ---------------------------------------------------------------------------------------------- bindings
+    def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
+        modal = isinstance(self.screen, ModalScreen)
+        if action in ("run_bench", "monitor", "show_view") and modal:
+            return False
+        if action == "run_bench" and self.running:
+            return None
+        if action == "stop" and not self.running:
+            return None
+        if action == "export":
+            if modal:
+                return False
+            try:
+                if self.query_one(ResultsPane).record is None:
+                    return None
+            except NoMatches:  # shutting down
+                return None
+        return True
+
+    @_after_teardown_ok
+    def watch_running(self, running: bool) -> None:
+        self.refresh_bindings()
+        if self.wide:
+            self.query_one(Workspace).show_view(self.view, True, self._live_first())
+        bars = self.query_one(HardwarePane).bars
+        bars.running = running and self._active == "run"
+        if running and self._active == "run" and self._run_cores:
+            bars.pinned = frozenset(self._run_cores)
+        elif not running:
+            run, reserved = self.query_one(SetupPane).planned_cores()
+            bars.pinned = frozenset(run)
+            bars.reserved = frozenset(reserved)
+
+    # ---------------------------------------------------------------------------------------------- loading
+    @work(thread=True, exclusive=True, exit_on_error=False, group="sysinfo", description="Reading machine info")
+    def _load_system(self) -> None:
+        self.post_message(SystemInfoLoaded(services.system_info()))
+
+    @work(thread=True, exclusive=True, exit_on_error=False, group="engines", description="Discovering engines")
+    def _load_engines(self) -> None:
+        self.post_message(EnginesLoaded(tuple(services.engine_infos())))
+
+    @work(thread=True, exclusive=True, exit_on_error=False, group="history", description="Reading the history")
+    def _load_history(self) -> None:
+        try:
+            records = tuple(services.list_history(self._history_store(), HISTORY_LIMIT))
+        except Exception as exc:
+            self.post_message(HistoryLoaded((), readable_error(exc)))
+            return
+        self.post_message(HistoryLoaded(records))
+
+    def _history_store(self) -> Any:
+        if self._store is None:
+            # notify() is thread-safe: the store may report from the history worker
+            self._store = services.open_history(
+                lambda line: self.notify(line, severity="warning", title="History", markup=False))
+        return self._store
+
+    @_after_teardown_ok
+    def on_system_info_loaded(self, message: SystemInfoLoaded) -> None:
+        self.query_one(HardwarePane).info = message.info
+        host = message.info.get("hostname")
+        self.sub_title = str(host) if host else ""
+
+    @_after_teardown_ok
+    def on_engines_loaded(self, message: EnginesLoaded) -> None:
+        self.query_one(HardwarePane).engines = message.engines
+        self.query_one(SetupPane).engines = message.engines
+
+    @_after_teardown_ok
+    def on_history_loaded(self, message: HistoryLoaded) -> None:
+        pane = self.query_one(HistoryPane)
+        if message.error:
+            pane.message = f"history unavailable: {message.error}"
+            self.notify(message.error, severity="error", title="History")
+            return
+        pane.message = ""
+        pane.records = message.records
+        for line in message.notices:
+            self.notify(line, severity="warning", title="History")
+
+    def action_reload_history(self) -> None:
+        self._load_history()
+
+    @_after_teardown_ok
+    def _sample_cpu(self) -> None:
+        try:
+            percents = services.cpu_percent()
+        except Exception:  # pragma: no cover - psutil broken: keep the last values
+            return
+        self.query_one(HardwarePane).bars.percents = tuple(percents)
+
+    @on(SetupPane.CoresChanged)
+    @_after_teardown_ok
+    def _cores_changed(self, message: SetupPane.CoresChanged) -> None:
+        if self.running and self._active == "run":
+            return
+        bars = self.query_one(HardwarePane).bars
+        bars.pinned = frozenset(message.cores)
+        bars.reserved = frozenset(message.reserved)
+
+    # --------------------------------------------------------------------------------------------------- run
+    def action_run_bench(self) -> None:
+        if self.running:
+            self.notify("A run is in progress — press s to stop it first.", severity="warning")
+            return
+        setup = self.query_one(SetupPane)
+        try:
+            values = setup.values()
+        except SetupError as exc:
+            if not self.wide:
+                self.view = "setup"
+            setup.show_error(exc.field, str(exc))
+            self.notify(str(exc), severity="error", title="Setup")
+            return
+        setup.clear_error()
+        try:
+            config = services.make_config(values)
+        except (WorkbenchError, TypeError, ValueError) as exc:
+            self.notify(readable_error(exc), severity="error", title="Setup")
+            return
+        self.start_run(config)
+
+    @on(Input.Submitted, "#setup Input")
+    def _setup_submitted(self, event: Input.Submitted) -> None:
+        """Enter in a Setup field runs the benchmark (r would be typed into the field)."""
+        event.stop()
+        self.action_run_bench()
+
+    def start_run(self, config: Any) -> None:
+        """Start a benchmark of ``config`` (a RunConfig) in a thread worker."""
+        self._stop_requested = False
+        self._partial, self._errors = {}, {}
+        self._active, self._active_id = "run", None
+        self._run_cores = tuple(getattr(config, "cores", None) or ())
+        self.query_one(LivePane).begin(config.engines, f"{config.model} · preparing the model…", origin="run")
+        self.running = True
+        if not self.wide:
+            self.view = "live"
+        self._bench_worker(config)
+
+    @work(thread=True, exclusive=True, exit_on_error=False, group="bench", description="Benchmark run")
+    def _bench_worker(self, config: Any) -> Any:
+        def on_event(event: Any) -> None:
+            self.post_message(RunEventReceived(event, "run"))
+
+        runner = services.make_runner(config, on_event)
+        with self._runner_lock:
+            if self._stop_requested:
+                raise RunFailed("stopped by user")
+            self._runner = runner
+        try:
+            return runner.run()
+        finally:
+            with self._runner_lock:
+                self._runner = None
+
+    def action_stop(self, quiet: bool = False) -> None:
+        if not self.running:
+            if not quiet:
+                self.notify("Nothing is running.", severity="information")
+            return
+        if self._active == "monitor":
+            if self._follow_stop is not None:
+                self._follow_stop.set()
+            self.query_one(LivePane).end("stopped following (the run goes on in its own session)")
+            return
+        self._stop_requested = True
+        self.query_one(LivePane).status = "stopping…"
+        with self._runner_lock:
+            runner = self._runner
+        if runner is not None:
+            # Runner.stop kills the benchmark processes; keep even that off the event loop.
+            threading.Thread(target=runner.stop, name="workbench-stop", daemon=True).start()
+
+    @on(RunEventReceived)
+    @_after_teardown_ok
+    def _run_event(self, message: RunEventReceived) -> None:
+        if message.origin != self._active:
+            return  # a late event of a run we no longer show
+        event = message.event
+        kind = getattr(event, "kind", None)
+        if kind == "run_started":
+            self._active_id = event.run_id
+            if message.origin == "run" and event.config.get("cores"):
+                self._run_cores = tuple(event.config["cores"])
+                self.query_one(HardwarePane).bars.pinned = frozenset(self._run_cores)
+        elif self._active_id is not None and getattr(event, "run_id", self._active_id) != self._active_id:
+            return
+        self.query_one(LivePane).apply(event)
+        if kind == "engine_finished":
+            self._partial[event.engine] = _engine_result(event.result)
+        elif kind == "engine_failed":
+            self._errors[event.engine] = event.error
+            self.notify(f"{event.engine}: {event.error}", severity="error", title="Engine failed", markup=False)
+        elif message.origin == "monitor" and kind == "run_finished":
+            record = services.record_from_dict(event.record)
+            self.show_results(ResultsView(results=tuple(record.results), record=record,
+                                          banner="followed run — saved by the session that ran it"))
+            self.set_timer(0.5, self.action_reload_history)
+        elif message.origin == "monitor" and kind == "run_aborted":
+            self._show_partial(f"followed run ended: {event.reason}", "warning")
+
+    @_after_teardown_ok
+    def on_worker_state_changed(self, event: Worker.StateChanged) -> None:
+        worker = event.worker
+        if worker.group == "bench":
+            self._bench_state(worker, event.state)
+        elif worker.group == "monitor":
+            self._follow_state(worker, event.state)
+        elif event.state == WorkerState.ERROR:
+            self.notify(readable_error(worker.error), severity="error", title=worker.description or "Error",
+                        markup=False)
+
+    def _bench_state(self, worker: Worker, state: WorkerState) -> None:
+        if state == WorkerState.SUCCESS:
+            self.running = False
+            record = worker.result
+            if self._stop_requested or record is None:
+                self._stopped()
+                return
+            self._finished(record)
+        elif state == WorkerState.ERROR:
+            self.running = False
+            if self._stop_requested:
+                self._stopped()
+                return
+            message = readable_error(worker.error)
+            self.query_one(LivePane).end(f"failed: {message}")
+            self.notify(message, severity="error", title="Run failed", markup=False)
+            self._show_partial(f"run failed — not saved: {message}", "error")
+        elif state == WorkerState.CANCELLED:
+            self.running = False
+
+    def _stopped(self) -> None:
+        self.query_one(LivePane).end("stopped — nothing saved")
+        self.notify("Run stopped; nothing was saved.", title="Stopped")
+        if self._partial or self._errors:
+            self._show_partial("stopped by user — not saved", "warning", switch=False)
+
+    def _finished(self, record: Any) -> None:
+        saved = False
+        try:
+            services.save_record(self._history_store(), record)
+            saved = True
+        except Exception as exc:
+            self.notify(f"could not save the run: {readable_error(exc)}", severity="error", title="History",
+                        markup=False)
+        failed = [r for r in record.results if not r.ok]
+        banner = ""
+        severity = "info"
+        if failed:
+            banner = f"{len(failed)} of {len(record.results)} engines failed"
+            severity = "error"
+        self.show_results(ResultsView(results=tuple(record.results), record=record, saved=saved,
+                                      banner=banner, severity=severity))
+        if saved:
+            self.notify(f"Run {record.run_id} saved to the history.", title="Done")
+        self.action_reload_history()
+
+    def _show_partial(self, banner: str, severity: str, switch: bool = True) -> None:
+        results = tuple(self._partial.values())
+        errors = tuple((k, v) for k, v in self._errors.items() if k not in self._partial)
+        self.show_results(ResultsView(results=results, record=None, banner=banner, severity=severity,
+                                      extra_errors=errors), switch=switch)
+
+    def show_results(self, view: ResultsView, switch: bool = True) -> None:
+        """Show ``view`` in the Results pane (and switch to it on a small terminal)."""
+        self.query_one(ResultsPane).view = view
+        self.refresh_bindings()
+        if self.wide:
+            self.query_one(Workspace).show_view(self.view, True, self._live_first())
+        if switch and not self.wide:
+            self.view = "results"
+        if switch and (self.focused is None or isinstance(self.focused, Tabs)):
+            self.call_after_refresh(self.query_one("#results-table").focus)
+
+    # ------------------------------------------------------------------------------------------------ monitor
+    def action_monitor(self) -> None:
+        if self.running:
+            self.notify("Stop the current run (s) before following another one.", severity="warning")
+            return
+        self.push_screen(MonitorScreen(), callback=self._follow_chosen)
+
+    def _follow_chosen(self, run_id: str | None) -> None:
+        if run_id:
+            self.follow_run(run_id)
+
+    def follow_run(self, run_id: str) -> None:
+        """Feed the Live pane from a run in another process."""
+        self._partial, self._errors = {}, {}
+        self._active, self._active_id = "monitor", run_id
+        self._follow_stop = threading.Event()
+        self.query_one(LivePane).begin((), f"run {run_id}", origin="monitor", run_id=run_id)
+        self.running = True
+        if not self.wide:
+            self.view = "live"
+        self._follow_worker(run_id, self._follow_stop)
+
+    @work(thread=True, exclusive=True, exit_on_error=False, group="monitor",
+          description="Following a run in another session")
+    def _follow_worker(self, run_id: str, stop: threading.Event) -> bool:
+        terminal = False
+        for event in services.follow(run_id, stop):
+            self.post_message(RunEventReceived(event, "monitor"))
+            terminal = getattr(event, "kind", None) in ("run_finished", "run_aborted")
+        return terminal
+
+    def _follow_state(self, worker: Worker, state: WorkerState) -> None:
+        if state == WorkerState.SUCCESS:
+            self.running = False
+            if not worker.result and not (self._follow_stop and self._follow_stop.is_set()):
+                self.query_one(LivePane).end("the run's event stream ended")
+                self.notify("The followed run's event stream ended without a result.", severity="warning")
+        elif state == WorkerState.ERROR:
+            self.running = False
+            message = readable_error(worker.error)
+            self.query_one(LivePane).end(f"following failed: {message}")
+            self.notify(message, severity="error", title="Monitor", markup=False)
+        elif state == WorkerState.CANCELLED:
+            self.running = False
+
+    # ------------------------------------------------------------------------------------------------ history
+    @on(HistoryPane.ShowRun)
+    def _show_run(self, message: HistoryPane.ShowRun) -> None:
+        self.push_screen(RunDetailScreen(message.record))
+
+    @on(HistoryPane.CompareRuns)
+    def _compare_runs(self, message: HistoryPane.CompareRuns) -> None:
+        self.push_screen(CompareScreen(message.a, message.b))
+
+    def action_compare(self) -> None:
+        self.query_one(HistoryPane).compare()
+
+    # ------------------------------------------------------------------------------------------------- export
+    def action_export(self, fmt: str = "json") -> None:
+        record = self.query_one(ResultsPane).record
+        if record is None:
+            self.notify("No results to export yet — run a benchmark first.", severity="warning")
+            return
+        self.export_records([record], fmt)
+
+    def export_records(self, records: Sequence[Any], fmt: str = "json") -> None:
+        try:
+            path = services.export_records(records, fmt)
+        except Exception as exc:
+            self.notify(readable_error(exc), severity="error", title="Export", markup=False)
+            return
+        self.notify(f"Exported {len(records)} run{'s' if len(records) != 1 else ''} to {path}", title="Export",
+                    markup=False)
+
+    # --------------------------------------------------------------------------------------------------- help
+    def help_sections(self) -> list[tuple[str, list[tuple[str, str]]]]:
+        main: list[tuple[str, str]] = []
+        for binding in self.BINDINGS:
+            if isinstance(binding, Binding):
+                main.append((binding.key_display or binding.key, binding.tooltip or binding.description))
+        main += [
+            ("ctrl+p", "Command palette: every action by name, and theme switching"),
+            ("tab / shift+tab", "Move the focus between controls"),
+            ("ctrl+q", "Quit"),
+        ]
+        return [
+            ("Everywhere", main),
+            ("History", [("↑ ↓", "Choose a run"), ("enter", "Show the run's details"),
+                         ("space", "Mark/unmark the run (two marks to compare)"),
+                         ("c", "Compare the two marked runs")]),
+            ("Results", [("↑ ↓", "Choose an engine: its details show below the table"),
+                         ("Baseline", "Pick the engine speedups are measured against")]),
+            ("Setup", [("↑ ↓ / enter", "Open and choose in a drop-down"), ("space", "Tick an engine"),
+                       ("enter", "In a text field: run the benchmark"),
+                       ("Cores", "A CPU list such as 0-3,6 (empty: all but one core, kept for the UI)")]),
+            ("Dialogs", [("escape", "Close"), ("e", "Export the run(s) shown"),
+                         ("r", "Refresh the list of runs in flight (monitor)"), ("enter", "Follow the chosen run")]),
+        ]
+
+    def action_help(self) -> None:
+        if isinstance(self.screen, HelpScreen):
+            return
+        self.push_screen(HelpScreen(self.help_sections()))
+
+    # --------------------------------------------------------------------------------------------------- quit
+    async def action_quit(self) -> None:
+        self._shutdown_run()
+        self.exit(0)
+
+    def _shutdown_run(self) -> None:
+        if self._follow_stop is not None:
+            self._follow_stop.set()
+        with self._runner_lock:
+            runner = self._runner
+            self._stop_requested = self._stop_requested or runner is not None
+        if runner is not None:
+            runner.stop()
+
+    def on_unmount(self) -> None:
+        self._shutdown_run()
+
+
+def _engine_result(d: Mapping[str, Any]) -> Any:
+    from workbench.result import EngineResult
+
+    return EngineResult.from_dict(d)
+
+
+def run_app(**initial_setup: Any) -> int:
+    """Run the TUI until the user quits; returns the exit code. ``initial_setup`` preselects Setup fields
+    (``model``, ``engines``, ``device``, ``precision``, ``mode``, ``batch``, ``threads``, ``cores``,
+    ``duration_s``, ``warmup_s``)."""
+    app = WorkbenchApp(initial={k: v for k, v in initial_setup.items() if v is not None})
+    result = app.run()
+    if app.return_code not in (None, 0):
+        return int(app.return_code)
+    return int(result or 0)
+
+
+def main(argv: Iterable[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m workbench.tui.app", description=WorkbenchApp.__doc__)
+    parser.add_argument("--model", help="preselect a built-in model or a model file")
+    parser.add_argument("--engines", help="preselect engines, comma-separated")
+    args = parser.parse_args(list(argv) if argv is not None else None)
+    engines = tuple(e.strip() for e in args.engines.split(",") if e.strip()) if args.engines else None
+    return run_app(model=args.model, engines=engines)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

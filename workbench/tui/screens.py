@@ -1,0 +1,278 @@
+"""Modal screens: help, run details, comparison of two runs, and the monitor's list of runs in flight."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any, Iterable
+
+from rich.text import Text
+from textual import on, work
+from textual.app import ComposeResult
+from textual.binding import Binding
+from textual.containers import Vertical, VerticalScroll
+from textual.content import Content
+from textual.screen import ModalScreen
+from textual.widgets import DataTable, OptionList, Static
+from textual.widgets.option_list import Option
+
+from .analysis import compare_rows, config_differences
+from .format import DASH, engines_label, ms, rate, when
+from .messages import LiveRunsListed
+from .widgets.results import ResultsPane, ResultsView, theme_color
+
+if TYPE_CHECKING:  # pragma: no cover
+    from workbench.result import RunRecord
+
+
+class _Modal(ModalScreen[Any]):
+    DEFAULT_CSS = """
+    _Modal {
+        align: center middle;
+    }
+    _Modal > .dialog {
+        width: 100%;
+        max-width: 110;
+        height: 100%;
+        max-height: 40;
+        padding: 0 1;
+    }
+    _Modal .dialog-title {
+        height: auto;
+    }
+    _Modal .dialog-hint {
+        height: 1;
+        dock: bottom;
+    }
+    """
+    BINDINGS = [Binding("escape", "close", "Close", id="modal-close", tooltip="Close this window")]
+
+    def action_close(self) -> None:
+        self.dismiss(None)
+
+
+# --------------------------------------------------------------------------------------------------------- help
+
+
+def help_content(sections: Iterable[tuple[str, Iterable[tuple[str, str]]]]) -> Content:
+    parts: list[Any] = []
+    for title, rows in sections:
+        if parts:
+            parts.append("\n")
+        parts += [(title, "bold $accent"), "\n"]
+        for key, text in rows:
+            parts += [(f"  {key:<14}", "bold $primary"), (text, ""), "\n"]
+    return Content.assemble(*parts)
+
+
+class HelpScreen(_Modal):
+    """Every key the app understands."""
+
+    BINDINGS = [
+        Binding("escape", "close", "Close", id="help-close", tooltip="Close help"),
+        Binding("question_mark", "close", "Close", show=False, id="help-close-2"),
+    ]
+
+    def __init__(self, sections: list[tuple[str, list[tuple[str, str]]]]) -> None:
+        super().__init__()
+        self._sections = sections
+
+    def compose(self) -> ComposeResult:
+        with Vertical(classes="dialog", id="help-dialog"):
+            yield Static(Content.assemble(("Keys", "bold")), classes="dialog-title")
+            with VerticalScroll(id="help-body"):
+                yield Static(help_content(self._sections), id="help-text")
+            yield Static("escape or ? closes · ctrl+p opens the command palette", classes="dialog-hint")
+
+    def on_mount(self) -> None:
+        self.query_one("#help-dialog").border_title = "Help"
+        self.query_one("#help-body").focus()
+
+
+# ------------------------------------------------------------------------------------------------- run details
+
+
+def record_summary(record: "RunRecord") -> Content:
+    cfg = record.config or {}
+    sysd = record.system or {}
+    cpu = sysd.get("cpu") or {}
+    muted = "$text-muted"
+    lines: list[Any] = []
+
+    def row(label: str, value: Any) -> None:
+        lines.extend([(f"{label:<10}", muted), (str(value), ""), "\n"])
+
+    row("run", f"{record.run_id} · {record.created}")
+    row("model", f"{(record.model or {}).get('name', '?')} ({(record.model or {}).get('task', '?')})")
+    row("settings", " · ".join(str(x) for x in (
+        cfg.get("mode"), f"batch {cfg.get('batch')}", cfg.get("precision"), cfg.get("device"),
+        f"threads {cfg.get('threads')}", f"cores {cfg.get('cores')}",
+        f"{cfg.get('duration_s')} s × {cfg.get('repeats', 1)}", f"warm-up {cfg.get('warmup_s')} s",
+    ) if x is not None))
+    machine = cpu.get("model") or sysd.get("cpu_model") or "?"
+    row("machine", f"{machine} · {sysd.get('hostname') or '?'}")
+    versions = record.versions or {}
+    row("versions", " · ".join(f"{k} {v}" for k, v in versions.items() if v) or DASH)
+    if record.tags:
+        row("tags", ", ".join(record.tags))
+    if record.note:
+        row("note", record.note)
+    for w in record.warnings or []:
+        lines.extend([("⚠ ", "$warning"), (str(w.get("message") or w.get("code")), ""), "\n"])
+    return Content.assemble(*lines)
+
+
+class RunDetailScreen(_Modal):
+    """One stored run: its results table and what it ran on."""
+
+    BINDINGS = [
+        Binding("escape", "close", "Close", id="detail-close", tooltip="Back to the main screen"),
+        Binding("e", "export", "Export", id="detail-export", tooltip="Export this run as JSON"),
+    ]
+
+    def __init__(self, record: "RunRecord") -> None:
+        super().__init__()
+        self.record = record
+
+    def compose(self) -> ComposeResult:
+        with Vertical(classes="dialog", id="detail-dialog"):
+            yield ResultsPane(id="detail-results")
+            yield Static(record_summary(self.record), id="detail-summary")
+            yield Static("escape closes · e exports this run", classes="dialog-hint")
+
+    def on_mount(self) -> None:
+        self.query_one("#detail-dialog").border_title = f"Run {self.record.run_id}"
+        pane = self.query_one(ResultsPane)
+        pane.view = ResultsView(results=tuple(self.record.results), record=self.record, saved=True)
+        self.query_one("#detail-results #results-table").focus()
+
+    def action_export(self) -> None:
+        self.app.export_records([self.record])  # type: ignore[attr-defined]
+
+
+class CompareScreen(_Modal):
+    """Two runs side by side: p50 and throughput per engine, and what differed between them."""
+
+    BINDINGS = [
+        Binding("escape", "close", "Close", id="compare-close", tooltip="Back to the main screen"),
+        Binding("e", "export", "Export", id="compare-export", tooltip="Export both runs (JSON)"),
+    ]
+
+    def __init__(self, a: "RunRecord", b: "RunRecord") -> None:
+        super().__init__()
+        self.a, self.b = a, b
+
+    def compose(self) -> ComposeResult:
+        with Vertical(classes="dialog", id="compare-dialog"):
+            yield Static(self._title(), classes="dialog-title")
+            yield DataTable(cursor_type="row", zebra_stripes=True, id="compare-table")
+            with VerticalScroll(id="compare-body"):
+                yield Static(self._differences(), id="compare-diff")
+            yield Static("escape closes · e exports both runs", classes="dialog-hint")
+
+    def _title(self) -> Content:
+        a, b = self.a, self.b
+        return Content.assemble(
+            ("A ", "bold $accent"), (f"{a.run_id[:8]} {when(a.created)} {(a.model or {}).get('name', '?')}", ""),
+            ("   B ", "bold $accent"), (f"{b.run_id[:8]} {when(b.created)} {(b.model or {}).get('name', '?')}", ""),
+            ("\nΔ < 0 means B is faster (p50) · throughput Δ > 0 means B does more", "$text-muted"),
+        )
+
+    def _differences(self) -> Content:
+        diffs = config_differences(self.a, self.b)
+        if not diffs:
+            return Content.assemble(("Same settings and machine fingerprint.", "$success"))
+        parts: list[Any] = [("Differences (A → B)", "bold $warning"), "\n"]
+        for key, va, vb in diffs:
+            parts += [(f"  {key:<18}", "$text-muted"), (f"{va} → {vb}", ""), "\n"]
+        return Content.assemble(*parts)
+
+    def on_mount(self) -> None:
+        self.query_one("#compare-dialog").border_title = "Compare runs"
+        table = self.query_one("#compare-table", DataTable)
+        for key, label in (("engine", "engine"), ("a", "A p50"), ("b", "B p50"), ("dp", "Δ p50"),
+                           ("ta", "A items/s"), ("tb", "B items/s"), ("dt", "Δ thr"), ("prec", "prec A/B")):
+            table.add_column(label, key=key)
+        ok, bad = theme_color(self, "success"), theme_color(self, "error")
+
+        def pct(v: float | None, better_if_negative: bool) -> Text:
+            if v is None:
+                return Text(DASH)
+            good = (v < 0) if better_if_negative else (v > 0)
+            return Text(f"{v * 100:+.1f}%", style=ok if good and abs(v) >= 0.02 else (bad if abs(v) >= 0.02 else ""))
+
+        for row in compare_rows(self.a, self.b):
+            table.add_row(
+                Text(row.engine, style="bold"), Text(ms(row.a_p50)), Text(ms(row.b_p50)),
+                pct(row.p50_change, True), Text(rate(row.a_thr)), Text(rate(row.b_thr)),
+                pct(row.thr_change, False), Text(f"{row.a_prec or DASH}/{row.b_prec or DASH}"),
+            )
+        table.focus()
+
+    def action_export(self) -> None:
+        self.app.export_records([self.a, self.b])  # type: ignore[attr-defined]
+
+
+# -------------------------------------------------------------------------------------------------------- monitor
+
+
+class MonitorScreen(_Modal):
+    """Pick a run in flight in another session to follow; dismisses with its run_id (or None)."""
+
+    BINDINGS = [
+        Binding("escape", "close", "Close", id="monitor-close", tooltip="Back without following"),
+        Binding("r", "refresh", "Refresh", id="monitor-refresh", tooltip="List the runs in flight again"),
+    ]
+
+    def compose(self) -> ComposeResult:
+        with Vertical(classes="dialog", id="monitor-dialog"):
+            yield Static("Runs in flight in other sessions (workbench run …). Enter follows one.",
+                         classes="dialog-title")
+            yield OptionList(id="monitor-list")
+            yield Static("enter follows · r refreshes · escape closes", classes="dialog-hint")
+
+    def on_mount(self) -> None:
+        self.query_one("#monitor-dialog").border_title = "Monitor"
+        self.action_refresh()
+
+    def action_refresh(self) -> None:
+        options = self.query_one("#monitor-list", OptionList)
+        options.clear_options()
+        options.add_option(Option("looking for runs…", disabled=True))
+        self._list_runs()
+
+    @work(thread=True, exclusive=True, exit_on_error=False, group="monitor-list",
+          description="Listing runs in flight")
+    def _list_runs(self) -> None:
+        from . import services
+
+        try:
+            runs = tuple(services.live_runs())
+            error = None
+        except Exception as exc:  # reported in the list itself
+            runs, error = (), str(exc) or type(exc).__name__
+        self.post_message(LiveRunsListed(runs, error))
+
+    def on_live_runs_listed(self, message: LiveRunsListed) -> None:
+        import time
+
+        options = self.query_one("#monitor-list", OptionList)
+        options.clear_options()
+        if message.error:
+            options.add_option(Option(f"cannot list runs: {message.error}", disabled=True))
+            return
+        if not message.runs:
+            options.add_option(Option("No runs in flight. Start one with `workbench run …` in another shell.",
+                                      disabled=True))
+            return
+        now = time.time()
+        for run in message.runs:
+            age = max(0, int(now - float(run.get("started") or now)))
+            label = (f"{run.get('model') or '?'}  {engines_label(run.get('engines') or (), compact=True)}  "
+                     f"pid {run.get('pid')}  started {age // 60}m{age % 60:02d}s ago  [{run.get('run_id')}]")
+            options.add_option(Option(Text(label), id=str(run.get("run_id"))))
+        options.highlighted = 0
+        options.focus()
+
+    @on(OptionList.OptionSelected, "#monitor-list")
+    def _chosen(self, event: OptionList.OptionSelected) -> None:
+        if event.option.id:
+            self.dismiss(event.option.id)

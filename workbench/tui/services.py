@@ -1,0 +1,182 @@
+"""The app's doorway to the headless core: one small function per dependency.
+
+Every call the UI makes into the runner, the live stream, the engine registry, the model zoo, sysinfo, the
+history and the exporters goes through this module, so a change in one of those contracts is absorbed here. Heavy
+or optional modules are imported inside the functions: importing this module (and so the app) imports no engine
+and no numpy.
+
+Blocking functions (:func:`system_info`, :func:`engine_infos`, :func:`list_history`, :func:`make_runner`'s
+``run``, :func:`follow`) are called from thread workers, never from the event loop — except the history write
+(:func:`save_record`), which the app does on the UI thread so there is exactly one writer.
+"""
+
+from __future__ import annotations
+
+import os
+import threading
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, Callable, Iterator, Mapping, Sequence
+
+if TYPE_CHECKING:  # pragma: no cover - typing only
+    from workbench.events import Event
+    from workbench.result import RunRecord
+    from workbench_engines.base import EngineInfo
+
+#: Formats :func:`export_records` offers, with the file suffix used for the default file name.
+EXPORT_FORMATS: dict[str, str] = {"json": "json", "csv": "csv", "markdown": "md"}
+
+
+@dataclass(frozen=True)
+class ModelChoice:
+    """A built-in model as the model picker shows it."""
+
+    name: str
+    description: str
+    task: str
+
+
+# ------------------------------------------------------------------------------------------------------ machine
+
+
+def system_info() -> dict[str, Any]:
+    """The machine description (:func:`workbench.sysinfo.collect`); never raises."""
+    from workbench import sysinfo
+
+    return sysinfo.collect()
+
+
+def parse_cpus(text: str) -> list[int]:
+    """``"0-3,6"`` -> ``[0, 1, 2, 3, 6]``; ValueError with a readable message otherwise."""
+    from workbench.sysinfo import parse_cpu_list
+
+    return parse_cpu_list(text)
+
+
+def format_cpus(cpus: Sequence[int]) -> str:
+    from workbench.sysinfo import format_cpu_list
+
+    return format_cpu_list(list(cpus))
+
+
+def available_cpus() -> list[int]:
+    """CPUs this process may run on."""
+    try:
+        return sorted(os.sched_getaffinity(0))
+    except (AttributeError, OSError):  # pragma: no cover - non-Linux
+        return list(range(os.cpu_count() or 1))
+
+
+def default_cores(cpus: Sequence[int]) -> tuple[list[int], list[int]]:
+    """``(run_cores, reserved_for_ui)``: every CPU but the first, which stays free for the UI, when there is
+    more than one; with a single CPU the run and the UI share it."""
+    cpus = sorted(cpus)
+    if len(cpus) > 1:
+        return cpus[1:], cpus[:1]
+    return cpus, []
+
+
+def cpu_percent() -> list[float]:
+    """Per-CPU utilisation since the previous call (non-blocking)."""
+    import psutil
+
+    return list(psutil.cpu_percent(percpu=True))
+
+
+# ------------------------------------------------------------------------------------------------ engines/models
+
+
+def engine_infos() -> list["EngineInfo"]:
+    """Cheap inventory of the engines (no engine is imported)."""
+    from workbench_engines.registry import engine_infos as _infos
+
+    return _infos(include_hidden=False)
+
+
+def builtin_models() -> list[ModelChoice]:
+    """The built-in models, in display order (plain data; torch is not imported)."""
+    from workbench import zoo
+
+    return [ModelChoice(m.name, m.description, m.task) for m in zoo.BUILTINS.values()]
+
+
+# ----------------------------------------------------------------------------------------------------- running
+
+
+def make_config(values: Mapping[str, Any]) -> Any:
+    """A :class:`workbench.runner.RunConfig` from the Setup form's values (keys are RunConfig fields)."""
+    from workbench.runner import RunConfig
+
+    return RunConfig(**dict(values))
+
+
+def make_runner(config: Any, on_event: Callable[["Event"], None]) -> Any:
+    """A :class:`workbench.runner.Runner` publishing to the live stream; ``run()`` blocks, ``stop()`` is
+    thread-safe."""
+    from workbench.runner import Runner
+
+    return Runner(config, on_event=on_event, live=True)
+
+
+def live_runs() -> list[dict[str, Any]]:
+    """Runs in flight in other processes: run_id, model, engines, pid, started (epoch seconds)."""
+    from workbench.live import list_live_runs
+
+    return list_live_runs()
+
+
+def follow(run_id: str, stop: threading.Event) -> Iterator["Event"]:
+    """Events of a run in another process until it ends or ``stop`` is set."""
+    from workbench.live import follow as _follow
+
+    return _follow(run_id, stop)
+
+
+# ----------------------------------------------------------------------------------------------------- history
+
+
+def open_history(notice: Callable[[str], None] | None = None) -> Any:
+    from workbench.history import HistoryStore
+
+    return HistoryStore(notice=notice)
+
+
+def list_history(store: Any, limit: int = 50) -> list["RunRecord"]:
+    return store.list(limit=limit)
+
+
+def save_record(store: Any, record: "RunRecord") -> str:
+    """Add ``record`` to the history; returns its run id."""
+    result = store.add(record)
+    return str(result) if result else record.run_id
+
+
+def record_from_dict(d: Mapping[str, Any]) -> "RunRecord":
+    from workbench.result import RunRecord
+
+    return RunRecord.from_dict(d)
+
+
+# ------------------------------------------------------------------------------------------------------ export
+
+
+def export_dir() -> Path:
+    """Where ``e`` writes: ``$WORKBENCH_HOME`` when set, else the current directory."""
+    from workbench.paths import home
+
+    base = home()
+    if base is not None:
+        base.mkdir(parents=True, exist_ok=True)
+        return base
+    return Path.cwd()
+
+
+def export_records(records: Sequence["RunRecord"], fmt: str = "json", name: str | None = None) -> Path:
+    """Write ``records`` as ``fmt`` into :func:`export_dir`; returns the path written."""
+    from workbench.export import write
+
+    suffix = EXPORT_FORMATS.get(fmt, fmt)
+    if name is None:
+        ids = "-".join(r.run_id for r in records[:2]) or "empty"
+        name = f"workbench-{ids}.{suffix}"
+    return write(export_dir() / name, fmt, list(records))

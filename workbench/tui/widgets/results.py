@@ -1,0 +1,384 @@
+"""The Results pane: engines side by side, speedup against a chosen baseline, parity, warnings, errors.
+
+Set :attr:`ResultsPane.view` (a :class:`ResultsView`) and the watcher renders. A complete run shows its
+:class:`~workbench.result.RunRecord`; a run that crashed or was stopped shows what its engines reported so far —
+labelled as such and never saved.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any, Sequence
+
+from rich.text import Text
+from textual import on
+from textual.app import ComposeResult
+from textual.containers import Horizontal, Vertical, VerticalScroll
+from textual.content import Content
+from textual.reactive import reactive
+from textual.widgets import DataTable, Label, Select, Static
+
+from ..analysis import Speedup, speedups
+from . import composed
+from ..format import DASH, cpu_ranges, ms, rate, ratio
+
+if TYPE_CHECKING:  # pragma: no cover
+    from workbench.result import EngineResult, RunRecord
+
+COLUMNS: tuple[tuple[str, str], ...] = (
+    ("engine", "engine"),
+    ("prec", "prec"),
+    ("p50", "p50"),
+    ("p90", "p90"),
+    ("p99", "p99"),
+    ("mean", "mean"),
+    ("thr", "items/s"),
+    ("speedup", "speedup"),
+    ("parity", "parity"),
+    ("warn", "⚠"),
+)
+
+
+NUMERIC = frozenset({"p50", "p90", "p99", "mean", "thr", "speedup", "warn"})
+
+
+def _cell(text: str, style: str = "", right: bool = False) -> Text:
+    return Text(" " + text, style=style, justify="right" if right else "left", no_wrap=True)
+
+
+@dataclass(frozen=True)
+class ResultsView:
+    """What the Results pane shows."""
+
+    results: tuple["EngineResult", ...] = ()
+    record: "RunRecord | None" = None
+    banner: str = ""  # e.g. "stopped — not saved"
+    severity: str = "info"  # info | warning | error
+    saved: bool = False
+    fixture: bool = False  # test data (the banner says so)
+    extra_errors: tuple[tuple[str, str], ...] = field(default_factory=tuple)  # (engine, error) without a result
+
+
+def theme_color(widget: Any, variable: str) -> str:
+    """A theme variable's colour as a Rich colour string (DataTable cells are Rich Text)."""
+    try:
+        value = widget.app.theme_variables.get(variable)
+    except Exception:  # pragma: no cover - no app
+        value = None
+    if not value:
+        return ""
+    from textual.color import Color
+
+    try:
+        return Color.parse(value).hex6
+    except Exception:  # pragma: no cover
+        return ""
+
+
+class ResultsTable(DataTable):
+    """The side-by-side table (also used by the run-detail screen)."""
+
+    DEFAULT_CSS = """
+    ResultsTable {
+        height: auto;
+        max-height: 12;
+    }
+    """
+
+    def __init__(self, **kwargs: Any) -> None:
+        # cell_padding=0 with one leading space per cell: one column of separation instead of two, so the ten
+        # columns fit an 80-column terminal
+        super().__init__(cursor_type="row", zebra_stripes=True, cell_padding=0, **kwargs)
+        self._engines: list[str] = []
+        self._last: tuple[Any, ...] | None = None
+
+    def on_mount(self) -> None:
+        for key, label in COLUMNS:
+            self.add_column(_cell(label, right=key in NUMERIC), key=key)
+        self.app.theme_changed_signal.subscribe(self, lambda _theme: self._rerender())
+
+    def _rerender(self) -> None:
+        if self._last is not None:
+            self.show(*self._last)
+
+    def show(self, results: Sequence["EngineResult"], speed: dict[str, Speedup],
+             extra_errors: Sequence[tuple[str, str]] = ()) -> None:
+        self._last = (results, speed, extra_errors)
+        cursor = self.cursor_row
+        self.clear()
+        ok_c, bad_c, warn_c, muted_c = (theme_color(self, v) for v in ("success", "error", "warning", "text-muted"))
+        self._engines = []
+        for r in results:
+            self._engines.append(r.engine)
+            if not r.ok:
+                self._failed_row(r.engine, r.precision_requested or DASH, bad_c)
+                continue
+            lat = r.latency_ms or {}
+            eff = r.precision_effective or r.precision_requested or DASH
+            mismatch = bool(r.precision_effective and r.precision_effective != r.precision_requested)
+            sp = speed.get(r.engine) or Speedup(None, None)
+            if sp.value is None:
+                sp_cell = _cell(DASH if not sp.note or sp.note == "baseline failed" else "n/a", muted_c, right=True)
+            elif sp.note == "baseline":
+                sp_cell = _cell("base", muted_c, right=True)
+            else:
+                sp_cell = _cell(ratio(sp.value), ok_c if sp.value >= 1.0 else warn_c, right=True)
+            parity = (r.parity or {}).get("status") or DASH
+            nwarn = len(r.warnings or [])
+            self.add_row(
+                _cell(r.engine, "bold"),
+                _cell(eff, warn_c if mismatch else ""),
+                _cell(ms(lat.get("p50")), "bold", right=True),
+                _cell(ms(lat.get("p90")), right=True),
+                _cell(ms(lat.get("p99")), right=True),
+                _cell(ms(lat.get("mean")), right=True),
+                _cell(rate(r.throughput), right=True),
+                sp_cell,
+                _cell(parity, {"pass": ok_c, "fail": bad_c, "error": bad_c}.get(parity, muted_c)),
+                _cell(f"{nwarn}" if nwarn else "", warn_c, right=True),
+                key=r.engine,
+            )
+        for engine, error in extra_errors:
+            if engine in self._engines:
+                continue
+            self._engines.append(engine)
+            self._failed_row(engine, DASH, bad_c)
+        if self.row_count:
+            self.move_cursor(row=min(max(cursor, 0), self.row_count - 1))
+
+    def _failed_row(self, engine: str, precision: str, bad: str) -> None:
+        self.add_row(_cell(engine, "bold"), _cell(precision), _cell("✗ failed", bad),
+                     *[_cell(DASH, right=True) for _ in range(len(COLUMNS) - 3)], key=engine)
+
+    def engine_at_cursor(self) -> str | None:
+        if 0 <= self.cursor_row < len(self._engines):
+            return self._engines[self.cursor_row]
+        return None
+
+
+def result_detail(r: "EngineResult | None", speed: Speedup | None, error: str | None = None) -> Content:
+    """Everything about one engine's result that does not fit the table."""
+    muted = "$text-muted"
+    if r is None:
+        if error:
+            return Content.assemble(("✗ ", "$error"), (error, "$error"))
+        return Content("")
+    parts: list[Any] = [(r.engine, "bold")]
+    if r.engine_version:
+        parts.append((f" {r.engine_version}", muted))
+    bits = [r.device, f"{r.precision_requested}→{r.precision_effective or '?'}", f"batch {r.batch}", r.mode]
+    if r.threads:
+        bits.append(f"{r.threads} thr")
+    if r.cores:
+        bits.append(f"cores {cpu_ranges(r.cores)}")
+    if r.streams:
+        bits.append(f"{r.streams} streams")
+    parts += [(" · " + " · ".join(str(b) for b in bits), muted), "\n"]
+    if not r.ok:
+        parts += [("✗ ", "$error"), (str(r.error or "failed"), "$error")]
+        return Content.assemble(*parts)
+    lat = r.latency_ms or {}
+    ci = r.median_ci_ms or []
+    line = [f"mean {ms(lat.get('mean'))} ± {ms(lat.get('std'))}", f"min {ms(lat.get('min'))}",
+            f"max {ms(lat.get('max'))}", f"p99.9 {ms(lat.get('p999'))} ms"]
+    if len(ci) == 2:
+        line.append(f"median 95% CI {ms(ci[0])}–{ms(ci[1])}")
+    line.append(f"n={r.iterations}")
+    if r.outliers:
+        line.append(f"{r.outliers} outliers")
+    parts += [(" · ".join(line), ""), "\n"]
+    res = []
+    if r.load_ms is not None:
+        res.append(f"load {ms(r.load_ms)} ms")
+    if r.first_inference_ms is not None:
+        res.append(f"first {ms(r.first_inference_ms)} ms")
+    if r.peak_rss_mb is not None:
+        res.append(f"RSS {r.peak_rss_mb:.0f} MB")
+    if r.cpu_util_pct is not None:
+        res.append(f"CPU {r.cpu_util_pct:.0f}%")
+    if res:
+        parts += [(" · ".join(res), muted), "\n"]
+    p = r.parity or {}
+    if p:
+        status = str(p.get("status"))
+        style = {"pass": "$success", "fail": "$error", "error": "$error"}.get(status, muted)
+        parts += [("parity ", muted), (status, f"bold {style}")]
+        if p.get("reference"):
+            parts.append((f" vs {p['reference']}", muted))
+        nums = []
+        if isinstance(p.get("rel_l2"), (int, float)):
+            nums.append(f"rel L2 {p['rel_l2']:.1e}")
+        if isinstance(p.get("max_abs"), (int, float)):
+            nums.append(f"max |Δ| {p['max_abs']:.1e}")
+        if isinstance(p.get("top1"), (int, float)):
+            nums.append(f"top-1 {p['top1'] * 100:.0f}%")
+        if nums:
+            parts.append((" (" + ", ".join(nums) + ")", muted))
+        if p.get("message"):
+            parts.append((f" — {p['message']}", muted))
+        parts.append("\n")
+    if speed is not None and speed.note and speed.note != "baseline":
+        parts += [("speedup ", muted), (speed.note, "$warning"), "\n"]
+    for w in r.warnings or []:
+        parts += [("⚠ ", "$warning"), (str(w.get("message") or w.get("code")), ""),
+                  (f" [{w.get('code')}]" if w.get("code") else "", muted), "\n"]
+    return Content.assemble(*parts)
+
+
+class ResultsPane(Vertical):
+    """Side-by-side results of the latest run (or of a crashed/stopped one, labelled)."""
+
+    DEFAULT_CSS = """
+    ResultsPane {
+        height: 1fr;
+    }
+    ResultsPane > #results-title {
+        height: auto;
+    }
+    ResultsPane > #results-bar {
+        height: 1;
+    }
+    ResultsPane > #results-bar > Label {
+        width: auto;
+        padding: 0 1 0 0;
+        color: $text-muted;
+    }
+    ResultsPane > #results-bar > Select {
+        width: 24;
+    }
+    ResultsPane > #results-bar > #results-note {
+        width: 1fr;
+        padding: 0 0 0 2;
+        color: $text-muted;
+    }
+    ResultsPane > #results-detail {
+        height: 1fr;
+        min-height: 2;
+    }
+    ResultsPane > #results-empty {
+        height: 1fr;
+        content-align: center middle;
+        color: $text-muted;
+    }
+    """
+
+    view: reactive[ResultsView | None] = reactive(None)
+    baseline: reactive[str | None] = reactive(None)
+
+    def compose(self) -> ComposeResult:
+        yield Static("", id="results-title")
+        with Horizontal(id="results-bar"):
+            yield Label("Baseline")
+            yield Select([], allow_blank=True, compact=True, id="results-baseline", prompt="baseline")
+            yield Static("latency in ms", id="results-note")
+        yield ResultsTable(id="results-table")
+        with VerticalScroll(id="results-detail"):
+            yield Static("", id="results-detail-text")
+        yield Static("No results yet — press r to run.", id="results-empty")
+
+    def on_mount(self) -> None:
+        self.border_title = "Results"
+        self._show_empty(True)
+
+    def _show_empty(self, empty: bool) -> None:
+        for wid in ("#results-title", "#results-bar", "#results-table", "#results-detail"):
+            self.query_one(wid).display = not empty
+        self.query_one("#results-empty").display = empty
+
+    @property
+    def record(self) -> "RunRecord | None":
+        return self.view.record if self.view else None
+
+    def watch_view(self, view: ResultsView | None) -> None:
+        if not composed(self):
+            return
+        if view is None:
+            self._show_empty(True)
+            return
+        self._show_empty(False)
+        engines = [r.engine for r in view.results if r.ok]
+        select = self.query_one("#results-baseline", Select)
+        record_base = view.record.baseline if view.record else None
+        with self.prevent(Select.Changed):
+            select.set_options([(e, e) for e in engines])
+            base = record_base if record_base in engines else (engines[0] if engines else None)
+            if base is not None:
+                select.value = base
+        self.baseline = base
+        self._render_title()
+        self._render_table()
+
+    def watch_baseline(self) -> None:
+        if composed(self) and self.view is not None:
+            self._render_table()
+
+    @on(Select.Changed, "#results-baseline")
+    def _baseline_changed(self, event: Select.Changed) -> None:
+        event.stop()
+        self.baseline = None if event.value is Select.NULL else str(event.value)
+
+    def _speed(self) -> dict[str, Speedup]:
+        view = self.view
+        if view is None or view.record is None:
+            return {}
+        return speedups(view.record, self.baseline)
+
+    def _render_table(self) -> None:
+        view = self.view
+        if view is None:
+            return
+        table = self.query_one(ResultsTable)
+        table.show(view.results, self._speed(), view.extra_errors)
+        self._render_detail()
+
+    def _render_title(self) -> None:
+        view = self.view
+        if view is None:
+            return
+        parts: list[Any] = []
+        rec = view.record
+        if view.fixture:
+            parts += [(" TEST FIXTURE DATA ", "bold $background on $warning"), " "]
+        if rec is not None:
+            cfg = rec.config or {}
+            bits = [str((rec.model or {}).get("name") or cfg.get("model") or "?"), str(cfg.get("mode") or ""),
+                    f"batch {cfg.get('batch', '?')}"]
+            if cfg.get("threads"):
+                bits.append(f"{cfg['threads']} thr")
+            if cfg.get("cores"):
+                bits.append(f"cores {cpu_ranges(cfg['cores'])}")
+            parts += [(" · ".join(b for b in bits if b), "bold"), (f"  run {rec.run_id}", "$text-muted")]
+            if view.saved:
+                parts += [("  saved", "$success")]
+        if view.banner:
+            style = {"error": "$error", "warning": "$warning"}.get(view.severity, "$text-muted")
+            parts += [("\n" if parts else "", ""), (view.banner, f"bold {style}")]
+        if rec is not None and rec.warnings:
+            codes = ", ".join(str(w.get("code") or "warning") for w in rec.warnings)
+            parts += ["\n", ("⚠ ", "$warning"), (f"run: {codes}", "$text-muted"),
+                      (" (details below the engine)", "$text-muted")]
+        self.query_one("#results-title", Static).update(Content.assemble(*parts))
+
+    def _render_detail(self) -> None:
+        view = self.view
+        if view is None:
+            return
+        table = self.query_one(ResultsTable)
+        engine = table.engine_at_cursor()
+        result = next((r for r in view.results if r.engine == engine), None)
+        error = dict(view.extra_errors).get(engine) if engine else None
+        speed = self._speed().get(engine) if engine else None
+        content = result_detail(result, speed, error)
+        rec = view.record
+        if rec is not None and rec.warnings:
+            extra: list[Any] = [("Run warnings", "bold $warning"), "\n"]
+            for w in rec.warnings:
+                extra += [("⚠ ", "$warning"), (str(w.get("message") or w.get("code")), ""),
+                          (f" [{w.get('code')}]" if w.get("code") else "", "$text-muted"), "\n"]
+            content = Content.assemble(content, "\n", *extra)
+        self.query_one("#results-detail-text", Static).update(content)
+
+    @on(DataTable.RowHighlighted, "#results-table")
+    def _row_highlighted(self, event: DataTable.RowHighlighted) -> None:
+        event.stop()
+        self._render_detail()

@@ -1,0 +1,426 @@
+"""The Setup pane: what to run (model, engines) and how (device, precision, mode, batch, threads, cores, time).
+
+Every control is one line tall (Textual's ``compact`` style) so the whole form fits an 80×24 terminal.
+:meth:`SetupPane.values` returns the :class:`workbench.runner.RunConfig` keyword arguments, or raises a
+:class:`~workbench.errors.WorkbenchError` whose one line says which field is wrong (and focuses it).
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, Iterable, Mapping, Sequence
+
+from textual import on
+from textual.app import ComposeResult
+from textual.containers import Horizontal, Vertical, VerticalScroll
+from textual.content import Content
+from textual.message import Message
+from textual.reactive import reactive
+from textual.validation import Function, Integer, Number
+from textual.widget import Widget
+from textual.widgets import Checkbox, Input, Label, Select, Static
+
+from . import composed
+from ..format import cpu_ranges
+
+if TYPE_CHECKING:  # pragma: no cover
+    from workbench_engines.base import EngineInfo
+
+    from ..services import ModelChoice
+
+PRECISION_CHOICES: tuple[str, ...] = ("fp32", "bf16", "fp16")
+MODE_CHOICES: tuple[str, ...] = ("latency", "throughput")
+DEFAULT_MODEL = "resnet18"
+DEFAULT_DURATION_S = 5.0
+DEFAULT_WARMUP_S = 1.0
+
+
+def _engine_id(name: str) -> str:
+    return "engine-" + re.sub(r"[^A-Za-z0-9_-]", "_", name)
+
+
+def _parse_cpus(text: str) -> list[int]:
+    from .. import services
+
+    return services.parse_cpus(text)
+
+
+def _cpus_ok(text: str) -> bool:
+    if not text.strip():
+        return True
+    try:
+        _parse_cpus(text)
+    except ValueError:
+        return False
+    return True
+
+
+class SetupError(ValueError):
+    """Internal: a field is invalid (``field`` is the widget id)."""
+
+    def __init__(self, field: str, message: str) -> None:
+        super().__init__(message)
+        self.field = field
+
+
+class FormRow(Horizontal):
+    """``label | control`` on one line."""
+
+    DEFAULT_CSS = """
+    FormRow {
+        height: auto;
+        margin: 0 0 0 0;
+    }
+    FormRow > .form-label {
+        width: 10;
+        padding: 0 1 0 0;
+        color: $text-muted;
+    }
+    FormRow > .form-field {
+        width: 1fr;
+    }
+    """
+
+    def __init__(self, label: str, *children: Widget, id: str | None = None) -> None:
+        super().__init__(Label(label, classes="form-label"), *children, id=id)
+
+
+class SetupPane(VerticalScroll):
+    """The run form. Engines and models arrive after mount (see :attr:`engines`, :attr:`models`)."""
+
+    DEFAULT_CSS = """
+    SetupPane {
+        height: 1fr;
+        padding: 0 1;
+    }
+    SetupPane .form-field {
+        width: 1fr;
+    }
+    SetupPane #setup-engines {
+        height: auto;
+        width: 1fr;
+    }
+    SetupPane #setup-engines Checkbox {
+        width: auto;
+        margin-right: 2;
+    }
+    SetupPane .setup-hint {
+        height: auto;
+        padding: 0 0 0 10;
+        color: $text-muted;
+    }
+    SetupPane .setup-error {
+        height: auto;
+        padding: 0 0 0 10;
+        color: $error;
+        display: none;
+    }
+    SetupPane .setup-error.-shown {
+        display: block;
+    }
+    """
+
+    engines: reactive[tuple["EngineInfo", ...]] = reactive(())
+    cpus: reactive[tuple[int, ...]] = reactive(())
+
+    @dataclass
+    class CoresChanged(Message):
+        """The planned cores changed (valid values only)."""
+
+        cores: tuple[int, ...]
+        reserved: tuple[int, ...]
+
+    def __init__(self, models: Sequence["ModelChoice"], initial: Mapping[str, Any] | None = None,
+                 *, id: str | None = None, classes: str | None = None) -> None:
+        super().__init__(id=id, classes=classes)
+        self._models = list(models)
+        self._initial = dict(initial or {})
+        self._selected_engines: set[str] | None = (
+            set(self._initial["engines"]) if self._initial.get("engines") else None
+        )
+
+    # ------------------------------------------------------------------------------------------------ compose
+    def compose(self) -> ComposeResult:
+        init = self._initial
+        model_names = [m.name for m in self._models]
+        model = str(init.get("model") or "")
+        path = ""
+        if model and model not in model_names:
+            path, model = model, ""
+        if not model:
+            model = DEFAULT_MODEL if DEFAULT_MODEL in model_names else (model_names[0] if model_names else "")
+        options = [(Content.assemble((m.name, "bold"), (f"  {m.task}", "$text-muted")), m.name)
+                   for m in self._models]
+        yield FormRow("Model", Select(options, value=model or Select.NULL, allow_blank=not options,
+                                      compact=True, id="setup-model", classes="form-field"))
+        yield FormRow("or file", Input(path, placeholder="path to .onnx / .xml / .pt (overrides the model)",
+                                       compact=True, id="setup-path", classes="form-field"))
+        yield Static("", id="setup-path-error", classes="setup-error")
+        yield FormRow("Engines", Vertical(Static("discovering engines…", classes="setup-hint-inline"),
+                                          id="setup-engines"))
+        yield FormRow("Device", Select([("cpu", "cpu")], value=str(init.get("device") or "cpu"),
+                                       allow_blank=False, compact=True, id="setup-device", classes="form-field"))
+        yield FormRow("Precision", Select([(p, p) for p in PRECISION_CHOICES],
+                                          value=init.get("precision") if init.get("precision") in PRECISION_CHOICES
+                                          else "fp32", allow_blank=False, compact=True, id="setup-precision",
+                                          classes="form-field"))
+        yield FormRow("Mode", Select([(m, m) for m in MODE_CHOICES],
+                                     value=init.get("mode") if init.get("mode") in MODE_CHOICES else "latency",
+                                     allow_blank=False, compact=True, id="setup-mode", classes="form-field"))
+        yield FormRow("Batch", Input(str(init.get("batch") or 1), compact=True, id="setup-batch",
+                                     validators=[Integer(minimum=1, failure_description="batch: a whole number ≥ 1")],
+                                     classes="form-field"))
+        threads = init.get("threads")
+        yield FormRow("Threads", Input("" if threads in (None, "") else str(threads), placeholder="auto (one per core)",
+                                       compact=True, id="setup-threads", valid_empty=True,
+                                       validators=[Integer(minimum=1, failure_description="threads: ≥ 1 or empty")],
+                                       classes="form-field"))
+        cores = init.get("cores")
+        cores_text = cores if isinstance(cores, str) else (cpu_ranges(cores) if cores else "")
+        yield FormRow("Cores", Input(cores_text, placeholder="e.g. 0-3,6", compact=True, id="setup-cores",
+                                     validators=[Function(_cpus_ok, "cores: a CPU list such as 0-3,6")],
+                                     classes="form-field"))
+        yield Static("", id="setup-cores-hint", classes="setup-hint")
+        duration = init.get("duration_s", init.get("duration", DEFAULT_DURATION_S))
+        yield FormRow("Duration", Input(f"{float(duration):g}", compact=True, id="setup-duration",
+                                        validators=[Number(minimum=0.05, failure_description="duration: seconds > 0")],
+                                        classes="form-field"))
+        warmup = init.get("warmup_s", init.get("warmup", DEFAULT_WARMUP_S))
+        yield FormRow("Warm-up", Input(f"{float(warmup):g}", compact=True, id="setup-warmup",
+                                       validators=[Number(minimum=0, failure_description="warm-up: seconds ≥ 0")],
+                                       classes="form-field"))
+        yield Static("", id="setup-message", classes="setup-error")
+
+    def on_mount(self) -> None:
+        self.border_title = "Setup"
+        self._update_cores_hint()
+        path = self.query_one("#setup-path", Input).value
+        if path:
+            self._check_path(path)
+
+    # ------------------------------------------------------------------------------------------------ engines
+    def watch_engines(self, engines: tuple["EngineInfo", ...]) -> None:
+        if not composed(self) or not engines:
+            return
+        box = self.query_one("#setup-engines", Vertical)
+        previous = {cb.name: cb.value for cb in box.query(Checkbox)}
+        box.remove_children()
+        boxes = []
+        for info in engines:
+            if info.installed:
+                label = Content.assemble((info.name, "bold"), (f" {info.version or ''}".rstrip(), "$text-muted"))
+                if previous:
+                    checked = previous.get(info.name, False)
+                elif self._selected_engines is not None:
+                    checked = info.name in self._selected_engines
+                else:
+                    checked = True
+                boxes.append(Checkbox(label, checked, id=_engine_id(info.name), name=info.name,
+                                      tooltip=info.display_name, compact=True))
+            else:
+                reason = info.note or "not available"
+                label = Content.assemble((info.name, "strike"), (f" — {reason}", "$text-muted"))
+                boxes.append(Checkbox(label, False, id=_engine_id(info.name), name=info.name, disabled=True,
+                                      tooltip=reason, compact=True))
+        box.mount_all(boxes)
+        devices: list[str] = ["cpu"]
+        for info in engines:
+            for dev in info.devices:
+                if dev not in devices:
+                    devices.append(dev)
+        select = self.query_one("#setup-device", Select)
+        current = select.value if select.value is not Select.NULL else "cpu"
+        select.set_options([(d, d) for d in devices])
+        select.value = current if current in devices else "cpu"
+
+    # -------------------------------------------------------------------------------------------------- cores
+    def watch_cpus(self) -> None:
+        if composed(self):
+            self._update_cores_hint()
+
+    def planned_cores(self) -> tuple[tuple[int, ...], tuple[int, ...]]:
+        """``(run_cores, reserved)`` as the form stands (defaults when the field is empty or invalid)."""
+        from .. import services
+
+        text = self.query_one("#setup-cores", Input).value if composed(self) else ""
+        cpus = list(self.cpus)
+        default_run, default_reserved = services.default_cores(cpus) if cpus else ([], [])
+        if text.strip():
+            try:
+                run = _parse_cpus(text)
+            except ValueError:
+                run = default_run
+        else:
+            run = default_run
+        reserved = [c for c in cpus if c not in run] if text.strip() else default_reserved
+        return tuple(run), tuple(reserved)
+
+    def _update_cores_hint(self) -> None:
+        run, reserved = self.planned_cores()
+        hint = self.query_one("#setup-cores-hint", Static)
+        if not self.cpus:
+            hint.update("")
+            return
+        text = self.query_one("#setup-cores", Input).value.strip()
+        if text and not _cpus_ok(text):
+            hint.update(Content.assemble(("✗ ", "$error"), ("expected a CPU list such as 0-3,6", "$error")))
+            return
+        prefix = "default: " if not text else ""
+        line = f"{prefix}run on {cpu_ranges(run)} ({len(run)} core{'s' if len(run) != 1 else ''})"
+        if reserved and not text:
+            line += f", core {cpu_ranges(reserved)} kept for the UI"
+        elif not reserved and len(self.cpus) == 1:
+            line += ", shared with the UI (single core)"
+        hint.update(line)
+        self.post_message(self.CoresChanged(run, tuple(reserved)))
+
+    @on(Input.Changed, "#setup-cores")
+    def _cores_changed(self) -> None:
+        self._update_cores_hint()
+
+    # ---------------------------------------------------------------------------------------------- model path
+    @on(Input.Changed, "#setup-path")
+    def _path_changed(self, event: Input.Changed) -> None:
+        self._check_path(event.value)
+
+    def _check_path(self, value: str) -> str | None:
+        """Show/hide the inline error under the path; returns the error line or None."""
+        error = path_error(value)
+        box = self.query_one("#setup-path-error", Static)
+        box.update(f"✗ {error}" if error else "")
+        box.set_class(bool(error), "-shown")
+        return error
+
+    # ------------------------------------------------------------------------------------------------- values
+    def selected_engines(self) -> tuple[str, ...]:
+        return tuple(str(cb.name) for cb in self.query("#setup-engines Checkbox").results(Checkbox)
+                     if cb.value and not cb.disabled)
+
+    def values(self) -> dict[str, Any]:
+        """RunConfig keyword arguments; raises SetupError (with the field id) on an invalid field."""
+        path = self.query_one("#setup-path", Input).value.strip()
+        if path:
+            error = self._check_path(path)
+            if error:
+                raise SetupError("setup-path", error)
+            model = str(Path(path).expanduser())
+        else:
+            value = self.query_one("#setup-model", Select).value
+            if value is Select.NULL:
+                raise SetupError("setup-model", "choose a model or give a model file")
+            model = str(value)
+        engines = self.selected_engines()
+        if not engines:
+            if not self.engines:
+                raise SetupError("setup-engines", "engines are still being discovered; try again in a moment")
+            raise SetupError("setup-engines", "select at least one available engine")
+
+        def number(field: str, kind: type, empty: Any = None) -> Any:
+            widget = self.query_one(f"#{field}", Input)
+            text = widget.value.strip()
+            if not text and empty is not None:
+                return empty
+            if not text and field == "setup-threads":
+                return None
+            result = widget.validate(text)
+            if result is not None and not result.is_valid:
+                raise SetupError(field, "; ".join(result.failure_descriptions) or f"invalid {field}")
+            try:
+                return kind(text)
+            except ValueError:
+                raise SetupError(field, f"{field.removeprefix('setup-')}: not a number: {text!r}") from None
+
+        cores_text = self.query_one("#setup-cores", Input).value.strip()
+        if cores_text:
+            try:
+                cores = tuple(_parse_cpus(cores_text))
+            except ValueError as exc:
+                raise SetupError("setup-cores", str(exc)) from None
+        else:
+            cores = self.planned_cores()[0] or None
+        return {
+            "model": model,
+            "engines": engines,
+            "device": str(self.query_one("#setup-device", Select).value),
+            "precision": str(self.query_one("#setup-precision", Select).value),
+            "mode": str(self.query_one("#setup-mode", Select).value),
+            "batch": number("setup-batch", int, empty=1),
+            "threads": number("setup-threads", int),
+            "cores": tuple(cores) if cores else None,
+            "duration_s": number("setup-duration", float, empty=DEFAULT_DURATION_S),
+            "warmup_s": number("setup-warmup", float, empty=DEFAULT_WARMUP_S),
+        }
+
+    def show_error(self, field: str | None, message: str) -> None:
+        """Show ``message`` under the form and focus ``field``."""
+        box = self.query_one("#setup-message", Static)
+        box.update(f"✗ {message}")
+        box.add_class("-shown")
+        if field:
+            try:
+                target = self.query_one(f"#{field}")
+            except Exception:
+                return
+            if isinstance(target, Vertical):
+                boxes = [cb for cb in target.query(Checkbox) if not cb.disabled]
+                if boxes:
+                    boxes[0].focus()
+                return
+            target.focus()
+
+    def clear_error(self) -> None:
+        box = self.query_one("#setup-message", Static)
+        box.update("")
+        box.remove_class("-shown")
+
+    def apply(self, initial: Mapping[str, Any]) -> None:
+        """Preselect values (``run_app(**initial_setup)``) after mount."""
+        if "model" in initial and initial["model"]:
+            model = str(initial["model"])
+            select = self.query_one("#setup-model", Select)
+            names = [m.name for m in self._models]
+            if model in names:
+                select.value = model
+                self.query_one("#setup-path", Input).value = ""
+            else:
+                self.query_one("#setup-path", Input).value = model
+        if initial.get("engines"):
+            self._selected_engines = set(initial["engines"])
+            for cb in self.query("#setup-engines Checkbox").results(Checkbox):
+                if not cb.disabled:
+                    cb.value = cb.name in self._selected_engines
+        simple = {"batch": "setup-batch", "threads": "setup-threads", "duration_s": "setup-duration",
+                  "warmup_s": "setup-warmup"}
+        for key, field in simple.items():
+            if key in initial and initial[key] is not None:
+                value = initial[key]
+                self.query_one(f"#{field}", Input).value = f"{value:g}" if isinstance(value, float) else str(value)
+        if initial.get("cores"):
+            cores = initial["cores"]
+            self.query_one("#setup-cores", Input).value = cores if isinstance(cores, str) else cpu_ranges(cores)
+        for key in ("precision", "mode", "device"):
+            if initial.get(key):
+                try:
+                    self.query_one(f"#setup-{key}", Select).value = initial[key]
+                except Exception:
+                    pass
+
+
+def path_error(value: str) -> str | None:
+    """One line saying what is wrong with a model file path, or None when it is usable (or empty)."""
+    text = value.strip()
+    if not text:
+        return None
+    path = Path(text).expanduser()
+    if not path.exists():
+        return f"no such file: {text}"
+    if path.is_dir():
+        return f"{text} is a directory; give the model file (.onnx, .xml, .pt)"
+    try:
+        if path.stat().st_size == 0:
+            return f"{text} is empty"
+    except OSError as exc:
+        return f"cannot read {text}: {exc.strerror or exc}"
+    return None
