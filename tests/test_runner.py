@@ -233,3 +233,21 @@ def test_stop_interrupts_model_preparation(tmp_path, monkeypatch):
     with pytest.raises(RunFailed, match="stopped"):
         runner.run()
     assert time.monotonic() - t0 < 6
+
+
+def test_parent_threads_leave_the_benchmark_cores_during_a_run_and_come_back():
+    allowed = sorted(os.sched_getaffinity(0))
+    if len(allowed) < 2:
+        pytest.skip("needs two cores to keep the parent away from the benchmark")
+    bench = allowed[-1]
+    seen: list[set[int]] = []
+    events: list = []
+
+    def on_event(e):
+        if isinstance(e, ev.Progress):
+            seen.append(os.sched_getaffinity(0))
+        events.append(e)
+
+    Runner(_cfg(cores=(bench,), duration_s=0.3), on_event=on_event, live=False, artifact=NOOP_ARTIFACT).run()
+    assert seen and all(bench not in mask for mask in seen)
+    assert sorted(os.sched_getaffinity(0)) == allowed

@@ -139,6 +139,51 @@ def _cpu_list(cores: list[int] | tuple[int, ...]) -> str:
         return ",".join(map(str, cores))
 
 
+class _ParentAway:
+    """Keep this process (every thread: the UI, the runner, the noise sampler) off the benchmark's cores while a
+    run is in flight, and restore each thread's mask afterwards. Only when some allowed core is left over —
+    with no spare core the parent stays where it was (and its load shows up in the noise warnings)."""
+
+    def __init__(self, bench_cores: tuple[int, ...]) -> None:
+        self.bench = set(bench_cores)
+        self.saved: dict[int, set[int]] = {}
+
+    @staticmethod
+    def _threads() -> list[int]:
+        try:
+            return [int(t) for t in os.listdir("/proc/self/task")]
+        except OSError:
+            return [0]
+
+    def __enter__(self) -> "_ParentAway":
+        spare = set(allowed_cores()) - self.bench
+        if not spare or not self.bench:
+            return self
+        for tid in self._threads():
+            try:
+                self.saved[tid] = os.sched_getaffinity(tid)
+                os.sched_setaffinity(tid, spare)
+            except OSError:  # thread ended meanwhile, or not permitted: leave it
+                continue
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        for tid, mask in self.saved.items():
+            try:
+                os.sched_setaffinity(tid, mask)
+            except OSError:
+                continue
+        # threads started during the run inherited the spare mask: give them the original one back too
+        if self.saved:
+            original = next(iter(self.saved.values()))
+            for tid in self._threads():
+                if tid not in self.saved:
+                    try:
+                        os.sched_setaffinity(tid, original)
+                    except OSError:
+                        continue
+
+
 def formats_for(engines: tuple[str, ...]) -> set[str]:
     """The built-in formats the given engines need (each engine's first preference a built-in can provide)."""
     from workbench_engines.registry import get_engine_class
@@ -238,7 +283,8 @@ class Runner:
         try:
             self._emit(ev.RunStarted(run_id=self.run_id, model=artifact.name, engines=config.engines,
                                      config=config.to_dict(), pid=os.getpid()))
-            record = self._run(config, artifact)
+            with _ParentAway(tuple(config.cores or ())):
+                record = self._run(config, artifact)
         except RunFailed as exc:
             self._emit(ev.RunAborted(run_id=self.run_id, reason=str(exc)))
             raise

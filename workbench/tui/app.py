@@ -26,7 +26,7 @@ from textual.css.query import NoMatches
 from textual.reactive import reactive
 from textual.screen import ModalScreen
 from textual.widget import Widget
-from textual.widgets import Footer, Header, Input, Tab, Tabs
+from textual.widgets import Header, Input, Tab, Tabs
 from textual.worker import Worker, WorkerState
 
 import workbench_themes
@@ -37,6 +37,7 @@ from .commands import WorkbenchCommands
 from .messages import EnginesLoaded, HistoryLoaded, RunEventReceived, SystemInfoLoaded
 from .screens import CompareScreen, HelpScreen, MonitorScreen, RunDetailScreen
 from .widgets.hardware import HardwarePane
+from .widgets.footer import QuietFooter
 from .widgets.history import HistoryPane
 from .widgets.live import LivePane
 from .widgets.results import ResultsPane, ResultsView
@@ -167,7 +168,7 @@ class WorkbenchApp(App[int]):
                 yield LivePane(id="live", classes="pane")
                 yield ResultsPane(id="results", classes="pane")
                 yield HistoryPane(id="history", classes="pane")
-        yield Footer()
+        yield QuietFooter()
 
     def on_mount(self) -> None:
         self.query_one(Workspace).show_view(self.view, self.wide, True)
