@@ -14,7 +14,7 @@ import time
 from pathlib import Path
 from typing import Any, Mapping
 
-from workbench.errors import EngineUnavailable, ModelError, UnsupportedError
+from workbench.errors import EngineUnavailable, ModelError, UnsupportedError, first_line
 
 from .base import Effective, Engine, LoadedModel, ModelArtifact
 
@@ -139,7 +139,7 @@ class OnnxRuntimeEngine(Engine):
         try:
             session = ort.InferenceSession(path, sess_options=opts, providers=providers)
         except Exception as exc:  # ORT raises its own Fail/InvalidGraph/... classes
-            first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+            first = first_line(exc)
             raise ModelError(f"onnxruntime could not load {os.path.basename(path)}: {first}") from None
         if device == "cuda" and session.get_providers()[0] != provider:
             raise EngineUnavailable("onnxruntime: the CUDA provider failed to initialise (check the CUDA/cuDNN libraries); use --device cpu")

@@ -13,7 +13,7 @@ import os
 import time
 from typing import Any, Callable, Mapping
 
-from workbench.errors import EngineUnavailable, ModelError, UnsupportedError
+from workbench.errors import EngineUnavailable, ModelError, UnsupportedError, first_line
 
 from .base import Effective, Engine, LoadedModel, ModelArtifact
 
@@ -155,7 +155,7 @@ class OpenVinoEngine(Engine):
         try:
             model = core.read_model(path)
         except Exception as exc:
-            first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+            first = first_line(exc)
             raise ModelError(f"openvino could not read {os.path.basename(path)}: {first[:200]}") from None
         static = {p.get_any_name(): p.get_partial_shape() for p in model.inputs}
         if any(ps.is_dynamic for ps in static.values()):
@@ -181,7 +181,7 @@ class OpenVinoEngine(Engine):
         try:
             compiled = core.compile_model(model, ov_device, config)
         except Exception as exc:
-            first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+            first = first_line(exc)
             raise UnsupportedError(f"openvino could not compile for {ov_device} with {config}: {first[:200]}") from None
         loaded = OvModel(compiled, ov, artifact, device)
         loaded.load_ms = (time.perf_counter_ns() - t0) / 1e6

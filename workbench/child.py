@@ -174,10 +174,10 @@ def main() -> int:
     try:
         return _serve(job, cores, chan)
     except BaseException as exc:  # report, never a traceback to the user; the parent turns it into a row
-        from workbench.errors import WorkbenchError
+        from workbench.errors import WorkbenchError, first_line
 
         kind = "user" if isinstance(exc, WorkbenchError) else type(exc).__name__
-        message = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+        message = first_line(exc)
         try:
             chan.json(type="error", kind=kind, message=message)
         except OSError:

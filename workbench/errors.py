@@ -60,3 +60,9 @@ def closest(name: str, choices: list[str] | tuple[str, ...]) -> str | None:
         if c.lower() == match[0]:
             return c
     return None
+
+
+def first_line(exc: BaseException) -> str:
+    """The first line of an exception's message (native engines raise pages), or its type name when empty."""
+    text = str(exc).strip()
+    return text.splitlines()[0] if text else type(exc).__name__

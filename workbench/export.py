@@ -57,17 +57,9 @@ def format_cores(cores: Sequence[int] | None) -> str:
     """``[0, 1, 2, 3, 8]`` → ``"0-3,8"``; ``None``/empty → ``""``."""
     if not cores:
         return ""
-    values = sorted({int(c) for c in cores})
-    parts = []
-    start = prev = values[0]
-    for c in values[1:]:
-        if c == prev + 1:
-            prev = c
-            continue
-        parts.append(f"{start}-{prev}" if prev > start else str(start))
-        start = prev = c
-    parts.append(f"{start}-{prev}" if prev > start else str(start))
-    return ",".join(parts)
+    from workbench.sysinfo import format_cpu_list
+
+    return format_cpu_list(sorted({int(c) for c in cores}))
 
 
 def _num(value: Any) -> float | None:

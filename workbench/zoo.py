@@ -19,7 +19,7 @@ import sys
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Callable, Mapping
 
-from workbench.errors import ModelError, closest
+from workbench.errors import ModelError, closest, first_line
 from workbench_engines.base import TensorSpec
 
 if TYPE_CHECKING:  # pragma: no cover - typing only
@@ -192,7 +192,7 @@ def ensure_torchvision(required: bool = True) -> None:
         return
     except RuntimeError as exc:
         if "torchvision::nms" not in str(exc):
-            raise ModelError(f"cannot import torchvision: {_first_line(exc)}") from exc
+            raise ModelError(f"cannot import torchvision: {first_line(exc)}") from exc
     for mod in [m for m in sys.modules if m == "torchvision" or m.startswith("torchvision.")]:
         del sys.modules[mod]
     import torch
@@ -205,12 +205,9 @@ def ensure_torchvision(required: bool = True) -> None:
     try:
         import torchvision  # noqa: F401,F811
     except Exception as exc:  # still broken: say so in one line
-        raise ModelError(f"cannot import torchvision: {_first_line(exc)}") from exc
+        raise ModelError(f"cannot import torchvision: {first_line(exc)}") from exc
 
 
-def _first_line(exc: BaseException) -> str:
-    text = str(exc).strip()
-    return text.splitlines()[0] if text else type(exc).__name__
 
 
 # ---------------------------------------------------------------------------------------------------------------

@@ -95,14 +95,7 @@ def parity_label(parity: Mapping[str, Any] | None) -> str:
 
 
 def cpu_ranges(cpus: Iterable[int]) -> str:
-    """``[0,1,2,3,6]`` -> ``"0-3,6"`` (local copy so rendering never depends on sysinfo)."""
-    ordered = sorted(set(int(c) for c in cpus))
-    parts: list[str] = []
-    i = 0
-    while i < len(ordered):
-        j = i
-        while j + 1 < len(ordered) and ordered[j + 1] == ordered[j] + 1:
-            j += 1
-        parts.append(str(ordered[i]) if i == j else f"{ordered[i]}-{ordered[j]}")
-        i = j + 1
-    return ",".join(parts)
+    """``[0,1,2,3,6]`` -> ``"0-3,6"``."""
+    from workbench.sysinfo import format_cpu_list
+
+    return format_cpu_list(sorted(set(int(c) for c in cpus)))
