@@ -251,3 +251,14 @@ def test_parent_threads_leave_the_benchmark_cores_during_a_run_and_come_back():
     Runner(_cfg(cores=(bench,), duration_s=0.3), on_event=on_event, live=False, artifact=NOOP_ARTIFACT).run()
     assert seen and all(bench not in mask for mask in seen)
     assert sorted(os.sched_getaffinity(0)) == allowed
+
+
+def test_stages_tell_what_happens_before_measuring(shared_cache):
+    events: list = []
+    Runner(RunConfig(model="tiny_cnn", engines=("onnxruntime",), duration_s=0.05, warmup_s=0, cores=(0,)),
+           on_event=events.append, live=False).run()
+    kinds = [e.kind for e in events]
+    assert kinds[0] == "run_started" and kinds[-1] == "run_finished"
+    stages = [(e.stage, e.engine) for e in events if e.kind == "stage"]
+    assert stages == [("preparing", None), ("reference", "torch"), ("loading", "onnxruntime")]
+    assert kinds.index("stage") < kinds.index("engine_loaded") < kinds.index("progress")

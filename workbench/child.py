@@ -24,6 +24,7 @@ import time
 
 FLUSH_NS = 100_000_000  # send samples to the parent every 100 ms (or after each iteration when slower)
 HEADER = struct.Struct("<cI")
+ELAPSED = struct.Struct("<q")
 
 
 class Channel:
@@ -40,9 +41,10 @@ class Channel:
     def json(self, **msg) -> None:
         self._write(b"J", json.dumps(msg, default=str).encode())
 
-    def samples(self, raw: bytes) -> None:
+    def samples(self, raw: bytes, elapsed_ns: int) -> None:
+        """A batch of int64 latencies, prefixed with the measured time elapsed so far in this round."""
         if raw:
-            self._write(b"S", raw)
+            self._write(b"S", ELAPSED.pack(elapsed_ns) + raw)
 
     def blob(self, data: bytes) -> None:
         self._write(b"O", data)
@@ -100,14 +102,14 @@ def _measure_latency(model, chan: Channel, cmd: dict) -> dict:
         append(t1 - t0)
         n += 1
         if t1 >= next_flush:
-            chan.samples(buf.tobytes())
+            chan.samples(buf.tobytes(), t1 - start)
             buf = array("q")
             append = buf.append
             next_flush = t1 + FLUSH_NS
         if t1 >= deadline and n >= min_iter:
             break
     end = perf()
-    chan.samples(buf.tobytes())
+    chan.samples(buf.tobytes(), end - start)
     cpu1, rss = _rusage()
     return {"iterations": n, "elapsed_ns": end - start, "warmup_iterations": warm_iters, "cpu_s": cpu1 - cpu0,
             "peak_rss_mb": rss}
@@ -147,7 +149,8 @@ def _measure_inflight(model, chan: Channel, cmd: dict) -> dict:
         while not stop.wait(FLUSH_NS / 1e9):
             with lock:
                 buf, state["buf"] = state["buf"], array("q")
-            chan.samples(buf.tobytes())
+                last = state["last"]
+            chan.samples(buf.tobytes(), max(0, last - start))
 
     cpu0, _ = _rusage()
     start = perf()
@@ -158,8 +161,8 @@ def _measure_inflight(model, chan: Channel, cmd: dict) -> dict:
     stop.set()
     thread.join()
     with lock:
-        chan.samples(state["buf"].tobytes())
         n, last = state["n"], state["last"] or perf()
+        chan.samples(state["buf"].tobytes(), last - start)
     cpu1, rss = _rusage()
     return {"iterations": n, "elapsed_ns": last - start, "warmup_iterations": warm[0], "cpu_s": cpu1 - cpu0,
             "peak_rss_mb": rss}

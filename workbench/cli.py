@@ -250,6 +250,8 @@ def _progress_printer(progress) -> Callable[[Any], None]:
             thr = f"  {event.throughput:,.1f}/s" if event.throughput else ""
             rnd = f" round {event.round + 1}/{event.rounds}" if event.rounds > 1 else ""
             progress.update(event.fraction, f"{event.engine}{rnd}  n={event.iterations}{extra}{thr}")
+        elif isinstance(event, ev.Stage):
+            progress.update(0.0 if event.stage != "loading" else progress.fraction, event.message + " …")
         elif isinstance(event, ev.EngineLoaded):
             eff = event.effective
             progress.message(f"loaded {event.engine}: {event.load_ms:,.0f} ms, first inference "

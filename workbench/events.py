@@ -23,6 +23,18 @@ class RunStarted:
 
 
 @dataclass(frozen=True)
+class Stage:
+    """What the run is doing between measurements: preparing the model, computing reference outputs, loading an
+    engine. ``engine`` is None for run-wide stages."""
+
+    run_id: str
+    stage: str  # "preparing" | "reference" | "loading"
+    message: str
+    engine: str | None = None
+    kind: str = "stage"
+
+
+@dataclass(frozen=True)
 class EngineLoaded:
     run_id: str
     engine: str
@@ -91,11 +103,11 @@ class RunAborted:
     kind: str = "run_aborted"
 
 
-Event = RunStarted | EngineLoaded | Progress | NoiseWarning | EngineFinished | EngineFailed | RunFinished | RunAborted
+Event = RunStarted | Stage | EngineLoaded | Progress | NoiseWarning | EngineFinished | EngineFailed | RunFinished | RunAborted
 
 _KINDS: dict[str, type] = {
     cls.kind: cls  # type: ignore[attr-defined]
-    for cls in (RunStarted, EngineLoaded, Progress, NoiseWarning, EngineFinished, EngineFailed, RunFinished, RunAborted)
+    for cls in (RunStarted, Stage, EngineLoaded, Progress, NoiseWarning, EngineFinished, EngineFailed, RunFinished, RunAborted)
 }
 
 

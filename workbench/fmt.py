@@ -61,10 +61,12 @@ class ProgressLine:
         self.enabled = sys.stderr.isatty() if enabled is None else enabled
         self.width = width
         self._last_len = 0
+        self.fraction = 0.0
 
     def update(self, fraction: float, text: str) -> None:
         if not self.enabled:
             return
+        self.fraction = fraction
         filled = int(round(max(0.0, min(1.0, fraction)) * self.width))
         bar = "█" * filled + "░" * (self.width - filled)
         line = f"\r{bar} {fraction * 100:5.1f}%  {text}"

@@ -211,7 +211,8 @@ class _EngineState:
     error: str | None = None
     samples: list[np.ndarray] = field(default_factory=list)
     noise: list[Any] = field(default_factory=list)
-    measured_ns: int = 0
+    measured_ns: int = 0  # measured time of finished rounds
+    round_elapsed_ns: int = 0  # measured time so far in the round in progress (stamped by the child)
     iterations: int = 0
 
 
@@ -266,23 +267,16 @@ class Runner:
     def run(self) -> RunRecord:
         config = validate(self.config)
         self.config = config
-        wanted = config.engines + (("torch",) if config.parity else ())  # torch fp32 is the built-ins' reference
-        artifact = self._artifact
-        if artifact is None:
-            from .prepare import prepare
-
-            artifact = prepare(config.model, batch=config.batch, shapes=dict(config.shapes) or None,
-                               formats=formats_for(wanted), seed=config.seed, should_stop=self._stop.is_set,
-                               on_start=self._set_prepare_proc)
-        self.artifact = artifact
-        self._check_formats(artifact)
         if self._live_enabled:
             from .live import LivePublisher
 
             self._live = LivePublisher(self.run_id)
         try:
-            self._emit(ev.RunStarted(run_id=self.run_id, model=artifact.name, engines=config.engines,
+            self._emit(ev.RunStarted(run_id=self.run_id, model=config.model, engines=config.engines,
                                      config=config.to_dict(), pid=os.getpid()))
+            artifact = self._artifact or self._prepare(config)
+            self.artifact = artifact
+            self._check_formats(artifact)
             with _ParentAway(tuple(config.cores or ())):
                 record = self._run(config, artifact)
         except RunFailed as exc:
@@ -296,6 +290,16 @@ class Runner:
             if self._live is not None:
                 self._live.close()
         return record
+
+    def _prepare(self, config: RunConfig):
+        from .prepare import prepare
+
+        self._emit(ev.Stage(run_id=self.run_id, stage="preparing",
+                            message=f"preparing {os.path.basename(config.model)}"))
+        wanted = config.engines + (("torch",) if config.parity else ())  # torch fp32 is the built-ins' reference
+        return prepare(config.model, batch=config.batch, shapes=dict(config.shapes) or None,
+                       formats=formats_for(wanted), seed=config.seed, should_stop=self._stop.is_set,
+                       on_start=self._set_prepare_proc)
 
     def _check_formats(self, artifact) -> None:
         from workbench_engines.registry import get_engine_class
@@ -372,6 +376,8 @@ class Runner:
         ref = artifact.reference_engine
         if not get_engine_class(ref).is_installed():
             return None, f"reference engine {ref} is not installed"
+        self._emit(ev.Stage(run_id=self.run_id, stage="reference", engine=ref,
+                            message=f"reference outputs ({ref} fp32)"))
         proc = EngineProcess(self._job(ref, artifact, precision="fp32", device="cpu", outputs=True))
         st = _EngineState(name=f"{ref} (reference)", proc=proc)
         with self._lock:
@@ -410,6 +416,7 @@ class Runner:
         st = _EngineState(name=name)
         with self._lock:
             self._states[name] = st
+        self._emit(ev.Stage(run_id=self.run_id, stage="loading", engine=name, message=f"loading {name}"))
         try:
             st.proc = EngineProcess(self._job(name, artifact, precision=c.precision, device=c.device,
                                               outputs=c.parity))
@@ -457,16 +464,19 @@ class Runner:
                 silence = 0.0
                 kind, payload = frame
                 if kind == b"S":
-                    samples = np.frombuffer(payload, dtype=np.int64)
+                    round_elapsed_ns = int(np.frombuffer(payload[:8], dtype=np.int64)[0])
+                    samples = np.frombuffer(payload, dtype=np.int64, offset=8)
                     st.hist.add(samples)
                     st.rolling.extend(samples[-ROLLING_WINDOW:].tolist())
                     round_count += samples.size
                     st.iterations += samples.size
+                    st.round_elapsed_ns = round_elapsed_ns
                     if c.save_samples:
                         st.samples.append(samples.copy())
                 elif kind == b"J" and payload.get("type") == "round_done":
                     st.rounds.append(payload)
                     st.measured_ns += int(payload["elapsed_ns"])
+                    st.round_elapsed_ns = 0
                     self._progress(st, round_index, round_started, done_units + 1, total_units, force=True)
                     return
                 now = time.monotonic()
@@ -509,7 +519,7 @@ class Runner:
         if st.rolling:
             window = np.fromiter(st.rolling, dtype=np.int64)
             p50, p99 = (float(v) / 1e6 for v in np.percentile(window, [50, 99]))
-        measured_s = (st.measured_ns / 1e9) if force else (st.measured_ns / 1e9 + max(0.0, elapsed - c.warmup_s))
+        measured_s = (st.measured_ns + st.round_elapsed_ns) / 1e9  # the child's clock, not ours
         throughput = (st.iterations * c.batch / measured_s) if measured_s > 0 and st.iterations else None
         hist = st.hist.binned(40) if st.hist.count else {}
         self._emit(ev.Progress(run_id=self.run_id, engine=st.name, round=round_index, rounds=c.repeats,

@@ -44,6 +44,11 @@ def watch(run_id: str | None = None, *, wait_s: float = 0.0, as_json: bool = Fal
             if not as_json:
                 print(f"watching run {event.run_id}: {event.model} on {', '.join(event.engines)} (pid {event.pid})",
                       flush=True)
+        elif isinstance(event, ev.Stage):
+            if progress.enabled:
+                progress.update(progress.fraction, event.message + " …")
+            elif not as_json:
+                print(event.message, flush=True)
         elif isinstance(event, ev.Progress):
             text = (f"{event.engine}  n={event.iterations}  p50 {ms(event.p50_ms)} ms  p99 {ms(event.p99_ms)} ms"
                     + (f"  {event.throughput:,.1f}/s" if event.throughput else ""))

@@ -252,6 +252,12 @@ class LivePane(Vertical):
             self.status = "running"
             cfg = event.config or {}
             self.headline = _headline(event.model, event.engines, cfg, event.run_id)
+        elif kind == "stage":
+            self.status = str(event.message)
+            if event.stage == "loading" and event.engine:
+                w = self._engine(event.engine)
+                if w is not None:
+                    w.detail = "loading…"
         elif kind == "engine_loaded":
             w = self._engine(event.engine)
             if w is not None:
@@ -264,6 +270,8 @@ class LivePane(Vertical):
                 w.detail = " · ".join(bits)
                 w.phase = "loaded"
         elif kind == "progress":
+            if self.status != "running":
+                self.status = "running"
             w = self._engine(event.engine)
             if w is not None:
                 w.progress = event
@@ -344,13 +352,14 @@ class LivePane(Vertical):
         if not composed(self):
             return
         style = "$text-muted"
-        if self.status in ("running", "preparing"):
+        if self.status in ("running", "preparing") or self.status.startswith(("preparing", "loading", "reference")):
             style = "$accent"
         elif self.status == "finished":
             style = "$success"
         elif self.status.startswith(("aborted", "failed", "stopped")):
             style = "$error"
-        label = "following · " if self.origin == "monitor" and self.status in ("running", "preparing") else ""
+        label = "following · " if self.origin == "monitor" and not self.status.startswith(
+            ("finished", "aborted", "failed", "stopped", "idle")) else ""
         parts: list[Any] = [(f"{label}{self.status}", f"bold {style}")]
         if self.headline:
             parts += [("  ", ""), (self.headline, "")]
