@@ -267,6 +267,7 @@ class Runner:
     def run(self) -> RunRecord:
         config = validate(self.config)
         self.config = config
+        self._allowed = allowed_cores()
         if self._live_enabled:
             from .live import LivePublisher
 
@@ -619,7 +620,9 @@ class Runner:
                 for w in noise.warnings_from_noise(report):
                     if w not in out:
                         out.append(w)
-            out += noise.pinning_warnings(list(c.cores or ()), res.threads or c.threads)
+            # against the mask this process had before the run (the parent itself is moved off the benchmark
+            # cores while it runs, see _ParentAway)
+            out += noise.pinning_warnings(list(c.cores or ()), res.threads or c.threads, affinity=self._allowed)
         except Exception:  # advisory only
             pass
         return out
