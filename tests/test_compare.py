@@ -5,14 +5,12 @@ Runs here are test fixtures built from seeded synthetic lognormal samples — ne
 
 from __future__ import annotations
 
-import argparse
 import datetime as dt
 import json
 
 import numpy as np
 import pytest
 
-from workbench import cmd_history
 from workbench.compare import (
     FASTER,
     SAME,
@@ -32,6 +30,7 @@ from workbench.histogram import LogHistogram
 from workbench.history import HistoryStore
 from workbench.result import EngineResult, RunRecord, new_run_id
 from workbench.stats import summarize
+from cli_helpers import history_parser, run_cli
 
 
 def result(engine="onnxruntime", scale_ms=2.0, seed=0, n=4000, sigma=0.08, repeats=None, precision="fp32",
@@ -282,15 +281,8 @@ def test_resolve_operand(home):
 # --------------------------------------------------------------------------------------------------------- CLI
 
 
-def _parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="workbench")
-    cmd_history.register(parser.add_subparsers(dest="command"))
-    return parser
 
 
-def run_cli(argv: list[str]) -> int:
-    args = _parser().parse_args(argv)
-    return args.func(args)
 
 
 def test_cli_compare_and_gate(home, capsys):
@@ -325,7 +317,7 @@ def test_cli_compare_and_gate(home, capsys):
     with pytest.raises(WorkbenchError, match="not both"):
         run_cli(["compare", "a", "b", "--baseline", "c"])
     with pytest.raises(SystemExit):  # argparse rejects a bad percentage
-        _parser().parse_args(["compare", "a", "b", "--fail-above", "lots"])
+        history_parser().parse_args(["compare", "a", "b", "--fail-above", "lots"])
 
 
 def test_histograms_with_different_layouts_are_still_tested():

@@ -5,7 +5,6 @@ Runs here are test fixtures built from seeded synthetic samples — never presen
 
 from __future__ import annotations
 
-import argparse
 import csv
 import datetime as dt
 import io
@@ -16,7 +15,6 @@ import os
 import numpy as np
 import pytest
 
-from workbench import cmd_history
 from workbench.errors import UsageError, WorkbenchError
 from workbench.export import (
     CSV_COLUMNS,
@@ -32,6 +30,7 @@ from workbench.histogram import LogHistogram
 from workbench.history import HistoryStore
 from workbench.result import EngineResult, RunRecord, new_run_id
 from workbench.stats import summarize
+from cli_helpers import run_cli
 
 
 def result(engine: str, scale_ms: float, seed: int, **kw) -> EngineResult:
@@ -191,15 +190,8 @@ def test_load_records_migrates_v0(tmp_path):
 # --------------------------------------------------------------------------------------------------------- CLI
 
 
-def _parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="workbench")
-    cmd_history.register(parser.add_subparsers(dest="command"))
-    return parser
 
 
-def run_cli(argv: list[str]) -> int:
-    args = _parser().parse_args(argv)
-    return args.func(args)
 
 
 def test_export_then_import_twice_adds_nothing_the_second_time(home, tmp_path, monkeypatch, capsys):

@@ -24,6 +24,7 @@ from workbench.histogram import LogHistogram
 from workbench.history import MIGRATIONS, SYSTEMS, TABLE, HistoryStore, migrate_record, parse_since
 from workbench.result import SCHEMA_VERSION, EngineResult, RunRecord, new_run_id
 from workbench.stats import summarize
+from cli_helpers import run_cli
 
 REPO = Path(__file__).resolve().parents[1]
 
@@ -425,19 +426,8 @@ def test_kill_9_while_writing_keeps_history_readable(home):
 # --------------------------------------------------------------------------------------------------------- CLI
 
 
-def _parser():
-    import argparse
-
-    from workbench import cmd_history
-
-    parser = argparse.ArgumentParser(prog="workbench")
-    cmd_history.register(parser.add_subparsers(dest="command"))
-    return parser
 
 
-def run_cli(argv: list[str]) -> int:
-    args = _parser().parse_args(argv)
-    return args.func(args)
 
 
 def test_cli_list_show_delete(store, capsys):

@@ -8,12 +8,11 @@ import subprocess
 import sys
 import textwrap
 import time
-from pathlib import Path
 
 import pytest
 from textual.widgets import Input
 
-from snapshot_apps.tui_fixtures import FIXTURE_CPUS, FIXTURE_ENGINES, fixture_app, fixture_record
+from snapshot_apps.tui_fixtures import fixture_app, fixture_record
 from workbench.errors import ModelError, RunFailed
 from workbench.tui.app import WorkbenchApp, readable_error
 from workbench.tui.widgets.live import EngineLive, LivePane

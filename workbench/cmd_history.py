@@ -9,7 +9,6 @@ corrupt history moved aside, …) always go to stderr.
 from __future__ import annotations
 
 import argparse
-import datetime as _dt
 import json
 import shutil
 import sys

@@ -10,9 +10,7 @@ import os
 import signal
 import time
 
-import numpy as np
 
-from workbench_engines.base import Effective, Engine
 from workbench_engines.noop_engine import NoopEngine, _NoopModel
 
 

@@ -25,7 +25,6 @@ from textual.containers import Vertical
 from textual.css.query import NoMatches
 from textual.reactive import reactive
 from textual.screen import ModalScreen
-from textual.widget import Widget
 from textual.widgets import Header, Input, Tab, Tabs
 from textual.worker import Worker, WorkerState
 
