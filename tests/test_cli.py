@@ -7,6 +7,7 @@ import json
 import os
 import subprocess
 import sys
+from pathlib import Path
 
 import pytest
 
@@ -189,3 +190,30 @@ def test_four_concurrent_runs_each_add_their_record(test_engines):
         ids.append(json.loads(out)["run_id"])
     listed = json.loads(wb("history", "list", "--json", "--limit", "0").stdout)
     assert sorted(r["run_id"] for r in listed["runs"]) == sorted(ids)
+
+
+def test_ctrl_c_stops_at_once_and_saves_nothing(shared_cache):
+    import signal
+    import time
+
+    proc = subprocess.Popen([sys.executable, "-m", "workbench", "run", "-m", "tiny_cnn", "-e", "noop", "--cores", "0",
+                             "--duration", "60", "--no-parity"], stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                            text=True)
+    deadline = time.monotonic() + 60
+    from workbench.live import list_live_runs
+
+    def measuring() -> bool:
+        runs = list_live_runs()
+        return bool(runs) and '"kind":"progress"' in Path(runs[0]["path"]).read_text()
+
+    while time.monotonic() < deadline and not measuring():
+        time.sleep(0.1)
+    assert measuring()
+    t0 = time.monotonic()
+    proc.send_signal(signal.SIGINT)
+    out, err = proc.communicate(timeout=30)
+    assert proc.returncode == 130, err
+    assert time.monotonic() - t0 < 3
+    assert "interrupted" in err and "Traceback" not in err
+    assert json.loads(wb("history", "list", "--json").stdout)["runs"] == []
+    assert list_live_runs() == []

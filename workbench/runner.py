@@ -284,6 +284,8 @@ class Runner:
             self._emit(ev.RunAborted(run_id=self.run_id, reason=str(exc)))
             raise
         except BaseException as exc:
+            if isinstance(exc, KeyboardInterrupt):
+                self._stop.set()  # children run in their own session: kill them now, do not wait for a round
             self._emit(ev.RunAborted(run_id=self.run_id, reason=str(exc) or type(exc).__name__))
             raise
         finally:
