@@ -213,11 +213,11 @@ def _serve(job: dict, cores: list[int], chan: Channel) -> int:
     model.infer()
     first_ms = (time.perf_counter_ns() - t0) / 1e6
     eff = model.effective()
-    if job.get("mode") == "throughput" and not job.get("requests"):
-        requests = eff.requests or max(1, len(cores))
+    if job.get("mode") == "throughput":  # asked for, else the engine's optimum, else one per core
+        requests = job.get("requests") or eff.requests or max(1, len(cores))
     else:
-        requests = job.get("requests") or (1 if job.get("mode") != "throughput" else max(1, len(cores)))
-    eff.requests = requests if job.get("mode") == "throughput" else 1
+        requests = 1
+    eff.requests = requests
     _, rss = _rusage()
     chan.json(type="loaded", load_ms=model.load_ms, first_inference_ms=first_ms, effective=eff.to_dict(),
               cores=cores, pid=os.getpid(), peak_rss_mb=rss, engine_version=engine.version())

@@ -282,12 +282,9 @@ def render_results(record) -> str:
                "RSS MB", "parity", "speedup"]
     c = record.config
     cores = c.get("cores") or []
-    try:
-        from .sysinfo import format_cpu_list
+    from .export import format_cores
 
-        cores_s = format_cpu_list(list(cores))
-    except Exception:
-        cores_s = ",".join(map(str, cores))
+    cores_s = format_cores(cores)
     cpu = ((record.system or {}).get("cpu") or {}).get("model")
     head = (f"{record.model['name']}  batch {c.get('batch')}  {c.get('mode')}  threads {c.get('threads')}  "
             f"cores {cores_s}  {c.get('duration_s'):g}s x {c.get('repeats')}  run {record.run_id}")
@@ -430,12 +427,11 @@ def cmd_models(args: argparse.Namespace) -> int:
         print(json.dumps(models, indent=2))
         return 0
     from .fmt import table
+    from .zoo import human_count
 
     rows = []
     for d in models:
         inputs = " ".join(f"{i['name']}:{'x'.join(map(str, i['shape']))}" for i in d["inputs"])
-        from .zoo import human_count
-
         rows.append([d["name"], d["task"], human_count(d["params"]) if d.get("params") else "-", inputs,
                      d["description"]])
     print(table(["model", "task", "params", "inputs (batch 1)", "description"], rows, align="llrll"))

@@ -38,7 +38,7 @@ from pathlib import Path
 from typing import Any, Mapping, Sequence
 
 from workbench.errors import UsageError
-from workbench.export import _finite
+from workbench.export import _finite, _num
 from workbench.result import EngineResult, RunRecord
 
 __all__ = [
@@ -269,14 +269,6 @@ class Comparison:
 # ------------------------------------------------------------------------------------------------------ compare
 
 
-def _num(value: Any) -> float | None:
-    if value is None or isinstance(value, bool):
-        return None
-    try:
-        f = float(value)
-    except (TypeError, ValueError):
-        return None
-    return f if math.isfinite(f) else None
 
 
 def _metric_value(r: EngineResult, metric: str) -> float | None:

@@ -8,31 +8,16 @@ from __future__ import annotations
 
 from typing import Any
 
-from .parity import compare, load_npz
+from .parity import compare
 from .procs import ChildFailed, EngineProcess
 
 
 def _outputs(job: dict[str, Any], timeout: float) -> tuple[dict, dict]:
     proc = EngineProcess(job)
-    loaded: dict[str, Any] = {}
-    outputs = None
     try:
-        remaining = timeout
-        while not loaded or outputs is None:
-            frame = proc.read(timeout=1.0)
-            if frame is None:
-                remaining -= 1.0
-                if remaining <= 0:
-                    raise ChildFailed(f"{job['engine']} did not load within {timeout:g} s")
-                continue
-            kind, payload = frame
-            if kind == b"J" and payload.get("type") == "loaded":
-                loaded = payload
-            elif kind == b"O":
-                outputs = load_npz(payload)
+        return proc.wait_loaded(timeout, want_outputs=True)
     finally:
         proc.close()
-    return loaded, outputs
 
 
 def run_parity(model: str, engines: tuple[str, ...], *, precision: str = "fp32", device: str = "cpu",

@@ -16,7 +16,7 @@ import subprocess
 import sys
 import tempfile
 import time
-from typing import Any
+from typing import Any, Callable
 
 from .child import HEADER
 
@@ -108,6 +108,32 @@ class EngineProcess:
             if not chunk:
                 raise ChildFailed(self._death_reason())
             self._buf += chunk
+
+    def wait_loaded(self, timeout: float, *, want_outputs: bool, label: str | None = None,
+                    on_idle: Callable[[], None] | None = None) -> tuple[dict[str, Any], dict[str, Any] | None]:
+        """Read frames until the child reported ``loaded`` (and, with ``want_outputs``, sent its reference
+        outputs). Returns ``(loaded message, outputs or None)``. ``on_idle`` runs between reads (e.g. to raise on
+        a stop request). Kills the child and raises :class:`ChildFailed` after ``timeout`` seconds."""
+        from .parity import load_npz
+
+        loaded: dict[str, Any] = {}
+        outputs = None
+        deadline = time.monotonic() + timeout
+        while not loaded or (want_outputs and outputs is None):
+            frame = self.read(timeout=0.2)
+            if frame is None:
+                if on_idle is not None:
+                    on_idle()
+                if time.monotonic() >= deadline:
+                    self.kill()
+                    raise ChildFailed(f"{label or self.engine} did not finish loading within {timeout:g} s")
+                continue
+            kind, payload = frame
+            if kind == b"J" and payload.get("type") == "loaded":
+                loaded = payload
+            elif kind == b"O":
+                outputs = load_npz(payload)
+        return loaded, outputs
 
     def _parse(self) -> tuple[bytes, bytes] | None:
         if len(self._buf) < HEADER.size:

@@ -29,7 +29,6 @@ from . import events as ev
 from .errors import RunFailed, UsageError, WorkbenchError
 from .histogram import LogHistogram
 from .parity import compare as parity_compare
-from .parity import load_npz
 from .procs import ChildFailed, EngineProcess
 from .result import EngineResult, RunRecord, new_run_id, now_iso
 from .stats import summary_from_histogram
@@ -131,12 +130,9 @@ def validate(config: RunConfig) -> RunConfig:
 
 
 def _cpu_list(cores: list[int] | tuple[int, ...]) -> str:
-    try:
-        from .sysinfo import format_cpu_list
+    from .sysinfo import format_cpu_list
 
-        return format_cpu_list(list(cores))
-    except ImportError:  # pragma: no cover - sysinfo always ships
-        return ",".join(map(str, cores))
+    return format_cpu_list(list(cores))
 
 
 class _ParentAway:
@@ -334,12 +330,13 @@ class Runner:
     def _run(self, config: RunConfig, artifact) -> RunRecord:
         started = time.time()
         reference_outputs, reference_note = None, None
-        if self._needs_separate_reference(artifact):
+        separate_reference = self._needs_separate_reference(artifact)
+        if separate_reference:
             reference_outputs, reference_note = self._reference(artifact)
         for name in config.engines:
             self._check_stop()
             self._load(name, artifact)
-        if config.parity and not self._needs_separate_reference(artifact):
+        if config.parity and not separate_reference:
             ref_state = self._states.get(artifact.reference_engine)
             if ref_state is not None and ref_state.outputs is not None:
                 reference_outputs = ref_state.outputs
@@ -398,21 +395,8 @@ class Runner:
                 self._states.pop(st.name, None)
 
     def _await_loaded(self, st: _EngineState, want_outputs: bool) -> None:
-        timeout = self.config.timeout_s
-        while not st.loaded or (want_outputs and st.outputs is None):
-            frame = st.proc.read(timeout=0.2)
-            if frame is None:
-                self._check_stop()
-                timeout -= 0.2
-                if timeout <= 0:
-                    st.proc.kill()
-                    raise ChildFailed(f"{st.name} did not finish loading within {self.config.timeout_s:g} s")
-                continue
-            kind, payload = frame
-            if kind == b"J" and payload.get("type") == "loaded":
-                st.loaded = payload
-            elif kind == b"O":
-                st.outputs = load_npz(payload)
+        st.loaded, st.outputs = st.proc.wait_loaded(self.config.timeout_s, want_outputs=want_outputs,
+                                                    label=st.name, on_idle=self._check_stop)
 
     def _load(self, name: str, artifact) -> None:
         c = self.config
