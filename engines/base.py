@@ -169,9 +169,7 @@ class LoadedModel(ABC):
     def outputs(self) -> dict[str, Any]:
         """Outputs of the last :meth:`infer` as numpy arrays (float outputs as float32), in model output order."""
 
-    def run_inflight(
-        self, requests: int, keep_going: Callable[[], bool], on_done: Callable[[int], None]
-    ) -> int:
+    def run_inflight(self, requests: int, keep_going: Callable[[], bool], on_done: Callable[[int], None]) -> int:
         """Keep ``requests`` inferences in flight until ``keep_going()`` is False.
 
         ``on_done(latency_ns)`` is called once per completed request (possibly from several threads; the caller's
@@ -209,7 +207,7 @@ class LoadedModel(ABC):
         """One inference that is safe to call from several threads at once (see :meth:`run_inflight`)."""
         raise NotImplementedError(f"{type(self).__name__} does not support requests in flight")
 
-    def close(self) -> None:
+    def close(self) -> None:  # noqa: B027 - optional hook, most adapters need nothing
         """Release engine resources."""
 
 
@@ -286,9 +284,7 @@ class Engine(ABC):
                 return fmt
         have = ", ".join(sorted(artifact.files)) or "none"
         want = ", ".join(cls.formats)
-        raise UnsupportedError(
-            f"{cls.name} cannot run {artifact.name!r}: it has {have}; {cls.name} loads {want}"
-        )
+        raise UnsupportedError(f"{cls.name} cannot run {artifact.name!r}: it has {have}; {cls.name} loads {want}")
 
     @classmethod
     @abstractmethod

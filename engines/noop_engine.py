@@ -48,8 +48,9 @@ class NoopEngine(Engine):
         return ("fp32",)
 
     @classmethod
-    def load(cls, artifact, *, device="cpu", precision="fp32", threads=None, mode="latency", streams=None,
-             requests=None) -> LoadedModel:
+    def load(
+        cls, artifact, *, device="cpu", precision="fp32", threads=None, mode="latency", streams=None, requests=None
+    ) -> LoadedModel:
         t0 = time.perf_counter_ns()
         model = _NoopModel(artifact, threads)
         model.load_ms = (time.perf_counter_ns() - t0) / 1e6

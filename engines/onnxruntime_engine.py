@@ -41,8 +41,11 @@ class OrtModel(LoadedModel):
             device=self._device,
             precision="fp32",
             threads=opts.intra_op_num_threads or self._threads,
-            extra={"providers": providers, "inter_op_threads": opts.inter_op_num_threads,
-                   "graph_optimization": str(opts.graph_optimization_level).rsplit(".", 1)[-1]},
+            extra={
+                "providers": providers,
+                "inter_op_threads": opts.inter_op_num_threads,
+                "graph_optimization": str(opts.graph_optimization_level).rsplit(".", 1)[-1],
+            },
         )
 
     def set_inputs(self, feeds: Mapping[str, Any]) -> None:
@@ -109,8 +112,9 @@ class OnnxRuntimeEngine(Engine):
         return tuple(d for d, p in _PROVIDERS.items() if p in available)
 
     @classmethod
-    def load(cls, artifact, *, device="cpu", precision="fp32", threads=None, mode="latency", streams=None,
-             requests=None) -> LoadedModel:
+    def load(
+        cls, artifact, *, device="cpu", precision="fp32", threads=None, mode="latency", streams=None, requests=None
+    ) -> LoadedModel:
         fmt = cls.pick_format(artifact)
         if precision != "fp32":
             raise UnsupportedError(
@@ -142,7 +146,9 @@ class OnnxRuntimeEngine(Engine):
             first = first_line(exc)
             raise ModelError(f"onnxruntime could not load {os.path.basename(path)}: {first}") from None
         if device == "cuda" and session.get_providers()[0] != provider:
-            raise EngineUnavailable("onnxruntime: the CUDA provider failed to initialise (check the CUDA/cuDNN libraries); use --device cpu")
+            raise EngineUnavailable(
+                "onnxruntime: the CUDA provider failed to initialise (check the CUDA/cuDNN libraries); use --device cpu"
+            )
         model = OrtModel(session, ort, artifact, device, opts.intra_op_num_threads)
         model.load_ms = (time.perf_counter_ns() - t0) / 1e6
         return model

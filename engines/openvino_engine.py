@@ -18,8 +18,16 @@ from workbench.errors import EngineUnavailable, ModelError, UnsupportedError, fi
 from .base import Effective, Engine, LoadedModel, ModelArtifact
 
 _HINTS = {"fp32": "f32", "bf16": "bf16", "fp16": "f16"}
-_BACK = {"f32": "fp32", "float32": "fp32", "bf16": "bf16", "bfloat16": "bf16", "f16": "fp16", "float16": "fp16",
-         "i8": "int8", "u8": "int8"}
+_BACK = {
+    "f32": "fp32",
+    "float32": "fp32",
+    "bf16": "bf16",
+    "bfloat16": "bf16",
+    "f16": "fp16",
+    "float16": "fp16",
+    "i8": "int8",
+    "u8": "int8",
+}
 _DEVICES = {"cpu": "CPU", "gpu": "GPU", "npu": "NPU"}
 
 
@@ -134,8 +142,9 @@ class OpenVinoEngine(Engine):
         return ("fp32", "bf16", "fp16")
 
     @classmethod
-    def load(cls, artifact, *, device="cpu", precision="fp32", threads=None, mode="latency", streams=None,
-             requests=None) -> LoadedModel:
+    def load(
+        cls, artifact, *, device="cpu", precision="fp32", threads=None, mode="latency", streams=None, requests=None
+    ) -> LoadedModel:
         fmt = cls.pick_format(artifact)
         if precision not in _HINTS:
             raise UnsupportedError(
@@ -143,7 +152,9 @@ class OpenVinoEngine(Engine):
             )
         ov_device = _DEVICES.get(device.lower())
         if ov_device is None:
-            raise UnsupportedError(f"openvino: device {device!r} is not an OpenVINO device; use cpu (or gpu for Intel GPUs)")
+            raise UnsupportedError(
+                f"openvino: device {device!r} is not an OpenVINO device; use cpu (or gpu for Intel GPUs)"
+            )
         t0 = time.perf_counter_ns()
         import openvino as ov
 

@@ -63,7 +63,7 @@ def targets() -> dict[str, str]:
 
 def engine_names(include_hidden: bool = False) -> list[str]:
     names = []
-    for name, target in targets().items():
+    for name in targets():
         if include_hidden or not get_engine_class(name).hidden:
             names.append(name)
     return names
@@ -95,9 +95,7 @@ def require(name: str, device: str = "cpu") -> type[Engine]:
     """The adapter class, checked to be installed. Raises EngineUnavailable with an install hint otherwise."""
     cls = get_engine_class(name)
     if not cls.is_installed():
-        raise EngineUnavailable(
-            f"engine {cls.name!r} is not installed: pip install {cls.distribution}"
-        )
+        raise EngineUnavailable(f"engine {cls.name!r} is not installed: pip install {cls.distribution}")
     return cls
 
 
@@ -108,8 +106,10 @@ def probe(name: str, timeout: float = 90.0) -> tuple[tuple[str, ...] | None, str
     import subprocess
     import sys
 
-    code = ("import json,sys\nfrom workbench_engines.registry import get_engine_class\n"
-            f"print(json.dumps(list(get_engine_class({name!r}).probe_devices())))")
+    code = (
+        "import json,sys\nfrom workbench_engines.registry import get_engine_class\n"
+        f"print(json.dumps(list(get_engine_class({name!r}).probe_devices())))"
+    )
     try:
         proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=timeout)
     except subprocess.TimeoutExpired:

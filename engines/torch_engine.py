@@ -141,8 +141,9 @@ class TorchEngine(Engine):
         return ("fp32", "bf16", "fp16")
 
     @classmethod
-    def load(cls, artifact, *, device="cpu", precision="fp32", threads=None, mode="latency", streams=None,
-             requests=None) -> LoadedModel:
+    def load(
+        cls, artifact, *, device="cpu", precision="fp32", threads=None, mode="latency", streams=None, requests=None
+    ) -> LoadedModel:
         fmt = cls.pick_format(artifact)
         if precision not in _DTYPES:
             raise UnsupportedError(
@@ -155,7 +156,9 @@ class TorchEngine(Engine):
             torch.set_num_threads(int(threads))
         if device.startswith("cuda"):
             if not torch.cuda.is_available():
-                raise EngineUnavailable("torch: no CUDA device available (this torch build or machine has no GPU); use --device cpu")
+                raise EngineUnavailable(
+                    "torch: no CUDA device available (this torch build or machine has no GPU); use --device cpu"
+                )
             if precision == "bf16" and not torch.cuda.is_bf16_supported():
                 raise UnsupportedError(f"torch: {torch.cuda.get_device_name()} does not support bf16")
             # fp32 must mean fp32: by default cuDNN convolutions run in TF32 (10-bit mantissa) on Ampere and
@@ -168,7 +171,7 @@ class TorchEngine(Engine):
         path = artifact.files[fmt]
         try:
             if fmt == "torch-builtin":
-                from workbench.models import load_torch_builtin
+                from workbench.models.resolve import load_torch_builtin
 
                 module = load_torch_builtin(artifact)
             elif fmt == "torchscript":

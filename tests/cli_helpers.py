@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import argparse
 
-from workbench import cmd_history
+from workbench.cli import history as cmd_history
 
 
 def history_parser() -> argparse.ArgumentParser:

@@ -15,8 +15,13 @@ HEAVY = ("torch", "openvino", "onnxruntime", "textual", "transformers", "torchvi
 
 
 def wb(*args: str, timeout: float = 240, env: dict | None = None) -> subprocess.CompletedProcess:
-    return subprocess.run([sys.executable, "-m", "workbench", *args], capture_output=True, text=True,
-                          timeout=timeout, env={**os.environ, **(env or {})})
+    return subprocess.run(
+        [sys.executable, "-m", "workbench", *args],
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+        env={**os.environ, **(env or {})},
+    )
 
 
 def test_import_and_help_import_no_engine_or_ui():
@@ -43,17 +48,20 @@ def test_help_teaches_with_examples():
     assert "--cores" in run_help and "exit codes" in run_help
 
 
-@pytest.mark.parametrize("args,needle", [
-    (["run", "-m", "tiny_cnn", "--duration", "-3"], "--duration"),
-    (["run", "-m", "tiny_cnn", "--cores", "99"], "--cores 99"),
-    (["run", "-m", "tiny_cnn", "--batch", "0"], "--batch"),
-    (["run", "-m", "tiny_cnn", "--cores", "3-1"], "cores"),
-    (["run", "-m", "tiny_cnn", "--warmup", "soon"], "--warmup"),
-    (["run", "-m", "tiny_cnn", "-e", "tensorrtx"], "unknown engine"),
-    (["run", "-m", "resnet5", "-e", "onnxruntime"], "did you mean 'resnet50'"),
-    (["run", "-m", "/nonexistent/model.onnx", "-e", "onnxruntime"], "model.onnx"),
-    (["run", "-m", "tiny_cnn", "--shape", "x=1xfoo"], "bad shape"),
-])
+@pytest.mark.parametrize(
+    "args,needle",
+    [
+        (["run", "-m", "tiny_cnn", "--duration", "-3"], "--duration"),
+        (["run", "-m", "tiny_cnn", "--cores", "99"], "--cores 99"),
+        (["run", "-m", "tiny_cnn", "--batch", "0"], "--batch"),
+        (["run", "-m", "tiny_cnn", "--cores", "3-1"], "cores"),
+        (["run", "-m", "tiny_cnn", "--warmup", "soon"], "--warmup"),
+        (["run", "-m", "tiny_cnn", "-e", "tensorrtx"], "unknown engine"),
+        (["run", "-m", "resnet5", "-e", "onnxruntime"], "did you mean 'resnet50'"),
+        (["run", "-m", "/nonexistent/model.onnx", "-e", "onnxruntime"], "model.onnx"),
+        (["run", "-m", "tiny_cnn", "--shape", "x=1xfoo"], "bad shape"),
+    ],
+)
 def test_bad_input_is_one_line_exit_2_no_traceback(args, needle):
     out = wb(*args)
     assert out.returncode == 2, out.stderr
@@ -71,7 +79,7 @@ def test_corrupt_model_file_is_a_clear_error(tmp_path):
 
 
 def test_engine_that_cannot_run_the_format_says_so(tmp_path, shared_cache):
-    from workbench.models import resolve
+    from workbench.models.resolve import resolve
 
     art = resolve("tiny_cnn", formats={"openvino"})
     out = wb("run", "-m", art.files["openvino"], "-e", "onnxruntime")
@@ -80,16 +88,51 @@ def test_engine_that_cannot_run_the_format_says_so(tmp_path, shared_cache):
 
 def test_run_writes_json_csv_markdown_and_saves_history(tmp_path, shared_cache):
     j, c, m = tmp_path / "r.json", tmp_path / "r.csv", tmp_path / "r.md"
-    out = wb("run", "-m", "tiny_cnn", "-e", "onnxruntime,openvino", "--cores", "0", "--duration", "0.3",
-             "--warmup", "5it", "--json", str(j), "--csv", str(c), "--markdown", str(m), "--tag", "ci")
+    out = wb(
+        "run",
+        "-m",
+        "tiny_cnn",
+        "-e",
+        "onnxruntime,openvino",
+        "--cores",
+        "0",
+        "--duration",
+        "0.3",
+        "--warmup",
+        "5it",
+        "--json",
+        str(j),
+        "--csv",
+        str(c),
+        "--markdown",
+        str(m),
+        "--tag",
+        "ci",
+    )
     assert out.returncode == 0, out.stderr
     assert "p50 ms" in out.stdout and "onnxruntime" in out.stdout
     doc = json.loads(j.read_text())
     assert doc["schema"] == 1 and doc["model"]["name"] == "tiny_cnn"
     for r in doc["results"]:
-        for key in ("engine", "model", "device", "batch", "threads", "cores", "precision_requested",
-                    "precision_effective", "latency_ms", "throughput", "iterations", "duration_s", "load_ms",
-                    "first_inference_ms", "peak_rss_mb", "parity", "warnings"):
+        for key in (
+            "engine",
+            "model",
+            "device",
+            "batch",
+            "threads",
+            "cores",
+            "precision_requested",
+            "precision_effective",
+            "latency_ms",
+            "throughput",
+            "iterations",
+            "duration_s",
+            "load_ms",
+            "first_inference_ms",
+            "peak_rss_mb",
+            "parity",
+            "warnings",
+        ):
             assert key in r, key
         assert set(r["latency_ms"]) >= {"mean", "std", "min", "max", "p50", "p90", "p95", "p99", "p999"}
         assert r["cores"] == [0] and r["precision_effective"] == "fp32"
@@ -102,8 +145,22 @@ def test_run_writes_json_csv_markdown_and_saves_history(tmp_path, shared_cache):
 
 
 def test_killed_engine_process_gives_error_row_and_exit_1(test_engines, tmp_path):
-    out = wb("run", "-m", "tiny_cnn", "-e", "noop,oomkill", "--cores", "0", "--duration", "0.5", "--no-parity",
-             "--no-save", "--json", str(tmp_path / "r.json"), env={"WB_CRASH_AFTER": "100"})
+    out = wb(
+        "run",
+        "-m",
+        "tiny_cnn",
+        "-e",
+        "noop,oomkill",
+        "--cores",
+        "0",
+        "--duration",
+        "0.5",
+        "--no-parity",
+        "--no-save",
+        "--json",
+        str(tmp_path / "r.json"),
+        env={"WB_CRASH_AFTER": "100"},
+    )
     assert out.returncode == 1, out.stderr
     assert "FAILED" in out.stdout and "Traceback" not in out.stderr + out.stdout
     doc = json.loads((tmp_path / "r.json").read_text())
@@ -112,9 +169,29 @@ def test_killed_engine_process_gives_error_row_and_exit_1(test_engines, tmp_path
 
 def test_watch_follows_a_run_started_in_another_terminal(test_engines):
     env = {**os.environ}
-    runner = subprocess.Popen([sys.executable, "-m", "workbench", "run", "-m", "tiny_cnn", "-e", "noop,echo",
-                               "--cores", "0", "--duration", "1.5", "--no-parity", "--no-save", "-q"],
-                              stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env)
+    runner = subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "workbench",
+            "run",
+            "-m",
+            "tiny_cnn",
+            "-e",
+            "noop,echo",
+            "--cores",
+            "0",
+            "--duration",
+            "1.5",
+            "--no-parity",
+            "--no-save",
+            "-q",
+        ],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        env=env,
+    )
     try:
         watched = wb("watch", "--wait", "60", timeout=120)
     finally:
@@ -143,7 +220,7 @@ def test_parity_fails_for_a_deliberately_wrong_model(tmp_path, monkeypatch):
     import onnx
     from onnx import numpy_helper
 
-    from workbench.models import resolve
+    from workbench.models.resolve import resolve
 
     monkeypatch.setenv("WORKBENCH_CACHE", str(tmp_path / "cache"))  # private cache: we damage it
     art = resolve("tiny_cnn", formats={"onnx", "torch-builtin"})
@@ -167,9 +244,21 @@ def test_inventory_commands(shared_cache):
     names = {e["name"] for e in json.loads(out.stdout)}
     assert {"torch", "onnxruntime", "openvino"} <= names
     models = json.loads(wb("models", "--json").stdout)
-    want = {"resnet18", "resnet50", "vgg19", "inception_v3", "mobilenet_v1", "mobilenet_v3_small",
-            "mobilenet_v3_large", "efficientnet_b0", "efficientnet_b2", "mobilevit_xs", "distilbert", "bert_base",
-            "ocr_crnn"}
+    want = {
+        "resnet18",
+        "resnet50",
+        "vgg19",
+        "inception_v3",
+        "mobilenet_v1",
+        "mobilenet_v3_small",
+        "mobilenet_v3_large",
+        "efficientnet_b0",
+        "efficientnet_b2",
+        "mobilevit_xs",
+        "distilbert",
+        "bert_base",
+        "ocr_crnn",
+    }
     assert want <= {m["name"] for m in models}
     info = json.loads(wb("sysinfo", "--json").stdout)
     assert info.get("fingerprint")
@@ -179,10 +268,34 @@ def test_inventory_commands(shared_cache):
 
 def test_four_concurrent_runs_each_add_their_record(test_engines):
     """Four `workbench run` processes finishing together all land in the history (file lock + atomic writes)."""
-    procs = [subprocess.Popen([sys.executable, "-m", "workbench", "run", "-m", "tiny_cnn", "-e", "noop",
-                               "--cores", "0", "--duration", "0.2", "--no-parity", "-q", "--tag", f"p{i}",
-                               "--json", "-"], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
-             for i in range(4)]
+    procs = [
+        subprocess.Popen(
+            [
+                sys.executable,
+                "-m",
+                "workbench",
+                "run",
+                "-m",
+                "tiny_cnn",
+                "-e",
+                "noop",
+                "--cores",
+                "0",
+                "--duration",
+                "0.2",
+                "--no-parity",
+                "-q",
+                "--tag",
+                f"p{i}",
+                "--json",
+                "-",
+            ],
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+        )
+        for i in range(4)
+    ]
     ids = []
     for p in procs:
         out, err = p.communicate(timeout=180)
@@ -196,11 +309,28 @@ def test_ctrl_c_stops_at_once_and_saves_nothing(shared_cache):
     import signal
     import time
 
-    proc = subprocess.Popen([sys.executable, "-m", "workbench", "run", "-m", "tiny_cnn", "-e", "noop", "--cores", "0",
-                             "--duration", "60", "--no-parity"], stdout=subprocess.PIPE, stderr=subprocess.PIPE,
-                            text=True)
+    proc = subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "workbench",
+            "run",
+            "-m",
+            "tiny_cnn",
+            "-e",
+            "noop",
+            "--cores",
+            "0",
+            "--duration",
+            "60",
+            "--no-parity",
+        ],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
     deadline = time.monotonic() + 60
-    from workbench.live import list_live_runs
+    from workbench.measure.live import list_live_runs
 
     def measuring() -> bool:
         runs = list_live_runs()

@@ -10,8 +10,12 @@ import json
 
 import numpy as np
 import pytest
+from cli_helpers import history_parser, run_cli
 
-from workbench.compare import (
+from workbench.errors import UsageError, WorkbenchError
+from workbench.report.export import write
+from workbench.result import EngineResult, RunRecord, new_run_id
+from workbench.stats.compare import (
     FASTER,
     SAME,
     SLOWER,
@@ -24,17 +28,14 @@ from workbench.compare import (
     student_t_sf,
     welch_t_test,
 )
-from workbench.errors import UsageError, WorkbenchError
-from workbench.export import write
-from workbench.histogram import LogHistogram
-from workbench.history import HistoryStore
-from workbench.result import EngineResult, RunRecord, new_run_id
-from workbench.stats import summarize
-from cli_helpers import history_parser, run_cli
+from workbench.stats.histogram import LogHistogram
+from workbench.stats.summary import summarize
+from workbench.store.history import HistoryStore
 
 
-def result(engine="onnxruntime", scale_ms=2.0, seed=0, n=4000, sigma=0.08, repeats=None, precision="fp32",
-           tail=0.0, **kw) -> EngineResult:
+def result(
+    engine="onnxruntime", scale_ms=2.0, seed=0, n=4000, sigma=0.08, repeats=None, precision="fp32", tail=0.0, **kw
+) -> EngineResult:
     rng = np.random.default_rng(seed)
     x = rng.lognormal(np.log(scale_ms * 1e6), sigma, n)
     if tail:  # stretch the slowest 3 % (a tail regression that leaves the median alone)
@@ -46,23 +47,40 @@ def result(engine="onnxruntime", scale_ms=2.0, seed=0, n=4000, sigma=0.08, repea
     s = summarize(x).scaled(1e-6)
     lat = {"mean": s.mean, "std": s.std, "min": s.min, "max": s.max, **s.percentiles}
     if repeats is None:
-        repeats = [{"throughput": 1000.0 / float(np.mean(c)) * 1e6, "p50": float(np.median(c)) / 1e6}
-                   for c in np.array_split(x, 5)]
-    fields = dict(engine=engine, model="m", engine_version="1.0", precision_effective=precision, latency_ms=lat,
-                  median_ci_ms=list(s.median_ci), throughput=1000.0 / s.mean, iterations=n, histogram=h.to_dict(),
-                  repeats=repeats, threads=4, batch=1)
+        repeats = [
+            {"throughput": 1000.0 / float(np.mean(c)) * 1e6, "p50": float(np.median(c)) / 1e6}
+            for c in np.array_split(x, 5)
+        ]
+    fields = dict(
+        engine=engine,
+        model="m",
+        engine_version="1.0",
+        precision_effective=precision,
+        latency_ms=lat,
+        median_ci_ms=list(s.median_ci),
+        throughput=1000.0 / s.mean,
+        iterations=n,
+        histogram=h.to_dict(),
+        repeats=repeats,
+        threads=4,
+        batch=1,
+    )
     fields.update(kw)
     return EngineResult(**fields)
 
 
-def record(results, *, fingerprint="fp-a", fields=None, versions=None, config=None, run_id=None, created=None,
-           model="m") -> RunRecord:
+def record(
+    results, *, fingerprint="fp-a", fields=None, versions=None, config=None, run_id=None, created=None, model="m"
+) -> RunRecord:
     return RunRecord(
         run_id=run_id or new_run_id(),
         created=created or dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds"),
-        model={"name": model}, config=config or {"batch": 1, "threads": 4, "mode": "latency"},
+        model={"name": model},
+        config=config or {"batch": 1, "threads": 4, "mode": "latency"},
         system={"fingerprint": fingerprint, "fingerprint_fields": fields or {"cpu_model": "Xeon A", "kernel": "6.8"}},
-        versions=versions or {"onnxruntime": "1.20.0"}, results=results)
+        versions=versions or {"onnxruntime": "1.20.0"},
+        results=results,
+    )
 
 
 # ------------------------------------------------------------------------------------------------------- math
@@ -181,9 +199,13 @@ def test_unknown_metric_is_a_usage_error():
 
 def test_fingerprint_versions_and_config_warnings():
     a = record([result(seed=1)], fingerprint="fp-a", fields={"cpu_model": "Xeon A", "kernel": "6.8", "sockets": 2})
-    b = record([result(seed=2, threads=8)], fingerprint="fp-b",
-               fields={"cpu_model": "Xeon B", "kernel": "6.8", "sockets": 1},
-               versions={"onnxruntime": "1.21.0"}, config={"batch": 1, "threads": 8, "mode": "latency"})
+    b = record(
+        [result(seed=2, threads=8)],
+        fingerprint="fp-b",
+        fields={"cpu_model": "Xeon B", "kernel": "6.8", "sockets": 1},
+        versions={"onnxruntime": "1.21.0"},
+        config={"batch": 1, "threads": 8, "mode": "latency"},
+    )
     c = compare(a, b)
     codes = {w["code"]: w["message"] for w in c.warnings}
     assert "machine_differs" in codes
@@ -196,13 +218,25 @@ def test_fingerprint_versions_and_config_warnings():
 
 
 def test_pairing_by_precision_then_engine():
-    a = record([result("openvino", seed=1, precision="fp32"), result("openvino", 1.2, seed=2, precision="bf16"),
-                result("torch", seed=3)])
-    b = record([result("openvino", 1.2, seed=4, precision="bf16"), result("openvino", seed=5, precision="fp32"),
-                result("onnxruntime", seed=6)])
+    a = record(
+        [
+            result("openvino", seed=1, precision="fp32"),
+            result("openvino", 1.2, seed=2, precision="bf16"),
+            result("torch", seed=3),
+        ]
+    )
+    b = record(
+        [
+            result("openvino", 1.2, seed=4, precision="bf16"),
+            result("openvino", seed=5, precision="fp32"),
+            result("onnxruntime", seed=6),
+        ]
+    )
     c = compare(a, b)
     assert [(p.engine, p.precision_baseline, p.precision_candidate) for p in c.pairs] == [
-        ("openvino", "fp32", "fp32"), ("openvino", "bf16", "bf16")]
+        ("openvino", "fp32", "fp32"),
+        ("openvino", "bf16", "bf16"),
+    ]
     assert all(p.verdicts["p50"].verdict == SAME for p in c.pairs)
     assert c.unpaired_baseline and c.unpaired_candidate
     assert any(w["code"] == "unpaired" for w in c.warnings)
@@ -281,10 +315,6 @@ def test_resolve_operand(home):
 # --------------------------------------------------------------------------------------------------------- CLI
 
 
-
-
-
-
 def test_cli_compare_and_gate(home, capsys):
     s = HistoryStore()
     base = record([result(seed=1)], created=_hours_ago(3))
@@ -305,8 +335,7 @@ def test_cli_compare_and_gate(home, capsys):
     assert run_cli(["compare", "--baseline", base.run_id, "--candidate", "latest~1", "--fail-above", "5"]) == 0
     assert "PASS" in capsys.readouterr().out
     f = write(home / "slow.json", "json", [slow])
-    assert run_cli(["compare", "--baseline", base.run_id, "--candidate", str(f), "--fail-above", "50",
-                    "--json"]) == 0
+    assert run_cli(["compare", "--baseline", base.run_id, "--candidate", str(f), "--fail-above", "50", "--json"]) == 0
     doc = json.loads(capsys.readouterr().out)
     assert doc["gate"]["exit_code"] == 0 and doc["gate"]["fail_above_pct"] == 50.0
     assert run_cli(["compare", base.run_id, "latest", "--metric", "throughput", "--fail-above", "5"]) == 1

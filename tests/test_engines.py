@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 
 from workbench.errors import EngineUnavailable, UnsupportedError
-from workbench.inputs import make_inputs
+from workbench.models.inputs import make_inputs
 from workbench_engines.registry import canonical, engine_infos, get_engine_class, require
 
 ENGINES = ("torch", "onnxruntime", "openvino")
@@ -14,7 +14,7 @@ ENGINES = ("torch", "onnxruntime", "openvino")
 
 @pytest.fixture
 def tiny(shared_cache):
-    from workbench.models import resolve
+    from workbench.models.resolve import resolve
 
     return resolve("tiny_cnn", batch=2)
 
@@ -87,8 +87,9 @@ def test_torch_bf16_really_casts_weights(tiny):
     assert next(iter(model.outputs().values())).dtype == np.float32  # outputs are handed back as float32
 
 
-@pytest.mark.parametrize("engine,precision", [("onnxruntime", "bf16"), ("onnxruntime", "fp16"),
-                                              ("torch", "int8"), ("openvino", "int8")])
+@pytest.mark.parametrize(
+    "engine,precision", [("onnxruntime", "bf16"), ("onnxruntime", "fp16"), ("torch", "int8"), ("openvino", "int8")]
+)
 def test_unsupported_precision_is_a_clear_error(engine, precision, tiny):
     with pytest.raises(UnsupportedError) as err:
         get_engine_class(engine).load(tiny, precision=precision, threads=1)

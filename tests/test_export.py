@@ -9,14 +9,15 @@ import csv
 import datetime as dt
 import io
 import json
-import stat
 import os
+import stat
 
 import numpy as np
 import pytest
+from cli_helpers import run_cli
 
 from workbench.errors import UsageError, WorkbenchError
-from workbench.export import (
+from workbench.report.export import (
     CSV_COLUMNS,
     CsvExporter,
     JsonExporter,
@@ -26,11 +27,10 @@ from workbench.export import (
     load_records,
     write,
 )
-from workbench.histogram import LogHistogram
-from workbench.history import HistoryStore
 from workbench.result import EngineResult, RunRecord, new_run_id
-from workbench.stats import summarize
-from cli_helpers import run_cli
+from workbench.stats.histogram import LogHistogram
+from workbench.stats.summary import summarize
+from workbench.store.history import HistoryStore
 
 
 def result(engine: str, scale_ms: float, seed: int, **kw) -> EngineResult:
@@ -38,12 +38,25 @@ def result(engine: str, scale_ms: float, seed: int, **kw) -> EngineResult:
     h = LogHistogram()
     h.add(x)
     s = summarize(x).scaled(1e-6)
-    fields = dict(engine=engine, model="resnet18", engine_version="9.9", precision_requested="fp32",
-                  precision_effective="fp32", threads=4, cores=[0, 1, 2, 3, 8], batch=2,
-                  latency_ms={"mean": s.mean, "std": s.std, "min": s.min, "max": s.max, **s.percentiles},
-                  throughput=2000.0 / s.mean, iterations=1000, duration_s=2.0, load_ms=120.0,
-                  first_inference_ms=9.0, peak_rss_mb=300.0, parity={"status": "pass", "rel_l2": 1e-6},
-                  histogram=h.to_dict())
+    fields = dict(
+        engine=engine,
+        model="resnet18",
+        engine_version="9.9",
+        precision_requested="fp32",
+        precision_effective="fp32",
+        threads=4,
+        cores=[0, 1, 2, 3, 8],
+        batch=2,
+        latency_ms={"mean": s.mean, "std": s.std, "min": s.min, "max": s.max, **s.percentiles},
+        throughput=2000.0 / s.mean,
+        iterations=1000,
+        duration_s=2.0,
+        load_ms=120.0,
+        first_inference_ms=9.0,
+        peak_rss_mb=300.0,
+        parity={"status": "pass", "rel_l2": 1e-6},
+        histogram=h.to_dict(),
+    )
     fields.update(kw)
     return EngineResult(**fields)
 
@@ -52,13 +65,26 @@ def record(seed: int = 0, created: str | None = None, **kw) -> RunRecord:
     fields = dict(
         run_id=new_run_id(),
         created=created or dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds"),
-        model={"name": "resnet18"}, config={"batch": 2, "threads": 4, "cores": [0, 1, 2, 3, 8], "mode": "latency"},
-        system={"fingerprint": "fp", "cpu_model": "Xeon Test | CPU"}, versions={"torch": "2.5"},
-        results=[result("torch", 3.0, seed),
-                 result("openvino", 2.0, seed + 1, speedup=1.5, precision_effective="bf16",
-                        warnings=[{"code": "bf16", "message": "ran in bf16, not fp32"}]),
-                 EngineResult(engine="onnxruntime", model="resnet18", status="failed", error="could not load")],
-        baseline="torch", warnings=[{"code": "governor", "message": "governor is powersave"}], tags=["ci"])
+        model={"name": "resnet18"},
+        config={"batch": 2, "threads": 4, "cores": [0, 1, 2, 3, 8], "mode": "latency"},
+        system={"fingerprint": "fp", "cpu_model": "Xeon Test | CPU"},
+        versions={"torch": "2.5"},
+        results=[
+            result("torch", 3.0, seed),
+            result(
+                "openvino",
+                2.0,
+                seed + 1,
+                speedup=1.5,
+                precision_effective="bf16",
+                warnings=[{"code": "bf16", "message": "ran in bf16, not fp32"}],
+            ),
+            EngineResult(engine="onnxruntime", model="resnet18", status="failed", error="could not load"),
+        ],
+        baseline="torch",
+        warnings=[{"code": "governor", "message": "governor is powersave"}],
+        tags=["ci"],
+    )
     fields.update(kw)
     return RunRecord(**fields)
 
@@ -181,17 +207,21 @@ def test_load_records_missing_and_directory(tmp_path):
 
 def test_load_records_migrates_v0(tmp_path):
     p = tmp_path / "v0.json"
-    p.write_text(json.dumps({"id": "v0", "timestamp": 1700000000, "model": "m",
-                             "results": [{"engine": "torch", "latency": {"median": 1.5}}]}))
+    p.write_text(
+        json.dumps(
+            {
+                "id": "v0",
+                "timestamp": 1700000000,
+                "model": "m",
+                "results": [{"engine": "torch", "latency": {"median": 1.5}}],
+            }
+        )
+    )
     (rec,) = load_records(p)
     assert rec.run_id == "v0" and rec.schema == 1 and rec.results[0].latency_ms == {"p50": 1.5}
 
 
 # --------------------------------------------------------------------------------------------------------- CLI
-
-
-
-
 
 
 def test_export_then_import_twice_adds_nothing_the_second_time(home, tmp_path, monkeypatch, capsys):

@@ -1,4 +1,4 @@
-"""workbench.histogram.LogHistogram against numpy on seeded data (numpy only, fast)."""
+"""workbench.stats.histogram.LogHistogram against numpy on seeded data (numpy only, fast)."""
 
 from __future__ import annotations
 
@@ -8,8 +8,8 @@ import math
 import numpy as np
 import pytest
 
-from workbench import stats
-from workbench.histogram import LogHistogram, _geometry
+from workbench.stats import summary as stats
+from workbench.stats.histogram import LogHistogram, _geometry
 
 
 def _lognormal_ns(n: int, seed: int = 0, median_ns: float = 5e6, sigma: float = 0.3) -> np.ndarray:
@@ -42,10 +42,15 @@ def test_bucket_assignment_matches_edges_exactly() -> None:
     edges = ext[1:-1]
     rng = np.random.default_rng(2)
     pick = edges[rng.integers(0, edges.size, 20_000)]
-    x = np.concatenate([
-        pick, np.nextafter(pick, 0), np.nextafter(pick, np.inf),  # exactly on and next to bucket edges
-        rng.uniform(0, 1e12, 20_000), np.array([0.0, 99.999, 100.0, 1e12, 2e12]),
-    ])
+    x = np.concatenate(
+        [
+            pick,
+            np.nextafter(pick, 0),
+            np.nextafter(pick, np.inf),  # exactly on and next to bucket edges
+            rng.uniform(0, 1e12, 20_000),
+            np.array([0.0, 99.999, 100.0, 1e12, 2e12]),
+        ]
+    )
     h = _hist(x)
     expected = np.bincount(np.searchsorted(ext, x, side="right") - 1, minlength=h.bucket_counts().size)
     assert np.array_equal(h.bucket_counts(), expected)
@@ -209,8 +214,15 @@ def test_mad_outliers_from_buckets() -> None:
 def test_empty_histogram() -> None:
     h = LogHistogram()
     assert h.count == 0
-    for fn in (lambda: h.mean_ns, lambda: h.std_ns, lambda: h.min_ns, lambda: h.max_ns, lambda: h.quantile(0.5),
-               h.median_ci, h.mad_outliers):
+    for fn in (
+        lambda: h.mean_ns,
+        lambda: h.std_ns,
+        lambda: h.min_ns,
+        lambda: h.max_ns,
+        lambda: h.quantile(0.5),
+        h.median_ci,
+        h.mad_outliers,
+    ):
         with pytest.raises(ValueError, match="empty"):
             fn()
     assert h.binned() == {"edges_ms": [], "counts": [], "overflow": 0, "underflow": 0}

@@ -18,13 +18,13 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from cli_helpers import run_cli
 
 from workbench.errors import UsageError, WorkbenchError
-from workbench.histogram import LogHistogram
-from workbench.history import MIGRATIONS, SYSTEMS, TABLE, HistoryStore, migrate_record, parse_since
 from workbench.result import SCHEMA_VERSION, EngineResult, RunRecord, new_run_id
-from workbench.stats import summarize
-from cli_helpers import run_cli
+from workbench.stats.histogram import LogHistogram
+from workbench.stats.summary import summarize
+from workbench.store.history import MIGRATIONS, SYSTEMS, TABLE, HistoryStore, migrate_record, parse_since
 
 REPO = Path(__file__).resolve().parents[1]
 
@@ -32,24 +32,44 @@ REPO = Path(__file__).resolve().parents[1]
 # ---------------------------------------------------------------------------------------------------- fixtures
 
 
-def make_result(engine: str = "torch", scale_ms: float = 2.0, seed: int = 0, n: int = 2000, sigma: float = 0.05,
-                **kw) -> EngineResult:
+def make_result(
+    engine: str = "torch", scale_ms: float = 2.0, seed: int = 0, n: int = 2000, sigma: float = 0.05, **kw
+) -> EngineResult:
     rng = np.random.default_rng(seed)
     samples = rng.lognormal(np.log(scale_ms * 1e6), sigma, n).astype(np.int64)
     h = LogHistogram()
     h.add(samples)
     s = summarize(samples).scaled(1e-6)
     lat = {"mean": s.mean, "std": s.std, "min": s.min, "max": s.max, **s.percentiles}
-    fields = dict(engine=engine, model="resnet18", engine_version="1.0", precision_effective="fp32", threads=4,
-                  cores=[0, 1, 2, 3], latency_ms=lat, median_ci_ms=list(s.median_ci), throughput=1000.0 / s.mean,
-                  iterations=n, duration_s=n * s.mean / 1000.0, histogram=h.to_dict())
+    fields = dict(
+        engine=engine,
+        model="resnet18",
+        engine_version="1.0",
+        precision_effective="fp32",
+        threads=4,
+        cores=[0, 1, 2, 3],
+        latency_ms=lat,
+        median_ci_ms=list(s.median_ci),
+        throughput=1000.0 / s.mean,
+        iterations=n,
+        duration_s=n * s.mean / 1000.0,
+        histogram=h.to_dict(),
+    )
     fields.update(kw)
     return EngineResult(**fields)
 
 
-def make_record(*, run_id: str | None = None, created: str | None = None, model: str = "resnet18",
-                engines: tuple[str, ...] = ("torch", "onnxruntime"), tags: tuple[str, ...] = (), seed: int = 0,
-                system: dict | None = None, results: list[EngineResult] | None = None) -> RunRecord:
+def make_record(
+    *,
+    run_id: str | None = None,
+    created: str | None = None,
+    model: str = "resnet18",
+    engines: tuple[str, ...] = ("torch", "onnxruntime"),
+    tags: tuple[str, ...] = (),
+    seed: int = 0,
+    system: dict | None = None,
+    results: list[EngineResult] | None = None,
+) -> RunRecord:
     if results is None:
         results = [make_result(e, 2.0 + i, seed + i, n=500) for i, e in enumerate(engines)]
     return RunRecord(
@@ -57,8 +77,9 @@ def make_record(*, run_id: str | None = None, created: str | None = None, model:
         created=created or dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds"),
         model={"name": model, "source": "zoo"},
         config={"mode": "latency", "batch": 1, "threads": 4, "cores": [0, 1, 2, 3], "precision": "fp32"},
-        system=system if system is not None else {"fingerprint": "fp-a", "fingerprint_fields": {"cpu_model": "X"},
-                                                  "cpu_model": "X", "hostname": "h"},
+        system=system
+        if system is not None
+        else {"fingerprint": "fp-a", "fingerprint_fields": {"cpu_model": "X"}, "cpu_model": "X", "hostname": "h"},
         versions={"numpy": "2.0", "torch": "2.5"},
         results=results,
         tags=list(tags),
@@ -214,8 +235,10 @@ def test_delete_removes_records_and_their_sample_files(store, home):
     side.write_bytes(b"x")
     outside = home / "precious.txt"
     outside.write_text("do not delete")
-    rec = make_record(run_id=rid, results=[make_result("torch", samples_file=str(side)),
-                                           make_result("openvino", samples_file=str(outside))])
+    rec = make_record(
+        run_id=rid,
+        results=[make_result("torch", samples_file=str(side)), make_result("openvino", samples_file=str(outside))],
+    )
     other = make_record()
     store.import_records([rec, other])
     assert store.delete([rid, "not-there"]) == 1
@@ -301,8 +324,9 @@ def test_migration_of_a_v0_record(store):
         "timestamp": 1700000000,
         "model": "resnet18",
         "machine": {"fingerprint": "fp-old", "cpu_model": "Old CPU"},
-        "results": [{"engine": "torch", "version": "2.0.1",
-                     "latency": {"median": 3.0, "p90": 3.5, "p99": 4.0, "mean": 3.1}}],
+        "results": [
+            {"engine": "torch", "version": "2.0.1", "latency": {"median": 3.0, "p90": 3.5, "p99": 4.0, "mean": 3.1}}
+        ],
     }
     # A v0 document written straight into the TinyDB file (plain dict, no "schema").
     store.path.parent.mkdir(parents=True, exist_ok=True)
@@ -325,8 +349,16 @@ def test_migration_of_a_v0_record(store):
 
 
 def test_import_migrates_dict_records(store):
-    added, skipped = store.import_records([{"id": "v0import0001", "timestamp": 1700000000, "model": "m",
-                                            "results": [{"engine": "openvino", "latency": {"median": 1.0}}]}])
+    added, skipped = store.import_records(
+        [
+            {
+                "id": "v0import0001",
+                "timestamp": 1700000000,
+                "model": "m",
+                "results": [{"engine": "openvino", "latency": {"median": 1.0}}],
+            }
+        ]
+    )
     assert (added, skipped) == (1, 0)
     assert store.get("v0import").results[0].latency_ms == {"p50": 1.0}
 
@@ -335,7 +367,7 @@ def test_import_migrates_dict_records(store):
 
 CHILD_ADD = r"""
 import sys
-from workbench.history import HistoryStore
+from workbench.store.history import HistoryStore
 from workbench.result import RunRecord, EngineResult
 tag, n = sys.argv[1], int(sys.argv[2])
 s = HistoryStore()
@@ -348,7 +380,7 @@ for i in range(n):
 
 CHILD_LOOP = r"""
 import sys, itertools
-from workbench.history import HistoryStore
+from workbench.store.history import HistoryStore
 from workbench.result import RunRecord, EngineResult
 s = HistoryStore()
 pad = "x" * 20000  # make every write take a while, so the kill lands inside one
@@ -367,8 +399,12 @@ def _env(home: Path) -> dict[str, str]:
 
 
 def test_four_processes_adding_concurrently(home):
-    procs = [subprocess.Popen([sys.executable, "-c", CHILD_ADD, f"p{k}", "25"], cwd=REPO, env=_env(home),
-                              stderr=subprocess.PIPE) for k in range(4)]
+    procs = [
+        subprocess.Popen(
+            [sys.executable, "-c", CHILD_ADD, f"p{k}", "25"], cwd=REPO, env=_env(home), stderr=subprocess.PIPE
+        )
+        for k in range(4)
+    ]
     for p in procs:
         _, err = p.communicate(timeout=120)
         assert p.returncode == 0, err.decode()
@@ -398,8 +434,14 @@ def test_threads_adding_concurrently(store):
 
 
 def test_kill_9_while_writing_keeps_history_readable(home):
-    child = subprocess.Popen([sys.executable, "-c", CHILD_LOOP], cwd=REPO, env=_env(home), stdout=subprocess.PIPE,
-                             stderr=subprocess.PIPE, text=True)
+    child = subprocess.Popen(
+        [sys.executable, "-c", CHILD_LOOP],
+        cwd=REPO,
+        env=_env(home),
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
     committed: list[str] = []
     try:
         # Wait until it is really writing, then let it run ~0.5 s more.
@@ -424,10 +466,6 @@ def test_kill_9_while_writing_keeps_history_readable(home):
 
 
 # --------------------------------------------------------------------------------------------------------- CLI
-
-
-
-
 
 
 def test_cli_list_show_delete(store, capsys):
@@ -484,8 +522,10 @@ def test_cli_corrupt_notice_goes_to_stderr(store, capsys):
 
 
 def test_cli_trend(store, capsys):
-    recs = [make_record(created=ago(days=5 - i), seed=i,
-                        results=[make_result("openvino", 2.0 + 0.1 * i, seed=i, n=300)]) for i in range(5)]
+    recs = [
+        make_record(created=ago(days=5 - i), seed=i, results=[make_result("openvino", 2.0 + 0.1 * i, seed=i, n=300)])
+        for i in range(5)
+    ]
     store.import_records(recs + [make_record(model="other", engines=("openvino",))])
     assert run_cli(["history", "trend", "--model", "resnet18", "--engine", "openvino", "--json"]) == 0
     doc = json.loads(capsys.readouterr().out)
@@ -505,10 +545,12 @@ def test_cli_trend(store, capsys):
 
 
 def test_trend_chart_renders_with_plotext(store, monkeypatch, capsys):
-    from workbench import cmd_history
+    from workbench.cli import history as cmd_history
 
-    recs = [make_record(created=ago(days=5 - i), results=[make_result("openvino", 2.0 + 0.1 * i, seed=i, n=300)])
-            for i in range(4)]
+    recs = [
+        make_record(created=ago(days=5 - i), results=[make_result("openvino", 2.0 + 0.1 * i, seed=i, n=300)])
+        for i in range(4)
+    ]
     store.import_records(recs)
     monkeypatch.setattr(sys.stdout, "isatty", lambda: True, raising=False)
     assert run_cli(["history", "trend", "--model", "resnet18", "--engine", "openvino"]) == 0
@@ -520,8 +562,12 @@ def test_trend_chart_renders_with_plotext(store, monkeypatch, capsys):
 
 def test_malformed_plain_record_is_skipped_not_a_traceback(store):
     store.path.parent.mkdir(parents=True, exist_ok=True)
-    bad = {"run_id": "plain0000001", "created": "2026-01-01T00:00:00+00:00", "schema": 1,
-           "results": [{"engine": "torch", "unexpected_required_missing": True}]}
+    bad = {
+        "run_id": "plain0000001",
+        "created": "2026-01-01T00:00:00+00:00",
+        "schema": 1,
+        "results": [{"engine": "torch", "unexpected_required_missing": True}],
+    }
     store.path.write_text(json.dumps({TABLE: {"1": bad}}))
     assert store.list() == []
     assert any("plain0000001" in n for n in store.notices)

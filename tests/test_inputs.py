@@ -1,4 +1,4 @@
-"""workbench.inputs: seeded synthetic inputs."""
+"""workbench.models.inputs: seeded synthetic inputs."""
 
 from __future__ import annotations
 
@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 
 from workbench.errors import UsageError
-from workbench.inputs import DEFAULT_VOCAB, make_inputs
+from workbench.models.inputs import DEFAULT_VOCAB, make_inputs
 from workbench_engines.base import TensorSpec
 
 SPECS = (

@@ -1,4 +1,4 @@
-"""workbench.zoo and workbench.models: the built-in registry, the export cache, model files and their specs."""
+"""workbench.models.zoo and workbench.models.resolve: the built-in registry, the export cache, model files and their specs."""
 
 from __future__ import annotations
 
@@ -13,9 +13,10 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from workbench import models, zoo
 from workbench.errors import ModelError, UsageError
-from workbench.inputs import make_inputs
+from workbench.models import resolve as models
+from workbench.models import zoo
+from workbench.models.inputs import make_inputs
 from workbench_engines.base import ModelArtifact, TensorSpec
 
 ALL_BUILTINS = {
@@ -52,7 +53,7 @@ def rel_l2(a: np.ndarray, b: np.ndarray) -> float:
 def test_registry_lists_every_builtin_without_heavy_imports() -> None:
     code = (
         "import json, sys\n"
-        "import workbench.zoo as zoo, workbench.models\n"
+        "import workbench.models.zoo as zoo, workbench.models.resolve\n"
         "rows = [(m.name, m.task, m.params_human, m.description) for m in zoo.BUILTINS.values()]\n"
         "heavy = [m for m in ('torch', 'torchvision', 'transformers', 'onnx', 'onnxruntime', 'openvino')"
         " if m in sys.modules]\n"

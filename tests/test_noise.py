@@ -1,4 +1,4 @@
-"""workbench.noise: the sampler against a real busy process, warning thresholds, harness overhead, doctor."""
+"""workbench.machine.noise: the sampler against a real busy process, warning thresholds, harness overhead, doctor."""
 
 from __future__ import annotations
 
@@ -11,8 +11,8 @@ from typing import Iterator
 
 import pytest
 
-from workbench import noise
-from workbench.noise import (
+from workbench.machine import noise
+from workbench.machine.noise import (
     NoiseReport,
     NoiseSampler,
     measure_harness_overhead,
@@ -259,7 +259,7 @@ def test_system_warnings() -> None:
 
 
 def test_system_warnings_on_this_machine_do_not_crash() -> None:
-    from workbench import sysinfo
+    from workbench.machine import sysinfo
 
     for w in system_warnings(sysinfo.collect()):
         assert w["code"] in {"governor", "turbo", "smt-siblings", "virtualised", "cpu-quota"}
@@ -301,9 +301,7 @@ def test_measure_harness_overhead() -> None:
 
 
 def test_doctor_report_shape() -> None:
-    checks = noise.doctor_report(
-        [("torch", True, "2.4.0"), ("openvino", False, None)], sample_s=0.15, overhead_n=5_000
-    )
+    checks = noise.doctor_report([("torch", True, "2.4.0"), ("openvino", False, None)], sample_s=0.15, overhead_n=5_000)
     json.dumps(checks)
     names = [c["name"] for c in checks]
     for expected in (
@@ -343,7 +341,7 @@ def test_doctor_flags_unavailable_cores() -> None:
 def test_noise_module_has_no_heavy_imports() -> None:
     # noise.py may use numpy and psutil only; the engines and the UI stay out of this process
     code = (
-        "import sys; import workbench.noise; "
+        "import sys; import workbench.machine.noise; "
         "print(','.join(m for m in ('torch', 'onnxruntime', 'openvino', 'textual') if m in sys.modules))"
     )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60, check=True)

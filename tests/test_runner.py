@@ -8,25 +8,33 @@ import time
 
 import pytest
 
-from workbench import events as ev
 from workbench.errors import RunFailed, UsageError
-from workbench.runner import RunConfig, Runner, validate
+from workbench.measure import events as ev
+from workbench.measure.runner import RunConfig, Runner, validate
 from workbench_engines.base import ModelArtifact, TensorSpec
 
-NOOP_ARTIFACT = ModelArtifact(name="noop", source="builtin", files={"onnx": ""},
-                              inputs=(TensorSpec("x", (1, 4), "float32"),))
+NOOP_ARTIFACT = ModelArtifact(
+    name="noop", source="builtin", files={"onnx": ""}, inputs=(TensorSpec("x", (1, 4), "float32"),)
+)
 
 
 def _cfg(**kw) -> RunConfig:
-    base = dict(model="noop", engines=("noop",), duration_s=0.15, warmup_s=0.02, min_iterations=10, parity=False,
-                cores=(0,), threads=1)
+    base = dict(
+        model="noop",
+        engines=("noop",),
+        duration_s=0.15,
+        warmup_s=0.02,
+        min_iterations=10,
+        parity=False,
+        cores=(0,),
+        threads=1,
+    )
     base.update(kw)
     return RunConfig(**base)
 
 
 def _run(config: RunConfig, events: list | None = None, artifact=NOOP_ARTIFACT, live: bool = False):
-    return Runner(config, on_event=(events.append if events is not None else None), live=live,
-                  artifact=artifact).run()
+    return Runner(config, on_event=(events.append if events is not None else None), live=live, artifact=artifact).run()
 
 
 def test_pinning_is_applied_in_the_child_before_the_engine_runs():
@@ -89,10 +97,10 @@ def test_rounds_are_interleaved_in_rotated_order(test_engines):
     assert order == [(0, "noop"), (0, "echo"), (1, "echo"), (1, "noop"), (2, "noop"), (2, "echo")]
 
 
-@pytest.mark.parametrize("engine,expected", [("crash", "SIGSEGV"), ("oomkill", "out of memory"),
-                                             ("brokenload", "native library exploded")])
-def test_a_crashing_engine_becomes_an_error_row_and_others_still_report(engine, expected, test_engines,
-                                                                        monkeypatch):
+@pytest.mark.parametrize(
+    "engine,expected", [("crash", "SIGSEGV"), ("oomkill", "out of memory"), ("brokenload", "native library exploded")]
+)
+def test_a_crashing_engine_becomes_an_error_row_and_others_still_report(engine, expected, test_engines, monkeypatch):
     monkeypatch.setenv("WB_CRASH_AFTER", "200")
     record = _run(_cfg(engines=("noop", engine), duration_s=0.3))
     ok, bad = record.results
@@ -127,10 +135,17 @@ def test_throughput_mode_keeps_requests_in_flight():
     assert r.ok and r.requests == 2 and r.iterations >= 10 and r.throughput > 0
 
 
-@pytest.mark.parametrize("kw,msg", [
-    (dict(duration_s=-3), "--duration"), (dict(batch=0), "--batch"), (dict(cores=(99,)), "--cores 99"),
-    (dict(repeats=0), "--repeats"), (dict(engines=()), "no engines"), (dict(baseline="torch"), "--baseline"),
-])
+@pytest.mark.parametrize(
+    "kw,msg",
+    [
+        (dict(duration_s=-3), "--duration"),
+        (dict(batch=0), "--batch"),
+        (dict(cores=(99,)), "--cores 99"),
+        (dict(repeats=0), "--repeats"),
+        (dict(engines=()), "no engines"),
+        (dict(baseline="torch"), "--baseline"),
+    ],
+)
 def test_validation_errors_are_one_line(kw, msg):
     with pytest.raises(UsageError) as err:
         validate(_cfg(**kw))
@@ -146,7 +161,7 @@ def test_defaults_pin_all_but_one_core_and_thread_count_follows():
 
 
 def test_live_stream_is_published_and_followable(tmp_path):
-    from workbench.live import follow, list_live_runs
+    from workbench.measure.live import follow, list_live_runs
 
     runner = Runner(_cfg(duration_s=1.0), live=True, artifact=NOOP_ARTIFACT)
     seen: list = []
@@ -167,8 +182,17 @@ def test_live_stream_is_published_and_followable(tmp_path):
 
 
 def test_real_engines_with_parity_and_speedups(shared_cache):
-    record = Runner(RunConfig(model="tiny_cnn", engines=("onnxruntime", "openvino"), duration_s=0.2, warmup_s=0.05,
-                              cores=(0,), min_iterations=5), live=False).run()
+    record = Runner(
+        RunConfig(
+            model="tiny_cnn",
+            engines=("onnxruntime", "openvino"),
+            duration_s=0.2,
+            warmup_s=0.05,
+            cores=(0,),
+            min_iterations=5,
+        ),
+        live=False,
+    ).run()
     ort, ov = record.results
     for r in (ort, ov):
         assert r.ok, r.error
@@ -185,7 +209,7 @@ def test_parity_failure_hides_the_speedup(shared_cache, tmp_path):
     import onnx
     from onnx import numpy_helper
 
-    from workbench.models import resolve
+    from workbench.models.resolve import resolve
 
     art = resolve("tiny_cnn", formats={"onnx", "torch-builtin"})
     m = onnx.load(art.files["onnx"])
@@ -198,8 +222,11 @@ def test_parity_failure_hides_the_speedup(shared_cache, tmp_path):
     from dataclasses import replace
 
     wrong = replace(art, files={"torch-builtin": art.files["torch-builtin"], "onnx": str(bad)})
-    record = Runner(RunConfig(model="tiny_cnn", engines=("torch", "onnxruntime"), duration_s=0.1, warmup_s=0.0,
-                              cores=(0,)), live=False, artifact=wrong).run()
+    record = Runner(
+        RunConfig(model="tiny_cnn", engines=("torch", "onnxruntime"), duration_s=0.1, warmup_s=0.0, cores=(0,)),
+        live=False,
+        artifact=wrong,
+    ).run()
     torch_r, ort_r = record.results
     assert torch_r.parity["status"] == "pass"
     assert ort_r.parity["status"] == "fail" and ort_r.speedup is None
@@ -216,7 +243,7 @@ def test_any_percentile_on_request():
 
 def test_model_is_prepared_in_a_child_and_errors_come_back_as_one_line(shared_cache):
     from workbench.errors import ModelError
-    from workbench.prepare import prepare
+    from workbench.measure.prepare import prepare
 
     art = prepare("tiny_cnn", formats={"onnx"})
     assert art.name == "tiny_cnn" and "onnx" in art.files
@@ -248,8 +275,7 @@ def test_parent_threads_leave_the_benchmark_cores_during_a_run_and_come_back():
             seen.append(os.sched_getaffinity(0))
         events.append(e)
 
-    record = Runner(_cfg(cores=(bench,), duration_s=0.3), on_event=on_event, live=False,
-                    artifact=NOOP_ARTIFACT).run()
+    record = Runner(_cfg(cores=(bench,), duration_s=0.3), on_event=on_event, live=False, artifact=NOOP_ARTIFACT).run()
     assert seen and all(bench not in mask for mask in seen)
     # the benchmark cores were available all along: no warning may claim otherwise
     assert "cores-unavailable" not in {w["code"] for w in record.results[0].warnings}
@@ -258,8 +284,11 @@ def test_parent_threads_leave_the_benchmark_cores_during_a_run_and_come_back():
 
 def test_stages_tell_what_happens_before_measuring(shared_cache):
     events: list = []
-    Runner(RunConfig(model="tiny_cnn", engines=("onnxruntime",), duration_s=0.05, warmup_s=0, cores=(0,)),
-           on_event=events.append, live=False).run()
+    Runner(
+        RunConfig(model="tiny_cnn", engines=("onnxruntime",), duration_s=0.05, warmup_s=0, cores=(0,)),
+        on_event=events.append,
+        live=False,
+    ).run()
     kinds = [e.kind for e in events]
     assert kinds[0] == "run_started" and kinds[-1] == "run_finished"
     stages = [(e.stage, e.engine) for e in events if e.kind == "stage"]

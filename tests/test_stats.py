@@ -1,4 +1,4 @@
-"""workbench.stats: pure functions checked against numpy on seeded known distributions (numpy only, fast)."""
+"""workbench.stats.summary: pure functions checked against numpy on seeded known distributions (numpy only, fast)."""
 
 from __future__ import annotations
 
@@ -8,9 +8,9 @@ import math
 import numpy as np
 import pytest
 
-from workbench import stats
-from workbench.histogram import LogHistogram
-from workbench.stats import (
+from workbench.stats import summary as stats
+from workbench.stats.histogram import LogHistogram
+from workbench.stats.summary import (
     Summary,
     coefficient_of_variation,
     mad_outliers,
@@ -72,8 +72,18 @@ def test_summarize_default_keys_and_immutability() -> None:
 
 @pytest.mark.parametrize(
     "q,key",
-    [(50, "p50"), (50.0, "p50"), (90, "p90"), (99.9, "p999"), (99.99, "p9999"), (97.5, "p97.5"), (0, "p0"),
-     (100, "p100"), (99.5, "p99.5"), (12.25, "p12.25")],
+    [
+        (50, "p50"),
+        (50.0, "p50"),
+        (90, "p90"),
+        (99.9, "p999"),
+        (99.99, "p9999"),
+        (97.5, "p97.5"),
+        (0, "p0"),
+        (100, "p100"),
+        (99.5, "p99.5"),
+        (12.25, "p12.25"),
+    ],
 )
 def test_percentile_key(q: float, key: str) -> None:
     assert percentile_key(q) == key
@@ -89,8 +99,15 @@ def test_percentile_rejects_out_of_range() -> None:
 # ------------------------------------------------------------------------------------------------ edge cases
 @pytest.mark.parametrize(
     "fn",
-    [summarize, lambda a: percentile(a, 50), median_ci, mad_outliers, coefficient_of_variation,
-     lambda a: mann_whitney(a, [1.0]), lambda a: mann_whitney([1.0], a)],
+    [
+        summarize,
+        lambda a: percentile(a, 50),
+        median_ci,
+        mad_outliers,
+        coefficient_of_variation,
+        lambda a: mann_whitney(a, [1.0]),
+        lambda a: mann_whitney([1.0], a),
+    ],
 )
 def test_empty_raises_clear_value_error(fn) -> None:
     with pytest.raises(ValueError, match="empty"):
@@ -330,7 +347,7 @@ def test_module_imports_only_stdlib_and_numpy() -> None:
     import ast
     import sys
 
-    import workbench.histogram as hist_mod
+    import workbench.stats.histogram as hist_mod
 
     for mod in (stats, hist_mod):
         tree = ast.parse(open(mod.__file__, encoding="utf-8").read())

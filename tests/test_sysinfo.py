@@ -1,4 +1,4 @@
-"""workbench.sysinfo: CPU lists, pure parsers, a fake sysfs tree, collect(), fingerprint."""
+"""workbench.machine.sysinfo: CPU lists, pure parsers, a fake sysfs tree, collect(), fingerprint."""
 
 from __future__ import annotations
 
@@ -10,8 +10,8 @@ from pathlib import Path
 
 import pytest
 
-from workbench import sysinfo
-from workbench.sysinfo import (
+from workbench.machine import sysinfo
+from workbench.machine.sysinfo import (
     collect,
     fingerprint,
     fingerprint_diff,
@@ -110,7 +110,7 @@ _XEON_FLAGS = (
 def _cpuinfo(n_sockets: int = 2, cores_per_socket: int = 2, smt: int = 2, flags: str = _XEON_FLAGS) -> str:
     blocks = []
     proc = 0
-    for t in range(smt):
+    for _t in range(smt):
         for s in range(n_sockets):
             for c in range(cores_per_socket):
                 blocks.append(
@@ -186,7 +186,9 @@ def test_parse_cpuinfo_arm_and_garbage() -> None:
 
 
 def test_parse_os_release_and_size() -> None:
-    rel = sysinfo.parse_os_release('NAME="Ubuntu"\nVERSION_ID="22.04"\n# c\nPRETTY_NAME="Ubuntu 22.04.4 LTS"\nID=ubuntu\n')
+    rel = sysinfo.parse_os_release(
+        'NAME="Ubuntu"\nVERSION_ID="22.04"\n# c\nPRETTY_NAME="Ubuntu 22.04.4 LTS"\nID=ubuntu\n'
+    )
     assert rel == {"NAME": "Ubuntu", "VERSION_ID": "22.04", "PRETTY_NAME": "Ubuntu 22.04.4 LTS", "ID": "ubuntu"}
     assert sysinfo.parse_size("48K") == 48 * 1024
     assert sysinfo.parse_size("2048K") == 2 * 1024 * 1024
@@ -224,7 +226,12 @@ def fake_root(tmp_path: Path) -> Path:
     _write(tmp_path, f"{cpu}/smt/active", "1\n")
     _write(tmp_path, f"{cpu}/smt/control", "on\n")
     for idx, (level, typ, size, shared) in enumerate(
-        [(1, "Data", "48K", "0,2"), (1, "Instruction", "32K", "0,2"), (2, "Unified", "2048K", "0,2"), (3, "Unified", "107520K", "0-3")]
+        [
+            (1, "Data", "48K", "0,2"),
+            (1, "Instruction", "32K", "0,2"),
+            (2, "Unified", "2048K", "0,2"),
+            (3, "Unified", "107520K", "0-3"),
+        ]
     ):
         base = f"{cpu}/cpu0/cache/index{idx}"
         _write(tmp_path, f"{base}/level", f"{level}\n")
@@ -333,7 +340,16 @@ def test_collect_real_machine_keys_and_json() -> None:
     assert set(info["fingerprint_fields"]) == set(sysinfo.FINGERPRINT_KEYS)
     # the table renders every section
     text = format_table(info)
-    for section in ("CPU", "Caches", "NUMA", "Memory", "Frequency & power", "Virtualisation", "Packages", "Fingerprint"):
+    for section in (
+        "CPU",
+        "Caches",
+        "NUMA",
+        "Memory",
+        "Frequency & power",
+        "Virtualisation",
+        "Packages",
+        "Fingerprint",
+    ):
         assert f"\n{section}\n" in "\n" + text
 
 
@@ -353,7 +369,7 @@ def test_collect_is_fast_and_cached() -> None:
 
 def test_collect_imports_no_engine() -> None:
     code = (
-        "import sys; from workbench import sysinfo, noise; sysinfo.collect(); "
+        "import sys; from workbench.machine import noise, sysinfo; sysinfo.collect(); "
         "bad = [m for m in ('torch', 'onnxruntime', 'openvino', 'textual') if m in sys.modules]; "
         "print(','.join(bad))"
     )
@@ -374,7 +390,13 @@ def test_fingerprint_stable_and_sensitive() -> None:
     assert fingerprint(fields) == a["fingerprint"]
     assert fingerprint(a) == a["fingerprint"]  # a whole info dict works too
     assert fingerprint(dict(reversed(list(fields.items())))) == a["fingerprint"]  # key order irrelevant
-    for key, new in [("cpu_model", "Other CPU"), ("logical_cpus", 999), ("kernel", "0.0.0"), ("torch", "0.0.1"), ("isa", ["AMX-BF16"])]:
+    for key, new in [
+        ("cpu_model", "Other CPU"),
+        ("logical_cpus", 999),
+        ("kernel", "0.0.0"),
+        ("torch", "0.0.1"),
+        ("isa", ["AMX-BF16"]),
+    ]:
         changed = dict(fields, **{key: new})
         assert fingerprint(changed) != a["fingerprint"], key
         assert set(fingerprint_diff(fields, changed)) == {key}

@@ -10,9 +10,9 @@ import textwrap
 import time
 
 import pytest
+from snapshot_apps.tui_fixtures import fixture_app, fixture_record
 from textual.widgets import Input
 
-from snapshot_apps.tui_fixtures import fixture_app, fixture_record
 from workbench.errors import ModelError, RunFailed
 from workbench.tui.app import WorkbenchApp, readable_error
 from workbench.tui.widgets.live import EngineLive, LivePane
@@ -43,7 +43,7 @@ def notes(app) -> list[tuple[str, str]]:
 
 
 def stored_runs() -> list:
-    from workbench.history import HistoryStore
+    from workbench.store.history import HistoryStore
 
     return HistoryStore().list(limit=None)
 
@@ -79,8 +79,9 @@ def test_importing_the_app_and_starting_it_imports_no_engine():
         print("RESULT", after_import, [h for h in heavy if h in sys.modules], ready)
         """
     )
-    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60,
-                         env={**os.environ, "TERM": "dumb"})
+    out = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, timeout=60, env={**os.environ, "TERM": "dumb"}
+    )
     line = next((l for l in out.stdout.splitlines() if l.startswith("RESULT")), None)
     assert line is not None, out.stdout + out.stderr
     assert line == "RESULT [] [] True", line
@@ -91,16 +92,22 @@ def test_importing_the_app_and_starting_it_imports_no_engine():
 
 @pytest.mark.timeout(120)
 async def test_full_run_shows_live_progress_results_and_history(shared_cache):
-    app = WorkbenchApp(live_cpu=False, initial=dict(model="tiny_cnn", engines=("onnxruntime", "torch"),
-                                                    duration_s=0.3, warmup_s=0.1))
+    app = WorkbenchApp(
+        live_cpu=False, initial=dict(model="tiny_cnn", engines=("onnxruntime", "torch"), duration_s=0.3, warmup_s=0.1)
+    )
     async with app.run_test(size=SIZE) as pilot:
         assert await wait_for(pilot, lambda: bool(app.query_one("#setup").engines), 20)
         await pilot.press("r")
         assert app.running and app.view == "live"
         # at least one live Progress update rendered: rolling p50 in an engine's stats line
         assert await wait_for(
-            pilot, lambda: any(w.progress is not None and "p50" in str(w.query_one(".engine-stats").render())
-                               for w in app.query(EngineLive)), 90)
+            pilot,
+            lambda: any(
+                w.progress is not None and "p50" in str(w.query_one(".engine-stats").render())
+                for w in app.query(EngineLive)
+            ),
+            90,
+        )
         assert await wait_for(pilot, lambda: not app.running, 90)
         await pilot.pause(0.2)
         assert app.view == "results"
@@ -112,8 +119,9 @@ async def test_full_run_shows_live_progress_results_and_history(shared_cache):
         assert record is not None
         # saved once, by the app, and listed in History
         assert [r.run_id for r in stored_runs()] == [record.run_id]
-        assert await wait_for(pilot, lambda: [r.run_id for r in app.query_one("#history").records][:1]
-                              == [record.run_id], 10)
+        assert await wait_for(
+            pilot, lambda: [r.run_id for r in app.query_one("#history").records][:1] == [record.run_id], 10
+        )
         await pilot.press("1")
         assert app.query_one("#history-table").row_count == 1
 
@@ -123,22 +131,25 @@ async def test_full_run_shows_live_progress_results_and_history(shared_cache):
 
 def _noop_runner(monkeypatch):
     """Runs use the harness's no-op engines on a pre-resolved artifact: real child processes, no model."""
-    from workbench.runner import Runner
+    from workbench.measure.runner import Runner
     from workbench.tui import services
     from workbench_engines.base import ModelArtifact, TensorSpec
 
-    artifact = ModelArtifact(name="noop", source="builtin", files={"onnx": ""},
-                             inputs=(TensorSpec("x", (1, 4), "float32"),))
-    monkeypatch.setattr(services, "make_runner",
-                        lambda config, on_event: Runner(config, on_event=on_event, live=True, artifact=artifact))
+    artifact = ModelArtifact(
+        name="noop", source="builtin", files={"onnx": ""}, inputs=(TensorSpec("x", (1, 4), "float32"),)
+    )
+    monkeypatch.setattr(
+        services,
+        "make_runner",
+        lambda config, on_event: Runner(config, on_event=on_event, live=True, artifact=artifact),
+    )
 
 
 def _noop_config(**kw):
-    from workbench.runner import RunConfig
+    from workbench.measure.runner import RunConfig
 
     last = sorted(os.sched_getaffinity(0))[-1]
-    base = dict(model="noop", engines=("noop",), duration_s=0.2, warmup_s=0.02, parity=False, cores=(last,),
-                threads=1)
+    base = dict(model="noop", engines=("noop",), duration_s=0.2, warmup_s=0.02, parity=False, cores=(last,), threads=1)
     base.update(kw)
     return RunConfig(**base)
 
@@ -208,8 +219,7 @@ def test_worker_errors_are_mapped_to_one_line():
     assert readable_error(ModelError("unknown model 'x'")) == "unknown model 'x'"
     assert readable_error(RunFailed("stopped by user")) == "stopped by user"
     assert readable_error(ValueError("bad\nsecond line")) == "ValueError: bad"
-    assert readable_error(FileNotFoundError(2, "No such file or directory", "/x")) == \
-        "No such file or directory: /x"
+    assert readable_error(FileNotFoundError(2, "No such file or directory", "/x")) == "No such file or directory: /x"
 
 
 async def test_a_failing_run_notifies_and_keeps_history(monkeypatch):
@@ -270,9 +280,21 @@ async def test_views_switch_with_keys_and_everything_is_reachable_by_tab():
             assert app.view == view
         await pilot.press("2")
         chain = {w.id for w in app.screen.focus_chain}
-        assert {"views", "setup-model", "setup-path", "engine-torch", "engine-onnxruntime", "setup-device",
-                "setup-precision", "setup-mode", "setup-batch", "setup-threads", "setup-cores", "setup-duration",
-                "setup-warmup"} <= chain
+        assert {
+            "views",
+            "setup-model",
+            "setup-path",
+            "engine-torch",
+            "engine-onnxruntime",
+            "setup-device",
+            "setup-precision",
+            "setup-mode",
+            "setup-batch",
+            "setup-threads",
+            "setup-cores",
+            "setup-duration",
+            "setup-warmup",
+        } <= chain
         assert "engine-openvino" not in chain  # unavailable: disabled, with the reason in its label
         before = app.focused
         await pilot.press("tab")
@@ -304,8 +326,19 @@ def test_theme_colours_survive_256_colour_terminals():
         return {r, g, b} <= cube or (r == g == b and r in greys)
 
     for theme in workbench_themes.THEMES:
-        fields = [theme.primary, theme.secondary, theme.accent, theme.warning, theme.error, theme.success,
-                  theme.foreground, theme.background, theme.surface, theme.panel, *theme.variables.values()]
+        fields = [
+            theme.primary,
+            theme.secondary,
+            theme.accent,
+            theme.warning,
+            theme.error,
+            theme.success,
+            theme.foreground,
+            theme.background,
+            theme.surface,
+            theme.panel,
+            *theme.variables.values(),
+        ]
         assert all(exact(v) for v in fields if v and v.startswith("#")), theme.name
         assert len({theme.background, theme.surface, theme.panel}) == 3
     assert workbench_themes.stylesheet_path().is_file()
@@ -330,8 +363,7 @@ async def test_export_writes_to_workbench_home(workbench_home):
         await pilot.pause(0.05)
         assert any(sev == "warning" for _, sev in notes(app))
         assert list(workbench_home.glob("workbench-*")) == []
-        app.show_results(ResultsView(results=tuple(fixture_record().results), record=fixture_record(),
-                                     fixture=True))
+        app.show_results(ResultsView(results=tuple(fixture_record().results), record=fixture_record(), fixture=True))
         await pilot.pause(0.1)
         await pilot.press("e")
         await pilot.pause(0.1)
@@ -380,27 +412,47 @@ async def test_history_details_and_compare_of_two_marked_runs():
 
 @pytest.mark.timeout(30)
 async def test_monitor_follows_a_run_in_another_process():
-    from workbench import events as ev
-    from workbench.live import LivePublisher
+    from workbench.measure import events as ev
+    from workbench.measure.live import LivePublisher
     from workbench.tui.screens import MonitorScreen
 
     run_id = "otherrun0001"
     pub = LivePublisher(run_id)
     # written as another session's runner would: our pid stands in for the other process (it is alive)
-    pub.publish(ev.RunStarted(run_id=run_id, model="resnet18", engines=("torch",), config={"mode": "latency"},
-                              pid=os.getpid()))
+    pub.publish(
+        ev.RunStarted(run_id=run_id, model="resnet18", engines=("torch",), config={"mode": "latency"}, pid=os.getpid())
+    )
     app = fixture_app()
     try:
         async with app.run_test(size=SIZE) as pilot:
             await pilot.press("m")
-            assert await wait_for(pilot, lambda: isinstance(app.screen, MonitorScreen)
-                                  and app.screen.query_one("#monitor-list").option_count >= 1
-                                  and app.screen.query_one("#monitor-list").get_option_at_index(0).id == run_id, 10)
+            assert await wait_for(
+                pilot,
+                lambda: (
+                    isinstance(app.screen, MonitorScreen)
+                    and app.screen.query_one("#monitor-list").option_count >= 1
+                    and app.screen.query_one("#monitor-list").get_option_at_index(0).id == run_id
+                ),
+                10,
+            )
             await pilot.press("enter")
             assert await wait_for(pilot, lambda: app.running and app.view == "live", 5)
-            pub.publish(ev.Progress(run_id=run_id, engine="torch", round=0, rounds=1, iterations=50, elapsed_s=0.5,
-                                    target_s=1.0, fraction=0.5, p50_ms=1.5, p99_ms=2.5, throughput=600.0,
-                                    hist={"edges_ms": [1.0, 2.0, 3.0], "counts": [10, 40]}))
+            pub.publish(
+                ev.Progress(
+                    run_id=run_id,
+                    engine="torch",
+                    round=0,
+                    rounds=1,
+                    iterations=50,
+                    elapsed_s=0.5,
+                    target_s=1.0,
+                    fraction=0.5,
+                    p50_ms=1.5,
+                    p99_ms=2.5,
+                    throughput=600.0,
+                    hist={"edges_ms": [1.0, 2.0, 3.0], "counts": [10, 40]},
+                )
+            )
             assert await wait_for(pilot, lambda: app.query_one(LivePane).fraction == 0.5, 5)
             rec = fixture_record(run_id)
             pub.publish(ev.RunFinished(run_id=run_id, record=rec.to_dict(), exit_code=0))

@@ -11,8 +11,8 @@ from __future__ import annotations
 import time
 
 import pytest
-
 from snapshot_apps.tui_fixtures import fixture_app, fixture_record
+
 from workbench.tui.widgets.results import ResultsView
 
 

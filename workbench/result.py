@@ -3,7 +3,7 @@
 A :class:`RunRecord` is one ``workbench run`` (or one UI run): a configuration, the machine, and one
 :class:`EngineResult` per engine. Both serialise to plain JSON (``to_dict``/``from_dict``) — the same document is
 written by ``--json``, stored in the history and read back by ``compare``/``history import``. The schema is
-documented in docs/schema.md; bump :data:`SCHEMA_VERSION` and add a migration in ``workbench.history`` when it
+documented in docs/schema.md; bump :data:`SCHEMA_VERSION` and add a migration in ``workbench.store.history`` when it
 changes.
 """
 
@@ -83,7 +83,7 @@ class EngineResult:
     speedup_note: str | None = None
     warnings: list[dict[str, str]] = field(default_factory=list)
     repeats: list[dict[str, float]] = field(default_factory=list)  # per-repeat p50/mean/throughput/iterations
-    histogram: dict[str, Any] | None = None  # workbench.histogram.LogHistogram.to_dict()
+    histogram: dict[str, Any] | None = None  # workbench.stats.histogram.LogHistogram.to_dict()
     samples_file: str | None = None
     effective: dict[str, Any] | None = None  # engines.base.Effective.to_dict()
 
@@ -110,7 +110,7 @@ class RunRecord:
     created: str
     model: dict[str, Any]  # name, source, task, inputs
     config: dict[str, Any]  # mode, batch, threads, cores, device, precision, warmup, duration_s, ...
-    system: dict[str, Any]  # workbench.sysinfo fingerprint + summary
+    system: dict[str, Any]  # workbench.machine.sysinfo fingerprint + summary
     versions: dict[str, str | None]
     results: list[EngineResult]
     baseline: str | None = None

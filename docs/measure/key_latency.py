@@ -1,8 +1,15 @@
 """Measure key handling while a run streams: time from a posted key to its action (docs/performance.md)."""
-import asyncio, time, statistics, sys
+
+import asyncio
+import statistics
+import sys
+import time
+
 from textual import events
+
 from workbench.tui.app import WorkbenchApp
 from workbench.tui.widgets.live import LivePane
+
 
 async def presses(app, n=16):
     handled, painted = [], []
@@ -21,12 +28,17 @@ async def presses(app, n=16):
         await asyncio.sleep(0.2)
     return handled
 
+
 async def main(size):
-    app = WorkbenchApp(initial=dict(model="resnet18", engines=("onnxruntime",), duration_s=20, warmup_s=0.5, cores=(1,)))
+    app = WorkbenchApp(
+        initial=dict(model="resnet18", engines=("onnxruntime",), duration_s=20, warmup_s=0.5, cores=(1,))
+    )
     orig = app.action_show_view
+
     def wrapped(name):
         app._t_action = time.perf_counter()
         return orig(name)
+
     app.action_show_view = wrapped
     async with app.run_test(size=size) as pilot:
         while not app.query_one("#setup").engines:
@@ -38,6 +50,10 @@ async def main(size):
             await pilot.pause(0.05)
         busy = await presses(app)
         await pilot.press("s")
-    print(size, f"key->handler idle median {statistics.median(idle):.1f} max {max(idle):.1f} | running median {statistics.median(busy):.1f} max {max(busy):.1f} ms")
+    print(
+        size,
+        f"key->handler idle median {statistics.median(idle):.1f} max {max(idle):.1f} | running median {statistics.median(busy):.1f} max {max(busy):.1f} ms",
+    )
+
 
 asyncio.run(main((int(sys.argv[1]), int(sys.argv[2]))))

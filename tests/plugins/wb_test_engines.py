@@ -10,7 +10,6 @@ import os
 import signal
 import time
 
-
 from workbench_engines.noop_engine import NoopEngine, _NoopModel
 
 

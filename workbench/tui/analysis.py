@@ -1,7 +1,7 @@
 """Pure helpers the Results and Compare views need (no Textual, no numpy).
 
 :func:`speedups` re-bases a record's speedups on another engine with the runner's own rule
-(:func:`workbench.speedup.speedup`): a ratio is shown as a speedup only when both engines succeeded and
+(:func:`workbench.stats.speedup.speedup`): a ratio is shown as a speedup only when both engines succeeded and
 both passed the parity check; otherwise the note says why it is not shown.
 """
 
@@ -32,7 +32,7 @@ def speedups(record: "RunRecord", baseline: str | None) -> dict[str, Speedup]:
     mode = str((record.config or {}).get("mode") or "latency")
     if baseline == record.baseline:
         return {r.engine: Speedup(r.speedup, r.speedup_note) for r in record.results}
-    from workbench.speedup import speedup
+    from workbench.stats.speedup import speedup
 
     base = record.result(baseline) if baseline else None
     out: dict[str, Speedup] = {}
@@ -71,15 +71,17 @@ def compare_rows(a: "RunRecord", b: "RunRecord") -> list[CompareRow]:
     rows = []
     for name in names:
         ra, rb = a.result(name), b.result(name)
-        rows.append(CompareRow(
-            engine=name,
-            a_p50=_p50(ra) if ra and ra.ok else None,
-            b_p50=_p50(rb) if rb and rb.ok else None,
-            a_thr=ra.throughput if ra and ra.ok else None,
-            b_thr=rb.throughput if rb and rb.ok else None,
-            a_prec=(ra.precision_effective or ra.precision_requested) if ra else None,
-            b_prec=(rb.precision_effective or rb.precision_requested) if rb else None,
-        ))
+        rows.append(
+            CompareRow(
+                engine=name,
+                a_p50=_p50(ra) if ra and ra.ok else None,
+                b_p50=_p50(rb) if rb and rb.ok else None,
+                a_thr=ra.throughput if ra and ra.ok else None,
+                b_thr=rb.throughput if rb and rb.ok else None,
+                a_prec=(ra.precision_effective or ra.precision_requested) if ra else None,
+                b_prec=(rb.precision_effective or rb.precision_requested) if rb else None,
+            )
+        )
     return rows
 
 

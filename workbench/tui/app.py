@@ -1,7 +1,7 @@
 """The Inference Workbench TUI: ``WorkbenchApp`` and :func:`run_app`.
 
-Data flow (docs/architecture.md): a thread worker owns the :class:`workbench.runner.Runner` (or follows a run of
-another process through :mod:`workbench.live`); its callback only ``post_message``\\ s a
+Data flow (docs/architecture.md): a thread worker owns the :class:`workbench.measure.runner.Runner` (or follows a run of
+another process through :mod:`workbench.measure.live`); its callback only ``post_message``\\ s a
 :class:`~workbench.tui.messages.RunEventReceived`; the app's handler sets reactives on the panes and their watchers
 render. Histograms redraw from pre-binned counts on a timer. The finished record is saved to the history here, on
 the UI thread — the app is the only writer. No engine package is imported in this process: engines run in child
@@ -30,18 +30,17 @@ from textual.worker import Worker, WorkerState
 
 import workbench_themes
 from workbench.errors import RunFailed, WorkbenchError
-
-from . import services
-from .commands import WorkbenchCommands
-from .messages import EnginesLoaded, HistoryLoaded, RunEventReceived, SystemInfoLoaded
-from .screens import CompareScreen, HelpScreen, MonitorScreen, RunDetailScreen
-from .widgets.hardware import HardwarePane
-from .widgets.footer import QuietFooter
-from .widgets.history import HistoryPane
-from .widgets.live import LivePane
-from .widgets.results import ResultsPane, ResultsView
-from .widgets.setup import SetupError, SetupPane
-from .widgets.workspace import VIEWS, WIDE_MIN, Workspace
+from workbench.tui import services
+from workbench.tui.commands import WorkbenchCommands
+from workbench.tui.messages import EnginesLoaded, HistoryLoaded, RunEventReceived, SystemInfoLoaded
+from workbench.tui.screens import CompareScreen, HelpScreen, MonitorScreen, RunDetailScreen
+from workbench.tui.widgets.footer import QuietFooter
+from workbench.tui.widgets.hardware import HardwarePane
+from workbench.tui.widgets.history import HistoryPane
+from workbench.tui.widgets.live import LivePane
+from workbench.tui.widgets.results import ResultsPane, ResultsView
+from workbench.tui.widgets.setup import SetupError, SetupPane
+from workbench.tui.widgets.workspace import VIEWS, WIDE_MIN, Workspace
 
 __all__ = ["WorkbenchApp", "run_app", "readable_error", "main"]
 
@@ -97,15 +96,22 @@ class WorkbenchApp(App[int]):
     BINDINGS = [
         Binding("r", "run_bench", "Run", id="run", tooltip="Run the benchmark set up in the Setup pane"),
         Binding("s", "stop", "Stop", id="stop", tooltip="Stop the run in progress; nothing partial is saved"),
-        Binding("escape", "stop(True)", "Stop", show=False, id="stop-escape",
-                tooltip="Stop the run in progress (same as s)"),
-        Binding("e", "export", "Export", id="export",
-                tooltip="Export the current results (JSON) to WORKBENCH_HOME or the cwd"),
+        Binding(
+            "escape", "stop(True)", "Stop", show=False, id="stop-escape", tooltip="Stop the run in progress (same as s)"
+        ),
+        Binding(
+            "e",
+            "export",
+            "Export",
+            id="export",
+            tooltip="Export the current results (JSON) to WORKBENCH_HOME or the cwd",
+        ),
         Binding("m", "monitor", "Monitor", id="monitor", tooltip="Follow a run in flight in another session"),
         Binding("question_mark", "help", "Help", key_display="?", id="help", tooltip="List every key"),
         Binding("q", "quit", "Quit", id="quit", tooltip="Quit (a run in progress is stopped)"),
-        Binding("1", "show_view('overview')", "Overview", show=False, id="view-overview",
-                tooltip="Hardware and History"),
+        Binding(
+            "1", "show_view('overview')", "Overview", show=False, id="view-overview", tooltip="Hardware and History"
+        ),
         Binding("2", "show_view('setup')", "Setup", show=False, id="view-setup", tooltip="Model, engines, settings"),
         Binding("3", "show_view('live')", "Live", show=False, id="view-live", tooltip="Live histograms"),
         Binding("4", "show_view('results')", "Results", show=False, id="view-results", tooltip="Latest results"),
@@ -128,7 +134,7 @@ class WorkbenchApp(App[int]):
     ) -> None:
         """``initial`` preselects Setup fields (model, engines, device, precision, mode, batch, threads, cores,
         duration_s, warmup_s). The other arguments inject fixed data (tests and snapshots): ``sysinfo`` replaces
-        :func:`workbench.sysinfo.collect`, ``engines`` the registry, ``models`` the zoo, ``cpus`` the CPUs this
+        :func:`workbench.machine.sysinfo.collect`, ``engines`` the registry, ``models`` the zoo, ``cpus`` the CPUs this
         process may use, ``history`` the records shown at start (the store is still written on a run);
         ``live_cpu=False`` freezes the per-core utilisation bars."""
         super().__init__()
@@ -156,8 +162,11 @@ class WorkbenchApp(App[int]):
     def compose(self) -> ComposeResult:
         yield Header(show_clock=False, icon="≡")
         yield Tabs(
-            Tab("Overview", id="tab-overview"), Tab("Setup", id="tab-setup"), Tab("Live", id="tab-live"),
-            Tab("Results", id="tab-results"), id="views",
+            Tab("Overview", id="tab-overview"),
+            Tab("Setup", id="tab-setup"),
+            Tab("Live", id="tab-live"),
+            Tab("Results", id="tab-results"),
+            id="views",
         )
         with Workspace(id="workspace"):
             with Vertical(id="col-left"):
@@ -321,7 +330,8 @@ class WorkbenchApp(App[int]):
         if self._store is None:
             # notify() is thread-safe: the store may report from the history worker
             self._store = services.open_history(
-                lambda line: self.notify(line, severity="warning", title="History", markup=False))
+                lambda line: self.notify(line, severity="warning", title="History", markup=False)
+            )
         return self._store
 
     @_after_teardown_ok
@@ -472,8 +482,13 @@ class WorkbenchApp(App[int]):
             self.notify(f"{event.engine}: {event.error}", severity="error", title="Engine failed", markup=False)
         elif message.origin == "monitor" and kind == "run_finished":
             record = services.record_from_dict(event.record)
-            self.show_results(ResultsView(results=tuple(record.results), record=record,
-                                          banner="followed run — saved by the session that ran it"))
+            self.show_results(
+                ResultsView(
+                    results=tuple(record.results),
+                    record=record,
+                    banner="followed run — saved by the session that ran it",
+                )
+            )
             self.set_timer(0.5, self.action_reload_history)
         elif message.origin == "monitor" and kind == "run_aborted":
             self._show_partial(f"followed run ended: {event.reason}", "warning")
@@ -486,8 +501,9 @@ class WorkbenchApp(App[int]):
         elif worker.group == "monitor":
             self._follow_state(worker, event.state)
         elif event.state == WorkerState.ERROR:
-            self.notify(readable_error(worker.error), severity="error", title=worker.description or "Error",
-                        markup=False)
+            self.notify(
+                readable_error(worker.error), severity="error", title=worker.description or "Error", markup=False
+            )
 
     def _bench_state(self, worker: Worker, state: WorkerState) -> None:
         if state == WorkerState.SUCCESS:
@@ -517,16 +533,18 @@ class WorkbenchApp(App[int]):
 
     def _finished(self, record: Any, saved: bool, save_error: BaseException | None) -> None:
         if save_error is not None:
-            self.notify(f"could not save the run: {readable_error(save_error)}", severity="error",
-                        title="History", markup=False)
+            self.notify(
+                f"could not save the run: {readable_error(save_error)}", severity="error", title="History", markup=False
+            )
         failed = [r for r in record.results if not r.ok]
         banner = ""
         severity = "info"
         if failed:
             banner = f"{len(failed)} of {len(record.results)} engines failed"
             severity = "error"
-        self.show_results(ResultsView(results=tuple(record.results), record=record, saved=saved,
-                                      banner=banner, severity=severity))
+        self.show_results(
+            ResultsView(results=tuple(record.results), record=record, saved=saved, banner=banner, severity=severity)
+        )
         if saved:
             self.notify(f"Run {record.run_id} saved to the history.", title="Done")
         self.action_reload_history()
@@ -534,8 +552,10 @@ class WorkbenchApp(App[int]):
     def _show_partial(self, banner: str, severity: str, switch: bool = True) -> None:
         results = tuple(self._partial.values())
         errors = tuple((k, v) for k, v in self._errors.items() if k not in self._partial)
-        self.show_results(ResultsView(results=results, record=None, banner=banner, severity=severity,
-                                      extra_errors=errors), switch=switch)
+        self.show_results(
+            ResultsView(results=results, record=None, banner=banner, severity=severity, extra_errors=errors),
+            switch=switch,
+        )
 
     def show_results(self, view: ResultsView, switch: bool = True) -> None:
         """Show ``view`` in the Results pane (and switch to it on a small terminal)."""
@@ -570,8 +590,13 @@ class WorkbenchApp(App[int]):
             self.view = "live"
         self._follow_worker(run_id, self._follow_stop)
 
-    @work(thread=True, exclusive=True, exit_on_error=False, group="monitor",
-          description="Following a run in another session")
+    @work(
+        thread=True,
+        exclusive=True,
+        exit_on_error=False,
+        group="monitor",
+        description="Following a run in another session",
+    )
     def _follow_worker(self, run_id: str, stop: threading.Event) -> bool:
         terminal = False
         for event in services.follow(run_id, stop):
@@ -619,8 +644,9 @@ class WorkbenchApp(App[int]):
         except Exception as exc:
             self.notify(readable_error(exc), severity="error", title="Export", markup=False)
             return
-        self.notify(f"Exported {len(records)} run{'s' if len(records) != 1 else ''} to {path}", title="Export",
-                    markup=False)
+        self.notify(
+            f"Exported {len(records)} run{'s' if len(records) != 1 else ''} to {path}", title="Export", markup=False
+        )
 
     # --------------------------------------------------------------------------------------------------- help
     def help_sections(self) -> list[tuple[str, list[tuple[str, str]]]]:
@@ -635,16 +661,40 @@ class WorkbenchApp(App[int]):
         ]
         return [
             ("Everywhere", main),
-            ("History", [("↑ ↓", "Choose a run"), ("enter", "Show the run's details"),
-                         ("space", "Mark/unmark the run (two marks to compare)"),
-                         ("c", "Compare the two marked runs")]),
-            ("Results", [("↑ ↓", "Choose an engine: its details show below the table"),
-                         ("Baseline", "Pick the engine speedups are measured against")]),
-            ("Setup", [("↑ ↓ / enter", "Open and choose in a drop-down"), ("space", "Tick an engine"),
-                       ("enter", "In a text field: run the benchmark"),
-                       ("Cores", "A CPU list such as 0-3,6 (empty: all but one core, kept for the UI)")]),
-            ("Dialogs", [("escape", "Close"), ("e", "Export the run(s) shown"),
-                         ("r", "Refresh the list of runs in flight (monitor)"), ("enter", "Follow the chosen run")]),
+            (
+                "History",
+                [
+                    ("↑ ↓", "Choose a run"),
+                    ("enter", "Show the run's details"),
+                    ("space", "Mark/unmark the run (two marks to compare)"),
+                    ("c", "Compare the two marked runs"),
+                ],
+            ),
+            (
+                "Results",
+                [
+                    ("↑ ↓", "Choose an engine: its details show below the table"),
+                    ("Baseline", "Pick the engine speedups are measured against"),
+                ],
+            ),
+            (
+                "Setup",
+                [
+                    ("↑ ↓ / enter", "Open and choose in a drop-down"),
+                    ("space", "Tick an engine"),
+                    ("enter", "In a text field: run the benchmark"),
+                    ("Cores", "A CPU list such as 0-3,6 (empty: all but one core, kept for the UI)"),
+                ],
+            ),
+            (
+                "Dialogs",
+                [
+                    ("escape", "Close"),
+                    ("e", "Export the run(s) shown"),
+                    ("r", "Refresh the list of runs in flight (monitor)"),
+                    ("enter", "Follow the chosen run"),
+                ],
+            ),
         ]
 
     def action_help(self) -> None:

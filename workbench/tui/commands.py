@@ -7,7 +7,7 @@ from typing import TYPE_CHECKING, Callable
 from textual.command import DiscoveryHit, Hit, Hits, Provider
 
 if TYPE_CHECKING:  # pragma: no cover
-    from .app import WorkbenchApp
+    from workbench.tui.app import WorkbenchApp
 
 
 def workbench_commands(app: "WorkbenchApp") -> list[tuple[str, str, Callable[[], object]]]:
@@ -15,11 +15,17 @@ def workbench_commands(app: "WorkbenchApp") -> list[tuple[str, str, Callable[[],
     return [
         ("Run benchmark", "Run the benchmark set up in the Setup pane (r)", app.action_run_bench),
         ("Stop run", "Stop the run in progress; nothing partial is saved (s / escape)", app.action_stop),
-        ("Export results as JSON", "Write the current results to WORKBENCH_HOME or the working directory (e)",
-         lambda: app.action_export("json")),
+        (
+            "Export results as JSON",
+            "Write the current results to WORKBENCH_HOME or the working directory (e)",
+            lambda: app.action_export("json"),
+        ),
         ("Export results as CSV", "Write the current results as CSV", lambda: app.action_export("csv")),
-        ("Export results as Markdown", "Write the current results as a Markdown table",
-         lambda: app.action_export("markdown")),
+        (
+            "Export results as Markdown",
+            "Write the current results as a Markdown table",
+            lambda: app.action_export("markdown"),
+        ),
         ("Monitor runs in flight", "Follow a `workbench run` running in another session (m)", app.action_monitor),
         ("Show overview", "Hardware and History (1)", lambda: app.action_show_view("overview")),
         ("Show setup", "Model, engines and run settings (2)", lambda: app.action_show_view("setup")),

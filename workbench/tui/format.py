@@ -96,6 +96,6 @@ def parity_label(parity: Mapping[str, Any] | None) -> str:
 
 def cpu_ranges(cpus: Iterable[int]) -> str:
     """``[0,1,2,3,6]`` -> ``"0-3,6"``."""
-    from workbench.sysinfo import format_cpu_list
+    from workbench.machine.sysinfo import format_cpu_list
 
     return format_cpu_list(sorted(set(int(c) for c in cpus)))

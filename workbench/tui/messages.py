@@ -13,14 +13,14 @@ from typing import TYPE_CHECKING, Any
 from textual.message import Message
 
 if TYPE_CHECKING:  # pragma: no cover - typing only
-    from workbench.events import Event
+    from workbench.measure.events import Event
     from workbench.result import RunRecord
     from workbench_engines.base import EngineInfo
 
 
 @dataclass
 class RunEventReceived(Message):
-    """One :mod:`workbench.events` event of a run: ours (``origin="run"``) or one followed (``"monitor"``)."""
+    """One :mod:`workbench.measure.events` event of a run: ours (``origin="run"``) or one followed (``"monitor"``)."""
 
     event: "Event"
     origin: str = "run"
@@ -41,7 +41,7 @@ class RunEventReceived(Message):
 
 @dataclass
 class SystemInfoLoaded(Message):
-    """:func:`workbench.sysinfo.collect` finished."""
+    """:func:`workbench.machine.sysinfo.collect` finished."""
 
     info: dict[str, Any]
 

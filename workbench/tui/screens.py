@@ -14,10 +14,10 @@ from textual.screen import ModalScreen
 from textual.widgets import DataTable, OptionList, Static
 from textual.widgets.option_list import Option
 
-from .analysis import compare_rows, config_differences
-from .format import DASH, engines_label, ms, rate, when
-from .messages import LiveRunsListed
-from .widgets.results import ResultsPane, ResultsView, theme_color
+from workbench.tui.analysis import compare_rows, config_differences
+from workbench.tui.format import DASH, engines_label, ms, rate, when
+from workbench.tui.messages import LiveRunsListed
+from workbench.tui.widgets.results import ResultsPane, ResultsView, theme_color
 
 if TYPE_CHECKING:  # pragma: no cover
     from workbench.result import RunRecord
@@ -102,11 +102,23 @@ def record_summary(record: "RunRecord") -> Content:
 
     row("run", f"{record.run_id} · {record.created}")
     row("model", f"{(record.model or {}).get('name', '?')} ({(record.model or {}).get('task', '?')})")
-    row("settings", " · ".join(str(x) for x in (
-        cfg.get("mode"), f"batch {cfg.get('batch')}", cfg.get("precision"), cfg.get("device"),
-        f"threads {cfg.get('threads')}", f"cores {cfg.get('cores')}",
-        f"{cfg.get('duration_s')} s × {cfg.get('repeats', 1)}", f"warm-up {cfg.get('warmup_s')} s",
-    ) if x is not None))
+    row(
+        "settings",
+        " · ".join(
+            str(x)
+            for x in (
+                cfg.get("mode"),
+                f"batch {cfg.get('batch')}",
+                cfg.get("precision"),
+                cfg.get("device"),
+                f"threads {cfg.get('threads')}",
+                f"cores {cfg.get('cores')}",
+                f"{cfg.get('duration_s')} s × {cfg.get('repeats', 1)}",
+                f"warm-up {cfg.get('warmup_s')} s",
+            )
+            if x is not None
+        ),
+    )
     machine = cpu.get("model") or sysd.get("cpu_model") or "?"
     row("machine", f"{machine} · {sysd.get('hostname') or '?'}")
     versions = record.versions or {}
@@ -171,8 +183,10 @@ class CompareScreen(_Modal):
     def _title(self) -> Content:
         a, b = self.a, self.b
         return Content.assemble(
-            ("A ", "bold $accent"), (f"{a.run_id[:8]} {when(a.created)} {(a.model or {}).get('name', '?')}", ""),
-            ("   B ", "bold $accent"), (f"{b.run_id[:8]} {when(b.created)} {(b.model or {}).get('name', '?')}", ""),
+            ("A ", "bold $accent"),
+            (f"{a.run_id[:8]} {when(a.created)} {(a.model or {}).get('name', '?')}", ""),
+            ("   B ", "bold $accent"),
+            (f"{b.run_id[:8]} {when(b.created)} {(b.model or {}).get('name', '?')}", ""),
             ("\nΔ < 0 means B is faster (p50) · throughput Δ > 0 means B does more", "$text-muted"),
         )
 
@@ -188,8 +202,16 @@ class CompareScreen(_Modal):
     def on_mount(self) -> None:
         self.query_one("#compare-dialog").border_title = "Compare runs"
         table = self.query_one("#compare-table", DataTable)
-        for key, label in (("engine", "engine"), ("a", "A p50"), ("b", "B p50"), ("dp", "Δ p50"),
-                           ("ta", "A items/s"), ("tb", "B items/s"), ("dt", "Δ thr"), ("prec", "prec A/B")):
+        for key, label in (
+            ("engine", "engine"),
+            ("a", "A p50"),
+            ("b", "B p50"),
+            ("dp", "Δ p50"),
+            ("ta", "A items/s"),
+            ("tb", "B items/s"),
+            ("dt", "Δ thr"),
+            ("prec", "prec A/B"),
+        ):
             table.add_column(label, key=key)
         ok, bad = theme_color(self, "success"), theme_color(self, "error")
 
@@ -201,9 +223,14 @@ class CompareScreen(_Modal):
 
         for row in compare_rows(self.a, self.b):
             table.add_row(
-                Text(row.engine, style="bold"), Text(ms(row.a_p50)), Text(ms(row.b_p50)),
-                pct(row.p50_change, True), Text(rate(row.a_thr)), Text(rate(row.b_thr)),
-                pct(row.thr_change, False), Text(f"{row.a_prec or DASH}/{row.b_prec or DASH}"),
+                Text(row.engine, style="bold"),
+                Text(ms(row.a_p50)),
+                Text(ms(row.b_p50)),
+                pct(row.p50_change, True),
+                Text(rate(row.a_thr)),
+                Text(rate(row.b_thr)),
+                pct(row.thr_change, False),
+                Text(f"{row.a_prec or DASH}/{row.b_prec or DASH}"),
             )
         table.focus()
 
@@ -224,8 +251,9 @@ class MonitorScreen(_Modal):
 
     def compose(self) -> ComposeResult:
         with Vertical(classes="dialog", id="monitor-dialog"):
-            yield Static("Runs in flight in other sessions (workbench run …). Enter follows one.",
-                         classes="dialog-title")
+            yield Static(
+                "Runs in flight in other sessions (workbench run …). Enter follows one.", classes="dialog-title"
+            )
             yield OptionList(id="monitor-list")
             yield Static("enter follows · r refreshes · escape closes", classes="dialog-hint")
 
@@ -239,10 +267,9 @@ class MonitorScreen(_Modal):
         options.add_option(Option("looking for runs…", disabled=True))
         self._list_runs()
 
-    @work(thread=True, exclusive=True, exit_on_error=False, group="monitor-list",
-          description="Listing runs in flight")
+    @work(thread=True, exclusive=True, exit_on_error=False, group="monitor-list", description="Listing runs in flight")
     def _list_runs(self) -> None:
-        from . import services
+        from workbench.tui import services
 
         try:
             runs = tuple(services.live_runs())
@@ -260,14 +287,17 @@ class MonitorScreen(_Modal):
             options.add_option(Option(f"cannot list runs: {message.error}", disabled=True))
             return
         if not message.runs:
-            options.add_option(Option("No runs in flight. Start one with `workbench run …` in another shell.",
-                                      disabled=True))
+            options.add_option(
+                Option("No runs in flight. Start one with `workbench run …` in another shell.", disabled=True)
+            )
             return
         now = time.time()
         for run in message.runs:
             age = max(0, int(now - float(run.get("started") or now)))
-            label = (f"{run.get('model') or '?'}  {engines_label(run.get('engines') or (), compact=True)}  "
-                     f"pid {run.get('pid')}  started {age // 60}m{age % 60:02d}s ago  [{run.get('run_id')}]")
+            label = (
+                f"{run.get('model') or '?'}  {engines_label(run.get('engines') or (), compact=True)}  "
+                f"pid {run.get('pid')}  started {age // 60}m{age % 60:02d}s ago  [{run.get('run_id')}]"
+            )
             options.add_option(Option(Text(label), id=str(run.get("run_id"))))
         options.highlighted = 0
         options.focus()

@@ -20,8 +20,14 @@ def app_command(args: Sequence[str] = ()) -> str:
     return " ".join(shlex.quote(a) for a in (sys.executable, "-m", "workbench.tui.app", *args))
 
 
-def serve(host: str = DEFAULT_HOST, port: int = DEFAULT_PORT, *, public_url: str | None = None,
-          app_args: Sequence[str] = (), debug: bool = False) -> None:
+def serve(
+    host: str = DEFAULT_HOST,
+    port: int = DEFAULT_PORT,
+    *,
+    public_url: str | None = None,
+    app_args: Sequence[str] = (),
+    debug: bool = False,
+) -> None:
     """Serve the TUI over HTTP until interrupted. Raises UsageError when textual-serve is not installed."""
     try:
         from textual_serve.server import Server
@@ -29,6 +35,5 @@ def serve(host: str = DEFAULT_HOST, port: int = DEFAULT_PORT, *, public_url: str
         from workbench.errors import UsageError
 
         raise UsageError("workbench serve needs textual-serve: pip install 'inference-workbench[serve]'") from None
-    server = Server(app_command(app_args), host=host, port=port, title="Inference Workbench",
-                    public_url=public_url)
+    server = Server(app_command(app_args), host=host, port=port, title="Inference Workbench", public_url=public_url)
     server.serve(debug=debug)

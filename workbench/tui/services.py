@@ -19,7 +19,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, Callable, Iterator, Mapping, Sequence
 
 if TYPE_CHECKING:  # pragma: no cover - typing only
-    from workbench.events import Event
+    from workbench.measure.events import Event
     from workbench.result import RunRecord
     from workbench_engines.base import EngineInfo
 
@@ -40,21 +40,21 @@ class ModelChoice:
 
 
 def system_info() -> dict[str, Any]:
-    """The machine description (:func:`workbench.sysinfo.collect`); never raises."""
-    from workbench import sysinfo
+    """The machine description (:func:`workbench.machine.sysinfo.collect`); never raises."""
+    from workbench.machine import sysinfo
 
     return sysinfo.collect()
 
 
 def parse_cpus(text: str) -> list[int]:
     """``"0-3,6"`` -> ``[0, 1, 2, 3, 6]``; ValueError with a readable message otherwise."""
-    from workbench.sysinfo import parse_cpu_list
+    from workbench.machine.sysinfo import parse_cpu_list
 
     return parse_cpu_list(text)
 
 
 def format_cpus(cpus: Sequence[int]) -> str:
-    from workbench.sysinfo import format_cpu_list
+    from workbench.machine.sysinfo import format_cpu_list
 
     return format_cpu_list(list(cpus))
 
@@ -95,7 +95,7 @@ def engine_infos() -> list["EngineInfo"]:
 
 def builtin_models() -> list[ModelChoice]:
     """The built-in models, in display order (plain data; torch is not imported)."""
-    from workbench import zoo
+    from workbench.models import zoo
 
     return [ModelChoice(m.name, m.description, m.task) for m in zoo.BUILTINS.values()]
 
@@ -104,30 +104,30 @@ def builtin_models() -> list[ModelChoice]:
 
 
 def make_config(values: Mapping[str, Any]) -> Any:
-    """A :class:`workbench.runner.RunConfig` from the Setup form's values (keys are RunConfig fields)."""
-    from workbench.runner import RunConfig
+    """A :class:`workbench.measure.runner.RunConfig` from the Setup form's values (keys are RunConfig fields)."""
+    from workbench.measure.runner import RunConfig
 
     return RunConfig(**dict(values))
 
 
 def make_runner(config: Any, on_event: Callable[["Event"], None]) -> Any:
-    """A :class:`workbench.runner.Runner` publishing to the live stream; ``run()`` blocks, ``stop()`` is
+    """A :class:`workbench.measure.runner.Runner` publishing to the live stream; ``run()`` blocks, ``stop()`` is
     thread-safe."""
-    from workbench.runner import Runner
+    from workbench.measure.runner import Runner
 
     return Runner(config, on_event=on_event, live=True)
 
 
 def live_runs() -> list[dict[str, Any]]:
     """Runs in flight in other processes: run_id, model, engines, pid, started (epoch seconds)."""
-    from workbench.live import list_live_runs
+    from workbench.measure.live import list_live_runs
 
     return list_live_runs()
 
 
 def follow(run_id: str, stop: threading.Event) -> Iterator["Event"]:
     """Events of a run in another process until it ends or ``stop`` is set."""
-    from workbench.live import follow as _follow
+    from workbench.measure.live import follow as _follow
 
     return _follow(run_id, stop)
 
@@ -136,7 +136,7 @@ def follow(run_id: str, stop: threading.Event) -> Iterator["Event"]:
 
 
 def open_history(notice: Callable[[str], None] | None = None) -> Any:
-    from workbench.history import HistoryStore
+    from workbench.store.history import HistoryStore
 
     return HistoryStore(notice=notice)
 
@@ -173,7 +173,7 @@ def export_dir() -> Path:
 
 def export_records(records: Sequence["RunRecord"], fmt: str = "json", name: str | None = None) -> Path:
     """Write ``records`` as ``fmt`` into :func:`export_dir`; returns the path written."""
-    from workbench.export import write
+    from workbench.report.export import write
 
     suffix = EXPORT_FORMATS.get(fmt, fmt)
     if name is None:

@@ -1,6 +1,6 @@
 """The Hardware pane: what this machine is, and which cores are busy right now.
 
-``HardwarePane.info`` takes :func:`workbench.sysinfo.collect`'s dict, ``HardwarePane.engines`` the engine
+``HardwarePane.info`` takes :func:`workbench.machine.sysinfo.collect`'s dict, ``HardwarePane.engines`` the engine
 inventory; :class:`CoreBars` shows per-CPU utilisation (fed by the app's 1 s timer) with the cores a run is pinned
 to highlighted, so a user sees the pinned cores busy and the others quiet.
 """
@@ -17,8 +17,8 @@ from textual.reactive import reactive
 from textual.widget import Widget
 from textual.widgets import Static
 
-from . import composed
-from ..format import cpu_ranges, human_bytes
+from workbench.tui.format import cpu_ranges, human_bytes
+from workbench.tui.widgets import composed
 
 if TYPE_CHECKING:  # pragma: no cover
     from workbench_engines.base import EngineInfo

@@ -18,9 +18,9 @@ from textual.message import Message
 from textual.reactive import reactive
 from textual.widgets import DataTable, Static
 
-from . import composed
-from ..format import DASH, engines_label, ms, short_engine, when
-from .results import theme_color
+from workbench.tui.format import DASH, engines_label, ms, short_engine, when
+from workbench.tui.widgets import composed
+from workbench.tui.widgets.results import theme_color
 
 if TYPE_CHECKING:  # pragma: no cover
     from workbench.result import RunRecord
@@ -97,8 +97,15 @@ class HistoryPane(Vertical):
     def on_mount(self) -> None:
         self.border_title = "History"
         table = self.query_one(HistoryTable)
-        for key, label in (("mark", " "), ("when", "when"), ("model", "model"), ("engines", "engines"),
-                           ("best", "best p50 ms"), ("mode", "mode"), ("id", "run")):
+        for key, label in (
+            ("mark", " "),
+            ("when", "when"),
+            ("model", "model"),
+            ("engines", "engines"),
+            ("best", "best p50 ms"),
+            ("mode", "mode"),
+            ("id", "run"),
+        ):
             table.add_column(_cell(label), key=key)
         self.app.theme_changed_signal.subscribe(self, lambda _theme: self._render_rows())
         self._render_hint()

@@ -1,6 +1,6 @@
 """The Live pane: one latency histogram per engine, rolling p50/p99/throughput, overall progress, noise warnings.
 
-The app feeds :meth:`LivePane.apply` with :mod:`workbench.events` objects (its own run or one followed from
+The app feeds :meth:`LivePane.apply` with :mod:`workbench.measure.events` objects (its own run or one followed from
 another process). Handlers only set reactives; histograms are redrawn from the runner's pre-binned counts on a
 timer (:data:`REDRAW_S`), refreshing the plot widget — never per event and never the whole app.
 """
@@ -17,8 +17,8 @@ from textual.reactive import reactive
 from textual.widgets import ProgressBar, Static
 from textual_plotext import PlotextPlot
 
-from . import composed
-from ..format import DASH, engines_label, ms, rate
+from workbench.tui.format import DASH, engines_label, ms, rate
+from workbench.tui.widgets import composed
 
 #: Seconds between histogram redraws while a run is live (~3-4 Hz).
 REDRAW_S = 0.3
@@ -107,9 +107,14 @@ class EngineLive(Vertical):
         thr = final.get("throughput") if final else (p.throughput if p else None)
         its = final.get("iterations") if final else (p.iterations if p else None)
         if p is not None or final:
-            parts += [("p50 ", "$text-muted"), (f"{ms(p50)} ", "bold"), ("p99 ", "$text-muted"),
-                      (f"{ms(p99)} ms ", "bold"), (f"{rate(thr)}/s ", "$accent"),
-                      (f"n={its if its is not None else DASH}", "$text-muted")]
+            parts += [
+                ("p50 ", "$text-muted"),
+                (f"{ms(p50)} ", "bold"),
+                ("p99 ", "$text-muted"),
+                (f"{ms(p99)} ms ", "bold"),
+                (f"{rate(thr)}/s ", "$accent"),
+                (f"n={its if its is not None else DASH}", "$text-muted"),
+            ]
         if self.detail:
             parts.append((f"  {self.detail}", "$text-muted"))
         return Content.assemble(*parts)
@@ -201,8 +206,10 @@ class LivePane(Vertical):
     def compose(self) -> ComposeResult:
         yield Static("", id="live-status")
         yield ProgressBar(total=100, show_eta=False, id="live-progress")
-        yield Static("No run yet — press r to run the benchmark set up in Setup, or m to follow a run in "
-                     "another session.", id="live-empty")
+        yield Static(
+            "No run yet — press r to run the benchmark set up in Setup, or m to follow a run in another session.",
+            id="live-empty",
+        )
         yield Container(id="live-engines")
         yield Static("", id="live-warnings")
 
@@ -243,7 +250,7 @@ class LivePane(Vertical):
         return widget
 
     def apply(self, event: Any) -> None:
-        """Update from one :mod:`workbench.events` event."""
+        """Update from one :mod:`workbench.measure.events` event."""
         kind = getattr(event, "kind", None)
         if kind == "run_started":
             if tuple(event.engines) != self.engine_names or self.run_id not in (None, event.run_id):
@@ -358,8 +365,12 @@ class LivePane(Vertical):
             style = "$success"
         elif self.status.startswith(("aborted", "failed", "stopped")):
             style = "$error"
-        label = "following · " if self.origin == "monitor" and not self.status.startswith(
-            ("finished", "aborted", "failed", "stopped", "idle")) else ""
+        label = (
+            "following · "
+            if self.origin == "monitor"
+            and not self.status.startswith(("finished", "aborted", "failed", "stopped", "idle"))
+            else ""
+        )
         parts: list[Any] = [(f"{label}{self.status}", f"bold {style}")]
         if self.headline:
             parts += [("  ", ""), (self.headline, "")]

@@ -18,9 +18,9 @@ from textual.content import Content
 from textual.reactive import reactive
 from textual.widgets import DataTable, Label, Select, Static
 
-from ..analysis import Speedup, speedups
-from . import composed
-from ..format import DASH, cpu_ranges, ms, rate, ratio
+from workbench.tui.analysis import Speedup, speedups
+from workbench.tui.format import DASH, cpu_ranges, ms, rate, ratio
+from workbench.tui.widgets import composed
 
 if TYPE_CHECKING:  # pragma: no cover
     from workbench.result import EngineResult, RunRecord
@@ -101,8 +101,9 @@ class ResultsTable(DataTable):
         if self._last is not None:
             self.show(*self._last)
 
-    def show(self, results: Sequence["EngineResult"], speed: dict[str, Speedup],
-             extra_errors: Sequence[tuple[str, str]] = ()) -> None:
+    def show(
+        self, results: Sequence["EngineResult"], speed: dict[str, Speedup], extra_errors: Sequence[tuple[str, str]] = ()
+    ) -> None:
         self._last = (results, speed, extra_errors)
         cursor = self.cursor_row
         self.clear()
@@ -138,7 +139,7 @@ class ResultsTable(DataTable):
                 _cell(f"{nwarn}" if nwarn else "", warn_c, right=True),
                 key=r.engine,
             )
-        for engine, error in extra_errors:
+        for engine, _error in extra_errors:
             if engine in self._engines:
                 continue
             self._engines.append(engine)
@@ -147,8 +148,13 @@ class ResultsTable(DataTable):
             self.move_cursor(row=min(max(cursor, 0), self.row_count - 1))
 
     def _failed_row(self, engine: str, precision: str, bad: str) -> None:
-        self.add_row(_cell(engine, "bold"), _cell(precision), _cell("✗ failed", bad),
-                     *[_cell(DASH, right=True) for _ in range(len(COLUMNS) - 3)], key=engine)
+        self.add_row(
+            _cell(engine, "bold"),
+            _cell(precision),
+            _cell("✗ failed", bad),
+            *[_cell(DASH, right=True) for _ in range(len(COLUMNS) - 3)],
+            key=engine,
+        )
 
     def engine_at_cursor(self) -> str | None:
         if 0 <= self.cursor_row < len(self._engines):
@@ -179,8 +185,12 @@ def result_detail(r: "EngineResult | None", speed: Speedup | None, error: str | 
         return Content.assemble(*parts)
     lat = r.latency_ms or {}
     ci = r.median_ci_ms or []
-    line = [f"mean {ms(lat.get('mean'))} ± {ms(lat.get('std'))}", f"min {ms(lat.get('min'))}",
-            f"max {ms(lat.get('max'))}", f"p99.9 {ms(lat.get('p999'))} ms"]
+    line = [
+        f"mean {ms(lat.get('mean'))} ± {ms(lat.get('std'))}",
+        f"min {ms(lat.get('min'))}",
+        f"max {ms(lat.get('max'))}",
+        f"p99.9 {ms(lat.get('p999'))} ms",
+    ]
     if len(ci) == 2:
         line.append(f"median 95% CI {ms(ci[0])}–{ms(ci[1])}")
     line.append(f"n={r.iterations}")
@@ -220,8 +230,12 @@ def result_detail(r: "EngineResult | None", speed: Speedup | None, error: str | 
     if speed is not None and speed.note and speed.note != "baseline":
         parts += [("speedup ", muted), (speed.note, "$warning"), "\n"]
     for w in r.warnings or []:
-        parts += [("⚠ ", "$warning"), (str(w.get("message") or w.get("code")), ""),
-                  (f" [{w.get('code')}]" if w.get("code") else "", muted), "\n"]
+        parts += [
+            ("⚠ ", "$warning"),
+            (str(w.get("message") or w.get("code")), ""),
+            (f" [{w.get('code')}]" if w.get("code") else "", muted),
+            "\n",
+        ]
     return Content.assemble(*parts)
 
 
@@ -341,8 +355,11 @@ class ResultsPane(Vertical):
             parts += [(" TEST FIXTURE DATA ", "bold $background on $warning"), " "]
         if rec is not None:
             cfg = rec.config or {}
-            bits = [str((rec.model or {}).get("name") or cfg.get("model") or "?"), str(cfg.get("mode") or ""),
-                    f"batch {cfg.get('batch', '?')}"]
+            bits = [
+                str((rec.model or {}).get("name") or cfg.get("model") or "?"),
+                str(cfg.get("mode") or ""),
+                f"batch {cfg.get('batch', '?')}",
+            ]
             if cfg.get("threads"):
                 bits.append(f"{cfg['threads']} thr")
             if cfg.get("cores"):
@@ -355,8 +372,12 @@ class ResultsPane(Vertical):
             parts += [("\n" if parts else "", ""), (view.banner, f"bold {style}")]
         if rec is not None and rec.warnings:
             codes = ", ".join(str(w.get("code") or "warning") for w in rec.warnings)
-            parts += ["\n", ("⚠ ", "$warning"), (f"run: {codes}", "$text-muted"),
-                      (" (details below the engine)", "$text-muted")]
+            parts += [
+                "\n",
+                ("⚠ ", "$warning"),
+                (f"run: {codes}", "$text-muted"),
+                (" (details below the engine)", "$text-muted"),
+            ]
         self.query_one("#results-title", Static).update(Content.assemble(*parts))
 
     def _render_detail(self) -> None:
@@ -373,8 +394,12 @@ class ResultsPane(Vertical):
         if rec is not None and rec.warnings:
             extra: list[Any] = [("Run warnings", "bold $warning"), "\n"]
             for w in rec.warnings:
-                extra += [("⚠ ", "$warning"), (str(w.get("message") or w.get("code")), ""),
-                          (f" [{w.get('code')}]" if w.get("code") else "", "$text-muted"), "\n"]
+                extra += [
+                    ("⚠ ", "$warning"),
+                    (str(w.get("message") or w.get("code")), ""),
+                    (f" [{w.get('code')}]" if w.get("code") else "", "$text-muted"),
+                    "\n",
+                ]
             content = Content.assemble(content, "\n", *extra)
         self.query_one("#results-detail-text", Static).update(content)
 

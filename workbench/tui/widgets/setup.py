@@ -1,7 +1,7 @@
 """The Setup pane: what to run (model, engines) and how (device, precision, mode, batch, threads, cores, time).
 
 Every control is one line tall (Textual's ``compact`` style) so the whole form fits an 80×24 terminal.
-:meth:`SetupPane.values` returns the :class:`workbench.runner.RunConfig` keyword arguments, or raises a
+:meth:`SetupPane.values` returns the :class:`workbench.measure.runner.RunConfig` keyword arguments, or raises a
 :class:`~workbench.errors.WorkbenchError` whose one line says which field is wrong (and focuses it).
 """
 
@@ -22,13 +22,12 @@ from textual.validation import Function, Integer, Number
 from textual.widget import Widget
 from textual.widgets import Checkbox, Input, Label, Select, Static
 
-from . import composed
-from ..format import cpu_ranges
+from workbench.tui.format import cpu_ranges
+from workbench.tui.widgets import composed
 
 if TYPE_CHECKING:  # pragma: no cover
+    from workbench.tui.services import ModelChoice
     from workbench_engines.base import EngineInfo
-
-    from ..services import ModelChoice
 
 PRECISION_CHOICES: tuple[str, ...] = ("fp32", "bf16", "fp16")
 MODE_CHOICES: tuple[str, ...] = ("latency", "throughput")
@@ -42,7 +41,7 @@ def _engine_id(name: str) -> str:
 
 
 def _parse_cpus(text: str) -> list[int]:
-    from .. import services
+    from workbench.tui import services
 
     return services.parse_cpus(text)
 
@@ -132,8 +131,14 @@ class SetupPane(VerticalScroll):
         cores: tuple[int, ...]
         reserved: tuple[int, ...]
 
-    def __init__(self, models: Sequence["ModelChoice"], initial: Mapping[str, Any] | None = None,
-                 *, id: str | None = None, classes: str | None = None) -> None:
+    def __init__(
+        self,
+        models: Sequence["ModelChoice"],
+        initial: Mapping[str, Any] | None = None,
+        *,
+        id: str | None = None,
+        classes: str | None = None,
+    ) -> None:
         super().__init__(id=id, classes=classes)
         self._models = list(models)
         self._initial = dict(initial or {})
@@ -151,46 +156,124 @@ class SetupPane(VerticalScroll):
             path, model = model, ""
         if not model:
             model = DEFAULT_MODEL if DEFAULT_MODEL in model_names else (model_names[0] if model_names else "")
-        options = [(Content.assemble((m.name, "bold"), (f"  {m.task}", "$text-muted")), m.name)
-                   for m in self._models]
-        yield FormRow("Model", Select(options, value=model or Select.NULL, allow_blank=not options,
-                                      compact=True, id="setup-model", classes="form-field"))
-        yield FormRow("or file", Input(path, placeholder="path to .onnx / .xml / .pt (overrides the model)",
-                                       compact=True, id="setup-path", classes="form-field"))
+        options = [(Content.assemble((m.name, "bold"), (f"  {m.task}", "$text-muted")), m.name) for m in self._models]
+        yield FormRow(
+            "Model",
+            Select(
+                options,
+                value=model or Select.NULL,
+                allow_blank=not options,
+                compact=True,
+                id="setup-model",
+                classes="form-field",
+            ),
+        )
+        yield FormRow(
+            "or file",
+            Input(
+                path,
+                placeholder="path to .onnx / .xml / .pt (overrides the model)",
+                compact=True,
+                id="setup-path",
+                classes="form-field",
+            ),
+        )
         yield Static("", id="setup-path-error", classes="setup-error")
-        yield FormRow("Engines", Vertical(Static("discovering engines…", classes="setup-hint-inline"),
-                                          id="setup-engines"))
-        yield FormRow("Device", Select([("cpu", "cpu")], value=str(init.get("device") or "cpu"),
-                                       allow_blank=False, compact=True, id="setup-device", classes="form-field"))
-        yield FormRow("Precision", Select([(p, p) for p in PRECISION_CHOICES],
-                                          value=init.get("precision") if init.get("precision") in PRECISION_CHOICES
-                                          else "fp32", allow_blank=False, compact=True, id="setup-precision",
-                                          classes="form-field"))
-        yield FormRow("Mode", Select([(m, m) for m in MODE_CHOICES],
-                                     value=init.get("mode") if init.get("mode") in MODE_CHOICES else "latency",
-                                     allow_blank=False, compact=True, id="setup-mode", classes="form-field"))
-        yield FormRow("Batch", Input(str(init.get("batch") or 1), compact=True, id="setup-batch",
-                                     validators=[Integer(minimum=1, failure_description="batch: a whole number ≥ 1")],
-                                     classes="form-field"))
+        yield FormRow(
+            "Engines", Vertical(Static("discovering engines…", classes="setup-hint-inline"), id="setup-engines")
+        )
+        yield FormRow(
+            "Device",
+            Select(
+                [("cpu", "cpu")],
+                value=str(init.get("device") or "cpu"),
+                allow_blank=False,
+                compact=True,
+                id="setup-device",
+                classes="form-field",
+            ),
+        )
+        yield FormRow(
+            "Precision",
+            Select(
+                [(p, p) for p in PRECISION_CHOICES],
+                value=init.get("precision") if init.get("precision") in PRECISION_CHOICES else "fp32",
+                allow_blank=False,
+                compact=True,
+                id="setup-precision",
+                classes="form-field",
+            ),
+        )
+        yield FormRow(
+            "Mode",
+            Select(
+                [(m, m) for m in MODE_CHOICES],
+                value=init.get("mode") if init.get("mode") in MODE_CHOICES else "latency",
+                allow_blank=False,
+                compact=True,
+                id="setup-mode",
+                classes="form-field",
+            ),
+        )
+        yield FormRow(
+            "Batch",
+            Input(
+                str(init.get("batch") or 1),
+                compact=True,
+                id="setup-batch",
+                validators=[Integer(minimum=1, failure_description="batch: a whole number ≥ 1")],
+                classes="form-field",
+            ),
+        )
         threads = init.get("threads")
-        yield FormRow("Threads", Input("" if threads in (None, "") else str(threads), placeholder="auto (one per core)",
-                                       compact=True, id="setup-threads", valid_empty=True,
-                                       validators=[Integer(minimum=1, failure_description="threads: ≥ 1 or empty")],
-                                       classes="form-field"))
+        yield FormRow(
+            "Threads",
+            Input(
+                "" if threads in (None, "") else str(threads),
+                placeholder="auto (one per core)",
+                compact=True,
+                id="setup-threads",
+                valid_empty=True,
+                validators=[Integer(minimum=1, failure_description="threads: ≥ 1 or empty")],
+                classes="form-field",
+            ),
+        )
         cores = init.get("cores")
         cores_text = cores if isinstance(cores, str) else (cpu_ranges(cores) if cores else "")
-        yield FormRow("Cores", Input(cores_text, placeholder="e.g. 0-3,6", compact=True, id="setup-cores",
-                                     validators=[Function(_cpus_ok, "cores: a CPU list such as 0-3,6")],
-                                     classes="form-field"))
+        yield FormRow(
+            "Cores",
+            Input(
+                cores_text,
+                placeholder="e.g. 0-3,6",
+                compact=True,
+                id="setup-cores",
+                validators=[Function(_cpus_ok, "cores: a CPU list such as 0-3,6")],
+                classes="form-field",
+            ),
+        )
         yield Static("", id="setup-cores-hint", classes="setup-hint")
         duration = init.get("duration_s", init.get("duration", DEFAULT_DURATION_S))
-        yield FormRow("Duration", Input(f"{float(duration):g}", compact=True, id="setup-duration",
-                                        validators=[Number(minimum=0.05, failure_description="duration: seconds > 0")],
-                                        classes="form-field"))
+        yield FormRow(
+            "Duration",
+            Input(
+                f"{float(duration):g}",
+                compact=True,
+                id="setup-duration",
+                validators=[Number(minimum=0.05, failure_description="duration: seconds > 0")],
+                classes="form-field",
+            ),
+        )
         warmup = init.get("warmup_s", init.get("warmup", DEFAULT_WARMUP_S))
-        yield FormRow("Warm-up", Input(f"{float(warmup):g}", compact=True, id="setup-warmup",
-                                       validators=[Number(minimum=0, failure_description="warm-up: seconds ≥ 0")],
-                                       classes="form-field"))
+        yield FormRow(
+            "Warm-up",
+            Input(
+                f"{float(warmup):g}",
+                compact=True,
+                id="setup-warmup",
+                validators=[Number(minimum=0, failure_description="warm-up: seconds ≥ 0")],
+                classes="form-field",
+            ),
+        )
         yield Static("", id="setup-message", classes="setup-error")
 
     def on_mount(self) -> None:
@@ -217,13 +300,30 @@ class SetupPane(VerticalScroll):
                     checked = info.name in self._selected_engines
                 else:
                     checked = True
-                boxes.append(Checkbox(label, checked, id=_engine_id(info.name), name=info.name,
-                                      tooltip=info.display_name, compact=True))
+                boxes.append(
+                    Checkbox(
+                        label,
+                        checked,
+                        id=_engine_id(info.name),
+                        name=info.name,
+                        tooltip=info.display_name,
+                        compact=True,
+                    )
+                )
             else:
                 reason = info.note or "not available"
                 label = Content.assemble((info.name, "strike"), (f" — {reason}", "$text-muted"))
-                boxes.append(Checkbox(label, False, id=_engine_id(info.name), name=info.name, disabled=True,
-                                      tooltip=reason, compact=True))
+                boxes.append(
+                    Checkbox(
+                        label,
+                        False,
+                        id=_engine_id(info.name),
+                        name=info.name,
+                        disabled=True,
+                        tooltip=reason,
+                        compact=True,
+                    )
+                )
         box.mount_all(boxes)
         devices: list[str] = ["cpu"]
         for info in engines:
@@ -242,7 +342,7 @@ class SetupPane(VerticalScroll):
 
     def planned_cores(self) -> tuple[tuple[int, ...], tuple[int, ...]]:
         """``(run_cores, reserved)`` as the form stands (defaults when the field is empty or invalid)."""
-        from .. import services
+        from workbench.tui import services
 
         text = self.query_one("#setup-cores", Input).value if composed(self) else ""
         cpus = list(self.cpus)
@@ -295,8 +395,11 @@ class SetupPane(VerticalScroll):
 
     # ------------------------------------------------------------------------------------------------- values
     def selected_engines(self) -> tuple[str, ...]:
-        return tuple(str(cb.name) for cb in self.query("#setup-engines Checkbox").results(Checkbox)
-                     if cb.value and not cb.disabled)
+        return tuple(
+            str(cb.name)
+            for cb in self.query("#setup-engines Checkbox").results(Checkbox)
+            if cb.value and not cb.disabled
+        )
 
     def values(self) -> dict[str, Any]:
         """RunConfig keyword arguments; raises SetupError (with the field id) on an invalid field."""
@@ -391,8 +494,12 @@ class SetupPane(VerticalScroll):
             for cb in self.query("#setup-engines Checkbox").results(Checkbox):
                 if not cb.disabled:
                     cb.value = cb.name in self._selected_engines
-        simple = {"batch": "setup-batch", "threads": "setup-threads", "duration_s": "setup-duration",
-                  "warmup_s": "setup-warmup"}
+        simple = {
+            "batch": "setup-batch",
+            "threads": "setup-threads",
+            "duration_s": "setup-duration",
+            "warmup_s": "setup-warmup",
+        }
         for key, field in simple.items():
             if key in initial and initial[key] is not None:
                 value = initial[key]

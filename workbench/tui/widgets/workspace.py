@@ -19,14 +19,42 @@ WIDE_MIN: tuple[int, int] = (120, 36)
 
 #: narrow layout: view -> {node id: height (None: hidden)}
 _NARROW: dict[str, dict[str, str | None]] = {
-    "overview": {"col-left": "auto", "col-right": "1fr", "hardware": "auto", "setup": None, "live": None,
-                 "results": None, "history": "1fr"},
-    "setup": {"col-left": "1fr", "col-right": None, "hardware": None, "setup": "1fr", "live": None,
-              "results": None, "history": None},
-    "live": {"col-left": None, "col-right": "1fr", "hardware": None, "setup": None, "live": "1fr",
-             "results": None, "history": None},
-    "results": {"col-left": None, "col-right": "1fr", "hardware": None, "setup": None, "live": None,
-                "results": "1fr", "history": None},
+    "overview": {
+        "col-left": "auto",
+        "col-right": "1fr",
+        "hardware": "auto",
+        "setup": None,
+        "live": None,
+        "results": None,
+        "history": "1fr",
+    },
+    "setup": {
+        "col-left": "1fr",
+        "col-right": None,
+        "hardware": None,
+        "setup": "1fr",
+        "live": None,
+        "results": None,
+        "history": None,
+    },
+    "live": {
+        "col-left": None,
+        "col-right": "1fr",
+        "hardware": None,
+        "setup": None,
+        "live": "1fr",
+        "results": None,
+        "history": None,
+    },
+    "results": {
+        "col-left": None,
+        "col-right": "1fr",
+        "hardware": None,
+        "setup": None,
+        "live": None,
+        "results": "1fr",
+        "history": None,
+    },
 }
 
 

@@ -25,20 +25,20 @@ _FMT = argparse.RawDescriptionHelpFormatter
 
 
 def _store() -> Any:
-    from workbench.history import HistoryStore
+    from workbench.store.history import HistoryStore
 
     return HistoryStore(notice=lambda msg: print(f"warning: {msg}", file=sys.stderr))
 
 
 def _print_json(doc: Any) -> None:
-    from workbench.export import _finite
+    from workbench.report.export import _finite
 
     sys.stdout.write(json.dumps(_finite(doc), indent=2, allow_nan=False) + "\n")
 
 
 def _local(created: str) -> str:
     """ISO timestamp → local 'YYYY-mm-dd HH:MM' (as stored when it cannot be parsed)."""
-    from workbench.history import parse_when
+    from workbench.store.history import parse_when
 
     try:
         return parse_when(created).astimezone().strftime("%Y-%m-%d %H:%M")
@@ -60,7 +60,7 @@ def _table(headers: Sequence[str], rows: list[Sequence[str]], right: Sequence[in
 
 
 def _engines_cell(rec: RunRecord) -> str:
-    from workbench.export import format_ms
+    from workbench.report.export import format_ms
 
     parts = []
     for r in rec.results:
@@ -86,9 +86,13 @@ def _cfg(rec: RunRecord, key: str) -> str:
 
 def cmd_list(args: argparse.Namespace) -> int:
     store = _store()
-    records = store.list(model=getattr(args, "model", None), engine=getattr(args, "engine", None),
-                         tag=getattr(args, "tag", None), since=getattr(args, "since", None),
-                         limit=getattr(args, "limit", 20))
+    records = store.list(
+        model=getattr(args, "model", None),
+        engine=getattr(args, "engine", None),
+        tag=getattr(args, "tag", None),
+        since=getattr(args, "since", None),
+        limit=getattr(args, "limit", 20),
+    )
     if getattr(args, "json", False):
         from workbench.result import SCHEMA_VERSION
 
@@ -96,18 +100,32 @@ def cmd_list(args: argparse.Namespace) -> int:
         return 0
     if not records:
         total = store.count()
-        print("no runs in the history yet — `workbench run` stores one" if not total
-              else f"no runs match (the history holds {total})")
+        print(
+            "no runs in the history yet — `workbench run` stores one"
+            if not total
+            else f"no runs match (the history holds {total})"
+        )
         return 0
-    rows = [[r.run_id, _local(r.created), str((r.model or {}).get("name") or "?"), _engines_cell(r),
-             _cfg(r, "batch"), _cfg(r, "threads"), ",".join(r.tags)] for r in records]
-    sys.stdout.write(_table(["id", "created", "model", "engines (p50)", "batch", "threads", "tags"], rows,
-                            right=(4, 5)))
+    rows = [
+        [
+            r.run_id,
+            _local(r.created),
+            str((r.model or {}).get("name") or "?"),
+            _engines_cell(r),
+            _cfg(r, "batch"),
+            _cfg(r, "threads"),
+            ",".join(r.tags),
+        ]
+        for r in records
+    ]
+    sys.stdout.write(
+        _table(["id", "created", "model", "engines (p50)", "batch", "threads", "tags"], rows, right=(4, 5))
+    )
     return 0
 
 
 def cmd_show(args: argparse.Namespace) -> int:
-    from workbench.export import JsonExporter, MarkdownExporter
+    from workbench.report.export import JsonExporter, MarkdownExporter
 
     rec = _store().get(args.id)
     if getattr(args, "json", False):
@@ -150,7 +168,7 @@ def _filtered(args: argparse.Namespace, store: Any) -> list[RunRecord]:
 
 
 def cmd_export(args: argparse.Namespace) -> int:
-    from workbench.export import get_exporter, write
+    from workbench.report.export import get_exporter, write
 
     exporter = get_exporter(args.format)  # validate before reading the history
     records = _filtered(args, _store())
@@ -163,7 +181,7 @@ def cmd_export(args: argparse.Namespace) -> int:
 
 
 def cmd_import(args: argparse.Namespace) -> int:
-    from workbench.export import load_records
+    from workbench.report.export import load_records
 
     records: list[RunRecord] = []
     for path in args.files:  # read and check every file before storing anything
@@ -172,7 +190,9 @@ def cmd_import(args: argparse.Namespace) -> int:
     if getattr(args, "json", False):
         _print_json({"added": added, "skipped_duplicates": skipped})
     else:
-        print(f"imported {added} run{'s' if added != 1 else ''}, skipped {skipped} duplicate{'s' if skipped != 1 else ''}")
+        print(
+            f"imported {added} run{'s' if added != 1 else ''}, skipped {skipped} duplicate{'s' if skipped != 1 else ''}"
+        )
     return 0
 
 
@@ -180,13 +200,15 @@ def _parse_metrics(text: str) -> list[str]:
     metrics = [m.strip().lower() for m in (text or "").split(",") if m.strip()]
     bad = [m for m in metrics if m not in TREND_METRICS]
     if bad or not metrics:
-        raise UsageError(f"unknown metric {bad[0] if bad else text!r}; choose from {', '.join(TREND_METRICS)} "
-                         "(comma-separated)")
+        raise UsageError(
+            f"unknown metric {bad[0] if bad else text!r}; choose from {', '.join(TREND_METRICS)} (comma-separated)"
+        )
     return list(dict.fromkeys(metrics))
 
 
-def trend_points(records: list[RunRecord], engine: str, device: str | None = None,
-                 precision: str | None = None) -> list[dict[str, Any]]:
+def trend_points(
+    records: list[RunRecord], engine: str, device: str | None = None, precision: str | None = None
+) -> list[dict[str, Any]]:
     """One point per run (oldest first) for ``engine``: created, run_id, p50/p90/p99/mean in ms, throughput."""
     points = []
     for rec in sorted(records, key=lambda r: r.created):
@@ -198,9 +220,17 @@ def trend_points(records: list[RunRecord], engine: str, device: str | None = Non
             if precision and (r.precision_effective or r.precision_requested) != precision:
                 continue
             lat = r.latency_ms or {}
-            points.append({"run_id": rec.run_id, "created": rec.created, "batch": r.batch, "threads": r.threads,
-                           "precision": r.precision_effective or r.precision_requested,
-                           **{m: lat.get(m) for m in ("p50", "p90", "p99", "mean")}, "throughput": r.throughput})
+            points.append(
+                {
+                    "run_id": rec.run_id,
+                    "created": rec.created,
+                    "batch": r.batch,
+                    "threads": r.threads,
+                    "precision": r.precision_effective or r.precision_requested,
+                    **{m: lat.get(m) for m in ("p50", "p90", "p99", "mean")},
+                    "throughput": r.throughput,
+                }
+            )
             break
     return points
 
@@ -236,34 +266,51 @@ def _trend_chart(points: list[dict[str, Any]], metrics: list[str], title: str) -
 
 
 def cmd_trend(args: argparse.Namespace) -> int:
-    from workbench.export import format_ms
+    from workbench.report.export import format_ms
 
     metrics = _parse_metrics(args.metric)
     records = _store().list(model=args.model, engine=args.engine, since=args.since, limit=None)
     points = trend_points(records, args.engine, args.device, args.precision)
     if args.last:
-        points = points[-args.last:]
+        points = points[-args.last :]
     if getattr(args, "json", False):
         _print_json({"model": args.model, "engine": args.engine, "metrics": metrics, "points": points})
         return 0
     if not points:
-        raise UsageError(f"no successful {args.engine} runs of model {args.model!r} in the history",
-                         hint="see `workbench history list --model ...`")
+        raise UsageError(
+            f"no successful {args.engine} runs of model {args.model!r} in the history",
+            hint="see `workbench history list --model ...`",
+        )
     configs = {(p["batch"], p["threads"], p["precision"]) for p in points}
     title = f"{args.model} · {args.engine} · {len(points)} run{'s' if len(points) != 1 else ''}"
     if args.plain or not sys.stdout.isatty() or len(points) < 2:
-        rows = [[p["run_id"], _local(p["created"]),
-                 *[(f"{p[m]:,.1f}" if p[m] is not None else "—") if m == "throughput" else format_ms(p[m])
-                   for m in metrics]] for p in points]
+        rows = [
+            [
+                p["run_id"],
+                _local(p["created"]),
+                *[
+                    (f"{p[m]:,.1f}" if p[m] is not None else "—") if m == "throughput" else format_ms(p[m])
+                    for m in metrics
+                ],
+            ]
+            for p in points
+        ]
         print(title)
-        sys.stdout.write(_table(["id", "created", *[m if m == "throughput" else f"{m} ms" for m in metrics]], rows,
-                                right=tuple(range(2, 2 + len(metrics)))))
+        sys.stdout.write(
+            _table(
+                ["id", "created", *[m if m == "throughput" else f"{m} ms" for m in metrics]],
+                rows,
+                right=tuple(range(2, 2 + len(metrics))),
+            )
+        )
     else:
         print(_trend_chart(points, metrics, title))
     if len(configs) > 1:
-        print("note: these runs differ in batch/threads/precision: "
-              + "; ".join(f"batch {b}, threads {t or 'auto'}, {pr}" for b, t, pr in sorted(configs, key=str)),
-              file=sys.stderr)
+        print(
+            "note: these runs differ in batch/threads/precision: "
+            + "; ".join(f"batch {b}, threads {t or 'auto'}, {pr}" for b, t, pr in sorted(configs, key=str)),
+            file=sys.stderr,
+        )
     return 0
 
 
@@ -271,15 +318,18 @@ def cmd_trend(args: argparse.Namespace) -> int:
 
 
 def cmd_compare(args: argparse.Namespace) -> int:
-    from workbench.compare import compare, gate, render_comparison, resolve_operand
+    from workbench.stats.compare import compare, gate, render_comparison, resolve_operand
 
     if (args.baseline or args.candidate) and (args.a or args.b):
         raise UsageError("give the runs either as A B or as --baseline/--candidate, not both")
     base_spec = args.baseline or args.a
     cand_spec = args.candidate or args.b
     if not base_spec or not cand_spec:
-        raise UsageError("compare needs two runs", hint="e.g. `workbench compare latest~1 latest` or "
-                                                         "`workbench compare --baseline base.json --candidate latest`")
+        raise UsageError(
+            "compare needs two runs",
+            hint="e.g. `workbench compare latest~1 latest` or "
+            "`workbench compare --baseline base.json --candidate latest`",
+        )
     store = None if all(_is_file(s) for s in (base_spec, cand_spec)) else _store()
     baseline = resolve_operand(base_spec, store)
     candidate = resolve_operand(cand_spec, store)
@@ -288,8 +338,12 @@ def cmd_compare(args: argparse.Namespace) -> int:
         code, summary = gate(comparison, args.fail_above, args.metric)
         if args.json:
             doc = comparison.to_dict()
-            doc["gate"] = {"exit_code": code, "metric": args.metric, "fail_above_pct": args.fail_above,
-                           "summary_markdown": summary}
+            doc["gate"] = {
+                "exit_code": code,
+                "metric": args.metric,
+                "fail_above_pct": args.fail_above,
+                "summary_markdown": summary,
+            }
             _print_json(doc)
         else:
             sys.stdout.write(summary)
@@ -335,78 +389,111 @@ def _add_filters(p: argparse.ArgumentParser, limit: int | None) -> None:
     p.add_argument("--engine", help="only runs with a result for this engine (torch, onnxruntime, openvino, …)")
     p.add_argument("--tag", help="only runs carrying this tag")
     p.add_argument("--since", help="only runs newer than this: a span (7d, 24h, 30m, 2w) or a date (2026-05-01)")
-    p.add_argument("--limit", type=_non_negative_int, default=limit,
-                   help=f"at most this many runs, newest first (0 = all; default {limit or 'all'})")
+    p.add_argument(
+        "--limit",
+        type=_non_negative_int,
+        default=limit,
+        help=f"at most this many runs, newest first (0 = all; default {limit or 'all'})",
+    )
 
 
 def register(subparsers: Any) -> None:
     """Add ``history`` (list/show/delete/export/import/trend) and ``compare`` to the main CLI's subparsers."""
     hist = subparsers.add_parser(
-        "history", help="list, show, export, import and plot stored runs", formatter_class=_FMT,
+        "history",
+        help="list, show, export, import and plot stored runs",
+        formatter_class=_FMT,
         description="Every `workbench run` is stored in the local history (WORKBENCH_HISTORY overrides its path).",
         epilog="examples:\n"
-               "  workbench history list --model resnet18 --since 7d\n"
-               "  workbench history show latest\n"
-               "  workbench history export --format csv --output runs.csv\n"
-               "  workbench history trend --model resnet18 --engine openvino")
+        "  workbench history list --model resnet18 --since 7d\n"
+        "  workbench history show latest\n"
+        "  workbench history export --format csv --output runs.csv\n"
+        "  workbench history trend --model resnet18 --engine openvino",
+    )
     hsub = hist.add_subparsers(dest="history_command", metavar="COMMAND")
     hist.set_defaults(func=_history_default)
 
-    p = hsub.add_parser("list", help="list stored runs, newest first", formatter_class=_FMT,
-                        description="List stored runs, newest first, with each engine's p50 latency.",
-                        epilog="examples:\n  workbench history list\n"
-                               "  workbench history list --engine openvino --since 24h --limit 100\n"
-                               "  workbench history list --json | jq '.runs[].run_id'")
+    p = hsub.add_parser(
+        "list",
+        help="list stored runs, newest first",
+        formatter_class=_FMT,
+        description="List stored runs, newest first, with each engine's p50 latency.",
+        epilog="examples:\n  workbench history list\n"
+        "  workbench history list --engine openvino --since 24h --limit 100\n"
+        "  workbench history list --json | jq '.runs[].run_id'",
+    )
     _add_filters(p, 20)
     p.add_argument("--json", action="store_true", help='print {"schema": 1, "runs": [...]} instead of a table')
     p.set_defaults(func=cmd_list)
 
-    p = hsub.add_parser("show", help="show one run in full", formatter_class=_FMT,
-                        description="Show one run: every engine's latencies, throughput, parity and warnings.",
-                        epilog="examples:\n  workbench history show 3fa2\n  workbench history show latest --json")
+    p = hsub.add_parser(
+        "show",
+        help="show one run in full",
+        formatter_class=_FMT,
+        description="Show one run: every engine's latencies, throughput, parity and warnings.",
+        epilog="examples:\n  workbench history show 3fa2\n  workbench history show latest --json",
+    )
     p.add_argument("id", metavar="ID", help="run id, unique prefix, 'latest' or 'latest~N'")
     p.add_argument("--json", action="store_true", help="print the run as JSON (as `workbench run --json` writes it)")
     p.set_defaults(func=cmd_show)
 
-    p = hsub.add_parser("delete", help="delete runs (and their raw-sample files)", formatter_class=_FMT,
-                        description="Delete runs by id or unique prefix. All ids are resolved before anything "
-                                    "is deleted; there is no prompt.",
-                        epilog="examples:\n  workbench history delete 3fa2 91bc\n  workbench history delete latest")
+    p = hsub.add_parser(
+        "delete",
+        help="delete runs (and their raw-sample files)",
+        formatter_class=_FMT,
+        description="Delete runs by id or unique prefix. All ids are resolved before anything "
+        "is deleted; there is no prompt.",
+        epilog="examples:\n  workbench history delete 3fa2 91bc\n  workbench history delete latest",
+    )
     p.add_argument("ids", nargs="+", metavar="ID", help="run id, unique prefix, 'latest' or 'latest~N'")
     p.add_argument("-y", "--yes", action="store_true", help="accepted for scripts; delete never prompts")
     p.add_argument("--json", action="store_true", help='print {"deleted": N, "run_ids": [...]}')
     p.set_defaults(func=cmd_delete)
 
-    p = hsub.add_parser("export", help="export runs as JSON, CSV or Markdown", formatter_class=_FMT,
-                        description="Export runs (all, the filtered ones or the given ids). JSON re-imports with "
-                                    "`workbench history import`; CSV has one row per engine result.",
-                        epilog="examples:\n  workbench history export --format markdown latest\n"
-                               "  workbench history export --format csv --since 30d --output runs.csv\n"
-                               "  workbench history export --model resnet18 --output resnet18.json")
+    p = hsub.add_parser(
+        "export",
+        help="export runs as JSON, CSV or Markdown",
+        formatter_class=_FMT,
+        description="Export runs (all, the filtered ones or the given ids). JSON re-imports with "
+        "`workbench history import`; CSV has one row per engine result.",
+        epilog="examples:\n  workbench history export --format markdown latest\n"
+        "  workbench history export --format csv --since 30d --output runs.csv\n"
+        "  workbench history export --model resnet18 --output resnet18.json",
+    )
     p.add_argument("ids", nargs="*", metavar="ID", help="export only these runs (default: all that match the filters)")
     p.add_argument("--format", "-f", default="json", help="json (default), csv or markdown")
     p.add_argument("--output", "-o", metavar="FILE", help="write to FILE (atomically) instead of stdout")
     _add_filters(p, None)
     p.set_defaults(func=cmd_export)
 
-    p = hsub.add_parser("import", help="import runs from result/export JSON files", formatter_class=_FMT,
-                        description="Import runs from `workbench run --json` output or `history export` JSON. "
-                                    "Runs already in the history (same run id) are skipped.",
-                        epilog="examples:\n  workbench history import result.json\n"
-                               "  workbench history import ci/*.json")
+    p = hsub.add_parser(
+        "import",
+        help="import runs from result/export JSON files",
+        formatter_class=_FMT,
+        description="Import runs from `workbench run --json` output or `history export` JSON. "
+        "Runs already in the history (same run id) are skipped.",
+        epilog="examples:\n  workbench history import result.json\n  workbench history import ci/*.json",
+    )
     p.add_argument("files", nargs="+", metavar="FILE", help="JSON result or export files")
     p.add_argument("--json", action="store_true", help='print {"added": N, "skipped_duplicates": M}')
     p.set_defaults(func=cmd_import)
 
-    p = hsub.add_parser("trend", help="plot a metric over time for one model and engine", formatter_class=_FMT,
-                        description="Chart p50/p99/throughput of one model+engine across stored runs (a table when "
-                                    "stdout is not a terminal, or with --plain).",
-                        epilog="examples:\n  workbench history trend --model resnet18 --engine openvino\n"
-                               "  workbench history trend --model bert-tiny --engine torch --metric p99 --plain")
+    p = hsub.add_parser(
+        "trend",
+        help="plot a metric over time for one model and engine",
+        formatter_class=_FMT,
+        description="Chart p50/p99/throughput of one model+engine across stored runs (a table when "
+        "stdout is not a terminal, or with --plain).",
+        epilog="examples:\n  workbench history trend --model resnet18 --engine openvino\n"
+        "  workbench history trend --model bert-tiny --engine torch --metric p99 --plain",
+    )
     p.add_argument("--model", required=True, help="model name")
     p.add_argument("--engine", required=True, help="engine name")
-    p.add_argument("--metric", default="p50,p99,throughput",
-                   help=f"comma-separated metrics from {', '.join(TREND_METRICS)} (default p50,p99,throughput)")
+    p.add_argument(
+        "--metric",
+        default="p50,p99,throughput",
+        help=f"comma-separated metrics from {', '.join(TREND_METRICS)} (default p50,p99,throughput)",
+    )
     p.add_argument("--device", help="only results on this device")
     p.add_argument("--precision", help="only results with this effective precision (fp32, bf16, …)")
     p.add_argument("--since", help="only runs newer than this (7d, 24h, 2026-05-01)")
@@ -416,30 +503,40 @@ def register(subparsers: Any) -> None:
     p.set_defaults(func=cmd_trend)
 
     p = subparsers.add_parser(
-        "compare", help="compare two runs (significance test) or gate CI on a regression", formatter_class=_FMT,
+        "compare",
+        help="compare two runs (significance test) or gate CI on a regression",
+        formatter_class=_FMT,
         description="Compare a baseline run with a candidate run, engine by engine. Verdicts need a significant "
-                    "test (Mann-Whitney U on the latency histograms for p50, a quantile test for p99, Welch's t on "
-                    "per-repeat throughput) at alpha 0.01 AND a change of at least 1%. With --fail-above the "
-                    "command exits 1 when the candidate is significantly slower by more than that percentage.",
+        "test (Mann-Whitney U on the latency histograms for p50, a quantile test for p99, Welch's t on "
+        "per-repeat throughput) at alpha 0.01 AND a change of at least 1%. With --fail-above the "
+        "command exits 1 when the candidate is significantly slower by more than that percentage.",
         epilog="runs are given as a run id, a unique prefix, 'latest', 'latest~1' or a path to a result JSON.\n\n"
-               "examples:\n  workbench compare latest~1 latest\n"
-               "  workbench compare 3fa2 91bc --metric p99 --json\n"
-               "  workbench compare --baseline main.json --candidate pr.json --fail-above 5   # CI gate\n\n"
-               "exit codes with --fail-above: 0 no regression, 1 regression, 2 nothing comparable / bad input")
+        "examples:\n  workbench compare latest~1 latest\n"
+        "  workbench compare 3fa2 91bc --metric p99 --json\n"
+        "  workbench compare --baseline main.json --candidate pr.json --fail-above 5   # CI gate\n\n"
+        "exit codes with --fail-above: 0 no regression, 1 regression, 2 nothing comparable / bad input",
+    )
     p.add_argument("a", nargs="?", metavar="A", help="baseline run")
     p.add_argument("b", nargs="?", metavar="B", help="candidate run")
     p.add_argument("--baseline", metavar="RUN", help="baseline run (alternative to A)")
     p.add_argument("--candidate", metavar="RUN", help="candidate run (alternative to B)")
-    p.add_argument("--metric", default="p50", choices=("p50", "p90", "p99", "throughput"),
-                   help="metric for the verdict and the gate (default p50)")
-    p.add_argument("--fail-above", type=_percent, metavar="PCT",
-                   help="exit 1 if the candidate is significantly slower by more than PCT percent")
+    p.add_argument(
+        "--metric",
+        default="p50",
+        choices=("p50", "p90", "p99", "throughput"),
+        help="metric for the verdict and the gate (default p50)",
+    )
+    p.add_argument(
+        "--fail-above",
+        type=_percent,
+        metavar="PCT",
+        help="exit 1 if the candidate is significantly slower by more than PCT percent",
+    )
     p.add_argument("--json", action="store_true", help="print the comparison as JSON")
     p.set_defaults(func=cmd_compare)
 
 
 def _history_default(args: argparse.Namespace) -> int:
     """``workbench history`` alone lists the last 20 runs."""
-    ns = argparse.Namespace(model=None, engine=None, tag=None, since=None, limit=20,
-                            json=getattr(args, "json", False))
+    ns = argparse.Namespace(model=None, engine=None, tag=None, since=None, limit=20, json=getattr(args, "json", False))
     return cmd_list(ns)

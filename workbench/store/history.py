@@ -446,7 +446,7 @@ def _unpack_record(blob: Any) -> dict[str, Any]:
     if not isinstance(blob, str) or not blob.startswith(_BLOB_V1):
         raise ValueError("unknown record encoding")
     do = zlib.decompressobj(15, _ZDICT_V1)
-    raw = do.decompress(base64.b64decode(blob[len(_BLOB_V1):], validate=True)) + do.flush()
+    raw = do.decompress(base64.b64decode(blob[len(_BLOB_V1) :], validate=True)) + do.flush()
     d = json.loads(raw)
     if not isinstance(d, dict):
         raise ValueError("record is not an object")
@@ -525,8 +525,13 @@ class HistoryStore:
     :attr:`notices`.
     """
 
-    def __init__(self, path: "str | os.PathLike[str] | None" = None, *, notice: Notice | None = None,
-                 lock_timeout_s: float = LOCK_TIMEOUT_S) -> None:
+    def __init__(
+        self,
+        path: "str | os.PathLike[str] | None" = None,
+        *,
+        notice: Notice | None = None,
+        lock_timeout_s: float = LOCK_TIMEOUT_S,
+    ) -> None:
         self.path = Path(path).expanduser() if path is not None else history_path()
         self.lock_path = self.path.with_name(self.path.name + ".lock")
         self.notices: list[str] = []
@@ -556,8 +561,10 @@ class HistoryStore:
                 except OSError:
                     fd = -1
             if fd < 0:
-                raise HistoryError(f"cannot open the history lock {self.lock_path}: {exc.strerror or exc}",
-                                   hint="check the permissions of the data directory or set WORKBENCH_HISTORY") from None
+                raise HistoryError(
+                    f"cannot open the history lock {self.lock_path}: {exc.strerror or exc}",
+                    hint="check the permissions of the data directory or set WORKBENCH_HISTORY",
+                ) from None
         try:
             op = fcntl.LOCK_EX if exclusive else fcntl.LOCK_SH
             deadline = time.monotonic() + self.lock_timeout_s
@@ -685,8 +692,11 @@ class HistoryStore:
 
     @staticmethod
     def _systems(db: TinyDB) -> dict[str, dict[str, Any]]:
-        return {d["key"]: d["system"] for d in db.table(SYSTEMS).all()
-                if isinstance(d.get("key"), str) and isinstance(d.get("system"), dict)}
+        return {
+            d["key"]: d["system"]
+            for d in db.table(SYSTEMS).all()
+            if isinstance(d.get("key"), str) and isinstance(d.get("system"), dict)
+        }
 
     def _decode(self, doc: _Doc, systems: Mapping[str, Mapping[str, Any]]) -> dict[str, Any] | None:
         """The full, migrated record dict of one document; None (with a notice) if it cannot be decoded."""
@@ -779,8 +789,9 @@ class HistoryStore:
                 back = int(m.group(1) or 0)
                 ordered = _sort_newest(docs)
                 if not ordered:
-                    raise UsageError(f"the history is empty, so there is no {key!r} run",
-                                     hint="`workbench run` stores one")
+                    raise UsageError(
+                        f"the history is empty, so there is no {key!r} run", hint="`workbench run` stores one"
+                    )
                 if back >= len(ordered):
                     raise UsageError(f"{key!r} does not exist: the history holds only {len(ordered)} run(s)")
                 chosen = ordered[back]
@@ -793,13 +804,16 @@ class HistoryStore:
                 if len(matches) > 1:
                     shown = ", ".join(d.run_id for d in matches[:4])
                     more = f" and {len(matches) - 4} more" if len(matches) > 4 else ""
-                    raise UsageError(f"run id prefix {key!r} is ambiguous: it matches {shown}{more}",
-                                     hint="give more characters")
+                    raise UsageError(
+                        f"run id prefix {key!r} is ambiguous: it matches {shown}{more}", hint="give more characters"
+                    )
                 chosen = matches[0]
             records = self._records([chosen], self._systems(db))
         if not records:
-            raise UsageError(f"run {chosen.run_id} is stored but unreadable", hint="delete it with "
-                             f"`workbench history delete {chosen.run_id}`")
+            raise UsageError(
+                f"run {chosen.run_id} is stored but unreadable",
+                hint=f"delete it with `workbench history delete {chosen.run_id}`",
+            )
         return records[0]
 
     # ------------------------------------------------------------------------------------- writing

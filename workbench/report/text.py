@@ -15,8 +15,11 @@ def table(headers: Sequence[str], rows: Sequence[Sequence[Any]], align: str | No
             widths[i] = max(widths[i], len(v))
     if align is None:
         align = "".join(
-            "r" if rows and all(_numeric(r[i]) for r in rows if r[i] not in (None, "", "-")) and any(
-                r[i] not in (None, "", "-") for r in rows) else "l"
+            "r"
+            if rows
+            and all(_numeric(r[i]) for r in rows if r[i] not in (None, "", "-"))
+            and any(r[i] not in (None, "", "-") for r in rows)
+            else "l"
             for i in range(len(headers))
         )
 
@@ -86,3 +89,72 @@ class ProgressLine:
             sys.stderr.write("\r" + " " * self._last_len + "\r")
             sys.stderr.flush()
             self._last_len = 0
+
+
+def render_results(record) -> str:
+    rows = []
+    for r in record.results:
+        if not r.ok:
+            rows.append([r.engine, "-", "-", "-", "-", "-", "-", "-", "-", "-", "FAILED", r.error or ""])
+            continue
+        lat = r.latency_ms or {}
+        parity = (r.parity or {}).get("status", "-")
+        speed = f"{r.speedup:.2f}x" if r.speedup is not None else ("-" if not r.speedup_note else "n/a")
+        rows.append(
+            [
+                r.engine,
+                r.precision_effective or "?",
+                ms(lat.get("p50")),
+                ms(lat.get("p90")),
+                ms(lat.get("p99")),
+                f"{ms(lat.get('mean'))}±{ms(lat.get('std'))}",
+                num(r.throughput),
+                num(r.load_ms, 0),
+                ms(r.first_inference_ms),
+                num(r.peak_rss_mb, 0),
+                parity,
+                speed,
+            ]
+        )
+    headers = [
+        "engine",
+        "prec",
+        "p50 ms",
+        "p90 ms",
+        "p99 ms",
+        "mean±std ms",
+        "items/s",
+        "load ms",
+        "1st ms",
+        "RSS MB",
+        "parity",
+        "speedup",
+    ]
+    c = record.config
+    cores = c.get("cores") or []
+    from workbench.report.export import format_cores
+
+    cores_s = format_cores(cores)
+    cpu = ((record.system or {}).get("cpu") or {}).get("model")
+    head = (
+        f"{record.model['name']}  batch {c.get('batch')}  {c.get('mode')}  threads {c.get('threads')}  "
+        f"cores {cores_s}  {c.get('duration_s'):g}s x {c.get('repeats')}  run {record.run_id}"
+    )
+    lines = [head, table(headers, rows)]
+    notes = []
+    for r in record.results:
+        if r.speedup_note and r.speedup_note != "baseline" and r.speedup is None and r.ok:
+            notes.append(f"  {r.engine}: speedup {r.speedup_note}")
+        p = r.parity or {}
+        if p.get("status") in ("fail", "error") and p.get("message"):
+            notes.append(f"  {r.engine}: parity {p['status']}: {p['message']}")
+        for w in r.warnings:
+            notes.append(f"  {r.engine}: [{w['code']}] {w['message']}")
+    for w in record.warnings:
+        notes.append(f"  [{w['code']}] {w['message']}")
+    if notes:
+        lines.append("notes:")
+        lines += notes
+    if isinstance(cpu, str) and cpu:
+        lines.append(f"machine: {cpu}")
+    return "\n".join(lines)

@@ -3,7 +3,7 @@
 Every function takes a 1-D array of samples in any unit (ns or ms) and returns numbers in that same unit, except
 :func:`throughput` (items/s) and the ratio-valued :func:`coefficient_of_variation`. Empty input raises
 :class:`ValueError` with a readable message; so does NaN/inf. The same :class:`Summary` is produced from raw
-samples (:func:`summarize`) and from the streaming :class:`workbench.histogram.LogHistogram`
+samples (:func:`summarize`) and from the streaming :class:`workbench.stats.histogram.LogHistogram`
 (:func:`summary_from_histogram`), so the runner can keep memory flat on long runs and still report the same fields.
 
 Definitions (stated once, so reports can cite them):
@@ -31,7 +31,7 @@ from typing import TYPE_CHECKING, Any, Iterable, Mapping
 import numpy as np
 
 if TYPE_CHECKING:  # pragma: no cover - import only for type checkers (histogram imports this module)
-    from workbench.histogram import LogHistogram
+    from workbench.stats.histogram import LogHistogram
 
 __all__ = [
     "DEFAULT_PERCENTILES",
@@ -149,27 +149,49 @@ def norm_ppf(p: float) -> float:
     p = float(p)
     if not (0.0 < p < 1.0):
         raise ValueError(f"norm_ppf needs 0 < p < 1; got {p!r}")
-    a = (-3.969683028665376e01, 2.209460984245205e02, -2.759285104469687e02,
-         1.383577518672690e02, -3.066479806614716e01, 2.506628277459239e00)
-    b = (-5.447609879822406e01, 1.615858368580409e02, -1.556989798598866e02,
-         6.680131188771972e01, -1.328068155288572e01)
-    c = (-7.784894002430293e-03, -3.223964580411365e-01, -2.400758277161838e00,
-         -2.549732539343734e00, 4.374664141464968e00, 2.938163982698783e00)
+    a = (
+        -3.969683028665376e01,
+        2.209460984245205e02,
+        -2.759285104469687e02,
+        1.383577518672690e02,
+        -3.066479806614716e01,
+        2.506628277459239e00,
+    )
+    b = (
+        -5.447609879822406e01,
+        1.615858368580409e02,
+        -1.556989798598866e02,
+        6.680131188771972e01,
+        -1.328068155288572e01,
+    )
+    c = (
+        -7.784894002430293e-03,
+        -3.223964580411365e-01,
+        -2.400758277161838e00,
+        -2.549732539343734e00,
+        4.374664141464968e00,
+        2.938163982698783e00,
+    )
     d = (7.784695709041462e-03, 3.224671290700398e-01, 2.445134137142996e00, 3.754408661907416e00)
     p_low = 0.02425
     if p < p_low:
         q = math.sqrt(-2.0 * math.log(p))
         x = (((((c[0] * q + c[1]) * q + c[2]) * q + c[3]) * q + c[4]) * q + c[5]) / (
-            (((d[0] * q + d[1]) * q + d[2]) * q + d[3]) * q + 1.0)
+            (((d[0] * q + d[1]) * q + d[2]) * q + d[3]) * q + 1.0
+        )
     elif p <= 1.0 - p_low:
         q = p - 0.5
         r = q * q
-        x = (((((a[0] * r + a[1]) * r + a[2]) * r + a[3]) * r + a[4]) * r + a[5]) * q / (
-            ((((b[0] * r + b[1]) * r + b[2]) * r + b[3]) * r + b[4]) * r + 1.0)
+        x = (
+            (((((a[0] * r + a[1]) * r + a[2]) * r + a[3]) * r + a[4]) * r + a[5])
+            * q
+            / (((((b[0] * r + b[1]) * r + b[2]) * r + b[3]) * r + b[4]) * r + 1.0)
+        )
     else:
         q = math.sqrt(-2.0 * math.log(1.0 - p))
         x = -(((((c[0] * q + c[1]) * q + c[2]) * q + c[3]) * q + c[4]) * q + c[5]) / (
-            (((d[0] * q + d[1]) * q + d[2]) * q + d[3]) * q + 1.0)
+            (((d[0] * q + d[1]) * q + d[2]) * q + d[3]) * q + 1.0
+        )
     # One Halley refinement step against the exact CDF (via erfc).
     e = _norm_cdf(x) - p
     u = e * math.sqrt(2.0 * math.pi) * math.exp(x * x / 2.0)
@@ -331,7 +353,7 @@ def summarize(samples: Any, percentiles: Iterable[float] = DEFAULT_PERCENTILES, 
 def summary_from_histogram(
     h: "LogHistogram", percentiles: Iterable[float] = DEFAULT_PERCENTILES, confidence: float = 0.95
 ) -> Summary:
-    """The :class:`Summary` of a :class:`~workbench.histogram.LogHistogram`, in ns.
+    """The :class:`Summary` of a :class:`~workbench.stats.histogram.LogHistogram`, in ns.
 
     count, mean, std, min and max are exact; percentiles, the median CI and the outlier count come from the buckets
     (relative error bound: ``h.relative_error_bound``). Use ``.scaled(1e-6)`` for milliseconds.
@@ -391,7 +413,7 @@ def mann_whitney(a_samples: Any, b_samples: Any) -> tuple[float, float, float, f
     values, inverse = np.unique(np.concatenate([a, b]), return_inverse=True)
     g = values.size
     ca = np.bincount(inverse[: a.size], minlength=g)
-    cb = np.bincount(inverse[a.size:], minlength=g)
+    cb = np.bincount(inverse[a.size :], minlength=g)
     u, z, p = _mw_from_grouped(ca, cb)
     ma = float(np.median(a))
     effect = float(np.median(b)) / ma if ma != 0.0 else float("nan")

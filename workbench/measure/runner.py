@@ -25,13 +25,13 @@ from typing import Any, Callable
 
 import numpy as np
 
-from . import events as ev
-from .errors import RunFailed, UsageError, WorkbenchError
-from .histogram import LogHistogram
-from .parity import compare as parity_compare
-from .procs import ChildFailed, EngineProcess
-from .result import EngineResult, RunRecord, new_run_id, now_iso
-from .stats import summary_from_histogram
+from workbench.errors import RunFailed, UsageError, WorkbenchError
+from workbench.measure import events as ev
+from workbench.measure.procs import ChildFailed, EngineProcess
+from workbench.result import EngineResult, RunRecord, new_run_id, now_iso
+from workbench.stats.histogram import LogHistogram
+from workbench.stats.parity import compare as parity_compare
+from workbench.stats.summary import summary_from_histogram
 
 PROGRESS_HZ = 4.0
 ROLLING_WINDOW = 2048
@@ -117,8 +117,7 @@ def validate(config: RunConfig) -> RunConfig:
     bad = sorted(set(cores) - set(allowed))
     if bad:
         raise UsageError(
-            f"--cores {','.join(map(str, bad))} not available: this process may use cores "
-            f"{_cpu_list(allowed)}"
+            f"--cores {','.join(map(str, bad))} not available: this process may use cores {_cpu_list(allowed)}"
         )
     threads = config.threads if config.threads is not None else len(cores)
     if threads < 1:
@@ -130,7 +129,7 @@ def validate(config: RunConfig) -> RunConfig:
 
 
 def _cpu_list(cores: list[int] | tuple[int, ...]) -> str:
-    from .sysinfo import format_cpu_list
+    from workbench.machine.sysinfo import format_cpu_list
 
     return format_cpu_list(list(cores))
 
@@ -213,10 +212,11 @@ class _EngineState:
 
 
 class Runner:
-    """One benchmark run. ``on_event`` receives :mod:`workbench.events` objects from the calling thread."""
+    """One benchmark run. ``on_event`` receives :mod:`workbench.measure.events` objects from the calling thread."""
 
-    def __init__(self, config: RunConfig, on_event: Callable[[ev.Event], None] | None = None,
-                 live: bool = True, artifact=None) -> None:
+    def __init__(
+        self, config: RunConfig, on_event: Callable[[ev.Event], None] | None = None, live: bool = True, artifact=None
+    ) -> None:
         self.config = config
         self._artifact = artifact  # a pre-resolved ModelArtifact (doctor, tests); None: resolve config.model
         self.run_id = new_run_id()
@@ -265,12 +265,19 @@ class Runner:
         self.config = config
         self._allowed = allowed_cores()
         if self._live_enabled:
-            from .live import LivePublisher
+            from workbench.measure.live import LivePublisher
 
             self._live = LivePublisher(self.run_id)
         try:
-            self._emit(ev.RunStarted(run_id=self.run_id, model=config.model, engines=config.engines,
-                                     config=config.to_dict(), pid=os.getpid()))
+            self._emit(
+                ev.RunStarted(
+                    run_id=self.run_id,
+                    model=config.model,
+                    engines=config.engines,
+                    config=config.to_dict(),
+                    pid=os.getpid(),
+                )
+            )
             artifact = self._artifact or self._prepare(config)
             self.artifact = artifact
             self._check_formats(artifact)
@@ -291,14 +298,21 @@ class Runner:
         return record
 
     def _prepare(self, config: RunConfig):
-        from .prepare import prepare
+        from workbench.measure.prepare import prepare
 
-        self._emit(ev.Stage(run_id=self.run_id, stage="preparing",
-                            message=f"preparing {os.path.basename(config.model)}"))
+        self._emit(
+            ev.Stage(run_id=self.run_id, stage="preparing", message=f"preparing {os.path.basename(config.model)}")
+        )
         wanted = config.engines + (("torch",) if config.parity else ())  # torch fp32 is the built-ins' reference
-        return prepare(config.model, batch=config.batch, shapes=dict(config.shapes) or None,
-                       formats=formats_for(wanted), seed=config.seed, should_stop=self._stop.is_set,
-                       on_start=self._set_prepare_proc)
+        return prepare(
+            config.model,
+            batch=config.batch,
+            shapes=dict(config.shapes) or None,
+            formats=formats_for(wanted),
+            seed=config.seed,
+            should_stop=self._stop.is_set,
+            on_start=self._set_prepare_proc,
+        )
 
     def _check_formats(self, artifact) -> None:
         from workbench_engines.registry import get_engine_class
@@ -318,9 +332,19 @@ class Runner:
 
     def _job(self, engine: str, artifact, *, precision: str, device: str, outputs: bool) -> dict[str, Any]:
         c = self.config
-        return {"engine": engine, "artifact": artifact.to_dict(), "device": device, "precision": precision,
-                "threads": c.threads, "cores": list(c.cores or ()), "mode": c.mode, "requests": c.requests,
-                "streams": c.streams, "seed": c.seed, "outputs": outputs}
+        return {
+            "engine": engine,
+            "artifact": artifact.to_dict(),
+            "device": device,
+            "precision": precision,
+            "threads": c.threads,
+            "cores": list(c.cores or ()),
+            "mode": c.mode,
+            "requests": c.requests,
+            "streams": c.streams,
+            "seed": c.seed,
+            "outputs": outputs,
+        }
 
     def _needs_separate_reference(self, artifact) -> bool:
         c = self.config
@@ -346,7 +370,7 @@ class Runner:
         total_units = max(1, len(live) * config.repeats)
         done_units = 0
         for r in range(config.repeats):
-            order = live[r % len(live):] + live[: r % len(live)] if live else []
+            order = live[r % len(live) :] + live[: r % len(live)] if live else []
             for name in order:
                 self._check_stop()
                 st = self._states[name]
@@ -357,15 +381,17 @@ class Runner:
         for st in self._states.values():
             if st.proc is not None and st.error is None:
                 st.proc.exit()
-        results = [self._result(self._states[n], artifact, reference_outputs, reference_note)
-                   for n in config.engines]
+        results = [self._result(self._states[n], artifact, reference_outputs, reference_note) for n in config.engines]
         self._speedups(results)
         for r in results:
             if r.ok:
                 self._emit(ev.EngineFinished(run_id=self.run_id, engine=r.engine, result=r.to_dict()))
         record = self._record(artifact, results, started)
-        exit_code = 0 if all(r.ok for r in results) and not any(
-            (r.parity or {}).get("status") == "fail" for r in results) else 1
+        exit_code = (
+            0
+            if all(r.ok for r in results) and not any((r.parity or {}).get("status") == "fail" for r in results)
+            else 1
+        )
         self._emit(ev.RunFinished(run_id=self.run_id, record=record.to_dict(), exit_code=exit_code))
         return record
 
@@ -376,8 +402,9 @@ class Runner:
         ref = artifact.reference_engine
         if not get_engine_class(ref).is_installed():
             return None, f"reference engine {ref} is not installed"
-        self._emit(ev.Stage(run_id=self.run_id, stage="reference", engine=ref,
-                            message=f"reference outputs ({ref} fp32)"))
+        self._emit(
+            ev.Stage(run_id=self.run_id, stage="reference", engine=ref, message=f"reference outputs ({ref} fp32)")
+        )
         proc = EngineProcess(self._job(ref, artifact, precision="fp32", device="cpu", outputs=True))
         st = _EngineState(name=f"{ref} (reference)", proc=proc)
         with self._lock:
@@ -395,8 +422,9 @@ class Runner:
                 self._states.pop(st.name, None)
 
     def _await_loaded(self, st: _EngineState, want_outputs: bool) -> None:
-        st.loaded, st.outputs = st.proc.wait_loaded(self.config.timeout_s, want_outputs=want_outputs,
-                                                    label=st.name, on_idle=self._check_stop)
+        st.loaded, st.outputs = st.proc.wait_loaded(
+            self.config.timeout_s, want_outputs=want_outputs, label=st.name, on_idle=self._check_stop
+        )
 
     def _load(self, name: str, artifact) -> None:
         c = self.config
@@ -405,16 +433,21 @@ class Runner:
             self._states[name] = st
         self._emit(ev.Stage(run_id=self.run_id, stage="loading", engine=name, message=f"loading {name}"))
         try:
-            st.proc = EngineProcess(self._job(name, artifact, precision=c.precision, device=c.device,
-                                              outputs=c.parity))
+            st.proc = EngineProcess(self._job(name, artifact, precision=c.precision, device=c.device, outputs=c.parity))
             self._await_loaded(st, want_outputs=c.parity)
         except ChildFailed as exc:
             self._check_stop()
             self._fail(st, str(exc))
             return
-        self._emit(ev.EngineLoaded(run_id=self.run_id, engine=name, load_ms=st.loaded["load_ms"],
-                                   first_inference_ms=st.loaded.get("first_inference_ms"),
-                                   effective=st.loaded.get("effective", {})))
+        self._emit(
+            ev.EngineLoaded(
+                run_id=self.run_id,
+                engine=name,
+                load_ms=st.loaded["load_ms"],
+                first_inference_ms=st.loaded.get("first_inference_ms"),
+                effective=st.loaded.get("effective", {}),
+            )
+        )
 
     def _fail(self, st: _EngineState, message: str) -> None:
         st.error = message
@@ -425,8 +458,13 @@ class Runner:
     def _measure(self, st: _EngineState, round_index: int, done_units: int, total_units: int) -> None:
         c = self.config
         warm_iters = c.warmup_iterations if c.warmup_iterations is not None else (0 if c.warmup_s else 1)
-        st.proc.measure(round=round_index, warmup_s=c.warmup_s, warmup_iterations=warm_iters,
-                        duration_s=c.duration_s, min_iterations=c.min_iterations)
+        st.proc.measure(
+            round=round_index,
+            warmup_s=c.warmup_s,
+            warmup_iterations=warm_iters,
+            duration_s=c.duration_s,
+            min_iterations=c.min_iterations,
+        )
         sampler = self._noise_sampler(st)
         round_count = 0
         round_started = time.monotonic()
@@ -444,8 +482,11 @@ class Runner:
                     self._check_stop()
                     silence += 0.1
                     if silence > c.timeout_s:
-                        self._fail(st, f"{st.name} produced no result for {c.timeout_s:g} s (hung?); "
-                                       f"raise --timeout if one inference really takes this long")
+                        self._fail(
+                            st,
+                            f"{st.name} produced no result for {c.timeout_s:g} s (hung?); "
+                            f"raise --timeout if one inference really takes this long",
+                        )
                         return
                     continue
                 silence = 0.0
@@ -475,17 +516,18 @@ class Runner:
                 try:
                     report = sampler.stop()
                     st.noise.append(report)
-                    from .noise import warnings_from_noise
+                    from workbench.machine.noise import warnings_from_noise
 
                     for w in warnings_from_noise(report):
-                        self._emit(ev.NoiseWarning(run_id=self.run_id, engine=st.name, code=w["code"],
-                                                   message=w["message"]))
+                        self._emit(
+                            ev.NoiseWarning(run_id=self.run_id, engine=st.name, code=w["code"], message=w["message"])
+                        )
                 except Exception:  # noise sampling is advisory; never fail a run on it
                     pass
 
     def _noise_sampler(self, st: _EngineState):
         try:
-            from .noise import NoiseSampler
+            from workbench.machine.noise import NoiseSampler
         except ImportError:
             return None
         try:
@@ -496,8 +538,15 @@ class Runner:
         except Exception:
             return None
 
-    def _progress(self, st: _EngineState, round_index: int, round_started: float, done_units: float,
-                  total_units: int, force: bool = False) -> None:
+    def _progress(
+        self,
+        st: _EngineState,
+        round_index: int,
+        round_started: float,
+        done_units: float,
+        total_units: int,
+        force: bool = False,
+    ) -> None:
         c = self.config
         elapsed = time.monotonic() - round_started
         frac_round = min(1.0, elapsed / (c.warmup_s + c.duration_s)) if (c.warmup_s + c.duration_s) > 0 else 0.0
@@ -509,19 +558,39 @@ class Runner:
         measured_s = (st.measured_ns + st.round_elapsed_ns) / 1e9  # the child's clock, not ours
         throughput = (st.iterations * c.batch / measured_s) if measured_s > 0 and st.iterations else None
         hist = st.hist.binned(40) if st.hist.count else {}
-        self._emit(ev.Progress(run_id=self.run_id, engine=st.name, round=round_index, rounds=c.repeats,
-                               iterations=st.iterations, elapsed_s=min(elapsed, c.warmup_s + c.duration_s),
-                               target_s=c.duration_s, fraction=fraction, p50_ms=p50, p99_ms=p99,
-                               throughput=throughput, hist=hist))
+        self._emit(
+            ev.Progress(
+                run_id=self.run_id,
+                engine=st.name,
+                round=round_index,
+                rounds=c.repeats,
+                iterations=st.iterations,
+                elapsed_s=min(elapsed, c.warmup_s + c.duration_s),
+                target_s=c.duration_s,
+                fraction=fraction,
+                p50_ms=p50,
+                p99_ms=p99,
+                throughput=throughput,
+                hist=hist,
+            )
+        )
 
     # ---- results ---------------------------------------------------------------------------------------------
     def _result(self, st: _EngineState, artifact, reference_outputs, reference_note) -> EngineResult:
         c = self.config
         eff = st.loaded.get("effective", {}) if st.loaded else {}
         res = EngineResult(
-            engine=st.name, model=artifact.name, device=c.device, mode=c.mode, batch=c.batch, threads=c.threads,
-            cores=list(c.cores or ()), precision_requested=c.precision,
-            precision_effective=eff.get("precision"), streams=eff.get("streams"), requests=eff.get("requests"),
+            engine=st.name,
+            model=artifact.name,
+            device=c.device,
+            mode=c.mode,
+            batch=c.batch,
+            threads=c.threads,
+            cores=list(c.cores or ()),
+            precision_requested=c.precision,
+            precision_effective=eff.get("precision"),
+            streams=eff.get("streams"),
+            requests=eff.get("requests"),
             engine_version=st.loaded.get("engine_version") if st.loaded else None,
             load_ms=st.loaded.get("load_ms") if st.loaded else None,
             first_inference_ms=st.loaded.get("first_inference_ms") if st.loaded else None,
@@ -537,7 +606,10 @@ class Runner:
         summary = summary_from_histogram(st.hist, percentiles=wanted)
         ms = 1e6
         res.latency_ms = {
-            "mean": summary.mean / ms, "std": summary.std / ms, "min": summary.min / ms, "max": summary.max / ms,
+            "mean": summary.mean / ms,
+            "std": summary.std / ms,
+            "min": summary.min / ms,
+            "max": summary.max / ms,
             **{k: v / ms for k, v in summary.percentiles.items()},
         }
         if not np.isfinite(res.latency_ms["std"]):  # one sample: the spread is unknown, not zero
@@ -554,8 +626,11 @@ class Runner:
         peaks = [r["peak_rss_mb"] for r in st.rounds if r.get("peak_rss_mb") is not None]
         res.peak_rss_mb = max(peaks) if peaks else None
         res.repeats = [
-            {"iterations": r["iterations"], "duration_s": r["elapsed_ns"] / 1e9,
-             "throughput": r["iterations"] * c.batch / (r["elapsed_ns"] / 1e9) if r["elapsed_ns"] else None}
+            {
+                "iterations": r["iterations"],
+                "duration_s": r["elapsed_ns"] / 1e9,
+                "throughput": r["iterations"] * c.batch / (r["elapsed_ns"] / 1e9) if r["elapsed_ns"] else None,
+            }
             for r in st.rounds
         ]
         res.histogram = st.hist.to_dict()
@@ -566,7 +641,7 @@ class Runner:
         return res
 
     def _save_samples(self, st: _EngineState) -> str:
-        from .paths import data_dir
+        from workbench.paths import data_dir
 
         folder = data_dir() / "samples"
         folder.mkdir(parents=True, exist_ok=True)
@@ -584,18 +659,23 @@ class Runner:
         if st.outputs is None:
             return {"status": "error", "reference": ref_label, "message": "engine returned no outputs"}
         precision = res.precision_effective or c.precision
-        return parity_compare(reference_outputs, st.outputs, precision=precision, task=artifact.task,
-                              reference=ref_label).to_dict()
+        return parity_compare(
+            reference_outputs, st.outputs, precision=precision, task=artifact.task, reference=ref_label
+        ).to_dict()
 
     def _warnings(self, st: _EngineState, res: EngineResult) -> list[dict[str, str]]:
         out: list[dict[str, str]] = []
         c = self.config
         if res.precision_effective and res.precision_effective != c.precision:
-            out.append({"code": "precision-mismatch",
-                        "message": f"requested {c.precision} but {st.name} ran {res.precision_effective} "
-                                   f"(the engine or this CPU does not support {c.precision})"})
+            out.append(
+                {
+                    "code": "precision-mismatch",
+                    "message": f"requested {c.precision} but {st.name} ran {res.precision_effective} "
+                    f"(the engine or this CPU does not support {c.precision})",
+                }
+            )
         try:
-            from . import noise
+            from workbench.machine import noise
         except ImportError:
             return out
         lat = res.latency_ms or {}
@@ -614,7 +694,7 @@ class Runner:
         return out
 
     def _speedups(self, results: list[EngineResult]) -> None:
-        from .speedup import speedup
+        from workbench.stats.speedup import speedup
 
         base = next((r for r in results if r.engine == self.config.baseline), None)
         for r in results:
@@ -625,7 +705,7 @@ class Runner:
         system: dict[str, Any] = {}
         versions: dict[str, str | None] = {}
         try:
-            from . import sysinfo
+            from workbench.machine import sysinfo
 
             info = sysinfo.collect()
             system = info
@@ -634,16 +714,31 @@ class Runner:
             pass
         warnings: list[dict[str, str]] = []
         try:
-            from . import noise
+            from workbench.machine import noise
 
             warnings = noise.system_warnings(system, cores=list(c.cores or ())) if system else []
         except Exception:
             pass
-        model = {"name": artifact.name, "source": artifact.source, "task": artifact.task,
-                 "inputs": [t.to_dict() for t in artifact.inputs], "files": sorted(artifact.files)}
-        return RunRecord(run_id=self.run_id, created=now_iso(), model=model, config=c.to_dict(), system=system,
-                         versions=versions, results=results, baseline=c.baseline, tags=list(c.tags),
-                         note=c.note, warnings=warnings)
+        model = {
+            "name": artifact.name,
+            "source": artifact.source,
+            "task": artifact.task,
+            "inputs": [t.to_dict() for t in artifact.inputs],
+            "files": sorted(artifact.files),
+        }
+        return RunRecord(
+            run_id=self.run_id,
+            created=now_iso(),
+            model=model,
+            config=c.to_dict(),
+            system=system,
+            versions=versions,
+            results=results,
+            baseline=c.baseline,
+            tags=list(c.tags),
+            note=c.note,
+            warnings=warnings,
+        )
 
 
 def run(config: RunConfig, on_event: Callable[[ev.Event], None] | None = None, live: bool = True) -> RunRecord:

@@ -7,7 +7,7 @@ not stored).
 
 Which test, and why
     * **p50 (and the default verdict): Mann-Whitney U** on the stored latency histograms
-      (:func:`workbench.stats.mann_whitney_from_histograms`, two-sided, α = 0.01). Latency distributions are skewed
+      (:func:`workbench.stats.summary.mann_whitney_from_histograms`, two-sided, α = 0.01). Latency distributions are skewed
       and heavy-tailed, so a t-test on means is dominated by a few stalls; Mann-Whitney is rank-based,
       distribution-free and needs only the histogram we keep (not raw samples). Its null hypothesis is "neither
       run tends to be slower", which is what a user means by "did it change?".
@@ -38,7 +38,7 @@ from pathlib import Path
 from typing import Any, Mapping, Sequence
 
 from workbench.errors import UsageError
-from workbench.export import _finite, _num
+from workbench.report.export import _finite, _num
 from workbench.result import EngineResult, RunRecord
 
 __all__ = [
@@ -133,7 +133,9 @@ def welch_t_test(a: Sequence[float], b: Sequence[float]) -> tuple[float, float, 
     vb = sum((x - mb) ** 2 for x in b) / (nb - 1)
     se2 = va / na + vb / nb
     if se2 <= 0.0:
-        return (0.0, float(na + nb - 2), 1.0) if ma == mb else (math.copysign(math.inf, mb - ma), float(na + nb - 2), 0.0)
+        return (
+            (0.0, float(na + nb - 2), 1.0) if ma == mb else (math.copysign(math.inf, mb - ma), float(na + nb - 2), 0.0)
+        )
     t = (mb - ma) / math.sqrt(se2)
     df = se2**2 / ((va / na) ** 2 / (na - 1) + (vb / nb) ** 2 / (nb - 1)) if (va > 0 or vb > 0) else float(na + nb - 2)
     return t, df, student_t_sf(t, df)
@@ -165,7 +167,7 @@ def _mw_weighted(ha: Any, hb: Any) -> tuple[float, float]:
     vb, wb = hb.to_weighted()
     values, inv = np.unique(np.concatenate([va, vb]), return_inverse=True)
     ca = np.bincount(inv[: va.size], weights=wa, minlength=values.size)
-    cb = np.bincount(inv[va.size:], weights=wb, minlength=values.size)
+    cb = np.bincount(inv[va.size :], weights=wb, minlength=values.size)
     na, nb = float(ca.sum()), float(cb.sum())
     t = ca + cb
     n = na + nb
@@ -264,11 +266,7 @@ class Comparison:
         return _finite(d)
 
 
-
-
 # ------------------------------------------------------------------------------------------------------ compare
-
-
 
 
 def _metric_value(r: EngineResult, metric: str) -> float | None:
@@ -293,7 +291,7 @@ def _histogram(r: EngineResult) -> Any:
     if not r.histogram:
         return None
     try:
-        from workbench.histogram import LogHistogram
+        from workbench.stats.histogram import LogHistogram
 
         h = LogHistogram.from_dict(r.histogram)
     except (ImportError, ValueError, TypeError, KeyError):
@@ -301,7 +299,9 @@ def _histogram(r: EngineResult) -> Any:
     return h if h.count > 0 else None
 
 
-def _decide(metric: str, worse_pct: float | None, p: float | None, alpha: float, practical_pct: float) -> tuple[str, bool, bool]:
+def _decide(
+    metric: str, worse_pct: float | None, p: float | None, alpha: float, practical_pct: float
+) -> tuple[str, bool, bool]:
     if worse_pct is None or p is None:
         return UNTESTED, False, False
     significant = p < alpha
@@ -311,8 +311,17 @@ def _decide(metric: str, worse_pct: float | None, p: float | None, alpha: float,
     return SAME, significant, practical
 
 
-def _latency_verdict(metric: str, q: float, ra: EngineResult, rb: EngineResult, ha: Any, hb: Any,
-                     delta: MetricDelta, alpha: float, practical_pct: float) -> Verdict:
+def _latency_verdict(
+    metric: str,
+    q: float,
+    ra: EngineResult,
+    rb: EngineResult,
+    ha: Any,
+    hb: Any,
+    delta: MetricDelta,
+    alpha: float,
+    practical_pct: float,
+) -> Verdict:
     test = "Mann-Whitney U (histograms)" if metric == "p50" else f"quantile z-test (order statistics, q={q:g})"
     if ha is None or hb is None:
         # Fallback for p50: the stored 95 % median CIs give each median's standard error.
@@ -323,13 +332,29 @@ def _latency_verdict(metric: str, q: float, ra: EngineResult, rb: EngineResult, 
                 z = delta.delta / se
                 p = math.erfc(abs(z) / math.sqrt(2.0))
                 v, sig, prac = _decide(metric, delta.worse_pct, p, alpha, practical_pct)
-                return Verdict(metric, v, "z-test of medians from stored 95% CIs", p, z, delta.change_pct,
-                               delta.worse_pct, sig, prac, "no histogram stored; used the median confidence intervals")
-        return Verdict(metric, UNTESTED, test, change_pct=delta.change_pct, worse_pct=delta.worse_pct,
-                       note="no latency histogram stored for one of the runs; significance not tested")
+                return Verdict(
+                    metric,
+                    v,
+                    "z-test of medians from stored 95% CIs",
+                    p,
+                    z,
+                    delta.change_pct,
+                    delta.worse_pct,
+                    sig,
+                    prac,
+                    "no histogram stored; used the median confidence intervals",
+                )
+        return Verdict(
+            metric,
+            UNTESTED,
+            test,
+            change_pct=delta.change_pct,
+            worse_pct=delta.worse_pct,
+            note="no latency histogram stored for one of the runs; significance not tested",
+        )
     if metric == "p50":
         try:
-            from workbench.stats import mann_whitney_from_histograms
+            from workbench.stats.summary import mann_whitney_from_histograms
 
             _, z, p, _ = mann_whitney_from_histograms(ha, hb)
         except ValueError:
@@ -350,30 +375,59 @@ def _repeat_throughputs(r: EngineResult) -> list[float]:
     return out
 
 
-def _throughput_verdict(ra: EngineResult, rb: EngineResult, delta: MetricDelta, p50: Verdict,
-                        alpha: float, practical_pct: float) -> Verdict:
+def _throughput_verdict(
+    ra: EngineResult, rb: EngineResult, delta: MetricDelta, p50: Verdict, alpha: float, practical_pct: float
+) -> Verdict:
     ta, tb = _repeat_throughputs(ra), _repeat_throughputs(rb)
     if len(ta) >= MIN_REPEATS and len(tb) >= MIN_REPEATS:
         t, df, p = welch_t_test(ta, tb)
         v, sig, prac = _decide("throughput", delta.worse_pct, p, alpha, practical_pct)
-        return Verdict("throughput", v, f"Welch t-test (per-repeat throughput, {len(ta)} vs {len(tb)} repeats)",
-                       p, t, delta.change_pct, delta.worse_pct, sig, prac, f"df={df:.1f}")
-    note = (f"fewer than {MIN_REPEATS} repeats ({len(ta)} vs {len(tb)}): no throughput sample to test; "
-            "the verdict follows the p50 latency test")
+        return Verdict(
+            "throughput",
+            v,
+            f"Welch t-test (per-repeat throughput, {len(ta)} vs {len(tb)} repeats)",
+            p,
+            t,
+            delta.change_pct,
+            delta.worse_pct,
+            sig,
+            prac,
+            f"df={df:.1f}",
+        )
+    note = (
+        f"fewer than {MIN_REPEATS} repeats ({len(ta)} vs {len(tb)}): no throughput sample to test; "
+        "the verdict follows the p50 latency test"
+    )
     if delta.worse_pct is None or p50.p_value is None:
-        return Verdict("throughput", UNTESTED, "p50 latency test (fallback)", change_pct=delta.change_pct,
-                       worse_pct=delta.worse_pct, note=note)
+        return Verdict(
+            "throughput",
+            UNTESTED,
+            "p50 latency test (fallback)",
+            change_pct=delta.change_pct,
+            worse_pct=delta.worse_pct,
+            note=note,
+        )
     v, sig, prac = _decide("throughput", delta.worse_pct, p50.p_value, alpha, practical_pct)
     if v != SAME and p50.verdict != v:  # latency and throughput disagree on the direction
         note += "; latency and throughput changes point in opposite directions"
         v = SAME
-    return Verdict("throughput", v, "p50 latency test (fallback)", p50.p_value, p50.statistic, delta.change_pct,
-                   delta.worse_pct, sig, prac, note)
+    return Verdict(
+        "throughput",
+        v,
+        "p50 latency test (fallback)",
+        p50.p_value,
+        p50.statistic,
+        delta.change_pct,
+        delta.worse_pct,
+        sig,
+        prac,
+        note,
+    )
 
 
 def _fmt(v: Any) -> str:
     if isinstance(v, (list, tuple)):
-        from workbench.export import format_cores
+        from workbench.report.export import format_cores
 
         if all(isinstance(x, int) for x in v):
             return format_cores(v) or "[]"
@@ -391,16 +445,23 @@ def _pair_warnings(ra: EngineResult, rb: EngineResult) -> list[dict[str, str]]:
     if diffs:
         out.append({"code": "config_differs", "message": f"{ra.engine}: " + ", ".join(diffs)})
     if ra.precision_effective != rb.precision_effective:
-        out.append({"code": "precision_differs",
-                    "message": f"{ra.engine}: effective precision {_fmt(ra.precision_effective)} → "
-                               f"{_fmt(rb.precision_effective)}; the speed difference may come from that"})
+        out.append(
+            {
+                "code": "precision_differs",
+                "message": f"{ra.engine}: effective precision {_fmt(ra.precision_effective)} → "
+                f"{_fmt(rb.precision_effective)}; the speed difference may come from that",
+            }
+        )
     if ra.engine_version != rb.engine_version and ra.engine_version and rb.engine_version:
-        out.append({"code": "engine_version_differs",
-                    "message": f"{ra.engine} {ra.engine_version} → {rb.engine_version}"})
+        out.append(
+            {"code": "engine_version_differs", "message": f"{ra.engine} {ra.engine_version} → {rb.engine_version}"}
+        )
     return out
 
 
-def _pair(ra_list: list[EngineResult], rb_list: list[EngineResult]) -> tuple[list[tuple[EngineResult, EngineResult, str]], list[EngineResult], list[EngineResult]]:
+def _pair(
+    ra_list: list[EngineResult], rb_list: list[EngineResult]
+) -> tuple[list[tuple[EngineResult, EngineResult, str]], list[EngineResult], list[EngineResult]]:
     """Pair by (engine, device, precision_effective), then by engine alone among the leftovers."""
     left_a, left_b = list(ra_list), list(rb_list)
     pairs = []
@@ -431,29 +492,43 @@ def _record_warnings(a: RunRecord, b: RunRecord) -> list[dict[str, str]]:
         fields_a, fields_b = sa.get("fingerprint_fields") or {}, sb.get("fingerprint_fields") or {}
         keys = [k for k in dict.fromkeys([*fields_a, *fields_b]) if fields_a.get(k) != fields_b.get(k)]
         what = ", ".join(keys) if keys else "fields not recorded"
-        detail = "; ".join(f"{k}: {_fmt(fields_a.get(k))} → {_fmt(fields_b.get(k))}" for k in keys[:4]
-                           if not isinstance(fields_a.get(k), (list, dict)) and not isinstance(fields_b.get(k), (list, dict)))
-        out.append({"code": "machine_differs",
-                    "message": f"the runs come from different machines/setups (fingerprint {fa} vs {fb}; differs in: "
-                               f"{what}){' — ' + detail if detail else ''}"})
+        detail = "; ".join(
+            f"{k}: {_fmt(fields_a.get(k))} → {_fmt(fields_b.get(k))}"
+            for k in keys[:4]
+            if not isinstance(fields_a.get(k), (list, dict)) and not isinstance(fields_b.get(k), (list, dict))
+        )
+        out.append(
+            {
+                "code": "machine_differs",
+                "message": f"the runs come from different machines/setups (fingerprint {fa} vs {fb}; differs in: "
+                f"{what}){' — ' + detail if detail else ''}",
+            }
+        )
     elif bool(fa) != bool(fb):
-        out.append({"code": "machine_unknown", "message": "one run has no machine fingerprint; cannot tell whether "
-                                                          "both ran on the same machine"})
+        out.append(
+            {
+                "code": "machine_unknown",
+                "message": "one run has no machine fingerprint; cannot tell whether both ran on the same machine",
+            }
+        )
     va, vb = a.versions or {}, b.versions or {}
-    vdiff = [f"{k} {_fmt(va.get(k))} → {_fmt(vb.get(k))}" for k in dict.fromkeys([*va, *vb])
-             if va.get(k) != vb.get(k)]
+    vdiff = [f"{k} {_fmt(va.get(k))} → {_fmt(vb.get(k))}" for k in dict.fromkeys([*va, *vb]) if va.get(k) != vb.get(k)]
     if vdiff:
         out.append({"code": "versions_differ", "message": "library versions differ: " + ", ".join(vdiff)})
     ca, cb = a.config or {}, b.config or {}
-    cdiff = [f"{k} {_fmt(ca.get(k))} → {_fmt(cb.get(k))}" for k in ("batch", "threads", "cores", "mode", "precision")
-             if ca.get(k) != cb.get(k)]
+    cdiff = [
+        f"{k} {_fmt(ca.get(k))} → {_fmt(cb.get(k))}"
+        for k in ("batch", "threads", "cores", "mode", "precision")
+        if ca.get(k) != cb.get(k)
+    ]
     if cdiff:
         out.append({"code": "config_differs", "message": "run configuration differs: " + ", ".join(cdiff)})
     return out
 
 
-def compare(a: RunRecord, b: RunRecord, metric: str = "p50", *, alpha: float = ALPHA,
-            practical_pct: float = PRACTICAL_PCT) -> Comparison:
+def compare(
+    a: RunRecord, b: RunRecord, metric: str = "p50", *, alpha: float = ALPHA, practical_pct: float = PRACTICAL_PCT
+) -> Comparison:
     """Compare baseline ``a`` with candidate ``b``; the headline verdict of each pair is on ``metric``.
 
     ``metric`` is one of :data:`GATE_METRICS`. Verdicts for all of them are computed anyway (see module docs for
@@ -478,18 +553,32 @@ def compare(a: RunRecord, b: RunRecord, metric: str = "p50", *, alpha: float = A
             verdicts = {}
             for m, q in (("p50", 0.5), ("p90", 0.9), ("p99", 0.99)):
                 verdicts[m] = _latency_verdict(m, q, ra, rb, ha, hb, deltas[m], alpha, practical_pct)
-            verdicts["throughput"] = _throughput_verdict(ra, rb, deltas["throughput"], verdicts["p50"], alpha,
-                                                         practical_pct)
+            verdicts["throughput"] = _throughput_verdict(
+                ra, rb, deltas["throughput"], verdicts["p50"], alpha, practical_pct
+            )
             for h, r, side in ((ha, ra, "baseline"), (hb, rb, "candidate")):
                 if h is not None and h.count < 30:
-                    pw.append({"code": "few_samples",
-                               "message": f"{r.engine}: only {h.count} samples in the {side}; tests have little power"})
-        pairs.append(PairComparison(
-            engine=ra.engine, device=ra.device if ra.device == rb.device else f"{ra.device}→{rb.device}",
-            precision_baseline=ra.precision_effective or ra.precision_requested,
-            precision_candidate=rb.precision_effective or rb.precision_requested,
-            paired_by=how, deltas=deltas, verdicts=verdicts, warnings=pw,
-            samples_baseline=_count(ra), samples_candidate=_count(rb), failed=failed_side))
+                    pw.append(
+                        {
+                            "code": "few_samples",
+                            "message": f"{r.engine}: only {h.count} samples in the {side}; tests have little power",
+                        }
+                    )
+        pairs.append(
+            PairComparison(
+                engine=ra.engine,
+                device=ra.device if ra.device == rb.device else f"{ra.device}→{rb.device}",
+                precision_baseline=ra.precision_effective or ra.precision_requested,
+                precision_candidate=rb.precision_effective or rb.precision_requested,
+                paired_by=how,
+                deltas=deltas,
+                verdicts=verdicts,
+                warnings=pw,
+                samples_baseline=_count(ra),
+                samples_candidate=_count(rb),
+                failed=failed_side,
+            )
+        )
     unpaired_a = [f"{r.engine} ({r.device}, {r.precision_effective or r.precision_requested})" for r in left_a]
     unpaired_b = [f"{r.engine} ({r.device}, {r.precision_effective or r.precision_requested})" for r in left_b]
     if unpaired_a:
@@ -497,10 +586,20 @@ def compare(a: RunRecord, b: RunRecord, metric: str = "p50", *, alpha: float = A
     if unpaired_b:
         warnings.append({"code": "unpaired", "message": "only in the candidate: " + ", ".join(unpaired_b)})
     return Comparison(
-        baseline_id=a.run_id, candidate_id=b.run_id, baseline_created=a.created, candidate_created=b.created,
-        baseline_model=str((a.model or {}).get("name") or ""), candidate_model=str((b.model or {}).get("name") or ""),
-        metric=metric, alpha=alpha, practical_pct=practical_pct, pairs=pairs,
-        unpaired_baseline=unpaired_a, unpaired_candidate=unpaired_b, warnings=warnings)
+        baseline_id=a.run_id,
+        candidate_id=b.run_id,
+        baseline_created=a.created,
+        candidate_created=b.created,
+        baseline_model=str((a.model or {}).get("name") or ""),
+        candidate_model=str((b.model or {}).get("name") or ""),
+        metric=metric,
+        alpha=alpha,
+        practical_pct=practical_pct,
+        pairs=pairs,
+        unpaired_baseline=unpaired_a,
+        unpaired_candidate=unpaired_b,
+        warnings=warnings,
+    )
 
 
 def _count(r: EngineResult) -> int | None:
@@ -524,7 +623,7 @@ def _fmt_value(metric: str, v: float | None) -> str:
         return "—"
     if metric == "throughput":
         return f"{v:,.1f}/s"
-    from workbench.export import format_ms
+    from workbench.report.export import format_ms
 
     return f"{format_ms(v)} ms"
 
@@ -593,8 +692,10 @@ def gate(comparison: Comparison, fail_above_pct: float, metric: str | None = Non
         lines.append(f"| engine | baseline {metric} | candidate {metric} | change | p | verdict | gate |")
         lines.append("|---|---:|---:|---:|---:|---|---|")
         for p, v, d, status in rows:
-            lines.append(f"| {p.label} | {_fmt_value(metric, d.baseline)} | {_fmt_value(metric, d.candidate)} | "
-                         f"{_fmt_pct(d.change_pct)} | {_fmt_p(v.p_value)} | {v.verdict} | {status} |")
+            lines.append(
+                f"| {p.label} | {_fmt_value(metric, d.baseline)} | {_fmt_value(metric, d.candidate)} | "
+                f"{_fmt_pct(d.change_pct)} | {_fmt_p(v.p_value)} | {v.verdict} | {status} |"
+            )
         lines.append("")
         tests = sorted({v.test for _, v, _, _ in rows if v.test != "none"})
         if tests:
@@ -606,8 +707,9 @@ def gate(comparison: Comparison, fail_above_pct: float, metric: str | None = Non
         lines.append("Regressions:")
         lines.extend(f"- {f}" for f in failures)
     notes = [v.note for _, v, _, _ in rows if v.note and v.verdict != UNTESTED and "fewer than" in v.note]
-    warns = [w["message"] for w in c.warnings] + [w["message"] for p, _, _, _ in rows for w in p.warnings
-                                                  if w["code"] != "engine_failed"]
+    warns = [w["message"] for w in c.warnings] + [
+        w["message"] for p, _, _, _ in rows for w in p.warnings if w["code"] != "engine_failed"
+    ]
     if warns or notes:
         lines.append("")
         lines.append("Warnings:")
@@ -629,17 +731,18 @@ def resolve_operand(spec: str, store: Any = None) -> RunRecord:
     path = Path(text).expanduser()
     looks_like_path = os.sep in text or text.endswith(".json") or text.startswith(".")
     if path.is_file() or (looks_like_path and not text.lower().startswith("latest")):
-        from workbench.export import load_records
+        from workbench.report.export import load_records
 
         records = load_records(path)
         if len(records) != 1:
             ids = ", ".join(r.run_id for r in records[:4])
-            raise UsageError(f"{path} holds {len(records)} runs ({ids}{'…' if len(records) > 4 else ''}); "
-                             "compare needs exactly one",
-                             hint="import it with `workbench history import` and give a run id")
+            raise UsageError(
+                f"{path} holds {len(records)} runs ({ids}{'…' if len(records) > 4 else ''}); compare needs exactly one",
+                hint="import it with `workbench history import` and give a run id",
+            )
         return records[0]
     if store is None:
-        from workbench.history import HistoryStore
+        from workbench.store.history import HistoryStore
 
         store = HistoryStore()
     return store.get(text)
@@ -659,9 +762,10 @@ def render_comparison(c: Comparison) -> str:
         lines.append("No engine appears in both runs: nothing to compare.")
     for p in c.pairs:
         head = p.verdicts[c.metric]
-        lines.append(f"#### {p.label}: {head.verdict} on {c.metric}"
-                     + (f" ({_fmt_pct(head.change_pct)}, {_p_eq(head.p_value)})" if head.p_value is not None
-                        else ""))
+        lines.append(
+            f"#### {p.label}: {head.verdict} on {c.metric}"
+            + (f" ({_fmt_pct(head.change_pct)}, {_p_eq(head.p_value)})" if head.p_value is not None else "")
+        )
         lines.append("")
         lines.append("| metric | baseline | candidate | change | ratio | p | verdict |")
         lines.append("|---|---:|---:|---:|---:|---:|---|")
@@ -669,17 +773,21 @@ def render_comparison(c: Comparison) -> str:
             d = p.deltas[m]
             v = p.verdicts.get(m)
             ratio = "—" if d.ratio is None else f"{d.ratio:.3f}×"
-            lines.append(f"| {m} | {_fmt_value(m, d.baseline)} | {_fmt_value(m, d.candidate)} | "
-                         f"{_fmt_pct(d.change_pct)} | {ratio} | {_fmt_p(v.p_value) if v else ''} | "
-                         f"{v.verdict if v else ''} |")
+            lines.append(
+                f"| {m} | {_fmt_value(m, d.baseline)} | {_fmt_value(m, d.candidate)} | "
+                f"{_fmt_pct(d.change_pct)} | {ratio} | {_fmt_p(v.p_value) if v else ''} | "
+                f"{v.verdict if v else ''} |"
+            )
         tests = [f"{m}: {v.test}" + (f" — {v.note}" if v.note else "") for m, v in p.verdicts.items()]
         lines.append("")
         lines.extend(f"- {t}" for t in tests)
         for w in p.warnings:
             lines.append(f"- warning `{w['code']}`: {w['message']}")
         lines.append("")
-    lines.append(f"Verdicts need p < {c.alpha:g} and a change of at least {c.practical_pct:g}% "
-                 "(a large sample makes tiny shifts 'significant').")
+    lines.append(
+        f"Verdicts need p < {c.alpha:g} and a change of at least {c.practical_pct:g}% "
+        "(a large sample makes tiny shifts 'significant')."
+    )
     if c.warnings:
         lines.append("")
         lines.append("Warnings:")

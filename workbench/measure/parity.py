@@ -8,8 +8,8 @@ from __future__ import annotations
 
 from typing import Any
 
-from .parity import compare
-from .procs import ChildFailed, EngineProcess
+from workbench.measure.procs import ChildFailed, EngineProcess
+from workbench.stats.parity import compare
 
 
 def _outputs(job: dict[str, Any], timeout: float) -> tuple[dict, dict]:
@@ -20,14 +20,22 @@ def _outputs(job: dict[str, Any], timeout: float) -> tuple[dict, dict]:
         proc.close()
 
 
-def run_parity(model: str, engines: tuple[str, ...], *, precision: str = "fp32", device: str = "cpu",
-               batch: int = 1, shapes: dict | None = None, seed: int = 0, timeout: float = 600.0) -> dict[str, Any]:
+def run_parity(
+    model: str,
+    engines: tuple[str, ...],
+    *,
+    precision: str = "fp32",
+    device: str = "cpu",
+    batch: int = 1,
+    shapes: dict | None = None,
+    seed: int = 0,
+    timeout: float = 600.0,
+) -> dict[str, Any]:
     """Returns a JSON-able report: model, reference, engines[{engine, precision_effective, parity, error}], passed."""
+    from workbench.errors import UsageError
+    from workbench.measure.runner import formats_for
+    from workbench.models.resolve import resolve
     from workbench_engines.registry import canonical, get_engine_class, require
-
-    from .errors import UsageError
-    from .models import resolve
-    from .runner import formats_for
 
     names = tuple(dict.fromkeys(canonical(e) for e in engines))
     if not names:
@@ -41,11 +49,27 @@ def run_parity(model: str, engines: tuple[str, ...], *, precision: str = "fp32",
     ref_label = f"{ref_engine} fp32"
 
     def job(engine: str, prec: str, dev: str) -> dict[str, Any]:
-        return {"engine": engine, "artifact": artifact.to_dict(), "device": dev, "precision": prec, "threads": None,
-                "cores": None, "mode": "latency", "seed": seed, "outputs": True}
+        return {
+            "engine": engine,
+            "artifact": artifact.to_dict(),
+            "device": dev,
+            "precision": prec,
+            "threads": None,
+            "cores": None,
+            "mode": "latency",
+            "seed": seed,
+            "outputs": True,
+        }
 
-    report: dict[str, Any] = {"model": artifact.name, "batch": batch, "seed": seed, "precision": precision,
-                              "device": device, "reference": ref_label, "engines": []}
+    report: dict[str, Any] = {
+        "model": artifact.name,
+        "batch": batch,
+        "seed": seed,
+        "precision": precision,
+        "device": device,
+        "reference": ref_label,
+        "engines": [],
+    }
     try:
         require(ref_engine)
         _, reference = _outputs(job(ref_engine, "fp32", "cpu"), timeout)
@@ -64,8 +88,13 @@ def run_parity(model: str, engines: tuple[str, ...], *, precision: str = "fp32",
             if reference is None:
                 entry["parity"] = {"status": "error", "reference": ref_label, "message": ref_error}
             else:
-                entry["parity"] = compare(reference, outputs, precision=eff.get("precision") or precision,
-                                          task=artifact.task, reference=ref_label).to_dict()
+                entry["parity"] = compare(
+                    reference,
+                    outputs,
+                    precision=eff.get("precision") or precision,
+                    task=artifact.task,
+                    reference=ref_label,
+                ).to_dict()
         except ChildFailed as exc:
             entry["error"] = str(exc)
             entry["parity"] = {"status": "error", "reference": ref_label, "message": str(exc)}

@@ -208,8 +208,6 @@ def ensure_torchvision(required: bool = True) -> None:
         raise ModelError(f"cannot import torchvision: {first_line(exc)}") from exc
 
 
-
-
 # ---------------------------------------------------------------------------------------------------------------
 # builders (torch imported lazily)
 # ---------------------------------------------------------------------------------------------------------------

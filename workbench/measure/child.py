@@ -1,4 +1,4 @@
-"""The benchmark process: one per engine run, started by :mod:`workbench.procs`.
+"""The benchmark process: one per engine run, started by :mod:`workbench.measure.procs`.
 
 Order matters and is the reason this module imports almost nothing at the top:
 
@@ -111,8 +111,13 @@ def _measure_latency(model, chan: Channel, cmd: dict) -> dict:
     end = perf()
     chan.samples(buf.tobytes(), end - start)
     cpu1, rss = _rusage()
-    return {"iterations": n, "elapsed_ns": end - start, "warmup_iterations": warm_iters, "cpu_s": cpu1 - cpu0,
-            "peak_rss_mb": rss}
+    return {
+        "iterations": n,
+        "elapsed_ns": end - start,
+        "warmup_iterations": warm_iters,
+        "cpu_s": cpu1 - cpu0,
+        "peak_rss_mb": rss,
+    }
 
 
 def _measure_inflight(model, chan: Channel, cmd: dict) -> dict:
@@ -164,8 +169,13 @@ def _measure_inflight(model, chan: Channel, cmd: dict) -> dict:
         n, last = state["n"], state["last"] or perf()
         chan.samples(state["buf"].tobytes(), last - start)
     cpu1, rss = _rusage()
-    return {"iterations": n, "elapsed_ns": last - start, "warmup_iterations": warm[0], "cpu_s": cpu1 - cpu0,
-            "peak_rss_mb": rss}
+    return {
+        "iterations": n,
+        "elapsed_ns": last - start,
+        "warmup_iterations": warm[0],
+        "cpu_s": cpu1 - cpu0,
+        "peak_rss_mb": rss,
+    }
 
 
 def main() -> int:
@@ -197,16 +207,22 @@ def _serve(job: dict, cores: list[int], chan: Channel) -> int:
 
     import numpy as np
 
-    from workbench.inputs import make_inputs
+    from workbench.models.inputs import make_inputs
     from workbench_engines.base import ModelArtifact
     from workbench_engines.registry import require
 
     artifact = ModelArtifact.from_dict(job["artifact"])
     engine = require(job["engine"], job.get("device", "cpu"))
     threads = job.get("threads") or len(cores)
-    model = engine.load(artifact, device=job.get("device", "cpu"), precision=job.get("precision", "fp32"),
-                        threads=threads, mode=job.get("mode", "latency"), streams=job.get("streams"),
-                        requests=job.get("requests"))
+    model = engine.load(
+        artifact,
+        device=job.get("device", "cpu"),
+        precision=job.get("precision", "fp32"),
+        threads=threads,
+        mode=job.get("mode", "latency"),
+        streams=job.get("streams"),
+        requests=job.get("requests"),
+    )
     feeds = make_inputs(artifact.inputs, seed=int(job.get("seed", 0)))
     model.set_inputs(feeds)
     t0 = time.perf_counter_ns()
@@ -219,8 +235,16 @@ def _serve(job: dict, cores: list[int], chan: Channel) -> int:
         requests = 1
     eff.requests = requests
     _, rss = _rusage()
-    chan.json(type="loaded", load_ms=model.load_ms, first_inference_ms=first_ms, effective=eff.to_dict(),
-              cores=cores, pid=os.getpid(), peak_rss_mb=rss, engine_version=engine.version())
+    chan.json(
+        type="loaded",
+        load_ms=model.load_ms,
+        first_inference_ms=first_ms,
+        effective=eff.to_dict(),
+        cores=cores,
+        pid=os.getpid(),
+        peak_rss_mb=rss,
+        engine_version=engine.version(),
+    )
     if job.get("outputs"):
         buf = io.BytesIO()
         np.savez(buf, **model.outputs())

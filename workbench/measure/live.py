@@ -16,8 +16,8 @@ import time
 from pathlib import Path
 from typing import Any, Iterator
 
-from . import events as ev
-from .paths import live_dir
+from workbench.measure import events as ev
+from workbench.paths import live_dir
 
 KEEP_FINISHED_S = 24 * 3600
 
@@ -109,17 +109,31 @@ def list_live_runs(folder: Path | None = None) -> list[dict[str, Any]]:
             started = path.stat().st_ctime
         except OSError:
             continue
-        runs.append({"run_id": first["run_id"], "model": first.get("model"), "engines": first.get("engines"),
-                     "pid": first.get("pid"), "started": started, "path": str(path)})
+        runs.append(
+            {
+                "run_id": first["run_id"],
+                "model": first.get("model"),
+                "engines": first.get("engines"),
+                "pid": first.get("pid"),
+                "started": started,
+                "path": str(path),
+            }
+        )
     runs.sort(key=lambda r: r["started"], reverse=True)
     return runs
 
 
-def follow(run_id: str, stop: threading.Event | None = None, *, poll_s: float = 0.1,
-           folder: Path | None = None, from_start: bool = True) -> Iterator[ev.Event]:
+def follow(
+    run_id: str,
+    stop: threading.Event | None = None,
+    *,
+    poll_s: float = 0.1,
+    folder: Path | None = None,
+    from_start: bool = True,
+) -> Iterator[ev.Event]:
     """Yield the events of ``run_id`` as they are written, ending after a terminal event.
 
-    If the publishing process dies without a terminal event, a synthetic :class:`~workbench.events.RunAborted`
+    If the publishing process dies without a terminal event, a synthetic :class:`~workbench.measure.events.RunAborted`
     says so. ``stop`` (optional) ends the iteration early from another thread.
     """
     folder = folder or live_dir()

@@ -39,7 +39,7 @@ from typing import Any, Iterable
 
 import numpy as np
 
-from workbench.stats import _outliers_from_deviations, median_ci_ranks
+from workbench.stats.summary import _outliers_from_deviations, median_ci_ranks
 
 __all__ = ["LogHistogram", "FORMAT"]
 
@@ -74,7 +74,7 @@ def _pack(values: np.ndarray) -> str:
     """Unsigned ints → "<dtype>:<base64(zlib(little-endian bytes))>" with the smallest dtype that holds them."""
     values = np.asarray(values, dtype=np.int64)
     top = int(values.max()) if values.size else 0
-    for code, dt in (("u1", "<u1"), ("u2", "<u2"), ("u4", "<u4"), ("u8", "<u8")):
+    for code, dt in (("u1", "<u1"), ("u2", "<u2"), ("u4", "<u4"), ("u8", "<u8")):  # noqa: B007 - used after the loop
         if top <= np.iinfo(np.dtype(dt)).max:
             break
     raw = values.astype(dt).tobytes()
@@ -197,7 +197,7 @@ class LogHistogram:
         if mn < 0:
             raise ValueError(f"latency samples must be non-negative; got {mn!r}")
         for start in range(0, x.size, self.CHUNK):
-            self._add_chunk(x[start:start + self.CHUNK])
+            self._add_chunk(x[start : start + self.CHUNK])
 
     def _add_chunk(self, x: np.ndarray) -> None:
         n = x.size
@@ -258,7 +258,12 @@ class LogHistogram:
             return self
         self._counts += other._counts
         self._combine(
-            other._count, other._sum, other._mean, other._m2, other._min, other._max  # type: ignore[arg-type]
+            other._count,
+            other._sum,
+            other._mean,
+            other._m2,
+            other._min,
+            other._max,  # type: ignore[arg-type]
         )
         return self
 
@@ -266,7 +271,13 @@ class LogHistogram:
         h = LogHistogram(self._p, self._lo, self._hi)
         h._counts[:] = self._counts
         h._count, h._sum, h._mean, h._m2, h._min, h._max = (
-            self._count, self._sum, self._mean, self._m2, self._min, self._max)
+            self._count,
+            self._sum,
+            self._mean,
+            self._m2,
+            self._min,
+            self._max,
+        )
         return h
 
     # ---------------------------------------------------------------- exact moments
@@ -362,7 +373,7 @@ class LogHistogram:
     def median_ci(self, confidence: float = 0.95) -> tuple[float, float]:
         """Distribution-free CI ``(lo_ns, hi_ns)`` of the median from binomial order-statistic ranks.
 
-        Ranks from :func:`workbench.stats.median_ci_ranks` (exact binomial up to 1000 samples, normal approximation
+        Ranks from :func:`workbench.stats.summary.median_ci_ranks` (exact binomial up to 1000 samples, normal approximation
         ``n/2 ∓ z·sqrt(n)/2`` above), mapped to values through the buckets.
         """
         self._need()

@@ -18,7 +18,7 @@ Rules this module keeps:
 The ``fingerprint`` is a short hash over the fields that change what a benchmark measures
 (:data:`FINGERPRINT_KEYS`); ``fingerprint_fields`` keeps those fields so a comparison can say *what* differs
 (:func:`fingerprint_diff`). Fields that merely describe the moment (available memory, current frequency, governor)
-are deliberately not part of it: they are noise, reported as warnings by :mod:`workbench.noise`.
+are deliberately not part of it: they are noise, reported as warnings by :mod:`workbench.machine.noise`.
 
 Only the standard library and psutil are used.
 """
@@ -641,9 +641,7 @@ def _frequency(root: str) -> dict[str, Any]:
         "driver": next(iter(drivers)) if len(drivers) == 1 else (drivers or None),
         "intel_pstate": _read_line(root, "sys/devices/system/cpu/intel_pstate/status"),
         "governors": governor_summary(root),
-        "energy_performance_preference": summarise_per_cpu(
-            read_per_cpu("cpufreq/energy_performance_preference", root)
-        ),
+        "energy_performance_preference": summarise_per_cpu(read_per_cpu("cpufreq/energy_performance_preference", root)),
         "turbo": turbo,
         "turbo_source": turbo_source,
     }
@@ -692,7 +690,19 @@ def _virtualisation(root: str, cpu_hypervisor: bool | None, detect_virt: str | N
 
 
 _CONTAINER_VIRTS = frozenset(
-    {"docker", "podman", "lxc", "lxc-libvirt", "systemd-nspawn", "openvz", "rkt", "wsl", "proot", "pouch", "container-other"}
+    {
+        "docker",
+        "podman",
+        "lxc",
+        "lxc-libvirt",
+        "systemd-nspawn",
+        "openvz",
+        "rkt",
+        "wsl",
+        "proot",
+        "pouch",
+        "container-other",
+    }
 )
 
 
@@ -1053,8 +1063,11 @@ def format_table(info: Mapping[str, Any]) -> str:
                     f"{_show(cpu.get('sockets'))} socket(s), {_show(cpu.get('physical_cores'))} cores, "
                     f"{_show(cpu.get('logical_cpus'))} threads",
                 ),
-                ("SMT", f"{_show(smt.get('active'))} (control: {_show(smt.get('control'))}, "
-                        f"{_show(smt.get('threads_per_core'))} thread(s)/core)"),
+                (
+                    "SMT",
+                    f"{_show(smt.get('active'))} (control: {_show(smt.get('control'))}, "
+                    f"{_show(smt.get('threads_per_core'))} thread(s)/core)",
+                ),
                 ("ISA highlights", ", ".join(cpu.get("highlights") or []) or "none of AVX2/AVX-512/VNNI/AMX"),
                 ("ISA flags", " ".join(f"{k}{'+' if v else '-'}" for k, v in flags.items()) or "?"),
             ],
@@ -1077,7 +1090,10 @@ def format_table(info: Mapping[str, Any]) -> str:
     numa_rows = []
     for node in info.get("numa") or []:
         numa_rows.append(
-            (f"node {node.get('node')}", f"cpus {_show(node.get('cpulist'))}, memory {_human_bytes(node.get('memory_total_bytes'))}")
+            (
+                f"node {node.get('node')}",
+                f"cpus {_show(node.get('cpulist'))}, memory {_human_bytes(node.get('memory_total_bytes'))}",
+            )
         )
     sections.append(("NUMA", numa_rows or [("nodes", "not exposed")]))
 
@@ -1098,11 +1114,22 @@ def format_table(info: Mapping[str, Any]) -> str:
         (
             "Frequency & power",
             [
-                ("current / min / max", f"{mhz(freq.get('current_mhz'))} / {mhz(freq.get('min_mhz'))} / {mhz(freq.get('max_mhz'))}"),
-                ("driver", _show(freq.get("driver") if isinstance(freq.get("driver"), str) else _per_cpu_text(freq.get("driver")))),
+                (
+                    "current / min / max",
+                    f"{mhz(freq.get('current_mhz'))} / {mhz(freq.get('min_mhz'))} / {mhz(freq.get('max_mhz'))}",
+                ),
+                (
+                    "driver",
+                    _show(
+                        freq.get("driver") if isinstance(freq.get("driver"), str) else _per_cpu_text(freq.get("driver"))
+                    ),
+                ),
                 ("governor", _per_cpu_text(freq.get("governors"))),
                 ("energy/perf preference", _per_cpu_text(freq.get("energy_performance_preference"))),
-                ("turbo", "not readable" if turbo is None else f"{'on' if turbo else 'off'} ({freq.get('turbo_source')})"),
+                (
+                    "turbo",
+                    "not readable" if turbo is None else f"{'on' if turbo else 'off'} ({freq.get('turbo_source')})",
+                ),
             ],
         )
     )
@@ -1139,7 +1166,10 @@ def format_table(info: Mapping[str, Any]) -> str:
                 ("hostname", _show(info.get("hostname"))),
                 ("OS", _show(os_.get("distro") or os_.get("system"))),
                 ("kernel", _show(os_.get("kernel"))),
-                ("python", f"{_show(py.get('version'))} ({_show(py.get('implementation'))}) {py.get('executable') or ''}".rstrip()),
+                (
+                    "python",
+                    f"{_show(py.get('version'))} ({_show(py.get('implementation'))}) {py.get('executable') or ''}".rstrip(),
+                ),
             ],
         )
     )
@@ -1153,7 +1183,10 @@ def format_table(info: Mapping[str, Any]) -> str:
         (
             "GPUs",
             [
-                (f"gpu {i}", f"{g.get('name')}, {_show(g.get('memory_total_mib'))} MiB, driver {_show(g.get('driver'))}")
+                (
+                    f"gpu {i}",
+                    f"{g.get('name')}, {_show(g.get('memory_total_mib'))} MiB, driver {_show(g.get('driver'))}",
+                )
                 for i, g in enumerate(gpus)
             ]
             or [("gpus", "none found (nvidia-smi absent or no NVIDIA GPU)")],

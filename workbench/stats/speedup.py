@@ -10,7 +10,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:  # pragma: no cover
-    from .result import EngineResult
+    from workbench.result import EngineResult
 
 
 def _p50(r: "EngineResult") -> float | None:

@@ -103,11 +103,31 @@ class RunAborted:
     kind: str = "run_aborted"
 
 
-Event = RunStarted | Stage | EngineLoaded | Progress | NoiseWarning | EngineFinished | EngineFailed | RunFinished | RunAborted
+Event = (
+    RunStarted
+    | Stage
+    | EngineLoaded
+    | Progress
+    | NoiseWarning
+    | EngineFinished
+    | EngineFailed
+    | RunFinished
+    | RunAborted
+)
 
 _KINDS: dict[str, type] = {
     cls.kind: cls  # type: ignore[attr-defined]
-    for cls in (RunStarted, Stage, EngineLoaded, Progress, NoiseWarning, EngineFinished, EngineFailed, RunFinished, RunAborted)
+    for cls in (
+        RunStarted,
+        Stage,
+        EngineLoaded,
+        Progress,
+        NoiseWarning,
+        EngineFinished,
+        EngineFailed,
+        RunFinished,
+        RunAborted,
+    )
 }
 
 

@@ -1,6 +1,6 @@
-"""Parent side of a benchmark process (see :mod:`workbench.child`).
+"""Parent side of a benchmark process (see :mod:`workbench.measure.child`).
 
-:class:`EngineProcess` starts ``python -m workbench.child``, hands it the job, and reads its frames with
+:class:`EngineProcess` starts ``python -m workbench.measure.child``, hands it the job, and reads its frames with
 ``select`` and a deadline — the parent never busy-waits. A child that exits, crashes, is killed (e.g. by the
 OOM killer) or stays silent past its deadline becomes a :class:`ChildFailed` with one readable line; the other
 engines of the run are unaffected.
@@ -18,7 +18,7 @@ import tempfile
 import time
 from typing import Any, Callable
 
-from .child import HEADER
+from workbench.measure.child import HEADER
 
 
 class ChildFailed(Exception):
@@ -54,7 +54,7 @@ class EngineProcess:
         child_env["PYTHONUNBUFFERED"] = "1"
         self._stderr = tempfile.TemporaryFile()
         self.proc = subprocess.Popen(
-            [sys.executable, "-m", "workbench.child"],
+            [sys.executable, "-m", "workbench.measure.child"],
             stdin=subprocess.PIPE,
             stdout=subprocess.PIPE,
             stderr=self._stderr,
@@ -109,12 +109,13 @@ class EngineProcess:
                 raise ChildFailed(self._death_reason())
             self._buf += chunk
 
-    def wait_loaded(self, timeout: float, *, want_outputs: bool, label: str | None = None,
-                    on_idle: Callable[[], None] | None = None) -> tuple[dict[str, Any], dict[str, Any] | None]:
+    def wait_loaded(
+        self, timeout: float, *, want_outputs: bool, label: str | None = None, on_idle: Callable[[], None] | None = None
+    ) -> tuple[dict[str, Any], dict[str, Any] | None]:
         """Read frames until the child reported ``loaded`` (and, with ``want_outputs``, sent its reference
         outputs). Returns ``(loaded message, outputs or None)``. ``on_idle`` runs between reads (e.g. to raise on
         a stop request). Kills the child and raises :class:`ChildFailed` after ``timeout`` seconds."""
-        from .parity import load_npz
+        from workbench.stats.parity import load_npz
 
         loaded: dict[str, Any] = {}
         outputs = None
@@ -142,7 +143,7 @@ class EngineProcess:
         end = HEADER.size + length
         if len(self._buf) < end:
             return None
-        payload = bytes(self._buf[HEADER.size:end])
+        payload = bytes(self._buf[HEADER.size : end])
         del self._buf[:end]
         return kind, payload
 

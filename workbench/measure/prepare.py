@@ -17,24 +17,49 @@ import sys
 import tempfile
 from typing import Any, Callable
 
-from . import errors
+from workbench import errors
 
-_ERRORS = {cls.__name__: cls for cls in (errors.ModelError, errors.UsageError, errors.UnsupportedError,
-                                         errors.EngineUnavailable, errors.WorkbenchError)}
+_ERRORS = {
+    cls.__name__: cls
+    for cls in (
+        errors.ModelError,
+        errors.UsageError,
+        errors.UnsupportedError,
+        errors.EngineUnavailable,
+        errors.WorkbenchError,
+    )
+}
 
 
-def prepare(model: str, *, batch: int = 1, shapes: dict | None = None, formats: set[str] | None = None,
-            seed: int = 0, should_stop: Callable[[], bool] | None = None,
-            on_start: Callable[[subprocess.Popen], None] | None = None):
+def prepare(
+    model: str,
+    *,
+    batch: int = 1,
+    shapes: dict | None = None,
+    formats: set[str] | None = None,
+    seed: int = 0,
+    should_stop: Callable[[], bool] | None = None,
+    on_start: Callable[[subprocess.Popen], None] | None = None,
+):
     """Resolve ``model`` into a ModelArtifact in a child process. Raises RunFailed("stopped by user") when
     ``should_stop()`` turns true while it works."""
     from workbench_engines.base import ModelArtifact
 
-    job = {"model": model, "batch": batch, "shapes": {k: list(v) for k, v in (shapes or {}).items()},
-           "formats": sorted(formats) if formats is not None else None, "seed": seed}
+    job = {
+        "model": model,
+        "batch": batch,
+        "shapes": {k: list(v) for k, v in (shapes or {}).items()},
+        "formats": sorted(formats) if formats is not None else None,
+        "seed": seed,
+    }
     with tempfile.TemporaryFile() as err:
-        proc = subprocess.Popen([sys.executable, "-m", "workbench.prepare"], stdin=subprocess.PIPE,
-                                stdout=subprocess.PIPE, stderr=err, start_new_session=True)
+        proc = subprocess.Popen(
+            [sys.executable, "-m", "workbench.measure.prepare"],
+            stdin=subprocess.PIPE,
+            stdout=subprocess.PIPE,
+            stderr=err,
+            start_new_session=True,
+        )
         if on_start is not None:
             on_start(proc)
         try:
@@ -80,7 +105,7 @@ def _main() -> int:
     proto = os.dup(1)
     os.dup2(2, 1)  # library chatter goes to stderr, never into the reply
     try:
-        from .models import resolve
+        from workbench.models.resolve import resolve
 
         shapes = {k: tuple(v) for k, v in (job.get("shapes") or {}).items()} or None
         formats = set(job["formats"]) if job.get("formats") is not None else None

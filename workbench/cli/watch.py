@@ -2,14 +2,17 @@
 
 from __future__ import annotations
 
+import argparse
 import json
 import sys
 import time
+from typing import Any
 
-from . import events as ev
-from .errors import WorkbenchError
-from .fmt import ProgressLine, ms
-from .live import follow, list_live_runs
+from workbench.cli.args import number
+from workbench.errors import WorkbenchError
+from workbench.measure import events as ev
+from workbench.measure.live import follow, list_live_runs
+from workbench.report.text import ProgressLine, ms
 
 
 class NothingToWatch(WorkbenchError):
@@ -42,16 +45,19 @@ def watch(run_id: str | None = None, *, wait_s: float = 0.0, as_json: bool = Fal
             print(json.dumps(ev.event_to_dict(event)), flush=True)
         if isinstance(event, ev.RunStarted):
             if not as_json:
-                print(f"watching run {event.run_id}: {event.model} on {', '.join(event.engines)} (pid {event.pid})",
-                      flush=True)
+                print(
+                    f"watching run {event.run_id}: {event.model} on {', '.join(event.engines)} (pid {event.pid})",
+                    flush=True,
+                )
         elif isinstance(event, ev.Stage):
             if progress.enabled:
                 progress.update(progress.fraction, event.message + " …")
             elif not as_json:
                 print(event.message, flush=True)
         elif isinstance(event, ev.Progress):
-            text = (f"{event.engine}  n={event.iterations}  p50 {ms(event.p50_ms)} ms  p99 {ms(event.p99_ms)} ms"
-                    + (f"  {event.throughput:,.1f}/s" if event.throughput else ""))
+            text = f"{event.engine}  n={event.iterations}  p50 {ms(event.p50_ms)} ms  p99 {ms(event.p99_ms)} ms" + (
+                f"  {event.throughput:,.1f}/s" if event.throughput else ""
+            )
             if progress.enabled:
                 progress.update(event.fraction, text)
             elif not as_json:
@@ -66,8 +72,8 @@ def watch(run_id: str | None = None, *, wait_s: float = 0.0, as_json: bool = Fal
             progress.clear()
             exit_code = event.exit_code
             if not as_json:
-                from .cli import render_results
-                from .result import RunRecord
+                from workbench.report.text import render_results
+                from workbench.result import RunRecord
 
                 print(render_results(RunRecord.from_dict(event.record)), flush=True)
         elif isinstance(event, ev.RunAborted):
@@ -76,3 +82,15 @@ def watch(run_id: str | None = None, *, wait_s: float = 0.0, as_json: bool = Fal
                 print(f"run {rid} ended: {event.reason}", file=sys.stderr, flush=True)
             exit_code = 1
     return exit_code
+
+
+def register(sub: Any) -> None:
+    p = sub.add_parser("watch", help="follow the live progress of a run started in another terminal")
+    p.add_argument("run_id", nargs="?", help="run to follow (default: the newest run in flight)")
+    p.add_argument("--wait", type=number, default=0.0, help="seconds to wait for a run to start (default 0)")
+    p.add_argument("--json", action="store_true", help="print events as JSON lines")
+    p.set_defaults(func=cmd_watch)
+
+
+def cmd_watch(args: argparse.Namespace) -> int:
+    return watch(args.run_id, wait_s=args.wait, as_json=args.json)

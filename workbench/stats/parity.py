@@ -19,7 +19,7 @@ from typing import Any, Mapping
 
 import numpy as np
 
-from .result import Parity
+from workbench.result import Parity
 
 TOLERANCES = {"fp32": 1e-3, "fp16": 5e-2, "bf16": 2e-1, "int8": 2e-1, "mixed": 2e-1}
 CLASSIFIER_TASKS = ("image-classification", "text-classification", "ocr")
@@ -32,8 +32,7 @@ def _pairs(ref: Mapping[str, Any], out: Mapping[str, Any]) -> list[tuple[np.ndar
     return [(np.asarray(r), np.asarray(o)) for r, o in zip(ref.values(), out.values())]
 
 
-def compare(ref: Mapping[str, Any], out: Mapping[str, Any], *, precision: str, task: str,
-            reference: str) -> Parity:
+def compare(ref: Mapping[str, Any], out: Mapping[str, Any], *, precision: str, task: str, reference: str) -> Parity:
     """Compare one engine's outputs with the reference outputs. Pure: no engine involved."""
     tol = TOLERANCES.get(precision, TOLERANCES["fp32"])
     pairs = _pairs(ref, out)
@@ -45,8 +44,12 @@ def compare(ref: Mapping[str, Any], out: Mapping[str, Any], *, precision: str, t
             if r.size == o.size:
                 o = o.reshape(r.shape)
             else:
-                return Parity(status="fail", reference=reference, tolerance=tol,
-                              message=f"output shape {tuple(o.shape)} differs from reference {tuple(r.shape)}")
+                return Parity(
+                    status="fail",
+                    reference=reference,
+                    tolerance=tol,
+                    message=f"output shape {tuple(o.shape)} differs from reference {tuple(r.shape)}",
+                )
         r64, o64 = r.astype(np.float64), o.astype(np.float64)
         if not np.all(np.isfinite(o64)):
             return Parity(status="fail", reference=reference, tolerance=tol, message="output has NaN/Inf values")
@@ -65,8 +68,15 @@ def compare(ref: Mapping[str, Any], out: Mapping[str, Any], *, precision: str, t
             message = f"relative L2 error {worst_rel:.2e} exceeds the {precision} tolerance {tol:.0e}"
         else:
             message = f"top-1 agrees on only {top1:.0%} of items"
-    return Parity(status="pass" if ok else "fail", reference=reference, max_abs=worst_abs, rel_l2=worst_rel,
-                  top1=top1, tolerance=tol, message=message)
+    return Parity(
+        status="pass" if ok else "fail",
+        reference=reference,
+        max_abs=worst_abs,
+        rel_l2=worst_rel,
+        top1=top1,
+        tolerance=tol,
+        message=message,
+    )
 
 
 def load_npz(blob: bytes) -> dict[str, np.ndarray]:

@@ -57,7 +57,7 @@ def format_cores(cores: Sequence[int] | None) -> str:
     """``[0, 1, 2, 3, 8]`` → ``"0-3,8"``; ``None``/empty → ``""``."""
     if not cores:
         return ""
-    from workbench.sysinfo import format_cpu_list
+    from workbench.machine.sysinfo import format_cpu_list
 
     return format_cpu_list(sorted({int(c) for c in cores}))
 
@@ -163,11 +163,38 @@ def _json_default(value: Any) -> Any:
 # ------------------------------------------------------------------------------------------------------ CSV
 
 CSV_COLUMNS: tuple[str, ...] = (
-    "run_id", "created", "model", "engine", "engine_version", "device", "mode", "batch", "threads", "cores",
-    "precision_requested", "precision_effective",
-    "p50_ms", "p90_ms", "p95_ms", "p99_ms", "p999_ms", "mean_ms", "std_ms", "min_ms", "max_ms",
-    "throughput", "iterations", "duration_s", "load_ms", "first_inference_ms", "peak_rss_mb",
-    "parity", "speedup", "warnings", "status", "error",
+    "run_id",
+    "created",
+    "model",
+    "engine",
+    "engine_version",
+    "device",
+    "mode",
+    "batch",
+    "threads",
+    "cores",
+    "precision_requested",
+    "precision_effective",
+    "p50_ms",
+    "p90_ms",
+    "p95_ms",
+    "p99_ms",
+    "p999_ms",
+    "mean_ms",
+    "std_ms",
+    "min_ms",
+    "max_ms",
+    "throughput",
+    "iterations",
+    "duration_s",
+    "load_ms",
+    "first_inference_ms",
+    "peak_rss_mb",
+    "parity",
+    "speedup",
+    "warnings",
+    "status",
+    "error",
 )
 
 
@@ -230,8 +257,17 @@ class CsvExporter:
 
 # ------------------------------------------------------------------------------------------------- Markdown
 
-MARKDOWN_HEADER = ("engine", "precision eff.", "p50 ms", "p90 ms", "p99 ms", "mean±std ms", "throughput",
-                   "speedup", "parity")
+MARKDOWN_HEADER = (
+    "engine",
+    "precision eff.",
+    "p50 ms",
+    "p90 ms",
+    "p99 ms",
+    "mean±std ms",
+    "throughput",
+    "speedup",
+    "parity",
+)
 
 
 def _md(text: Any) -> str:
@@ -254,10 +290,13 @@ class MarkdownExporter:
         threads = cfg.get("threads", first.threads if first else None)
         cores = cfg.get("cores", first.cores if first else None)
         lines = [f"### Run `{rec.run_id}` — {_md(model)} ({_md(rec.created)})", ""]
-        info = [f"model **{_md(model)}**", f"batch {batch if batch is not None else '—'}",
-                f"threads {threads if threads is not None else 'auto'}",
-                f"cores {format_cores(cores) if isinstance(cores, (list, tuple)) else (cores or 'all')}",
-                f"machine {_md(_machine(rec))}"]
+        info = [
+            f"model **{_md(model)}**",
+            f"batch {batch if batch is not None else '—'}",
+            f"threads {threads if threads is not None else 'auto'}",
+            f"cores {format_cores(cores) if isinstance(cores, (list, tuple)) else (cores or 'all')}",
+            f"machine {_md(_machine(rec))}",
+        ]
         if rec.tags:
             info.append("tags " + ", ".join(_md(t) for t in rec.tags))
         lines.append(" · ".join(info))
@@ -266,12 +305,17 @@ class MarkdownExporter:
         lines.append("|" + "|".join(["---"] + ["---:"] * 7 + [":---:"]) + "|")
         for r in rec.results:
             if not r.ok:
-                lines.append(f"| {_md(r.engine)} | — | failed: {_md(r.error or 'unknown error')} |"
-                             + " |" * (len(MARKDOWN_HEADER) - 3))
+                lines.append(
+                    f"| {_md(r.engine)} | — | failed: {_md(r.error or 'unknown error')} |"
+                    + " |" * (len(MARKDOWN_HEADER) - 3)
+                )
                 continue
             mean, std = _lat(r, "mean"), _lat(r, "std")
-            mean_std = "—" if mean is None else (f"{format_ms(mean)} ± {format_ms(std)}" if std is not None
-                                                  else format_ms(mean))
+            mean_std = (
+                "—"
+                if mean is None
+                else (f"{format_ms(mean)} ± {format_ms(std)}" if std is not None else format_ms(mean))
+            )
             speedup = _num(r.speedup)
             cells = [
                 r.engine + (f" ({r.device})" if r.device and r.device != "cpu" else ""),
@@ -287,8 +331,10 @@ class MarkdownExporter:
             lines.append("| " + " | ".join(_md(c) for c in cells) + " |")
         warnings = list(rec.warnings or [])
         for r in rec.results:
-            warnings.extend({**w, "message": f"{r.engine}: {w.get('message', '')}"} if isinstance(w, Mapping) else w
-                            for w in r.warnings or [])
+            warnings.extend(
+                {**w, "message": f"{r.engine}: {w.get('message', '')}"} if isinstance(w, Mapping) else w
+                for w in r.warnings or []
+            )
         if warnings:
             lines.append("")
             lines.append("Warnings:")
@@ -328,7 +374,7 @@ def render(fmt: str, records: list[RunRecord]) -> str:
 
 def write(path: "str | os.PathLike[str]", fmt: str, records: list[RunRecord]) -> Path:
     """Render ``records`` as ``fmt`` and write them to ``path`` atomically; returns the path."""
-    from workbench.history import HistoryError, atomic_write_bytes
+    from workbench.store.history import HistoryError, atomic_write_bytes
 
     text = render(fmt, records)
     target = Path(path).expanduser()
@@ -349,7 +395,7 @@ def write(path: "str | os.PathLike[str]", fmt: str, records: list[RunRecord]) ->
 def records_from_json(doc: Any, source: str = "input") -> list[RunRecord]:
     """Records from a parsed JSON document: one run, ``{"runs": [...]}`` or a list of runs (migrated to the
     current schema). Raises :class:`UsageError` with one line when the document is not a result file."""
-    from workbench.history import migrate_record
+    from workbench.store.history import migrate_record
 
     if isinstance(doc, Mapping) and "runs" in doc and "results" not in doc:
         runs = doc["runs"]
@@ -366,8 +412,11 @@ def records_from_json(doc: Any, source: str = "input") -> list[RunRecord]:
         where = source if len(runs) == 1 else f"{source}: run {i + 1}"
         if not isinstance(run, Mapping):
             raise UsageError(f"{where} is not a JSON object; not a workbench result")
-        missing = [k for k, alts in (("run_id", ("run_id", "id")), ("results", ("results",))) if
-                   not any(a in run for a in alts)]
+        missing = [
+            k
+            for k, alts in (("run_id", ("run_id", "id")), ("results", ("results",)))
+            if not any(a in run for a in alts)
+        ]
         if missing:
             raise UsageError(f"{where} is not a workbench result: missing {', '.join(missing)}")
         try:
@@ -378,7 +427,8 @@ def records_from_json(doc: Any, source: str = "input") -> list[RunRecord]:
         if missing:
             raise UsageError(f"{where} is not a workbench result: missing {', '.join(missing)}")
         if not isinstance(d["results"], list) or not all(
-                isinstance(r, Mapping) and isinstance(r.get("engine"), str) for r in d["results"]):
+            isinstance(r, Mapping) and isinstance(r.get("engine"), str) for r in d["results"]
+        ):
             raise UsageError(f"{where}: 'results' must be a list of engine results with an 'engine' name")
         d = dict(d)
         for key in ("model", "config", "system", "versions"):

@@ -61,8 +61,8 @@ try:
 except Exception:  # pragma: no cover
     psutil = None  # type: ignore[assignment]
 
+from workbench.machine.sysinfo import format_cpu_list, parse_cpu_list
 from workbench.result import Warning_
-from workbench.sysinfo import format_cpu_list, parse_cpu_list
 
 __all__ = [
     "NoiseReport",
@@ -197,9 +197,7 @@ def _read_psutil_stat(cores: set[int]) -> dict[int, tuple[float, float, float]] 
         t = per[cpu]
         idle = getattr(t, "idle", 0.0) + getattr(t, "iowait", 0.0)
         steal = getattr(t, "steal", 0.0)
-        busy = sum(
-            getattr(t, f, 0.0) for f in ("user", "nice", "system", "irq", "softirq", "interrupt", "dpc")
-        )
+        busy = sum(getattr(t, f, 0.0) for f in ("user", "nice", "system", "irq", "softirq", "interrupt", "dpc"))
         out[cpu] = (busy, busy + idle + steal, steal)
     return out
 
@@ -614,9 +612,7 @@ def warnings_from_noise(
     if not report.samples:
         return out
 
-    loaded = sorted(
-        ((c, v) for c, v in report.other_by_core().items() if v >= background_pct), key=lambda cv: -cv[1]
-    )
+    loaded = sorted(((c, v) for c, v in report.other_by_core().items() if v >= background_pct), key=lambda cv: -cv[1])
     if loaded:
         parts = [f"{_pct(v)} of core {c}" for c, v in loaded[:4]]
         if len(loaded) > 4:
@@ -696,7 +692,7 @@ def warnings_from_stats(
 
 
 def system_warnings(info: Mapping[str, Any] | None, cores: Iterable[int] | None = None) -> list[dict[str, str]]:
-    """Warnings from :func:`workbench.sysinfo.collect` about settings that make numbers drift.
+    """Warnings from :func:`workbench.machine.sysinfo.collect` about settings that make numbers drift.
 
     Codes: "governor", "turbo", "smt-siblings" (only when ``cores`` pins two hyperthreads of one physical core),
     "virtualised", "cpu-quota". ``cores`` restricts the per-core checks to the cores the run uses.
@@ -709,13 +705,13 @@ def system_warnings(info: Mapping[str, Any] | None, cores: Iterable[int] | None 
 
     governors: Mapping[str, list[int]] = freq.get("governors") or {}
     bad = {
-        g: [c for c in cpus if core_set is None or c in core_set]
-        for g, cpus in governors.items()
-        if g != "performance"
+        g: [c for c in cpus if core_set is None or c in core_set] for g, cpus in governors.items() if g != "performance"
     }
     bad = {g: cpus for g, cpus in bad.items() if cpus}
     if bad:
-        desc = "; ".join(f"{g} on core{'s' if len(cpus) > 1 else ''} {format_cpu_list(cpus)}" for g, cpus in bad.items())
+        desc = "; ".join(
+            f"{g} on core{'s' if len(cpus) > 1 else ''} {format_cpu_list(cpus)}" for g, cpus in bad.items()
+        )
         epp = {
             p: [c for c in cpus if core_set is None or c in core_set]
             for p, cpus in (freq.get("energy_performance_preference") or {}).items()
@@ -908,7 +904,7 @@ def doctor_report(
     harness overhead with ``overhead_n`` iterations (0 skips; the check is named "harness overhead (in-process)"
     so it does not clash with the CLI's full child-path measurement).
     """
-    from workbench import sysinfo
+    from workbench.machine import sysinfo
 
     info = info if info is not None else sysinfo.collect()
     checks: list[dict[str, str]] = []
@@ -986,12 +982,14 @@ def doctor_report(
     iso = info.get("isolated_cpus")
     if iso:
         checks.append(
-            _check("isolated cpus", "ok", f"{format_cpu_list(iso)} isolated from the scheduler: pin there with --cores {format_cpu_list(iso)}")
+            _check(
+                "isolated cpus",
+                "ok",
+                f"{format_cpu_list(iso)} isolated from the scheduler: pin there with --cores {format_cpu_list(iso)}",
+            )
         )
     else:
-        checks.append(
-            _check("isolated cpus", "ok", "none (isolcpus not set): pinned cores can still run other tasks")
-        )
+        checks.append(_check("isolated cpus", "ok", "none (isolcpus not set): pinned cores can still run other tasks"))
 
     # memory
     mem = info.get("memory") or {}
@@ -1007,7 +1005,9 @@ def doctor_report(
         gib = avail / (1 << 30)
         tot = f" of {total / (1 << 30):.1f} GiB" if isinstance(total, (int, float)) else ""
         if gib < 1:
-            checks.append(_check("memory", "fail", f"only {gib:.2f} GiB available{tot}: models will not load; free memory"))
+            checks.append(
+                _check("memory", "fail", f"only {gib:.2f} GiB available{tot}: models will not load; free memory")
+            )
         elif gib < 4 or (isinstance(total, (int, float)) and total and avail / total < 0.1):
             checks.append(_check("memory", "warn", f"{gib:.1f} GiB available{tot}: large models may swap or fail"))
         else:
@@ -1026,11 +1026,29 @@ def doctor_report(
     steal = report.steal_pct if report is not None else None
     steal_txt = f"steal {steal:.1f}% over {sample_s:g} s" if steal is not None else "steal not measurable"
     if steal is not None and steal >= 10:
-        checks.append(_check("virtualisation", "fail", f"{virt.get('vm') or 'VM'}: {steal_txt}: the hypervisor is taking a lot of CPU time; numbers will not be reproducible"))
+        checks.append(
+            _check(
+                "virtualisation",
+                "fail",
+                f"{virt.get('vm') or 'VM'}: {steal_txt}: the hypervisor is taking a lot of CPU time; numbers will not be reproducible",
+            )
+        )
     elif steal is not None and steal >= STEAL_PCT:
-        checks.append(_check("virtualisation", "warn", f"{virt.get('vm') or 'VM'}: {steal_txt}: shared host, numbers may not be reproducible"))
+        checks.append(
+            _check(
+                "virtualisation",
+                "warn",
+                f"{virt.get('vm') or 'VM'}: {steal_txt}: shared host, numbers may not be reproducible",
+            )
+        )
     elif virt.get("vm"):
-        checks.append(_check("virtualisation", "warn", f"virtual machine ({virt['vm']}), {steal_txt}: compare only with runs on the same instance type"))
+        checks.append(
+            _check(
+                "virtualisation",
+                "warn",
+                f"virtual machine ({virt['vm']}), {steal_txt}: compare only with runs on the same instance type",
+            )
+        )
     else:
         where = f"container ({virt['container']}) on " if virt.get("container") else ""
         checks.append(_check("virtualisation", "ok", f"{where}bare metal or undetectable VM; {steal_txt}"))
@@ -1041,13 +1059,21 @@ def doctor_report(
         quiet = [c for c, v in by_core.items() if v < BACKGROUND_LOAD_PCT / 2]
         if loaded:
             busiest = ", ".join(f"core {c} {v:.0f}%" for c, v in loaded[:6])
-            hint = f"; quiet cores: {format_cpu_list(quiet)} (use --cores)" if quiet else "; no quiet core: stop other programs"
+            hint = (
+                f"; quiet cores: {format_cpu_list(quiet)} (use --cores)"
+                if quiet
+                else "; no quiet core: stop other programs"
+            )
             checks.append(_check("background load", "warn", f"other processes are busy on {busiest}{hint}"))
         else:
             top = max(by_core.items(), key=lambda cv: cv[1]) if by_core else None
             worst = f" (max {top[1]:.1f}% on core {top[0]})" if top else ""
             checks.append(
-                _check("background load", "ok", f"all {len(by_core)} watched cores below {BACKGROUND_LOAD_PCT:.0f}% busy{worst}")
+                _check(
+                    "background load",
+                    "ok",
+                    f"all {len(by_core)} watched cores below {BACKGROUND_LOAD_PCT:.0f}% busy{worst}",
+                )
             )
     else:
         checks.append(_check("background load", "warn", "could not sample per-core load"))
@@ -1061,7 +1087,9 @@ def doctor_report(
             else:
                 checks.append(_check(f"engine {name}", "warn", "not installed"))
         if not any(inst for _, inst, _ in engines):
-            checks.append(_check("engines", "fail", "no inference engine is installed: pip install torch onnxruntime openvino"))
+            checks.append(
+                _check("engines", "fail", "no inference engine is installed: pip install torch onnxruntime openvino")
+            )
 
     # harness overhead (after sampling, so it does not count as background load); overhead_n=0 skips it
     if overhead_n and overhead_n > 0:

@@ -2,7 +2,7 @@
 
 Two sources:
 
-* **Built-ins** (:mod:`workbench.zoo`): the architecture is built with seeded random weights, and its state dict,
+* **Built-ins** (:mod:`workbench.models.zoo`): the architecture is built with seeded random weights, and its state dict,
   ONNX export (opset 17, static shapes, legacy TorchScript-based exporter) and OpenVINO IR (fp32 weights) are
   cached under ``cache_dir()/models/<name>/<key>/``. The key hashes everything that changes the files (see
   :func:`cache_fields`). Builds are serialised with a file lock and land by atomic rename, so concurrent
@@ -31,8 +31,9 @@ import zipfile
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Callable, Iterator, Mapping, Sequence, TypeGuard, TypeVar
 
-from workbench import paths, zoo
+from workbench import paths
 from workbench.errors import ModelError, UsageError, WorkbenchError
+from workbench.models import zoo
 from workbench_engines.base import FORMATS, ModelArtifact, TensorSpec
 
 if TYPE_CHECKING:  # pragma: no cover - typing only
@@ -150,12 +151,12 @@ def builtin_cache_dir(name: str, key: str) -> Path:
 def export_onnx(module: torch.nn.Module, inputs: Sequence[TensorSpec], path: Path, outputs: Sequence[str]) -> None:
     """Export ``module`` to ONNX at ``path``: legacy exporter, opset 17, static shapes, constant folding.
 
-    Example inputs come from :func:`workbench.inputs.make_inputs` (valid token ids, ones for masks).
+    Example inputs come from :func:`workbench.models.inputs.make_inputs` (valid token ids, ones for masks).
     Raises whatever torch raises; the caller turns it into a ModelError.
     """
     import torch
 
-    from workbench.inputs import make_inputs
+    from workbench.models.inputs import make_inputs
 
     feeds = make_inputs(inputs, seed=0)
     args = tuple(torch.from_numpy(feeds[t.name]) for t in inputs)

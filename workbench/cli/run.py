@@ -1,0 +1,191 @@
+"""``workbench run``: benchmark a model on one or more engines and print the side-by-side table."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from typing import Any, Callable
+
+from workbench.cli.args import add_model_args, cpu_list, number, positive_int, warmup_arg
+from workbench.report.text import render_results
+
+
+def register(sub: Any) -> None:
+    p = sub.add_parser(
+        "run",
+        help="benchmark a model on one or more engines",
+        description="Benchmark a model on each engine in its own pinned process, interleaving rounds, and print "
+        "a side-by-side table (latency percentiles, throughput, load and first-inference time, "
+        "memory, effective precision, parity and speedup vs the baseline).",
+        epilog="examples:\n"
+        "  workbench run -m resnet18 -e torch,onnxruntime,openvino --cores 1 --duration 3 --json r.json\n"
+        "  workbench run -m resnet50 -e openvino --mode throughput --streams 2 --cores 0-3\n"
+        "  workbench run -m bert_base -e torch,onnxruntime --repeats 5 --duration 60   # 5 x 60 s protocol\n"
+        "\nexit codes: 0 all good, 1 an engine failed or parity failed, 2 bad usage or input",
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    add_model_args(p, engines_default="torch,onnxruntime,openvino")
+    p.add_argument(
+        "--mode",
+        choices=["latency", "throughput"],
+        default="latency",
+        help="latency: one request in flight; throughput: several (default latency)",
+    )
+    p.add_argument(
+        "--requests", type=positive_int, help="requests in flight in throughput mode (default: engine's optimum)"
+    )
+    p.add_argument("--streams", type=positive_int, help="OpenVINO streams in throughput mode (default: automatic)")
+    p.add_argument("--threads", "-t", type=positive_int, help="intra-op threads (default: number of pinned cores)")
+    p.add_argument(
+        "--cores",
+        "-c",
+        type=cpu_list,
+        help="cores to pin each benchmark process to: 1, 0-3, 0,2 (default: all but one when > 2)",
+    )
+    p.add_argument("--duration", "-d", type=number, default=5.0, help="measured seconds per round (default 5)")
+    p.add_argument(
+        "--iterations",
+        "-n",
+        type=positive_int,
+        default=10,
+        help="minimum measured iterations per round; the round runs until both minimums are met (default 10)",
+    )
+    p.add_argument(
+        "--warmup",
+        "-w",
+        type=warmup_arg,
+        default=(1.0, None),
+        help="warm-up before each round, excluded from stats: seconds (1s) or iterations (20it) (default 1s)",
+    )
+    p.add_argument(
+        "--repeats", "-r", type=positive_int, default=1, help="independent rounds per engine, interleaved (default 1)"
+    )
+    p.add_argument(
+        "--percentile",
+        action="append",
+        type=number,
+        default=[],
+        metavar="P",
+        help="report an extra latency percentile, e.g. 97.5 or 99.99 (repeatable)",
+    )
+    p.add_argument("--baseline", help="engine the speedups are relative to (default: the first engine)")
+    p.add_argument("--no-parity", action="store_true", help="skip the output check (speedups are then not shown)")
+    p.add_argument(
+        "--timeout", type=number, default=300.0, help="seconds a benchmark process may stay silent (default 300)"
+    )
+    p.add_argument("--json", metavar="FILE", help="write the result as JSON (- for stdout)")
+    p.add_argument("--csv", metavar="FILE", help="write one CSV row per engine")
+    p.add_argument("--markdown", metavar="FILE", help="write a markdown table")
+    p.add_argument("--save-samples", action="store_true", help="keep raw latencies in a side file of the history")
+    p.add_argument("--no-save", action="store_true", help="do not record this run in the results history")
+    p.add_argument("--tag", action="append", default=[], help="label the run in the history (repeatable)")
+    p.add_argument("--note", help="free-text note stored with the run")
+    p.add_argument("--quiet", "-q", action="store_true", help="no progress bar")
+    p.set_defaults(func=cmd_run)
+
+
+def _run_config(args: argparse.Namespace):
+    from workbench.measure.runner import RunConfig
+
+    warmup_s, warmup_iters = args.warmup
+    return RunConfig(
+        model=args.model,
+        engines=args.engines,
+        device=args.device,
+        precision=args.precision,
+        mode=args.mode,
+        batch=args.batch,
+        threads=args.threads,
+        cores=args.cores,
+        duration_s=args.duration,
+        min_iterations=args.iterations,
+        warmup_s=warmup_s,
+        warmup_iterations=warmup_iters,
+        repeats=args.repeats,
+        requests=args.requests,
+        streams=args.streams,
+        shapes=tuple(args.shape),
+        seed=args.seed,
+        baseline=args.baseline,
+        save_samples=args.save_samples,
+        parity=not args.no_parity,
+        tags=tuple(args.tag),
+        note=args.note,
+        timeout_s=args.timeout,
+        percentiles=tuple(args.percentile),
+    )
+
+
+def _progress_printer(progress) -> Callable[[Any], None]:
+    from workbench.measure import events as ev
+    from workbench.report.text import ms
+
+    def on_event(event: Any) -> None:
+        if isinstance(event, ev.Progress):
+            extra = f"  p50 {ms(event.p50_ms)} ms  p99 {ms(event.p99_ms)} ms" if event.p50_ms is not None else ""
+            thr = f"  {event.throughput:,.1f}/s" if event.throughput else ""
+            rnd = f" round {event.round + 1}/{event.rounds}" if event.rounds > 1 else ""
+            progress.update(event.fraction, f"{event.engine}{rnd}  n={event.iterations}{extra}{thr}")
+        elif isinstance(event, ev.Stage):
+            progress.update(0.0 if event.stage != "loading" else progress.fraction, event.message + " …")
+        elif isinstance(event, ev.EngineLoaded):
+            eff = event.effective
+            progress.message(
+                f"loaded {event.engine}: {event.load_ms:,.0f} ms, first inference "
+                f"{event.first_inference_ms:,.1f} ms, {eff.get('precision')} x{eff.get('threads')} threads"
+            )
+        elif isinstance(event, ev.EngineFailed):
+            progress.message(f"{event.engine} failed: {event.error}")
+
+    return on_event
+
+
+def _write_outputs(record, args: argparse.Namespace) -> None:
+    from workbench.report.export import write
+
+    for fmt, target in (("json", args.json), ("csv", args.csv), ("markdown", args.markdown)):
+        if not target:
+            continue
+        if target == "-":
+            from workbench.report.export import get_exporter
+
+            text = get_exporter(fmt).render([record])
+            sys.stdout.write(text if text.endswith("\n") else text + "\n")
+        else:
+            write(target, fmt, [record])
+
+
+def cmd_run(args: argparse.Namespace) -> int:
+    from workbench.measure.runner import Runner
+    from workbench.report.text import ProgressLine
+
+    config = _run_config(args)
+    progress = ProgressLine(enabled=False if args.quiet else None)
+    runner = Runner(config, on_event=_progress_printer(progress))
+    try:
+        record = runner.run()
+    except KeyboardInterrupt:
+        runner.stop()
+        progress.clear()
+        print("interrupted: nothing was saved", file=sys.stderr)
+        return 130
+    finally:
+        progress.clear()
+    if args.json != "-":
+        print(render_results(record), flush=True)  # results first: nothing below may lose them
+    problems = 0
+    if not args.no_save:
+        try:
+            from workbench.store.history import HistoryStore
+
+            HistoryStore(notice=lambda msg: print(f"warning: {msg}", file=sys.stderr)).add(record)
+        except Exception as exc:  # the measurement stands even if the history cannot take it
+            print(f"warning: run not saved to history: {exc}", file=sys.stderr)
+    try:
+        _write_outputs(record, args)
+    except Exception as exc:
+        print(f"error: could not write results: {exc}", file=sys.stderr)
+        problems += 1
+    failed = [r for r in record.results if not r.ok]
+    parity_failed = [r for r in record.results if (r.parity or {}).get("status") == "fail"]
+    return 1 if failed or parity_failed or problems else 0

@@ -1,0 +1,1 @@
+"""Rendering results: text tables, exporters (JSON, CSV, Markdown) and text reports."""

@@ -1,0 +1,1 @@
+"""Pure statistics: summaries, the streaming histogram, output parity, speedups and compare verdicts."""

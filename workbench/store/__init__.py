@@ -1,0 +1,1 @@
+"""The results history (TinyDB), opened per operation under a file lock and written atomically."""
