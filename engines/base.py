@@ -10,6 +10,10 @@ One small ABC per concept, in the spirit of harlequin's adapters:
   flight) and nothing else on the hot path.
 * :class:`ModelArtifact` / :class:`TensorSpec` — plain data describing what to load; they cross the process
   boundary into the benchmark process as JSON (:meth:`ModelArtifact.to_dict`).
+* :class:`LoadSettings` — how to load: device, precision, threads, mode, requests and the engine's own options.
+* :class:`EngineOption` — an option an adapter declares in :attr:`Engine.options` (OpenVINO's ``streams``, ...).
+  The CLI (``--engine-option ENGINE.NAME=VALUE``, ``workbench engines --options``) and the UI build themselves
+  from these declarations; :meth:`Engine.check_options` validates and coerces user-given values against them.
 
 Heavy imports (torch, openvino, onnxruntime) happen only inside ``load`` / ``probe`` of the adapter that needs
 them. Errors are :mod:`workbench.errors` exceptions with one readable line.
@@ -19,16 +23,170 @@ from __future__ import annotations
 
 import importlib.metadata
 import importlib.util
+import re
 import threading
 import time
 from abc import ABC, abstractmethod
 from dataclasses import asdict, dataclass, field
 from typing import Any, Callable, ClassVar, Mapping
 
+from .formats import format_names
+
 PRECISIONS: tuple[str, ...] = ("fp32", "bf16", "fp16", "int8")
 MODES: tuple[str, ...] = ("latency", "throughput")
-#: Formats an artifact can carry. ``torch-builtin`` is a zoo architecture plus a state dict (eager PyTorch).
-FORMATS: tuple[str, ...] = ("torch-builtin", "torchscript", "pt2", "onnx", "openvino")
+#: Formats an artifact can carry (the table is :mod:`workbench_engines.formats`). ``torch-builtin`` is a zoo
+#: architecture plus a state dict (eager PyTorch).
+FORMATS: tuple[str, ...] = format_names()
+#: Types an engine option may have.
+OPTION_TYPES: tuple[type, ...] = (int, float, str, bool)
+_OPTION_NAME = re.compile(r"^[a-z][a-z0-9_-]*$")
+_TRUE = ("1", "true", "yes", "on")
+_FALSE = ("0", "false", "no", "off")
+
+
+@dataclass(frozen=True)
+class EngineOption:
+    """An engine-specific load option, declared once by the adapter (:attr:`Engine.options`).
+
+    ``name`` is short and lower-case (``streams``); users write ``ENGINE.NAME=VALUE`` (``openvino.streams=2``).
+    ``type`` is int, float, str or bool. ``default`` is what the adapter gets when the user gives nothing (None:
+    the engine decides; say so in ``help``). ``choices`` limits the values; ``minimum`` bounds numbers.
+    ``precisions`` / ``modes`` name where the option applies (empty: everywhere); giving it elsewhere is an error,
+    not a silently ignored setting.
+    """
+
+    name: str
+    type: type = str
+    default: Any = None
+    help: str = ""
+    choices: tuple[Any, ...] = ()
+    minimum: float | None = None
+    precisions: tuple[str, ...] = ()
+    modes: tuple[str, ...] = ()
+
+    def __post_init__(self) -> None:
+        if not _OPTION_NAME.match(self.name):
+            raise ValueError(f"engine option name {self.name!r}: lower-case letters, digits, '_' or '-'")
+        if self.type not in OPTION_TYPES:
+            raise TypeError(f"engine option {self.name!r}: type must be int, float, str or bool")
+        bad = [v for v in (*self.precisions, *self.modes) if v not in (*PRECISIONS, *MODES)]
+        if bad:
+            raise ValueError(f"engine option {self.name!r}: unknown precision/mode {bad[0]!r}")
+
+    @property
+    def type_name(self) -> str:
+        return self.type.__name__
+
+    def coerce(self, value: Any) -> Any:
+        """``value`` (a string from the CLI/UI, or already typed) as this option's type; ValueError with one line
+        saying what is expected."""
+        expected = self.expects()
+        if self.type is bool:
+            if isinstance(value, bool):
+                out: Any = value
+            elif str(value).strip().lower() in _TRUE:
+                out = True
+            elif str(value).strip().lower() in _FALSE:
+                out = False
+            else:
+                raise ValueError(f"{value!r} is not {expected}")
+        elif self.type is int:
+            if isinstance(value, bool):
+                raise ValueError(f"{value!r} is not {expected}")
+            try:
+                out = int(str(value).strip()) if not isinstance(value, int) else value
+            except ValueError:
+                raise ValueError(f"{value!r} is not {expected}") from None
+        elif self.type is float:
+            if isinstance(value, bool):
+                raise ValueError(f"{value!r} is not {expected}")
+            try:
+                out = float(value)
+            except (TypeError, ValueError):
+                raise ValueError(f"{value!r} is not {expected}") from None
+        else:
+            out = str(value)
+        if self.choices and out not in self.choices:
+            raise ValueError(f"{value!r} is not {expected}")
+        if self.minimum is not None and out < self.minimum:
+            raise ValueError(f"{value!r} is not {expected}")
+        return out
+
+    def expects(self) -> str:
+        """What a valid value looks like, in words: ``a whole number >= 1``, ``one of: a, b``."""
+        if self.choices:
+            return "one of: " + ", ".join(str(c) for c in self.choices)
+        words = {int: "a whole number", float: "a number", str: "a string", bool: "true or false"}[self.type]
+        if self.minimum is not None:
+            words += f" >= {self.minimum:g}"
+        return words
+
+    def default_text(self) -> str:
+        """The default as users write it: ``automatic`` for None (the engine decides), ``true``/``false``."""
+        if self.default is None:
+            return "automatic"
+        if isinstance(self.default, bool):
+            return "true" if self.default else "false"
+        return str(self.default)
+
+    def choices_text(self) -> str:
+        """``a|b`` for an option with choices, else empty."""
+        return "|".join(str(c) for c in self.choices)
+
+    def applies(self, *, precision: str | None = None, mode: str | None = None) -> bool:
+        """Whether the option has an effect at ``precision`` / in ``mode`` (None: any)."""
+        return (precision is None or not self.precisions or precision in self.precisions) and (
+            mode is None or not self.modes or mode in self.modes
+        )
+
+    def scope(self) -> str:
+        """Where it applies, in words (empty when everywhere): ``throughput mode only``."""
+        parts = []
+        if self.modes:
+            parts.append(" or ".join(self.modes) + " mode")
+        if self.precisions:
+            parts.append(" or ".join(self.precisions))
+        return (", ".join(parts) + " only") if parts else ""
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "name": self.name,
+            "type": self.type_name,
+            "default": self.default,
+            "help": self.help,
+            "choices": list(self.choices),
+            "minimum": self.minimum,
+            "precisions": list(self.precisions),
+            "modes": list(self.modes),
+        }
+
+
+def split_option(text: str) -> tuple[str, str, str]:
+    """``"openvino.streams=2"`` -> ``("openvino", "streams", "2")``; ValueError with one line otherwise (the
+    syntax only: whether the engine and option exist is :func:`workbench_engines.registry.check_engine_options`)."""
+    key, sep, value = text.partition("=")
+    engine, dot, name = key.strip().partition(".")
+    if not sep or not dot or not engine or not name.strip():
+        raise ValueError(f"bad engine option {text!r}: use ENGINE.NAME=VALUE, e.g. openvino.streams=2")
+    return engine.strip().lower(), name.strip().lower(), value.strip()
+
+
+@dataclass(frozen=True)
+class LoadSettings:
+    """How :meth:`Engine.load` compiles a model.
+
+    ``threads``: intra-op threads (None: the engine's default for the process's CPU mask). ``mode``
+    ``"throughput"`` lets the engine configure for several requests in flight; ``requests`` is how many the harness
+    will keep in flight (:meth:`LoadedModel.run_inflight`; None: the engine's optimum). ``options``: this engine's
+    declared options (:attr:`Engine.options`), validated, defaults filled in by the benchmark process.
+    """
+
+    device: str = "cpu"
+    precision: str = "fp32"
+    threads: int | None = None
+    mode: str = "latency"
+    requests: int | None = None
+    options: Mapping[str, Any] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)
@@ -120,9 +278,12 @@ class EngineInfo:
     precisions: tuple[str, ...]
     note: str | None = None  # e.g. why it is unavailable, or "devices probed lazily"
     hidden: bool = False
+    options: tuple[EngineOption, ...] = ()
 
     def to_dict(self) -> dict[str, Any]:
-        return asdict(self)
+        d = asdict(self)
+        d["options"] = [o.to_dict() for o in self.options]
+        return d
 
 
 @dataclass
@@ -220,6 +381,8 @@ class Engine(ABC):
     distribution: ClassVar[str]  # distribution name for the version (importlib.metadata)
     formats: ClassVar[tuple[str, ...]]  # formats it can load, in order of preference
     hidden: ClassVar[bool] = False  # not offered by default (e.g. the no-op harness engine)
+    #: Engine-specific load options (see :class:`EngineOption`); they reach ``load`` in ``settings.options``.
+    options: ClassVar[tuple[EngineOption, ...]] = ()
 
     # ---- cheap questions: no heavy imports ---------------------------------------------------------------------
     @classmethod
@@ -231,7 +394,7 @@ class Engine(ABC):
 
     @classmethod
     def version(cls) -> str | None:
-        for dist in (cls.distribution, *cls.alt_distributions()):
+        for dist in cls.distributions():
             try:
                 return importlib.metadata.version(dist)
             except importlib.metadata.PackageNotFoundError:
@@ -242,6 +405,63 @@ class Engine(ABC):
     def alt_distributions(cls) -> tuple[str, ...]:
         """Other distribution names providing the same module (e.g. ``onnxruntime-gpu``)."""
         return ()
+
+    @classmethod
+    def distributions(cls) -> tuple[str, ...]:
+        """Every distribution that may provide this engine, the first installed one giving the version."""
+        return (cls.distribution, *cls.alt_distributions())
+
+    @classmethod
+    def fingerprint_fields(cls, versions: Mapping[str, Any]) -> dict[str, Any]:
+        """What of this engine goes into the machine fingerprint (:mod:`workbench.machine.sysinfo`), from the
+        collected package ``versions`` (keyed by engine name). Default: its version. Cheap: nothing imported."""
+        return {cls.name: versions.get(cls.name)}
+
+    # ---- options ---------------------------------------------------------------------------------------------
+    @classmethod
+    def option(cls, name: str) -> EngineOption:
+        """The declared option ``name``; UsageError naming the valid ones otherwise."""
+        from workbench.errors import UsageError, closest
+
+        for opt in cls.options:
+            if opt.name == name:
+                return opt
+        names = [o.name for o in cls.options]
+        if not names:
+            raise UsageError(f"{cls.name}.{name}: {cls.name} declares no options (workbench engines --options)")
+        hint = closest(name, names)
+        suggestion = f"did you mean {cls.name}.{hint}? " if hint else ""
+        valid = ", ".join(f"{cls.name}.{n}" for n in names)
+        raise UsageError(f"{cls.name}.{name}: no such option; {suggestion}{cls.name}'s options: {valid}")
+
+    @classmethod
+    def check_options(
+        cls, values: Mapping[str, Any], *, precision: str | None = None, mode: str | None = None
+    ) -> dict[str, Any]:
+        """``values`` (option name -> value, strings accepted) validated and coerced against :attr:`options`.
+
+        Raises UsageError in one line for an unknown option, a bad value (saying what is expected) or an option
+        that has no effect at ``precision`` / in ``mode``.
+        """
+        from workbench.errors import UsageError
+
+        out: dict[str, Any] = {}
+        for name, value in values.items():
+            opt = cls.option(name)
+            try:
+                out[name] = opt.coerce(value)
+            except ValueError as exc:
+                raise UsageError(f"{cls.name}.{name}: {exc}") from None
+            if not opt.applies(precision=precision, mode=mode):
+                now = [f"{mode} mode"] if opt.modes and mode not in opt.modes else []
+                now += [str(precision)] if opt.precisions and precision not in opt.precisions else []
+                raise UsageError(f"{cls.name}.{name} applies in {opt.scope()}, not {' and '.join(now)}")
+        return out
+
+    @classmethod
+    def options_with_defaults(cls, values: Mapping[str, Any]) -> dict[str, Any]:
+        """Every declared option: the given value, else its default."""
+        return {**{o.name: o.default for o in cls.options}, **dict(values)}
 
     @classmethod
     def quick_devices(cls) -> tuple[str, ...]:
@@ -266,6 +486,7 @@ class Engine(ABC):
             precisions=cls.precisions("cpu"),
             note=None if installed else f"not installed: pip install {cls.distribution}",
             hidden=cls.hidden,
+            options=cls.options,
         )
 
     # ---- heavy: imports the engine -----------------------------------------------------------------------------
@@ -288,21 +509,11 @@ class Engine(ABC):
 
     @classmethod
     @abstractmethod
-    def load(
-        cls,
-        artifact: ModelArtifact,
-        *,
-        device: str = "cpu",
-        precision: str = "fp32",
-        threads: int | None = None,
-        mode: str = "latency",
-        streams: int | None = None,
-        requests: int | None = None,
-    ) -> LoadedModel:
-        """Load/compile ``artifact`` and return a ready model.
+    def load(cls, artifact: ModelArtifact, settings: LoadSettings | None = None) -> LoadedModel:
+        """Load/compile ``artifact`` with ``settings`` (None: :class:`LoadSettings` defaults) and return a ready
+        model.
 
-        ``threads`` is the intra-op thread count (None: the engine's default for the process's CPU mask). ``mode``
-        "throughput" lets the engine configure for several requests in flight (``streams``/``requests``).
-        Raises EngineUnavailable (not installed / device absent), UnsupportedError (format/precision/device),
-        ModelError (file cannot be parsed).
+        Read engine options from ``settings.options`` with ``.get(name)``: the benchmark process fills in the
+        declared defaults, a direct caller may not. Raises EngineUnavailable (not installed / device absent),
+        UnsupportedError (format/precision/device), ModelError (file cannot be parsed).
         """

@@ -10,7 +10,7 @@ from __future__ import annotations
 import time
 from typing import Any, Mapping
 
-from .base import Effective, Engine, LoadedModel, ModelArtifact
+from .base import FORMATS, Effective, Engine, LoadedModel, LoadSettings, ModelArtifact
 
 
 class _NoopModel(LoadedModel):
@@ -40,7 +40,8 @@ class NoopEngine(Engine):
     display_name = "No-op (harness overhead)"
     module = "workbench_engines"
     distribution = "inference-workbench"
-    formats = ("torch-builtin", "torchscript", "pt2", "onnx", "openvino")
+    # every format; a built-in first, as it needs no export
+    formats = tuple(sorted(FORMATS, key=lambda f: f != "torch-builtin"))
     hidden = True
 
     @classmethod
@@ -48,10 +49,9 @@ class NoopEngine(Engine):
         return ("fp32",)
 
     @classmethod
-    def load(
-        cls, artifact, *, device="cpu", precision="fp32", threads=None, mode="latency", streams=None, requests=None
-    ) -> LoadedModel:
+    def load(cls, artifact: ModelArtifact, settings: LoadSettings | None = None) -> LoadedModel:
+        s = settings or LoadSettings()
         t0 = time.perf_counter_ns()
-        model = _NoopModel(artifact, threads)
+        model = _NoopModel(artifact, s.threads)
         model.load_ms = (time.perf_counter_ns() - t0) / 1e6
         return model

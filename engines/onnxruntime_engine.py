@@ -16,7 +16,7 @@ from typing import Any, Mapping
 
 from workbench.errors import EngineUnavailable, ModelError, UnsupportedError, first_line
 
-from .base import Effective, Engine, LoadedModel, ModelArtifact
+from .base import Effective, Engine, LoadedModel, LoadSettings, ModelArtifact
 
 _PROVIDERS = {"cpu": "CPUExecutionProvider", "cuda": "CUDAExecutionProvider"}
 
@@ -112,9 +112,9 @@ class OnnxRuntimeEngine(Engine):
         return tuple(d for d, p in _PROVIDERS.items() if p in available)
 
     @classmethod
-    def load(
-        cls, artifact, *, device="cpu", precision="fp32", threads=None, mode="latency", streams=None, requests=None
-    ) -> LoadedModel:
+    def load(cls, artifact: ModelArtifact, settings: LoadSettings | None = None) -> LoadedModel:
+        s = settings or LoadSettings()
+        device, precision, threads = s.device, s.precision, s.threads
         fmt = cls.pick_format(artifact)
         if precision != "fp32":
             raise UnsupportedError(

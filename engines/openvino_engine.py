@@ -3,8 +3,9 @@
 Precision is always requested explicitly (``INFERENCE_PRECISION_HINT``): on CPUs with AVX-512 BF16/AMX OpenVINO
 otherwise runs bf16 by default, so "fp32" must say f32. The *effective* precision is read back from the compiled
 model, and a result says bf16 when bf16 ran. Threads go to ``INFERENCE_NUM_THREADS``. Latency mode compiles with
-the LATENCY hint and one stream; throughput mode with the THROUGHPUT hint (or ``--streams``) and keeps the
-compiled model's optimal number of requests in flight through an ``AsyncInferQueue``.
+the LATENCY hint and one stream; throughput mode with the THROUGHPUT hint (and, when given, the ``streams``
+option: ``--engine-option openvino.streams=N``, or ``--streams N``) and keeps the compiled model's optimal number of
+requests in flight through an ``AsyncInferQueue``.
 """
 
 from __future__ import annotations
@@ -15,7 +16,7 @@ from typing import Any, Callable, Mapping
 
 from workbench.errors import EngineUnavailable, ModelError, UnsupportedError, first_line
 
-from .base import Effective, Engine, LoadedModel, ModelArtifact
+from .base import Effective, Engine, EngineOption, LoadedModel, LoadSettings, ModelArtifact
 
 _HINTS = {"fp32": "f32", "bf16": "bf16", "fp16": "f16"}
 _BACK = {
@@ -126,6 +127,16 @@ class OpenVinoEngine(Engine):
     module = "openvino"
     distribution = "openvino"
     formats = ("openvino", "onnx")
+    options = (
+        EngineOption(
+            "streams",
+            int,
+            default=None,
+            minimum=1,
+            modes=("throughput",),
+            help="OpenVINO NUM_STREAMS: how many streams run requests in parallel",
+        ),
+    )
 
     @classmethod
     def quick_devices(cls) -> tuple[str, ...]:
@@ -142,9 +153,10 @@ class OpenVinoEngine(Engine):
         return ("fp32", "bf16", "fp16")
 
     @classmethod
-    def load(
-        cls, artifact, *, device="cpu", precision="fp32", threads=None, mode="latency", streams=None, requests=None
-    ) -> LoadedModel:
+    def load(cls, artifact: ModelArtifact, settings: LoadSettings | None = None) -> LoadedModel:
+        s = settings or LoadSettings()
+        device, precision, threads, mode = s.device, s.precision, s.threads, s.mode
+        streams = s.options.get("streams")
         fmt = cls.pick_format(artifact)
         if precision not in _HINTS:
             raise UnsupportedError(

@@ -12,10 +12,11 @@ import importlib
 import importlib.metadata
 import os
 from functools import lru_cache
+from typing import Any, Iterable
 
-from workbench.errors import EngineUnavailable, closest
+from workbench.errors import EngineUnavailable, UsageError, closest
 
-from .base import Engine, EngineInfo
+from .base import Engine, EngineInfo, EngineOption
 
 BUILTIN_ADAPTERS: dict[str, str] = {
     "torch": "workbench_engines.torch_engine:TorchEngine",
@@ -91,33 +92,90 @@ def engine_infos(include_hidden: bool = False) -> list[EngineInfo]:
     return [get_engine_class(n).info() for n in engine_names(include_hidden)]
 
 
+def engine_classes(include_hidden: bool = False) -> list[type[Engine]]:
+    """The adapter classes, in registry order (no engine package is imported)."""
+    return [get_engine_class(n) for n in engine_names(include_hidden)]
+
+
+def builtin_engine_classes(include_hidden: bool = False) -> list[type[Engine]]:
+    """The built-in adapter classes only (a fallback for callers that must work when a plugin is broken)."""
+    classes = [_load_class(target) for target in BUILTIN_ADAPTERS.values()]
+    return [cls for cls in classes if include_hidden or not cls.hidden]
+
+
+def declared_options(include_hidden: bool = False) -> list[tuple[str, EngineOption]]:
+    """``(engine, option)`` for every option every engine declares, in registry then declaration order."""
+    return [(cls.name, opt) for cls in engine_classes(include_hidden) for opt in cls.options]
+
+
+#: An engine option as a run carries it: ``(engine, option name, value)``.
+OptionItem = tuple[str, str, Any]
+
+
+def check_engine_options(
+    items: Iterable[OptionItem],
+    *,
+    engines: Iterable[str] | None = None,
+    precision: str | None = None,
+    mode: str | None = None,
+    flag: str = "--engine-option",
+) -> tuple[OptionItem, ...]:
+    """Validate ``(engine, name, value)`` items against the engines' declarations: canonical engine names,
+    values coerced to the declared types, the last value of a repeated option wins, order kept.
+
+    Raises UsageError (one line, starting with ``flag`` and the option) for an unknown engine, an engine not in
+    ``engines`` (when given: an option for an engine that does not run would be silently ignored), an unknown
+    option (naming the valid ones), a bad value (saying what is expected) or an option that does not apply at
+    ``precision`` / in ``mode``.
+    """
+    running = tuple(canonical(e) for e in engines) if engines is not None else None
+    out: dict[tuple[str, str], Any] = {}
+    for engine, name, value in items:
+        label = f"{flag} {engine}.{name}"
+        try:
+            cls = get_engine_class(engine)
+        except EngineUnavailable as exc:
+            raise UsageError(f"{label}: {exc}") from None
+        if running is not None and cls.name not in running:
+            raise UsageError(f"{label}: {cls.name} is not among the engines of this run ({', '.join(running)})")
+        try:
+            checked = cls.check_options({name: value}, precision=precision, mode=mode)
+        except UsageError as exc:
+            raise UsageError(f"{flag} {exc}") from None
+        out.pop((cls.name, name), None)
+        out[(cls.name, name)] = checked[name]
+    return tuple((engine, name, value) for (engine, name), value in out.items())
+
+
+def options_by_engine(items: Iterable[OptionItem]) -> dict[str, dict[str, Any]]:
+    """``{engine: {name: value}}`` of ``(engine, name, value)`` items, as results record them."""
+    out: dict[str, dict[str, Any]] = {}
+    for engine, name, value in items:
+        out.setdefault(engine, {})[name] = value
+    return out
+
+
+def options_help(include_hidden: bool = False, width: int = 100) -> str:
+    """The engine options as ``--help`` text (name, then what it does, its default and where it applies, wrapped to
+    ``width``), generated from the declarations; empty when no engine declares any."""
+    import textwrap
+
+    lines = []
+    for engine, opt in declared_options(include_hidden):
+        key = f"{engine}.{opt.name}={opt.choices_text() or opt.type_name.upper()}"
+        notes = [f"default: {opt.default_text()}"]
+        if opt.scope():
+            notes.append(opt.scope())
+        text = f"{opt.help} ({'; '.join(notes)})" if opt.help else f"({'; '.join(notes)})"
+        indent = " " * 28
+        first = f"  {key:<25} " if len(key) <= 25 else f"  {key}\n{indent}"
+        lines.append(textwrap.fill(text, width, initial_indent=first, subsequent_indent=indent))
+    return "\n".join(lines)
+
+
 def require(name: str, device: str = "cpu") -> type[Engine]:
     """The adapter class, checked to be installed. Raises EngineUnavailable with an install hint otherwise."""
     cls = get_engine_class(name)
     if not cls.is_installed():
         raise EngineUnavailable(f"engine {cls.name!r} is not installed: pip install {cls.distribution}")
     return cls
-
-
-def probe(name: str, timeout: float = 90.0) -> tuple[tuple[str, ...] | None, str | None]:
-    """Ask the engine itself which devices it sees, in a child process (an engine that crashes or hangs on
-    import cannot take the caller with it). Returns ``(devices, None)`` or ``(None, one-line error)``."""
-    import json
-    import subprocess
-    import sys
-
-    code = (
-        "import json,sys\nfrom workbench_engines.registry import get_engine_class\n"
-        f"print(json.dumps(list(get_engine_class({name!r}).probe_devices())))"
-    )
-    try:
-        proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=timeout)
-    except subprocess.TimeoutExpired:
-        return None, f"importing {name} took more than {timeout:g} s"
-    if proc.returncode != 0:
-        lines = [l for l in proc.stderr.strip().splitlines() if l.strip()]
-        return None, (lines[-1] if lines else f"exit code {proc.returncode}")
-    try:
-        return tuple(json.loads(proc.stdout.strip().splitlines()[-1])), None
-    except (ValueError, IndexError):
-        return None, "unreadable probe output"

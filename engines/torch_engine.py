@@ -16,7 +16,7 @@ from typing import Any, Mapping
 
 from workbench.errors import EngineUnavailable, ModelError, UnsupportedError
 
-from .base import Effective, Engine, LoadedModel, ModelArtifact
+from .base import Effective, Engine, LoadedModel, LoadSettings, ModelArtifact
 
 _DTYPES = {"fp32": "float32", "bf16": "bfloat16", "fp16": "float16"}
 _NAMES = {"float32": "fp32", "bfloat16": "bf16", "float16": "fp16", "float64": "fp64", "qint8": "int8"}
@@ -141,9 +141,9 @@ class TorchEngine(Engine):
         return ("fp32", "bf16", "fp16")
 
     @classmethod
-    def load(
-        cls, artifact, *, device="cpu", precision="fp32", threads=None, mode="latency", streams=None, requests=None
-    ) -> LoadedModel:
+    def load(cls, artifact: ModelArtifact, settings: LoadSettings | None = None) -> LoadedModel:
+        s = settings or LoadSettings()
+        device, precision, threads = s.device, s.precision, s.threads
         fmt = cls.pick_format(artifact)
         if precision not in _DTYPES:
             raise UnsupportedError(

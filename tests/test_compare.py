@@ -12,7 +12,9 @@ import numpy as np
 import pytest
 from cli_helpers import history_parser, run_cli
 
+from workbench.cli.history import resolve_operand
 from workbench.errors import UsageError, WorkbenchError
+from workbench.report.compare import gate_report, render_comparison
 from workbench.report.export import write
 from workbench.result import EngineResult, RunRecord, new_run_id
 from workbench.stats.compare import (
@@ -20,11 +22,10 @@ from workbench.stats.compare import (
     SAME,
     SLOWER,
     UNTESTED,
+    GateResult,
     compare,
     gate,
     quantile_z_test,
-    render_comparison,
-    resolve_operand,
     student_t_sf,
     welch_t_test,
 )
@@ -128,7 +129,7 @@ def test_same_distribution_is_no_significant_change():
             assert p.verdicts[m].verdict == SAME, (p.engine, m, p.verdicts[m])
         assert p.verdicts["p50"].test.startswith("Mann-Whitney")
         assert p.verdicts["throughput"].test.startswith("Welch")
-    assert gate(c, 5)[0] == 0
+    assert gate_report(c, 5)[0] == 0
     assert not c.warnings
 
 
@@ -141,14 +142,14 @@ def test_candidate_30_percent_slower_fails_the_gate():
     d = c.pairs[0].deltas
     assert d["p50"].ratio == pytest.approx(1.3, abs=0.02) and d["p50"].delta > 0
     assert d["throughput"].change_pct < 0 and c.pairs[0].verdicts["throughput"].verdict == SLOWER
-    code, md = gate(c, fail_above_pct=5, metric="p50")
+    code, md = gate_report(c, fail_above_pct=5, metric="p50")
     assert code == 1
     assert "FAIL" in md and "Regressions:" in md and md.count("\n") < 30
     for metric in ("p99", "throughput"):
-        assert gate(compare(a, b, metric=metric), 5, metric)[0] == 1
+        assert gate_report(compare(a, b, metric=metric), 5, metric)[0] == 1
     # the reverse direction is an improvement, never a failure
     back = compare(b, a)
-    assert back.pairs[0].verdicts["p50"].verdict == FASTER and gate(back, 5)[0] == 0
+    assert back.pairs[0].verdicts["p50"].verdict == FASTER and gate_report(back, 5)[0] == 0
 
 
 def test_small_slowdown_under_threshold_passes():
@@ -156,7 +157,7 @@ def test_small_slowdown_under_threshold_passes():
     b = record([result(scale_ms=2.04, seed=2, n=20000)])
     c = compare(a, b)
     assert c.pairs[0].verdicts["p50"].verdict == SLOWER  # real and significant …
-    code, md = gate(c, fail_above_pct=5)
+    code, md = gate_report(c, fail_above_pct=5)
     assert code == 0 and "PASS" in md  # … but below --fail-above
 
 
@@ -174,8 +175,8 @@ def test_p99_tail_regression():
     c = compare(a, b, metric="p99")
     assert c.pairs[0].verdicts["p99"].verdict == SLOWER
     assert c.pairs[0].verdicts["p50"].verdict == SAME
-    assert gate(c, 5, "p99")[0] == 1
-    assert gate(c, 5, "p50")[0] == 0
+    assert gate_report(c, 5, "p99")[0] == 1
+    assert gate_report(c, 5, "p50")[0] == 0
 
 
 def test_throughput_with_few_repeats_falls_back_to_latency_test():
@@ -186,12 +187,39 @@ def test_throughput_with_few_repeats_falls_back_to_latency_test():
     assert "fallback" in v.test and "fewer than 3 repeats" in v.note
 
 
+def test_gate_result_is_data_and_the_markdown_renders_it():
+    a = record([result(seed=1), result("torch", 3.0, seed=2)])
+    b = record([result(scale_ms=2.6, seed=3), result("torch", 3.0, seed=4)])
+    c = compare(a, b)
+    g = gate(c, 5)
+    assert isinstance(g, GateResult) and g.exit_code == 1 and g.head == "FAIL" and g.threshold_pct == 5.0
+    assert [(row.pair.engine, row.status) for row in g.rows] == [("onnxruntime", "FAIL"), ("torch", "ok")]
+    assert len(g.failures) == 1 and g.failures[0].startswith("onnxruntime (cpu, fp32): p50 +")
+    code, md = gate_report(c, 5)
+    assert code == g.exit_code and g.failures[0] in md
+
+
+def test_stats_compare_imports_no_report_store_or_cli():
+    import ast
+    from pathlib import Path
+
+    import workbench.stats.compare as mod
+
+    names = set()
+    for node in ast.walk(ast.parse(Path(mod.__file__).read_text())):
+        if isinstance(node, ast.ImportFrom) and node.module:
+            names.add(node.module)
+        elif isinstance(node, ast.Import):
+            names.update(a.name for a in node.names)
+    assert not [n for n in names if n.startswith(("workbench.report", "workbench.store", "workbench.cli"))], names
+
+
 def test_unknown_metric_is_a_usage_error():
     a = record([result(seed=1)])
     with pytest.raises(UsageError, match="unknown metric"):
         compare(a, a, metric="p42")
     with pytest.raises(UsageError, match="fail-above"):
-        gate(compare(a, a), -1)
+        gate_report(compare(a, a), -1)
 
 
 # ----------------------------------------------------------------------------------------------- pairing, warnings
@@ -214,7 +242,7 @@ def test_fingerprint_versions_and_config_warnings():
     assert "onnxruntime 1.20.0 → 1.21.0" in codes["versions_differ"]
     assert "threads 4 → 8" in codes["config_differs"]
     assert any(w["code"] == "config_differs" for w in c.pairs[0].warnings)
-    assert "machine_differs" in gate(c, 5)[1] or "different machines" in gate(c, 5)[1]
+    assert "machine_differs" in gate_report(c, 5)[1] or "different machines" in gate_report(c, 5)[1]
 
 
 def test_pairing_by_precision_then_engine():
@@ -253,10 +281,10 @@ def test_failed_candidate_fails_gate_and_disjoint_runs_are_not_checked():
     b = record([EngineResult(engine="onnxruntime", model="m", status="failed", error="segfault in kernel")])
     c = compare(a, b)
     assert c.pairs[0].verdicts["p50"].verdict == UNTESTED and c.pairs[0].failed == "candidate"
-    code, md = gate(c, 5)
+    code, md = gate_report(c, 5)
     assert code == 1 and "segfault" in md
     disjoint = compare(a, record([result("torch", seed=2)]))
-    assert disjoint.pairs == [] and gate(disjoint, 5)[0] == 2
+    assert disjoint.pairs == [] and gate_report(disjoint, 5)[0] == 2
 
 
 def test_missing_histograms_use_median_ci_or_say_not_tested():
@@ -267,7 +295,7 @@ def test_missing_histograms_use_median_ci_or_say_not_tested():
     a.results[0].median_ci_ms = None
     v = compare(a, b).pairs[0].verdicts["p50"]
     assert v.verdict == UNTESTED
-    assert gate(compare(a, b), 5)[0] == 1  # a gate never passes a big slowdown it could not test
+    assert gate_report(compare(a, b), 5)[0] == 1  # a gate never passes a big slowdown it could not test
 
 
 def test_comparison_to_dict_is_json_and_render_is_text():

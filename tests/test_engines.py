@@ -7,6 +7,7 @@ import pytest
 
 from workbench.errors import EngineUnavailable, UnsupportedError
 from workbench.models.inputs import make_inputs
+from workbench_engines.base import LoadSettings
 from workbench_engines.registry import canonical, engine_infos, get_engine_class, require
 
 ENGINES = ("torch", "onnxruntime", "openvino")
@@ -20,7 +21,7 @@ def tiny(shared_cache):
 
 
 def _load(engine: str, artifact, **kw):
-    model = get_engine_class(engine).load(artifact, threads=1, **kw)
+    model = get_engine_class(engine).load(artifact, LoadSettings(threads=1, **kw))
     model.set_inputs(make_inputs(artifact.inputs, seed=0))
     return model
 
@@ -92,7 +93,7 @@ def test_torch_bf16_really_casts_weights(tiny):
 )
 def test_unsupported_precision_is_a_clear_error(engine, precision, tiny):
     with pytest.raises(UnsupportedError) as err:
-        get_engine_class(engine).load(tiny, precision=precision, threads=1)
+        get_engine_class(engine).load(tiny, LoadSettings(precision=precision, threads=1))
     assert precision in str(err.value) and "\n" not in str(err.value)
 
 
@@ -102,9 +103,9 @@ def test_cuda_paths_refuse_cleanly_without_a_gpu(tiny):
     if torch.cuda.is_available():
         pytest.skip("a GPU is present: the CUDA path is exercised by the GPU check in docs/performance.md")
     with pytest.raises(EngineUnavailable, match="CUDA"):
-        get_engine_class("torch").load(tiny, device="cuda")
+        get_engine_class("torch").load(tiny, LoadSettings(device="cuda"))
     with pytest.raises(EngineUnavailable, match="CUDA"):
-        get_engine_class("onnxruntime").load(tiny, device="cuda")
+        get_engine_class("onnxruntime").load(tiny, LoadSettings(device="cuda"))
     assert "cuda" not in get_engine_class("torch").quick_devices()
 
 
@@ -139,7 +140,7 @@ def test_engine_not_installed_says_how_to_install(monkeypatch):
 
 
 def test_probe_reports_devices_from_the_engine_itself():
-    from workbench_engines.registry import probe
+    from workbench.measure.probe import probe
 
     devices, err = probe("onnxruntime")
     assert err is None and "cpu" in devices

@@ -11,7 +11,7 @@ from typing import Iterator
 
 import pytest
 
-from workbench.machine import noise
+from workbench.machine.doctor import doctor_report
 from workbench.machine.noise import (
     NoiseReport,
     NoiseSampler,
@@ -301,7 +301,7 @@ def test_measure_harness_overhead() -> None:
 
 
 def test_doctor_report_shape() -> None:
-    checks = noise.doctor_report([("torch", True, "2.4.0"), ("openvino", False, None)], sample_s=0.15, overhead_n=5_000)
+    checks = doctor_report([("torch", True, "2.4.0"), ("openvino", False, None)], sample_s=0.15, overhead_n=5_000)
     json.dumps(checks)
     names = [c["name"] for c in checks]
     for expected in (
@@ -324,7 +324,7 @@ def test_doctor_report_shape() -> None:
     assert by_name["engine openvino"]["status"] == "warn"
     assert "engines" not in by_name  # at least one engine is installed
 
-    none = noise.doctor_report([("torch", False, None)], sample_s=0, overhead_n=0)
+    none = doctor_report([("torch", False, None)], sample_s=0, overhead_n=0)
     by_name = {c["name"]: c for c in none}
     assert by_name["engines"]["status"] == "fail"
     assert "harness overhead (in-process)" not in by_name  # skipped on request
@@ -333,7 +333,7 @@ def test_doctor_report_shape() -> None:
 def test_doctor_flags_unavailable_cores() -> None:
     if not hasattr(os, "sched_getaffinity"):
         pytest.skip("no affinity API")
-    checks = noise.doctor_report(cores=[100_000], sample_s=0, overhead_n=1_000)
+    checks = doctor_report(cores=[100_000], sample_s=0, overhead_n=1_000)
     cores = {c["name"]: c for c in checks}["cores"]
     assert cores["status"] == "fail" and "100000" in cores["detail"]
 

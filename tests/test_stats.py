@@ -361,3 +361,73 @@ def test_module_imports_only_stdlib_and_numpy() -> None:
             for name in names:
                 top = name.split(".")[0]
                 assert top in sys.stdlib_module_names or top in ("numpy", "workbench", "__future__"), name
+
+
+def test_speedup_against_the_reference_engine_is_shown():
+    """The reference engine's parity is "reference" (not compared with itself); a speedup against it is shown when
+    the other engine passed, and hidden when it failed."""
+    from workbench.result import EngineResult
+    from workbench.stats.parity import is_reference, reference_parity
+    from workbench.stats.speedup import speedup
+
+    def res(engine: str, p50: float, status: str) -> EngineResult:
+        return EngineResult(
+            engine=engine,
+            model="m",
+            device="cpu",
+            mode="latency",
+            batch=1,
+            threads=1,
+            cores=[0],
+            precision_requested="fp32",
+            latency_ms={"p50": p50},
+            parity={"status": status},
+        )
+
+    assert is_reference("torch", "fp32", "cpu", "torch")
+    assert not is_reference("torch", "bf16", "cpu", "torch") and not is_reference("openvino", "fp32", "cpu", "torch")
+    assert reference_parity("torch fp32").status == "reference"
+    base = res("torch", 10.0, "reference")
+    assert speedup(base, base, "latency") == (1.0, "baseline")
+    assert speedup(res("openvino", 5.0, "pass"), base, "latency") == (2.0, None)
+    value, note = speedup(res("openvino", 5.0, "fail"), base, "latency")
+    assert value is None and "parity fail" in note
+
+
+def test_parity_reports_each_output_and_where_it_diverges():
+    import numpy as np
+
+    from workbench.stats.parity import compare
+
+    rng = np.random.default_rng(0)
+    ref = {
+        "boxes": rng.normal(size=(1, 4, 5)).astype(np.float32),
+        "scores": rng.normal(size=(1, 10)).astype(np.float32),
+    }
+    out = {k: v.copy() for k, v in ref.items()}
+    out["scores"][0, 7] += 1.0  # one element of one output is wrong
+    p = compare(ref, out, precision="fp32", task="generic", reference="onnxruntime fp32")
+    assert p.status == "fail" and p.tolerance == 1e-3 and p.tolerance_source == "default fp32"
+    by_name = {o["name"]: o for o in p.outputs}
+    assert by_name["boxes"]["status"] == "pass" and by_name["boxes"]["max_abs"] == 0.0
+    scores = by_name["scores"]
+    assert scores["status"] == "fail" and scores["max_abs_index"] == [0, 7]
+    assert scores["max_abs"] == pytest.approx(1.0, rel=1e-5)
+    assert scores["max_abs_values"][1] - scores["max_abs_values"][0] == pytest.approx(1.0, rel=1e-5)
+    assert "output 'scores'" in p.message and "(0, 7)" in p.message and "--rtol" in p.message
+    # a looser relative tolerance, recorded as the user's
+    loose = compare(ref, out, precision="fp32", task="generic", reference="x", rtol=1.0)
+    assert loose.status == "pass" and loose.tolerance == 1.0 and loose.tolerance_source == "user"
+    # an absolute floor passes outputs whose largest difference is small, whatever the relative error
+    tiny_ref = {"y": np.full((3,), 1e-9, np.float32)}
+    tiny_out = {"y": np.full((3,), 2e-9, np.float32)}
+    assert compare(tiny_ref, tiny_out, precision="fp32", task="generic", reference="x").status == "fail"
+    floor = compare(tiny_ref, tiny_out, precision="fp32", task="generic", reference="x", atol=1e-6)
+    assert floor.status == "pass" and floor.atol == 1e-6
+    # NaNs and shape mismatches fail with a reason, per output
+    nan = compare(
+        {"y": np.ones(3)}, {"y": np.array([1.0, np.nan, 1.0])}, precision="fp32", task="generic", reference="x"
+    )
+    assert nan.status == "fail" and "1 NaN/Inf" in nan.message
+    shape = compare({"y": np.ones(3)}, {"y": np.ones(4)}, precision="fp32", task="generic", reference="x")
+    assert shape.status == "fail" and "differs from the reference" in shape.message

@@ -11,17 +11,16 @@ from pathlib import Path
 import pytest
 
 from workbench.machine import sysinfo
+from workbench.machine.cpus import default_cores, format_cpu_list, parse_cpu_list
 from workbench.machine.sysinfo import (
     collect,
     fingerprint,
     fingerprint_diff,
     fingerprint_fields,
-    format_cpu_list,
-    format_table,
     governor_summary,
-    parse_cpu_list,
     parse_cpuinfo,
 )
+from workbench.report.sysinfo import format_table
 
 # ---------------------------------------------------------------------------------------------------------------------
 # CPU lists
@@ -299,7 +298,7 @@ def test_collect_on_empty_tree_degrades(tmp_path: Path) -> None:
     assert info["os"]["distro"] is None
     assert info["cpu"]["flags"]["avx2"] is False
     assert isinstance(info["fingerprint"], str)
-    format_table(info)  # renders with "?" where unknown
+    format_table(info)  # renders with "—" where unknown
     format_table({})  # even with nothing at all
 
 
@@ -422,3 +421,16 @@ def test_summary_is_compact_json() -> None:
     json.dumps(s)
     assert s["fingerprint"] == collect()["fingerprint"]
     assert "cpu_model" in s and "isa" in s
+
+
+def test_default_cores_is_one_rule_for_cli_and_ui():
+    """The CLI's runner and the UI's setup pane pick the same default cores (machine.cpus.default_cores)."""
+    from workbench.tui import services
+
+    assert default_cores([0]) == (0,)
+    assert default_cores([0, 1]) == (0, 1)  # two cores: the benchmark gets both
+    assert default_cores([3, 0, 1, 2]) == (1, 2, 3)  # more: the lowest is left to the parent
+    for cpus in ([0], [0, 1], [0, 1, 2], [2, 4, 6, 8]):
+        run, rest = services.default_cores(cpus)
+        assert tuple(run) == default_cores(cpus)
+        assert sorted(run + rest) == sorted(cpus)

@@ -407,6 +407,80 @@ async def test_history_details_and_compare_of_two_marked_runs():
         assert rows[0][0] == "torch" and rows[0][3] == "-10.0%"
 
 
+def _stat_record(run_id: str, created: str, engines: list[tuple[str, float, int, int, float]]):
+    """TEST FIXTURE DATA: a record whose results carry latency histograms of seeded synthetic lognormal samples."""
+    import numpy as np
+
+    from workbench.result import EngineResult, RunRecord
+    from workbench.stats.histogram import LogHistogram
+    from workbench.stats.summary import summarize
+
+    results = []
+    for engine, scale_ms, seed, n, sigma in engines:
+        x = np.random.default_rng(seed).lognormal(np.log(scale_ms * 1e6), sigma, n).astype(np.int64)
+        h = LogHistogram()
+        h.add(x)
+        s = summarize(x).scaled(1e-6)
+        results.append(
+            EngineResult(
+                engine=engine,
+                model="resnet18",
+                engine_version="0.0.0-fixture",
+                precision_effective="fp32",
+                latency_ms={"mean": s.mean, "std": s.std, "min": s.min, "max": s.max, **s.percentiles},
+                median_ci_ms=list(s.median_ci),
+                throughput=1000.0 / s.mean,
+                iterations=n,
+                histogram=h.to_dict(),
+                threads=4,
+                batch=1,
+            )
+        )
+    return RunRecord(
+        run_id=run_id,
+        created=created,
+        model={"name": "resnet18"},
+        config={"batch": 1, "threads": 4, "mode": "latency"},
+        system={"fingerprint": "fp-fixture", "fingerprint_fields": {"cpu_model": "Fixture CPU (test data)"}},
+        versions={"openvino": "0.0.0-fixture"},
+        results=results,
+    )
+
+
+async def test_compare_screen_shows_the_verdicts_of_workbench_compare(workbench_home, capsys):
+    """The UI's compare screen and `workbench compare --json` give the same verdict and change for the same pair:
+    a real 30 % slowdown is "slower"; a +6 % p50 difference over 60 noisy samples (which a raw-ratio colouring would
+    flag) is "no significant change" in both."""
+    from cli_helpers import run_cli
+
+    from workbench.report.export import load_records, write
+    from workbench.tui.screens import CompareScreen
+    from workbench.units import percent
+
+    a = _stat_record(
+        "cmpa00000001", "2001-02-03T12:00:00+00:00", [("torch", 2.0, 1, 4000, 0.08), ("openvino", 2.0, 102, 60, 0.25)]
+    )
+    b = _stat_record(
+        "cmpb00000002", "2001-02-04T12:00:00+00:00", [("torch", 2.6, 3, 4000, 0.08), ("openvino", 2.0, 202, 60, 0.25)]
+    )
+    fa, fb = write(workbench_home / "a.json", "json", [a]), write(workbench_home / "b.json", "json", [b])
+    assert run_cli(["compare", str(fa), str(fb), "--json"]) == 0
+    doc = json.loads(capsys.readouterr().out)
+    cli = {p["engine"]: (p["verdict"], percent(p["deltas"]["p50"]["change_pct"], signed=True)) for p in doc["pairs"]}
+    assert cli["torch"][0] == "slower" and cli["openvino"][0] == "no significant change"
+    assert abs(doc["pairs"][1]["deltas"]["p50"]["change_pct"]) >= 2  # the old screen painted this red
+
+    app = fixture_app()
+    async with app.run_test(size=SIZE) as pilot:
+        app.push_screen(CompareScreen(load_records(fa)[0], load_records(fb)[0]))
+        await pilot.pause(0.1)
+        assert isinstance(app.screen, CompareScreen)
+        rows = table_rows(app.screen.query_one("#compare-table"))
+        assert {r[0]: (r[4], r[3]) for r in rows} == cli
+        body = str(app.screen.query_one("#compare-verdicts").render())
+        assert "Mann-Whitney" in body and "slower" in body and "no significant change" in body
+
+
 # -------------------------------------------------------------------------------------------------- monitor
 
 

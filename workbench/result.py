@@ -40,13 +40,17 @@ class Warning_:
 
 @dataclass
 class Parity:
-    status: str  # "pass" | "fail" | "skipped" | "error"
+    status: str  # "pass" | "fail" | "skipped" | "error" | "reference" (the engine is its own reference)
     reference: str | None = None  # e.g. "torch fp32"
     max_abs: float | None = None
     rel_l2: float | None = None
     top1: float | None = None  # fraction of batch items whose argmax agrees (classifiers)
     tolerance: float | None = None  # rel_l2 threshold applied
     message: str | None = None
+    atol: float | None = None  # absolute threshold, when the user gave one (--atol)
+    tolerance_source: str | None = None  # "default fp32" (the table in docs/methodology.md) or "user" (--rtol/--atol)
+    #: per output: name, shape, max_abs (+ max_abs_index, max_abs_values [reference, engine]), rel_l2, top1, status
+    outputs: list[dict[str, Any]] | None = None
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -68,7 +72,7 @@ class EngineResult:
     precision_effective: str | None = None
     streams: int | None = None
     requests: int | None = None
-    latency_ms: dict[str, float] | None = None  # LATENCY_KEYS
+    latency_ms: dict[str, float | None] | None = None  # LATENCY_KEYS (std is None with one sample)
     median_ci_ms: list[float] | None = None  # 95% CI of the median [lo, hi]
     outliers: int | None = None  # MAD-based count
     throughput: float | None = None  # items/s over wall time
@@ -82,7 +86,7 @@ class EngineResult:
     speedup: float | None = None  # vs baseline; None when not shown (baseline itself, or parity not passing)
     speedup_note: str | None = None
     warnings: list[dict[str, str]] = field(default_factory=list)
-    repeats: list[dict[str, float]] = field(default_factory=list)  # per-repeat p50/mean/throughput/iterations
+    repeats: list[dict[str, float | None]] = field(default_factory=list)  # per-repeat p50/mean/throughput/iterations
     histogram: dict[str, Any] | None = None  # workbench.stats.histogram.LogHistogram.to_dict()
     samples_file: str | None = None
     effective: dict[str, Any] | None = None  # engines.base.Effective.to_dict()
@@ -117,6 +121,9 @@ class RunRecord:
     tags: list[str] = field(default_factory=list)
     note: str | None = None
     warnings: list[dict[str, str]] = field(default_factory=list)
+    #: advisory parts of the run that failed (noise sampling, the machine description, warnings): each
+    #: ``{"where", "error", "engine"?, "detail"}``. Empty means everything ran; the numbers stand either way.
+    diagnostics: list[dict[str, str]] = field(default_factory=list)
     schema: int = SCHEMA_VERSION
 
     def to_dict(self) -> dict[str, Any]:

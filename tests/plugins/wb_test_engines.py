@@ -1,7 +1,9 @@
 """Test-only engine adapters, loaded into benchmark processes through WORKBENCH_ENGINE_PLUGINS.
 
-They exercise the harness's failure handling (a crash, a hang, an out-of-memory kill, a wrong answer) and give
-the interleaving test a second cheap engine. Their timings are never presented as measurements of anything.
+They exercise the harness's failure handling (a crash, a hang, an out-of-memory kill, a wrong answer), give
+the interleaving test a second cheap engine, and prove that an option an adapter declares reaches the CLI, the UI
+and the adapter's ``load`` with no code for it anywhere else (:class:`KnobEngine`). Their timings are never
+presented as measurements of anything.
 """
 
 from __future__ import annotations
@@ -9,7 +11,9 @@ from __future__ import annotations
 import os
 import signal
 import time
+from typing import Any, Mapping
 
+from workbench_engines.base import Effective, EngineOption, LoadSettings, ModelArtifact
 from workbench_engines.noop_engine import NoopEngine, _NoopModel
 
 
@@ -21,11 +25,11 @@ class EchoEngine(NoopEngine):
 
 
 class _Dying(_NoopModel):
-    def __init__(self, artifact, threads, sig, after):
+    def __init__(self, artifact: ModelArtifact, threads: int | None, sig: int, after: int) -> None:
         super().__init__(artifact, threads)
         self._sig, self._after, self._n = sig, after, 0
 
-    def infer(self):
+    def infer(self) -> None:
         self._n += 1
         if self._n > self._after:
             os.kill(os.getpid(), self._sig)
@@ -40,8 +44,9 @@ class CrashEngine(NoopEngine):
     sig = signal.SIGSEGV
 
     @classmethod
-    def load(cls, artifact, **kw):
-        return _Dying(artifact, kw.get("threads"), cls.sig, after=int(os.environ.get("WB_CRASH_AFTER", "500")))
+    def load(cls, artifact: ModelArtifact, settings: LoadSettings | None = None) -> _Dying:
+        threads = (settings or LoadSettings()).threads
+        return _Dying(artifact, threads, cls.sig, after=int(os.environ.get("WB_CRASH_AFTER", "500")))
 
 
 class OomEngine(CrashEngine):
@@ -53,7 +58,7 @@ class OomEngine(CrashEngine):
 
 
 class _Hang(_NoopModel):
-    def infer(self):
+    def infer(self) -> None:
         if getattr(self, "_armed", False):
             signal.pause()  # hangs: no samples, no exit
         self._armed = True
@@ -64,8 +69,8 @@ class HangEngine(NoopEngine):
     display_name = "Hang (test)"
 
     @classmethod
-    def load(cls, artifact, **kw):
-        return _Hang(artifact, kw.get("threads"))
+    def load(cls, artifact: ModelArtifact, settings: LoadSettings | None = None) -> _Hang:
+        return _Hang(artifact, (settings or LoadSettings()).threads)
 
 
 class BrokenLoadEngine(NoopEngine):
@@ -73,5 +78,45 @@ class BrokenLoadEngine(NoopEngine):
     display_name = "Broken load (test)"
 
     @classmethod
-    def load(cls, artifact, **kw):
+    def load(cls, artifact: ModelArtifact, settings: LoadSettings | None = None) -> _NoopModel:
         raise RuntimeError("native library exploded while compiling")
+
+
+class _Knobbed(_NoopModel):
+    def __init__(self, artifact: ModelArtifact, settings: LoadSettings) -> None:
+        super().__init__(artifact, settings.threads)
+        self._options = dict(settings.options)
+
+    def effective(self) -> Effective:
+        eff = super().effective()
+        eff.extra["options"] = self._options  # echo what load() received
+        return eff
+
+
+class KnobEngine(NoopEngine):
+    """A visible cheap engine declaring options, and nothing else: no runner, child, CLI or UI code knows them.
+    ``effective().extra["options"]`` echoes the options its ``load`` received."""
+
+    name = "knob"
+    display_name = "Knob (test)"
+    hidden = False
+    options = (
+        EngineOption("level", int, default=3, minimum=0, help="how far the knob is turned"),
+        EngineOption("flavour", str, default="plain", choices=("plain", "spicy"), help="what it tastes of"),
+        EngineOption("turbo", bool, default=False, modes=("throughput",), help="spin faster"),
+    )
+
+    @classmethod
+    def fingerprint_fields(cls, versions: Mapping[str, Any]) -> dict[str, Any]:
+        """An engine whose fingerprint needs more than its version (a build flavour, say)."""
+        return {**super().fingerprint_fields(versions), "knob_build": "test-build"}
+
+    @classmethod
+    def load(cls, artifact: ModelArtifact, settings: LoadSettings | None = None) -> _Knobbed:
+        return _Knobbed(artifact, settings or LoadSettings())
+
+
+def knob_options(record: dict[str, Any]) -> dict[str, Any]:
+    """The options the knob engine's load() received, read back from a run's JSON."""
+    (result,) = [r for r in record["results"] if r["engine"] == "knob"]
+    return dict(result["effective"]["extra"]["options"])

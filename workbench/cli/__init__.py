@@ -74,7 +74,8 @@ def cmd_serve(args: argparse.Namespace) -> int:
         from workbench.tui.serve import serve
     except ImportError as exc:
         raise UsageError(f"serving needs textual-serve: pip install 'inference-workbench[serve]' ({exc})") from None
-    return serve(args.host, args.port) or 0
+    serve(args.host, args.port)
+    return 0
 
 
 # ---- entry point ---------------------------------------------------------------------------------------------

@@ -13,7 +13,7 @@ def engines_list(value: str) -> tuple[str, ...]:
 
 
 def cpu_list(value: str) -> tuple[int, ...]:
-    from workbench.machine.sysinfo import parse_cpu_list
+    from workbench.machine.cpus import parse_cpu_list
 
     try:
         return tuple(parse_cpu_list(value))
@@ -69,6 +69,59 @@ def number(value: str) -> float:
         raise argparse.ArgumentTypeError(f"{value!r} is not a number") from None
 
 
+def engine_option_arg(value: str) -> tuple[str, str, str]:
+    """``openvino.streams=2`` -> ``("openvino", "streams", "2")`` (the syntax only: the engine's declaration is
+    checked when the run is validated, see :func:`workbench_engines.registry.check_engine_options`)."""
+    from workbench_engines.base import split_option
+
+    try:
+        return split_option(value)
+    except ValueError as exc:
+        raise argparse.ArgumentTypeError(str(exc)) from None
+
+
+ENGINE_OPTIONS_HEADING = "engine options (--engine-option ENGINE.NAME=VALUE, declared by each engine):"
+
+
+class _HelpWithEngineOptions(argparse.Action):
+    """``-h/--help`` that appends the engines' declared options to the epilog — generated from the declarations
+    only when help is asked for, so building the parser loads no adapter (and none imports its engine)."""
+
+    def __init__(self, option_strings: list[str], dest: str = argparse.SUPPRESS, **kwargs: object) -> None:
+        super().__init__(
+            option_strings, dest=dest, default=argparse.SUPPRESS, nargs=0, help="show this help message and exit"
+        )
+
+    def __call__(self, parser: argparse.ArgumentParser, *args: object, **kwargs: object) -> None:
+        import sys
+
+        from workbench_engines.registry import options_help
+
+        listing = options_help() or "  (no engine declares options)"
+        parser.print_help()
+        sys.stdout.write(f"\n{ENGINE_OPTIONS_HEADING}\n{listing}\n")
+        parser.exit()
+
+
+def add_help_with_engine_options(p: argparse.ArgumentParser) -> None:
+    """A ``-h/--help`` that also lists the engines' declared options. ``p`` must be made with ``add_help=False``."""
+    p.add_argument("-h", "--help", action=_HelpWithEngineOptions)
+
+
+def add_engine_option_arg(p: argparse.ArgumentParser) -> None:
+    """``--engine-option ENGINE.NAME=VALUE`` (repeatable) into ``args.engine_options``."""
+    p.add_argument(
+        "--engine-option",
+        dest="engine_options",
+        action="append",
+        type=engine_option_arg,
+        default=[],
+        metavar="ENGINE.NAME=VALUE",
+        help="an option of one engine, e.g. openvino.streams=2 (repeatable; listed below and by "
+        "'workbench engines --options')",
+    )
+
+
 class Parser(argparse.ArgumentParser):
     """argparse that reports usage errors in one line with exit code 2 (no usage dump on stderr spam)."""
 
@@ -77,12 +130,13 @@ class Parser(argparse.ArgumentParser):
 
 
 def add_model_args(p: argparse.ArgumentParser, *, engines_default: str | None) -> None:
+    from workbench_engines.formats import describe_files
+
     p.add_argument(
         "--model",
         "-m",
         required=True,
-        help="built-in model name (workbench models) or a file: .onnx, OpenVINO .xml (+.bin), "
-        "TorchScript .pt, torch.export .pt2",
+        help=f"built-in model name (workbench models) or a model file: {describe_files()}",
     )
     p.add_argument(
         "--engines",

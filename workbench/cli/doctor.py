@@ -35,25 +35,27 @@ def harness_overhead(cores: tuple[int, ...] | None = None, duration_s: float = 1
     )
     record = Runner(config, live=False, artifact=artifact).run()
     res = record.results[0]
-    if not res.ok:
-        return {"error": res.error}
+    if not res.ok or not res.latency_ms or not res.latency_ms.get("p50") or not res.duration_s or not res.iterations:
+        return {"error": res.error or "the no-op run measured nothing"}
     loop_ns = res.duration_s * 1e9 / res.iterations
     return {
         "loop_ns_per_iter": loop_ns,
-        "timer_floor_ns": res.latency_ms["p50"] * 1e6,
+        "timer_floor_ns": float(res.latency_ms["p50"] or 0.0) * 1e6,
         "iterations": res.iterations,
         "cores": res.cores,
     }
 
 
 def run_doctor(cores: tuple[int, ...] | None = None, as_json: bool = False) -> int:
-    from workbench.machine import noise
-    from workbench.measure.runner import default_cores
+    """Check the cores a benchmark would use (``cores``, default: the benchmark default) and nothing else: the
+    noise checks (background load, steal, governor, SMT siblings) and the overhead run all watch the same set."""
+    from workbench.machine.cpus import default_cores
+    from workbench.machine.doctor import doctor_report
     from workbench_engines.registry import engine_infos
 
     cores = tuple(cores) if cores else default_cores()
     engines = [(i.name, i.installed, i.version) for i in engine_infos()]
-    checks: list[dict[str, Any]] = list(noise.doctor_report(engines=engines))
+    checks: list[dict[str, Any]] = list(doctor_report(engines=engines, cores=cores))
     overhead = harness_overhead(cores)
     if "error" in overhead:
         checks.append({"name": "harness overhead", "status": "fail", "detail": overhead["error"]})
@@ -68,7 +70,7 @@ def run_doctor(cores: tuple[int, ...] | None = None, as_json: bool = False) -> i
             }
         )
     if as_json:
-        print(json.dumps({"checks": checks, "overhead": overhead}, indent=2, default=str))
+        print(json.dumps({"cores": list(cores), "checks": checks, "overhead": overhead}, indent=2, default=str))
     else:
         print(
             table(

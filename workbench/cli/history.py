@@ -10,14 +10,28 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import shutil
 import sys
-from typing import Any, Sequence
+from pathlib import Path
+from typing import Any
 
 from workbench.errors import UsageError
+from workbench.report.text import table
 from workbench.result import RunRecord
+from workbench.units import MISSING, json_safe, ms, rate
 
-__all__ = ["register", "cmd_list", "cmd_show", "cmd_delete", "cmd_export", "cmd_import", "cmd_trend", "cmd_compare"]
+__all__ = [
+    "register",
+    "cmd_list",
+    "cmd_show",
+    "cmd_delete",
+    "cmd_export",
+    "cmd_import",
+    "cmd_trend",
+    "cmd_compare",
+    "resolve_operand",
+]
 
 TREND_METRICS = ("p50", "p90", "p99", "mean", "throughput")
 
@@ -31,9 +45,7 @@ def _store() -> Any:
 
 
 def _print_json(doc: Any) -> None:
-    from workbench.report.export import _finite
-
-    sys.stdout.write(json.dumps(_finite(doc), indent=2, allow_nan=False) + "\n")
+    sys.stdout.write(json.dumps(json_safe(doc), indent=2, allow_nan=False) + "\n")
 
 
 def _local(created: str) -> str:
@@ -46,29 +58,14 @@ def _local(created: str) -> str:
         return str(created)
 
 
-def _table(headers: Sequence[str], rows: list[Sequence[str]], right: Sequence[int] = ()) -> str:
-    widths = [len(h) for h in headers]
-    for row in rows:
-        for i, cell in enumerate(row):
-            widths[i] = max(widths[i], len(cell))
-
-    def line(cells: Sequence[str]) -> str:
-        out = [c.rjust(widths[i]) if i in right else c.ljust(widths[i]) for i, c in enumerate(cells)]
-        return "  ".join(out).rstrip()
-
-    return "\n".join([line(headers), line(["─" * w for w in widths]), *(line(r) for r in rows)]) + "\n"
-
-
 def _engines_cell(rec: RunRecord) -> str:
-    from workbench.report.export import format_ms
-
     parts = []
     for r in rec.results:
         if not r.ok:
             parts.append(f"{r.engine} failed")
         else:
             p50 = (r.latency_ms or {}).get("p50")
-            parts.append(f"{r.engine} {format_ms(p50)}ms" if p50 is not None else r.engine)
+            parts.append(f"{r.engine} {ms(p50)}ms" if p50 is not None else r.engine)
     return ", ".join(parts)
 
 
@@ -77,7 +74,7 @@ def _cfg(rec: RunRecord, key: str) -> str:
     if value is None and rec.results:
         value = getattr(rec.results[0], key, None)
     if value is None:
-        return "auto" if key == "threads" else "—"
+        return "auto" if key == "threads" else MISSING
     return str(value)
 
 
@@ -118,9 +115,7 @@ def cmd_list(args: argparse.Namespace) -> int:
         ]
         for r in records
     ]
-    sys.stdout.write(
-        _table(["id", "created", "model", "engines (p50)", "batch", "threads", "tags"], rows, right=(4, 5))
-    )
+    print(table(["id", "created", "model", "engines (p50)", "batch", "threads", "tags"], rows, align="llllrrl"))
     return 0
 
 
@@ -266,8 +261,6 @@ def _trend_chart(points: list[dict[str, Any]], metrics: list[str], title: str) -
 
 
 def cmd_trend(args: argparse.Namespace) -> int:
-    from workbench.report.export import format_ms
-
     metrics = _parse_metrics(args.metric)
     records = _store().list(model=args.model, engine=args.engine, since=args.since, limit=None)
     points = trend_points(records, args.engine, args.device, args.precision)
@@ -288,19 +281,16 @@ def cmd_trend(args: argparse.Namespace) -> int:
             [
                 p["run_id"],
                 _local(p["created"]),
-                *[
-                    (f"{p[m]:,.1f}" if p[m] is not None else "—") if m == "throughput" else format_ms(p[m])
-                    for m in metrics
-                ],
+                *[rate(p[m]) if m == "throughput" else ms(p[m]) for m in metrics],
             ]
             for p in points
         ]
         print(title)
-        sys.stdout.write(
-            _table(
+        print(
+            table(
                 ["id", "created", *[m if m == "throughput" else f"{m} ms" for m in metrics]],
                 rows,
-                right=tuple(range(2, 2 + len(metrics))),
+                align="ll" + "r" * len(metrics),
             )
         )
     else:
@@ -317,8 +307,37 @@ def cmd_trend(args: argparse.Namespace) -> int:
 # ------------------------------------------------------------------------------------------------------ compare
 
 
+def resolve_operand(spec: str, store: Any = None) -> RunRecord:
+    """A run from a run id, unique prefix, ``latest``/``latest~N`` (from the history) or a path to a JSON result.
+
+    A file holding several runs is an error (say which one with its run id instead). Raises :class:`UsageError`.
+    """
+    text = (spec or "").strip()
+    if not text:
+        raise UsageError("empty run reference", hint="give a run id, 'latest', 'latest~1' or a result file")
+    path = Path(text).expanduser()
+    looks_like_path = os.sep in text or text.endswith(".json") or text.startswith(".")
+    if path.is_file() or (looks_like_path and not text.lower().startswith("latest")):
+        from workbench.report.export import load_records
+
+        records = load_records(path)
+        if len(records) != 1:
+            ids = ", ".join(r.run_id for r in records[:4])
+            raise UsageError(
+                f"{path} holds {len(records)} runs ({ids}{'…' if len(records) > 4 else ''}); compare needs exactly one",
+                hint="import it with `workbench history import` and give a run id",
+            )
+        return records[0]
+    if store is None:
+        from workbench.store.history import HistoryStore
+
+        store = HistoryStore()
+    return store.get(text)
+
+
 def cmd_compare(args: argparse.Namespace) -> int:
-    from workbench.stats.compare import compare, gate, render_comparison, resolve_operand
+    from workbench.report.compare import gate_report, render_comparison
+    from workbench.stats.compare import compare
 
     if (args.baseline or args.candidate) and (args.a or args.b):
         raise UsageError("give the runs either as A B or as --baseline/--candidate, not both")
@@ -335,7 +354,7 @@ def cmd_compare(args: argparse.Namespace) -> int:
     candidate = resolve_operand(cand_spec, store)
     comparison = compare(baseline, candidate, metric=args.metric)
     if args.fail_above is not None:
-        code, summary = gate(comparison, args.fail_above, args.metric)
+        code, summary = gate_report(comparison, args.fail_above, args.metric)
         if args.json:
             doc = comparison.to_dict()
             doc["gate"] = {
@@ -356,8 +375,6 @@ def cmd_compare(args: argparse.Namespace) -> int:
 
 
 def _is_file(spec: str) -> bool:
-    import os
-
     return os.path.isfile(os.path.expanduser(spec))
 
 

@@ -11,6 +11,11 @@ def register(sub: Any) -> None:
     p = sub.add_parser("engines", help="engines installed here, their versions and devices")
     p.add_argument("--json", action="store_true", help="machine-readable output")
     p.add_argument("--quick", action="store_true", help="do not import engines to probe their devices")
+    p.add_argument(
+        "--options",
+        action="store_true",
+        help="list the options each engine declares (for --engine-option ENGINE.NAME=VALUE); imports no engine",
+    )
     p.set_defaults(func=cmd_engines)
 
     p = sub.add_parser("models", help="built-in models")
@@ -22,8 +27,41 @@ def register(sub: Any) -> None:
     p.set_defaults(func=cmd_sysinfo)
 
 
+def cmd_engine_options(args: argparse.Namespace) -> int:
+    """``workbench engines --options``: every declared engine option, from the adapters' declarations."""
+    from workbench_engines.registry import declared_options
+
+    declared = declared_options()
+    options = [{"engine": e, "option": f"{e}.{o.name}", **o.to_dict()} for e, o in declared]
+    if args.json:
+        print(json.dumps(options, indent=2))
+        return 0
+    if not options:
+        print("no engine declares options")
+        return 0
+    from workbench.report.text import table
+
+    rows = [
+        [
+            o["option"],
+            "|".join(map(str, o["choices"]))
+            or o["type"] + (f" >= {o['minimum']:g}" if o["minimum"] is not None else ""),
+            opt.default_text(),
+            " or ".join(o["modes"] + o["precisions"]) or "always",
+            o["help"],
+        ]
+        for o, (_, opt) in zip(options, declared)
+    ]
+    print(table(["option", "value", "default", "applies", "help"], rows))
+    print("\nGive them as --engine-option ENGINE.NAME=VALUE to workbench run or workbench parity.")
+    return 0
+
+
 def cmd_engines(args: argparse.Namespace) -> int:
-    from workbench_engines.registry import engine_infos, probe
+    if args.options:
+        return cmd_engine_options(args)
+    from workbench.measure.probe import probe
+    from workbench_engines.registry import engine_infos
 
     infos = [i.to_dict() for i in engine_infos()]
     if not args.quick:
@@ -39,14 +77,15 @@ def cmd_engines(args: argparse.Namespace) -> int:
         print(json.dumps(infos, indent=2))
         return 0
     from workbench.report.text import table
+    from workbench.units import MISSING
 
     rows = [
         [
             i["name"],
             i["display_name"],
-            i["version"] or "-",
+            i["version"] or MISSING,
             "yes" if i["installed"] else "no",
-            ",".join(i["devices"]) or "-",
+            ",".join(i["devices"]) or MISSING,
             ",".join(i["precisions"]),
             ",".join(i["formats"]),
             i["note"] or "",
@@ -82,23 +121,26 @@ def cmd_models(args: argparse.Namespace) -> int:
     if args.json:
         print(json.dumps(models, indent=2))
         return 0
-    from workbench.models.zoo import human_count
     from workbench.report.text import table
+    from workbench.units import MISSING, count
 
     rows = []
     for d in models:
         inputs = " ".join(f"{i['name']}:{'x'.join(map(str, i['shape']))}" for i in d["inputs"])
         rows.append(
-            [d["name"], d["task"], human_count(d["params"]) if d.get("params") else "-", inputs, d["description"]]
+            [d["name"], d["task"], count(d["params"]) if d.get("params") else MISSING, inputs, d["description"]]
         )
     print(table(["model", "task", "params", "inputs (batch 1)", "description"], rows, align="llrll"))
-    print("\nAlso: any .onnx, OpenVINO .xml (+.bin), TorchScript .pt or torch.export .pt2 file path.")
+    from workbench_engines.formats import describe_files
+
+    print(f"\nAlso: any model file: {describe_files()}.")
     return 0
 
 
 def cmd_sysinfo(args: argparse.Namespace) -> int:
     from workbench.machine import sysinfo
+    from workbench.report.sysinfo import format_table
 
     info = sysinfo.collect()
-    print(json.dumps(info, indent=2, default=str) if args.json else sysinfo.format_table(info))
+    print(json.dumps(info, indent=2, default=str) if args.json else format_table(info))
     return 0

@@ -6,7 +6,7 @@ import argparse
 import json
 from typing import Any
 
-from workbench.cli.args import add_model_args
+from workbench.cli.args import add_engine_option_arg, add_help_with_engine_options, add_model_args
 
 
 def register(sub: Any) -> None:
@@ -17,8 +17,11 @@ def register(sub: Any) -> None:
         "(torch fp32 for built-ins, ONNX Runtime fp32 for .onnx files, OpenVINO fp32 for IR): max abs "
         "error, relative L2 error, top-1 agreement. Tolerances depend on the precision "
         "(docs/methodology.md). Exit 0 when all pass, 1 when any fails.",
+        add_help=False,
     )
+    add_help_with_engine_options(p)
     add_model_args(p, engines_default="torch,onnxruntime,openvino")
+    add_engine_option_arg(p)
     p.add_argument("--json", action="store_true", help="machine-readable output")
     p.set_defaults(func=cmd_parity)
 
@@ -26,6 +29,7 @@ def register(sub: Any) -> None:
 def cmd_parity(args: argparse.Namespace) -> int:
     from workbench.measure.parity import run_parity
     from workbench.report.text import table
+    from workbench.units import MISSING
 
     report = run_parity(
         args.model,
@@ -35,6 +39,7 @@ def cmd_parity(args: argparse.Namespace) -> int:
         batch=args.batch,
         shapes=dict(args.shape) or None,
         seed=args.seed,
+        engine_options=tuple(args.engine_options),
     )
     if args.json:
         print(json.dumps(report, indent=2))
@@ -45,11 +50,11 @@ def cmd_parity(args: argparse.Namespace) -> int:
             rows.append(
                 [
                     e["engine"],
-                    e.get("precision_effective") or "-",
-                    f"{p['max_abs']:.2e}" if p.get("max_abs") is not None else "-",
-                    f"{p['rel_l2']:.2e}" if p.get("rel_l2") is not None else "-",
-                    f"{p['top1']:.0%}" if p.get("top1") is not None else "-",
-                    f"{p['tolerance']:.0e}" if p.get("tolerance") is not None else "-",
+                    e.get("precision_effective") or MISSING,
+                    f"{p['max_abs']:.2e}" if p.get("max_abs") is not None else MISSING,
+                    f"{p['rel_l2']:.2e}" if p.get("rel_l2") is not None else MISSING,
+                    f"{p['top1']:.0%}" if p.get("top1") is not None else MISSING,
+                    f"{p['tolerance']:.0e}" if p.get("tolerance") is not None else MISSING,
                     (p.get("status") or "error").upper(),
                     e.get("error") or p.get("message") or "",
                 ]

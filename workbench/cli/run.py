@@ -6,7 +6,15 @@ import argparse
 import sys
 from typing import Any, Callable
 
-from workbench.cli.args import add_model_args, cpu_list, number, positive_int, warmup_arg
+from workbench.cli.args import (
+    add_engine_option_arg,
+    add_help_with_engine_options,
+    add_model_args,
+    cpu_list,
+    number,
+    positive_int,
+    warmup_arg,
+)
 from workbench.report.text import render_results
 
 
@@ -20,10 +28,13 @@ def register(sub: Any) -> None:
         epilog="examples:\n"
         "  workbench run -m resnet18 -e torch,onnxruntime,openvino --cores 1 --duration 3 --json r.json\n"
         "  workbench run -m resnet50 -e openvino --mode throughput --streams 2 --cores 0-3\n"
+        "  workbench run -m resnet50 -e openvino,onnxruntime --mode throughput --engine-option openvino.streams=2\n"
         "  workbench run -m bert_base -e torch,onnxruntime --repeats 5 --duration 60   # 5 x 60 s protocol\n"
         "\nexit codes: 0 all good, 1 an engine failed or parity failed, 2 bad usage or input",
         formatter_class=argparse.RawDescriptionHelpFormatter,
+        add_help=False,
     )
+    add_help_with_engine_options(p)
     add_model_args(p, engines_default="torch,onnxruntime,openvino")
     p.add_argument(
         "--mode",
@@ -32,9 +43,17 @@ def register(sub: Any) -> None:
         help="latency: one request in flight; throughput: several (default latency)",
     )
     p.add_argument(
-        "--requests", type=positive_int, help="requests in flight in throughput mode (default: engine's optimum)"
+        "--requests",
+        type=positive_int,
+        help="requests the harness keeps in flight in throughput mode, any engine (default: engine's optimum)",
     )
-    p.add_argument("--streams", type=positive_int, help="OpenVINO streams in throughput mode (default: automatic)")
+    p.add_argument(
+        "--streams",
+        type=positive_int,
+        help="OpenVINO streams in throughput mode (default: automatic); "
+        "shorthand for --engine-option openvino.streams=N",
+    )
+    add_engine_option_arg(p)
     p.add_argument("--threads", "-t", type=positive_int, help="intra-op threads (default: number of pinned cores)")
     p.add_argument(
         "--cores",
@@ -81,6 +100,12 @@ def register(sub: Any) -> None:
     p.add_argument("--tag", action="append", default=[], help="label the run in the history (repeatable)")
     p.add_argument("--note", help="free-text note stored with the run")
     p.add_argument("--quiet", "-q", action="store_true", help="no progress bar")
+    p.add_argument(
+        "--verbose",
+        "-v",
+        action="store_true",
+        help="with each diagnostic (an advisory part that failed), its traceback",
+    )
     p.set_defaults(func=cmd_run)
 
 
@@ -103,7 +128,7 @@ def _run_config(args: argparse.Namespace):
         warmup_iterations=warmup_iters,
         repeats=args.repeats,
         requests=args.requests,
-        streams=args.streams,
+        engine_options=_engine_options(args),
         shapes=tuple(args.shape),
         seed=args.seed,
         baseline=args.baseline,
@@ -116,14 +141,23 @@ def _run_config(args: argparse.Namespace):
     )
 
 
+def _engine_options(args: argparse.Namespace) -> tuple[tuple[str, str, Any], ...]:
+    """``--engine-option`` items, ``--streams N`` first as ``openvino.streams=N`` (an explicit
+    ``--engine-option openvino.streams`` wins)."""
+    items: list[tuple[str, str, Any]] = []
+    if args.streams is not None:
+        items.append(("openvino", "streams", args.streams))
+    return tuple(items + list(args.engine_options))
+
+
 def _progress_printer(progress) -> Callable[[Any], None]:
     from workbench.measure import events as ev
-    from workbench.report.text import ms
+    from workbench.units import duration, ms, rate
 
     def on_event(event: Any) -> None:
         if isinstance(event, ev.Progress):
             extra = f"  p50 {ms(event.p50_ms)} ms  p99 {ms(event.p99_ms)} ms" if event.p50_ms is not None else ""
-            thr = f"  {event.throughput:,.1f}/s" if event.throughput else ""
+            thr = f"  {rate(event.throughput, '/s')}" if event.throughput else ""
             rnd = f" round {event.round + 1}/{event.rounds}" if event.rounds > 1 else ""
             progress.update(event.fraction, f"{event.engine}{rnd}  n={event.iterations}{extra}{thr}")
         elif isinstance(event, ev.Stage):
@@ -131,8 +165,8 @@ def _progress_printer(progress) -> Callable[[Any], None]:
         elif isinstance(event, ev.EngineLoaded):
             eff = event.effective
             progress.message(
-                f"loaded {event.engine}: {event.load_ms:,.0f} ms, first inference "
-                f"{event.first_inference_ms:,.1f} ms, {eff.get('precision')} x{eff.get('threads')} threads"
+                f"loaded {event.engine}: {duration(event.load_ms)}, first inference "
+                f"{duration(event.first_inference_ms)}, {eff.get('precision')} x{eff.get('threads')} threads"
             )
         elif isinstance(event, ev.EngineFailed):
             progress.message(f"{event.engine} failed: {event.error}")
@@ -173,6 +207,7 @@ def cmd_run(args: argparse.Namespace) -> int:
         progress.clear()
     if args.json != "-":
         print(render_results(record), flush=True)  # results first: nothing below may lose them
+    print_diagnostics(record.diagnostics, verbose=args.verbose)
     problems = 0
     if not args.no_save:
         try:
@@ -189,3 +224,16 @@ def cmd_run(args: argparse.Namespace) -> int:
     failed = [r for r in record.results if not r.ok]
     parity_failed = [r for r in record.results if (r.parity or {}).get("status") == "fail"]
     return 1 if failed or parity_failed or problems else 0
+
+
+def print_diagnostics(diagnostics: list[dict[str, str]], *, verbose: bool = False) -> None:
+    """One stderr line per advisory part of the run that failed (the numbers stand; what is missing is named)."""
+    for d in diagnostics:
+        who = f" ({d['engine']})" if d.get("engine") else ""
+        print(
+            f"warning: {d['where']}{who} failed: {d['error']}; the record's warnings may be incomplete"
+            + ("" if verbose else " (--verbose shows why)"),
+            file=sys.stderr,
+        )
+        if verbose and d.get("detail"):
+            print(d["detail"].rstrip(), file=sys.stderr)

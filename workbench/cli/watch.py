@@ -12,7 +12,8 @@ from workbench.cli.args import number
 from workbench.errors import WorkbenchError
 from workbench.measure import events as ev
 from workbench.measure.live import follow, list_live_runs
-from workbench.report.text import ProgressLine, ms
+from workbench.report.text import ProgressLine
+from workbench.units import duration, ms, rate
 
 
 class NothingToWatch(WorkbenchError):
@@ -56,7 +57,7 @@ def watch(run_id: str | None = None, *, wait_s: float = 0.0, as_json: bool = Fal
                 print(event.message, flush=True)
         elif isinstance(event, ev.Progress):
             text = f"{event.engine}  n={event.iterations}  p50 {ms(event.p50_ms)} ms  p99 {ms(event.p99_ms)} ms" + (
-                f"  {event.throughput:,.1f}/s" if event.throughput else ""
+                f"  {rate(event.throughput, '/s')}" if event.throughput else ""
             )
             if progress.enabled:
                 progress.update(event.fraction, text)
@@ -67,7 +68,7 @@ def watch(run_id: str | None = None, *, wait_s: float = 0.0, as_json: bool = Fal
             if isinstance(event, ev.EngineFailed):
                 print(f"{event.engine} failed: {event.error}", flush=True)
             else:
-                print(f"loaded {event.engine} in {event.load_ms:,.0f} ms", flush=True)
+                print(f"loaded {event.engine} in {duration(event.load_ms)}", flush=True)
         elif isinstance(event, ev.RunFinished):
             progress.clear()
             exit_code = event.exit_code

@@ -42,20 +42,21 @@ import time
 from pathlib import Path
 from typing import Any, Iterable, Mapping
 
+from workbench.machine.cpus import format_cpu_list, parse_cpu_list
+
 try:  # psutil is a dependency, but sysinfo must still degrade if it is broken
     import psutil
 except Exception:  # pragma: no cover - exercised only on broken installs
-    psutil = None  # type: ignore[assignment]
+    psutil = None
 
 __all__ = [
     "ISA_FLAGS",
-    "FINGERPRINT_KEYS",
-    "ENGINE_DISTRIBUTIONS",
+    "MACHINE_FINGERPRINT_KEYS",
+    "CORE_DISTRIBUTIONS",
+    "fingerprint_keys",
+    "engine_distributions",
     "collect",
     "summary",
-    "format_table",
-    "parse_cpu_list",
-    "format_cpu_list",
     "parse_cpuinfo",
     "isa_flags",
     "flag_highlights",
@@ -95,18 +96,18 @@ _HIGHLIGHT_LABELS: tuple[tuple[str, str], ...] = (
     ("amx_int8", "AMX-INT8"),
 )
 
-#: Versions reported under ``versions``: key -> distributions to try, first found wins.
-ENGINE_DISTRIBUTIONS: dict[str, tuple[str, ...]] = {
+#: Versions reported under ``versions`` besides the engines': key -> distributions to try, first found wins. The
+#: engines' own (key = engine name) come from their adapters (``Engine.distributions``), see
+#: :func:`engine_distributions`; ``ENGINE_DISTRIBUTIONS`` is the whole table, computed on access.
+CORE_DISTRIBUTIONS: dict[str, tuple[str, ...]] = {
     "numpy": ("numpy",),
-    "torch": ("torch",),
-    "onnxruntime": ("onnxruntime", "onnxruntime-gpu", "onnxruntime-openvino", "onnxruntime-directml"),
-    "openvino": ("openvino",),
     "textual": ("textual",),
     "workbench": ("inference-workbench",),
 }
 
-#: ``fingerprint_fields`` keys, i.e. what makes two machines/setups measure differently.
-FINGERPRINT_KEYS: tuple[str, ...] = (
+#: The machine's part of ``fingerprint_fields``; each engine adds its own keys (``Engine.fingerprint_fields``,
+#: by default its version), see :func:`fingerprint_keys`. ``FINGERPRINT_KEYS`` is the whole tuple, computed on access.
+MACHINE_FINGERPRINT_KEYS: tuple[str, ...] = (
     "cpu_model",
     "machine",
     "sockets",
@@ -115,83 +116,51 @@ FINGERPRINT_KEYS: tuple[str, ...] = (
     "isa",
     "memory_total_gib",
     "kernel",
-    "torch",
-    "onnxruntime",
-    "openvino",
 )
 
-_SUBPROCESS_TIMEOUT_S = 1.5
 
-
-# =====================================================================================================================
-# CPU lists
-# =====================================================================================================================
-
-_CPU_LIST_HINT = "expected a CPU list such as 0-3,6"
-
-
-def parse_cpu_list(text: str, *, allow_empty: bool = False) -> list[int]:
-    """Parse a Linux CPU list (``"0-3,6"``) into sorted, de-duplicated CPU numbers.
-
-    Accepts single numbers and inclusive ranges separated by commas; spaces around items are ignored. Raises
-    ``ValueError`` with a readable message on anything else: empty items, letters, negative numbers, reversed
-    ranges (``5-3``). An empty/blank string is an error unless ``allow_empty`` (sysfs files such as
-    ``/sys/devices/system/cpu/isolated`` are empty when nothing is set).
-    """
-    if not isinstance(text, str):
-        raise ValueError(f"invalid CPU list {text!r}: {_CPU_LIST_HINT}")
-    stripped = text.strip()
-    if not stripped:
-        if allow_empty:
+def _engine_classes() -> list[Any]:
+    """The visible engine adapters, from the registry (no engine package is imported). A broken third-party
+    adapter must not break sysinfo: then the built-in adapters alone are listed."""
+    try:
+        from workbench_engines import registry
+    except Exception:  # degrade, never fail
+        return []
+    try:
+        return list(registry.engine_classes())
+    except Exception:  # a plugin that cannot be imported, a broken entry point
+        try:
+            return list(registry.builtin_engine_classes())
+        except Exception:
             return []
-        raise ValueError(f"empty CPU list: {_CPU_LIST_HINT}")
-    cpus: set[int] = set()
-    for raw in stripped.split(","):
-        item = raw.strip()
-        if not item:
-            raise ValueError(f"invalid CPU list {text!r}: empty item between commas; {_CPU_LIST_HINT}")
-        if item.startswith("-"):
-            raise ValueError(f"invalid CPU list {text!r}: negative CPU number {item!r} is not allowed")
-        if "-" in item:
-            lo_s, _, hi_s = item.partition("-")
-            lo_s, hi_s = lo_s.strip(), hi_s.strip()
-            if hi_s.startswith("-"):
-                raise ValueError(f"invalid CPU list {text!r}: negative CPU number in range {item!r}")
-            if not (lo_s.isdigit() and hi_s.isdigit()):
-                raise ValueError(f"invalid CPU list {text!r}: {item!r} is not a range of CPU numbers; {_CPU_LIST_HINT}")
-            lo, hi = int(lo_s), int(hi_s)
-            if lo > hi:
-                raise ValueError(f"invalid CPU list {text!r}: range {item!r} is reversed (write {hi}-{lo})")
-            cpus.update(range(lo, hi + 1))
-        else:
-            if not item.isdigit():
-                raise ValueError(f"invalid CPU list {text!r}: {item!r} is not a CPU number; {_CPU_LIST_HINT}")
-            cpus.add(int(item))
-    return sorted(cpus)
 
 
-def format_cpu_list(cpus: Iterable[int]) -> str:
-    """Format CPU numbers as a compact Linux CPU list: ``[0, 1, 2, 3, 6]`` -> ``"0-3,6"`` (``[]`` -> ``""``).
+def engine_distributions() -> dict[str, tuple[str, ...]]:
+    """``versions`` key -> distributions to try: numpy, then every visible engine (from its adapter), then textual
+    and the workbench itself."""
+    out: dict[str, tuple[str, ...]] = {"numpy": CORE_DISTRIBUTIONS["numpy"]}
+    for cls in _engine_classes():
+        out[cls.name] = tuple(cls.distributions())
+    out.update((k, v) for k, v in CORE_DISTRIBUTIONS.items() if k != "numpy")
+    return out
 
-    Input order and duplicates do not matter. Raises ``ValueError`` on negative or non-integer entries.
-    """
-    values: set[int] = set()
-    for c in cpus:
-        if isinstance(c, bool) or not isinstance(c, int):
-            raise ValueError(f"invalid CPU number {c!r}: CPU numbers are non-negative integers")
-        if c < 0:
-            raise ValueError(f"invalid CPU number {c}: CPU numbers are non-negative")
-        values.add(c)
-    ordered = sorted(values)
-    parts: list[str] = []
-    i = 0
-    while i < len(ordered):
-        j = i
-        while j + 1 < len(ordered) and ordered[j + 1] == ordered[j] + 1:
-            j += 1
-        parts.append(str(ordered[i]) if i == j else f"{ordered[i]}-{ordered[j]}")
-        i = j + 1
-    return ",".join(parts)
+
+def fingerprint_keys() -> tuple[str, ...]:
+    """Every ``fingerprint_fields`` key: the machine's, then each visible engine's."""
+    engine_keys = [k for cls in _engine_classes() for k in cls.fingerprint_fields({})]
+    return MACHINE_FINGERPRINT_KEYS + tuple(k for k in dict.fromkeys(engine_keys) if k not in MACHINE_FINGERPRINT_KEYS)
+
+
+def __getattr__(name: str) -> Any:
+    """``ENGINE_DISTRIBUTIONS`` and ``FINGERPRINT_KEYS``, computed from the engine adapters on each access."""
+    if name == "ENGINE_DISTRIBUTIONS":
+        return engine_distributions()
+    if name == "FINGERPRINT_KEYS":
+        return fingerprint_keys()
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+
+
+_SUBPROCESS_TIMEOUT_S = 1.5
 
 
 def _try_cpu_list(text: str | None) -> list[int] | None:
@@ -731,13 +700,13 @@ def _python_section() -> dict[str, Any]:
 
 
 def package_versions() -> dict[str, str | None]:
-    """Versions of numpy/torch/onnxruntime/openvino/textual/workbench from package metadata (None if absent).
+    """Versions of numpy, every engine, textual and the workbench from package metadata (None if absent).
 
-    Nothing is imported. ``onnxruntime`` is whichever of its distributions (``onnxruntime``, ``onnxruntime-gpu``,
-    ...) is installed.
+    No engine is imported: the distribution names come from the adapters (:func:`engine_distributions`);
+    ``onnxruntime`` is whichever of its distributions (``onnxruntime``, ``onnxruntime-gpu``, ...) is installed.
     """
     out: dict[str, str | None] = {}
-    for key, dists in ENGINE_DISTRIBUTIONS.items():
+    for key, dists in engine_distributions().items():
         out[key] = None
         for dist in dists:
             try:
@@ -910,7 +879,8 @@ def _collect_cached(root: str) -> dict[str, Any]:
 
 
 def fingerprint_fields(info: Mapping[str, Any]) -> dict[str, Any]:
-    """The fields of :func:`collect`'s dict that change what a benchmark measures (:data:`FINGERPRINT_KEYS`).
+    """The fields of :func:`collect`'s dict that change what a benchmark measures (:func:`fingerprint_keys`): the
+    machine's, then each engine's (``Engine.fingerprint_fields``, by default its version).
 
     Memory is rounded to whole GiB so that a few MiB of firmware reservation between boots do not count.
     """
@@ -919,7 +889,7 @@ def fingerprint_fields(info: Mapping[str, Any]) -> dict[str, Any]:
     os_ = info.get("os") or {}
     versions = info.get("versions") or {}
     total = mem.get("total_bytes")
-    return {
+    fields: dict[str, Any] = {
         "cpu_model": cpu.get("model"),
         "machine": cpu.get("machine"),
         "sockets": cpu.get("sockets"),
@@ -928,10 +898,11 @@ def fingerprint_fields(info: Mapping[str, Any]) -> dict[str, Any]:
         "isa": sorted(cpu.get("highlights") or []),
         "memory_total_gib": round(total / (1 << 30)) if isinstance(total, (int, float)) else None,
         "kernel": os_.get("kernel"),
-        "torch": versions.get("torch"),
-        "onnxruntime": versions.get("onnxruntime"),
-        "openvino": versions.get("openvino"),
     }
+    for cls in _engine_classes():
+        for key, value in cls.fingerprint_fields(versions).items():
+            fields.setdefault(key, value)
+    return fields
 
 
 def fingerprint(info_or_fields: Mapping[str, Any]) -> str:
@@ -962,7 +933,8 @@ def fingerprint_diff(a: Mapping[str, Any], b: Mapping[str, Any]) -> dict[str, tu
 
     fa, fb = fields_of(a), fields_of(b)
     out: dict[str, tuple[Any, Any]] = {}
-    for key in list(FINGERPRINT_KEYS) + sorted((set(fa) | set(fb)) - set(FINGERPRINT_KEYS)):
+    keys = fingerprint_keys()
+    for key in list(keys) + sorted((set(fa) | set(fb)) - set(keys)):
         if fa.get(key) != fb.get(key):
             out[key] = (fa.get(key), fb.get(key))
     return out
@@ -1005,210 +977,3 @@ def summary(info: Mapping[str, Any]) -> dict[str, Any]:
         "isolated_cpus": format_cpu_list(info["isolated_cpus"]) if info.get("isolated_cpus") else None,
         "gpus": [g.get("name") for g in info.get("gpus") or []],
     }
-
-
-def _human_bytes(n: Any) -> str:
-    if not isinstance(n, (int, float)):
-        return "?"
-    for unit, size in (("TiB", 1 << 40), ("GiB", 1 << 30), ("MiB", 1 << 20), ("KiB", 1 << 10)):
-        if n >= size:
-            v = n / size
-            return f"{v:.0f} {unit}" if v >= 100 or v == int(v) else f"{v:.1f} {unit}"
-    return f"{int(n)} B"
-
-
-def _show(v: Any) -> str:
-    if v is None or v == "" or v == [] or v == {}:
-        return "?"
-    if isinstance(v, bool):
-        return "yes" if v else "no"
-    return str(v)
-
-
-def _per_cpu_text(groups: Mapping[str, list[int]] | None) -> str:
-    if not groups:
-        return "not exposed"
-    if len(groups) == 1:
-        return next(iter(groups))
-    return "; ".join(f"{k} on {format_cpu_list(v)}" for k, v in groups.items())
-
-
-def format_table(info: Mapping[str, Any]) -> str:
-    """Render a :func:`collect` dict as aligned plain text, one titled section per topic (``workbench sysinfo``).
-
-    Missing fields show as ``?``, so old or foreign records render too.
-    """
-    cpu = info.get("cpu") or {}
-    mem = info.get("memory") or {}
-    cg = info.get("cgroup") or {}
-    freq = info.get("frequency") or {}
-    smt = info.get("smt") or {}
-    virt = info.get("virtualisation") or {}
-    os_ = info.get("os") or {}
-    py = info.get("python") or {}
-    versions = info.get("versions") or {}
-
-    sections: list[tuple[str, list[tuple[str, str]]]] = []
-
-    flags = cpu.get("flags") or {}
-    sections.append(
-        (
-            "CPU",
-            [
-                ("model", _show(cpu.get("model"))),
-                ("vendor", _show(cpu.get("vendor"))),
-                ("architecture", _show(cpu.get("machine"))),
-                (
-                    "topology",
-                    f"{_show(cpu.get('sockets'))} socket(s), {_show(cpu.get('physical_cores'))} cores, "
-                    f"{_show(cpu.get('logical_cpus'))} threads",
-                ),
-                (
-                    "SMT",
-                    f"{_show(smt.get('active'))} (control: {_show(smt.get('control'))}, "
-                    f"{_show(smt.get('threads_per_core'))} thread(s)/core)",
-                ),
-                ("ISA highlights", ", ".join(cpu.get("highlights") or []) or "none of AVX2/AVX-512/VNNI/AMX"),
-                ("ISA flags", " ".join(f"{k}{'+' if v else '-'}" for k, v in flags.items()) or "?"),
-            ],
-        )
-    )
-
-    caches = info.get("caches") or {}
-    cache_rows = []
-    for name, c in caches.items():
-        inst = c.get("instances")
-        shared = c.get("shared_cpu_list")
-        extra = []
-        if inst:
-            extra.append(f"{inst} instance{'s' if inst != 1 else ''}")
-        if shared:
-            extra.append(f"shared by cpus {shared}")
-        cache_rows.append((name, _human_bytes(c.get("bytes")) + (f" ({', '.join(extra)})" if extra else "")))
-    sections.append(("Caches", cache_rows or [("caches", "not exposed")]))
-
-    numa_rows = []
-    for node in info.get("numa") or []:
-        numa_rows.append(
-            (
-                f"node {node.get('node')}",
-                f"cpus {_show(node.get('cpulist'))}, memory {_human_bytes(node.get('memory_total_bytes'))}",
-            )
-        )
-    sections.append(("NUMA", numa_rows or [("nodes", "not exposed")]))
-
-    mem_rows = [
-        ("total", _human_bytes(mem.get("total_bytes"))),
-        ("available", _human_bytes(mem.get("available_bytes"))),
-        ("transparent hugepages", _show(os_.get("transparent_hugepages"))),
-    ]
-    if cg.get("memory_limit_bytes"):
-        mem_rows.append(("cgroup limit", _human_bytes(cg.get("memory_limit_bytes"))))
-    sections.append(("Memory", mem_rows))
-
-    def mhz(v: Any) -> str:
-        return f"{v:.0f} MHz" if isinstance(v, (int, float)) else "?"
-
-    turbo = freq.get("turbo")
-    sections.append(
-        (
-            "Frequency & power",
-            [
-                (
-                    "current / min / max",
-                    f"{mhz(freq.get('current_mhz'))} / {mhz(freq.get('min_mhz'))} / {mhz(freq.get('max_mhz'))}",
-                ),
-                (
-                    "driver",
-                    _show(
-                        freq.get("driver") if isinstance(freq.get("driver"), str) else _per_cpu_text(freq.get("driver"))
-                    ),
-                ),
-                ("governor", _per_cpu_text(freq.get("governors"))),
-                ("energy/perf preference", _per_cpu_text(freq.get("energy_performance_preference"))),
-                (
-                    "turbo",
-                    "not readable" if turbo is None else f"{'on' if turbo else 'off'} ({freq.get('turbo_source')})",
-                ),
-            ],
-        )
-    )
-
-    iso = info.get("isolated_cpus")
-    nohz = info.get("nohz_full_cpus")
-    sections.append(
-        (
-            "Scheduling",
-            [
-                ("process affinity", _show(info.get("affinity_list"))),
-                ("isolated cpus", format_cpu_list(iso) if iso else "none"),
-                ("nohz_full cpus", format_cpu_list(nohz) if nohz else "none"),
-                ("cgroup cpu quota", f"{cg['cpu_quota']:g} CPUs" if cg.get("cpu_quota") else "none"),
-            ],
-        )
-    )
-
-    sections.append(
-        (
-            "Virtualisation",
-            [
-                ("virtual machine", _show(virt.get("vm")) if virt.get("vm") else "no (bare metal or not detectable)"),
-                ("container", _show(virt.get("container")) if virt.get("container") else "no"),
-                ("hypervisor flag", _show(virt.get("hypervisor_flag"))),
-            ],
-        )
-    )
-
-    sections.append(
-        (
-            "System",
-            [
-                ("hostname", _show(info.get("hostname"))),
-                ("OS", _show(os_.get("distro") or os_.get("system"))),
-                ("kernel", _show(os_.get("kernel"))),
-                (
-                    "python",
-                    f"{_show(py.get('version'))} ({_show(py.get('implementation'))}) {py.get('executable') or ''}".rstrip(),
-                ),
-            ],
-        )
-    )
-
-    sections.append(
-        ("Packages", [(k, v if v else "not installed") for k, v in versions.items()] or [("packages", "?")])
-    )
-
-    gpus = info.get("gpus") or []
-    sections.append(
-        (
-            "GPUs",
-            [
-                (
-                    f"gpu {i}",
-                    f"{g.get('name')}, {_show(g.get('memory_total_mib'))} MiB, driver {_show(g.get('driver'))}",
-                )
-                for i, g in enumerate(gpus)
-            ]
-            or [("gpus", "none found (nvidia-smi absent or no NVIDIA GPU)")],
-        )
-    )
-
-    fp_fields = info.get("fingerprint_fields") or {}
-    sections.append(
-        (
-            "Fingerprint",
-            [("fingerprint", _show(info.get("fingerprint")))]
-            + [(f"  {k}", _show(", ".join(v) if isinstance(v, list) else v)) for k, v in fp_fields.items()],
-        )
-    )
-
-    width = max(len(label) for _, rows in sections for label, _ in rows)
-    lines: list[str] = []
-    for title, rows in sections:
-        if lines:
-            lines.append("")
-        lines.append(title)
-        lines.append("-" * len(title))
-        for label, value in rows:
-            lines.append(f"  {label.ljust(width)}  {value}")
-    return "\n".join(lines) + "\n"

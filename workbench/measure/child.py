@@ -10,47 +10,23 @@ Order matters and is the reason this module imports almost nothing at the top:
 4. import the engine, load the model, bind seeded inputs, time the first inference, report;
 5. obey commands (``measure``/``exit``) from the parent, streaming raw samples in batches.
 
-Frames to the parent: 1 type byte + 4-byte little-endian length + payload. ``J`` JSON message, ``S`` int64
-nanosecond latencies, ``O`` the outputs of the reference input as an ``.npz``.
+The job, the commands and the frames to the parent are defined in :mod:`workbench.measure.wire`, which imports
+nothing heavy — that is what lets step 1 happen before step 2.
 """
 
 from __future__ import annotations
 
-import json
 import os
-import struct
 import sys
 import time
+from typing import Any
+
+from workbench.measure.wire import FrameWriter, Job, MeasureCommand, error_message, parse_command
 
 FLUSH_NS = 100_000_000  # send samples to the parent every 100 ms (or after each iteration when slower)
-HEADER = struct.Struct("<cI")
-ELAPSED = struct.Struct("<q")
 
 
-class Channel:
-    def __init__(self, fd: int) -> None:
-        self.fd = fd
-
-    def _write(self, kind: bytes, payload: bytes) -> None:
-        data = HEADER.pack(kind, len(payload)) + payload
-        view = memoryview(data)
-        while view:
-            n = os.write(self.fd, view)
-            view = view[n:]
-
-    def json(self, **msg) -> None:
-        self._write(b"J", json.dumps(msg, default=str).encode())
-
-    def samples(self, raw: bytes, elapsed_ns: int) -> None:
-        """A batch of int64 latencies, prefixed with the measured time elapsed so far in this round."""
-        if raw:
-            self._write(b"S", ELAPSED.pack(elapsed_ns) + raw)
-
-    def blob(self, data: bytes) -> None:
-        self._write(b"O", data)
-
-
-def _pin(cores: list[int] | None) -> list[int]:
+def _pin(cores: tuple[int, ...] | None) -> list[int]:
     if cores:
         os.sched_setaffinity(0, set(cores))
     return sorted(os.sched_getaffinity(0))
@@ -76,23 +52,23 @@ def _rusage() -> tuple[float, float | None]:
     return r.ru_utime + r.ru_stime, _peak_rss_mb()  # cpu seconds, peak RSS MiB
 
 
-def _measure_latency(model, chan: Channel, cmd: dict) -> dict:
+def _measure_latency(model: Any, chan: FrameWriter, cmd: MeasureCommand) -> dict[str, Any]:
     from array import array
 
     perf = time.perf_counter_ns
     infer = model.infer
-    warm_iters = int(cmd.get("warmup_iterations") or 0)
-    warm_end = perf() + int(float(cmd.get("warmup_s") or 0) * 1e9)
+    warm_iters = cmd.warmup_iterations
+    warm_end = perf() + int(cmd.warmup_s * 1e9)
     n = 0
     while n < warm_iters or perf() < warm_end:
         infer()
         n += 1
-    min_iter = int(cmd.get("min_iterations") or 1)
+    min_iter = cmd.min_iterations
     cpu0, _ = _rusage()
     buf = array("q")
     append = buf.append
     start = perf()
-    deadline = start + int(float(cmd["duration_s"]) * 1e9)
+    deadline = start + int(cmd.duration_s * 1e9)
     next_flush = start + FLUSH_NS
     n = 0
     while True:
@@ -120,25 +96,24 @@ def _measure_latency(model, chan: Channel, cmd: dict) -> dict:
     }
 
 
-def _measure_inflight(model, chan: Channel, cmd: dict) -> dict:
+def _measure_inflight(model: Any, chan: FrameWriter, cmd: MeasureCommand, requests: int) -> dict[str, Any]:
     import threading
     from array import array
 
     perf = time.perf_counter_ns
-    requests = int(cmd.get("requests") or 1)
     # warm-up with the same concurrency
-    warm_end = perf() + int(float(cmd.get("warmup_s") or 0) * 1e9)
-    warm_target = int(cmd.get("warmup_iterations") or 0)
+    warm_end = perf() + int(cmd.warmup_s * 1e9)
+    warm_target = cmd.warmup_iterations
     warm = [0]
 
     def warm_done(_ns: int) -> None:
         warm[0] += 1
 
-    if warm_target or cmd.get("warmup_s"):
+    if warm_target or cmd.warmup_s:
         model.run_inflight(requests, lambda: warm[0] < warm_target or perf() < warm_end, warm_done)
 
-    min_iter = int(cmd.get("min_iterations") or 1)
-    state = {"buf": array("q"), "n": 0, "last": 0}
+    min_iter = cmd.min_iterations
+    state: dict[str, Any] = {"buf": array("q"), "n": 0, "last": 0}
     lock = threading.Lock()
 
     def on_done(ns: int) -> None:
@@ -159,7 +134,7 @@ def _measure_inflight(model, chan: Channel, cmd: dict) -> dict:
 
     cpu0, _ = _rusage()
     start = perf()
-    deadline = start + int(float(cmd["duration_s"]) * 1e9)
+    deadline = start + int(cmd.duration_s * 1e9)
     thread = threading.Thread(target=flusher, daemon=True)
     thread.start()
     model.run_inflight(requests, lambda: not (perf() >= deadline and state["n"] >= min_iter), on_done)
@@ -179,58 +154,52 @@ def _measure_inflight(model, chan: Channel, cmd: dict) -> dict:
 
 
 def main() -> int:
-    job = json.loads(sys.stdin.readline())
-    cores = _pin(job.get("cores"))
+    job = Job.from_json(sys.stdin.readline())
+    cores = _pin(job.cores)
     proto = os.dup(1)
     os.dup2(2, 1)  # engine chatter on stdout goes to stderr, never into the protocol
-    chan = Channel(proto)
+    chan = FrameWriter(proto)
     try:
         return _serve(job, cores, chan)
     except BaseException as exc:  # report, never a traceback to the user; the parent turns it into a row
-        from workbench.errors import WorkbenchError, first_line
-
-        kind = "user" if isinstance(exc, WorkbenchError) else type(exc).__name__
-        message = first_line(exc)
+        msg = error_message(exc)
         try:
-            chan.json(type="error", kind=kind, message=message)
+            chan.json(**msg)
         except OSError:
             pass
-        if kind not in ("user",):
+        if msg["kind"] != "user":
             import traceback
 
             traceback.print_exc()  # to stderr: the parent keeps the tail for --verbose / logs
         return 3
 
 
-def _serve(job: dict, cores: list[int], chan: Channel) -> int:
-    import io
-
-    import numpy as np
-
+def _serve(job: Job, cores: list[int], chan: FrameWriter) -> int:
     from workbench.models.inputs import make_inputs
-    from workbench_engines.base import ModelArtifact
+    from workbench_engines.base import LoadSettings, ModelArtifact
     from workbench_engines.registry import require
 
-    artifact = ModelArtifact.from_dict(job["artifact"])
-    engine = require(job["engine"], job.get("device", "cpu"))
-    threads = job.get("threads") or len(cores)
-    model = engine.load(
-        artifact,
-        device=job.get("device", "cpu"),
-        precision=job.get("precision", "fp32"),
-        threads=threads,
-        mode=job.get("mode", "latency"),
-        streams=job.get("streams"),
-        requests=job.get("requests"),
+    artifact = ModelArtifact.from_dict(job.artifact)
+    engine = require(job.engine, job.device)
+    # validated by the parent already; checking again keeps a hand-made job from reaching load() untyped
+    options = engine.check_options(job.options, precision=job.precision, mode=job.mode)
+    settings = LoadSettings(
+        device=job.device,
+        precision=job.precision,
+        threads=job.threads or len(cores),
+        mode=job.mode,
+        requests=job.requests,
+        options=engine.options_with_defaults(options),
     )
-    feeds = make_inputs(artifact.inputs, seed=int(job.get("seed", 0)))
+    model = engine.load(artifact, settings)
+    feeds = make_inputs(artifact.inputs, seed=job.seed)
     model.set_inputs(feeds)
     t0 = time.perf_counter_ns()
     model.infer()
     first_ms = (time.perf_counter_ns() - t0) / 1e6
     eff = model.effective()
-    if job.get("mode") == "throughput":  # asked for, else the engine's optimum, else one per core
-        requests = job.get("requests") or eff.requests or max(1, len(cores))
+    if job.mode == "throughput":  # asked for, else the engine's optimum, else one per core
+        requests = job.requests or eff.requests or max(1, len(cores))
     else:
         requests = 1
     eff.requests = requests
@@ -245,20 +214,17 @@ def _serve(job: dict, cores: list[int], chan: Channel) -> int:
         peak_rss_mb=rss,
         engine_version=engine.version(),
     )
-    if job.get("outputs"):
-        buf = io.BytesIO()
-        np.savez(buf, **model.outputs())
-        chan.blob(buf.getvalue())
+    if job.outputs:
+        chan.outputs(model.outputs())
     for line in sys.stdin:
-        cmd = json.loads(line)
-        if cmd.get("cmd") == "exit":
+        cmd = parse_command(line)
+        if cmd is None:  # exit
             break
-        if cmd.get("cmd") == "measure":
-            if job.get("mode") == "throughput":
-                stats = _measure_inflight(model, chan, {**cmd, "requests": requests})
-            else:
-                stats = _measure_latency(model, chan, cmd)
-            chan.json(type="round_done", round=cmd.get("round", 0), **stats)
+        if job.mode == "throughput":
+            stats = _measure_inflight(model, chan, cmd, requests)
+        else:
+            stats = _measure_latency(model, chan, cmd)
+        chan.json(type="round_done", round=cmd.round, **stats)
     model.close()
     return 0
 

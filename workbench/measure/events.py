@@ -116,7 +116,7 @@ Event = (
 )
 
 _KINDS: dict[str, type] = {
-    cls.kind: cls  # type: ignore[attr-defined]
+    cls.kind: cls
     for cls in (
         RunStarted,
         Stage,

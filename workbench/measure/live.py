@@ -14,7 +14,7 @@ import os
 import threading
 import time
 from pathlib import Path
-from typing import Any, Iterator
+from typing import Any, Iterator, TextIO
 
 from workbench.measure import events as ev
 from workbench.paths import live_dir
@@ -40,7 +40,7 @@ class LivePublisher:
         self.path = self.folder / f"{run_id}.jsonl"
         self._lock = threading.Lock()
         prune(self.folder)
-        self._fh = open(self.path, "a", encoding="utf-8")
+        self._fh: TextIO | None = open(self.path, "a", encoding="utf-8")
         os.chmod(self.path, 0o600)
 
     def publish(self, event: ev.Event) -> None:

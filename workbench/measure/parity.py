@@ -6,13 +6,14 @@ No timing happens here — only outputs. The reference is the fp32 CPU output of
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, Iterable
 
 from workbench.measure.procs import ChildFailed, EngineProcess
-from workbench.stats.parity import compare
+from workbench.measure.wire import Job
+from workbench.stats.parity import AGREES, compare, is_reference, reference_parity
 
 
-def _outputs(job: dict[str, Any], timeout: float) -> tuple[dict, dict]:
+def _outputs(job: Job, timeout: float) -> tuple[dict[str, Any], dict[str, Any] | None]:
     proc = EngineProcess(job)
     try:
         return proc.wait_loaded(timeout, want_outputs=True)
@@ -30,36 +31,40 @@ def run_parity(
     shapes: dict | None = None,
     seed: int = 0,
     timeout: float = 600.0,
+    engine_options: Iterable[tuple[str, str, Any]] = (),
 ) -> dict[str, Any]:
-    """Returns a JSON-able report: model, reference, engines[{engine, precision_effective, parity, error}], passed."""
+    """Returns a JSON-able report: model, reference, engines[{engine, precision_effective, parity, error}], passed.
+
+    ``engine_options`` (``(engine, name, value)``, as ``--engine-option``) are validated against the adapters'
+    declarations and reach each engine's process; the reference runs with its engine's defaults."""
     from workbench.errors import UsageError
     from workbench.measure.runner import formats_for
     from workbench.models.resolve import resolve
-    from workbench_engines.registry import canonical, get_engine_class, require
+    from workbench_engines.formats import builtin_reference_engine
+    from workbench_engines.registry import (
+        canonical,
+        check_engine_options,
+        get_engine_class,
+        options_by_engine,
+        require,
+    )
 
     names = tuple(dict.fromkeys(canonical(e) for e in engines))
     if not names:
         raise UsageError("no engines given")
     for n in names:
         require(n, device)
-    artifact = resolve(model, batch=batch, shapes=shapes, formats=formats_for(names + ("torch",)), seed=seed)
+    options = check_engine_options(engine_options, engines=names, precision=precision, mode="latency")
+    wanted = names + (builtin_reference_engine(),)
+    artifact = resolve(model, batch=batch, shapes=shapes, formats=formats_for(wanted), seed=seed)
     for n in names:
         get_engine_class(n).pick_format(artifact)
     ref_engine = artifact.reference_engine
     ref_label = f"{ref_engine} fp32"
 
-    def job(engine: str, prec: str, dev: str) -> dict[str, Any]:
-        return {
-            "engine": engine,
-            "artifact": artifact.to_dict(),
-            "device": dev,
-            "precision": prec,
-            "threads": None,
-            "cores": None,
-            "mode": "latency",
-            "seed": seed,
-            "outputs": True,
-        }
+    def job(engine: str, prec: str, dev: str, *, reference: bool = False) -> Job:
+        given = {} if reference else {n: v for e, n, v in options if e == engine}
+        return Job(engine, artifact.to_dict(), device=dev, precision=prec, seed=seed, outputs=True, options=given)
 
     report: dict[str, Any] = {
         "model": artifact.name,
@@ -68,11 +73,12 @@ def run_parity(
         "precision": precision,
         "device": device,
         "reference": ref_label,
+        "engine_options": options_by_engine(options),
         "engines": [],
     }
     try:
         require(ref_engine)
-        _, reference = _outputs(job(ref_engine, "fp32", "cpu"), timeout)
+        _, reference = _outputs(job(ref_engine, "fp32", "cpu", reference=True), timeout)
         ref_error = None
     except ChildFailed as exc:
         reference, ref_error = None, f"reference {ref_label} failed: {exc}"
@@ -87,10 +93,12 @@ def run_parity(
             entry["engine_version"] = loaded.get("engine_version")
             if reference is None:
                 entry["parity"] = {"status": "error", "reference": ref_label, "message": ref_error}
+            elif is_reference(name, precision, device, ref_engine):
+                entry["parity"] = reference_parity(ref_label).to_dict()
             else:
                 entry["parity"] = compare(
                     reference,
-                    outputs,
+                    outputs or {},  # wait_loaded(want_outputs=True) returns them
                     precision=eff.get("precision") or precision,
                     task=artifact.task,
                     reference=ref_label,
@@ -99,5 +107,5 @@ def run_parity(
             entry["error"] = str(exc)
             entry["parity"] = {"status": "error", "reference": ref_label, "message": str(exc)}
         report["engines"].append(entry)
-    report["passed"] = all((e.get("parity") or {}).get("status") == "pass" for e in report["engines"])
+    report["passed"] = all((e.get("parity") or {}).get("status") in AGREES for e in report["engines"])
     return report

@@ -4,54 +4,49 @@ Why not in the caller: exporting a built-in imports torch/onnx/openvino and can 
 would load the engines into the app process and could not be interrupted; in a child it can be killed at once and
 the caller stays lean. A cache hit costs ~0.2 s of process start. Errors come back as the same one-line
 :mod:`workbench.errors` exceptions the in-process call would raise.
+
+The child speaks the benchmark process's protocol (:mod:`workbench.measure.wire`): a :class:`~wire.PrepareJob` as
+one JSON line on stdin, one ``J`` frame back (``artifact`` or ``error``); it is killed with
+:func:`~wire.kill_process_group` like every child the workbench starts.
 """
 
 from __future__ import annotations
 
-import json
 import os
-import select
-import signal
 import subprocess
 import sys
 import tempfile
-from typing import Any, Callable
+from typing import TYPE_CHECKING, Any, Callable, Mapping
 
 from workbench import errors
+from workbench.measure import wire
 
-_ERRORS = {
-    cls.__name__: cls
-    for cls in (
-        errors.ModelError,
-        errors.UsageError,
-        errors.UnsupportedError,
-        errors.EngineUnavailable,
-        errors.WorkbenchError,
-    )
-}
+if TYPE_CHECKING:  # pragma: no cover - typing only
+    from workbench_engines.base import ModelArtifact
 
 
 def prepare(
     model: str,
     *,
     batch: int = 1,
-    shapes: dict | None = None,
+    shapes: Mapping[str, tuple[int, ...]] | None = None,
     formats: set[str] | None = None,
     seed: int = 0,
     should_stop: Callable[[], bool] | None = None,
-    on_start: Callable[[subprocess.Popen], None] | None = None,
-):
+    on_start: Callable[[subprocess.Popen[bytes]], None] | None = None,
+) -> "ModelArtifact":
     """Resolve ``model`` into a ModelArtifact in a child process. Raises RunFailed("stopped by user") when
     ``should_stop()`` turns true while it works."""
     from workbench_engines.base import ModelArtifact
 
-    job = {
-        "model": model,
-        "batch": batch,
-        "shapes": {k: list(v) for k, v in (shapes or {}).items()},
-        "formats": sorted(formats) if formats is not None else None,
-        "seed": seed,
-    }
+    job = wire.PrepareJob(
+        model=model,
+        batch=batch,
+        shapes={k: tuple(v) for k, v in (shapes or {}).items()},
+        formats=tuple(sorted(formats)) if formats is not None else None,
+        seed=seed,
+    )
+    stopped = should_stop or (lambda: False)
     with tempfile.TemporaryFile() as err:
         proc = subprocess.Popen(
             [sys.executable, "-m", "workbench.measure.prepare"],
@@ -62,59 +57,62 @@ def prepare(
         )
         if on_start is not None:
             on_start(proc)
+        reply: dict[str, Any] | None = None
+        stdin, stdout = proc.stdin, proc.stdout
+        if stdin is None or stdout is None:  # pragma: no cover - both are pipes above
+            raise RuntimeError("prepare: the child has no pipes")
         try:
-            proc.stdin.write(json.dumps(job).encode() + b"\n")
-            proc.stdin.close()
-            out = b""
-            while True:
-                ready, _, _ = select.select([proc.stdout], [], [], 0.2)
-                if ready:
-                    chunk = os.read(proc.stdout.fileno(), 1 << 16)
-                    if not chunk:
-                        break
-                    out += chunk
-                elif should_stop is not None and should_stop():
+            try:
+                stdin.write(job.to_json().encode() + b"\n")
+                stdin.close()
+            except OSError:
+                pass  # the child is gone: the read below says so
+            reader = wire.FrameReader()
+            while reply is None:
+                try:
+                    frame = wire.read_frame(stdout.fileno(), reader, 0.2, chunk_size=1 << 16)
+                except EOFError:
+                    break
+                if frame is not None:
+                    if frame.kind == wire.JSON:
+                        reply = frame.message()
+                elif stopped():
                     raise errors.RunFailed("stopped by user")
             proc.wait()
-            if should_stop is not None and should_stop():
+            if stopped():
                 raise errors.RunFailed("stopped by user")
         finally:
-            if proc.poll() is None:
-                try:
-                    os.killpg(proc.pid, signal.SIGKILL)
-                except (ProcessLookupError, PermissionError):
-                    proc.kill()
-                proc.wait()
-        lines = out.decode(errors="replace").strip().splitlines()
-        try:
-            reply = json.loads(lines[-1]) if lines else {}
-        except ValueError:
-            reply = {}
-        if "artifact" in reply:
+            if proc.returncode is None:
+                wire.kill_process_group(proc)
+            stdout.close()
+        if reply is not None and reply.get("type") == "artifact":
             return ModelArtifact.from_dict(reply["artifact"])
-        if "error" in reply:
-            raise _ERRORS.get(reply.get("kind"), errors.WorkbenchError)(reply["error"])
+        if reply is not None and reply.get("type") == "error":
+            wire.raise_error(reply, default=errors.ModelError)
         err.seek(0)
-        tail = [l for l in err.read().decode(errors="replace").strip().splitlines() if l.strip()]
+        tail = [line for line in err.read().decode(errors="replace").strip().splitlines() if line.strip()]
         detail = tail[-1] if tail else f"exit code {proc.returncode}"
         raise errors.ModelError(f"preparing {model!r} failed: {detail}")
 
 
 def _main() -> int:
-    job: dict[str, Any] = json.loads(sys.stdin.readline())
-    proto = os.dup(1)
+    job = wire.PrepareJob.from_json(sys.stdin.readline())
+    chan = wire.FrameWriter(os.dup(1))
     os.dup2(2, 1)  # library chatter goes to stderr, never into the reply
     try:
         from workbench.models.resolve import resolve
 
-        shapes = {k: tuple(v) for k, v in (job.get("shapes") or {}).items()} or None
-        formats = set(job["formats"]) if job.get("formats") is not None else None
-        art = resolve(job["model"], batch=job["batch"], shapes=shapes, formats=formats, seed=job["seed"])
-        reply: dict[str, Any] = {"artifact": art.to_dict()}
-    except errors.WorkbenchError as exc:
-        kind = next((c.__name__ for c in type(exc).__mro__ if c.__name__ in _ERRORS), "WorkbenchError")
-        reply = {"error": str(exc), "kind": kind}
-    os.write(proto, (json.dumps(reply) + "\n").encode())
+        art = resolve(
+            job.model,
+            batch=job.batch,
+            shapes=dict(job.shapes) or None,
+            formats=set(job.formats) if job.formats is not None else None,
+            seed=job.seed,
+        )
+    except errors.WorkbenchError as exc:  # anything else is a bug: its traceback goes to stderr
+        chan.json(**wire.error_message(exc))
+        return 0
+    chan.json(type="artifact", artifact=art.to_dict())
     return 0
 
 

@@ -8,9 +8,7 @@ engines of the run are unaffected.
 
 from __future__ import annotations
 
-import json
 import os
-import select
 import signal
 import subprocess
 import sys
@@ -18,7 +16,8 @@ import tempfile
 import time
 from typing import Any, Callable
 
-from workbench.measure.child import HEADER
+from workbench.measure import wire
+from workbench.measure.wire import Job, MeasureCommand
 
 
 class ChildFailed(Exception):
@@ -37,17 +36,13 @@ def _signal_name(code: int) -> str:
 
 
 class EngineProcess:
-    """One pinned benchmark process for one engine.
+    """One pinned benchmark process for one engine, running ``job`` (see :class:`workbench.measure.wire.Job`)."""
 
-    ``job`` keys: engine, artifact (ModelArtifact.to_dict()), device, precision, threads, cores, mode, requests,
-    streams, seed, outputs (bool: send the reference outputs after loading).
-    """
-
-    def __init__(self, job: dict[str, Any], *, env: dict[str, str] | None = None) -> None:
+    def __init__(self, job: Job, *, env: dict[str, str] | None = None) -> None:
         self.job = job
-        self.engine = job["engine"]
+        self.engine = job.engine
         child_env = dict(os.environ if env is None else env)
-        threads = job.get("threads")
+        threads = job.threads
         if threads:
             # OpenMP/BLAS pools that an engine starts lazily follow the requested thread count too.
             child_env.setdefault("OMP_NUM_THREADS", str(threads))
@@ -62,52 +57,47 @@ class EngineProcess:
             start_new_session=True,  # Ctrl-C in the terminal reaches the parent, which stops children itself
         )
         self.pid = self.proc.pid
-        self._buf = bytearray()
-        self._fd = self.proc.stdout.fileno()
-        self._send(job)
+        if self.proc.stdin is None or self.proc.stdout is None:  # pragma: no cover - both are pipes above
+            raise RuntimeError("benchmark process started without pipes")
+        self._stdin, self._stdout = self.proc.stdin, self.proc.stdout
+        self._reader = wire.FrameReader()
+        self._fd = self._stdout.fileno()
+        self._send(job.to_json())
 
     # ---- commands --------------------------------------------------------------------------------------------
-    def _send(self, msg: dict[str, Any]) -> None:
+    def _send(self, line: str) -> None:
         try:
-            self.proc.stdin.write((json.dumps(msg) + "\n").encode())
-            self.proc.stdin.flush()
+            self._stdin.write((line + "\n").encode())
+            self._stdin.flush()
         except (BrokenPipeError, OSError):
             pass  # the read side reports why the child is gone
 
-    def measure(self, **cmd: Any) -> None:
-        self._send({"cmd": "measure", **cmd})
+    def measure(self, cmd: MeasureCommand) -> None:
+        self._send(cmd.to_json())
 
     def exit(self) -> None:
-        self._send({"cmd": "exit"})
+        self._send(wire.EXIT_COMMAND)
 
     # ---- frames ----------------------------------------------------------------------------------------------
     def read(self, timeout: float) -> tuple[bytes, Any] | None:
-        """The next frame ``(kind, payload)``, or None when ``timeout`` passes with no complete frame.
+        """The next frame ``(kind, payload)`` — the decoded message for a JSON frame, the raw bytes otherwise —
+        or None when ``timeout`` passes with no complete frame.
 
         Raises :class:`ChildFailed` when the child reported an error or ended without one.
         """
-        deadline = time.monotonic() + timeout
-        while True:
-            frame = self._parse()
-            if frame is not None:
-                kind, payload = frame
-                if kind == b"J":
-                    msg = json.loads(payload)
-                    if msg.get("type") == "error":
-                        self._reap()
-                        raise ChildFailed(msg.get("message", "failed"), user_error=msg.get("kind") == "user")
-                    return kind, msg
-                return kind, payload
-            remaining = deadline - time.monotonic()
-            if remaining <= 0:
-                return None
-            ready, _, _ = select.select([self._fd], [], [], remaining)
-            if not ready:
-                return None
-            chunk = os.read(self._fd, 1 << 20)
-            if not chunk:
-                raise ChildFailed(self._death_reason())
-            self._buf += chunk
+        try:
+            frame = wire.read_frame(self._fd, self._reader, timeout)
+        except EOFError:
+            raise ChildFailed(self._death_reason()) from None
+        if frame is None:
+            return None
+        if frame.kind == wire.JSON:
+            msg = frame.message()
+            if msg.get("type") == "error":
+                self._reap()
+                raise ChildFailed(msg.get("message", "failed"), user_error=msg.get("kind") == "user")
+            return frame.kind, msg
+        return frame.kind, frame.payload
 
     def wait_loaded(
         self, timeout: float, *, want_outputs: bool, label: str | None = None, on_idle: Callable[[], None] | None = None
@@ -115,8 +105,6 @@ class EngineProcess:
         """Read frames until the child reported ``loaded`` (and, with ``want_outputs``, sent its reference
         outputs). Returns ``(loaded message, outputs or None)``. ``on_idle`` runs between reads (e.g. to raise on
         a stop request). Kills the child and raises :class:`ChildFailed` after ``timeout`` seconds."""
-        from workbench.stats.parity import load_npz
-
         loaded: dict[str, Any] = {}
         outputs = None
         deadline = time.monotonic() + timeout
@@ -130,22 +118,11 @@ class EngineProcess:
                     raise ChildFailed(f"{label or self.engine} did not finish loading within {timeout:g} s")
                 continue
             kind, payload = frame
-            if kind == b"J" and payload.get("type") == "loaded":
+            if kind == wire.JSON and payload.get("type") == "loaded":
                 loaded = payload
-            elif kind == b"O":
-                outputs = load_npz(payload)
+            elif kind == wire.OUTPUTS:
+                outputs = wire.decode_outputs(payload)
         return loaded, outputs
-
-    def _parse(self) -> tuple[bytes, bytes] | None:
-        if len(self._buf) < HEADER.size:
-            return None
-        kind, length = HEADER.unpack_from(self._buf)
-        end = HEADER.size + length
-        if len(self._buf) < end:
-            return None
-        payload = bytes(self._buf[HEADER.size : end])
-        del self._buf[:end]
-        return kind, payload
 
     def _reap(self, timeout: float = 5.0) -> int | None:
         try:
@@ -176,15 +153,8 @@ class EngineProcess:
 
     # ---- lifetime --------------------------------------------------------------------------------------------
     def kill(self) -> None:
-        if self.proc.poll() is None:
-            try:
-                os.killpg(self.proc.pid, signal.SIGKILL)
-            except (ProcessLookupError, PermissionError):
-                self.proc.kill()
-            try:
-                self.proc.wait(5)
-            except subprocess.TimeoutExpired:
-                pass
+        """Kill the benchmark process and everything it started (its process group)."""
+        wire.kill_process_group(self.proc, wait_s=5.0)
 
     def close(self, grace: float = 5.0) -> None:
         if self.proc.poll() is None:
@@ -193,7 +163,7 @@ class EngineProcess:
                 self.proc.wait(grace)
             except subprocess.TimeoutExpired:
                 self.kill()
-        for stream in (self.proc.stdin, self.proc.stdout):
+        for stream in (self._stdin, self._stdout):
             try:
                 stream.close()
             except OSError:

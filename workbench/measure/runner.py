@@ -21,17 +21,23 @@ import threading
 import time
 from collections import deque
 from dataclasses import asdict, dataclass, field, replace
-from typing import Any, Callable
+from typing import TYPE_CHECKING, Any, Callable
 
 import numpy as np
 
-from workbench.errors import RunFailed, UsageError, WorkbenchError
+from workbench.errors import RunFailed, UsageError, first_line
+from workbench.machine.cpus import allowed_cores, default_cores, format_cpu_list
 from workbench.measure import events as ev
+from workbench.measure import wire
 from workbench.measure.procs import ChildFailed, EngineProcess
 from workbench.result import EngineResult, RunRecord, new_run_id, now_iso
 from workbench.stats.histogram import LogHistogram
 from workbench.stats.parity import compare as parity_compare
+from workbench.stats.parity import is_reference, reference_parity
 from workbench.stats.summary import summary_from_histogram
+
+if TYPE_CHECKING:  # pragma: no cover
+    from workbench.measure.live import LivePublisher
 
 PROGRESS_HZ = 4.0
 ROLLING_WINDOW = 2048
@@ -54,8 +60,10 @@ class RunConfig:
     warmup_s: float = 1.0
     warmup_iterations: int | None = None
     repeats: int = 1
-    requests: int | None = None
-    streams: int | None = None
+    requests: int | None = None  # requests the harness keeps in flight in throughput mode (None: engine's optimum)
+    #: engine options, ``(engine, name, value)`` (``--engine-option ENGINE.NAME=VALUE``), validated against the
+    #: adapters' declarations by :func:`validate`
+    engine_options: tuple[tuple[str, str, Any], ...] = ()
     shapes: tuple[tuple[str, tuple[int, ...]], ...] = ()
     seed: int = 0
     baseline: str | None = None
@@ -68,24 +76,21 @@ class RunConfig:
 
     def to_dict(self) -> dict[str, Any]:
         d = asdict(self)
+        from workbench_engines.registry import options_by_engine
+
         d["shapes"] = {k: list(v) for k, v in self.shapes}
+        d["engine_options"] = options_by_engine(self.engine_options)
         return d
 
-
-def allowed_cores() -> list[int]:
-    return sorted(os.sched_getaffinity(0))
-
-
-def default_cores() -> tuple[int, ...]:
-    """All cores this process may use, minus one left for the UI/parent when there are more than two."""
-    cores = allowed_cores()
-    return tuple(cores[1:]) if len(cores) > 2 else tuple(cores)
+    def options_for(self, engine: str) -> dict[str, Any]:
+        """The options given for ``engine`` (name -> value)."""
+        return {name: value for e, name, value in self.engine_options if e == engine}
 
 
 def validate(config: RunConfig) -> RunConfig:
     """Check a config and fill defaults (cores, threads, baseline). Raises UsageError / EngineUnavailable."""
     from workbench_engines.base import MODES, PRECISIONS
-    from workbench_engines.registry import canonical, require
+    from workbench_engines.registry import canonical, check_engine_options, require
 
     if not config.engines:
         raise UsageError("no engines selected; pass --engines torch,onnxruntime,openvino")
@@ -109,15 +114,17 @@ def validate(config: RunConfig) -> RunConfig:
     bad_p = [p for p in config.percentiles if not 0 < p < 100]
     if bad_p:
         raise UsageError(f"--percentile must be between 0 and 100 (exclusive), not {bad_p[0]:g}")
-    for flag, value in (("--requests", config.requests), ("--streams", config.streams)):
-        if value is not None and value < 1:
-            raise UsageError(f"{flag} must be >= 1, not {value}")
+    if config.requests is not None and config.requests < 1:
+        raise UsageError(f"--requests must be >= 1, not {config.requests}")
+    engine_options = check_engine_options(
+        config.engine_options, engines=engines, precision=config.precision, mode=config.mode
+    )
     allowed = allowed_cores()
     cores = tuple(config.cores) if config.cores else default_cores()
     bad = sorted(set(cores) - set(allowed))
     if bad:
         raise UsageError(
-            f"--cores {','.join(map(str, bad))} not available: this process may use cores {_cpu_list(allowed)}"
+            f"--cores {','.join(map(str, bad))} not available: this process may use cores {format_cpu_list(allowed)}"
         )
     threads = config.threads if config.threads is not None else len(cores)
     if threads < 1:
@@ -125,13 +132,9 @@ def validate(config: RunConfig) -> RunConfig:
     baseline = canonical(config.baseline) if config.baseline else engines[0]
     if baseline not in engines:
         raise UsageError(f"--baseline {config.baseline!r} is not one of the engines run ({', '.join(engines)})")
-    return replace(config, engines=engines, cores=cores, threads=threads, baseline=baseline)
-
-
-def _cpu_list(cores: list[int] | tuple[int, ...]) -> str:
-    from workbench.machine.sysinfo import format_cpu_list
-
-    return format_cpu_list(list(cores))
+    return replace(
+        config, engines=engines, cores=cores, threads=threads, baseline=baseline, engine_options=engine_options
+    )
 
 
 class _ParentAway:
@@ -181,9 +184,10 @@ class _ParentAway:
 
 def formats_for(engines: tuple[str, ...]) -> set[str]:
     """The built-in formats the given engines need (each engine's first preference a built-in can provide)."""
+    from workbench_engines.formats import builtin_formats as builtin
     from workbench_engines.registry import get_engine_class
 
-    builtin_formats = ("torch-builtin", "onnx", "openvino")
+    builtin_formats = builtin()
     need = set()
     for name in engines:
         cls = get_engine_class(name)
@@ -222,23 +226,24 @@ class Runner:
         self.run_id = new_run_id()
         self._on_event = on_event
         self._live_enabled = live
-        self._live = None
+        self._live: LivePublisher | None = None
         self._stop = threading.Event()
         self._states: dict[str, _EngineState] = {}
         self._lock = threading.Lock()
+        self._diagnostics: list[dict[str, str]] = []  # advisory parts that failed (see _diagnose)
 
     # ---- control ---------------------------------------------------------------------------------------------
     def _set_prepare_proc(self, proc) -> None:
         self._prepare_proc = proc
         if self._stop.is_set():
-            proc.kill()
+            wire.kill_process_group(proc, wait_s=0)
 
     def stop(self) -> None:
         """Stop promptly: kill every benchmark process. ``run`` then raises RunFailed("stopped by user")."""
         self._stop.set()
         proc = getattr(self, "_prepare_proc", None)
-        if proc is not None and proc.poll() is None:
-            proc.kill()
+        if proc is not None:
+            wire.kill_process_group(proc, wait_s=0)  # the preparing thread reaps it
         with self._lock:
             states = list(self._states.values())
         for st in states:
@@ -303,7 +308,9 @@ class Runner:
         self._emit(
             ev.Stage(run_id=self.run_id, stage="preparing", message=f"preparing {os.path.basename(config.model)}")
         )
-        wanted = config.engines + (("torch",) if config.parity else ())  # torch fp32 is the built-ins' reference
+        from workbench_engines.formats import builtin_reference_engine
+
+        wanted = config.engines + ((builtin_reference_engine(),) if config.parity else ())  # the built-ins' reference
         return prepare(
             config.model,
             batch=config.batch,
@@ -330,21 +337,24 @@ class Runner:
                 st.proc.close()
                 st.proc = None
 
-    def _job(self, engine: str, artifact, *, precision: str, device: str, outputs: bool) -> dict[str, Any]:
+    def _job(
+        self, engine: str, artifact, *, precision: str, device: str, outputs: bool, reference: bool = False
+    ) -> wire.Job:
+        """The job of one benchmark process; a separate ``reference`` process runs with its engine's defaults."""
         c = self.config
-        return {
-            "engine": engine,
-            "artifact": artifact.to_dict(),
-            "device": device,
-            "precision": precision,
-            "threads": c.threads,
-            "cores": list(c.cores or ()),
-            "mode": c.mode,
-            "requests": c.requests,
-            "streams": c.streams,
-            "seed": c.seed,
-            "outputs": outputs,
-        }
+        return wire.Job(
+            engine=engine,
+            artifact=artifact.to_dict(),
+            device=device,
+            precision=precision,
+            threads=c.threads,
+            cores=tuple(c.cores or ()),
+            mode=c.mode,
+            requests=c.requests,
+            seed=c.seed,
+            outputs=outputs,
+            options={} if reference else c.options_for(engine),
+        )
 
     def _needs_separate_reference(self, artifact) -> bool:
         c = self.config
@@ -383,9 +393,9 @@ class Runner:
                 st.proc.exit()
         results = [self._result(self._states[n], artifact, reference_outputs, reference_note) for n in config.engines]
         self._speedups(results)
-        for r in results:
-            if r.ok:
-                self._emit(ev.EngineFinished(run_id=self.run_id, engine=r.engine, result=r.to_dict()))
+        for res in results:
+            if res.ok:
+                self._emit(ev.EngineFinished(run_id=self.run_id, engine=res.engine, result=res.to_dict()))
         record = self._record(artifact, results, started)
         exit_code = (
             0
@@ -405,7 +415,7 @@ class Runner:
         self._emit(
             ev.Stage(run_id=self.run_id, stage="reference", engine=ref, message=f"reference outputs ({ref} fp32)")
         )
-        proc = EngineProcess(self._job(ref, artifact, precision="fp32", device="cpu", outputs=True))
+        proc = EngineProcess(self._job(ref, artifact, precision="fp32", device="cpu", outputs=True, reference=True))
         st = _EngineState(name=f"{ref} (reference)", proc=proc)
         with self._lock:
             self._states[st.name] = st
@@ -422,6 +432,7 @@ class Runner:
                 self._states.pop(st.name, None)
 
     def _await_loaded(self, st: _EngineState, want_outputs: bool) -> None:
+        assert st.proc is not None
         st.loaded, st.outputs = st.proc.wait_loaded(
             self.config.timeout_s, want_outputs=want_outputs, label=st.name, on_idle=self._check_stop
         )
@@ -457,13 +468,17 @@ class Runner:
 
     def _measure(self, st: _EngineState, round_index: int, done_units: int, total_units: int) -> None:
         c = self.config
+        assert st.proc is not None  # measured engines are loaded
+        proc = st.proc
         warm_iters = c.warmup_iterations if c.warmup_iterations is not None else (0 if c.warmup_s else 1)
-        st.proc.measure(
-            round=round_index,
-            warmup_s=c.warmup_s,
-            warmup_iterations=warm_iters,
-            duration_s=c.duration_s,
-            min_iterations=c.min_iterations,
+        proc.measure(
+            wire.MeasureCommand(
+                round=round_index,
+                warmup_s=c.warmup_s,
+                warmup_iterations=warm_iters,
+                duration_s=c.duration_s,
+                min_iterations=c.min_iterations,
+            )
         )
         sampler = self._noise_sampler(st)
         round_count = 0
@@ -473,7 +488,7 @@ class Runner:
         try:
             while True:
                 try:
-                    frame = st.proc.read(timeout=0.1)
+                    frame = proc.read(timeout=0.1)
                 except ChildFailed as exc:
                     self._check_stop()
                     self._fail(st, str(exc))
@@ -491,9 +506,8 @@ class Runner:
                     continue
                 silence = 0.0
                 kind, payload = frame
-                if kind == b"S":
-                    round_elapsed_ns = int(np.frombuffer(payload[:8], dtype=np.int64)[0])
-                    samples = np.frombuffer(payload, dtype=np.int64, offset=8)
+                if kind == wire.SAMPLES:
+                    round_elapsed_ns, samples = wire.decode_samples(payload)
                     st.hist.add(samples)
                     st.rolling.extend(samples[-ROLLING_WINDOW:].tolist())
                     round_count += samples.size
@@ -501,7 +515,7 @@ class Runner:
                     st.round_elapsed_ns = round_elapsed_ns
                     if c.save_samples:
                         st.samples.append(samples.copy())
-                elif kind == b"J" and payload.get("type") == "round_done":
+                elif kind == wire.JSON and payload.get("type") == "round_done":
                     st.rounds.append(payload)
                     st.measured_ns += int(payload["elapsed_ns"])
                     st.round_elapsed_ns = 0
@@ -522,21 +536,34 @@ class Runner:
                         self._emit(
                             ev.NoiseWarning(run_id=self.run_id, engine=st.name, code=w["code"], message=w["message"])
                         )
-                except Exception:  # noise sampling is advisory; never fail a run on it
-                    pass
+                except Exception as exc:  # advisory: the run stands, the record says what is missing
+                    self._diagnose("noise sampling", exc, engine=st.name)
 
     def _noise_sampler(self, st: _EngineState):
-        try:
-            from workbench.machine.noise import NoiseSampler
-        except ImportError:
-            return None
+        from workbench.machine.noise import NoiseSampler
+
         try:
             sampler = NoiseSampler(list(self.config.cores or ()))
-            sampler.set_child(st.proc.pid)
+            if st.proc is not None:
+                sampler.set_child(st.proc.pid)
             sampler.start()
             return sampler
-        except Exception:
+        except Exception as exc:  # advisory: measure without it, and say so
+            self._diagnose("noise sampler start", exc, engine=st.name)
             return None
+
+    def _diagnose(self, where: str, exc: BaseException, engine: str | None = None) -> None:
+        """An advisory part (noise sampling, the machine description, warnings) failed. The run goes on, but the
+        record carries what failed (``diagnostics``; the CLI prints it, ``--verbose`` with the traceback) instead
+        of looking like a quiet machine."""
+        import traceback
+
+        entry = {"where": where, "error": f"{type(exc).__name__}: {first_line(exc)}"}
+        if engine is not None:
+            entry["engine"] = engine
+        entry["detail"] = "".join(traceback.format_exception(type(exc), exc, exc.__traceback__))[-4000:]
+        with self._lock:
+            self._diagnostics.append(entry)
 
     def _progress(
         self,
@@ -605,15 +632,14 @@ class Runner:
         wanted = tuple(dict.fromkeys((50, 90, 95, 99, 99.9) + tuple(c.percentiles)))
         summary = summary_from_histogram(st.hist, percentiles=wanted)
         ms = 1e6
+        std = summary.std / ms
         res.latency_ms = {
             "mean": summary.mean / ms,
-            "std": summary.std / ms,
+            "std": std if np.isfinite(std) else None,  # one sample: the spread is unknown, not zero
             "min": summary.min / ms,
             "max": summary.max / ms,
             **{k: v / ms for k, v in summary.percentiles.items()},
         }
-        if not np.isfinite(res.latency_ms["std"]):  # one sample: the spread is unknown, not zero
-            res.latency_ms["std"] = None
         res.median_ci_ms = [summary.median_ci[0] / ms, summary.median_ci[1] / ms]
         res.outliers = summary.outliers
         res.iterations = int(sum(r["iterations"] for r in st.rounds))
@@ -656,6 +682,8 @@ class Runner:
             return {"status": "skipped", "reference": None, "message": "parity check disabled (--no-parity)"}
         if reference_outputs is None:
             return {"status": "skipped", "reference": ref_label, "message": reference_note or "no reference"}
+        if is_reference(st.name, c.precision, c.device, artifact.reference_engine):
+            return reference_parity(ref_label).to_dict()
         if st.outputs is None:
             return {"status": "error", "reference": ref_label, "message": "engine returned no outputs"}
         precision = res.precision_effective or c.precision
@@ -674,12 +702,11 @@ class Runner:
                     f"(the engine or this CPU does not support {c.precision})",
                 }
             )
-        try:
-            from workbench.machine import noise
-        except ImportError:
-            return out
+        from workbench.machine import noise
+
         lat = res.latency_ms or {}
-        cv = (lat.get("std", 0) / lat["mean"]) if lat.get("mean") else 0.0
+        std, mean = lat.get("std"), lat.get("mean")
+        cv = std / mean if std is not None and mean else 0.0  # std is None with a single sample
         try:
             out += noise.warnings_from_stats(res.iterations, lat.get("p50"), lat.get("p99"), cv, res.duration_s)
             for report in st.noise:
@@ -689,8 +716,8 @@ class Runner:
             # against the mask this process had before the run (the parent itself is moved off the benchmark
             # cores while it runs, see _ParentAway)
             out += noise.pinning_warnings(list(c.cores or ()), res.threads or c.threads, affinity=self._allowed)
-        except Exception:  # advisory only
-            pass
+        except Exception as exc:  # advisory: the result stands without these warnings, and says so
+            self._diagnose("noise warnings", exc, engine=st.name)
         return out
 
     def _speedups(self, results: list[EngineResult]) -> None:
@@ -704,21 +731,19 @@ class Runner:
         c = self.config
         system: dict[str, Any] = {}
         versions: dict[str, str | None] = {}
-        try:
-            from workbench.machine import sysinfo
+        from workbench.machine import noise, sysinfo
 
+        try:
             info = sysinfo.collect()
             system = info
             versions = dict(info.get("versions") or {})
-        except Exception:
-            pass
+        except Exception as exc:  # the measurement stands without a machine description; the record says so
+            self._diagnose("machine description (sysinfo)", exc)
         warnings: list[dict[str, str]] = []
         try:
-            from workbench.machine import noise
-
             warnings = noise.system_warnings(system, cores=list(c.cores or ())) if system else []
-        except Exception:
-            pass
+        except Exception as exc:
+            self._diagnose("machine warnings", exc)
         model = {
             "name": artifact.name,
             "source": artifact.source,
@@ -738,6 +763,7 @@ class Runner:
             tags=list(c.tags),
             note=c.note,
             warnings=warnings,
+            diagnostics=list(self._diagnostics),
         )
 
 
@@ -746,4 +772,4 @@ def run(config: RunConfig, on_event: Callable[[ev.Event], None] | None = None, l
     return Runner(config, on_event=on_event, live=live).run()
 
 
-__all__ = ["RunConfig", "Runner", "run", "validate", "default_cores", "allowed_cores", "WorkbenchError"]
+__all__ = ["RunConfig", "Runner", "run", "validate"]

@@ -34,7 +34,9 @@ from typing import TYPE_CHECKING, Any, Callable, Iterator, Mapping, Sequence, Ty
 from workbench import paths
 from workbench.errors import ModelError, UsageError, WorkbenchError
 from workbench.models import zoo
+from workbench_engines import formats as model_formats
 from workbench_engines.base import FORMATS, ModelArtifact, TensorSpec
+from workbench_engines.formats import detect_torch_format  # noqa: F401 - public here too (tests, callers)
 
 if TYPE_CHECKING:  # pragma: no cover - typing only
     import torch
@@ -43,20 +45,12 @@ if TYPE_CHECKING:  # pragma: no cover - typing only
 CACHE_FORMAT = 1
 #: ONNX opset of built-in exports.
 ONNX_OPSET = 17
-#: Formats a built-in can be resolved to.
-BUILTIN_FORMATS: tuple[str, ...] = ("torch-builtin", "onnx", "openvino")
+#: Formats a built-in can be resolved to (from the format table, :mod:`workbench_engines.formats`).
+BUILTIN_FORMATS: tuple[str, ...] = model_formats.builtin_formats()
 #: Packages whose versions change the cached files (architectures, exporter, converter).
 CACHE_PACKAGES: tuple[str, ...] = ("torch", "torchvision", "transformers", "onnx", "openvino")
-#: Extensions of model files, with what they hold.
-FILE_TYPES: dict[str, str] = {
-    ".onnx": "ONNX",
-    ".xml": "OpenVINO IR (with its .bin)",
-    ".pt": "TorchScript",
-    ".pth": "TorchScript",
-    ".ts": "TorchScript",
-    ".pt2": "torch.export",
-}
-_TORCH_EXTS = (".pt", ".pth", ".ts", ".pt2")
+#: Extensions of model files, with what they hold (from the format table).
+FILE_TYPES: dict[str, str] = model_formats.file_types()
 #: Keys of ``shapes`` that mean "the only input".
 WILDCARD_KEYS = ("*", "")
 
@@ -213,7 +207,7 @@ def _resolve_builtin(
         outputs=info.outputs,
         task=info.task,
         builtin=name,
-        reference_engine="torch",
+        reference_engine=model_formats.builtin_reference_engine(),
         batch=real_batch,
     )
 
@@ -318,24 +312,12 @@ def resolve_file(path: Path, *, batch: int = 1, shapes: Mapping[str, tuple[int, 
     """Resolve a model file (see :data:`FILE_TYPES`). Raises ModelError / UsageError as :func:`resolve`."""
     shapes = _check_shapes(shapes)
     _check_file(path)
-    ext = path.suffix.lower()
-    if ext == ".onnx":
-        fmt, reference = "onnx", "onnxruntime"
-        raw, outputs = read_onnx_specs(path, shapes)
-    elif ext == ".xml":
-        fmt, reference = "openvino", "openvino"
-        raw, outputs = read_ir_specs(path)
-    elif ext in _TORCH_EXTS:
-        fmt, reference = detect_torch_format(path), "torch"
-        if fmt == "pt2":
-            raw, outputs = read_pt2_specs(path)
-        else:
-            raw, outputs = torchscript_specs(path, shapes), []
-    elif ext == ".bin":
-        raise ModelError(f"{path.name} looks like OpenVINO weights: pass the .xml file beside it")
-    else:
-        kinds = ", ".join(f"{e} ({k})" for e, k in FILE_TYPES.items())
-        raise ModelError(f"unsupported model file {path.name!r}: the workbench reads {kinds}")
+    fmt = model_formats.detect_format(path)  # suffix, then content where a suffix is shared; refuses pickles
+    reader = _SPEC_READERS.get(fmt)
+    if reader is None:
+        raise ModelError(f"{path.name}: reading {model_formats.get_format(fmt).label} files is not supported yet")
+    raw, outputs = reader(path, shapes)
+    reference = model_formats.reference_engine(fmt)
     specs = bind_shapes(raw, batch=batch, shapes=shapes, label=path.name)
     return ModelArtifact(
         name=path.name,
@@ -362,7 +344,8 @@ def _check_file(path: Path) -> None:
 
 def _looks_like_path(model: str) -> bool:
     """True when ``model`` is clearly meant as a file (has a separator or a model-file extension)."""
-    return os.sep in model or "/" in model or Path(model).suffix.lower() in (*FILE_TYPES, ".bin")
+    suffixes = (*FILE_TYPES, *model_formats.companion_suffixes())
+    return os.sep in model or "/" in model or Path(model).suffix.lower() in suffixes
 
 
 def read_onnx_specs(
@@ -494,46 +477,6 @@ def _ir_dim(token: str) -> int | str:
 
 
 # ---- torch files -----------------------------------------------------------------------------------------------
-
-
-def detect_torch_format(path: Path) -> str:
-    """``"torchscript"`` or ``"pt2"``, from the member names of the file's zip archive (nothing is unpickled).
-
-    TorchScript archives (``torch.jit.save``) hold ``<dir>/code/`` and ``<dir>/constants.pkl``; torch.export
-    archives (``torch.export.save``) hold ``<dir>/archive_format`` and ``<dir>/models/*.json`` (older ones a
-    top-level ``serialized_exported_program.json``). Raises ModelError for pickled checkpoints
-    (``torch.save``) and anything else.
-    """
-    if not zipfile.is_zipfile(path):
-        with open(path, "rb") as fh:
-            head = fh.read(2)
-        if head[:1] == b"\x80":  # pickle protocol >= 2: torch.save(..., _use_new_zipfile_serialization=False)
-            raise ModelError(_pickled_message(path))
-        raise ModelError(f"{path.name} is not a TorchScript or torch.export file (not a zip archive)")
-    try:
-        with zipfile.ZipFile(path) as archive:
-            members = archive.namelist()
-    except (zipfile.BadZipFile, OSError) as exc:
-        raise ModelError(f"{path.name} is a damaged zip archive ({_first_line(exc)})") from exc
-    tails = {m.split("/", 1)[1] if "/" in m else m for m in members}
-    if (
-        "archive_format" in tails
-        or "serialized_exported_program.json" in tails
-        or any(t.startswith("models/") and t.endswith(".json") for t in tails)
-    ):
-        return "pt2"
-    if "constants.pkl" in tails and any(t.startswith("code/") for t in tails):
-        return "torchscript"
-    if "data.pkl" in tails:
-        raise ModelError(_pickled_message(path))
-    raise ModelError(f"{path.name} is a zip archive but not a TorchScript or torch.export file")
-
-
-def _pickled_message(path: Path) -> str:
-    return (
-        f"{path.name} looks like a pickled checkpoint (torch.save), which the workbench does not unpickle; "
-        "export it with torch.jit.save or torch.export.save"
-    )
 
 
 #: torch.export serialized ScalarType codes (torch._export.serde.schema.ScalarType) -> numpy dtype names.
@@ -815,6 +758,17 @@ def _leading_dim(specs: Sequence[TensorSpec], batch: int) -> int:
     if specs and specs[0].shape and isinstance(specs[0].shape[0], int):
         return int(specs[0].shape[0])
     return batch
+
+
+SpecReader = Callable[[Path, Mapping[str, tuple[int, ...]]], tuple[list[TensorSpec], list[str]]]
+#: format -> how to read a file's input specs and output names (the format itself is recognised by the format
+#: table, :func:`workbench_engines.formats.detect_format`).
+_SPEC_READERS: dict[str, SpecReader] = {
+    "onnx": read_onnx_specs,
+    "openvino": lambda path, shapes: read_ir_specs(path),
+    "torchscript": lambda path, shapes: (torchscript_specs(path, shapes), []),
+    "pt2": lambda path, shapes: read_pt2_specs(path),
+}
 
 
 # ---------------------------------------------------------------------------------------------------------------

@@ -74,11 +74,10 @@ class BuiltinModel:
 
 
 def human_count(n: int) -> str:
-    """``11689512`` -> ``"11.7M"``; ``9754`` -> ``"9.8k"``."""
-    for div, suffix in ((1e9, "G"), (1e6, "M"), (1e3, "k")):
-        if n >= div:
-            return f"{n / div:.1f}{suffix}"
-    return str(n)
+    """``11689512`` -> ``"11.7M"``; ``9754`` -> ``"9.8k"`` (:func:`workbench.units.count`)."""
+    from workbench.units import count
+
+    return count(n)
 
 
 def _image(channels: int = 3) -> tuple[TensorSpec, ...]:
@@ -258,11 +257,12 @@ def calibrate_batchnorm(module: torch.nn.Module, info: BuiltinModel, seed: int =
                 bn.bias.zero_()
             bn.train()
         generator = torch.Generator().manual_seed(seed)
+        shapes = [tuple(int(d) for d in spec.shape) for spec in info.input_specs(batch=4)]
         args = [
-            torch.randn(spec.shape, generator=generator)
+            torch.randn(shape, generator=generator)
             if spec.dtype.startswith("float")
-            else torch.ones(spec.shape, dtype=torch.int64)
-            for spec in info.input_specs(batch=4)
+            else torch.ones(shape, dtype=torch.int64)
+            for spec, shape in zip(info.input_specs(batch=4), shapes)
         ]
         module(*args)
     for bn, momentum in zip(norms, momenta, strict=True):
@@ -419,14 +419,16 @@ def _transformers(kind: str) -> Callable[[], torch.nn.Module]:
         except ImportError:
             raise ModelError(f"{kind} needs transformers: pip install transformers") from None
 
+        config: Any
+        cls: Any
         if kind == "distilbert":
-            config = tf.DistilBertConfig(num_labels=2)
+            config = tf.DistilBertConfig(num_labels=2)  # type: ignore[call-arg]  # PretrainedConfig kwargs
             cls = tf.DistilBertForSequenceClassification
         elif kind == "bert_base":
-            config = tf.BertConfig(num_labels=2)
+            config = tf.BertConfig(num_labels=2)  # type: ignore[call-arg]  # PretrainedConfig kwargs
             cls = tf.BertForSequenceClassification
         else:  # mobilevit_xs: the apple/mobilevit-x-small sizes
-            config = tf.MobileViTConfig(
+            config = tf.MobileViTConfig(  # type: ignore[call-arg]  # PretrainedConfig kwargs
                 hidden_sizes=[96, 120, 144],
                 neck_hidden_sizes=[16, 32, 48, 64, 80, 96, 384],
                 image_size=256,

@@ -23,6 +23,7 @@ from typing import Any, Iterable, Mapping, Protocol, Sequence
 
 from workbench.errors import UsageError, closest
 from workbench.result import SCHEMA_VERSION, EngineResult, RunRecord
+from workbench.units import MISSING, as_float, json_safe, ms, rate, ratio
 
 __all__ = [
     "Exporter",
@@ -37,7 +38,6 @@ __all__ = [
     "load_records",
     "records_from_json",
     "format_cores",
-    "format_ms",
 ]
 
 
@@ -57,42 +57,13 @@ def format_cores(cores: Sequence[int] | None) -> str:
     """``[0, 1, 2, 3, 8]`` → ``"0-3,8"``; ``None``/empty → ``""``."""
     if not cores:
         return ""
-    from workbench.machine.sysinfo import format_cpu_list
+    from workbench.machine.cpus import format_cpu_list
 
     return format_cpu_list(sorted({int(c) for c in cores}))
 
 
-def _num(value: Any) -> float | None:
-    if isinstance(value, bool) or value is None:
-        return None
-    try:
-        f = float(value)
-    except (TypeError, ValueError):
-        return None
-    return f if math.isfinite(f) else None
-
-
-def format_ms(value: Any) -> str:
-    """A latency in ms with sensible precision (3 significant digits below 10 ms), or ``—``."""
-    f = _num(value)
-    if f is None:
-        return "—"
-    if f >= 100:
-        return f"{f:.1f}"
-    if f >= 10:
-        return f"{f:.2f}"
-    return f"{f:.3f}"
-
-
-def _fmt_throughput(value: Any) -> str:
-    f = _num(value)
-    if f is None:
-        return "—"
-    return f"{f:,.1f}/s" if f < 1000 else f"{f:,.0f}/s"
-
-
 def _lat(r: EngineResult, key: str) -> float | None:
-    return _num((r.latency_ms or {}).get(key))
+    return as_float((r.latency_ms or {}).get(key))
 
 
 def _parity_status(r: EngineResult) -> str:
@@ -138,18 +109,7 @@ class JsonExporter:
             doc: Any = records[0].to_dict()
         else:
             doc = {"schema": SCHEMA_VERSION, "runs": [r.to_dict() for r in records]}
-        return json.dumps(_finite(doc), indent=2, allow_nan=False, default=_json_default) + "\n"
-
-
-def _finite(value: Any) -> Any:
-    """NaN/inf → null, so the file is standard JSON (jq, browsers) and not Python's NaN extension."""
-    if isinstance(value, float):
-        return value if math.isfinite(value) else None
-    if isinstance(value, dict):
-        return {k: _finite(v) for k, v in value.items()}
-    if isinstance(value, (list, tuple)):
-        return [_finite(v) for v in value]
-    return value
+        return json.dumps(json_safe(doc), indent=2, allow_nan=False, default=_json_default) + "\n"
 
 
 def _json_default(value: Any) -> Any:
@@ -231,14 +191,14 @@ class CsvExporter:
                 for key in ("p50", "p90", "p95", "p99", "p999", "mean", "std", "min", "max"):
                     row[f"{key}_ms"] = _lat(r, key)
                 row.update(
-                    throughput=_num(r.throughput),
+                    throughput=as_float(r.throughput),
                     iterations=r.iterations,
-                    duration_s=_num(r.duration_s),
-                    load_ms=_num(r.load_ms),
-                    first_inference_ms=_num(r.first_inference_ms),
-                    peak_rss_mb=_num(r.peak_rss_mb),
+                    duration_s=as_float(r.duration_s),
+                    load_ms=as_float(r.load_ms),
+                    first_inference_ms=as_float(r.first_inference_ms),
+                    peak_rss_mb=as_float(r.peak_rss_mb),
                     parity=_parity_status(r),
-                    speedup=_num(r.speedup),
+                    speedup=as_float(r.speedup),
                     warnings=_warnings_text(r.warnings),
                     status=r.status,
                     error=r.error,
@@ -292,7 +252,7 @@ class MarkdownExporter:
         lines = [f"### Run `{rec.run_id}` — {_md(model)} ({_md(rec.created)})", ""]
         info = [
             f"model **{_md(model)}**",
-            f"batch {batch if batch is not None else '—'}",
+            f"batch {batch if batch is not None else MISSING}",
             f"threads {threads if threads is not None else 'auto'}",
             f"cores {format_cores(cores) if isinstance(cores, (list, tuple)) else (cores or 'all')}",
             f"machine {_md(_machine(rec))}",
@@ -306,27 +266,23 @@ class MarkdownExporter:
         for r in rec.results:
             if not r.ok:
                 lines.append(
-                    f"| {_md(r.engine)} | — | failed: {_md(r.error or 'unknown error')} |"
+                    f"| {_md(r.engine)} | {MISSING} | failed: {_md(r.error or 'unknown error')} |"
                     + " |" * (len(MARKDOWN_HEADER) - 3)
                 )
                 continue
             mean, std = _lat(r, "mean"), _lat(r, "std")
-            mean_std = (
-                "—"
-                if mean is None
-                else (f"{format_ms(mean)} ± {format_ms(std)}" if std is not None else format_ms(mean))
-            )
-            speedup = _num(r.speedup)
+            mean_std = MISSING if mean is None else (f"{ms(mean)} ± {ms(std)}" if std is not None else ms(mean))
+            speedup = as_float(r.speedup)
             cells = [
                 r.engine + (f" ({r.device})" if r.device and r.device != "cpu" else ""),
                 r.precision_effective or f"{r.precision_requested}?",
-                format_ms(_lat(r, "p50")),
-                format_ms(_lat(r, "p90")),
-                format_ms(_lat(r, "p99")),
+                ms(_lat(r, "p50")),
+                ms(_lat(r, "p90")),
+                ms(_lat(r, "p99")),
                 mean_std,
-                _fmt_throughput(r.throughput),
-                f"{speedup:.2f}×" if speedup is not None else ("baseline" if rec.baseline == r.engine else "—"),
-                _parity_status(r) or "—",
+                rate(r.throughput, "/s"),
+                ratio(speedup) if speedup is not None else ("baseline" if rec.baseline == r.engine else MISSING),
+                _parity_status(r) or MISSING,
             ]
             lines.append("| " + " | ".join(_md(c) for c in cells) + " |")
         warnings = list(rec.warnings or [])

@@ -1,13 +1,24 @@
-"""Plain-text rendering helpers for the CLI (no third-party dependency)."""
+"""Plain-text rendering helpers for the CLI (no third-party dependency); numbers come from :mod:`workbench.units`."""
 
 from __future__ import annotations
 
 import sys
-from typing import Any, Sequence
+from typing import TYPE_CHECKING, Any, Sequence
+
+from workbench.units import MISSING, ms, rate, ratio, significant
+
+if TYPE_CHECKING:  # pragma: no cover
+    from workbench.result import RunRecord
+
+_BLANK = (None, "", "-", MISSING)
 
 
 def table(headers: Sequence[str], rows: Sequence[Sequence[Any]], align: str | None = None) -> str:
-    """An aligned text table. ``align`` is a string of 'l'/'r' per column (default: text left, numbers right)."""
+    """An aligned text table. ``align`` is a string of 'l'/'r' per column.
+
+    By default a column is right-aligned when every non-blank cell is a number as :mod:`workbench.units` writes
+    them (``1,234``, ``+3.0%``, ``2.31×``); blank cells (``None``, ``""``, ``—``) do not count.
+    """
     cells = [[("" if v is None else str(v)) for v in row] for row in rows]
     widths = [len(h) for h in headers]
     for row in cells:
@@ -17,8 +28,8 @@ def table(headers: Sequence[str], rows: Sequence[Sequence[Any]], align: str | No
         align = "".join(
             "r"
             if rows
-            and all(_numeric(r[i]) for r in rows if r[i] not in (None, "", "-"))
-            and any(r[i] not in (None, "", "-") for r in rows)
+            and all(_numeric(r[i]) for r in rows if r[i] not in _BLANK)
+            and any(r[i] not in _BLANK for r in rows)
             else "l"
             for i in range(len(headers))
         )
@@ -35,26 +46,12 @@ def table(headers: Sequence[str], rows: Sequence[Sequence[Any]], align: str | No
 def _numeric(v: Any) -> bool:
     if isinstance(v, (int, float)):
         return True
-    s = str(v).rstrip("x%").replace(",", "")
+    s = str(v).rstrip("x×%").replace(",", "")
     try:
         float(s)
         return True
     except ValueError:
         return False
-
-
-def ms(value: float | None) -> str:
-    if value is None:
-        return "-"
-    if value >= 100:
-        return f"{value:.1f}"
-    if value >= 1:
-        return f"{value:.3f}"
-    return f"{value:.4f}"
-
-
-def num(value: float | None, digits: int = 1) -> str:
-    return "-" if value is None else f"{value:,.{digits}f}"
 
 
 class ProgressLine:
@@ -91,15 +88,15 @@ class ProgressLine:
             self._last_len = 0
 
 
-def render_results(record) -> str:
+def render_results(record: "RunRecord") -> str:
     rows = []
     for r in record.results:
         if not r.ok:
-            rows.append([r.engine, "-", "-", "-", "-", "-", "-", "-", "-", "-", "FAILED", r.error or ""])
+            rows.append([r.engine, *[MISSING] * 9, "FAILED", r.error or ""])
             continue
         lat = r.latency_ms or {}
-        parity = (r.parity or {}).get("status", "-")
-        speed = f"{r.speedup:.2f}x" if r.speedup is not None else ("-" if not r.speedup_note else "n/a")
+        parity = (r.parity or {}).get("status") or MISSING
+        speed = ratio(r.speedup) if r.speedup is not None else (MISSING if not r.speedup_note else "n/a")
         rows.append(
             [
                 r.engine,
@@ -108,10 +105,10 @@ def render_results(record) -> str:
                 ms(lat.get("p90")),
                 ms(lat.get("p99")),
                 f"{ms(lat.get('mean'))}±{ms(lat.get('std'))}",
-                num(r.throughput),
-                num(r.load_ms, 0),
+                rate(r.throughput),
+                ms(r.load_ms),
                 ms(r.first_inference_ms),
-                num(r.peak_rss_mb, 0),
+                significant(r.peak_rss_mb),
                 parity,
                 speed,
             ]

@@ -22,24 +22,27 @@ Which test, and why
       nobody should act on that. A change is only called faster/slower when it is significant *and*
       ``|change| >= 1 %`` of the baseline value (:data:`PRACTICAL_PCT`).
 
-``gate(comparison, fail_above_pct, metric)`` turns a comparison into an exit code for CI plus a short Markdown
-summary: exit 1 when a paired engine of the candidate is significantly slower than the baseline by more than
+``gate(comparison, fail_above_pct, metric)`` turns a comparison into a :class:`GateResult` for CI (its exit code,
+the status of every pair and the regressions found; :func:`workbench.report.compare.gate_markdown` renders it):
+exit 1 when a paired engine of the candidate is significantly slower than the baseline by more than
 ``fail_above_pct`` on ``metric`` (p50, p99 or throughput — for throughput, slower means lower), or when an engine
 that worked in the baseline failed in the candidate; exit 2 when the two runs share no engine (nothing was
 checked); 0 otherwise.
+
+This module is statistics and verdicts only: it reads no files or history (operands are resolved by
+``workbench.cli.history``) and renders no reports (``workbench.report.compare``).
 """
 
 from __future__ import annotations
 
 import math
-import os
 from dataclasses import asdict, dataclass, field
-from pathlib import Path
 from typing import Any, Mapping, Sequence
 
 from workbench.errors import UsageError
-from workbench.report.export import _finite, _num
 from workbench.result import EngineResult, RunRecord
+from workbench.stats.summary import mann_whitney_from_histograms
+from workbench.units import MISSING, as_float, json_safe, p_value, percent
 
 __all__ = [
     "ALPHA",
@@ -50,13 +53,14 @@ __all__ = [
     "Verdict",
     "PairComparison",
     "Comparison",
+    "GateRow",
+    "GateResult",
     "compare",
     "gate",
-    "resolve_operand",
+    "p_text",
     "welch_t_test",
     "student_t_sf",
     "quantile_z_test",
-    "render_comparison",
 ]
 
 ALPHA = 0.01
@@ -159,28 +163,6 @@ def quantile_z_test(ha: Any, hb: Any, q: float) -> tuple[float, float]:
     return z, math.erfc(abs(z) / math.sqrt(2.0))
 
 
-def _mw_weighted(ha: Any, hb: Any) -> tuple[float, float]:
-    """Mann-Whitney z and p from two histograms of different layouts (bins grouped by representative value)."""
-    import numpy as np
-
-    va, wa = ha.to_weighted()
-    vb, wb = hb.to_weighted()
-    values, inv = np.unique(np.concatenate([va, vb]), return_inverse=True)
-    ca = np.bincount(inv[: va.size], weights=wa, minlength=values.size)
-    cb = np.bincount(inv[va.size :], weights=wb, minlength=values.size)
-    na, nb = float(ca.sum()), float(cb.sum())
-    t = ca + cb
-    n = na + nb
-    midrank = np.cumsum(t) - t + (t + 1.0) / 2.0
-    u = float(np.dot(cb, midrank)) - nb * (nb + 1.0) / 2.0
-    var = na * nb / 12.0 * ((n + 1.0) - float(np.sum(t**3 - t)) / (n * (n - 1.0)))
-    if var <= 0:
-        return 0.0, 1.0
-    diff = u - na * nb / 2.0
-    z = math.copysign(max(abs(diff) - 0.5, 0.0), diff) / math.sqrt(var)
-    return z, math.erfc(abs(z) / math.sqrt(2.0))
-
-
 # ------------------------------------------------------------------------------------------------- data types
 
 
@@ -263,7 +245,7 @@ class Comparison:
         for p, pd in zip(self.pairs, d["pairs"]):
             pd["label"] = p.label
             pd["verdict"] = p.verdicts[self.metric].verdict
-        return _finite(d)
+        return json_safe(d)
 
 
 # ------------------------------------------------------------------------------------------------------ compare
@@ -271,8 +253,8 @@ class Comparison:
 
 def _metric_value(r: EngineResult, metric: str) -> float | None:
     if metric == "throughput":
-        return _num(r.throughput)
-    return _num((r.latency_ms or {}).get(metric))
+        return as_float(r.throughput)
+    return as_float((r.latency_ms or {}).get(metric))
 
 
 def _delta(metric: str, a: float | None, b: float | None) -> MetricDelta:
@@ -353,13 +335,9 @@ def _latency_verdict(
             note="no latency histogram stored for one of the runs; significance not tested",
         )
     if metric == "p50":
-        try:
-            from workbench.stats.summary import mann_whitney_from_histograms
-
-            _, z, p, _ = mann_whitney_from_histograms(ha, hb)
-        except ValueError:
-            z, p = _mw_weighted(ha, hb)
+        if not ha.same_layout(hb):
             test = "Mann-Whitney U (histograms, re-grouped: layouts differ)"
+        _, z, p, _ = mann_whitney_from_histograms(ha, hb, regroup=True)
     else:
         z, p = quantile_z_test(ha, hb, q)
     v, sig, prac = _decide(metric, delta.worse_pct, p, alpha, practical_pct)
@@ -369,7 +347,7 @@ def _latency_verdict(
 def _repeat_throughputs(r: EngineResult) -> list[float]:
     out = []
     for rep in r.repeats or []:
-        v = _num(rep.get("throughput")) if isinstance(rep, Mapping) else None
+        v = as_float(rep.get("throughput")) if isinstance(rep, Mapping) else None
         if v is not None:
             out.append(v)
     return out
@@ -427,12 +405,12 @@ def _throughput_verdict(
 
 def _fmt(v: Any) -> str:
     if isinstance(v, (list, tuple)):
-        from workbench.report.export import format_cores
+        if v and all(isinstance(x, int) and not isinstance(x, bool) and x >= 0 for x in v):
+            from workbench.machine.cpus import format_cpu_list
 
-        if all(isinstance(x, int) for x in v):
-            return format_cores(v) or "[]"
-        return ",".join(str(x) for x in v)
-    return "—" if v is None else str(v)
+            return format_cpu_list(v)
+        return ",".join(str(x) for x in v) if v else "[]"
+    return MISSING if v is None else str(v)
 
 
 def _pair_warnings(ra: EngineResult, rb: EngineResult) -> list[dict[str, str]]:
@@ -618,40 +596,47 @@ def _check_metric(metric: str) -> str:
 # --------------------------------------------------------------------------------------------------------- gate
 
 
-def _fmt_value(metric: str, v: float | None) -> str:
-    if v is None:
-        return "—"
-    if metric == "throughput":
-        return f"{v:,.1f}/s"
-    from workbench.report.export import format_ms
-
-    return f"{format_ms(v)} ms"
-
-
-def _fmt_pct(v: float | None) -> str:
-    return "—" if v is None else f"{v:+.1f}%"
-
-
-def _fmt_p(p: float | None) -> str:
-    if p is None:
-        return "—"
-    if p < 1e-6:
-        return "<1e-6"
-    return f"{p:.2g}" if p < 0.01 else f"{p:.3f}"
-
-
-def _p_eq(p: float | None) -> str:
-    s = _fmt_p(p)
+def p_text(p: float | None) -> str:
+    """``"p=0.003"``, ``"p<0.000001"`` (:func:`workbench.units.p_value`), or :data:`~workbench.units.MISSING`."""
+    s = p_value(p)
+    if s == MISSING:
+        return s
     return f"p{s}" if s.startswith("<") else f"p={s}"
 
 
-def gate(comparison: Comparison, fail_above_pct: float, metric: str | None = None) -> tuple[int, str]:
-    """``(exit_code, markdown_summary)`` for CI.
+@dataclass
+class GateRow:
+    """One paired engine in a gate: its verdict and delta on the gate's metric and ``"ok"`` or ``"FAIL"``."""
+
+    pair: PairComparison
+    verdict: Verdict
+    delta: MetricDelta
+    status: str
+
+
+@dataclass
+class GateResult:
+    """The outcome of :func:`gate`: ``exit_code`` 0 (pass), 1 (regression) or 2 (nothing could be paired)."""
+
+    exit_code: int
+    metric: str
+    threshold_pct: float
+    rows: list[GateRow]
+    failures: list[str]  # one line per regression, "<pair label>: <why>"
+
+    @property
+    def head(self) -> str:
+        return {0: "PASS", 1: "FAIL", 2: "NOT CHECKED"}[self.exit_code]
+
+
+def gate(comparison: Comparison, fail_above_pct: float, metric: str | None = None) -> GateResult:
+    """The CI verdict on ``comparison`` (render it with :func:`workbench.report.compare.gate_markdown`).
 
     Exit 1 when any pair's candidate is significantly slower on ``metric`` (its verdict is ``"slower"``) by more
     than ``fail_above_pct`` percent, or when a pair's candidate failed although its baseline worked, or when the
     chosen metric could not be tested but got worse by more than the threshold (a gate must not pass what it
-    could not check). Exit 2 when no engine could be paired. Otherwise 0.
+    could not check). Exit 2 when no engine could be paired. Otherwise 0. Raises :class:`UsageError` for an
+    unknown metric or a threshold that is not a percentage >= 0.
     """
     metric = _check_metric(metric or comparison.metric)
     try:
@@ -660,10 +645,9 @@ def gate(comparison: Comparison, fail_above_pct: float, metric: str | None = Non
         raise UsageError(f"--fail-above must be a number of percent; got {fail_above_pct!r}") from None
     if not math.isfinite(threshold) or threshold < 0:
         raise UsageError(f"--fail-above must be a percentage >= 0; got {fail_above_pct!r}")
-    c = comparison
     failures: list[str] = []
-    rows = []
-    for p in c.pairs:
+    rows: list[GateRow] = []
+    for p in comparison.pairs:
         v = p.verdicts[metric]
         d = p.deltas[metric]
         status = "ok"
@@ -672,124 +656,14 @@ def gate(comparison: Comparison, fail_above_pct: float, metric: str | None = Non
             failures.append(f"{p.label}: {v.note}")
         elif v.verdict == SLOWER and v.worse_pct is not None and v.worse_pct > threshold:
             status = "FAIL"
-            failures.append(f"{p.label}: {metric} {_fmt_pct(v.change_pct)} ({_p_eq(v.p_value)})")
+            failures.append(f"{p.label}: {metric} {percent(v.change_pct, signed=True)} ({p_text(v.p_value)})")
         elif v.verdict == UNTESTED and v.worse_pct is not None and v.worse_pct > threshold:
             status = "FAIL"
-            failures.append(f"{p.label}: {metric} {_fmt_pct(v.change_pct)} and could not be tested ({v.note})")
-        rows.append((p, v, d, status))
+            failures.append(
+                f"{p.label}: {metric} {percent(v.change_pct, signed=True)} and could not be tested ({v.note})"
+            )
+        rows.append(GateRow(p, v, d, status))
     code = 1 if failures else 0
-    if not c.pairs:
+    if not comparison.pairs:
         code = 2
-    head = {0: "PASS", 1: "FAIL", 2: "NOT CHECKED"}[code]
-    lines = [
-        f"### workbench gate: {head} — {metric}, fail above {threshold:g}%",
-        "",
-        f"baseline `{c.baseline_id}` ({c.baseline_created}) → candidate `{c.candidate_id}` ({c.candidate_created})"
-        + (f", model {c.candidate_model}" if c.candidate_model else ""),
-        "",
-    ]
-    if rows:
-        lines.append(f"| engine | baseline {metric} | candidate {metric} | change | p | verdict | gate |")
-        lines.append("|---|---:|---:|---:|---:|---|---|")
-        for p, v, d, status in rows:
-            lines.append(
-                f"| {p.label} | {_fmt_value(metric, d.baseline)} | {_fmt_value(metric, d.candidate)} | "
-                f"{_fmt_pct(d.change_pct)} | {_fmt_p(v.p_value)} | {v.verdict} | {status} |"
-            )
-        lines.append("")
-        tests = sorted({v.test for _, v, _, _ in rows if v.test != "none"})
-        if tests:
-            lines.append(f"Test: {'; '.join(tests)}; α={c.alpha:g}, practical threshold {c.practical_pct:g}%.")
-    else:
-        lines.append("No engine appears in both runs: nothing was compared.")
-    if failures:
-        lines.append("")
-        lines.append("Regressions:")
-        lines.extend(f"- {f}" for f in failures)
-    notes = [v.note for _, v, _, _ in rows if v.note and v.verdict != UNTESTED and "fewer than" in v.note]
-    warns = [w["message"] for w in c.warnings] + [
-        w["message"] for p, _, _, _ in rows for w in p.warnings if w["code"] != "engine_failed"
-    ]
-    if warns or notes:
-        lines.append("")
-        lines.append("Warnings:")
-        lines.extend(f"- {w}" for w in dict.fromkeys(warns + notes))
-    return code, "\n".join(lines) + "\n"
-
-
-# ---------------------------------------------------------------------------------------------------- operands
-
-
-def resolve_operand(spec: str, store: Any = None) -> RunRecord:
-    """A run from a run id, unique prefix, ``latest``/``latest~N`` (from the history) or a path to a JSON result.
-
-    A file holding several runs is an error (say which one with its run id instead). Raises :class:`UsageError`.
-    """
-    text = (spec or "").strip()
-    if not text:
-        raise UsageError("empty run reference", hint="give a run id, 'latest', 'latest~1' or a result file")
-    path = Path(text).expanduser()
-    looks_like_path = os.sep in text or text.endswith(".json") or text.startswith(".")
-    if path.is_file() or (looks_like_path and not text.lower().startswith("latest")):
-        from workbench.report.export import load_records
-
-        records = load_records(path)
-        if len(records) != 1:
-            ids = ", ".join(r.run_id for r in records[:4])
-            raise UsageError(
-                f"{path} holds {len(records)} runs ({ids}{'…' if len(records) > 4 else ''}); compare needs exactly one",
-                hint="import it with `workbench history import` and give a run id",
-            )
-        return records[0]
-    if store is None:
-        from workbench.store.history import HistoryStore
-
-        store = HistoryStore()
-    return store.get(text)
-
-
-# ------------------------------------------------------------------------------------------------------ render
-
-
-def render_comparison(c: Comparison) -> str:
-    """A readable report of a comparison (Markdown tables; also fine in a terminal)."""
-    lines = [
-        f"baseline  `{c.baseline_id}` {c.baseline_created} {c.baseline_model}",
-        f"candidate `{c.candidate_id}` {c.candidate_created} {c.candidate_model}",
-        "",
-    ]
-    if not c.pairs:
-        lines.append("No engine appears in both runs: nothing to compare.")
-    for p in c.pairs:
-        head = p.verdicts[c.metric]
-        lines.append(
-            f"#### {p.label}: {head.verdict} on {c.metric}"
-            + (f" ({_fmt_pct(head.change_pct)}, {_p_eq(head.p_value)})" if head.p_value is not None else "")
-        )
-        lines.append("")
-        lines.append("| metric | baseline | candidate | change | ratio | p | verdict |")
-        lines.append("|---|---:|---:|---:|---:|---:|---|")
-        for m in METRICS:
-            d = p.deltas[m]
-            v = p.verdicts.get(m)
-            ratio = "—" if d.ratio is None else f"{d.ratio:.3f}×"
-            lines.append(
-                f"| {m} | {_fmt_value(m, d.baseline)} | {_fmt_value(m, d.candidate)} | "
-                f"{_fmt_pct(d.change_pct)} | {ratio} | {_fmt_p(v.p_value) if v else ''} | "
-                f"{v.verdict if v else ''} |"
-            )
-        tests = [f"{m}: {v.test}" + (f" — {v.note}" if v.note else "") for m, v in p.verdicts.items()]
-        lines.append("")
-        lines.extend(f"- {t}" for t in tests)
-        for w in p.warnings:
-            lines.append(f"- warning `{w['code']}`: {w['message']}")
-        lines.append("")
-    lines.append(
-        f"Verdicts need p < {c.alpha:g} and a change of at least {c.practical_pct:g}% "
-        "(a large sample makes tiny shifts 'significant')."
-    )
-    if c.warnings:
-        lines.append("")
-        lines.append("Warnings:")
-        lines.extend(f"- `{w['code']}` {w['message']}" for w in c.warnings)
-    return "\n".join(lines) + "\n"
+    return GateResult(code, metric, threshold, rows, failures)

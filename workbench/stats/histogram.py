@@ -254,7 +254,7 @@ class LogHistogram:
                 "cannot merge histograms with different layouts: "
                 f"(lo={self._lo}, hi={self._hi}, p={self._p}) vs (lo={other._lo}, hi={other._hi}, p={other._p})"
             )
-        if other._count == 0:
+        if other._count == 0 or other._min is None or other._max is None:
             return self
         self._counts += other._counts
         self._combine(
@@ -263,7 +263,7 @@ class LogHistogram:
             other._mean,
             other._m2,
             other._min,
-            other._max,  # type: ignore[arg-type]
+            other._max,
         )
         return self
 

@@ -23,64 +23,110 @@ from workbench.result import Parity
 
 TOLERANCES = {"fp32": 1e-3, "fp16": 5e-2, "bf16": 2e-1, "int8": 2e-1, "mixed": 2e-1}
 CLASSIFIER_TASKS = ("image-classification", "text-classification", "ocr")
+#: An engine run exactly as the reference (same engine, fp32, CPU) is not compared with itself: it *is* the
+#: reference. Its status says so instead of a "pass" that compared nothing.
+REFERENCE = "reference"
+#: Statuses under which an engine's outputs may be trusted as the reference's function (speedups are shown).
+AGREES = ("pass", REFERENCE)
 
 
-def _pairs(ref: Mapping[str, Any], out: Mapping[str, Any]) -> list[tuple[np.ndarray, np.ndarray]]:
+def is_reference(engine: str, precision: str, device: str, reference_engine: str) -> bool:
+    """Whether a run of ``engine`` at ``precision`` on ``device`` is the reference computation itself."""
+    return engine == reference_engine and precision == "fp32" and device == "cpu"
+
+
+def reference_parity(reference: str) -> Parity:
+    return Parity(status=REFERENCE, reference=reference, message="this engine is the reference (compared with nothing)")
+
+
+def _pairs(ref: Mapping[str, Any], out: Mapping[str, Any]) -> list[tuple[str, np.ndarray, np.ndarray]]:
     """Match outputs by name, falling back to order (engines name outputs differently)."""
     if set(ref) == set(out):
-        return [(np.asarray(ref[k]), np.asarray(out[k])) for k in ref]
-    return [(np.asarray(r), np.asarray(o)) for r, o in zip(ref.values(), out.values())]
+        return [(k, np.asarray(ref[k]), np.asarray(out[k])) for k in ref]
+    return [(k, np.asarray(r), np.asarray(o)) for (k, r), o in zip(ref.items(), out.values())]
 
 
-def compare(ref: Mapping[str, Any], out: Mapping[str, Any], *, precision: str, task: str, reference: str) -> Parity:
-    """Compare one engine's outputs with the reference outputs. Pure: no engine involved."""
-    tol = TOLERANCES.get(precision, TOLERANCES["fp32"])
+def _one(name: str, r: np.ndarray, o: np.ndarray, *, task: str, rtol: float, atol: float | None) -> dict[str, Any]:
+    """The comparison of one output tensor: which element diverges most, by how much, and whether it passes."""
+    entry: dict[str, Any] = {"name": name, "shape": list(r.shape)}
+    if r.shape != o.shape:
+        if r.size != o.size:
+            entry.update(status="fail", message=f"shape {tuple(o.shape)} differs from the reference {tuple(r.shape)}")
+            return entry
+        o = o.reshape(r.shape)
+    r64, o64 = r.astype(np.float64), o.astype(np.float64)
+    if not np.all(np.isfinite(o64)):
+        bad = int(np.size(o64) - np.count_nonzero(np.isfinite(o64)))
+        entry.update(status="fail", message=f"{bad} NaN/Inf values")
+        return entry
+    diff = np.abs(o64 - r64)
+    if diff.size:
+        flat = int(np.argmax(diff))
+        entry["max_abs"] = float(diff.flat[flat])
+        entry["max_abs_index"] = [int(i) for i in np.unravel_index(flat, diff.shape)]
+        entry["max_abs_values"] = [float(r64.flat[flat]), float(o64.flat[flat])]  # reference, engine
+    else:
+        entry["max_abs"] = 0.0
+    denom = float(np.linalg.norm(r64))
+    norm = float(np.linalg.norm(o64 - r64))
+    entry["rel_l2"] = norm / denom if denom > 0 else norm
+    if task in CLASSIFIER_TASKS and r.ndim >= 2 and r.shape[-1] > 1:
+        entry["top1"] = float(np.mean(np.argmax(r64, axis=-1) == np.argmax(o64, axis=-1)))
+    close = entry["rel_l2"] <= rtol or (atol is not None and entry["max_abs"] <= atol)
+    entry["status"] = "pass" if close else "fail"
+    if not close:
+        entry["message"] = f"relative L2 error {entry['rel_l2']:.2e} exceeds the tolerance {rtol:.0e}"
+    return entry
+
+
+def compare(
+    ref: Mapping[str, Any],
+    out: Mapping[str, Any],
+    *,
+    precision: str,
+    task: str,
+    reference: str,
+    rtol: float | None = None,
+    atol: float | None = None,
+) -> Parity:
+    """Compare one engine's outputs with the reference outputs, output by output. Pure: no engine involved.
+
+    ``rtol`` replaces the precision's relative-L2 tolerance (:data:`TOLERANCES`); ``atol``, when given, also passes
+    an output whose largest absolute difference is at most ``atol`` (for outputs near zero, where a relative error
+    says little). Both are recorded in the result. The run passes when every output passes and, in fp32 with the
+    default tolerances, a classifier agrees on every top-1.
+    """
+    tol = rtol if rtol is not None else TOLERANCES.get(precision, TOLERANCES["fp32"])
     pairs = _pairs(ref, out)
     if not pairs:
         return Parity(status="error", reference=reference, message="no outputs to compare")
-    worst_abs, worst_rel, top1s = 0.0, 0.0, []
-    for r, o in pairs:
-        if r.shape != o.shape:
-            if r.size == o.size:
-                o = o.reshape(r.shape)
-            else:
-                return Parity(
-                    status="fail",
-                    reference=reference,
-                    tolerance=tol,
-                    message=f"output shape {tuple(o.shape)} differs from reference {tuple(r.shape)}",
-                )
-        r64, o64 = r.astype(np.float64), o.astype(np.float64)
-        if not np.all(np.isfinite(o64)):
-            return Parity(status="fail", reference=reference, tolerance=tol, message="output has NaN/Inf values")
-        diff = o64 - r64
-        worst_abs = max(worst_abs, float(np.max(np.abs(diff))) if diff.size else 0.0)
-        denom = float(np.linalg.norm(r64))
-        rel = float(np.linalg.norm(diff)) / denom if denom > 0 else float(np.linalg.norm(diff))
-        worst_rel = max(worst_rel, rel)
-        if task in CLASSIFIER_TASKS and r.ndim >= 2 and r.shape[-1] > 1:
-            top1s.append(float(np.mean(np.argmax(r64, axis=-1) == np.argmax(o64, axis=-1))))
+    per = [_one(name, r, o, task=task, rtol=tol, atol=atol) for name, r, o in pairs]
+    failed = [e for e in per if e["status"] != "pass"]
+    top1s = [e["top1"] for e in per if "top1" in e]
     top1 = min(top1s) if top1s else None
-    ok = worst_rel <= tol and (precision != "fp32" or top1 is None or top1 == 1.0)
+    strict_top1 = precision == "fp32" and rtol is None and atol is None
+    ok = not failed and (not strict_top1 or top1 is None or top1 == 1.0)
     message = None
-    if not ok:
-        if worst_rel > tol:
-            message = f"relative L2 error {worst_rel:.2e} exceeds the {precision} tolerance {tol:.0e}"
-        else:
-            message = f"top-1 agrees on only {top1:.0%} of items"
+    if failed:
+        worst = failed[0] if len(failed) == 1 else max(failed, key=lambda e: e.get("rel_l2", float("inf")))
+        which = f"output {worst['name']!r}" + (f" (and {len(failed) - 1} more)" if len(failed) > 1 else "")
+        message = f"{which}: {worst['message']}"
+        if "max_abs_index" in worst:
+            message += f"; largest difference {worst['max_abs']:.3g} at index {tuple(worst['max_abs_index'])}"
+        if precision not in ("fp32",) or rtol is None:
+            message += " (--rtol/--atol set the tolerance)"
+    elif not ok:
+        message = f"top-1 agrees on only {top1:.0%} of items"
+    measured = [e for e in per if "rel_l2" in e]
     return Parity(
         status="pass" if ok else "fail",
         reference=reference,
-        max_abs=worst_abs,
-        rel_l2=worst_rel,
+        max_abs=max((e["max_abs"] for e in measured), default=None),
+        rel_l2=max((e["rel_l2"] for e in measured), default=None),
         top1=top1,
         tolerance=tol,
+        atol=atol,
+        tolerance_source="user" if rtol is not None or atol is not None else f"default {precision}",
+        outputs=per,
         message=message,
     )
-
-
-def load_npz(blob: bytes) -> dict[str, np.ndarray]:
-    import io
-
-    with np.load(io.BytesIO(blob), allow_pickle=False) as data:
-        return {k: data[k] for k in data.files}

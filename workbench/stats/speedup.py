@@ -9,6 +9,9 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
+from workbench.stats.parity import AGREES
+from workbench.units import ratio
+
 if TYPE_CHECKING:  # pragma: no cover
     from workbench.result import EngineResult
 
@@ -33,7 +36,7 @@ def speedup(r: "EngineResult", base: "EngineResult | None", mode: str) -> tuple[
         value = p_base / p_r if p_base and p_r else None
     status = (r.parity or {}).get("status")
     base_status = (base.parity or {}).get("status")
-    if status == "pass" and base_status == "pass":
+    if status in AGREES and base_status in AGREES:
         return value, None
-    which = f"parity {status}" if status != "pass" else f"baseline parity {base_status}"
-    return None, (f"not shown: {which}" if value is None else f"{value:.2f}x not shown as a speedup: {which}")
+    which = f"parity {status}" if status not in AGREES else f"baseline parity {base_status}"
+    return None, (f"not shown: {which}" if value is None else f"{ratio(value)} not shown as a speedup: {which}")

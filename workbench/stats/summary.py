@@ -420,19 +420,31 @@ def mann_whitney(a_samples: Any, b_samples: Any) -> tuple[float, float, float, f
     return u, z, p, effect
 
 
-def mann_whitney_from_histograms(a: "LogHistogram", b: "LogHistogram") -> tuple[float, float, float, float]:
-    """:func:`mann_whitney` on two histograms with the same bucket layout.
+def mann_whitney_from_histograms(
+    a: "LogHistogram", b: "LogHistogram", *, regroup: bool = False
+) -> tuple[float, float, float, float]:
+    """:func:`mann_whitney` on two histograms: ``(u, z, p_two_sided, effect)``.
 
-    Samples in the same bucket (0.1 % wide by default) are treated as ties, which slightly lowers ``|z|`` relative
-    to the raw-sample test; ``effect`` is the ratio of the histogram medians ``b / a``.
+    With the same bucket layout, samples in the same bucket (0.1 % wide by default) are treated as ties, which
+    slightly lowers ``|z|`` relative to the raw-sample test. Histograms of different layouts raise
+    :class:`ValueError` unless ``regroup``: then the bins of both are grouped by their representative values
+    (equal representatives are ties). ``effect`` is the ratio of the histogram medians ``b / a``.
     """
     if a.count == 0 or b.count == 0:
         raise ValueError("Mann-Whitney needs two non-empty histograms")
-    if not a.same_layout(b):
+    if a.same_layout(b):
+        ca, cb = a.bucket_counts(), b.bucket_counts()
+        nz = np.flatnonzero(ca + cb)
+        ca, cb = ca[nz], cb[nz]
+    elif regroup:
+        va, wa = a.to_weighted()
+        vb, wb = b.to_weighted()
+        values, inverse = np.unique(np.concatenate([va, vb]), return_inverse=True)
+        ca = np.bincount(inverse[: va.size], weights=wa, minlength=values.size)
+        cb = np.bincount(inverse[va.size :], weights=wb, minlength=values.size)
+    else:
         raise ValueError("Mann-Whitney needs histograms with the same bucket layout (lo_ns, hi_ns, rel_precision)")
-    ca, cb = a.bucket_counts(), b.bucket_counts()
-    nz = np.flatnonzero(ca + cb)
-    u, z, p = _mw_from_grouped(ca[nz], cb[nz])
+    u, z, p = _mw_from_grouped(ca, cb)
     ma = a.quantile(0.5)
     effect = b.quantile(0.5) / ma if ma != 0.0 else float("nan")
     return u, z, p, effect

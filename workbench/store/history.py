@@ -35,6 +35,7 @@ file itself is never rewritten just to migrate.
 from __future__ import annotations
 
 import base64
+import builtins
 import datetime as _dt
 import errno
 import fcntl
@@ -769,7 +770,7 @@ class HistoryStore:
                 picked = picked[: max(0, int(limit))]
             return self._records(picked, self._systems(db))
 
-    def ids(self) -> list[str]:
+    def ids(self) -> builtins.list[str]:
         """All run ids, newest first."""
         with self._open(write=False) as db:
             return [d.run_id for d in _sort_newest(self._scan(db))]
@@ -895,8 +896,8 @@ class HistoryStore:
                 orphans = [doc.doc_id for doc in db.table(SYSTEMS).all() if doc.get("key") not in still_used]
                 if orphans:
                     db.table(SYSTEMS).remove(doc_ids=orphans)
-        for d in removed:
-            for r in d.get("results") or []:
+        for full in removed:
+            for r in full.get("results") or []:
                 if isinstance(r, dict) and r.get("samples_file"):
                     self._remove_samples_file(str(r["samples_file"]))
         return len(doomed)

@@ -2,7 +2,8 @@
 
 :func:`speedups` re-bases a record's speedups on another engine with the runner's own rule
 (:func:`workbench.stats.speedup.speedup`): a ratio is shown as a speedup only when both engines succeeded and
-both passed the parity check; otherwise the note says why it is not shown.
+both passed the parity check; otherwise the note says why it is not shown. The Compare view's verdicts are not
+here: it shows :func:`workbench.stats.compare.compare`'s, the same as ``workbench compare``.
 """
 
 from __future__ import annotations
@@ -11,19 +12,13 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:  # pragma: no cover
-    from workbench.result import EngineResult, RunRecord
+    from workbench.result import RunRecord
 
 
 @dataclass(frozen=True)
 class Speedup:
     value: float | None
     note: str | None = None
-
-
-def _p50(r: "EngineResult") -> float | None:
-    lat = r.latency_ms or {}
-    v = lat.get("p50")
-    return float(v) if isinstance(v, (int, float)) and v > 0 else None
 
 
 def speedups(record: "RunRecord", baseline: str | None) -> dict[str, Speedup]:
@@ -39,50 +34,6 @@ def speedups(record: "RunRecord", baseline: str | None) -> dict[str, Speedup]:
     for r in record.results:
         out[r.engine] = Speedup(*speedup(r, base, mode))
     return out
-
-
-@dataclass(frozen=True)
-class CompareRow:
-    engine: str
-    a_p50: float | None
-    b_p50: float | None
-    a_thr: float | None
-    b_thr: float | None
-    a_prec: str | None
-    b_prec: str | None
-
-    @property
-    def p50_change(self) -> float | None:
-        """Relative change of p50 from A to B (negative = B faster)."""
-        if self.a_p50 and self.b_p50:
-            return self.b_p50 / self.a_p50 - 1.0
-        return None
-
-    @property
-    def thr_change(self) -> float | None:
-        if self.a_thr and self.b_thr:
-            return self.b_thr / self.a_thr - 1.0
-        return None
-
-
-def compare_rows(a: "RunRecord", b: "RunRecord") -> list[CompareRow]:
-    """One row per engine present in either run (A's order first)."""
-    names = [r.engine for r in a.results] + [r.engine for r in b.results if a.result(r.engine) is None]
-    rows = []
-    for name in names:
-        ra, rb = a.result(name), b.result(name)
-        rows.append(
-            CompareRow(
-                engine=name,
-                a_p50=_p50(ra) if ra and ra.ok else None,
-                b_p50=_p50(rb) if rb and rb.ok else None,
-                a_thr=ra.throughput if ra and ra.ok else None,
-                b_thr=rb.throughput if rb and rb.ok else None,
-                a_prec=(ra.precision_effective or ra.precision_requested) if ra else None,
-                b_prec=(rb.precision_effective or rb.precision_requested) if rb else None,
-            )
-        )
-    return rows
 
 
 CONFIG_KEYS = ("model", "mode", "batch", "precision", "device", "threads", "cores", "duration_s", "warmup_s")

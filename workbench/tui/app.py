@@ -465,9 +465,10 @@ class WorkbenchApp(App[int]):
     def _run_event(self, message: RunEventReceived) -> None:
         if message.origin != self._active:
             return  # a late event of a run we no longer show
+        from workbench.measure import events as ev
+
         event = message.event
-        kind = getattr(event, "kind", None)
-        if kind == "run_started":
+        if isinstance(event, ev.RunStarted):
             self._active_id = event.run_id
             if message.origin == "run" and event.config.get("cores"):
                 self._run_cores = tuple(event.config["cores"])
@@ -475,12 +476,12 @@ class WorkbenchApp(App[int]):
         elif self._active_id is not None and getattr(event, "run_id", self._active_id) != self._active_id:
             return
         self.query_one(LivePane).apply(event)
-        if kind == "engine_finished":
+        if isinstance(event, ev.EngineFinished):
             self._partial[event.engine] = _engine_result(event.result)
-        elif kind == "engine_failed":
+        elif isinstance(event, ev.EngineFailed):
             self._errors[event.engine] = event.error
             self.notify(f"{event.engine}: {event.error}", severity="error", title="Engine failed", markup=False)
-        elif message.origin == "monitor" and kind == "run_finished":
+        elif message.origin == "monitor" and isinstance(event, ev.RunFinished):
             record = services.record_from_dict(event.record)
             self.show_results(
                 ResultsView(
@@ -490,7 +491,7 @@ class WorkbenchApp(App[int]):
                 )
             )
             self.set_timer(0.5, self.action_reload_history)
-        elif message.origin == "monitor" and kind == "run_aborted":
+        elif message.origin == "monitor" and isinstance(event, ev.RunAborted):
             self._show_partial(f"followed run ended: {event.reason}", "warning")
 
     @_after_teardown_ok

@@ -1,47 +1,14 @@
-"""Compact number and record formatting for narrow terminals (pure functions, no Textual)."""
+"""Record formatting for narrow terminals: times, engine names, parity, core sets (pure functions, no Textual).
+
+Numbers (milliseconds, rates, ratios, bytes) and the missing-value mark come from :mod:`workbench.units`.
+"""
 
 from __future__ import annotations
 
 import datetime as _dt
 from typing import Any, Iterable, Mapping
 
-DASH = "—"
-
-
-def ms(value: Any) -> str:
-    """Milliseconds with three significant digits: 0.412, 4.12, 41.2, 412."""
-    if not isinstance(value, (int, float)) or value != value:
-        return DASH
-    v = float(value)
-    if v >= 100:
-        return f"{v:.0f}"
-    if v >= 10:
-        return f"{v:.1f}"
-    if v >= 1:
-        return f"{v:.2f}"
-    return f"{v:.3f}"
-
-
-def rate(value: Any) -> str:
-    """Items per second: 12.3, 123, 12.3k."""
-    if not isinstance(value, (int, float)) or value != value:
-        return DASH
-    v = float(value)
-    if v >= 100_000:
-        return f"{v / 1000:.0f}k"
-    if v >= 10_000:
-        return f"{v / 1000:.1f}k"
-    if v >= 100:
-        return f"{v:.0f}"
-    if v >= 10:
-        return f"{v:.1f}"
-    return f"{v:.2f}"
-
-
-def ratio(value: Any) -> str:
-    if not isinstance(value, (int, float)) or value != value:
-        return DASH
-    return f"{float(value):.2f}×"
+from workbench.units import MISSING
 
 
 def when(created: Any, now: _dt.datetime | None = None) -> str:
@@ -66,17 +33,6 @@ def when(created: Any, now: _dt.datetime | None = None) -> str:
     return local.strftime("%Y-%m-%d")
 
 
-def human_bytes(n: Any) -> str:
-    if not isinstance(n, (int, float)):
-        return DASH
-    value = float(n)
-    for unit in ("B", "KiB", "MiB", "GiB", "TiB"):
-        if value < 1024 or unit == "TiB":
-            return f"{value:.0f} {unit}" if unit in ("B", "KiB") else f"{value:.1f} {unit}"
-        value /= 1024
-    return f"{value:.1f} TiB"  # pragma: no cover
-
-
 def short_engine(name: str) -> str:
     return {"onnxruntime": "ort", "openvino": "ov"}.get(name, name)
 
@@ -90,12 +46,12 @@ def engines_label(names: Iterable[str], compact: bool = False) -> str:
 
 def parity_label(parity: Mapping[str, Any] | None) -> str:
     if not parity:
-        return DASH
-    return str(parity.get("status") or DASH)
+        return MISSING
+    return str(parity.get("status") or MISSING)
 
 
 def cpu_ranges(cpus: Iterable[int]) -> str:
     """``[0,1,2,3,6]`` -> ``"0-3,6"``."""
-    from workbench.machine.sysinfo import format_cpu_list
+    from workbench.machine.cpus import format_cpu_list
 
     return format_cpu_list(sorted(set(int(c) for c in cpus)))

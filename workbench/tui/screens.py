@@ -14,13 +14,15 @@ from textual.screen import ModalScreen
 from textual.widgets import DataTable, OptionList, Static
 from textual.widgets.option_list import Option
 
-from workbench.tui.analysis import compare_rows, config_differences
-from workbench.tui.format import DASH, engines_label, ms, rate, when
+from workbench.tui.analysis import config_differences
+from workbench.tui.format import engines_label, when
 from workbench.tui.messages import LiveRunsListed
 from workbench.tui.widgets.results import ResultsPane, ResultsView, theme_color
+from workbench.units import MISSING, ms, percent, rate
 
 if TYPE_CHECKING:  # pragma: no cover
     from workbench.result import RunRecord
+    from workbench.stats.compare import Comparison
 
 
 class _Modal(ModalScreen[Any]):
@@ -122,7 +124,7 @@ def record_summary(record: "RunRecord") -> Content:
     machine = cpu.get("model") or sysd.get("cpu_model") or "?"
     row("machine", f"{machine} · {sysd.get('hostname') or '?'}")
     versions = record.versions or {}
-    row("versions", " · ".join(f"{k} {v}" for k, v in versions.items() if v) or DASH)
+    row("versions", " · ".join(f"{k} {v}" for k, v in versions.items() if v) or MISSING)
     if record.tags:
         row("tags", ", ".join(record.tags))
     if record.note:
@@ -160,8 +162,17 @@ class RunDetailScreen(_Modal):
         self.app.export_records([self.record])  # type: ignore[attr-defined]
 
 
+#: Record-level warnings of a comparison that the "Differences" section already shows.
+_SHOWN_AS_DIFFERENCES = frozenset({"config_differs", "machine_differs", "model_differs"})
+
+
 class CompareScreen(_Modal):
-    """Two runs side by side: p50 and throughput per engine, and what differed between them."""
+    """Two runs side by side with the verdicts of ``workbench compare A B`` (:func:`workbench.stats.compare.compare`).
+
+    One row per paired engine: p50 of A and B, its change and the verdict (Mann-Whitney U on the stored histograms
+    and the 1 % practical threshold — the CLI's rule, not a raw ratio), then throughput; below, every metric's
+    verdict, the warnings and what differed between the runs.
+    """
 
     BINDINGS = [
         Binding("escape", "close", "Close", id="compare-close", tooltip="Back to the main screen"),
@@ -171,12 +182,16 @@ class CompareScreen(_Modal):
     def __init__(self, a: "RunRecord", b: "RunRecord") -> None:
         super().__init__()
         self.a, self.b = a, b
+        from workbench.stats.compare import compare  # numpy: only when a comparison is opened
+
+        self.comparison: "Comparison" = compare(a, b)
 
     def compose(self) -> ComposeResult:
         with Vertical(classes="dialog", id="compare-dialog"):
             yield Static(self._title(), classes="dialog-title")
             yield DataTable(cursor_type="row", zebra_stripes=True, id="compare-table")
             with VerticalScroll(id="compare-body"):
+                yield Static(self._verdicts(), id="compare-verdicts")
                 yield Static(self._differences(), id="compare-diff")
             yield Static("escape closes · e exports both runs", classes="dialog-hint")
 
@@ -187,8 +202,44 @@ class CompareScreen(_Modal):
             (f"{a.run_id[:8]} {when(a.created)} {(a.model or {}).get('name', '?')}", ""),
             ("   B ", "bold $accent"),
             (f"{b.run_id[:8]} {when(b.created)} {(b.model or {}).get('name', '?')}", ""),
-            ("\nΔ < 0 means B is faster (p50) · throughput Δ > 0 means B does more", "$text-muted"),
+            (
+                f"\nverdicts as `workbench compare {a.run_id[:8]} {b.run_id[:8]}` · Δ < 0: B is faster (p50)",
+                "$text-muted",
+            ),
         )
+
+    def _verdicts(self) -> Content:
+        from workbench.stats.compare import FASTER, SLOWER, UNTESTED, p_text
+
+        c = self.comparison
+        style = {FASTER: "$success", SLOWER: "$error", UNTESTED: "$text-muted"}
+        parts: list[Any] = []
+        if not c.pairs:
+            parts += [("No engine appears in both runs: nothing to compare.", "$warning"), "\n"]
+        tests: dict[str, None] = {}
+        for p in c.pairs:
+            parts += [(p.label, "bold"), "\n"]
+            for metric, v in p.verdicts.items():
+                parts += [(f"  {metric:<11}", "$text-muted"), (v.verdict, style.get(v.verdict, ""))]
+                if v.change_pct is not None:
+                    parts.append((f" {percent(v.change_pct, signed=True)}", ""))
+                if v.p_value is not None:
+                    parts.append((f" {p_text(v.p_value)}", "$text-muted"))
+                parts.append("\n")
+                if v.note:
+                    parts += [(f"    {v.note}", "$text-muted"), "\n"]
+                if v.test != "none":
+                    tests[f"{metric}: {v.test}"] = None
+            for w in p.warnings:
+                parts += [("  ⚠ ", "$warning"), (w["message"], ""), "\n"]
+        for w in c.warnings:
+            if w["code"] not in _SHOWN_AS_DIFFERENCES:
+                parts += [("⚠ ", "$warning"), (w["message"], ""), "\n"]
+        if tests:
+            parts += [("Tests: " + "; ".join(tests), "$text-muted"), "\n"]
+        parts += [(f"Verdicts need p < {c.alpha:g} and a change of at least {c.practical_pct:g}%.", "$text-muted")]
+        parts.append("\n")
+        return Content.assemble(*parts)
 
     def _differences(self) -> Content:
         diffs = config_differences(self.a, self.b)
@@ -199,7 +250,30 @@ class CompareScreen(_Modal):
             parts += [(f"  {key:<18}", "$text-muted"), (f"{va} → {vb}", ""), "\n"]
         return Content.assemble(*parts)
 
+    def rows(self) -> list[tuple[str, ...]]:
+        """The table's cells as text, one row per paired engine (what the Pilot tests read)."""
+        c = self.comparison
+        out: list[tuple[str, ...]] = []
+        for p in c.pairs:
+            lat, thr = p.deltas["p50"], p.deltas["throughput"]
+            out.append(
+                (
+                    p.engine,
+                    ms(lat.baseline),
+                    ms(lat.candidate),
+                    percent(lat.change_pct, signed=True),
+                    p.verdicts[c.metric].verdict,
+                    percent(thr.change_pct, signed=True),
+                    rate(thr.baseline),
+                    rate(thr.candidate),
+                    f"{p.precision_baseline or MISSING}/{p.precision_candidate or MISSING}",
+                )
+            )
+        return out
+
     def on_mount(self) -> None:
+        from workbench.stats.compare import FASTER, SLOWER, UNTESTED
+
         self.query_one("#compare-dialog").border_title = "Compare runs"
         table = self.query_one("#compare-table", DataTable)
         for key, label in (
@@ -207,30 +281,25 @@ class CompareScreen(_Modal):
             ("a", "A p50"),
             ("b", "B p50"),
             ("dp", "Δ p50"),
+            ("verdict", "p50 verdict"),
+            ("dt", "Δ items/s"),
             ("ta", "A items/s"),
             ("tb", "B items/s"),
-            ("dt", "Δ thr"),
             ("prec", "prec A/B"),
         ):
-            table.add_column(label, key=key)
-        ok, bad = theme_color(self, "success"), theme_color(self, "error")
-
-        def pct(v: float | None, better_if_negative: bool) -> Text:
-            if v is None:
-                return Text(DASH)
-            good = (v < 0) if better_if_negative else (v > 0)
-            return Text(f"{v * 100:+.1f}%", style=ok if good and abs(v) >= 0.02 else (bad if abs(v) >= 0.02 else ""))
-
-        for row in compare_rows(self.a, self.b):
+            right = key not in ("engine", "verdict", "prec")
+            table.add_column(Text(label, justify="right" if right else "left"), key=key)
+        ok, bad, muted = theme_color(self, "success"), theme_color(self, "error"), theme_color(self, "text-muted")
+        colour = {FASTER: ok, SLOWER: bad, UNTESTED: muted}
+        for p, cells in zip(self.comparison.pairs, self.rows()):
+            lat_style = colour.get(p.verdicts[self.comparison.metric].verdict, "")
+            thr_style = colour.get(p.verdicts["throughput"].verdict, "")
+            styles = ("bold", "", "", lat_style, lat_style, thr_style, "", "", "")
             table.add_row(
-                Text(row.engine, style="bold"),
-                Text(ms(row.a_p50)),
-                Text(ms(row.b_p50)),
-                pct(row.p50_change, True),
-                Text(rate(row.a_thr)),
-                Text(rate(row.b_thr)),
-                pct(row.thr_change, False),
-                Text(f"{row.a_prec or DASH}/{row.b_prec or DASH}"),
+                *(
+                    Text(cell, style=style, justify="left" if i in (0, 4, 8) else "right")
+                    for i, (cell, style) in enumerate(zip(cells, styles))
+                )
             )
         table.focus()
 

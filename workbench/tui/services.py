@@ -12,7 +12,6 @@ Blocking functions (:func:`system_info`, :func:`engine_infos`, :func:`list_histo
 
 from __future__ import annotations
 
-import os
 import threading
 from dataclasses import dataclass
 from pathlib import Path
@@ -48,32 +47,31 @@ def system_info() -> dict[str, Any]:
 
 def parse_cpus(text: str) -> list[int]:
     """``"0-3,6"`` -> ``[0, 1, 2, 3, 6]``; ValueError with a readable message otherwise."""
-    from workbench.machine.sysinfo import parse_cpu_list
+    from workbench.machine.cpus import parse_cpu_list
 
     return parse_cpu_list(text)
 
 
 def format_cpus(cpus: Sequence[int]) -> str:
-    from workbench.machine.sysinfo import format_cpu_list
+    from workbench.machine.cpus import format_cpu_list
 
     return format_cpu_list(list(cpus))
 
 
 def available_cpus() -> list[int]:
     """CPUs this process may run on."""
-    try:
-        return sorted(os.sched_getaffinity(0))
-    except (AttributeError, OSError):  # pragma: no cover - non-Linux
-        return list(range(os.cpu_count() or 1))
+    from workbench.machine.cpus import allowed_cores
+
+    return allowed_cores()
 
 
 def default_cores(cpus: Sequence[int]) -> tuple[list[int], list[int]]:
-    """``(run_cores, reserved_for_ui)``: every CPU but the first, which stays free for the UI, when there is
-    more than one; with a single CPU the run and the UI share it."""
-    cpus = sorted(cpus)
-    if len(cpus) > 1:
-        return cpus[1:], cpus[:1]
-    return cpus, []
+    """``(run_cores, left_to_the_app)`` by the one default-cores rule (:func:`workbench.machine.cpus.default_cores`,
+    the same the CLI uses)."""
+    from workbench.machine.cpus import default_cores as rule
+
+    run = list(rule(cpus))
+    return run, [c for c in sorted(cpus) if c not in run]
 
 
 def cpu_percent() -> list[float]:
@@ -91,6 +89,16 @@ def engine_infos() -> list["EngineInfo"]:
     from workbench_engines.registry import engine_infos as _infos
 
     return _infos(include_hidden=False)
+
+
+def check_engine_options(
+    items: Sequence[tuple[str, str, Any]], *, engines: Sequence[str], precision: str, mode: str
+) -> tuple[tuple[str, str, Any], ...]:
+    """Engine options ``(engine, name, value)`` validated and coerced against the adapters' declarations; a
+    WorkbenchError in one line (naming the option) otherwise. No engine is imported."""
+    from workbench_engines.registry import check_engine_options as check
+
+    return check(items, engines=engines, precision=precision, mode=mode, flag="option")
 
 
 def builtin_models() -> list[ModelChoice]:

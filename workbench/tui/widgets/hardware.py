@@ -17,8 +17,9 @@ from textual.reactive import reactive
 from textual.widget import Widget
 from textual.widgets import Static
 
-from workbench.tui.format import cpu_ranges, human_bytes
+from workbench.tui.format import cpu_ranges
 from workbench.tui.widgets import composed
+from workbench.units import bytes_iec, percent
 
 if TYPE_CHECKING:  # pragma: no cover
     from workbench_engines.base import EngineInfo
@@ -73,7 +74,7 @@ def summary_content(info: Mapping[str, Any] | None, engines: Iterable["EngineInf
         _plural(sockets, "socket"),
         f"{cpu.get('physical_cores', '?')} cores / {cpu.get('logical_cpus', '?')} threads",
         f"{len(numa) or '?'} NUMA",
-        f"{human_bytes(mem.get('total_bytes'))} RAM",
+        f"{bytes_iec(mem.get('total_bytes'))} RAM",
     ]
     parts += [(" · ".join(topo), "")]
     parts += ["\n"]
@@ -150,7 +151,7 @@ class CoreBars(Widget):
         per_row = max(1, width // self._cell_width())
         return math.ceil(len(self.cpus) / per_row) <= 2
 
-    def get_content_height(self, container, viewport, width: int) -> int:  # type: ignore[override]
+    def get_content_height(self, container, viewport, width: int) -> int:
         if not self.cpus:
             return 1
         width = max(1, width)
@@ -208,11 +209,11 @@ class CoreBars(Widget):
             out += [("  ■ ", "$secondary"), (f"UI {cpu_ranges(self.reserved)}", "")]
         shown = [self._pct(c) for c in self.cpus]
         if self.percents and shown:
-            out += [(f"  avg {sum(shown) / len(shown):.0f}%", "$text-muted")]
+            out += [(f"  avg {percent(sum(shown) / len(shown), decimals=0)}", "$text-muted")]
         if self.pinned and self.percents:
             busy = [self._pct(c) for c in self.cpus if c in self.pinned]
             if busy:
-                out += [(f" · pinned {sum(busy) / len(busy):.0f}%", "$text-muted")]
+                out += [(f" · pinned {percent(sum(busy) / len(busy), decimals=0)}", "$text-muted")]
         return out
 
 

@@ -18,9 +18,10 @@ from textual.message import Message
 from textual.reactive import reactive
 from textual.widgets import DataTable, Static
 
-from workbench.tui.format import DASH, engines_label, ms, short_engine, when
+from workbench.tui.format import engines_label, short_engine, when
 from workbench.tui.widgets import composed
 from workbench.tui.widgets.results import theme_color
+from workbench.units import MISSING, ms
 
 if TYPE_CHECKING:  # pragma: no cover
     from workbench.result import RunRecord
@@ -135,7 +136,7 @@ class HistoryPane(Vertical):
             failed = sum(1 for r in rec.results if not r.ok)
             engines = engines_label((r.engine for r in rec.results), compact=True)
             mark = _cell("●", accent) if rec.run_id in self.marked else _cell(" ")
-            best = _cell(f"{ms(p50)} {short_engine(engine)}" if engine else DASH)
+            best = _cell(f"{ms(p50)} {short_engine(engine)}" if engine else MISSING)
             if failed:
                 best.append(f" ✗{failed}", style=bad)
             table.add_row(
@@ -144,7 +145,7 @@ class HistoryPane(Vertical):
                 _cell(str((rec.model or {}).get("name") or "?")),
                 _cell(engines),
                 best,
-                _cell(str((rec.config or {}).get("mode") or DASH), muted),
+                _cell(str((rec.config or {}).get("mode") or MISSING), muted),
                 _cell(rec.run_id[:8], muted),
                 key=rec.run_id,
             )

@@ -17,8 +17,9 @@ from textual.reactive import reactive
 from textual.widgets import ProgressBar, Static
 from textual_plotext import PlotextPlot
 
-from workbench.tui.format import DASH, engines_label, ms, rate
+from workbench.tui.format import engines_label
 from workbench.tui.widgets import composed
+from workbench.units import MISSING, duration, ms, rate
 
 #: Seconds between histogram redraws while a run is live (~3-4 Hz).
 REDRAW_S = 0.3
@@ -112,8 +113,8 @@ class EngineLive(Vertical):
                 (f"{ms(p50)} ", "bold"),
                 ("p99 ", "$text-muted"),
                 (f"{ms(p99)} ms ", "bold"),
-                (f"{rate(thr)}/s ", "$accent"),
-                (f"n={its if its is not None else DASH}", "$text-muted"),
+                (f"{rate(thr, '/s')} ", "$accent"),
+                (f"n={its if its is not None else MISSING}", "$text-muted"),
             ]
         if self.detail:
             parts.append((f"  {self.detail}", "$text-muted"))
@@ -269,7 +270,7 @@ class LivePane(Vertical):
             w = self._engine(event.engine)
             if w is not None:
                 eff = event.effective or {}
-                bits = [f"loaded {ms(event.load_ms)} ms"]
+                bits = [f"loaded {duration(event.load_ms)}"]
                 if eff.get("precision"):
                     bits.append(str(eff["precision"]))
                 if eff.get("threads"):

@@ -19,8 +19,9 @@ from textual.reactive import reactive
 from textual.widgets import DataTable, Label, Select, Static
 
 from workbench.tui.analysis import Speedup, speedups
-from workbench.tui.format import DASH, cpu_ranges, ms, rate, ratio
+from workbench.tui.format import cpu_ranges
 from workbench.tui.widgets import composed
+from workbench.units import MISSING, duration, ms, percent, rate, ratio, significant
 
 if TYPE_CHECKING:  # pragma: no cover
     from workbench.result import EngineResult, RunRecord
@@ -112,19 +113,19 @@ class ResultsTable(DataTable):
         for r in results:
             self._engines.append(r.engine)
             if not r.ok:
-                self._failed_row(r.engine, r.precision_requested or DASH, bad_c)
+                self._failed_row(r.engine, r.precision_requested or MISSING, bad_c)
                 continue
             lat = r.latency_ms or {}
-            eff = r.precision_effective or r.precision_requested or DASH
+            eff = r.precision_effective or r.precision_requested or MISSING
             mismatch = bool(r.precision_effective and r.precision_effective != r.precision_requested)
             sp = speed.get(r.engine) or Speedup(None, None)
             if sp.value is None:
-                sp_cell = _cell(DASH if not sp.note or sp.note == "baseline failed" else "n/a", muted_c, right=True)
+                sp_cell = _cell(MISSING if not sp.note or sp.note == "baseline failed" else "n/a", muted_c, right=True)
             elif sp.note == "baseline":
                 sp_cell = _cell("base", muted_c, right=True)
             else:
                 sp_cell = _cell(ratio(sp.value), ok_c if sp.value >= 1.0 else warn_c, right=True)
-            parity = (r.parity or {}).get("status") or DASH
+            parity = (r.parity or {}).get("status") or MISSING
             nwarn = len(r.warnings or [])
             self.add_row(
                 _cell(r.engine, "bold"),
@@ -143,7 +144,7 @@ class ResultsTable(DataTable):
             if engine in self._engines:
                 continue
             self._engines.append(engine)
-            self._failed_row(engine, DASH, bad_c)
+            self._failed_row(engine, MISSING, bad_c)
         if self.row_count:
             self.move_cursor(row=min(max(cursor, 0), self.row_count - 1))
 
@@ -152,7 +153,7 @@ class ResultsTable(DataTable):
             _cell(engine, "bold"),
             _cell(precision),
             _cell("✗ failed", bad),
-            *[_cell(DASH, right=True) for _ in range(len(COLUMNS) - 3)],
+            *[_cell(MISSING, right=True) for _ in range(len(COLUMNS) - 3)],
             key=engine,
         )
 
@@ -199,13 +200,13 @@ def result_detail(r: "EngineResult | None", speed: Speedup | None, error: str | 
     parts += [(" · ".join(line), ""), "\n"]
     res = []
     if r.load_ms is not None:
-        res.append(f"load {ms(r.load_ms)} ms")
+        res.append(f"load {duration(r.load_ms)}")
     if r.first_inference_ms is not None:
-        res.append(f"first {ms(r.first_inference_ms)} ms")
+        res.append(f"first {duration(r.first_inference_ms)}")
     if r.peak_rss_mb is not None:
-        res.append(f"RSS {r.peak_rss_mb:.0f} MB")
+        res.append(f"RSS {significant(r.peak_rss_mb)} MB")
     if r.cpu_util_pct is not None:
-        res.append(f"CPU {r.cpu_util_pct:.0f}%")
+        res.append(f"CPU {percent(r.cpu_util_pct, decimals=0)}")
     if res:
         parts += [(" · ".join(res), muted), "\n"]
     p = r.parity or {}
@@ -221,7 +222,7 @@ def result_detail(r: "EngineResult | None", speed: Speedup | None, error: str | 
         if isinstance(p.get("max_abs"), (int, float)):
             nums.append(f"max |Δ| {p['max_abs']:.1e}")
         if isinstance(p.get("top1"), (int, float)):
-            nums.append(f"top-1 {p['top1'] * 100:.0f}%")
+            nums.append(f"top-1 {percent(p['top1'] * 100, decimals=0)}")
         if nums:
             parts.append((" (" + ", ".join(nums) + ")", muted))
         if p.get("message"):

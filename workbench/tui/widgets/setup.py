@@ -1,6 +1,9 @@
-"""The Setup pane: what to run (model, engines) and how (device, precision, mode, batch, threads, cores, time).
+"""The Setup pane: what to run (model, engines) and how (device, precision, mode, batch, threads, cores, time,
+and the options the offered engines declare).
 
-Every control is one line tall (Textual's ``compact`` style) so the whole form fits an 80×24 terminal.
+Every control is one line tall (Textual's ``compact`` style) so the whole form fits an 80×24 terminal. Engine
+options are built from the adapters' declarations (``EngineInfo.options``): one ``engine.name`` label + Input row
+each, placeholder = the default; the section is hidden when no offered engine declares any.
 :meth:`SetupPane.values` returns the :class:`workbench.measure.runner.RunConfig` keyword arguments, or raises a
 :class:`~workbench.errors.WorkbenchError` whose one line says which field is wrong (and focuses it).
 """
@@ -27,7 +30,7 @@ from workbench.tui.widgets import composed
 
 if TYPE_CHECKING:  # pragma: no cover
     from workbench.tui.services import ModelChoice
-    from workbench_engines.base import EngineInfo
+    from workbench_engines.base import EngineInfo, EngineOption
 
 PRECISION_CHOICES: tuple[str, ...] = ("fp32", "bf16", "fp16")
 MODE_CHOICES: tuple[str, ...] = ("latency", "throughput")
@@ -38,6 +41,20 @@ DEFAULT_WARMUP_S = 1.0
 
 def _engine_id(name: str) -> str:
     return "engine-" + re.sub(r"[^A-Za-z0-9_-]", "_", name)
+
+
+def _option_id(engine: str, name: str) -> str:
+    return "option-" + re.sub(r"[^A-Za-z0-9_-]", "_", f"{engine}-{name}")
+
+
+def _option_ok(option: "EngineOption", text: str) -> bool:
+    if not text.strip():
+        return True
+    try:
+        option.coerce(text)
+    except ValueError:
+        return False
+    return True
 
 
 def _parse_cpus(text: str) -> list[int]:
@@ -86,6 +103,43 @@ class FormRow(Horizontal):
         super().__init__(Label(label, classes="form-label"), *children, id=id)
 
 
+class OptionRow(Horizontal):
+    """``engine.name | Input`` for one declared engine option (placeholder: its default and where it applies)."""
+
+    DEFAULT_CSS = """
+    OptionRow {
+        height: auto;
+    }
+    OptionRow > .option-label {
+        padding: 0 1 0 0;
+        color: $text-muted;
+    }
+    OptionRow > Input {
+        width: 1fr;
+    }
+    """
+
+    def __init__(self, engine: str, option: "EngineOption", value: str = "", *, label_width: int = 0) -> None:
+        self.engine = engine
+        self.option = option
+        key = f"{engine}.{option.name}"
+        choices = f"one of {option.choices_text()}" if option.choices else ""
+        hint = " · ".join(p for p in (option.default_text(), choices, option.scope()) if p)
+        label = Label(key, classes="option-label")
+        label.styles.width = max(label_width, len(key)) + 1
+        self.input = Input(
+            value,
+            placeholder=hint,
+            compact=True,
+            id=_option_id(engine, option.name),
+            valid_empty=True,
+            validators=[Function(lambda text: _option_ok(option, text), f"{key}: {option.expects()}")],
+            tooltip=option.help or None,
+            classes="form-field",
+        )
+        super().__init__(label, self.input)
+
+
 class SetupPane(VerticalScroll):
     """The run form. Engines and models arrive after mount (see :attr:`engines`, :attr:`models`)."""
 
@@ -118,6 +172,16 @@ class SetupPane(VerticalScroll):
     }
     SetupPane .setup-error.-shown {
         display: block;
+    }
+    SetupPane #setup-options-row {
+        display: none;
+    }
+    SetupPane #setup-options-row.-shown {
+        display: block;
+    }
+    SetupPane #setup-options {
+        height: auto;
+        width: 1fr;
     }
     """
 
@@ -274,6 +338,7 @@ class SetupPane(VerticalScroll):
                 classes="form-field",
             ),
         )
+        yield FormRow("Options", Vertical(id="setup-options"), id="setup-options-row")
         yield Static("", id="setup-message", classes="setup-error")
 
     def on_mount(self) -> None:
@@ -325,6 +390,7 @@ class SetupPane(VerticalScroll):
                     )
                 )
         box.mount_all(boxes)
+        self._build_options(engines, selected={str(cb.name) for cb in boxes if cb.value and not cb.disabled})
         devices: list[str] = ["cpu"]
         for info in engines:
             for dev in info.devices:
@@ -334,6 +400,39 @@ class SetupPane(VerticalScroll):
         current = select.value if select.value is not Select.NULL else "cpu"
         select.set_options([(d, d) for d in devices])
         select.value = current if current in devices else "cpu"
+
+    def _build_options(self, engines: tuple["EngineInfo", ...], selected: set[str]) -> None:
+        """One row per option the offered (installed) engines declare; typed values survive a re-discovery. The
+        options of an engine that is not selected are disabled (and not passed to the run)."""
+        box = self.query_one("#setup-options", Vertical)
+        previous = {row.input.id: row.input.value for row in box.query(OptionRow)}
+        given = {f"{e}.{n}": str(v) for e, n, v in self._initial.get("engine_options") or ()}
+        box.remove_children()
+        declared = [(info.name, opt) for info in engines if info.installed for opt in info.options]
+        width = max((len(f"{e}.{o.name}") for e, o in declared), default=0)
+        rows = []
+        for engine, opt in declared:
+            value = previous.get(_option_id(engine, opt.name), given.get(f"{engine}.{opt.name}", ""))
+            row = OptionRow(engine, opt, value, label_width=width)
+            row.input.disabled = engine not in selected
+            rows.append(row)
+        box.mount_all(rows)
+        self.query_one("#setup-options-row").set_class(bool(rows), "-shown")
+
+    @on(Checkbox.Changed, "#setup-engines Checkbox")
+    def _engine_toggled(self, event: Checkbox.Changed) -> None:
+        for row in self.query(OptionRow).results(OptionRow):
+            if row.engine == event.checkbox.name:
+                row.input.disabled = not event.value
+
+    def engine_options(self, engines: Sequence[str]) -> tuple[tuple[str, str, str], ...]:
+        """``(engine, name, text)`` for every option filled in, of the given (selected) engines only."""
+        out = []
+        for row in self.query(OptionRow).results(OptionRow):
+            text = row.input.value.strip()
+            if text and row.engine in engines:
+                out.append((row.engine, row.option.name, text))
+        return tuple(out)
 
     # -------------------------------------------------------------------------------------------------- cores
     def watch_cpus(self) -> None:
@@ -436,6 +535,7 @@ class SetupPane(VerticalScroll):
                 raise SetupError(field, f"{field.removeprefix('setup-')}: not a number: {text!r}") from None
 
         cores_text = self.query_one("#setup-cores", Input).value.strip()
+        cores: tuple[int, ...] | None
         if cores_text:
             try:
                 cores = tuple(_parse_cpus(cores_text))
@@ -443,18 +543,38 @@ class SetupPane(VerticalScroll):
                 raise SetupError("setup-cores", str(exc)) from None
         else:
             cores = self.planned_cores()[0] or None
+        precision = str(self.query_one("#setup-precision", Select).value)
+        mode = str(self.query_one("#setup-mode", Select).value)
+        engine_options = self._checked_options(engines, precision=precision, mode=mode)
         return {
             "model": model,
             "engines": engines,
             "device": str(self.query_one("#setup-device", Select).value),
-            "precision": str(self.query_one("#setup-precision", Select).value),
-            "mode": str(self.query_one("#setup-mode", Select).value),
+            "precision": precision,
+            "mode": mode,
+            "engine_options": engine_options,
             "batch": number("setup-batch", int, empty=1),
             "threads": number("setup-threads", int),
             "cores": tuple(cores) if cores else None,
             "duration_s": number("setup-duration", float, empty=DEFAULT_DURATION_S),
             "warmup_s": number("setup-warmup", float, empty=DEFAULT_WARMUP_S),
         }
+
+    def _checked_options(
+        self, engines: Sequence[str], *, precision: str, mode: str
+    ) -> tuple[tuple[str, str, Any], ...]:
+        """The filled-in options of the selected engines, validated against the declarations (SetupError on the
+        first bad one, naming its field)."""
+        from workbench.errors import WorkbenchError
+        from workbench.tui import services
+
+        items = self.engine_options(engines)
+        for engine, name, text in items:
+            try:
+                services.check_engine_options([(engine, name, text)], engines=engines, precision=precision, mode=mode)
+            except WorkbenchError as exc:
+                raise SetupError(_option_id(engine, name), str(exc)) from None
+        return services.check_engine_options(items, engines=engines, precision=precision, mode=mode)
 
     def show_error(self, field: str | None, message: str) -> None:
         """Show ``message`` under the form and focus ``field``."""
@@ -507,6 +627,11 @@ class SetupPane(VerticalScroll):
         if initial.get("cores"):
             cores = initial["cores"]
             self.query_one("#setup-cores", Input).value = cores if isinstance(cores, str) else cpu_ranges(cores)
+        if initial.get("engine_options"):
+            self._initial["engine_options"] = tuple(initial["engine_options"])
+            for engine, name, value in self._initial["engine_options"]:
+                for widget in self.query(f"#{_option_id(engine, name)}").results(Input):
+                    widget.value = str(value)
         for key in ("precision", "mode", "device"):
             if initial.get(key):
                 try:

@@ -1,0 +1,180 @@
+"""The model-format registry: one table of every format an artifact can carry.
+
+Each :class:`ModelFormat` says how a file of that format is recognised (its suffixes and, where several formats
+share a suffix, a content sniffer that never unpickles), whose fp32 output is the parity reference for models in
+that format, and whether built-in models are resolved to it. Which engines read a format is not written here: it
+is derived from each adapter's ``formats`` through the registry (:func:`engines_for`).
+
+Adding a format is one row in :data:`FORMAT_TABLE` (plus, in :mod:`workbench.models.resolve`, the function that
+reads its input specs, and an adapter that lists it in ``formats``).
+
+Only the standard library is imported; nothing here imports an engine.
+"""
+
+from __future__ import annotations
+
+import zipfile
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Callable, Mapping
+
+
+@dataclass(frozen=True)
+class ModelFormat:
+    """One model format.
+
+    ``suffixes``: lower-case file suffixes (with the dot) that mean this format; empty for a format that is not a
+    file (``torch-builtin``). ``sniff``: for suffixes several formats share, a function that looks at the content
+    and returns the format's name (possibly another format of the same family: a torch.export archive saved as
+    ``.pt`` is ``pt2``), raising ModelError for what it refuses. ``companions``: suffix -> what such a file is,
+    for files that belong beside a model file (OpenVINO's ``.bin``). ``reference_engine``: whose fp32 CPU output
+    is the parity reference. ``builtin``: built-in models are exported/converted to it.
+    """
+
+    name: str
+    label: str
+    suffixes: tuple[str, ...] = ()
+    reference_engine: str = "torch"
+    builtin: bool = False
+    sniff: Callable[[Path], str] | None = None
+    companions: Mapping[str, str] = field(default_factory=dict)
+
+
+# ---- content sniffing ----------------------------------------------------------------------------------------------
+def detect_torch_format(path: Path) -> str:
+    """``"torchscript"`` or ``"pt2"``, from the member names of the file's zip archive (nothing is unpickled).
+
+    TorchScript archives (``torch.jit.save``) hold ``<dir>/code/`` and ``<dir>/constants.pkl``; torch.export
+    archives (``torch.export.save``) hold ``<dir>/archive_format`` and ``<dir>/models/*.json`` (older ones a
+    top-level ``serialized_exported_program.json``). Raises ModelError for pickled checkpoints
+    (``torch.save``) and anything else.
+    """
+    from workbench.errors import ModelError
+
+    path = Path(path)
+    if not zipfile.is_zipfile(path):
+        with open(path, "rb") as fh:
+            head = fh.read(2)
+        if head[:1] == b"\x80":  # pickle protocol >= 2: torch.save(..., _use_new_zipfile_serialization=False)
+            raise ModelError(_pickled_message(path))
+        raise ModelError(f"{path.name} is not a TorchScript or torch.export file (not a zip archive)")
+    try:
+        with zipfile.ZipFile(path) as archive:
+            members = archive.namelist()
+    except (zipfile.BadZipFile, OSError) as exc:
+        detail = str(exc).strip().splitlines()[0][:300] if str(exc).strip() else type(exc).__name__
+        raise ModelError(f"{path.name} is a damaged zip archive ({detail})") from exc
+    tails = {m.split("/", 1)[1] if "/" in m else m for m in members}
+    if (
+        "archive_format" in tails
+        or "serialized_exported_program.json" in tails
+        or any(t.startswith("models/") and t.endswith(".json") for t in tails)
+    ):
+        return "pt2"
+    if "constants.pkl" in tails and any(t.startswith("code/") for t in tails):
+        return "torchscript"
+    if "data.pkl" in tails:
+        raise ModelError(_pickled_message(path))
+    raise ModelError(f"{path.name} is a zip archive but not a TorchScript or torch.export file")
+
+
+def _pickled_message(path: Path) -> str:
+    return (
+        f"{path.name} looks like a pickled checkpoint (torch.save), which the workbench does not unpickle; "
+        "export it with torch.jit.save or torch.export.save"
+    )
+
+
+# ---- the table ---------------------------------------------------------------------------------------------------
+#: Every format: the built-in source first, then file formats in the order they are listed to users.
+FORMAT_TABLE: tuple[ModelFormat, ...] = (
+    ModelFormat("torch-builtin", "built-in PyTorch module (architecture + state dict)", builtin=True),
+    ModelFormat("onnx", "ONNX", (".onnx",), reference_engine="onnxruntime", builtin=True),
+    ModelFormat(
+        "openvino",
+        "OpenVINO IR (with its .bin)",
+        (".xml",),
+        reference_engine="openvino",
+        builtin=True,
+        companions={".bin": "OpenVINO weights"},
+    ),
+    ModelFormat(
+        "torchscript", "TorchScript", (".pt", ".pth", ".ts"), reference_engine="torch", sniff=detect_torch_format
+    ),
+    ModelFormat("pt2", "torch.export", (".pt2",), reference_engine="torch", sniff=detect_torch_format),
+)
+_BY_NAME: dict[str, ModelFormat] = {f.name: f for f in FORMAT_TABLE}
+#: The format of the built-in models themselves (their parity reference is its reference engine).
+BUILTIN_SOURCE = "torch-builtin"
+
+
+def format_names() -> tuple[str, ...]:
+    """Every format name."""
+    return tuple(_BY_NAME)
+
+
+def get_format(name: str) -> ModelFormat:
+    """The format called ``name``; KeyError for an unknown one."""
+    return _BY_NAME[name]
+
+
+def builtin_formats() -> tuple[str, ...]:
+    """Formats a built-in model can be resolved to."""
+    return tuple(f.name for f in FORMAT_TABLE if f.builtin)
+
+
+def file_types() -> dict[str, str]:
+    """Model-file suffix -> what it holds (``{".onnx": "ONNX", ...}``), in listing order."""
+    return {suffix: f.label for f in FORMAT_TABLE for suffix in f.suffixes}
+
+
+def describe_files() -> str:
+    """The model files the workbench reads, for help texts: ``.onnx (ONNX), ..., .pt2 (torch.export)``."""
+    return ", ".join(f"{'/'.join(f.suffixes)} ({f.label})" for f in FORMAT_TABLE if f.suffixes)
+
+
+def companion_suffixes() -> dict[str, tuple[str, str]]:
+    """Suffix of a companion file -> ``(what it is, the model suffix to pass instead)``."""
+    return {s: (what, f.suffixes[0]) for f in FORMAT_TABLE for s, what in f.companions.items() if f.suffixes}
+
+
+def reference_engine(fmt: str) -> str:
+    """Whose fp32 CPU output is the parity reference for a model in format ``fmt``."""
+    return _BY_NAME[fmt].reference_engine
+
+
+def builtin_reference_engine() -> str:
+    """Whose fp32 CPU output is the parity reference for built-in models."""
+    return reference_engine(BUILTIN_SOURCE)
+
+
+def detect_format(path: Path) -> str:
+    """The format of the model file ``path``, from its suffix and, where the suffix is shared, its content.
+
+    Raises ModelError in one line: a companion file given instead of its model file, a suffix no format has, or
+    content the sniffer refuses (a pickled checkpoint).
+    """
+    from workbench.errors import ModelError
+
+    path = Path(path)
+    ext = path.suffix.lower()
+    candidates = [f for f in FORMAT_TABLE if ext in f.suffixes]
+    if not candidates:
+        companion = companion_suffixes().get(ext)
+        if companion is not None:
+            what, model_suffix = companion
+            raise ModelError(f"{path.name} looks like {what}: pass the {model_suffix} file beside it")
+        kinds = ", ".join(f"{e} ({k})" for e, k in file_types().items())
+        raise ModelError(f"unsupported model file {path.name!r}: the workbench reads {kinds}")
+    for fmt in candidates:
+        if fmt.sniff is not None:
+            return fmt.sniff(path)
+    return candidates[0].name
+
+
+def engines_for(fmt: str, *, include_hidden: bool = False) -> tuple[str, ...]:
+    """Engines whose adapter reads ``fmt`` (from each adapter's ``formats``; no engine is imported)."""
+    from .registry import engine_names, get_engine_class
+
+    get_format(fmt)
+    return tuple(n for n in engine_names(include_hidden) if fmt in get_engine_class(n).formats)
