@@ -31,6 +31,7 @@ from dataclasses import asdict, dataclass, field
 from typing import Any, Callable, ClassVar, Mapping
 
 from .formats import format_names
+from .variants import PrecisionVariant, variants_from_dict
 
 PRECISIONS: tuple[str, ...] = ("fp32", "bf16", "fp16", "int8")
 MODES: tuple[str, ...] = ("latency", "throughput")
@@ -236,6 +237,8 @@ class ModelArtifact:
     builtin: str | None = None
     reference_engine: str = "torch"  # whose fp32 output is the parity reference
     batch: int = 1
+    #: lower-precision files made by model preparation, by precision (see :mod:`workbench_engines.variants`)
+    variants: Mapping[str, PrecisionVariant] = field(default_factory=dict)
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -248,6 +251,7 @@ class ModelArtifact:
             "builtin": self.builtin,
             "reference_engine": self.reference_engine,
             "batch": self.batch,
+            "variants": {k: v.to_dict() for k, v in self.variants.items()},
         }
 
     @classmethod
@@ -262,6 +266,7 @@ class ModelArtifact:
             builtin=d.get("builtin"),
             reference_engine=d.get("reference_engine", "torch"),
             batch=int(d.get("batch", 1)),
+            variants=variants_from_dict(d.get("variants")),
         )
 
 
@@ -494,6 +499,15 @@ class Engine(ABC):
     def probe_devices(cls) -> tuple[str, ...]:
         """Devices the engine itself reports (imports the engine; run it in a child process from the CLI/UI)."""
         return cls.quick_devices()
+
+    @classmethod
+    def explain_error(cls, exc: BaseException) -> str:
+        """The one line a user can act on for an exception this engine raised (never an engine-internal source
+        path alone). Native engines write pages, often with the useful part last: adapters override this to
+        pick it out (the failing ops, the innermost status). Default: the first line of the message."""
+        from workbench.errors import first_line
+
+        return first_line(exc)
 
     @classmethod
     def pick_format(cls, artifact: ModelArtifact) -> str:

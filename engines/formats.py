@@ -2,7 +2,9 @@
 
 Each :class:`ModelFormat` says how a file of that format is recognised (its suffixes and, where several formats
 share a suffix, a content sniffer that never unpickles), whose fp32 output is the parity reference for models in
-that format, and whether built-in models are resolved to it. Which engines read a format is not written here: it
+that format, and whether built-in models are resolved to it. Files are recognised by their content first
+(:func:`sniff_format`: a TorchScript/torch.export zip, an XML ``<net>``, an ONNX protobuf, whatever the name);
+the suffix decides only when the content says nothing. Which engines read a format is not written here: it
 is derived from each adapter's ``formats`` through the registry (:func:`engines_for`).
 
 Adding a format is one row in :data:`FORMAT_TABLE` (plus, in :mod:`workbench.models.resolve`, the function that
@@ -13,10 +15,12 @@ Only the standard library is imported; nothing here imports an engine.
 
 from __future__ import annotations
 
+import pickletools
+import re
 import zipfile
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Callable, Mapping
+from typing import Any, Callable, Mapping
 
 
 @dataclass(frozen=True)
@@ -78,6 +82,117 @@ def detect_torch_format(path: Path) -> str:
     raise ModelError(f"{path.name} is a zip archive but not a TorchScript or torch.export file")
 
 
+def _varint(data: bytes, pos: int) -> tuple[int | None, int]:
+    """A protobuf varint at ``pos``: ``(value, next position)``, value None when ``data`` ends inside it."""
+    value = shift = 0
+    while pos < len(data):
+        byte = data[pos]
+        pos += 1
+        value |= (byte & 0x7F) << shift
+        if not byte & 0x80:
+            return value, pos
+        shift += 7
+        if shift > 63:
+            return None, pos
+    return None, pos
+
+
+#: ModelProto field number -> protobuf wire type (onnx.proto: ir_version=1 ... graph=7, opset_import=8, ...).
+_ONNX_MODEL_FIELDS = {1: 0, 2: 2, 3: 2, 4: 2, 5: 0, 6: 2, 7: 2, 8: 2, 14: 2, 20: 2, 25: 2, 26: 2}
+
+
+def looks_like_onnx(head: bytes, size: int) -> bool:
+    """Whether ``head`` (the first bytes of a file of ``size`` bytes) is the start of a serialized ONNX
+    ``ModelProto``: every field a ModelProto field with its wire type, an ``ir_version`` and a graph or opset.
+    Cheap (no parse of the graph); the spec reader parses the file for real."""
+    pos, seen = 0, set()
+    while pos < len(head):
+        tag, pos = _varint(head, pos)
+        if tag is None:
+            break
+        number, wire = tag >> 3, tag & 7
+        if _ONNX_MODEL_FIELDS.get(number) != wire:
+            return False
+        value, pos = _varint(head, pos)
+        if value is None:
+            break
+        if number == 1 and not 1 <= value <= 64:
+            return False
+        if wire == 2:
+            pos += value
+            if pos > size:
+                return False
+        seen.add(number)
+    return 1 in seen and bool(seen & {7, 8})
+
+
+_IR_HEAD = re.compile(rb"^\s*(?:<\?xml[^>]*\?>\s*)?(?:<!--.*?-->\s*)*<net[\s>]", re.DOTALL)
+
+
+def _looks_like_pickle(head: bytes) -> bool:
+    """A pickle stream (protocol 2+) whose first opcodes parse; nothing is unpickled."""
+    if len(head) < 2 or head[0] != 0x80 or head[1] not in (2, 3, 4, 5):
+        return False
+    try:
+        for count, _ in enumerate(pickletools.genops(head)):
+            if count >= 8:
+                break
+    except (ValueError, IndexError):
+        return False
+    return True
+
+
+def sniff_format(path: Path) -> str | None:
+    """The format the content of ``path`` shows, whatever its name; None when the content says nothing (or the
+    file cannot be read).
+
+    A zip archive is TorchScript or torch.export by its member names (:func:`detect_torch_format`); an XML
+    document whose root is ``<net>`` is an OpenVINO IR; a protobuf that starts like an ONNX ModelProto
+    (:func:`looks_like_onnx`) is ONNX. Raises ModelError for pickled checkpoints (``torch.save``: a zip with
+    ``data.pkl`` or a bare pickle), with the line that says how to export, and for zips of anything else.
+    """
+    path = Path(path)
+    try:
+        with open(path, "rb") as fh:
+            head = fh.read(1 << 16)
+        size = path.stat().st_size
+    except OSError:
+        return None
+    if head[:4] == b"PK\x03\x04" and zipfile.is_zipfile(path):
+        return detect_torch_format(path)
+    if _looks_like_pickle(head):
+        from workbench.errors import ModelError
+
+        raise ModelError(_pickled_message(path))
+    if _IR_HEAD.match(head.removeprefix(b"\xef\xbb\xbf")):
+        return "openvino"
+    if looks_like_onnx(head, size):
+        return "onnx"
+    return None
+
+
+def onnx_external_data(model: Any) -> list[str]:
+    """Locations (relative to the ``.onnx`` file) of the external-data files an ONNX ``ModelProto`` names —
+    the weights of models over 2 GB live there — in first-use order. Walks initializers, tensor attributes and
+    subgraphs of a model loaded with ``load_external_data=False``; reads no weights, imports nothing."""
+    found: dict[str, None] = {}
+    external = 1  # onnx.TensorProto.EXTERNAL
+
+    def walk(graph: Any) -> None:
+        tensors = list(graph.initializer)
+        for node in graph.node:
+            for attr in node.attribute:
+                tensors += ([attr.t] if attr.HasField("t") else []) + list(attr.tensors)
+                for sub in ([attr.g] if attr.HasField("g") else []) + list(attr.graphs):
+                    walk(sub)
+        for tensor in tensors:
+            if tensor.data_location == external:
+                found.update({e.value: None for e in tensor.external_data if e.key == "location"})
+
+    walk(model.graph)
+    return list(found)
+
+
 def _pickled_message(path: Path) -> str:
     return (
         f"{path.name} looks like a pickled checkpoint (torch.save), which the workbench does not unpickle; "
@@ -89,7 +204,14 @@ def _pickled_message(path: Path) -> str:
 #: Every format: the built-in source first, then file formats in the order they are listed to users.
 FORMAT_TABLE: tuple[ModelFormat, ...] = (
     ModelFormat("torch-builtin", "built-in PyTorch module (architecture + state dict)", builtin=True),
-    ModelFormat("onnx", "ONNX", (".onnx",), reference_engine="onnxruntime", builtin=True),
+    ModelFormat(
+        "onnx",
+        "ONNX",
+        (".onnx",),
+        reference_engine="onnxruntime",
+        builtin=True,
+        companions={".data": "ONNX external data (the weights of a large model)"},
+    ),
     ModelFormat(
         "openvino",
         "OpenVINO IR (with its .bin)",
@@ -149,14 +271,18 @@ def builtin_reference_engine() -> str:
 
 
 def detect_format(path: Path) -> str:
-    """The format of the model file ``path``, from its suffix and, where the suffix is shared, its content.
+    """The format of the model file ``path``: from its content (:func:`sniff_format`) whatever its name, else
+    from its suffix (and, where the suffix is shared, the format's own sniffer).
 
-    Raises ModelError in one line: a companion file given instead of its model file, a suffix no format has, or
-    content the sniffer refuses (a pickled checkpoint).
+    Raises ModelError in one line: a pickled checkpoint (any name), a companion file given instead of its model
+    file, a suffix no format has, or content the sniffer refuses.
     """
     from workbench.errors import ModelError
 
     path = Path(path)
+    sniffed = sniff_format(path)
+    if sniffed is not None:
+        return sniffed
     ext = path.suffix.lower()
     candidates = [f for f in FORMAT_TABLE if ext in f.suffixes]
     if not candidates:

@@ -2,23 +2,98 @@
 
 Threads: ``intra_op_num_threads`` is always set explicitly (ONNX Runtime pins its own pool to cores unless it is
 given), ``inter_op_num_threads = 1`` with sequential execution. On CUDA, inputs and outputs are bound to device
-memory with IO binding so the timed call is the kernels, not host copies. Precision: the model runs in the
-precision it was exported in (fp32 for built-ins); fp16/bf16/int8 need a converted model and are refused with a
-clear message rather than silently running fp32.
+memory with IO binding so the timed call is the kernels, not host copies. Precision: fp32 runs the model as
+exported; int8 (CPU) runs the quantized model that model preparation made (:mod:`workbench.models.quantize`: static
+QDQ U8S8/S8S8 by ``int8_scheme``, or dynamic by ``int8_method``), and the effective precision is read from the graph
+ORT optimised and runs (:mod:`workbench_engines.precision`). fp16/bf16 are refused in one line naming what runs,
+rather than silently running fp32.
 """
 
 from __future__ import annotations
 
 import os
+import re
+import tempfile
 import time
 from pathlib import Path
 from typing import Any, Mapping
 
-from workbench.errors import EngineUnavailable, ModelError, UnsupportedError, first_line
+from workbench.errors import EngineUnavailable, ModelError, UnsupportedError, WorkbenchError
 
-from .base import Effective, Engine, LoadedModel, LoadSettings, ModelArtifact
+from .base import Effective, Engine, EngineOption, LoadedModel, LoadSettings, ModelArtifact
+from .precision import census_extra, census_precision, onnx_census, onnx_graph_ops, refuse_precision, variant_file
+from .variants import PrecisionVariant
 
 _PROVIDERS = {"cpu": "CPUExecutionProvider", "cuda": "CUDAExecutionProvider"}
+#: Why a precision is refused (docs/engines.md): the execution providers here have no such kernels for built-ins.
+_NO_PRECISION = {
+    "fp16": "the CPU execution provider has no fp16 kernels for these models; fp16 needs a GPU provider and an "
+    "fp16-converted model, which the workbench does not make yet",
+    "bf16": "ONNX Runtime's CPU and CUDA providers run no bf16 models the workbench can make",
+    "int8": "the workbench quantizes for the CPU execution provider only",
+}
+
+
+def _int8_evidence(optimized: str, variant: PrecisionVariant, fmt: str) -> tuple[str, dict[str, Any]]:
+    """The effective precision of a quantized model: the quantized kernels in the graph ORT optimised and runs
+    (``DequantizeLinear`` feeding a float ``Conv`` counts as float), and how the model was quantized."""
+    try:
+        ops = onnx_graph_ops(optimized)
+    finally:
+        try:
+            os.unlink(optimized)
+        except OSError:
+            pass
+    counts = onnx_census(ops)
+    extra = census_extra(counts, "ONNX Runtime optimised graph (quantized vs float compute ops)")
+    extra["quantization"] = variant.report(fmt)
+    return census_precision(counts, "fp32"), extra
+
+
+# ---- errors: ONNX Runtime nests "Non-zero status code returned while running X node" messages ------------------
+_ORT_PREFIX = re.compile(r"^\[ONNXRuntimeError\]\s*:\s*\d+\s*:\s*\w+\s*:\s*")
+_ORT_NODE = re.compile(r"running (\S+) node\. Name:'([^']*)'")
+_ORT_SOURCE = re.compile(r"(?:\S*/)?[\w.-]+\.(?:cc|cpp|cxx|h|hpp):\d+\s*")
+
+
+def _skip_signature(text: str) -> str:
+    """``text`` without a leading C++ function signature (``ns::Cls::fn(const T&, bool) const ``)."""
+    match = re.match(r"[\w:~<>,* ]*::[\w~<>]+\(", text)
+    if not match:
+        return text
+    depth, i = 0, match.end() - 1
+    for i in range(match.end() - 1, len(text)):
+        depth += {"(": 1, ")": -1}.get(text[i], 0)
+        if depth == 0:
+            break
+    rest = text[i + 1 :].lstrip()
+    return rest[len("const") :].lstrip() if rest.startswith("const ") else rest
+
+
+def _clean_status(text: str) -> str:
+    """A status message without the ``file.cc:NN`` path, the C++ signature and an ``ORT_ENFORCE`` condition."""
+    text = text.strip()
+    source = _ORT_SOURCE.match(text)
+    if source:
+        text = _skip_signature(text[source.end() :])
+        if " was false." in text:
+            text = text.split(" was false.", 1)[1]
+    text = _ORT_SOURCE.sub("", text)
+    return " ".join(text.split())
+
+
+def explain_onnxruntime(text: str, *, limit: int = 400) -> str:
+    """The innermost status message of an ONNX Runtime error, with the node that failed (and the nodes around
+    it), in one line: ``Reshape node 'r' inside If node 'If_0' failed: The input tensor cannot be reshaped ...``."""
+    body = _ORT_PREFIX.sub("", text.strip())
+    nodes = _ORT_NODE.findall(body)
+    inner = _clean_status(body.rsplit("Status Message:", 1)[1] if "Status Message:" in body else body)
+    if nodes:
+        labels = [f"{op} node" + (f" {name!r}" if name else "") for op, name in nodes]
+        where = labels[-1] + "".join(f" inside {label}" for label in reversed(labels[:-1]))
+        inner = f"{where} failed: {inner}"
+    inner = inner or "ONNX Runtime failed without a message"
+    return inner if len(inner) <= limit else inner[: limit - 1] + "…"
 
 
 class OrtModel(LoadedModel):
@@ -33,18 +108,22 @@ class OrtModel(LoadedModel):
         self._feeds: dict[str, Any] = {}
         self._last: list[Any] = []
         self._binding = None
+        #: the precision read from the optimised graph and what it rests on (see OnnxRuntimeEngine.load)
+        self.precision = "fp32"
+        self.precision_extra: dict[str, Any] = {}
 
     def effective(self) -> Effective:
         providers = self._sess.get_providers()
         opts = self._sess.get_session_options()
         return Effective(
             device=self._device,
-            precision="fp32",
+            precision=self.precision,
             threads=opts.intra_op_num_threads or self._threads,
             extra={
                 "providers": providers,
                 "inter_op_threads": opts.inter_op_num_threads,
                 "graph_optimization": str(opts.graph_optimization_level).rsplit(".", 1)[-1],
+                **self.precision_extra,
             },
         )
 
@@ -86,10 +165,32 @@ class OnnxRuntimeEngine(Engine):
     module = "onnxruntime"
     distribution = "onnxruntime"
     formats = ("onnx",)
+    options = (
+        EngineOption(
+            "int8_scheme",
+            str,
+            default="auto",
+            choices=("auto", "u8s8", "s8s8"),
+            precisions=("int8",),
+            help="static int8 activation/weight types: auto = U8S8 on x86 (reduce_range without VNNI), S8S8 on ARM",
+        ),
+        EngineOption(
+            "int8_method",
+            str,
+            default="auto",
+            choices=("auto", "static", "dynamic"),
+            precisions=("int8",),
+            help="int8 quantization: static QDQ (calibrated) or dynamic; auto = dynamic for token-input models",
+        ),
+    )
 
     @classmethod
     def alt_distributions(cls) -> tuple[str, ...]:
         return ("onnxruntime-gpu", "onnxruntime-openvino", "onnxruntime-directml")
+
+    @classmethod
+    def precisions(cls, device: str = "cpu") -> tuple[str, ...]:
+        return ("fp32", "int8") if device == "cpu" else ("fp32",)
 
     @classmethod
     def quick_devices(cls) -> tuple[str, ...]:
@@ -112,14 +213,20 @@ class OnnxRuntimeEngine(Engine):
         return tuple(d for d, p in _PROVIDERS.items() if p in available)
 
     @classmethod
+    def explain_error(cls, exc: BaseException) -> str:
+        """The innermost status message and the node that failed (see :func:`explain_onnxruntime`)."""
+        if isinstance(exc, WorkbenchError):
+            return str(exc)
+        return explain_onnxruntime(str(exc)) if str(exc).strip() else type(exc).__name__
+
+    @classmethod
     def load(cls, artifact: ModelArtifact, settings: LoadSettings | None = None) -> LoadedModel:
         s = settings or LoadSettings()
         device, precision, threads = s.device, s.precision, s.threads
         fmt = cls.pick_format(artifact)
-        if precision != "fp32":
-            raise UnsupportedError(
-                f"onnxruntime runs the model in the precision it was exported in (fp32); {precision} needs a "
-                f"converted model, which is not supported yet — use --precision fp32 for onnxruntime"
+        if device in _PROVIDERS and precision not in cls.precisions(device):
+            raise refuse_precision(
+                cls.name, precision, device, cls.precisions(device), _NO_PRECISION.get(precision, "")
             )
         if device not in _PROVIDERS:
             raise UnsupportedError(f"onnxruntime: unknown device {device!r}; use cpu or cuda")
@@ -140,15 +247,23 @@ class OnnxRuntimeEngine(Engine):
         opts.log_severity_level = 3
         providers = [provider] if provider == "CPUExecutionProvider" else [provider, "CPUExecutionProvider"]
         path = artifact.files[fmt]
+        variant = None
+        if precision == "int8":
+            path, variant = variant_file(artifact, "int8", fmt, cls.name)
+            # the graph ORT really runs, written by ORT once the session exists (nothing is left on failure)
+            opts.optimized_model_filepath = os.path.join(
+                tempfile.gettempdir(), f"workbench-ort-optimized-{os.getpid()}-{time.time_ns()}.onnx"
+            )
         try:
             session = ort.InferenceSession(path, sess_options=opts, providers=providers)
         except Exception as exc:  # ORT raises its own Fail/InvalidGraph/... classes
-            first = first_line(exc)
-            raise ModelError(f"onnxruntime could not load {os.path.basename(path)}: {first}") from None
+            raise ModelError(f"onnxruntime could not load {os.path.basename(path)}: {cls.explain_error(exc)}") from exc
         if device == "cuda" and session.get_providers()[0] != provider:
             raise EngineUnavailable(
                 "onnxruntime: the CUDA provider failed to initialise (check the CUDA/cuDNN libraries); use --device cpu"
             )
         model = OrtModel(session, ort, artifact, device, opts.intra_op_num_threads)
+        if variant is not None:
+            model.precision, model.precision_extra = _int8_evidence(opts.optimized_model_filepath, variant, fmt)
         model.load_ms = (time.perf_counter_ns() - t0) / 1e6
         return model

@@ -2,7 +2,9 @@
 
 Precision is always requested explicitly (``INFERENCE_PRECISION_HINT``): on CPUs with AVX-512 BF16/AMX OpenVINO
 otherwise runs bf16 by default, so "fp32" must say f32. The *effective* precision is read back from the compiled
-model, and a result says bf16 when bf16 ran. Threads go to ``INFERENCE_NUM_THREADS``. Latency mode compiles with
+model, and a result says bf16 when bf16 ran; int8 runs the IR NNCF quantized in model preparation, and is reported
+as int8 only when the runtime model's compute layers execute i8/u8
+(:func:`workbench_engines.precision.openvino_precision`). Threads go to ``INFERENCE_NUM_THREADS``. Latency mode compiles with
 the LATENCY hint and one stream; throughput mode with the THROUGHPUT hint (and, when given, the ``streams``
 option: ``--engine-option openvino.streams=N``, or ``--streams N``) and keeps the compiled model's optimal number of
 requests in flight through an ``AsyncInferQueue``.
@@ -10,15 +12,23 @@ requests in flight through an ``AsyncInferQueue``.
 
 from __future__ import annotations
 
+import hashlib
+import json
 import os
+import re
+import tempfile
 import time
-from typing import Any, Callable, Mapping
+from pathlib import Path
+from typing import Any, Callable, Mapping, Sequence
 
-from workbench.errors import EngineUnavailable, ModelError, UnsupportedError, first_line
+from workbench.errors import EngineUnavailable, ModelError, UnsupportedError, WorkbenchError
 
-from .base import Effective, Engine, EngineOption, LoadedModel, LoadSettings, ModelArtifact
+from .base import Effective, Engine, EngineOption, LoadedModel, LoadSettings, ModelArtifact, TensorSpec
+from .precision import openvino_precision, refuse_precision, variant_file
 
-_HINTS = {"fp32": "f32", "bf16": "bf16", "fp16": "f16"}
+#: INFERENCE_PRECISION_HINT per requested precision; int8 runs the NNCF-quantized model with the layers NNCF left
+#: float in f32 (without a hint, a CPU with AVX-512 BF16/AMX would run them bf16).
+_HINTS = {"fp32": "f32", "bf16": "bf16", "fp16": "f16", "int8": "f32"}
 _BACK = {
     "f32": "fp32",
     "float32": "fp32",
@@ -39,6 +49,173 @@ def _type_name(value: Any) -> str:
     return _BACK.get(text.lower(), text.lower())
 
 
+def _port_name(port: Any, fallback: str) -> str:
+    """A port's tensor name, or ``fallback`` for a tensor without names: IRs made with
+    ``ov.convert_model(torch_module, ...)`` leave outputs unnamed, and ``get_any_name()`` then raises."""
+    return str(port.get_any_name()) if port.get_names() else fallback
+
+
+def _output_names(ports: Sequence[Any]) -> list[str]:
+    """Output names in port order: real names where they exist, ``output_<index>`` for unnamed ones (unique)."""
+    names: list[str] = []
+    for i, port in enumerate(ports):
+        name = _port_name(port, f"output_{i}")
+        names.append(name if name not in names else f"{name}_{i}")
+    return names
+
+
+# ---- errors: OpenVINO writes the chain of C++ frames first and the useful line last ---------------------------
+_SOURCE_PATH = re.compile(r"(?:\S*/)?src/[\w./-]+\.(?:cpp|hpp|cc|c|h)(?::\d+)*:?")
+_CHECK = re.compile(r"Check '(.*)' failed at \S+")
+_NOISE = re.compile(
+    r"^(?:Exception from\b.*|FrontEnd API failed with \w+:?|Model wasn't fully converted\.?.*|Summary:?"
+    r"|Failed operations detailed log:?)$"
+)
+_OP_BLOCK = re.compile(r"^-- (\S+) with a message:$")
+_ONNX_NODE = re.compile(r"<Node\((\w+)\): ([^>]*)>")
+
+
+def _clean_ov_line(line: str) -> str:
+    """One line of an OpenVINO message without source paths, check conditions and frame headers ('' if nothing
+    is left)."""
+    line = line.strip()
+    if _NOISE.match(line):
+        return ""
+    line = _SOURCE_PATH.sub("", _CHECK.sub("", line)).strip()
+    line = re.sub(r"^While validating ONNX node '<Node\(\w+\): [^>]*>':?", "", line).strip()
+    line = line.rstrip(":").strip()
+    return "" if _NOISE.match(line) else line
+
+
+def explain_openvino(text: str, *, limit: int = 400) -> str:
+    """The meaningful part of an OpenVINO exception text, in one line.
+
+    Conversion failures give the summary ("Conversion is failed for: Conv-18, ReduceMean-18") with each failing
+    op's own reason (and ONNX node name); other failures give the chain of meaningful lines, innermost last,
+    without ``src/...cpp:NN`` paths or check conditions. Falls back to the check condition when nothing else
+    is said."""
+    lines = text.strip().splitlines()
+    summary: list[str] = []
+    reasons: dict[str, tuple[str, str]] = {}  # op -> (ONNX node name, its reason)
+    op: str | None = None
+    node = ""
+    in_summary = False
+    for raw in lines:
+        line = raw.strip()
+        if line.startswith("Summary"):
+            in_summary, op = True, None
+            continue
+        block = _OP_BLOCK.match(line)
+        if block:
+            op, node = block.group(1), ""
+            continue
+        if in_summary and line.startswith("-- "):
+            summary.append(line[3:].strip())
+            continue
+        if op is not None:
+            found = _ONNX_NODE.search(line)
+            if found:
+                node = found.group(2)
+            cleaned = _clean_ov_line(line)
+            if cleaned:
+                reasons[op] = (node, cleaned)
+    if summary:
+        head = "; ".join(summary)
+        detail = "; ".join(f"{o}{f' (node {n!r})' if n else ''}: {r}" for o, (n, r) in reasons.items())
+        return _cap(f"{head} ({detail})" if detail else head, limit)
+    meaningful = [c for c in (_clean_ov_line(line) for line in lines) if c]
+    if not meaningful:
+        checks = _CHECK.findall(text)
+        return _cap(f"check '{checks[-1]}' failed" if checks else "OpenVINO failed without a message", limit)
+    out = meaningful[-1]
+    for piece in reversed(meaningful[:-1]):  # outer context first, as long as it fits
+        if len(piece) + len(out) + 2 > limit:
+            break
+        out = f"{piece}: {out}"
+    return _cap(out, limit)
+
+
+def _cap(text: str, limit: int) -> str:
+    text = " ".join(text.split())
+    return text if len(text) <= limit else text[: limit - 1] + "…"
+
+
+# ---- ONNX files OpenVINO converts only with fixed shapes -----------------------------------------------------
+#: Bump when the layout of converted IRs in the cache changes.
+_CONVERT_FORMAT = 1
+
+
+def _onnx_data_files(path: Path) -> list[Path]:
+    """The external-data files an ONNX model names (beside it), without reading the weights."""
+    import onnx
+
+    from .formats import onnx_external_data
+
+    proto = onnx.load(str(path), load_external_data=False)
+    return [path.parent / name for name in onnx_external_data(proto)]
+
+
+def _file_digest(paths: Sequence[Path]) -> str:
+    digest = hashlib.sha256()
+    for p in paths:
+        digest.update(p.name.encode() + b"\0")
+        with open(p, "rb") as fh:
+            for chunk in iter(lambda: fh.read(1 << 20), b""):
+                digest.update(chunk)
+    return digest.hexdigest()
+
+
+def converted_ir_path(ov: Any, path: str, specs: Sequence[TensorSpec]) -> Path:
+    """Where the IR of ONNX file ``path`` converted with ``specs``' shapes is cached: ``cache_dir()/converted/
+    <key>/model.xml``, the key hashing the file's content (and its external data), the bound shapes and the
+    OpenVINO build."""
+    from workbench import paths
+
+    source = Path(path)
+    fields = {
+        "format": _CONVERT_FORMAT,
+        "content": _file_digest([source, *_onnx_data_files(source)]),
+        "inputs": [[s.name, list(s.shape)] for s in specs],
+        "openvino": str(ov.get_version()),
+    }
+    key = hashlib.sha256(json.dumps(fields, sort_keys=True).encode()).hexdigest()[:16]
+    return paths.cache_dir() / "converted" / key / "model.xml"
+
+
+def _convert_with_shapes(
+    ov: Any, core: Any, path: str, specs: Sequence[TensorSpec], *, explain: Callable[[BaseException], str]
+) -> tuple[Any, str | None]:
+    """``(model, cached IR path)``: the ONNX file converted with the inputs' static shapes
+    (``ov.convert_model(path, input=[(name, shape), ...])``), read from the cache when it was converted before.
+
+    The IR lands by atomic rename (``.bin`` first: a present ``.xml`` means complete), so concurrent processes
+    never read half a file; when the cache cannot be written the converted model is used all the same (the
+    path is then None). Raises ModelError naming what failed to convert."""
+    xml = converted_ir_path(ov, path, specs)
+    if xml.is_file() and xml.with_suffix(".bin").is_file():
+        try:
+            return core.read_model(str(xml)), str(xml)
+        except RuntimeError:  # a damaged cache entry: convert again below, replacing it
+            xml.unlink(missing_ok=True)
+    bound = [(s.name, [int(d) for d in s.shape]) for s in specs]
+    text = " ".join(f"--shape {n}={'x'.join(map(str, dims))}" for n, dims in bound)
+    try:
+        model = ov.convert_model(path, input=bound)
+    except Exception as exc:
+        raise ModelError(
+            f"openvino could not convert {os.path.basename(path)} even with the shapes fixed ({text}): {explain(exc)}"
+        ) from exc
+    try:
+        xml.parent.mkdir(parents=True, exist_ok=True)
+        with tempfile.TemporaryDirectory(dir=xml.parent, prefix=".tmp-") as tmp:
+            ov.save_model(model, str(Path(tmp) / "model.xml"), compress_to_fp16=False)
+            os.replace(Path(tmp) / "model.bin", xml.with_suffix(".bin"))
+            os.replace(Path(tmp) / "model.xml", xml)
+    except (OSError, WorkbenchError):  # the cache is only a speed-up: run the converted model anyway
+        return model, None
+    return model, str(xml)
+
+
 class OvModel(LoadedModel):
     def __init__(self, compiled: Any, ov: Any, artifact: ModelArtifact, device: str) -> None:
         super().__init__(artifact.inputs)
@@ -47,8 +224,16 @@ class OvModel(LoadedModel):
         self._device = device
         self._request = compiled.create_infer_request()
         self._arrays: list[Any] = []
-        self._port_names = [p.get_any_name() for p in compiled.inputs]
-        self._out_names = [p.get_any_name() for p in compiled.outputs]
+        # ports are addressed by index; names only label them (unnamed tensors are common, see _port_name)
+        specs = artifact.inputs
+        self._port_names = [
+            _port_name(p, specs[i].name if i < len(specs) else f"input_{i}") for i, p in enumerate(compiled.inputs)
+        ]
+        self._out_names = _output_names(compiled.outputs)
+        #: the IR this model was compiled from when OpenVINO could only convert the ONNX file with fixed shapes
+        self.converted_ir: str | None = None
+        #: how the int8 model was made (:meth:`PrecisionVariant.report`), None for a float model
+        self.quantization: dict[str, Any] | None = None
 
     def _prop(self, key: str) -> Any:
         try:
@@ -66,9 +251,15 @@ class OvModel(LoadedModel):
             "cpu_pinning": self._prop("ENABLE_CPU_PINNING"),
             "execution_devices": self._prop("EXECUTION_DEVICES"),
         }
+        if self.converted_ir:
+            extra["converted_ir"] = self.converted_ir
+        precision, evidence = openvino_precision(self._compiled, _type_name(self._prop("INFERENCE_PRECISION_HINT")))
+        extra.update(evidence)
+        if self.quantization is not None:
+            extra["quantization"] = self.quantization
         return Effective(
             device=self._device,
-            precision=_type_name(self._prop("INFERENCE_PRECISION_HINT")),
+            precision=precision,
             threads=int(threads) if threads else None,
             streams=int(streams) if streams is not None and str(streams).lstrip("-").isdigit() else None,
             requests=int(optimal) if optimal else None,
@@ -150,7 +341,44 @@ class OpenVinoEngine(Engine):
 
     @classmethod
     def precisions(cls, device: str = "cpu") -> tuple[str, ...]:
-        return ("fp32", "bf16", "fp16")
+        return ("fp32", "bf16", "fp16", "int8")
+
+    @classmethod
+    def explain_error(cls, exc: BaseException) -> str:
+        """The failing ops of a conversion, else the innermost meaningful line (see :func:`explain_openvino`)."""
+        if isinstance(exc, WorkbenchError):
+            return str(exc)
+        return explain_openvino(str(exc)) if str(exc).strip() else type(exc).__name__
+
+    @classmethod
+    def _read(cls, core: Any, path: str, artifact: ModelArtifact) -> tuple[Any, bool]:
+        """``(model, had dynamic inputs)``: the file read and reshaped to the artifact's static shapes (by port
+        index: inputs may have no names). Raises ModelError with the explained engine message."""
+        name = os.path.basename(path)
+        weights = Path(path).with_suffix(".bin")  # an IR is recognised by content, whatever its suffix
+        try:
+            if artifact.files.get("openvino") == path and weights.is_file():
+                model = core.read_model(path, str(weights))
+            else:
+                model = core.read_model(path)
+        except Exception as exc:
+            raise ModelError(f"openvino could not read {name}: {cls.explain_error(exc)}") from exc
+        dynamic = any(p.get_partial_shape().is_dynamic for p in model.inputs)
+        if dynamic:
+            specs = artifact.inputs[: len(model.inputs)]
+            shapes = {i: [int(d) for d in s.shape] for i, s in enumerate(specs) if s.is_static}
+            try:
+                model.reshape(shapes)
+            except Exception as exc:
+                given = ", ".join(f"{specs[i].name}={'x'.join(map(str, dims))}" for i, dims in shapes.items())
+                raise ModelError(f"openvino: cannot set input shapes {given}: {cls.explain_error(exc)}") from exc
+        return model, dynamic
+
+    @classmethod
+    def _compile_error(cls, exc: BaseException, device: str, config: Mapping[str, Any]) -> UnsupportedError:
+        return UnsupportedError(
+            f"openvino could not compile for {device} with {dict(config)}: {cls.explain_error(exc)}"
+        )
 
     @classmethod
     def load(cls, artifact: ModelArtifact, settings: LoadSettings | None = None) -> LoadedModel:
@@ -158,10 +386,8 @@ class OpenVinoEngine(Engine):
         device, precision, threads, mode = s.device, s.precision, s.threads, s.mode
         streams = s.options.get("streams")
         fmt = cls.pick_format(artifact)
-        if precision not in _HINTS:
-            raise UnsupportedError(
-                f"openvino: precision {precision!r} needs a quantized (NNCF) model, which is not supported yet; use fp32, bf16 or fp16"
-            )
+        if precision not in cls.precisions(device):
+            raise refuse_precision(cls.name, precision, device, cls.precisions(device))
         ov_device = _DEVICES.get(device.lower())
         if ov_device is None:
             raise UnsupportedError(
@@ -175,22 +401,19 @@ class OpenVinoEngine(Engine):
         if ov_device not in available:
             raise EngineUnavailable(f"openvino: device {ov_device} not found (available: {', '.join(available)})")
         path = artifact.files[fmt]
+        variant = None
+        if precision == "int8":  # the IR NNCF quantized in model preparation
+            fmt = "openvino"
+            path, variant = variant_file(artifact, "int8", fmt, cls.name)
+        # The direct read (+ reshape) and compile are the fast common case; an ONNX file OpenVINO can only convert
+        # once its shapes are fixed (dynamic rank into a Conv, ...) is converted with the bound shapes instead.
+        failure: WorkbenchError | None = None
+        model: Any = None
+        dynamic = False
         try:
-            model = core.read_model(path)
-        except Exception as exc:
-            first = first_line(exc)
-            raise ModelError(f"openvino could not read {os.path.basename(path)}: {first[:200]}") from None
-        static = {p.get_any_name(): p.get_partial_shape() for p in model.inputs}
-        if any(ps.is_dynamic for ps in static.values()):
-            shapes = {}
-            for i, p in enumerate(model.inputs):
-                spec = artifact.inputs[i] if i < len(artifact.inputs) else None
-                if spec is not None and spec.is_static:
-                    shapes[p.get_any_name()] = list(spec.shape)
-            try:
-                model.reshape(shapes)
-            except Exception as exc:
-                raise ModelError(f"openvino: cannot set input shapes {shapes}: {str(exc).splitlines()[0]}") from None
+            model, dynamic = cls._read(core, path, artifact)
+        except ModelError as exc:
+            failure = exc
         config: dict[str, Any] = {"INFERENCE_PRECISION_HINT": _HINTS[precision]}
         if threads:
             config["INFERENCE_NUM_THREADS"] = int(threads)
@@ -201,11 +424,31 @@ class OpenVinoEngine(Engine):
         else:
             config["PERFORMANCE_HINT"] = "LATENCY"
             config["NUM_STREAMS"] = 1
-        try:
-            compiled = core.compile_model(model, ov_device, config)
-        except Exception as exc:
-            first = first_line(exc)
-            raise UnsupportedError(f"openvino could not compile for {ov_device} with {config}: {first[:200]}") from None
+        compiled: Any = None
+        if model is not None:
+            try:
+                compiled = core.compile_model(model, ov_device, config)
+            except Exception as exc:
+                failure = cls._compile_error(exc, ov_device, config)
+                if not dynamic:  # fixing the shapes cannot help a model that had them
+                    raise failure from exc
+        converted: str | None = None
+        if compiled is None:
+            if fmt != "onnx" or not all(spec.is_static for spec in artifact.inputs):
+                raise failure or ModelError(f"openvino could not load {os.path.basename(path)}")
+            try:
+                model, converted = _convert_with_shapes(ov, core, path, artifact.inputs, explain=cls.explain_error)
+            except ModelError as conversion:
+                cause = conversion.__cause__
+                if failure is not None and cause is not None and str(failure).endswith(cls.explain_error(cause)):
+                    raise failure from failure.__cause__  # fixed shapes changed nothing: say what failed first
+                raise
+            try:
+                compiled = core.compile_model(model, ov_device, config)
+            except Exception as exc:
+                raise cls._compile_error(exc, ov_device, config) from exc
         loaded = OvModel(compiled, ov, artifact, device)
+        loaded.converted_ir = converted
+        loaded.quantization = variant.report(fmt) if variant is not None else None
         loaded.load_ms = (time.perf_counter_ns() - t0) / 1e6
         return loaded

@@ -272,3 +272,15 @@ def test_kill_process_group_is_harmless_on_a_reaped_process():
     wire.kill_process_group(proc)  # no error, no signal to a reused pid
     wire.kill_process_group(proc, wait_s=0)
     assert proc.returncode == 0
+
+
+def test_outputs_round_trip_whatever_they_are_called():
+    """Output names are the model's: one called ``file`` (np.savez's own parameter) must survive too."""
+    import numpy as np
+
+    from workbench.measure.wire import decode_outputs, encode_outputs
+
+    outputs = {"file": np.arange(3, dtype=np.float32), "logits": np.ones((1, 2), np.float32)}
+    back = decode_outputs(encode_outputs(outputs))
+    assert list(back) == ["file", "logits"]
+    assert all(np.array_equal(back[k], v) and back[k].dtype == v.dtype for k, v in outputs.items())

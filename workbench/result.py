@@ -62,6 +62,8 @@ class EngineResult:
     model: str
     status: str = "ok"  # "ok" | "failed"
     error: str | None = None
+    #: a failed engine's full error text (traceback + the engine's own message, capped), for --verbose and logs
+    error_detail: str | None = None
     engine_version: str | None = None
     device: str = "cpu"
     mode: str = "latency"
@@ -90,6 +92,13 @@ class EngineResult:
     histogram: dict[str, Any] | None = None  # workbench.stats.histogram.LogHistogram.to_dict()
     samples_file: str | None = None
     effective: dict[str, Any] | None = None  # engines.base.Effective.to_dict()
+    #: below fp32: the same engine measured at fp32 in the same run (status, error, precision_effective,
+    #: latency_ms, throughput, iterations, duration_s, load_ms, first_inference_ms, peak_rss_mb)
+    fp32_baseline: dict[str, Any] | None = None
+    speedup_vs_fp32: float | None = None  # over fp32_baseline; None when not shown (drift over tolerance, ...)
+    speedup_vs_fp32_note: str | None = None
+    drift: dict[str, Any] | None = None  # against fp32_baseline's outputs: workbench.stats.drift.Drift.to_dict()
+    quantization: dict[str, Any] | None = None  # int8: how the model was quantized and calibrated
 
     def to_dict(self) -> dict[str, Any]:
         # Fields hold JSON-able values already; a shallow copy is ~50x cheaper than dataclasses.asdict's deep copy.

@@ -46,9 +46,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--model", "-m", help="preselect a model (built-in name or file)")
     p.set_defaults(func=cmd_ui)
 
-    from workbench.cli import doctor, history, info, parity, run, watch
+    from workbench.cli import doctor, history, info, parity, run, size, watch
 
-    for module in (run, parity, info, doctor, watch):
+    for module in (run, parity, info, doctor, watch, size):
         module.register(sub)
 
     p = sub.add_parser("serve", help="serve the UI to a browser (textual-serve), on 127.0.0.1 by default")

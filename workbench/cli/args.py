@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+from typing import Any
 
 
 def engines_list(value: str) -> tuple[str, ...]:
@@ -119,6 +120,96 @@ def add_engine_option_arg(p: argparse.ArgumentParser) -> None:
         metavar="ENGINE.NAME=VALUE",
         help="an option of one engine, e.g. openvino.streams=2 (repeatable; listed below and by "
         "'workbench engines --options')",
+    )
+
+
+def input_arg(value: str) -> tuple[str, str]:
+    """``sr=16000`` -> ``("sr", "16000")`` (syntax only; values and files are checked against the model when the
+    run starts, see :func:`workbench.models.inputs.resolve_inputs`)."""
+    from workbench.models.inputs import split_input_arg
+
+    try:
+        return split_input_arg(value)
+    except ValueError as exc:
+        raise argparse.ArgumentTypeError(str(exc)) from None
+
+
+def channels_arg(value: str) -> tuple[float, ...]:
+    """``0.485,0.456,0.406`` (R,G,B) or one number for every channel."""
+    try:
+        items = tuple(float(v) for v in value.split(",") if v.strip())
+    except ValueError:
+        items = ()
+    if len(items) not in (1, 3):
+        raise argparse.ArgumentTypeError(f"bad value {value!r}: give R,G,B (three numbers) or one number")
+    return items
+
+
+def add_input_args(p: argparse.ArgumentParser) -> None:
+    """``--input NAME=VALUE`` (repeatable), ``--inputs FILE.npz`` and the ``--image-*`` preprocessing options."""
+    g = p.add_argument_group(
+        "input values",
+        "by default every input gets seeded generated values; these give real ones to every engine\n"
+        "and the parity reference alike (recorded in the result; docs/methodology.md, Inputs)",
+    )
+    g.add_argument(
+        "--input",
+        dest="input_values",
+        action="append",
+        type=input_arg,
+        default=[],
+        metavar="NAME=VALUE",
+        help="a value for one input: a number or true/false (a scalar, or a fill value for the input's shape, "
+        "e.g. sr=16000, mask=1), a .npy file (x=a.npy), or an image (x=photo.jpg, see --image-*); repeatable",
+    )
+    g.add_argument(
+        "--inputs", dest="inputs_file", metavar="FILE.npz", help="several inputs at once: arrays keyed by input name"
+    )
+    # defaults live in workbench.models.inputs.ImagePrep (not imported here: --help stays light)
+    g.add_argument("--image-layout", metavar="nchw|nhwc", help="layout of image inputs (default nchw)")
+    g.add_argument(
+        "--image-mean",
+        type=channels_arg,
+        metavar="R,G,B",
+        help="subtracted per channel after scaling (default ImageNet's 0.485,0.456,0.406)",
+    )
+    g.add_argument(
+        "--image-std",
+        type=channels_arg,
+        metavar="R,G,B",
+        help="divides per channel after the mean (default ImageNet's 0.229,0.224,0.225)",
+    )
+    g.add_argument(
+        "--image-scale",
+        type=number,
+        metavar="255|1",
+        help="pixels are divided by this first: 255 gives [0, 1] (default), 1 keeps 0…255",
+    )
+
+
+def input_request(args: argparse.Namespace) -> Any:
+    """The :class:`workbench.models.inputs.InputRequest` of the ``add_input_args`` options."""
+    from dataclasses import replace
+
+    from workbench.models.inputs import ImagePrep, InputRequest
+
+    given = {"layout": args.image_layout, "mean": args.image_mean, "std": args.image_std, "scale": args.image_scale}
+    image = replace(ImagePrep(), **{k: v for k, v in given.items() if v is not None})
+    return InputRequest(given=tuple(args.input_values), file=args.inputs_file, image=image)
+
+
+def add_tolerance_args(p: argparse.ArgumentParser) -> None:
+    """``--rtol`` / ``--atol`` of the parity check (docs/methodology.md says when to use them)."""
+    p.add_argument(
+        "--rtol",
+        type=number,
+        help="parity: relative L2 tolerance instead of the precision's default (fp32 1e-3, fp16 5e-2, bf16 2e-1, "
+        "int8 3e-1); recorded in the result",
+    )
+    p.add_argument(
+        "--atol",
+        type=number,
+        help="parity: an output whose largest absolute difference is at most this also passes; recorded",
     )
 
 

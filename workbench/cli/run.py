@@ -9,8 +9,11 @@ from typing import Any, Callable
 from workbench.cli.args import (
     add_engine_option_arg,
     add_help_with_engine_options,
+    add_input_args,
     add_model_args,
+    add_tolerance_args,
     cpu_list,
+    input_request,
     number,
     positive_int,
     warmup_arg,
@@ -30,6 +33,9 @@ def register(sub: Any) -> None:
         "  workbench run -m resnet50 -e openvino --mode throughput --streams 2 --cores 0-3\n"
         "  workbench run -m resnet50 -e openvino,onnxruntime --mode throughput --engine-option openvino.streams=2\n"
         "  workbench run -m bert_base -e torch,onnxruntime --repeats 5 --duration 60   # 5 x 60 s protocol\n"
+        "  workbench run -m resnet50 -e torch,onnxruntime,openvino --precision int8   # vs each engine's fp32\n"
+        "  workbench run -m vad.onnx -e onnxruntime,openvino --input sr=16000 --input x=chunk.npy\n"
+        "  workbench run -m model.onnx --input pixel_values=cat.jpg --rtol 5e-3   # a real image, looser parity\n"
         "\nexit codes: 0 all good, 1 an engine failed or parity failed, 2 bad usage or input",
         formatter_class=argparse.RawDescriptionHelpFormatter,
         add_help=False,
@@ -89,6 +95,9 @@ def register(sub: Any) -> None:
     )
     p.add_argument("--baseline", help="engine the speedups are relative to (default: the first engine)")
     p.add_argument("--no-parity", action="store_true", help="skip the output check (speedups are then not shown)")
+    add_tolerance_args(p)
+    add_input_args(p)
+    add_precision_args(p)
     p.add_argument(
         "--timeout", type=number, default=300.0, help="seconds a benchmark process may stay silent (default 300)"
     )
@@ -104,7 +113,8 @@ def register(sub: Any) -> None:
         "--verbose",
         "-v",
         action="store_true",
-        help="with each diagnostic (an advisory part that failed), its traceback",
+        help="with each diagnostic (an advisory part that failed), its traceback; with a failed engine, "
+        "its full error text",
     )
     p.set_defaults(func=cmd_run)
 
@@ -138,6 +148,46 @@ def _run_config(args: argparse.Namespace):
         note=args.note,
         timeout_s=args.timeout,
         percentiles=tuple(args.percentile),
+        inputs=input_request(args),
+        rtol=args.rtol,
+        atol=args.atol,
+        calibration_samples=args.calibration_samples,
+        calibration_data=args.calibration_data,
+        drift_samples=args.drift_samples,
+        fp32_baseline=not args.no_fp32_baseline,
+    )
+
+
+def add_precision_args(p: argparse.ArgumentParser) -> None:
+    """Calibration of ``--precision int8`` and the fp32 baseline / drift of any precision below fp32."""
+    g = p.add_argument_group(
+        "below fp32 (--precision bf16|fp16|int8)",
+        "each engine is also measured at fp32 in the same rounds: the table shows the speedup over the same\n"
+        "engine's fp32 and the drift of its outputs against fp32 (docs/methodology.md, Drift)",
+    )
+    g.add_argument(
+        "--calibration-samples",
+        type=positive_int,
+        metavar="N",
+        help="int8: calibration samples (default 10 generated ones, or all of --calibration-data)",
+    )
+    g.add_argument(
+        "--calibration-data",
+        metavar="FILE.npz|DIR",
+        help="int8: calibrate on real data: an .npz of arrays keyed by input name with a leading sample axis, "
+        "or a folder of .npz/.npy/image files (one sample each)",
+    )
+    g.add_argument(
+        "--drift-samples",
+        type=positive_int,
+        default=8,
+        metavar="N",
+        help="seeded inputs the drift against fp32 is measured on (default 8)",
+    )
+    g.add_argument(
+        "--no-fp32-baseline",
+        action="store_true",
+        help="do not measure each engine at fp32 too (no speedup over fp32, no drift)",
     )
 
 
@@ -208,6 +258,8 @@ def cmd_run(args: argparse.Namespace) -> int:
     if args.json != "-":
         print(render_results(record), flush=True)  # results first: nothing below may lose them
     print_diagnostics(record.diagnostics, verbose=args.verbose)
+    if args.verbose:
+        print_error_details(record.results)
     problems = 0
     if not args.no_save:
         try:
@@ -224,6 +276,13 @@ def cmd_run(args: argparse.Namespace) -> int:
     failed = [r for r in record.results if not r.ok]
     parity_failed = [r for r in record.results if (r.parity or {}).get("status") == "fail"]
     return 1 if failed or parity_failed or problems else 0
+
+
+def print_error_details(results: list[Any]) -> None:
+    """The full error text of each failed engine (its one line is in the table), to stderr."""
+    for r in results:
+        if not r.ok and r.error_detail:
+            print(f"{r.engine} failed: full error text:\n{r.error_detail.rstrip()}", file=sys.stderr)
 
 
 def print_diagnostics(diagnostics: list[dict[str, str]], *, verbose: bool = False) -> None:

@@ -163,19 +163,51 @@ def main() -> int:
         return _serve(job, cores, chan)
     except BaseException as exc:  # report, never a traceback to the user; the parent turns it into a row
         msg = error_message(exc)
+        msg["message"] = _explain(job.engine, exc)
+        detail = _error_detail(exc, user=msg["kind"] == "user")
+        if detail:
+            msg["detail"] = detail
         try:
             chan.json(**msg)
         except OSError:
             pass
-        if msg["kind"] != "user":
-            import traceback
-
-            traceback.print_exc()  # to stderr: the parent keeps the tail for --verbose / logs
+        if detail:
+            print(detail, file=sys.stderr, flush=True)  # the parent keeps the tail for --verbose / logs
         return 3
 
 
+#: Most characters of an error's full text that travel to the parent (the end is kept: engines put the cause last).
+DETAIL_LIMIT = 16_000
+
+
+def _explain(engine: str, exc: BaseException) -> str:
+    """The one line for ``exc``: a workbench error's own line, else what the engine's adapter makes of its
+    exception (:meth:`~workbench_engines.base.Engine.explain_error`: the failing ops, the innermost status)."""
+    from workbench.errors import WorkbenchError, first_line
+
+    if isinstance(exc, WorkbenchError):
+        return first_line(exc)
+    try:
+        from workbench_engines.registry import get_engine_class
+
+        return get_engine_class(engine).explain_error(exc)
+    except Exception as lookup:  # an unknown engine or a failing explainer: the plain first line still informs
+        return f"{first_line(exc)} (and explaining it failed: {type(lookup).__name__})"
+
+
+def _error_detail(exc: BaseException, *, user: bool) -> str:
+    """The full text of ``exc`` — its traceback with the engine exception it came from — capped at
+    :data:`DETAIL_LIMIT` characters. Empty for a workbench error with nothing behind its one line."""
+    import traceback
+
+    if user and exc.__cause__ is None:
+        return ""
+    text = "".join(traceback.format_exception(exc)).rstrip()
+    return text if len(text) <= DETAIL_LIMIT else "… (start cut)\n" + text[-DETAIL_LIMIT:]
+
+
 def _serve(job: Job, cores: list[int], chan: FrameWriter) -> int:
-    from workbench.models.inputs import make_inputs
+    from workbench.models.inputs import feeds_for_job
     from workbench_engines.base import LoadSettings, ModelArtifact
     from workbench_engines.registry import require
 
@@ -192,7 +224,7 @@ def _serve(job: Job, cores: list[int], chan: FrameWriter) -> int:
         options=engine.options_with_defaults(options),
     )
     model = engine.load(artifact, settings)
-    feeds = make_inputs(artifact.inputs, seed=job.seed)
+    feeds = feeds_for_job(artifact.inputs, job.inputs, seed=job.seed)  # generated, then the given values
     model.set_inputs(feeds)
     t0 = time.perf_counter_ns()
     model.infer()
@@ -216,6 +248,12 @@ def _serve(job: Job, cores: list[int], chan: FrameWriter) -> int:
     )
     if job.outputs:
         chan.outputs(model.outputs())
+    if job.drift_seeds:  # the inputs the drift of a lower precision is measured on, then back to the timed input
+        for seed in job.drift_seeds:
+            model.set_inputs(feeds_for_job(artifact.inputs, job.inputs, seed=seed))
+            model.infer()
+            chan.outputs(model.outputs())
+        model.set_inputs(feeds)
     for line in sys.stdin:
         cmd = parse_command(line)
         if cmd is None:  # exit

@@ -6,10 +6,21 @@ No timing happens here — only outputs. The reference is the fp32 CPU output of
 
 from __future__ import annotations
 
-from typing import Any, Iterable
+import tempfile
+from contextlib import nullcontext
+from pathlib import Path
+from typing import Any, Callable, Collection, Iterable
 
 from workbench.measure.procs import ChildFailed, EngineProcess
 from workbench.measure.wire import Job
+from workbench.models.inputs import (
+    InputRequest,
+    check_request,
+    record_inputs,
+    resolve_inputs,
+    with_input_hint,
+    write_job_inputs,
+)
 from workbench.stats.parity import AGREES, compare, is_reference, reference_parity
 
 
@@ -32,13 +43,19 @@ def run_parity(
     seed: int = 0,
     timeout: float = 600.0,
     engine_options: Iterable[tuple[str, str, Any]] = (),
+    inputs: InputRequest | None = None,
+    rtol: float | None = None,
+    atol: float | None = None,
 ) -> dict[str, Any]:
-    """Returns a JSON-able report: model, reference, engines[{engine, precision_effective, parity, error}], passed.
+    """Returns a JSON-able report: model, reference, inputs, rtol/atol, engines[{engine, precision_effective,
+    parity (with per-output results), error}], passed.
 
     ``engine_options`` (``(engine, name, value)``, as ``--engine-option``) are validated against the adapters'
-    declarations and reach each engine's process; the reference runs with its engine's defaults."""
+    declarations and reach each engine's process; the reference runs with its engine's defaults. ``inputs`` (the
+    given values, else every input is generated from ``seed``) reach every engine and the reference alike;
+    ``rtol``/``atol`` replace the precision's tolerance (:func:`workbench.stats.parity.compare`)."""
     from workbench.errors import UsageError
-    from workbench.measure.runner import formats_for
+    from workbench.measure.runner import check_tolerances, formats_for
     from workbench.models.resolve import resolve
     from workbench_engines.formats import builtin_reference_engine
     from workbench_engines.registry import (
@@ -55,17 +72,16 @@ def run_parity(
     for n in names:
         require(n, device)
     options = check_engine_options(engine_options, engines=names, precision=precision, mode="latency")
+    check_tolerances(rtol, atol)
+    request = inputs or InputRequest()
+    check_request(request)
     wanted = names + (builtin_reference_engine(),)
     artifact = resolve(model, batch=batch, shapes=shapes, formats=formats_for(wanted), seed=seed)
     for n in names:
         get_engine_class(n).pick_format(artifact)
     ref_engine = artifact.reference_engine
     ref_label = f"{ref_engine} fp32"
-
-    def job(engine: str, prec: str, dev: str, *, reference: bool = False) -> Job:
-        given = {} if reference else {n: v for e, n, v in options if e == engine}
-        return Job(engine, artifact.to_dict(), device=dev, precision=prec, seed=seed, outputs=True, options=given)
-
+    resolved = resolve_inputs(request, artifact.inputs) if not request.empty else None
     report: dict[str, Any] = {
         "model": artifact.name,
         "batch": batch,
@@ -74,14 +90,75 @@ def run_parity(
         "device": device,
         "reference": ref_label,
         "engine_options": options_by_engine(options),
-        "engines": [],
+        "inputs": record_inputs(request, resolved),
+        "rtol": rtol,
+        "atol": atol,
     }
+    needs_folder = resolved is not None and bool(resolved.arrays)
+    with tempfile.TemporaryDirectory(prefix="inputs-", dir=_tmp_dir()) if needs_folder else nullcontext("") as folder:
+        job_inputs = write_job_inputs(resolved, Path(folder)) if resolved is not None else {}
+
+        def job(engine: str, prec: str, dev: str, *, reference: bool = False) -> Job:
+            given = {} if reference else {n: v for e, n, v in options if e == engine}
+            return Job(
+                engine,
+                artifact.to_dict(),
+                device=dev,
+                precision=prec,
+                seed=seed,
+                outputs=True,
+                options=given,
+                inputs=job_inputs,
+            )
+
+        report.update(
+            _compare_engines(
+                artifact,
+                names,
+                job,
+                timeout=timeout,
+                precision=precision,
+                device=device,
+                rtol=rtol,
+                atol=atol,
+                given=resolved.names if resolved is not None else (),
+            )
+        )
+    return report
+
+
+def _tmp_dir() -> Path:
+    from workbench.paths import cache_dir
+
+    folder = cache_dir() / "tmp"
+    folder.mkdir(parents=True, exist_ok=True)
+    return folder
+
+
+def _compare_engines(
+    artifact: Any,
+    names: tuple[str, ...],
+    job: Callable[..., Job],
+    *,
+    timeout: float,
+    precision: str,
+    device: str,
+    rtol: float | None,
+    atol: float | None,
+    given: Collection[str],
+) -> dict[str, Any]:
+    """The reference's outputs, then each engine's, compared: ``{"engines": [...], "passed": bool}``."""
+    from workbench_engines.registry import require
+
+    ref_engine = artifact.reference_engine
+    ref_label = f"{ref_engine} fp32"
+    report: dict[str, Any] = {"engines": []}
     try:
         require(ref_engine)
         _, reference = _outputs(job(ref_engine, "fp32", "cpu", reference=True), timeout)
         ref_error = None
     except ChildFailed as exc:
-        reference, ref_error = None, f"reference {ref_label} failed: {exc}"
+        reference, ref_error = None, with_input_hint(f"reference {ref_label} failed: {exc}", artifact.inputs, given)
     except Exception as exc:  # reference engine missing
         reference, ref_error = None, str(exc)
     for name in names:
@@ -102,10 +179,13 @@ def run_parity(
                     precision=eff.get("precision") or precision,
                     task=artifact.task,
                     reference=ref_label,
+                    rtol=rtol,
+                    atol=atol,
                 ).to_dict()
         except ChildFailed as exc:
-            entry["error"] = str(exc)
-            entry["parity"] = {"status": "error", "reference": ref_label, "message": str(exc)}
+            message = with_input_hint(str(exc), artifact.inputs, given)
+            entry["error"] = message
+            entry["parity"] = {"status": "error", "reference": ref_label, "message": message}
         report["engines"].append(entry)
     report["passed"] = all((e.get("parity") or {}).get("status") in AGREES for e in report["engines"])
     return report

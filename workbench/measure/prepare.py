@@ -34,9 +34,15 @@ def prepare(
     seed: int = 0,
     should_stop: Callable[[], bool] | None = None,
     on_start: Callable[[subprocess.Popen[bytes]], None] | None = None,
+    precision: str = "fp32",
+    quantize: Mapping[str, Mapping[str, Any]] | None = None,
+    calibration: Mapping[str, Any] | None = None,
 ) -> "ModelArtifact":
     """Resolve ``model`` into a ModelArtifact in a child process. Raises RunFailed("stopped by user") when
-    ``should_stop()`` turns true while it works."""
+    ``should_stop()`` turns true while it works.
+
+    ``precision`` ``int8`` also makes the quantized files for the engines in ``quantize`` (engine -> options),
+    calibrated as ``calibration`` says (:class:`workbench.models.quantize.CalibrationRequest` as a dict)."""
     from workbench_engines.base import ModelArtifact
 
     job = wire.PrepareJob(
@@ -45,6 +51,9 @@ def prepare(
         shapes={k: tuple(v) for k, v in (shapes or {}).items()},
         formats=tuple(sorted(formats)) if formats is not None else None,
         seed=seed,
+        precision=precision,
+        quantize={k: dict(v) for k, v in (quantize or {}).items()},
+        calibration=dict(calibration or {}),
     )
     stopped = should_stop or (lambda: False)
     with tempfile.TemporaryFile() as err:
@@ -109,6 +118,12 @@ def _main() -> int:
             formats=set(job.formats) if job.formats is not None else None,
             seed=job.seed,
         )
+        if job.precision == "int8":
+            from workbench.models.quantize import CalibrationRequest, prepare_int8
+
+            art = prepare_int8(
+                art, job.quantize, calibration=CalibrationRequest.from_dict(job.calibration), seed=job.seed
+            )
     except errors.WorkbenchError as exc:  # anything else is a bug: its traceback goes to stderr
         chan.json(**wire.error_message(exc))
         return 0

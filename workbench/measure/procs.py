@@ -21,11 +21,13 @@ from workbench.measure.wire import Job, MeasureCommand
 
 
 class ChildFailed(Exception):
-    """The benchmark process failed; ``str(exc)`` is one readable line."""
+    """The benchmark process failed; ``str(exc)`` is one readable line, ``detail`` the full error text the child
+    sent with it (its traceback and the engine's own message), when there is one."""
 
-    def __init__(self, message: str, *, user_error: bool = False) -> None:
+    def __init__(self, message: str, *, user_error: bool = False, detail: str | None = None) -> None:
         super().__init__(message)
         self.user_error = user_error
+        self.detail = detail
 
 
 def _signal_name(code: int) -> str:
@@ -95,7 +97,9 @@ class EngineProcess:
             msg = frame.message()
             if msg.get("type") == "error":
                 self._reap()
-                raise ChildFailed(msg.get("message", "failed"), user_error=msg.get("kind") == "user")
+                raise ChildFailed(
+                    msg.get("message", "failed"), user_error=msg.get("kind") == "user", detail=msg.get("detail")
+                )
             return frame.kind, msg
         return frame.kind, frame.payload
 

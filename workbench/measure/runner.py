@@ -17,10 +17,12 @@ slow drift of the machine (thermal, background jobs) does not systematically fav
 from __future__ import annotations
 
 import os
+import shutil
 import threading
 import time
 from collections import deque
 from dataclasses import asdict, dataclass, field, replace
+from pathlib import Path
 from typing import TYPE_CHECKING, Any, Callable
 
 import numpy as np
@@ -29,7 +31,28 @@ from workbench.errors import RunFailed, UsageError, first_line
 from workbench.machine.cpus import allowed_cores, default_cores, format_cpu_list
 from workbench.measure import events as ev
 from workbench.measure import wire
+from workbench.measure.precision import (
+    DEFAULT_DRIFT_SAMPLES,
+    attach_baseline,
+    baseline_name,
+    check_precision_flags,
+    drift_seeds,
+    fp32_options,
+    mismatch_message,
+    promote_quantization,
+    quantize_request,
+    runs_baseline,
+)
 from workbench.measure.procs import ChildFailed, EngineProcess
+from workbench.models.inputs import (
+    InputRequest,
+    ResolvedInputs,
+    check_request,
+    record_inputs,
+    resolve_inputs,
+    with_input_hint,
+    write_job_inputs,
+)
 from workbench.result import EngineResult, RunRecord, new_run_id, now_iso
 from workbench.stats.histogram import LogHistogram
 from workbench.stats.parity import compare as parity_compare
@@ -73,12 +96,24 @@ class RunConfig:
     note: str | None = None
     timeout_s: float = 300.0  # longest silence allowed from a benchmark process
     percentiles: tuple[float, ...] = ()  # extra percentiles on request, e.g. (97.5, 99.99)
+    #: given input values (``--input``/``--inputs``, image preprocessing); empty: every input is generated
+    inputs: InputRequest = field(default_factory=InputRequest)
+    rtol: float | None = None  # parity: relative-L2 tolerance replacing the precision's default (--rtol)
+    atol: float | None = None  # parity: an output within this max abs difference also passes (--atol)
+    #: int8: calibration samples (None: all of calibration_data, else 10) and real data to calibrate on
+    calibration_samples: int | None = None
+    calibration_data: str | None = None
+    #: below fp32: seeded inputs the drift against the same engine's fp32 is measured on
+    drift_samples: int = DEFAULT_DRIFT_SAMPLES
+    #: below fp32: also measure every engine at fp32 in the same rounds (speedup over fp32, drift)
+    fp32_baseline: bool = True
 
     def to_dict(self) -> dict[str, Any]:
         d = asdict(self)
         from workbench_engines.registry import options_by_engine
 
         d["shapes"] = {k: list(v) for k, v in self.shapes}
+        d["inputs"] = self.inputs.to_dict()
         d["engine_options"] = options_by_engine(self.engine_options)
         return d
 
@@ -116,6 +151,14 @@ def validate(config: RunConfig) -> RunConfig:
         raise UsageError(f"--percentile must be between 0 and 100 (exclusive), not {bad_p[0]:g}")
     if config.requests is not None and config.requests < 1:
         raise UsageError(f"--requests must be >= 1, not {config.requests}")
+    check_tolerances(config.rtol, config.atol)
+    check_request(config.inputs)
+    check_precision_flags(
+        config.precision,
+        calibration_samples=config.calibration_samples,
+        calibration_data=config.calibration_data,
+        drift_samples=config.drift_samples,
+    )
     engine_options = check_engine_options(
         config.engine_options, engines=engines, precision=config.precision, mode=config.mode
     )
@@ -135,6 +178,13 @@ def validate(config: RunConfig) -> RunConfig:
     return replace(
         config, engines=engines, cores=cores, threads=threads, baseline=baseline, engine_options=engine_options
     )
+
+
+def check_tolerances(rtol: float | None, atol: float | None) -> None:
+    """``--rtol``/``--atol`` must be positive numbers when given. Raises UsageError."""
+    for flag, value in (("--rtol", rtol), ("--atol", atol)):
+        if value is not None and not (isinstance(value, (int, float)) and 0 < value < float("inf")):
+            raise UsageError(f"{flag} must be a number > 0, not {value}")
 
 
 class _ParentAway:
@@ -208,11 +258,15 @@ class _EngineState:
     rolling: deque = field(default_factory=lambda: deque(maxlen=ROLLING_WINDOW))
     rounds: list[dict[str, Any]] = field(default_factory=list)
     error: str | None = None
+    error_detail: str | None = None  # the child's full error text (ChildFailed.detail)
     samples: list[np.ndarray] = field(default_factory=list)
     noise: list[Any] = field(default_factory=list)
     measured_ns: int = 0  # measured time of finished rounds
     round_elapsed_ns: int = 0  # measured time so far in the round in progress (stamped by the child)
     iterations: int = 0
+    engine: str | None = None  # the engine, when the state's name is a variant's ("torch fp32"); None: name
+    precision: str | None = None  # the precision it runs at; None: the run's
+    drift_outputs: list[dict[str, np.ndarray]] = field(default_factory=list)  # one per drift seed
 
 
 class Runner:
@@ -231,6 +285,9 @@ class Runner:
         self._states: dict[str, _EngineState] = {}
         self._lock = threading.Lock()
         self._diagnostics: list[dict[str, str]] = []  # advisory parts that failed (see _diagnose)
+        self._inputs: ResolvedInputs | None = None  # the given input values, checked against the model
+        self._job_inputs: dict[str, Any] = {}  # what each job carries of them (wire.Job.inputs)
+        self._inputs_dir: Path | None = None  # temporary folder of their .npz, removed after the run
 
     # ---- control ---------------------------------------------------------------------------------------------
     def _set_prepare_proc(self, proc) -> None:
@@ -286,6 +343,7 @@ class Runner:
             artifact = self._artifact or self._prepare(config)
             self.artifact = artifact
             self._check_formats(artifact)
+            self._resolve_inputs(config, artifact)
             with _ParentAway(tuple(config.cores or ())):
                 record = self._run(config, artifact)
         except RunFailed as exc:
@@ -298,9 +356,31 @@ class Runner:
             raise
         finally:
             self._shutdown()
+            if self._inputs_dir is not None:
+                shutil.rmtree(self._inputs_dir, ignore_errors=True)
             if self._live is not None:
                 self._live.close()
         return record
+
+    def _resolve_inputs(self, config: RunConfig, artifact) -> None:
+        """Check the given input values against the model once and put them where every job (and the parity
+        reference) takes them from: values inline, arrays in an ``.npz`` under the cache's ``tmp`` folder."""
+        if config.inputs.empty:
+            return
+        self._inputs = resolve_inputs(config.inputs, artifact.inputs)
+        if self._inputs.arrays:
+            from workbench.paths import cache_dir
+
+            self._inputs_dir = cache_dir() / "tmp" / f"inputs-{self.run_id}"
+        self._job_inputs = write_job_inputs(self._inputs, self._inputs_dir or Path())
+
+    def _hint(self, message: str) -> str:
+        """An engine's error line, with a ready-to-paste ``--input`` when inputs that may need real values were
+        generated (:func:`workbench.models.inputs.with_input_hint`)."""
+        artifact = getattr(self, "artifact", None)
+        if artifact is None:
+            return message
+        return with_input_hint(message, artifact.inputs, self._inputs.names if self._inputs else ())
 
     def _prepare(self, config: RunConfig):
         from workbench.measure.prepare import prepare
@@ -319,7 +399,22 @@ class Runner:
             seed=config.seed,
             should_stop=self._stop.is_set,
             on_start=self._set_prepare_proc,
+            **self._quantize_args(config),
         )
+
+    def _quantize_args(self, config: RunConfig) -> dict[str, Any]:
+        """What the preparation needs for int8 (the engines that run it here, their options, the calibration)."""
+        if config.precision != "int8":
+            return {}
+        from workbench_engines.registry import get_engine_class
+
+        able = [e for e in config.engines if "int8" in get_engine_class(e).precisions(config.device)]
+        self._emit(ev.Stage(run_id=self.run_id, stage="preparing", message="quantizing to int8 (cached after once)"))
+        return {
+            "precision": "int8",
+            "quantize": quantize_request(able, config.options_for),
+            "calibration": {"samples": config.calibration_samples, "data": config.calibration_data},
+        }
 
     def _check_formats(self, artifact) -> None:
         from workbench_engines.registry import get_engine_class
@@ -338,10 +433,24 @@ class Runner:
                 st.proc = None
 
     def _job(
-        self, engine: str, artifact, *, precision: str, device: str, outputs: bool, reference: bool = False
+        self,
+        engine: str,
+        artifact,
+        *,
+        precision: str,
+        device: str,
+        outputs: bool,
+        reference: bool = False,
+        drift_seeds: tuple[int, ...] = (),
     ) -> wire.Job:
-        """The job of one benchmark process; a separate ``reference`` process runs with its engine's defaults."""
+        """The job of one benchmark process; a separate ``reference`` process runs with its engine's defaults, a
+        baseline at another precision than the run's without the options that apply only there."""
         c = self.config
+        options = {} if reference else c.options_for(engine)
+        if precision != c.precision and options:
+            from workbench_engines.registry import get_engine_class
+
+            options = fp32_options(get_engine_class(engine), options)
         return wire.Job(
             engine=engine,
             artifact=artifact.to_dict(),
@@ -353,13 +462,53 @@ class Runner:
             requests=c.requests,
             seed=c.seed,
             outputs=outputs,
-            options={} if reference else c.options_for(engine),
+            options=options,
+            inputs=self._job_inputs,
+            drift_seeds=drift_seeds,
         )
 
     def _needs_separate_reference(self, artifact) -> bool:
         c = self.config
         ref = artifact.reference_engine
-        return c.parity and not (ref in c.engines and c.precision == "fp32" and c.device == "cpu")
+        at_fp32 = c.precision == "fp32" or runs_baseline(c.precision, c.fp32_baseline)  # ref runs fp32 in the run
+        return c.parity and not (ref in c.engines and at_fp32 and c.device == "cpu")
+
+    def _reference_state(self, artifact) -> str:
+        """The state whose outputs are the parity reference when no separate reference runs: the reference
+        engine itself, or below fp32 its fp32 baseline variant."""
+        ref = artifact.reference_engine
+        return baseline_name(ref) if runs_baseline(self.config.precision, self.config.fp32_baseline) else ref
+
+    def _measured(self, config: RunConfig) -> list[str]:
+        """The states measured in the rounds: each engine, and below fp32 its baseline right after it (unless the
+        engine itself failed to load)."""
+        names: list[str] = []
+        for name in config.engines:
+            names.append(name)
+            if baseline_name(name) in self._states and self._states[name].error is None:
+                names.append(baseline_name(name))
+        return names
+
+    def _attach_baselines(self, results: list[EngineResult], artifact) -> None:
+        """Below fp32: each result gets its fp32 baseline's summary, its drift against it, and the speedup."""
+        c = self.config
+        for res in results:
+            st, base_st = self._states[res.engine], self._states.get(baseline_name(res.engine))
+            if base_st is None or not res.ok:
+                continue
+            base = self._result(base_st, artifact, None, "the fp32 baseline is not checked for parity")
+            error = None
+            if len(st.drift_outputs) != c.drift_samples or len(base_st.drift_outputs) != c.drift_samples:
+                error = f"drift outputs missing ({len(st.drift_outputs)} and {len(base_st.drift_outputs)} of {c.drift_samples})"
+            attach_baseline(
+                res,
+                base,
+                baseline_outputs=base_st.drift_outputs,
+                outputs=st.drift_outputs,
+                mode=c.mode,
+                task=artifact.task,
+                drift_error=error,
+            )
 
     def _run(self, config: RunConfig, artifact) -> RunRecord:
         started = time.time()
@@ -367,16 +516,20 @@ class Runner:
         separate_reference = self._needs_separate_reference(artifact)
         if separate_reference:
             reference_outputs, reference_note = self._reference(artifact)
+        lower = runs_baseline(config.precision, config.fp32_baseline)
         for name in config.engines:
             self._check_stop()
             self._load(name, artifact)
+            if lower and (self._states[name].error is None or name == artifact.reference_engine):
+                self._check_stop()
+                self._load(baseline_name(name), artifact, engine=name, precision="fp32")
         if config.parity and not separate_reference:
-            ref_state = self._states.get(artifact.reference_engine)
+            ref_state = self._states.get(self._reference_state(artifact))
             if ref_state is not None and ref_state.outputs is not None:
                 reference_outputs = ref_state.outputs
             elif ref_state is not None:
                 reference_note = f"reference {artifact.reference_engine} failed: {ref_state.error}"
-        live = [n for n in config.engines if self._states[n].error is None]
+        live = [n for n in self._measured(config) if self._states[n].error is None]
         total_units = max(1, len(live) * config.repeats)
         done_units = 0
         for r in range(config.repeats):
@@ -393,6 +546,10 @@ class Runner:
                 st.proc.exit()
         results = [self._result(self._states[n], artifact, reference_outputs, reference_note) for n in config.engines]
         self._speedups(results)
+        if lower:
+            self._attach_baselines(results, artifact)
+        for res in results:
+            promote_quantization(res)
         for res in results:
             if res.ok:
                 self._emit(ev.EngineFinished(run_id=self.run_id, engine=res.engine, result=res.to_dict()))
@@ -424,7 +581,7 @@ class Runner:
             return st.outputs, None
         except ChildFailed as exc:
             self._check_stop()
-            return None, f"reference {ref} fp32 failed: {exc}"
+            return None, self._hint(f"reference {ref} fp32 failed: {exc}")
         finally:
             proc.close()
             st.proc = None
@@ -437,18 +594,47 @@ class Runner:
             self.config.timeout_s, want_outputs=want_outputs, label=st.name, on_idle=self._check_stop
         )
 
-    def _load(self, name: str, artifact) -> None:
+    def _await_drift_outputs(self, st: _EngineState, count: int) -> None:
+        """Read the ``count`` output frames the child sends for the drift inputs (after ``loaded``)."""
+        assert st.proc is not None
+        deadline = time.monotonic() + self.config.timeout_s
+        while len(st.drift_outputs) < count:
+            frame = st.proc.read(timeout=0.2)
+            if frame is None:
+                self._check_stop()
+                if time.monotonic() >= deadline:
+                    st.proc.kill()
+                    raise ChildFailed(
+                        f"{st.name} sent no outputs for the drift inputs within {self.config.timeout_s:g} s"
+                    )
+                continue
+            kind, payload = frame
+            if kind == wire.OUTPUTS:
+                st.drift_outputs.append(wire.decode_outputs(payload))
+
+    def _load(self, name: str, artifact, *, engine: str | None = None, precision: str | None = None) -> None:
+        """Load ``engine`` (default ``name``) at ``precision`` (default the run's) as the state ``name``: below fp32
+        the baseline variant is ``_load(baseline_name(e), artifact, engine=e, precision="fp32")``. Both then also
+        send their outputs on the drift inputs."""
         c = self.config
-        st = _EngineState(name=name)
+        engine = engine or name
+        precision = precision or c.precision
+        st = _EngineState(name=name, engine=engine, precision=precision)
         with self._lock:
             self._states[name] = st
         self._emit(ev.Stage(run_id=self.run_id, stage="loading", engine=name, message=f"loading {name}"))
+        seeds = drift_seeds(c.seed, c.drift_samples) if runs_baseline(c.precision, c.fp32_baseline) else ()
+        # the baseline's outputs are wanted when it stands in for the parity reference (see _reference_state)
+        outputs = c.parity and (precision == c.precision or engine == artifact.reference_engine)
         try:
-            st.proc = EngineProcess(self._job(name, artifact, precision=c.precision, device=c.device, outputs=c.parity))
-            self._await_loaded(st, want_outputs=c.parity)
+            job = self._job(engine, artifact, precision=precision, device=c.device, outputs=outputs, drift_seeds=seeds)
+            st.proc = EngineProcess(job)
+            self._await_loaded(st, want_outputs=outputs)
+            self._await_drift_outputs(st, len(seeds))
         except ChildFailed as exc:
             self._check_stop()
-            self._fail(st, str(exc))
+            st.error_detail = exc.detail
+            self._fail(st, self._hint(str(exc)))
             return
         self._emit(
             ev.EngineLoaded(
@@ -491,7 +677,8 @@ class Runner:
                     frame = proc.read(timeout=0.1)
                 except ChildFailed as exc:
                     self._check_stop()
-                    self._fail(st, str(exc))
+                    st.error_detail = exc.detail
+                    self._fail(st, self._hint(str(exc)))
                     return
                 if frame is None:
                     self._check_stop()
@@ -614,7 +801,7 @@ class Runner:
             batch=c.batch,
             threads=c.threads,
             cores=list(c.cores or ()),
-            precision_requested=c.precision,
+            precision_requested=st.precision or c.precision,
             precision_effective=eff.get("precision"),
             streams=eff.get("streams"),
             requests=eff.get("requests"),
@@ -628,6 +815,7 @@ class Runner:
         if st.error is not None or not st.rounds:
             res.status = "failed"
             res.error = st.error or "no measurements"
+            res.error_detail = st.error_detail
             return res
         wanted = tuple(dict.fromkeys((50, 90, 95, 99, 99.9) + tuple(c.percentiles)))
         summary = summary_from_histogram(st.hist, percentiles=wanted)
@@ -660,7 +848,7 @@ class Runner:
             for r in st.rounds
         ]
         res.histogram = st.hist.to_dict()
-        if c.save_samples and st.samples:
+        if c.save_samples and st.samples and st.engine in (None, st.name):  # not for an fp32 baseline variant
             res.samples_file = self._save_samples(st)
         res.parity = self._parity(st, artifact, res, reference_outputs, reference_note)
         res.warnings = self._warnings(st, res)
@@ -688,18 +876,26 @@ class Runner:
             return {"status": "error", "reference": ref_label, "message": "engine returned no outputs"}
         precision = res.precision_effective or c.precision
         return parity_compare(
-            reference_outputs, st.outputs, precision=precision, task=artifact.task, reference=ref_label
+            reference_outputs,
+            st.outputs,
+            precision=precision,
+            task=artifact.task,
+            reference=ref_label,
+            rtol=c.rtol,
+            atol=c.atol,
         ).to_dict()
 
     def _warnings(self, st: _EngineState, res: EngineResult) -> list[dict[str, str]]:
         out: list[dict[str, str]] = []
         c = self.config
-        if res.precision_effective and res.precision_effective != c.precision:
+        requested = res.precision_requested
+        if res.precision_effective and res.precision_effective != requested:
             out.append(
                 {
                     "code": "precision-mismatch",
-                    "message": f"requested {c.precision} but {st.name} ran {res.precision_effective} "
-                    f"(the engine or this CPU does not support {c.precision})",
+                    "message": mismatch_message(
+                        st.name, requested, res.precision_effective, (res.effective or {}).get("extra")
+                    ),
                 }
             )
         from workbench.machine import noise
@@ -750,12 +946,19 @@ class Runner:
             "task": artifact.task,
             "inputs": [t.to_dict() for t in artifact.inputs],
             "files": sorted(artifact.files),
+            # lower-precision files by precision: formats made, formats that failed (why), calibration used
+            "variants": {
+                p: {"files": sorted(v.files), "errors": dict(v.errors), "calibration": v.report(None)["calibration"]}
+                for p, v in artifact.variants.items()
+            },
         }
+        config = c.to_dict()
+        config["inputs"] = record_inputs(c.inputs, self._inputs)
         return RunRecord(
             run_id=self.run_id,
             created=now_iso(),
             model=model,
-            config=c.to_dict(),
+            config=config,
             system=system,
             versions=versions,
             results=results,

@@ -12,7 +12,7 @@ payload length (:data:`HEADER`) + payload. Kinds:
 * ``S`` (:data:`SAMPLES`) — a batch of samples: the measured time elapsed so far in the round as an int64
   (:data:`ELAPSED`), then int64 nanosecond latencies (:func:`encode_samples` / :func:`decode_samples`);
 * ``O`` (:data:`OUTPUTS`) — the outputs of the reference input as an ``.npz`` (:func:`encode_outputs` /
-  :func:`decode_outputs`).
+  :func:`decode_outputs`); with :attr:`Job.drift_seeds`, one more ``O`` frame per drift seed follows.
 
 An ``error`` message (:func:`error_message`) carries one readable line, the kind ``"user"`` for a
 :class:`~workbench.errors.WorkbenchError` (else the exception's class name) and the nearest workbench error class,
@@ -189,11 +189,10 @@ def encode_outputs(outputs: Mapping[str, Any]) -> bytes:
     """Model outputs (numpy arrays by name) as ``.npz`` bytes."""
     import io
 
-    import numpy as np
+    from workbench.models.inputs import write_npz
 
     buf = io.BytesIO()
-    arrays: dict[str, Any] = {k: np.asarray(v) for k, v in outputs.items()}
-    np.savez(buf, **arrays)
+    write_npz(buf, outputs)
     return buf.getvalue()
 
 
@@ -229,6 +228,12 @@ class Job:
     seed: int = 0
     outputs: bool = False
     options: Mapping[str, Any] = field(default_factory=dict)
+    #: given input values (:func:`workbench.models.inputs.write_job_inputs`): ``{"fill": {name: value}, "npz":
+    #: path}``; empty: every input is generated from ``seed``
+    inputs: Mapping[str, Any] = field(default_factory=dict)
+    #: after ``loaded`` (and the reference outputs), one ``O`` frame of outputs per seed, in this order — the inputs
+    #: the drift of a lower precision is measured on (:mod:`workbench.stats.drift`); empty: none
+    drift_seeds: tuple[int, ...] = ()
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -243,6 +248,8 @@ class Job:
             "seed": self.seed,
             "outputs": self.outputs,
             "options": dict(self.options),
+            "inputs": dict(self.inputs),
+            "drift_seeds": list(self.drift_seeds),
         }
 
     def to_json(self) -> str:
@@ -262,6 +269,10 @@ class Job:
             values["cores"] = tuple(int(c) for c in values["cores"])
         if "options" in values:
             values["options"] = dict(values["options"])
+        if "inputs" in values:
+            values["inputs"] = dict(values["inputs"])
+        if "drift_seeds" in values:
+            values["drift_seeds"] = tuple(int(s) for s in values["drift_seeds"])
         return cls(**values)
 
     @classmethod
@@ -306,6 +317,12 @@ class PrepareJob:
     shapes: Mapping[str, tuple[int, ...]] = field(default_factory=dict)
     formats: tuple[str, ...] | None = None  # None: every format a built-in can have
     seed: int = 0
+    #: a lower precision to prepare files for ("int8": :func:`workbench.models.quantize.prepare_int8`), else fp32
+    precision: str = "fp32"
+    #: engine -> its options, for the engines the lower precision is prepared for
+    quantize: Mapping[str, Mapping[str, Any]] = field(default_factory=dict)
+    #: :class:`workbench.models.quantize.CalibrationRequest` as a dict (``samples``, ``data``)
+    calibration: Mapping[str, Any] = field(default_factory=dict)
 
     def to_json(self) -> str:
         return json.dumps(
@@ -315,6 +332,9 @@ class PrepareJob:
                 "shapes": {k: list(v) for k, v in self.shapes.items()},
                 "formats": sorted(self.formats) if self.formats is not None else None,
                 "seed": self.seed,
+                "precision": self.precision,
+                "quantize": {k: dict(v) for k, v in self.quantize.items()},
+                "calibration": dict(self.calibration),
             }
         )
 
@@ -330,6 +350,9 @@ class PrepareJob:
             shapes={str(k): tuple(int(x) for x in v) for k, v in (d.get("shapes") or {}).items()},
             formats=tuple(formats) if formats is not None else None,
             seed=int(d.get("seed") or 0),
+            precision=str(d.get("precision") or "fp32"),
+            quantize={str(k): dict(v) for k, v in (d.get("quantize") or {}).items()},
+            calibration=dict(d.get("calibration") or {}),
         )
 
 

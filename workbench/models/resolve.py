@@ -7,12 +7,18 @@ Two sources:
   cached under ``cache_dir()/models/<name>/<key>/``. The key hashes everything that changes the files (see
   :func:`cache_fields`). Builds are serialised with a file lock and land by atomic rename, so concurrent
   processes never see half-written files; a second use is a few ``stat`` calls.
-* **Files**: ``.onnx``, OpenVINO IR ``.xml`` (+ ``.bin``), TorchScript (``.pt``/``.pth``/``.ts``) and
-  ``torch.export`` archives (``.pt2``). Torch files are identified by the member names of their zip archive,
-  never by unpickling; a plain pickled ``torch.save`` checkpoint is refused.
+* **Files**: ONNX, OpenVINO IR (``.xml`` + ``.bin``), TorchScript and ``torch.export`` archives, recognised by
+  their content whatever their name (:func:`workbench_engines.formats.detect_format`; the suffix decides only
+  when the content says nothing). Torch files are identified by the member names of their zip archive, never by
+  unpickling; a pickled ``torch.save`` checkpoint is refused, whatever its name. ONNX weights kept in external
+  data files must be beside the ``.onnx`` (a missing one is named).
+* **Hugging Face checkpoint directories** (``config.json`` + ``model.safetensors``, :mod:`workbench.models.hf`):
+  loaded offline; torch runs the directory itself, ONNX and IR are exported through the built-ins' cache, keyed
+  by the directory's content.
 
 Input shapes end static: symbolic dims are bound from ``shapes`` (``--shape``), a dynamic leading dim defaults to
-``batch``, built-ins fill the rest from their defaults, and whatever is left is a ModelError naming the flag.
+``batch``, built-ins fill the rest from their defaults, and whatever is left is one ModelError listing every
+unknown dim by input and position, with a ``--shape`` line to paste.
 Every error is a :mod:`workbench.errors` exception with one readable line.
 """
 
@@ -90,6 +96,10 @@ def resolve(
     if zoo.is_builtin(model):
         return _resolve_builtin(model, batch, clean_shapes, formats, seed)
     path = Path(model).expanduser()
+    from workbench.models import hf
+
+    if hf.is_checkpoint_dir(path):
+        return _resolve_hf(path, batch, clean_shapes, formats)
     if path.exists() or _looks_like_path(model):
         return resolve_file(path, batch=batch, shapes=clean_shapes)
     raise ModelError(zoo.unknown_model_message(model))
@@ -98,10 +108,16 @@ def resolve(
 def load_torch_builtin(artifact: ModelArtifact) -> torch.nn.Module:
     """The eager module of a built-in artifact: its architecture with the cached state dict loaded.
 
-    The state dict is read with ``torch.load(weights_only=True)``. Returns the module in eval mode. Raises
+    The state dict is read with ``torch.load(weights_only=True)``. A Hugging Face checkpoint directory (the
+    ``torch-builtin`` file of an artifact resolved from one) is loaded offline by :func:`workbench.models.hf.
+    load_module`, taking the artifact's inputs positionally. Returns the module in eval mode. Raises
     ModelError when the artifact is not a built-in with ``torch-builtin`` weights or the weights do not load.
     """
     weights = artifact.files.get("torch-builtin")
+    if weights and Path(weights).is_dir():
+        from workbench.models import hf
+
+        return hf.load_module(Path(weights), [s.name for s in artifact.inputs])
     if not artifact.builtin or not weights:
         raise ModelError(f"{artifact.name!r} has no built-in torch weights; resolve it with format torch-builtin")
     import torch
@@ -212,6 +228,94 @@ def _resolve_builtin(
     )
 
 
+def _resolve_hf(path: Path, batch: int, shapes: dict[str, tuple[int, ...]], formats: set[str] | None) -> ModelArtifact:
+    """A Hugging Face checkpoint directory (:mod:`workbench.models.hf`) as an artifact.
+
+    torch runs the directory itself (``torch-builtin``: architecture from ``config.json``, weights from the
+    safetensors); ONNX and IR are exported/converted like a built-in's, cached under
+    ``cache_dir()/models/hf-<dir name>/<content hash>/<key>/``. The model's inputs and output names are found
+    once per content hash (one forward pass) and kept in ``signature.json`` beside the exports.
+    """
+    from workbench.models import hf
+
+    config = hf.read_config(path)
+    label = path.resolve().name
+    digest = hf.content_hash(path)
+    base = builtin_cache_dir(f"hf-{re.sub(r'[^A-Za-z0-9_.-]+', '_', label)}", digest[:16])
+    sig = _hf_signature(path, base, config)
+    specs = bind_shapes(
+        hf.input_specs(config, sig["inputs"]), batch=batch, shapes=shapes, defaults=hf.default_dims(config), label=label
+    )
+    hf.check_dims(specs, config, label)
+    real_batch = _leading_dim(specs, batch)
+    outputs = tuple(sig["outputs"])
+    wanted = [f for f in BUILTIN_FORMATS if f != "torch-builtin" and (formats is None or f in formats)]
+    fields = {
+        "cache_format": CACHE_FORMAT,
+        "hf_content": digest,
+        "inputs": [[t.name, list(t.shape), t.dtype] for t in specs],
+        "batch": real_batch,
+        "precision": "fp32",
+        "onnx_opset": ONNX_OPSET,
+        "versions": {pkg: _version(pkg) for pkg in CACHE_PACKAGES},
+    }
+    folder = base / cache_key(fields)
+    files = {f: folder / _CACHE_FILES[f] for f in wanted}
+    if not all(_complete(p) for p in files.values()):
+        folder.mkdir(parents=True, exist_ok=True)
+        with _file_lock(folder / ".lock"):
+            _build_missing(
+                label,
+                specs,
+                outputs,
+                0,
+                folder,
+                wanted,
+                fields,
+                module_fn=lambda _folder, _tmp: _step(f"load {label}", hf.load_module, path, sig["inputs"]),
+            )
+    out: dict[str, str] = {}
+    if formats is None or "torch-builtin" in formats:
+        out["torch-builtin"] = str(path.resolve())
+    out.update({f: str(p) for f, p in files.items()})
+    return ModelArtifact(
+        name=label,
+        source="file",
+        files=out,
+        inputs=specs,
+        outputs=outputs,
+        task=hf.task(config),
+        builtin=None,
+        reference_engine=model_formats.builtin_reference_engine(),
+        batch=real_batch,
+    )
+
+
+def _hf_signature(path: Path, base: Path, config: Mapping[str, Any]) -> dict[str, list[str]]:
+    """The checkpoint's input and output names, from ``base/signature.json`` or one forward pass (then saved
+    there by atomic rename). Raises ModelError when the model cannot be loaded or the cache cannot be written."""
+    from workbench.models import hf
+
+    cached = base / "signature.json"
+    try:
+        found = json.loads(cached.read_text())
+    except (OSError, ValueError):
+        found = None  # not cached yet (or damaged): found below
+    if isinstance(found, dict) and found.get("inputs") and isinstance(found.get("outputs"), list):
+        return {"inputs": list(found["inputs"]), "outputs": list(found["outputs"])}
+    sig = _step(f"load {path.name}", hf.signature, path, config)
+    try:
+        base.mkdir(parents=True, exist_ok=True)
+        tmp = base / f".signature-{os.getpid()}.json"
+        tmp.write_text(json.dumps(sig, indent=2))
+        os.replace(tmp, cached)
+    except OSError as exc:
+        raise ModelError(
+            f"cannot write the model cache in {base}: {exc.strerror or exc}; check free space and permissions"
+        ) from exc
+    return sig
+
+
 def _complete(path: Path) -> bool:
     """A cached file is complete once it exists (files only appear by atomic rename; .bin lands before .xml)."""
     return path.is_file() and (path.suffix != ".xml" or path.with_suffix(".bin").is_file())
@@ -225,12 +329,14 @@ def _build_missing(
     folder: Path,
     wanted: list[str],
     fields: Mapping[str, object],
+    module_fn: Callable[[Path, Path], torch.nn.Module] | None = None,
 ) -> None:
     """Build the files in ``wanted`` that ``folder`` lacks. Call with the folder's lock held.
 
     Files are written into a temp dir inside ``folder`` and moved into place with ``os.replace``. The ONNX file
-    is built (and kept) whenever the IR is needed, since the IR is converted from it. Raises ModelError when
-    the build, export or conversion fails or the cache cannot be written.
+    is built (and kept) whenever the IR is needed, since the IR is converted from it. ``module_fn(folder, tmp)``
+    gives the module to export (default: built-in ``name`` with the folder's cached weights). Raises ModelError
+    when the build, export or conversion fails or the cache cannot be written.
     """
     need = {f for f in wanted if not _complete(folder / _CACHE_FILES[f])}
     if "openvino" in need and not _complete(folder / _CACHE_FILES["onnx"]):
@@ -242,7 +348,10 @@ def _build_missing(
     try:
         with tempfile.TemporaryDirectory(dir=folder, prefix=".tmp-") as tmp_name:
             tmp = Path(tmp_name)
-            module = _module_with_cached_weights(name, seed, folder, tmp)
+            if module_fn is not None:
+                module = module_fn(folder, tmp)
+            else:
+                module = _module_with_cached_weights(name, seed, folder, tmp)
             if "onnx" in need:
                 _step(f"export {name} to ONNX", export_onnx, module, specs, tmp / "model.onnx", outputs)
                 os.replace(tmp / "model.onnx", folder / "model.onnx")
@@ -337,7 +446,10 @@ def _check_file(path: Path) -> None:
     if not path.exists():
         raise ModelError(f"model file not found: {path} (check the path; 'workbench models' lists the built-in names)")
     if path.is_dir():
-        raise ModelError(f"{path} is a directory: pass a model file ({', '.join(FILE_TYPES)})")
+        raise ModelError(
+            f"{path} is a directory: pass a model file ({', '.join(FILE_TYPES)}) or a Hugging Face checkpoint "
+            "directory (config.json + model.safetensors)"
+        )
     if path.stat().st_size == 0:
         raise ModelError(f"model file {path.name} is empty")
 
@@ -354,8 +466,9 @@ def read_onnx_specs(
     """Input specs (graph inputs that are not initializers) and output names of an ONNX file.
 
     Dims are ints, ``dim_param`` names, or ``"?"`` when unnamed. An input without any shape information takes
-    its rank from ``shapes`` (its sizes are bound later). Weights in external files are not read. Raises
-    ModelError when the file is not a valid ONNX model, has a non-tensor input or an input of unknown rank
+    its rank from ``shapes`` (its sizes are bound later). Weights in external files are not read, but each
+    external-data file the model names must exist beside it. Raises ModelError when the file is not a valid
+    ONNX model, names an external-data file that is missing, has a non-tensor input or an input of unknown rank
     that ``shapes`` does not cover.
     """
     import onnx
@@ -368,6 +481,7 @@ def read_onnx_specs(
     graph = proto.graph
     if not graph.node and not graph.input:
         raise ModelError(f"{path.name} is not a valid ONNX model (empty graph)")
+    _check_external_data(path, proto)
     weights = {init.name for init in graph.initializer}
     values = [v for v in graph.input if v.name not in weights]
     given = _apply_wildcard(shapes or {}, [v.name for v in values], path.name)
@@ -393,6 +507,17 @@ def read_onnx_specs(
     return specs, [o.name for o in graph.output]
 
 
+def _check_external_data(path: Path, proto: Any) -> None:
+    """Raise ModelError naming the first external-data file ``proto`` needs that is not beside ``path``."""
+    for location in model_formats.onnx_external_data(proto):
+        expected = path.parent / location
+        if not expected.is_file():
+            raise ModelError(
+                f"{path.name} keeps its weights in the external data file {location!r}, which is missing: "
+                f"put it beside {path.name} (expected {expected})"
+            )
+
+
 def _onnx_dim(dim: Any) -> int | str:
     """An ONNX ``TensorShapeProto.Dimension`` as an int, its ``dim_param`` name, or ``"?"``."""
     if dim.HasField("dim_value") and dim.dim_value > 0:
@@ -412,8 +537,10 @@ _IR_TYPES = {
 def read_ir_specs(xml_path: Path) -> tuple[list[TensorSpec], list[str]]:
     """Input specs and output names of an OpenVINO IR, read from the ``.xml`` alone (no openvino import).
 
-    Inputs are the ``Parameter`` layers; a dim written ``?``, ``-1`` or as a range (``1..8``) is dynamic.
-    Raises ModelError when the ``.bin`` is missing or the XML is not an IR.
+    Inputs are the ``Parameter`` layers; a dim written ``?``, ``-1`` (or any size below 1) or as a range
+    (``1..8``) is dynamic. Outputs without a tensor name (IRs made with ``ov.convert_model(torch_module)``) are
+    named ``output_<index>``, as the OpenVINO adapter names them. Raises ModelError when the ``.bin`` is missing
+    or the XML is not an IR.
     """
     import xml.etree.ElementTree as ET
 
@@ -445,10 +572,10 @@ def read_ir_specs(xml_path: Path) -> tuple[list[TensorSpec], list[str]]:
         for e in root.findall("edges/edge")
     }
     outputs = []
-    for layer_id, attr, layer_name in results:
+    for index, (layer_id, attr, _layer_name) in enumerate(results):
         source = feeds.get((layer_id, "0"))
-        name = attr.split(",")[0].strip() if attr else port_names.get(source or ("", ""), layer_name)
-        outputs.append(name)
+        name = attr.split(",")[0].strip() if attr else port_names.get(source or ("", ""), f"output_{index}")
+        outputs.append(name if name not in outputs else f"{name}_{index}")
     return specs, outputs
 
 
@@ -471,9 +598,9 @@ def _ir_parameter(xml_path: Path, layer: Any) -> TensorSpec:
 
 
 def _ir_dim(token: str) -> int | str:
-    if token.isdigit() and int(token) > 0:
-        return int(token)
-    return "?" if token in ("", "?", "-1") else token  # ranges such as "1..8" stay as written (dynamic)
+    if re.fullmatch(r"-?\d+", token):
+        return int(token) if int(token) > 0 else "?"
+    return "?" if token in ("", "?") else token  # ranges such as "1..8" stay as written (dynamic)
 
 
 # ---- torch files -----------------------------------------------------------------------------------------------
@@ -712,29 +839,90 @@ def _bind_given(spec: TensorSpec, shape: tuple[int, ...], bound: dict[str, int])
 
 
 def _check_unknown(original: Sequence[TensorSpec], resolved: Sequence[TensorSpec], label: str) -> None:
-    """Raise ModelError naming the inputs whose dims are still unknown, with the ``--shape`` flags to pass.
+    """Raise one ModelError listing every dim still unbound, by input and position, with a ``--shape`` line to
+    paste (:func:`suggest_shape` picks the sizes).
 
-    An input whose unknown dims are all named symbols already covered by an earlier suggestion is left out:
-    one ``--shape`` binds a shared symbol (e.g. ``seq``) for every input that uses it.
+    Whatever an exporter calls a free dim (``batch``, ``p2o.DynamicDimension.0``, ``unk__12``, ``?``, a range,
+    0 or -1) it is unbound until ``--shape`` binds it. An input whose unbound dims are all named dims an earlier
+    suggestion covers gets no flag of its own: one ``--shape`` binds a shared name (e.g. ``seq``) everywhere.
     """
+    sizes: dict[str, int] = {}
     covered: set[str] = set()
-    parts: list[tuple[str, list[str], str]] = []
+    listed: list[tuple[str, str]] = []  # (input, its unbound dims by position)
+    flags: list[str] = []
     for orig, res in zip(original, resolved, strict=True):
-        unknown = [d for d in res.shape if not isinstance(d, int)]
-        if not unknown or all(_is_symbol(d) and d in covered for d in unknown):
+        unknown = [(i, d) for i, d in enumerate(res.shape) if not isinstance(d, int)]
+        if not unknown:
             continue
-        covered.update(d for d in unknown if _is_symbol(d))
-        example = "x".join(str(d) if isinstance(d, int) else (str(d).upper() if _is_symbol(d) else "N")
-                           for d in res.shape)  # fmt: skip
-        parts.append((orig.name, [str(d) for d in unknown], example))
-    if not parts:
+        listed.append((orig.name, ", ".join(f"dim {i} ({d!r})" for i, d in unknown)))
+        suggestion = suggest_shape(res, sizes)
+        if all(_is_symbol(d) and d in covered for _, d in unknown):
+            continue
+        covered.update(d for _, d in unknown if _is_symbol(d))
+        flags.append(f"--shape {orig.name}={_fmt(suggestion)}")
+    if not listed:
         return
-    name, unknown, example = parts[0]
-    if len(parts) == 1:
-        raise ModelError(f"input {name!r} has unknown dims {unknown}: pass --shape {name}={example}")
-    flags = " ".join(f"--shape {n}={e}" for n, _, e in parts)
-    names = ", ".join(repr(n) for n, _, _ in parts)
-    raise ModelError(f"inputs {names} of {label} have unknown dims: pass {flags}")
+    paste = f"pass {' '.join(flags)} (suggested sizes: use your model's)"
+    if len(listed) == 1:
+        raise ModelError(f"input {listed[0][0]!r} has unknown dims: {listed[0][1]}; {paste}")
+    dims = "; ".join(f"{name!r} {where}" for name, where in listed)
+    raise ModelError(f"{label} has unknown dims: {dims}; {paste}")
+
+
+#: Sizes :func:`suggest_shape` proposes: image sides, channels, token sequences, anything else.
+SUGGESTED_SIDE, SUGGESTED_CHANNELS, SUGGESTED_SEQ, SUGGESTED_OTHER = 224, 3, 128, 1
+
+
+def suggest_shape(spec: TensorSpec, sizes: dict[str, int] | None = None) -> tuple[int, ...]:
+    """A full shape for ``spec`` with a sensible size for every unbound dim, for the ``--shape`` hint.
+
+    Batch (dim 0) 1; an image-like input (float, 4-D) gets 3 channels and square sides, the fixed (or first
+    suggested) side when there is one, else 224; the second dim of an integer 2-D input (tokens, masks) 128; anything else 1. A range
+    (``1..8``) keeps the size inside it. ``sizes`` (named dim -> size) is read and filled so a name shared by
+    several inputs gets one size.
+    """
+    sizes = {} if sizes is None else sizes
+    shape = spec.shape
+    image = len(shape) == 4 and spec.dtype.startswith(("float", "bfloat"))
+    last_is_channels = image and shape[3] in (1, 3, 4) and shape[1] not in (1, 3, 4)
+    spatial = (1, 2) if last_is_channels else (2, 3)
+    sides = [shape[i] for i in spatial if isinstance(shape[i], int)] if image else []
+    out: list[int] = []
+    for i, dim in enumerate(shape):
+        if isinstance(dim, int):
+            out.append(dim)
+            continue
+        if _is_symbol(dim) and dim in sizes:
+            out.append(sizes[dim])
+            continue
+        if i == 0:
+            size = 1
+        elif image and i in spatial:
+            size = int(sides[0]) if sides else SUGGESTED_SIDE
+        elif image:
+            size = SUGGESTED_CHANNELS
+        elif len(shape) == 2 and i == 1 and not spec.dtype.startswith(("float", "bfloat")):
+            size = SUGGESTED_SEQ
+        else:
+            size = SUGGESTED_OTHER
+        size = _within_range(dim, size)
+        if image and i in spatial:
+            sides.append(size)  # the other side follows: square
+        if _is_symbol(dim):
+            sizes[dim] = size
+        out.append(size)
+    return tuple(out)
+
+
+def _within_range(dim: str, size: int) -> int:
+    """``size`` moved inside a range dim such as ``1..8`` (an open end is ``-1`` or empty)."""
+    match = re.fullmatch(r"(-?\d*)\.\.(-?\d*)", dim)
+    if not match:
+        return size
+    low = int(match.group(1)) if match.group(1) not in ("", "-1") else 1
+    high = int(match.group(2)) if match.group(2) not in ("", "-1") else None
+    size = max(size, low, 1)
+    return min(size, high) if high is not None and high >= 1 else size
 
 
 def _check_batch(resolved: Sequence[TensorSpec], batch: int, given: Mapping[str, tuple[int, ...]], label: str) -> None:

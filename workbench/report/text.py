@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import os
 import sys
-from typing import TYPE_CHECKING, Any, Sequence
+from typing import TYPE_CHECKING, Any, Mapping, Sequence
 
+from workbench.stats.speedup import unshown_ratio
 from workbench.units import MISSING, ms, rate, ratio, significant
 
 if TYPE_CHECKING:  # pragma: no cover
@@ -46,7 +48,7 @@ def table(headers: Sequence[str], rows: Sequence[Sequence[Any]], align: str | No
 def _numeric(v: Any) -> bool:
     if isinstance(v, (int, float)):
         return True
-    s = str(v).rstrip("x×%").replace(",", "")
+    s = str(v).strip("()").rstrip("x×%").replace(",", "")  # "(1.52×)": a ratio that is not a speedup
     try:
         float(s)
         return True
@@ -88,6 +90,30 @@ class ProgressLine:
             self._last_len = 0
 
 
+def speedup_cell(value: float | None, note: str | None) -> str:
+    """The speedup column: ``2.31×``; a ratio that is not a speedup (parity did not pass) in parentheses,
+    ``(1.52×)``, with the note saying what it is; ``n/a`` when not shown and no ratio is known; — otherwise."""
+    if value is not None:
+        return ratio(value)
+    kept = unshown_ratio(note)
+    if kept is not None:
+        return f"({ratio(kept)})"
+    return MISSING if not note else "n/a"
+
+
+def describe_inputs(inputs: Mapping[str, Any]) -> str:
+    """``sr=16000, x=a.npy, y=feeds.npz[y]`` from a recorded ``config["inputs"]`` (only the given inputs; the
+    others were generated)."""
+    parts = []
+    for name, src in (inputs.get("sources") or {}).items():
+        if src.get("source") == "value":
+            parts.append(f"{name}={src.get('value')}")
+        else:
+            key = f"[{src['key']}]" if src.get("key") else ""
+            parts.append(f"{name}={os.path.basename(str(src.get('path')))}{key}")
+    return ", ".join(parts)
+
+
 def render_results(record: "RunRecord") -> str:
     rows = []
     for r in record.results:
@@ -96,7 +122,7 @@ def render_results(record: "RunRecord") -> str:
             continue
         lat = r.latency_ms or {}
         parity = (r.parity or {}).get("status") or MISSING
-        speed = ratio(r.speedup) if r.speedup is not None else (MISSING if not r.speedup_note else "n/a")
+        speed = speedup_cell(r.speedup, r.speedup_note)
         rows.append(
             [
                 r.engine,
@@ -137,11 +163,24 @@ def render_results(record: "RunRecord") -> str:
         f"{record.model['name']}  batch {c.get('batch')}  {c.get('mode')}  threads {c.get('threads')}  "
         f"cores {cores_s}  {c.get('duration_s'):g}s x {c.get('repeats')}  run {record.run_id}"
     )
-    lines = [head, table(headers, rows)]
+    lines = [head]
+    given = describe_inputs(c.get("inputs") or {})
+    if given:
+        lines.append(f"inputs given: {given}")
+    lines.append(table(headers, rows))
+    from workbench.report.precision import render_precision
+
+    below = render_precision(record)  # below fp32: the same engines against their own fp32, with the drift
+    if below:
+        lines.append(below)
     notes = []
     for r in record.results:
         if r.speedup_note and r.speedup_note != "baseline" and r.speedup is None and r.ok:
-            notes.append(f"  {r.engine}: speedup {r.speedup_note}")
+            kept = unshown_ratio(r.speedup_note)
+            if kept is not None:  # "(1.52×) ratio of medians, not a speedup: parity failed for …"
+                notes.append(f"  {r.engine}: ({ratio(kept)}){r.speedup_note.partition('×')[2]}")
+            else:
+                notes.append(f"  {r.engine}: speedup {r.speedup_note}")
         p = r.parity or {}
         if p.get("status") in ("fail", "error") and p.get("message"):
             notes.append(f"  {r.engine}: parity {p['status']}: {p['message']}")

@@ -8,9 +8,10 @@ The reference is the fp32 output of ``artifact.reference_engine`` (torch for bui
 * ``top1``     — for classifiers, the fraction of batch items (or OCR timesteps) whose argmax agrees.
 
 Tolerances on ``rel_l2`` (see docs/methodology.md): fp32 1e-3 (different kernels and summation orders give
-1e-7…1e-5; a wrong model, TF32 or a silent bf16 gives ≥ 1e-3), fp16 5e-2, bf16 2e-1, int8 2e-1 — measured
-half-precision errors of deep random-weight networks reach 3e-2 (fp16) and 1.3e-1 (bf16) on resnet50, while a
-wrong function gives ≈ 1 or more. In fp32 a classifier must also agree on every top-1.
+1e-7…1e-5; a wrong model, TF32 or a silent bf16 gives ≥ 1e-3), fp16 5e-2, bf16 2e-1, int8 3e-1 — measured
+half-precision errors of deep random-weight networks reach 3e-2 (fp16) and 1.3e-1 (bf16) on resnet50, and int8
+(static, 10 synthetic calibration samples) 1.9e-1…2.0e-1 on resnet50 on all three engines, while a wrong function
+gives ≈ 1 or more. In fp32 a classifier must also agree on every top-1.
 """
 
 from __future__ import annotations
@@ -21,7 +22,7 @@ import numpy as np
 
 from workbench.result import Parity
 
-TOLERANCES = {"fp32": 1e-3, "fp16": 5e-2, "bf16": 2e-1, "int8": 2e-1, "mixed": 2e-1}
+TOLERANCES = {"fp32": 1e-3, "fp16": 5e-2, "bf16": 2e-1, "int8": 3e-1, "mixed": 3e-1}
 CLASSIFIER_TASKS = ("image-classification", "text-classification", "ocr")
 #: An engine run exactly as the reference (same engine, fp32, CPU) is not compared with itself: it *is* the
 #: reference. Its status says so instead of a "pass" that compared nothing.

@@ -118,6 +118,22 @@ def make_config(values: Mapping[str, Any]) -> Any:
     return RunConfig(**dict(values))
 
 
+def parse_inputs(text: str) -> Any:
+    """The Setup form's inputs field (``NAME=VALUE`` pairs separated by spaces or commas, optionally one ``.npz``)
+    as a :class:`workbench.models.inputs.InputRequest`; a WorkbenchError in one line when it is malformed or
+    names a file that does not exist. Checked against the model when the run starts."""
+    from workbench.errors import UsageError
+    from workbench.models.inputs import InputRequest, check_request, parse_inputs_text
+
+    try:
+        given, npz = parse_inputs_text(text)
+    except ValueError as exc:
+        raise UsageError(str(exc)) from None
+    request = InputRequest(given=given, file=npz)
+    check_request(request)
+    return request
+
+
 def make_runner(config: Any, on_event: Callable[["Event"], None]) -> Any:
     """A :class:`workbench.measure.runner.Runner` publishing to the live stream; ``run()`` blocks, ``stop()`` is
     thread-safe."""

@@ -18,6 +18,7 @@ from textual.content import Content
 from textual.reactive import reactive
 from textual.widgets import DataTable, Label, Select, Static
 
+from workbench.stats.speedup import unshown_ratio
 from workbench.tui.analysis import Speedup, speedups
 from workbench.tui.format import cpu_ranges
 from workbench.tui.widgets import composed
@@ -119,7 +120,10 @@ class ResultsTable(DataTable):
             eff = r.precision_effective or r.precision_requested or MISSING
             mismatch = bool(r.precision_effective and r.precision_effective != r.precision_requested)
             sp = speed.get(r.engine) or Speedup(None, None)
-            if sp.value is None:
+            kept = unshown_ratio(sp.note) if sp.value is None else None
+            if kept is not None:  # parity did not pass: the ratio, in parentheses, is not a speedup (see detail)
+                sp_cell = _cell(f"({ratio(kept)})", warn_c, right=True)
+            elif sp.value is None:
                 sp_cell = _cell(MISSING if not sp.note or sp.note == "baseline failed" else "n/a", muted_c, right=True)
             elif sp.note == "baseline":
                 sp_cell = _cell("base", muted_c, right=True)
@@ -209,6 +213,12 @@ def result_detail(r: "EngineResult | None", speed: Speedup | None, error: str | 
         res.append(f"CPU {percent(r.cpu_util_pct, decimals=0)}")
     if res:
         parts += [(" · ".join(res), muted), "\n"]
+    from workbench.report.precision import precision_summary
+
+    below = precision_summary(r)  # below fp32: speedup over the same engine's fp32, drift, how it was quantized
+    if below:
+        over = (r.drift or {}).get("status") not in (None, "within")
+        parts += [(below, "$warning" if over else ""), "\n"]
     p = r.parity or {}
     if p:
         status = str(p.get("status"))
@@ -228,6 +238,20 @@ def result_detail(r: "EngineResult | None", speed: Speedup | None, error: str | 
         if p.get("message"):
             parts.append((f" — {p['message']}", muted))
         parts.append("\n")
+        outputs = p.get("outputs") or []
+        if len(outputs) > 1 or (outputs and status == "fail"):
+            for o in outputs:
+                line = [str(o.get("name"))]
+                if isinstance(o.get("max_abs"), (int, float)):
+                    where = f" at {tuple(o['max_abs_index'])}" if o.get("max_abs_index") else ""
+                    line.append(f"max |Δ| {o['max_abs']:.1e}{where}")
+                if isinstance(o.get("rel_l2"), (int, float)):
+                    line.append(f"rel L2 {o['rel_l2']:.1e}")
+                if isinstance(o.get("top1"), (int, float)):
+                    line.append(f"top-1 {percent(o['top1'] * 100, decimals=0)}")
+                o_status = str(o.get("status") or "")
+                o_style = {"pass": "$success", "fail": "$error"}.get(o_status, muted)
+                parts += [("  " + " · ".join(line) + " ", muted), (o_status, o_style), "\n"]
     if speed is not None and speed.note and speed.note != "baseline":
         parts += [("speedup ", muted), (speed.note, "$warning"), "\n"]
     for w in r.warnings or []:

@@ -1,5 +1,5 @@
 """The Setup pane: what to run (model, engines) and how (device, precision, mode, batch, threads, cores, time,
-and the options the offered engines declare).
+input values, and the options the offered engines declare).
 
 Every control is one line tall (Textual's ``compact`` style) so the whole form fits an 80×24 terminal. Engine
 options are built from the adapters' declarations (``EngineInfo.options``): one ``engine.name`` label + Input row
@@ -338,6 +338,19 @@ class SetupPane(VerticalScroll):
                 classes="form-field",
             ),
         )
+        yield FormRow(
+            "Inputs",
+            Input(
+                _inputs_text(init.get("inputs")),
+                placeholder="generated · e.g. sr=16000 x=a.npy img=cat.jpg feeds.npz",
+                compact=True,
+                id="setup-inputs",
+                tooltip="real input values, separated by spaces or commas: a number (a scalar, or a fill value for "
+                "the input's shape), a .npy file, an image (resized, RGB, ImageNet mean/std), or one .npz of "
+                "arrays keyed by input name; empty: seeded generated values",
+                classes="form-field",
+            ),
+        )
         yield FormRow("Options", Vertical(id="setup-options"), id="setup-options-row")
         yield Static("", id="setup-message", classes="setup-error")
 
@@ -558,7 +571,20 @@ class SetupPane(VerticalScroll):
             "cores": tuple(cores) if cores else None,
             "duration_s": number("setup-duration", float, empty=DEFAULT_DURATION_S),
             "warmup_s": number("setup-warmup", float, empty=DEFAULT_WARMUP_S),
+            "inputs": self._inputs(),
         }
+
+    def _inputs(self) -> Any:
+        """The inputs field as an :class:`~workbench.models.inputs.InputRequest` (SetupError with one line)."""
+        from workbench.errors import WorkbenchError
+        from workbench.tui import services
+
+        text = self.query_one("#setup-inputs", Input).value
+        try:
+            return services.parse_inputs(text)
+        except WorkbenchError as exc:
+            message = str(exc).removeprefix("--inputs ").removeprefix("--input ").removeprefix("inputs: ")
+            raise SetupError("setup-inputs", f"inputs: {message}") from None
 
     def _checked_options(
         self, engines: Sequence[str], *, precision: str, mode: str
@@ -624,6 +650,8 @@ class SetupPane(VerticalScroll):
             if key in initial and initial[key] is not None:
                 value = initial[key]
                 self.query_one(f"#{field}", Input).value = f"{value:g}" if isinstance(value, float) else str(value)
+        if initial.get("inputs"):
+            self.query_one("#setup-inputs", Input).value = _inputs_text(initial["inputs"])
         if initial.get("cores"):
             cores = initial["cores"]
             self.query_one("#setup-cores", Input).value = cores if isinstance(cores, str) else cpu_ranges(cores)
@@ -638,6 +666,18 @@ class SetupPane(VerticalScroll):
                     self.query_one(f"#setup-{key}", Select).value = initial[key]
                 except Exception:
                     pass
+
+
+def _inputs_text(inputs: Any) -> str:
+    """The inputs field's text for an initial value: a string as typed, or an InputRequest."""
+    if not inputs:
+        return ""
+    if isinstance(inputs, str):
+        return inputs
+    parts = [f"{name}={value}" if name != "*" else value for name, value in getattr(inputs, "given", ())]
+    if getattr(inputs, "file", None):
+        parts.append(str(inputs.file))
+    return " ".join(parts)
 
 
 def path_error(value: str) -> str | None:
