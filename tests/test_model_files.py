@@ -534,3 +534,40 @@ def test_hf_checkpoint_dirs_resolve_offline_and_cache_by_content(tmp_path: Path,
 def test_artifact_round_trip_keeps_a_checkpoint_dir(tmp_path: Path) -> None:
     art = ModelArtifact("d", "file", {"torch-builtin": str(tmp_path)}, (TensorSpec("input_ids", (1, 4), "int64"),))
     assert ModelArtifact.from_dict(art.to_dict()).files == {"torch-builtin": str(tmp_path)}
+
+
+def test_default_engines_adapt_to_the_model_file(tmp_path):
+    """Without -e, a file only some engines read runs on those (an IR: OpenVINO alone) and says what it skipped;
+    with -e naming an engine that cannot read it, the run is refused in one line."""
+    import openvino as ov
+    import torch
+
+    module = torch.nn.Sequential(torch.nn.Linear(4, 3), torch.nn.ReLU())
+    ir = tmp_path / "m.xml"
+    ov.save_model(ov.convert_model(module, example_input=torch.zeros(1, 4)), str(ir))
+    out = wb(
+        "run",
+        "-m",
+        str(ir),
+        "--shape",
+        "input=1x4",
+        "--duration",
+        "0.2",
+        "--warmup",
+        "0",
+        "--no-save",
+        "--json",
+        str(tmp_path / "r.json"),
+    )
+    assert out.returncode == 0, out.stderr
+    doc = json.loads((tmp_path / "r.json").read_text())
+    assert [r["engine"] for r in doc["results"]] == ["openvino"]
+    skipped = {w["message"].split()[0] for w in doc["warnings"] if w["code"] == "engine-skipped"}
+    assert skipped == {"torch", "onnxruntime"}
+    assert "skipped (not asked for by name)" in out.stdout
+    named = wb("run", "-m", str(ir), "--shape", "input=1x4", "-e", "torch,openvino", "--duration", "0.2", "--no-save")
+    assert named.returncode == 2 and "torch cannot run" in named.stderr
+    parity = wb("parity", "-m", str(ir), "--shape", "input=1x4", "--json")
+    assert parity.returncode == 0, parity.stderr
+    report = json.loads(parity.stdout)
+    assert [e["engine"] for e in report["engines"]] == ["openvino"] and len(report["skipped"]) == 2

@@ -233,9 +233,13 @@ def add_model_args(p: argparse.ArgumentParser, *, engines_default: str | None) -
         "--engines",
         "-e",
         type=engines_list,
-        default=engines_list(engines_default) if engines_default else None,
+        default=None,
         help="comma-separated engines (workbench engines lists them)"
-        + (f"; default {engines_default}" if engines_default else ""),
+        + (
+            f"; default {engines_default}: those installed here that can read the model (named engines must)"
+            if engines_default
+            else ""
+        ),
     )
     p.add_argument("--device", default="cpu", help="cpu (default) or cuda where an NVIDIA GPU is present")
     p.add_argument(

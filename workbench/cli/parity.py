@@ -38,10 +38,12 @@ def register(sub: Any) -> None:
 
 def cmd_parity(args: argparse.Namespace) -> int:
     from workbench.measure.parity import run_parity
+    from workbench.measure.runner import DEFAULT_ENGINES
 
     report = run_parity(
         args.model,
-        args.engines,
+        args.engines or DEFAULT_ENGINES,
+        engines_explicit=args.engines is not None,
         precision=args.precision,
         device=args.device,
         batch=args.batch,
@@ -112,4 +114,5 @@ def render_parity(report: dict[str, Any]) -> str:
     if given:
         lines.append(f"inputs given: {given}")
     lines.append(table(["engine", "prec", "max abs", "rel L2", "top-1", "tol", "verdict", "detail"], rows))
+    lines += [f"note: {s['message']}" for s in report.get("skipped") or []]
     return "\n".join(lines)

@@ -120,12 +120,13 @@ def register(sub: Any) -> None:
 
 
 def _run_config(args: argparse.Namespace):
-    from workbench.measure.runner import RunConfig
+    from workbench.measure.runner import DEFAULT_ENGINES, RunConfig
 
     warmup_s, warmup_iters = args.warmup
     return RunConfig(
         model=args.model,
-        engines=args.engines,
+        engines=args.engines or DEFAULT_ENGINES,
+        engines_explicit=args.engines is not None,
         device=args.device,
         precision=args.precision,
         mode=args.mode,

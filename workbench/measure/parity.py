@@ -46,6 +46,7 @@ def run_parity(
     inputs: InputRequest | None = None,
     rtol: float | None = None,
     atol: float | None = None,
+    engines_explicit: bool = True,
 ) -> dict[str, Any]:
     """Returns a JSON-able report: model, reference, inputs, rtol/atol, engines[{engine, precision_effective,
     parity (with per-output results), error}], passed.
@@ -55,7 +56,7 @@ def run_parity(
     given values, else every input is generated from ``seed``) reach every engine and the reference alike;
     ``rtol``/``atol`` replace the precision's tolerance (:func:`workbench.stats.parity.compare`)."""
     from workbench.errors import UsageError
-    from workbench.measure.runner import check_tolerances, formats_for
+    from workbench.measure.runner import check_tolerances, formats_for, installed_engines, readable_engines
     from workbench.models.resolve import resolve
     from workbench_engines.formats import builtin_reference_engine
     from workbench_engines.registry import (
@@ -67,8 +68,11 @@ def run_parity(
     )
 
     names = tuple(dict.fromkeys(canonical(e) for e in engines))
+    skipped: list[dict[str, str]] = []
+    if not engines_explicit:  # the defaults: skip what is not installed here or cannot read the model
+        names, skipped = installed_engines(names, device)
     if not names:
-        raise UsageError("no engines given")
+        raise UsageError("no engines given" if engines_explicit else "none of the default engines is installed")
     for n in names:
         require(n, device)
     options = check_engine_options(engine_options, engines=names, precision=precision, mode="latency")
@@ -77,6 +81,13 @@ def run_parity(
     check_request(request)
     wanted = names + (builtin_reference_engine(),)
     artifact = resolve(model, batch=batch, shapes=shapes, formats=formats_for(wanted), seed=seed)
+    if not engines_explicit:
+        names, unreadable = readable_engines(names, artifact)
+        skipped += unreadable
+        if not names:
+            raise UsageError(
+                f"no default engine can read {artifact.name!r}: " + "; ".join(s["message"] for s in skipped)
+            )
     for n in names:
         get_engine_class(n).pick_format(artifact)
     ref_engine = artifact.reference_engine
@@ -93,6 +104,7 @@ def run_parity(
         "inputs": record_inputs(request, resolved),
         "rtol": rtol,
         "atol": atol,
+        "skipped": skipped,
     }
     needs_folder = resolved is not None and bool(resolved.arrays)
     with tempfile.TemporaryDirectory(prefix="inputs-", dir=_tmp_dir()) if needs_folder else nullcontext("") as folder:

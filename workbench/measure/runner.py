@@ -58,6 +58,7 @@ from workbench.stats.histogram import LogHistogram
 from workbench.stats.parity import compare as parity_compare
 from workbench.stats.parity import is_reference, reference_parity
 from workbench.stats.summary import summary_from_histogram
+from workbench_engines.base import ModelArtifact
 
 if TYPE_CHECKING:  # pragma: no cover
     from workbench.measure.live import LivePublisher
@@ -96,6 +97,9 @@ class RunConfig:
     note: str | None = None
     timeout_s: float = 300.0  # longest silence allowed from a benchmark process
     percentiles: tuple[float, ...] = ()  # extra percentiles on request, e.g. (97.5, 99.99)
+    #: False when ``engines`` are the defaults rather than the user's: those not installed or unable to read the
+    #: model are then skipped with a warning instead of failing the run (``workbench run -m model.xml``)
+    engines_explicit: bool = True
     #: given input values (``--input``/``--inputs``, image preprocessing); empty: every input is generated
     inputs: InputRequest = field(default_factory=InputRequest)
     rtol: float | None = None  # parity: relative-L2 tolerance replacing the precision's default (--rtol)
@@ -120,6 +124,43 @@ class RunConfig:
     def options_for(self, engine: str) -> dict[str, Any]:
         """The options given for ``engine`` (name -> value)."""
         return {name: value for e, name, value in self.engine_options if e == engine}
+
+
+DEFAULT_ENGINES: tuple[str, ...] = ("torch", "onnxruntime", "openvino")
+
+
+def installed_engines(names: tuple[str, ...], device: str = "cpu") -> tuple[tuple[str, ...], list[dict[str, str]]]:
+    """For engines the user did not name (the defaults): those installed here, and a warning for each skipped one."""
+    from workbench_engines.registry import canonical, get_engine_class
+
+    kept, skipped = [], []
+    for name in dict.fromkeys(canonical(n) for n in names):
+        cls = get_engine_class(name)
+        if cls.is_installed():
+            kept.append(name)
+        else:
+            skipped.append(_skipped(name, f"not installed (pip install {cls.distribution})"))
+    return tuple(kept), skipped
+
+
+def readable_engines(names: tuple[str, ...], artifact: ModelArtifact) -> tuple[tuple[str, ...], list[dict[str, str]]]:
+    """For default engines: those that can read ``artifact`` (an IR file is for OpenVINO alone), and a warning for
+    each one skipped. Engines the user named are never dropped: they fail with the adapter's one line instead."""
+    from workbench.errors import UnsupportedError
+    from workbench_engines.registry import get_engine_class
+
+    kept, skipped = [], []
+    for name in names:
+        try:
+            get_engine_class(name).pick_format(artifact)
+            kept.append(name)
+        except UnsupportedError as exc:
+            skipped.append(_skipped(name, str(exc)))
+    return tuple(kept), skipped
+
+
+def _skipped(engine: str, why: str) -> dict[str, str]:
+    return {"code": "engine-skipped", "message": f"{engine} skipped (not asked for by name): {why}"}
 
 
 def validate(config: RunConfig) -> RunConfig:
@@ -284,6 +325,7 @@ class Runner:
         self._stop = threading.Event()
         self._states: dict[str, _EngineState] = {}
         self._lock = threading.Lock()
+        self._skipped: list[dict[str, str]] = []  # default engines left out (not installed, cannot read the model)
         self._diagnostics: list[dict[str, str]] = []  # advisory parts that failed (see _diagnose)
         self._inputs: ResolvedInputs | None = None  # the given input values, checked against the model
         self._job_inputs: dict[str, Any] = {}  # what each job carries of them (wire.Job.inputs)
@@ -323,6 +365,11 @@ class Runner:
 
     # ---- the run ---------------------------------------------------------------------------------------------
     def run(self) -> RunRecord:
+        if not self.config.engines_explicit:
+            engines, self._skipped = installed_engines(self.config.engines, self.config.device)
+            if not engines:
+                raise UsageError("none of the default engines is installed: pip install torch onnxruntime openvino")
+            self.config = replace(self.config, engines=engines)
         config = validate(self.config)
         self.config = config
         self._allowed = allowed_cores()
@@ -342,6 +389,8 @@ class Runner:
             )
             artifact = self._artifact or self._prepare(config)
             self.artifact = artifact
+            if not config.engines_explicit:
+                config = self._keep_readable(config, artifact)
             self._check_formats(artifact)
             self._resolve_inputs(config, artifact)
             with _ParentAway(tuple(config.cores or ())):
@@ -415,6 +464,19 @@ class Runner:
             "quantize": quantize_request(able, config.options_for),
             "calibration": {"samples": config.calibration_samples, "data": config.calibration_data},
         }
+
+    def _keep_readable(self, config: RunConfig, artifact: ModelArtifact) -> RunConfig:
+        engines, skipped = readable_engines(config.engines, artifact)
+        if not engines:
+            raise UsageError(
+                f"no default engine can read {artifact.name!r}: " + "; ".join(s["message"] for s in skipped)
+            )
+        self._skipped += skipped
+        for s in skipped:
+            self._emit(ev.Stage(run_id=self.run_id, stage="preparing", message=s["message"]))
+        baseline = config.baseline if config.baseline in engines else engines[0]
+        self.config = replace(config, engines=engines, baseline=baseline)
+        return self.config
 
     def _check_formats(self, artifact) -> None:
         from workbench_engines.registry import get_engine_class
@@ -965,7 +1027,7 @@ class Runner:
             baseline=c.baseline,
             tags=list(c.tags),
             note=c.note,
-            warnings=warnings,
+            warnings=self._skipped + warnings,
             diagnostics=list(self._diagnostics),
         )
 

@@ -118,7 +118,8 @@ def render_results(record: "RunRecord") -> str:
     rows = []
     for r in record.results:
         if not r.ok:
-            rows.append([r.engine, *[MISSING] * 9, "FAILED", r.error or ""])
+            # why it failed is the first note below: the table stays narrow enough for a terminal
+            rows.append([r.engine, *[MISSING] * 9, "FAILED", MISSING])
             continue
         lat = r.latency_ms or {}
         parity = (r.parity or {}).get("status") or MISSING
@@ -173,7 +174,7 @@ def render_results(record: "RunRecord") -> str:
     below = render_precision(record)  # below fp32: the same engines against their own fp32, with the drift
     if below:
         lines.append(below)
-    notes = []
+    notes = [f"  {r.engine} failed: {r.error or 'no measurements'}" for r in record.results if not r.ok]
     for r in record.results:
         if r.speedup_note and r.speedup_note != "baseline" and r.speedup is None and r.ok:
             kept = unshown_ratio(r.speedup_note)
