@@ -314,7 +314,11 @@ class Runner:
     """One benchmark run. ``on_event`` receives :mod:`workbench.measure.events` objects from the calling thread."""
 
     def __init__(
-        self, config: RunConfig, on_event: Callable[[ev.Event], None] | None = None, live: bool = True, artifact=None
+        self,
+        config: RunConfig,
+        on_event: Callable[[ev.Event], None] | None = None,
+        live: bool = True,
+        artifact: ModelArtifact | None = None,
     ) -> None:
         self.config = config
         self._artifact = artifact  # a pre-resolved ModelArtifact (doctor, tests); None: resolve config.model
@@ -431,7 +435,7 @@ class Runner:
             return message
         return with_input_hint(message, artifact.inputs, self._inputs.names if self._inputs else ())
 
-    def _prepare(self, config: RunConfig):
+    def _prepare(self, config: RunConfig) -> ModelArtifact:
         from workbench.measure.prepare import prepare
 
         self._emit(
@@ -478,7 +482,7 @@ class Runner:
         self.config = replace(config, engines=engines, baseline=baseline)
         return self.config
 
-    def _check_formats(self, artifact) -> None:
+    def _check_formats(self, artifact: ModelArtifact) -> None:
         from workbench_engines.registry import get_engine_class
 
         for name in self.config.engines:
@@ -529,7 +533,7 @@ class Runner:
             drift_seeds=drift_seeds,
         )
 
-    def _needs_separate_reference(self, artifact) -> bool:
+    def _needs_separate_reference(self, artifact: ModelArtifact) -> bool:
         c = self.config
         ref = artifact.reference_engine
         at_fp32 = c.precision == "fp32" or runs_baseline(c.precision, c.fp32_baseline)  # ref runs fp32 in the run
@@ -572,7 +576,7 @@ class Runner:
                 drift_error=error,
             )
 
-    def _run(self, config: RunConfig, artifact) -> RunRecord:
+    def _run(self, config: RunConfig, artifact: ModelArtifact) -> RunRecord:
         started = time.time()
         reference_outputs, reference_note = None, None
         separate_reference = self._needs_separate_reference(artifact)
@@ -624,7 +628,7 @@ class Runner:
         self._emit(ev.RunFinished(run_id=self.run_id, record=record.to_dict(), exit_code=exit_code))
         return record
 
-    def _reference(self, artifact) -> tuple[dict[str, np.ndarray] | None, str | None]:
+    def _reference(self, artifact: ModelArtifact) -> tuple[dict[str, np.ndarray] | None, str | None]:
         """fp32 CPU outputs of the reference engine, from its own short-lived process."""
         from workbench_engines.registry import get_engine_class
 
@@ -674,7 +678,9 @@ class Runner:
             if kind == wire.OUTPUTS:
                 st.drift_outputs.append(wire.decode_outputs(payload))
 
-    def _load(self, name: str, artifact, *, engine: str | None = None, precision: str | None = None) -> None:
+    def _load(
+        self, name: str, artifact: ModelArtifact, *, engine: str | None = None, precision: str | None = None
+    ) -> None:
         """Load ``engine`` (default ``name``) at ``precision`` (default the run's) as the state ``name``: below fp32
         the baseline variant is ``_load(baseline_name(e), artifact, engine=e, precision="fp32")``. Both then also
         send their outputs on the drift inputs."""
@@ -852,7 +858,7 @@ class Runner:
         )
 
     # ---- results ---------------------------------------------------------------------------------------------
-    def _result(self, st: _EngineState, artifact, reference_outputs, reference_note) -> EngineResult:
+    def _result(self, st: _EngineState, artifact: ModelArtifact, reference_outputs, reference_note) -> EngineResult:
         c = self.config
         eff = st.loaded.get("effective", {}) if st.loaded else {}
         res = EngineResult(
@@ -985,7 +991,7 @@ class Runner:
         for r in results:
             r.speedup, r.speedup_note = speedup(r, base, self.config.mode)
 
-    def _record(self, artifact, results: list[EngineResult], started: float) -> RunRecord:
+    def _record(self, artifact: ModelArtifact, results: list[EngineResult], started: float) -> RunRecord:
         c = self.config
         system: dict[str, Any] = {}
         versions: dict[str, str | None] = {}

@@ -19,7 +19,10 @@ from typing import TYPE_CHECKING, Any, Callable, Iterator, Mapping, Sequence
 
 if TYPE_CHECKING:  # pragma: no cover - typing only
     from workbench.measure.events import Event
+    from workbench.measure.runner import RunConfig, Runner
+    from workbench.models.inputs import InputRequest
     from workbench.result import RunRecord
+    from workbench.store.history import HistoryStore
     from workbench_engines.base import EngineInfo
 
 #: Formats :func:`export_records` offers, with the file suffix used for the default file name.
@@ -111,14 +114,14 @@ def builtin_models() -> list[ModelChoice]:
 # ----------------------------------------------------------------------------------------------------- running
 
 
-def make_config(values: Mapping[str, Any]) -> Any:
+def make_config(values: Mapping[str, Any]) -> "RunConfig":
     """A :class:`workbench.measure.runner.RunConfig` from the Setup form's values (keys are RunConfig fields)."""
     from workbench.measure.runner import RunConfig
 
     return RunConfig(**dict(values))
 
 
-def parse_inputs(text: str) -> Any:
+def parse_inputs(text: str) -> "InputRequest":
     """The Setup form's inputs field (``NAME=VALUE`` pairs separated by spaces or commas, optionally one ``.npz``)
     as a :class:`workbench.models.inputs.InputRequest`; a WorkbenchError in one line when it is malformed or
     names a file that does not exist. Checked against the model when the run starts."""
@@ -134,7 +137,7 @@ def parse_inputs(text: str) -> Any:
     return request
 
 
-def make_runner(config: Any, on_event: Callable[["Event"], None]) -> Any:
+def make_runner(config: "RunConfig", on_event: Callable[["Event"], None]) -> "Runner":
     """A :class:`workbench.measure.runner.Runner` publishing to the live stream; ``run()`` blocks, ``stop()`` is
     thread-safe."""
     from workbench.measure.runner import Runner
@@ -159,17 +162,17 @@ def follow(run_id: str, stop: threading.Event) -> Iterator["Event"]:
 # ----------------------------------------------------------------------------------------------------- history
 
 
-def open_history(notice: Callable[[str], None] | None = None) -> Any:
+def open_history(notice: Callable[[str], None] | None = None) -> "HistoryStore":
     from workbench.store.history import HistoryStore
 
     return HistoryStore(notice=notice)
 
 
-def list_history(store: Any, limit: int = 50) -> list["RunRecord"]:
+def list_history(store: "HistoryStore", limit: int = 50) -> list["RunRecord"]:
     return store.list(limit=limit)
 
 
-def save_record(store: Any, record: "RunRecord") -> str:
+def save_record(store: "HistoryStore", record: "RunRecord") -> str:
     """Add ``record`` to the history; returns its run id."""
     result = store.add(record)
     return str(result) if result else record.run_id
