@@ -266,3 +266,27 @@ def test_export_formats_to_stdout(home, capsys):
     assert json.loads(capsys.readouterr().out)["run_id"] == a.run_id
     with pytest.raises(WorkbenchError, match="unknown export format"):
         run_cli(["history", "export", "--format", "xml"])
+
+
+def test_exports_carry_the_same_engine_fp32_and_drift():
+    """Below fp32, CSV rows and the Markdown report carry the engine's own fp32 p50, the speedup over it and the
+    drift, as the terminal table does."""
+    low = result(
+        "openvino",
+        1.0,
+        7,
+        precision_requested="int8",
+        precision_effective="int8",
+        fp32_baseline={"status": "ok", "latency_ms": {"p50": 3.5}},
+        speedup_vs_fp32=3.5,
+        drift={"status": "within", "rel_l2": 0.18, "precision": "int8", "samples": 8},
+    )
+    rec = record(results=[low])
+    (row,) = list(csv.DictReader(io.StringIO(CsvExporter().render([rec]))))
+    assert float(row["fp32_p50_ms"]) == 3.5 and float(row["speedup_vs_fp32"]) == 3.5
+    assert float(row["drift_rel_l2"]) == 0.18 and row["drift"] == "within"
+    md = MarkdownExporter().render([rec])
+    assert "| engine | ran | fp32 p50 ms | p50 ms | vs own fp32 | drift rel L2 | drift |" in md
+    assert "| openvino | int8 | 3.500 |" in md and "3.50× | 0.1800 | within |" in md
+    plain = CsvExporter().render([record()])  # fp32 runs leave the columns empty
+    assert all(r["drift"] == "" and r["speedup_vs_fp32"] == "" for r in csv.DictReader(io.StringIO(plain)))

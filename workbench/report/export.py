@@ -23,7 +23,7 @@ from typing import Any, Iterable, Mapping, Protocol, Sequence
 
 from workbench.errors import UsageError, closest
 from workbench.result import SCHEMA_VERSION, EngineResult, RunRecord
-from workbench.units import MISSING, as_float, json_safe, ms, rate, ratio
+from workbench.units import MISSING, as_float, json_safe, ms, rate, ratio, significant
 
 __all__ = [
     "Exporter",
@@ -152,6 +152,10 @@ CSV_COLUMNS: tuple[str, ...] = (
     "peak_rss_mb",
     "parity",
     "speedup",
+    "fp32_p50_ms",  # below fp32: the same engine at fp32, measured in the same run
+    "speedup_vs_fp32",
+    "drift_rel_l2",
+    "drift",
     "warnings",
     "status",
     "error",
@@ -199,6 +203,10 @@ class CsvExporter:
                     peak_rss_mb=as_float(r.peak_rss_mb),
                     parity=_parity_status(r),
                     speedup=as_float(r.speedup),
+                    fp32_p50_ms=as_float(((r.fp32_baseline or {}).get("latency_ms") or {}).get("p50")),
+                    speedup_vs_fp32=as_float(r.speedup_vs_fp32),
+                    drift_rel_l2=as_float((r.drift or {}).get("rel_l2")),
+                    drift=(r.drift or {}).get("status"),
                     warnings=_warnings_text(r.warnings),
                     status=r.status,
                     error=r.error,
@@ -228,6 +236,33 @@ MARKDOWN_HEADER = (
     "speedup",
     "parity",
 )
+
+
+def _markdown_vs_fp32(rec: RunRecord) -> list[str]:
+    """Below fp32: each engine against its own fp32 measured in the same run, with the drift of its outputs."""
+    below = [r for r in rec.results if r.fp32_baseline]
+    if not below:
+        return []
+    lines = [
+        "",
+        "| engine | ran | fp32 p50 ms | p50 ms | vs own fp32 | drift rel L2 | drift |",
+        "|---|---|---:|---:|---:|---:|:---:|",
+    ]
+    for r in below:
+        base_p50 = ((r.fp32_baseline or {}).get("latency_ms") or {}).get("p50")
+        vs = ratio(r.speedup_vs_fp32) if r.speedup_vs_fp32 is not None else MISSING
+        drift = r.drift or {}
+        cells = [
+            r.engine,
+            r.precision_effective or MISSING,
+            ms(base_p50),
+            ms(_lat(r, "p50")),
+            vs,
+            significant(drift.get("rel_l2")),
+            drift.get("status") or MISSING,
+        ]
+        lines.append("| " + " | ".join(_md(c) for c in cells) + " |")
+    return lines
 
 
 def _md(text: Any) -> str:
@@ -285,6 +320,7 @@ class MarkdownExporter:
                 _parity_status(r) or MISSING,
             ]
             lines.append("| " + " | ".join(_md(c) for c in cells) + " |")
+        lines += _markdown_vs_fp32(rec)
         warnings = list(rec.warnings or [])
         for r in rec.results:
             warnings.extend(

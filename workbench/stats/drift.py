@@ -26,7 +26,7 @@ from typing import Any, Mapping, Sequence
 
 import numpy as np
 
-from workbench.stats.parity import CLASSIFIER_TASKS, TOLERANCES
+from workbench.stats.parity import CLASSIFIER_TASKS, TOLERANCES, pair_outputs
 
 WITHIN = "within"
 OVER = "over"
@@ -58,13 +58,6 @@ def tolerance(precision: str) -> float:
     return TOLERANCES.get(precision, TOLERANCES["fp32"])
 
 
-def _pairs(ref: Mapping[str, Any], out: Mapping[str, Any]) -> list[tuple[str, np.ndarray, np.ndarray]]:
-    """Outputs matched by name, else by order (two runs of one engine name them alike; be lenient anyway)."""
-    if set(ref) == set(out):
-        return [(k, np.asarray(ref[k]), np.asarray(out[k])) for k in ref]
-    return [(k, np.asarray(r), np.asarray(o)) for (k, r), o in zip(ref.items(), out.values())]
-
-
 def drift(
     baseline: Sequence[Mapping[str, Any]],
     lowered: Sequence[Mapping[str, Any]],
@@ -87,7 +80,7 @@ def drift(
     agree = items = 0
     pooled: dict[str, list[float]] = {}  # output -> [Σ‖Δ‖², Σ‖fp32‖²]
     for i in range(n):
-        pairs = _pairs(baseline[i], lowered[i])
+        pairs = pair_outputs(baseline[i], lowered[i])
         if not pairs:
             return Drift(ERROR, precision, n, tol, message=f"input {i}: no outputs to compare")
         per_input = 0.0

@@ -40,7 +40,7 @@ def reference_parity(reference: str) -> Parity:
     return Parity(status=REFERENCE, reference=reference, message="this engine is the reference (compared with nothing)")
 
 
-def _pairs(ref: Mapping[str, Any], out: Mapping[str, Any]) -> list[tuple[str, np.ndarray, np.ndarray]]:
+def pair_outputs(ref: Mapping[str, Any], out: Mapping[str, Any]) -> list[tuple[str, np.ndarray, np.ndarray]]:
     """Match outputs by name, falling back to order (engines name outputs differently)."""
     if set(ref) == set(out):
         return [(k, np.asarray(ref[k]), np.asarray(out[k])) for k in ref]
@@ -98,7 +98,7 @@ def compare(
     default tolerances, a classifier agrees on every top-1.
     """
     tol = rtol if rtol is not None else TOLERANCES.get(precision, TOLERANCES["fp32"])
-    pairs = _pairs(ref, out)
+    pairs = pair_outputs(ref, out)
     if not pairs:
         return Parity(status="error", reference=reference, message="no outputs to compare")
     per = [_one(name, r, o, task=task, rtol=tol, atol=atol) for name, r, o in pairs]
