@@ -535,3 +535,20 @@ async def test_monitor_follows_a_run_in_another_process():
             assert app.query_one(ResultsPane).record.run_id == run_id
     finally:
         pub.close()
+
+
+async def test_setup_offers_every_precision_and_int8_reaches_the_run_config():
+    """int8 (and bf16/fp16) can be chosen in the UI as on the CLI; the run config carries it."""
+    from textual.widgets import Select
+
+    from workbench_engines.base import PRECISIONS
+
+    app = fixture_app()
+    async with app.run_test(size=SIZE) as pilot:
+        await pilot.press("2")
+        select = app.query_one("#setup-precision", Select)
+        offered = [value for _, value in select._options]
+        assert tuple(offered) == PRECISIONS and "int8" in offered
+        select.value = "int8"
+        await pilot.pause()
+        assert app.query_one("#setup").values()["precision"] == "int8"

@@ -27,12 +27,13 @@ from textual.widgets import Checkbox, Input, Label, Select, Static
 
 from workbench.tui.format import cpu_ranges
 from workbench.tui.widgets import composed
+from workbench_engines.base import PRECISIONS
 
 if TYPE_CHECKING:  # pragma: no cover
     from workbench.tui.services import ModelChoice
     from workbench_engines.base import EngineInfo, EngineOption
 
-PRECISION_CHOICES: tuple[str, ...] = ("fp32", "bf16", "fp16")
+PRECISION_CHOICES: tuple[str, ...] = PRECISIONS  # below fp32 each engine also runs at fp32: speedup and drift
 MODE_CHOICES: tuple[str, ...] = ("latency", "throughput")
 DEFAULT_MODEL = "resnet18"
 DEFAULT_DURATION_S = 5.0
