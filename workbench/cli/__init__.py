@@ -24,6 +24,7 @@ examples:
   workbench run --model resnet50 --engines torch,onnxruntime,openvino --cores 0-3 --duration 10
   workbench run --model my.onnx --shape input=8x3x224x224 --mode throughput --json result.json
   workbench parity --model distilbert --engines torch,onnxruntime,openvino
+  workbench matrix --precisions fp32,int8 --markdown matrix.md   what runs here, from real attempts
   workbench watch                             follow a run started in another terminal
   workbench history list                      past runs, newest first
   workbench compare --baseline base.json --candidate latest --fail-above 5
@@ -46,9 +47,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--model", "-m", help="preselect a model (built-in name or file)")
     p.set_defaults(func=cmd_ui)
 
-    from workbench.cli import doctor, history, info, parity, run, size, watch
+    from workbench.cli import doctor, history, info, matrix, parity, run, size, watch
 
-    for module in (run, parity, info, doctor, watch, size):
+    for module in (run, parity, info, doctor, watch, size, matrix):
         module.register(sub)
 
     p = sub.add_parser("serve", help="serve the UI to a browser (textual-serve), on 127.0.0.1 by default")

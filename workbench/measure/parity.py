@@ -11,7 +11,7 @@ from contextlib import nullcontext
 from pathlib import Path
 from typing import Any, Callable, Collection, Iterable
 
-from workbench.measure.procs import ChildFailed, EngineProcess
+from workbench.measure.procs import ChildFailed, load_once
 from workbench.measure.wire import Job
 from workbench.models.inputs import (
     InputRequest,
@@ -25,11 +25,7 @@ from workbench.stats.parity import AGREES, compare, is_reference, reference_pari
 
 
 def _outputs(job: Job, timeout: float) -> tuple[dict[str, Any], dict[str, Any] | None]:
-    proc = EngineProcess(job)
-    try:
-        return proc.wait_loaded(timeout, want_outputs=True)
-    finally:
-        proc.close()
+    return load_once(job, timeout, want_outputs=True)
 
 
 def run_parity(

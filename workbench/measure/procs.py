@@ -22,12 +22,16 @@ from workbench.measure.wire import Job, MeasureCommand
 
 class ChildFailed(Exception):
     """The benchmark process failed; ``str(exc)`` is one readable line, ``detail`` the full error text the child
-    sent with it (its traceback and the engine's own message), when there is one."""
+    sent with it (its traceback and the engine's own message), when there is one; ``error`` the nearest
+    :mod:`workbench.errors` class name the child named (e.g. ``"UnsupportedError"``), when it sent an error."""
 
-    def __init__(self, message: str, *, user_error: bool = False, detail: str | None = None) -> None:
+    def __init__(
+        self, message: str, *, user_error: bool = False, detail: str | None = None, error: str | None = None
+    ) -> None:
         super().__init__(message)
         self.user_error = user_error
         self.detail = detail
+        self.error = error
 
 
 def _signal_name(code: int) -> str:
@@ -98,7 +102,10 @@ class EngineProcess:
             if msg.get("type") == "error":
                 self._reap()
                 raise ChildFailed(
-                    msg.get("message", "failed"), user_error=msg.get("kind") == "user", detail=msg.get("detail")
+                    msg.get("message", "failed"),
+                    user_error=msg.get("kind") == "user",
+                    detail=msg.get("detail"),
+                    error=msg.get("error"),
                 )
             return frame.kind, msg
         return frame.kind, frame.payload
@@ -176,3 +183,19 @@ class EngineProcess:
 
     def alive(self) -> bool:
         return self.proc.poll() is None
+
+
+def load_once(
+    job: Job, timeout: float, *, want_outputs: bool = False, on_idle: Callable[[], None] | None = None
+) -> tuple[dict[str, Any], dict[str, Any] | None]:
+    """Start a benchmark process for ``job``, wait until it has loaded (and sent its outputs, with
+    ``want_outputs``: see :meth:`EngineProcess.wait_loaded`), then end it. Returns ``(loaded message, outputs or
+    None)``; raises :class:`ChildFailed`. Anything raised while waiting (Ctrl-C included) kills the process first."""
+    proc = EngineProcess(job)
+    try:
+        return proc.wait_loaded(timeout, want_outputs=want_outputs, on_idle=on_idle)
+    except BaseException:
+        proc.kill()
+        raise
+    finally:
+        proc.close()
