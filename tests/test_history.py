@@ -573,3 +573,184 @@ def test_malformed_plain_record_is_skipped_not_a_traceback(store):
     assert any("plain0000001" in n for n in store.notices)
     with pytest.raises(UsageError, match="not a valid workbench result"):
         store.import_records([dict(bad, run_id="other0000001")])
+
+
+# ------------------------------------------------------------------------------------------------------ shards
+
+
+def _shards(store: HistoryStore) -> list[Path]:
+    return sorted(store.shard_dir.glob("runs-*.json"))
+
+
+def _runs_in(path: Path) -> int:
+    return len(json.loads(path.read_text())[TABLE])
+
+
+def test_shard_rollover_order_limit_filters_and_prefix(home):
+    s = HistoryStore(shard_size=3)
+    recs = [
+        make_record(
+            run_id=f"{i:02d}aa{i:08d}",
+            created=ago(hours=20 - i),
+            model="bert-tiny" if i % 2 else "resnet18",
+            tags=("nightly",) if i % 3 == 0 else (),
+        )
+        for i in range(8)
+    ]
+    for r in recs[:4]:
+        s.add(r)
+    assert [_runs_in(p) for p in _shards(s)] == [3] and _runs_in(s.path) == 1  # the 4th record started a new head
+    assert s.import_records(recs[4:]) == (4, 0)
+    assert [_runs_in(p) for p in _shards(s)] == [3, 3] and _runs_in(s.path) == 2
+    assert s.shard_dir == home / "data" / "history" and (s.shard_dir / "index.json").exists()
+    newest = [r.run_id for r in reversed(recs)]
+    assert s.ids() == newest and s.count() == 8
+    assert [r.run_id for r in s.list()] == newest
+    assert [r.run_id for r in s.list(limit=4)] == newest[:4]
+    assert [r.run_id for r in s.list(model="resnet18", limit=3)] == [recs[i].run_id for i in (6, 4, 2)]
+    assert [r.run_id for r in s.list(tag="nightly")] == [recs[i].run_id for i in (6, 3, 0)]
+    assert [r.run_id for r in s.list(since="16.5h", engine="torch")] == newest[:4]
+    assert s.get("00aa").to_dict() == recs[0].to_dict()  # prefix lookup in the oldest sealed shard
+    assert s.get("latest~7").run_id == recs[0].run_id and s.get("latest").run_id == recs[7].run_id
+    assert s.import_records(recs[:2]) == (0, 2)  # duplicates found in sealed shards too
+    assert s.delete([recs[0].run_id, recs[7].run_id]) == 2
+    assert s.count() == 6 and recs[0].run_id not in s.ids()
+    (s.shard_dir / "index.json").unlink()  # the index is a cache: rebuilt from the shards
+    assert s.ids() == [r.run_id for r in reversed(recs[1:7])] and (s.shard_dir / "index.json").exists()
+    assert s.delete([recs[1].run_id, recs[2].run_id]) == 2  # an emptied sealed shard is removed
+    assert [p.name for p in _shards(s)] == ["runs-0002.json"] and s.count() == 4
+    s.add(make_record())
+    assert s.count() == 5 and not s.notices
+
+
+def test_out_of_order_created_across_shards(home):
+    s = HistoryStore(shard_size=2)
+    recs = [make_record(created=ago(hours=h)) for h in (1, 5, 2, 6, 3, 4)]  # inserted in no particular order
+    s.import_records(recs)
+    expected = [r.run_id for r in sorted(recs, key=lambda r: r.created, reverse=True)]
+    assert [r.run_id for r in s.list(limit=3)] == expected[:3]
+    assert s.ids() == expected
+
+
+def test_corrupt_shard_is_isolated_with_a_notice(home):
+    s = HistoryStore(shard_size=2)
+    recs = [make_record(created=ago(hours=10 - i)) for i in range(6)]
+    s.import_records(recs)
+    first = _shards(s)[0]
+    first.write_bytes(b"{broken")
+    seen: list[str] = []
+    t = HistoryStore(shard_size=2, notice=seen.append)
+    assert [r.run_id for r in t.list()] == [r.run_id for r in reversed(recs[2:])]
+    assert len(seen) == 1 and "\n" not in seen[0]
+    assert seen[0].startswith("history shard runs-0001.json was corrupt; moved it to ")
+    assert list(s.shard_dir.glob("runs-0001.json.corrupt-*"))
+    t.add(make_record())
+    assert t.count() == 5 and len(seen) == 1
+
+
+def test_single_file_history_is_split_on_first_open(home):
+    from tinydb import TinyDB
+
+    from workbench.store.history import AtomicJSONStorage, _encode
+
+    recs = [make_record(created=ago(hours=10 - i)) for i in range(7)]
+    path = home / "data" / "history.json"
+    storage = AtomicJSONStorage(path)
+    db = TinyDB(storage=lambda: storage)  # the layout before shards: every run in one TinyDB file
+    encoded = [_encode(r.to_dict()) for r in recs]
+    db.table(SYSTEMS).insert({"key": encoded[0][1], "system": encoded[0][2]})
+    db.table(TABLE).insert_multiple(e[0] for e in encoded)
+    db.table(TABLE).insert({"hello": "unreadable, kept"})
+    before = path.read_bytes()
+    seen: list[str] = []
+    s = HistoryStore(shard_size=3, notice=seen.append)
+    assert [r.run_id for r in s.list()] == [r.run_id for r in reversed(recs)]  # a read splits it
+    kept = list(path.parent.glob("history.json.migrated-*"))
+    assert len(kept) == 1 and kept[0].read_bytes() == before
+    assert [_runs_in(p) for p in _shards(s)] == [3, 3] and _runs_in(path) == 2
+    assert any(n.startswith("history file held 8 runs in one file; split it into 2 shards") for n in seen)
+    assert s.get("latest").system == recs[0].system and s.get(recs[0].run_id[:8]).system == recs[0].system
+    for p in [*_shards(s), path, s.shard_dir / "index.json"]:
+        assert stat.S_IMODE(os.stat(p).st_mode) == 0o600
+    n_notices = len(seen)
+    s.add(make_record())
+    assert s.count() == 9 and len(list(path.parent.glob("history.json.migrated-*"))) == 1
+    assert not any("split" in n for n in seen[n_notices:])  # done once
+
+
+def test_interrupted_split_is_redone_without_duplicates(home, monkeypatch):
+    from workbench.store import history as h
+
+    path = home / "data" / "history.json"
+    HistoryStore(shard_size=100).import_records([make_record(created=ago(hours=10 - i)) for i in range(7)])
+    original = path.read_bytes()
+    calls = {"n": 0}
+    real = h.atomic_write_bytes
+
+    def crash_on_head(target, payload, mode=0o600):
+        if Path(target) == path:
+            calls["n"] += 1
+            raise h.HistoryError("simulated crash before the head is replaced")
+        real(target, payload, mode)
+
+    with monkeypatch.context() as m, pytest.raises(WorkbenchError, match="simulated"):
+        m.setattr(h, "atomic_write_bytes", crash_on_head)
+        HistoryStore(shard_size=3).add(make_record())
+    assert path.read_bytes() == original and calls["n"] == 1
+    s = HistoryStore(shard_size=3)
+    assert s.count() >= 7 and len(set(s.ids())) == len(s.ids()) == 7
+    assert len(list(path.parent.glob("history.json.migrated-*"))) == 1
+
+
+def test_sealed_shards_and_index_are_private(home):
+    s = HistoryStore(shard_size=2)
+    s.import_records([make_record() for _ in range(5)])
+    assert len(_shards(s)) == 2
+    for p in [*_shards(s), s.path, s.lock_path, s.shard_dir / "index.json"]:
+        assert stat.S_IMODE(os.stat(p).st_mode) == 0o600
+
+
+def test_import_writes_once_per_shard(home, monkeypatch):
+    from workbench.store import history as h
+
+    s = HistoryStore(shard_size=50)
+    s.import_records([make_record(engines=("torch",)) for _ in range(30)])
+    writes: list[Path] = []
+    real = h.atomic_write_bytes
+    monkeypatch.setattr(
+        h, "atomic_write_bytes", lambda p, data, mode=0o600: (writes.append(Path(p)), real(p, data, mode))
+    )
+    recs = [make_record(engines=("torch",)) for _ in range(200)]
+    assert s.import_records(recs) == (200, 0)
+    runs = [p for p in writes if p.name != "index.json"]
+    assert len(runs) == 5 and len(writes) <= 6  # 20 + 50 + 50 + 50 + 30 runs: five shard writes and the index
+    assert s.count() == 230 and set(s.ids()) >= {r.run_id for r in recs}
+
+
+def test_two_processes_adding_across_shards_keep_every_record(home):
+    script = CHILD_ADD.replace("s = HistoryStore()", "s = HistoryStore(shard_size=7)")
+    procs = [
+        subprocess.Popen(
+            [sys.executable, "-c", script, f"q{k}", "20"], cwd=REPO, env=_env(home), stderr=subprocess.PIPE
+        )
+        for k in range(2)
+    ]
+    for p in procs:
+        _, err = p.communicate(timeout=120)
+        assert p.returncode == 0, err.decode()
+    s = HistoryStore(shard_size=7)
+    assert sorted(s.ids()) == sorted(f"q{k}{i:08d}" for k in range(2) for i in range(20))
+    assert len(_shards(s)) == 5 and _runs_in(s.path) == 5 and not s.notices
+
+
+def test_seal_interrupted_after_the_link_reads_as_an_empty_head(home):
+    s = HistoryStore(shard_size=2)
+    recs = [make_record(created=ago(hours=3 - i)) for i in range(2)]
+    s.import_records(recs)
+    s.shard_dir.mkdir()
+    os.link(s.path, s.shard_dir / "runs-0001.json")  # what a writer killed inside a seal leaves behind
+    assert s.ids() == [r.run_id for r in reversed(recs)] and s.count() == 2
+    new = make_record()
+    s.add(new)
+    assert s.count() == 3 and _runs_in(s.path) == 1 and os.stat(s.path).st_ino != os.stat(_shards(s)[0]).st_ino
+    assert s.get("latest").run_id == new.run_id and not s.notices

@@ -1,7 +1,13 @@
-"""Measure the history store at 10,000 runs (synthetic records of realistic size; timings are real)."""
+"""Measure the history store at 10,000 runs (synthetic records of realistic size; timings are real).
 
+Runs are stored in the order they were measured (``created`` 25 minutes apart), as `workbench run` and sweeps do.
+Usage: ``python docs/measure/history_scale.py [N] [heavy|typical]``.
+"""
+
+import datetime as dt
 import json
 import os
+import subprocess
 import sys
 import tempfile
 import time
@@ -13,7 +19,7 @@ os.environ["WORKBENCH_HOME"] = home
 from workbench.result import EngineResult, RunRecord, new_run_id
 from workbench.stats.histogram import LogHistogram
 from workbench.stats.summary import summarize
-from workbench.store.history import HistoryStore
+from workbench.store.history import SHARD_SIZE, HistoryStore
 
 N = int(sys.argv[1]) if len(sys.argv) > 1 else 10_000
 PROFILE = sys.argv[2] if len(sys.argv) > 2 else "heavy"
@@ -119,10 +125,13 @@ system = {
 }
 
 
+START = dt.datetime(2026, 1, 1, tzinfo=dt.timezone.utc)
+
+
 def record(i):
     return RunRecord(
         run_id=new_run_id(),
-        created=f"2026-{1 + i % 12:02d}-{1 + i % 28:02d}T{i % 24:02d}:00:00+00:00",
+        created=(START + dt.timedelta(minutes=25 * i)).isoformat(timespec="seconds"),
         model={
             "name": f"model{i % 20}",
             "source": "zoo",
@@ -161,7 +170,7 @@ store = HistoryStore()
 t = time.perf_counter()
 added, _ = store.import_records(recs)
 t_import = time.perf_counter() - t
-size = os.path.getsize(store.path)
+size = os.path.getsize(store.path) + sum(p.stat().st_size for p in store.shard_dir.glob("*.json"))
 t = time.perf_counter()
 rows = store.list(limit=50)
 t_list = time.perf_counter() - t
@@ -188,12 +197,38 @@ t_all = time.perf_counter() - t
 t = time.perf_counter()
 store.list(limit=None)
 t_every = time.perf_counter() - t
+sweep = [record(N + 10 + i) for i in range(200)]
+t = time.perf_counter()
+store.import_records(sweep)
+t_sweep = time.perf_counter() - t
+sweep_adds = []
+for i in range(20):
+    r2 = record(N + 300 + i)
+    t = time.perf_counter()
+    store.add(r2)
+    sweep_adds.append(time.perf_counter() - t)
+env = dict(os.environ, WORKBENCH_HOME=home)
+env.pop("WORKBENCH_HISTORY", None)
+cli = []
+for _ in range(3):
+    t = time.perf_counter()
+    subprocess.run(
+        [sys.executable, "-m", "workbench", "history", "list", "--limit", "50"],
+        env=env,
+        check=True,
+        stdout=subprocess.DEVNULL,
+    )
+    cli.append(time.perf_counter() - t)
 print(f"profile={PROFILE} runs={added} plain-JSON record≈{one / 1024:.1f} KiB ({len(ENGINES)} engines)")
 print(f"per stored run {size / added / 1024:.2f} KiB")
 print(f"file size     {size / 1e6:.1f} MB")
-print(f"import 10k    {t_import:.2f} s (one write)")
+print(f"import {added} {t_import:.2f} s (one import_records call, {SHARD_SIZE} runs per shard)")
 print(
     f"list(50)      {t_list:.3f} s   filtered list {t_filt:.3f} s   count {t_count:.3f} s   get(prefix) {t_get:.3f} s"
 )
 print(f"add (median of 5) {sorted(adds)[2]:.3f} s   delete 1 {t_del:.3f} s")
-print(f"list(model=..., limit=None) -> {len(allm)} runs decoded in {t_all:.2f} s; all 10k decoded {t_every:.2f} s")
+print(f"list(model=..., limit=None) -> {len(allm)} runs decoded in {t_all:.2f} s; all {N} decoded {t_every:.2f} s")
+print(
+    f"200 records, one import_records call {t_sweep:.3f} s;   20 more single adds: median {sorted(sweep_adds)[10]:.3f} s, max {max(sweep_adds):.3f} s (#{sweep_adds.index(max(sweep_adds)) + 1})"
+)
+print(f"`workbench history list --limit 50` (new process, median of 3) {sorted(cli)[1]:.2f} s")

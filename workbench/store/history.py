@@ -1,35 +1,60 @@
-"""The results history: every run the workbench measured, kept in one TinyDB JSON file.
+"""The results history: every run the workbench measured, kept in TinyDB JSON files (shards).
 
-Where: ``data_dir()/history.json`` (``WORKBENCH_HISTORY`` overrides the path; ``WORKBENCH_HOME`` moves
-``data_dir()``). Raw samples, when a run keeps them, live beside it in ``data_dir()/samples/`` and a record points
-to them through :attr:`EngineResult.samples_file`; the record itself stays compact (summary stats and the sparse
-histogram).
+Where: the head ``data_dir()/history.json`` (``WORKBENCH_HISTORY`` overrides the path; ``WORKBENCH_HOME`` moves
+``data_dir()``) plus sealed shards ``data_dir()/history/runs-NNNN.json`` and their index ``history/index.json``.
+Raw samples, when a run keeps them, live in ``data_dir()/samples/`` and a record points to them through
+:attr:`EngineResult.samples_file`; the record itself stays compact (summary stats and the sparse histogram).
+
+Shards (sweep scale). One TinyDB file is rewritten whole on every insert, which cost 0.5-0.8 s per ``add`` at
+10,000 runs. So the history is split into TinyDB files of at most :data:`SHARD_SIZE` runs. New runs go to the
+head, ``history.json``; once it holds ``SHARD_SIZE`` runs the next write hard-links it as the next
+``history/runs-NNNN.json`` (no rewrite) and atomically replaces the head with a new one. Each shard is self-contained: its ``runs`` table
+and a ``systems`` table with the machine descriptions its runs use. That costs one small copy of a machine
+description per shard, and buys one write per shard touched (never two files that must agree) and real
+isolation: a corrupt shard loses its own runs only. The head keeps the path it always had, so a history under
+``SHARD_SIZE`` runs is byte for byte the old layout, ``WORKBENCH_HISTORY`` still names a file, and an older
+workbench still reads the newest runs.
+
+``history/index.json`` caches each sealed shard's ``(run_id, created, doc_id)`` triples and document count, keyed
+by the shard's file signature (inode, size, mtime); a shard whose signature changed (a delete rewrote it) is
+rescanned and the index rewritten, a missing or unreadable index is rebuilt. With it ``count``, ``ids``, prefix
+lookups and duplicate checks read no shard; ``list``/``latest~N`` walk shards newest first (by their newest
+``created``) and stop once ``limit`` runs are found and no older shard can hold a newer one, so ``list(limit=50)``
+reads the head and a shard or two. Filters only make the walk go further; ``since`` skips older shards outright.
+
+Single-file histories (before shards). A head holding more than ``SHARD_SIZE`` runs is split on first open (a
+read escalates to the exclusive lock for it; a read-only history is read as it is): the original is kept as
+``history.json.migrated-<timestamp>`` (a hard link, else a copy) before anything is written, full chunks are
+written as sealed shards (each atomically), and the head is replaced by the newest chunk last. A crash in between
+leaves the original in place, readers ignore head runs that are already sealed, and the next open redoes the
+split skipping them. Documents are copied verbatim (unreadable ones too: nothing is dropped).
 
 Safety. TinyDB is neither thread- nor process-safe and its ``JSONStorage`` rewrites the file in place, so a kill in
 the middle of a write leaves half a file. This module therefore
 
-* opens the database per operation, under an ``fcntl.flock`` on ``history.json.lock`` (shared for reads,
-  exclusive for writes) plus an in-process ``threading.Lock`` (one writer per process);
+* runs every operation under an ``fcntl.flock`` on ``history.json.lock`` (shared for reads, exclusive for
+  writes; one lock for all shards) plus an in-process ``threading.Lock`` (one writer per process);
 * writes through :class:`AtomicJSONStorage`: serialise, write a temporary file in the same directory, flush,
   ``fsync``, ``os.replace`` over the old file, ``fsync`` the directory. A reader sees the old file or the new
-  one, never a mix, and ``kill -9`` at any moment leaves a readable history;
-* creates the history and its lock file with mode 0600 (results describe your machine);
-* moves a corrupt file (invalid JSON, wrong structure) aside to ``history.json.corrupt-YYYYmmdd-HHMMSS`` and
-  carries on with a fresh one, reporting that in one line through the ``notice`` callback.
+  one, never a mix, and ``kill -9`` at any moment leaves a readable history. Within one operation the storage is
+  deferred, so the runs and systems inserts into one shard are one write;
+* creates every file with mode 0600 (results describe your machine), the shard directory 0700;
+* moves a corrupt head (invalid JSON, wrong structure) aside to ``history.json.corrupt-YYYYmmdd-HHMMSS`` and
+  carries on with a fresh one, and a corrupt sealed shard to ``runs-NNNN.json.corrupt-...`` while the other
+  shards keep working, reporting each in one line through the ``notice`` callback.
 
 TinyDB's ``CachingMiddleware`` is not used: its cache outlives the lock. Within one locked operation the storage
-parses the file once (TinyDB reads the whole database several times per insert).
+parses each file once (TinyDB reads the whole database several times per insert).
 
-Layout. Table ``runs`` holds one document per run: a small plain-JSON index (``run_id``, ``created``, ``schema``,
-``model``, ``engines``, ``tags``) that list/get/filters read, and ``z``, the full record JSON deflate-compressed with a
-frozen preset dictionary and base64-encoded. Table ``systems`` holds each distinct machine description once
-(content-addressed; a run points to it with ``sys``). With 10,000 runs of three engines each this keeps the file
-around 45 MB and ``list(limit=50)`` around 0.4 s, where plain JSON documents took 100 MB and 4.5 s (parsing is
-per token). A document without ``z`` is read as a plain record dict, so hand-written or older entries still load.
+Documents. Table ``runs`` holds one document per run: a small plain-JSON index (``run_id``, ``created``,
+``schema``, ``model``, ``engines``, ``tags``) that list/get/filters read, and ``z``, the full record JSON
+deflate-compressed with a frozen preset dictionary and base64-encoded. Table ``systems`` holds each distinct machine
+description once per shard (content-addressed; a run points to it with ``sys``). A document without ``z`` is read
+as a plain record dict, so hand-written or older entries still load.
 
 Schema. Every record carries ``schema`` (:data:`workbench.result.SCHEMA_VERSION`). Older records are upgraded on
 read by the functions in :data:`MIGRATIONS` (``{from_version: fn(record) -> record}``), applied in a chain; the
-file itself is never rewritten just to migrate.
+files are never rewritten just to migrate.
 """
 
 from __future__ import annotations
@@ -48,7 +73,7 @@ import time
 import zlib
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Any, Callable, Iterable, Iterator, Mapping
+from typing import Any, Callable, Iterable, Iterator, Mapping, TypeVar
 
 from tinydb import TinyDB
 from tinydb.storages import Storage
@@ -68,6 +93,8 @@ __all__ = [
     "samples_dir",
     "TABLE",
     "SYSTEMS",
+    "SHARD_SIZE",
+    "shard_dir_for",
 ]
 
 TABLE = "runs"
@@ -143,10 +170,12 @@ class AtomicJSONStorage(Storage):
     Compact JSON (no indent, no spaces) keeps a 10,000-run history fast to parse and write.
     """
 
-    def __init__(self, path: Path) -> None:
+    def __init__(self, path: Path, *, defer: bool = False) -> None:
         super().__init__()
         self.path = Path(path)
+        self.defer = defer
         self._loaded = False
+        self._dirty = False
         self._data: dict[str, dict[str, Any]] | None = None
 
     def load(self) -> dict[str, dict[str, Any]] | None:
@@ -179,14 +208,30 @@ class AtomicJSONStorage(Storage):
         return self._data
 
     def write(self, data: dict[str, dict[str, Any]]) -> None:
-        payload = json.dumps(data, separators=(",", ":"), ensure_ascii=False).encode("utf-8")
-        atomic_write_bytes(self.path, payload)
         self._data = data
         self._loaded = True
+        self._dirty = True
+        if not self.defer:
+            self.flush()
+
+    def flush(self) -> None:
+        """Write the pending data (a ``defer=True`` storage turns several TinyDB writes into this one)."""
+        if not self._dirty or self._data is None:
+            return
+        payload = json.dumps(self._data, separators=(",", ":"), ensure_ascii=False).encode("utf-8")
+        atomic_write_bytes(self.path, payload)
+        self._dirty = False
+
+    def clear(self) -> None:
+        """Treat the file as empty for this operation (nothing is written unless TinyDB writes)."""
+        self._data = None
+        self._loaded = True
+        self._dirty = False
 
     def close(self) -> None:
         self._data = None
         self._loaded = False
+        self._dirty = False
 
 
 def _tmp_prefix(path: Path) -> str:
@@ -490,14 +535,19 @@ def _index_fields(d: Mapping[str, Any]) -> dict[str, Any]:
 
 
 class _Doc:
-    """One stored run while an operation scans the table: its index fields, decoded on demand."""
+    """One stored run while an operation scans a shard: its index fields, decoded on demand.
 
-    __slots__ = ("doc_id", "raw", "index", "_created")
+    ``raw`` is None for a reference taken from the shard index (``run_id``/``created`` only); :meth:`_Session.resolve`
+    loads the document itself.
+    """
 
-    def __init__(self, doc_id: int, raw: Mapping[str, Any], index: Mapping[str, Any]) -> None:
+    __slots__ = ("doc_id", "raw", "index", "shard", "_created")
+
+    def __init__(self, doc_id: int, raw: Mapping[str, Any] | None, index: Mapping[str, Any], shard: int = 0) -> None:
         self.doc_id = doc_id
         self.raw = raw
         self.index = index
+        self.shard = shard
         self._created: _dt.datetime | None = None
 
     @property
@@ -511,19 +561,94 @@ class _Doc:
         return self._created
 
 
-def _sort_newest(docs: list[_Doc]) -> list[_Doc]:
-    return sorted(docs, key=lambda d: (d.created, d.doc_id), reverse=True)
+def _sort_newest(docs: Iterable[_Doc]) -> list[_Doc]:
+    return sorted(docs, key=lambda d: (d.created, d.shard, d.doc_id), reverse=True)
+
+
+# ----------------------------------------------------------------------------------------------------- shards
+
+#: Runs per shard file. The head (``history.json``) is sealed into ``<dir>/runs-NNNN.json`` once it holds this many.
+SHARD_SIZE = 250
+#: The head's place in the sort order: newer than every sealed shard.
+HEAD = 1 << 62
+_SHARD_RE = re.compile(r"^runs-(\d+)\.json$")
+_SHARD_PREFIX_RE = re.compile(r"^runs-(\d+)\.json")
+INDEX_NAME = "index.json"
+_INDEX_FORMAT = "wb-history-index/1"
+
+
+def shard_dir_for(path: Path) -> Path:
+    """Where the sealed shards of the history ``path`` live: ``data/history.json`` → ``data/history/``."""
+    path = Path(path)
+    stem = path.with_suffix("")
+    return stem if stem != path else path.with_name(path.name + ".d")
+
+
+class _NeedsExclusive(Exception):
+    """Internal: a read found something only a writer may repair (a corrupt file, a single-file history)."""
+
+    def __init__(self, reason: str) -> None:
+        super().__init__(reason)
+        self.reason = reason
+
+
+class _Entry:
+    """The index entry of one sealed shard: its file signature, document count and (run_id, created, doc_id)."""
+
+    __slots__ = ("sig", "n", "runs", "newest")
+
+    def __init__(self, sig: list[int], n: int, runs: builtins.list[list[Any]], newest: Any = None) -> None:
+        self.sig = sig
+        self.n = n
+        self.runs = runs
+        if isinstance(newest, str):  # stored in the index: parsing 10,000 dates per operation would dominate
+            self.newest = created_at(newest)
+        else:
+            self.newest = max((created_at(r[1]) for r in runs), default=_EPOCH)
+
+    def to_json(self) -> dict[str, Any]:
+        return {"sig": self.sig, "n": self.n, "newest": self.newest.isoformat(), "runs": self.runs}
+
+
+def _sig(path: Path) -> builtins.list[int] | None:
+    try:
+        st = os.stat(path)
+    except OSError:
+        return None
+    return [st.st_ino, st.st_size, st.st_mtime_ns]
+
+
+class _Shard:
+    """One TinyDB file opened for one locked operation (the head or a sealed shard)."""
+
+    __slots__ = ("seq", "path", "storage", "db", "_docs", "_systems")
+
+    def __init__(self, seq: int, path: Path, storage: "AtomicJSONStorage") -> None:
+        self.seq = seq
+        self.path = path
+        self.storage = storage
+        self.db = TinyDB(storage=lambda: storage)
+        self._docs: builtins.list[_Doc] | None = None
+        self._systems: dict[str, dict[str, Any]] | None = None
+
+    def changed(self) -> None:
+        self._docs = None
+        self._systems = None
+
+    def runs_len(self) -> int:
+        return len((self.storage.read() or {}).get(TABLE) or {})
 
 
 # ----------------------------------------------------------------------------------------------------- store
 
 
 class HistoryStore:
-    """The run history. Every method opens the file, does its work under the lock and closes it again.
+    """The run history. Every method takes the lock, does its work on the shards it needs and releases it.
 
     ``notice`` receives one-line messages about things the user should know but that did not stop the
-    operation (a corrupt file moved aside, unreadable records skipped). Without a callback they collect in
-    :attr:`notices`.
+    operation (a corrupt file moved aside, unreadable records skipped, a single-file history split). Without a
+    callback they collect in :attr:`notices`. ``shard_size`` (default :data:`SHARD_SIZE`) is the number of runs
+    per shard file.
     """
 
     def __init__(
@@ -532,12 +657,15 @@ class HistoryStore:
         *,
         notice: Notice | None = None,
         lock_timeout_s: float = LOCK_TIMEOUT_S,
+        shard_size: int | None = None,
     ) -> None:
         self.path = Path(path).expanduser() if path is not None else history_path()
         self.lock_path = self.path.with_name(self.path.name + ".lock")
+        self.shard_dir = shard_dir_for(self.path)
         self.notices: list[str] = []
         self._notice = notice
         self.lock_timeout_s = lock_timeout_s
+        self.shard_size = max(1, int(shard_size if shard_size is not None else SHARD_SIZE))
 
     def __repr__(self) -> str:
         return f"HistoryStore({str(self.path)!r})"
@@ -589,74 +717,82 @@ class HistoryStore:
         finally:
             os.close(fd)
 
-    @contextmanager
-    def _open(self, write: bool) -> Iterator[TinyDB]:
-        """One locked operation on a TinyDB over :class:`AtomicJSONStorage`.
+    def _run(self, write: bool, fn: "Callable[[_Session], _T]") -> "_T":
+        """Run ``fn`` on a :class:`_Session` under the lock.
 
-        Reads take a shared lock; if the file turns out corrupt, the operation is redone under the exclusive
-        lock, which moves the file aside.
+        Reads take the shared lock; if they find a corrupt file or a single-file history to split, the operation
+        is redone under the exclusive lock, which moves the file aside or splits it. A read-only history that
+        needs splitting is read as it is.
         """
         if not write:
+            try:
+                with self._flock(exclusive=False):
+                    return self._in_session(False, fn, migrate=True)
+            except _NeedsExclusive as need:
+                reason = need.reason
+            try:
+                return self._exclusive(False, fn)
+            except HistoryError:
+                if reason != "migrate":
+                    raise
             with self._flock(exclusive=False):
-                storage = AtomicJSONStorage(self.path)
                 try:
-                    storage.load()
-                except _Corrupt:
-                    pass  # redo below under the exclusive lock
-                else:
-                    db = TinyDB(storage=lambda: storage)
-                    try:
-                        yield db
-                    finally:
-                        db.close()
-                    return
+                    return self._in_session(False, fn, migrate=False)
+                except _NeedsExclusive:
+                    raise HistoryError(
+                        f"the history {self.path} needs repair and cannot be written", hint="check its permissions"
+                    ) from None
+        return self._exclusive(True, fn)
+
+    def _exclusive(self, write: bool, fn: "Callable[[_Session], _T]") -> "_T":
         with _thread_lock(self.path), self._flock(exclusive=True):
-            storage = AtomicJSONStorage(self.path)
-            try:
-                storage.load()
-            except _Corrupt as exc:
-                self._move_aside(str(exc))
-                storage = AtomicJSONStorage(self.path)
-                storage.load()
-            if write:
-                self._clean_stale_tmp()
-            db = TinyDB(storage=lambda: storage)
-            try:
-                yield db
-            finally:
-                db.close()
+            self._clean_stale_tmp()
+            result = self._in_session(True, fn, migrate=True, repair=True)
             if write:
                 self._ensure_mode()
+            return result
 
-    def _move_aside(self, reason: str) -> None:
+    def _in_session(self, write: bool, fn: "Callable[[_Session], _T]", *, migrate: bool, repair: bool = False) -> "_T":
+        session = _Session(self, writable=write or repair, migrate=migrate)
+        result = fn(session)
+        session.close()
+        return result
+
+    def _move_aside(self, path: Path, reason: str, head: bool) -> None:
         stamp = _dt.datetime.now().strftime("%Y%m%d-%H%M%S")
-        target = self.path.with_name(f"{self.path.name}.corrupt-{stamp}")
+        target = path.with_name(f"{path.name}.corrupt-{stamp}")
         n = 1
         while target.exists():
-            target = self.path.with_name(f"{self.path.name}.corrupt-{stamp}-{n}")
+            target = path.with_name(f"{path.name}.corrupt-{stamp}-{n}")
             n += 1
         try:
-            os.replace(self.path, target)
+            os.replace(path, target)
         except OSError as exc:
             raise HistoryError(
-                f"the history file {self.path} is corrupt ({reason}) and cannot be moved aside: {exc.strerror or exc}"
+                f"the history file {path} is corrupt ({reason}) and cannot be moved aside: {exc.strerror or exc}"
             ) from None
-        _fsync_dir(self.path.parent)
-        self._say(f"history file was corrupt; moved it to {target}; starting a new one")
+        _fsync_dir(path.parent)
+        if head:
+            self._say(f"history file was corrupt; moved it to {target}; starting a new one")
+        else:
+            self._say(f"history shard {path.name} was corrupt; moved it to {target}; the other shards are intact")
 
     def _clean_stale_tmp(self) -> None:
         """Remove temporary files left by a writer that was killed (we hold the exclusive lock: none is live)."""
-        prefix = _tmp_prefix(self.path)
-        try:
-            names = os.listdir(self.path.parent)
-        except OSError:
-            return
-        for name in names:
-            if name.startswith(prefix):
-                try:
-                    os.unlink(self.path.parent / name)
-                except OSError:
-                    pass
+        for directory, prefixes in (
+            (self.path.parent, (_tmp_prefix(self.path),)),
+            (self.shard_dir, (".runs-", f".{INDEX_NAME}.tmp-")),
+        ):
+            try:
+                names = os.listdir(directory)
+            except OSError:
+                continue
+            for name in names:
+                if name.startswith(prefixes) and ".tmp-" in name:
+                    try:
+                        os.unlink(directory / name)
+                    except OSError:
+                        pass
 
     def _ensure_mode(self) -> None:
         for p in (self.path, self.lock_path):
@@ -668,14 +804,14 @@ class HistoryStore:
 
     # ------------------------------------------------------------------------------------- reading
 
-    def _scan(self, db: TinyDB) -> list[_Doc]:
-        """Every run's index (no record is decoded here); unusable documents are skipped with a notice."""
+    def _scan(self, db: TinyDB, seq: int = HEAD, path: Path | None = None) -> builtins.list[_Doc]:
+        """Every run's index in one shard (no record is decoded here); unusable documents are skipped with a notice."""
         out: list[_Doc] = []
         bad = 0
         for doc in db.table(TABLE).all():
             if "z" in doc:
                 if isinstance(doc.get("run_id"), str) and doc["run_id"] and isinstance(doc.get("created"), str):
-                    out.append(_Doc(doc.doc_id, doc, doc))
+                    out.append(_Doc(doc.doc_id, doc, doc, seq))
                 else:
                     bad += 1
                 continue
@@ -686,9 +822,10 @@ class HistoryStore:
             if d is None or not _record_ok(d):
                 bad += 1
                 continue
-            out.append(_Doc(doc.doc_id, doc, _index_fields(d)))
+            out.append(_Doc(doc.doc_id, doc, _index_fields(d), seq))
         if bad:
-            self._say(f"skipped {bad} unreadable record{'s' if bad != 1 else ''} in the history file {self.path}")
+            where = path or self.path
+            self._say(f"skipped {bad} unreadable record{'s' if bad != 1 else ''} in the history file {where}")
         return out
 
     @staticmethod
@@ -702,13 +839,16 @@ class HistoryStore:
     def _decode(self, doc: _Doc, systems: Mapping[str, Mapping[str, Any]]) -> dict[str, Any] | None:
         """The full, migrated record dict of one document; None (with a notice) if it cannot be decoded."""
         try:
-            if "z" in doc.raw:
-                d = _unpack_record(doc.raw["z"])
-                key = doc.raw.get("sys")
+            raw = doc.raw
+            if raw is None:
+                raise ValueError("document not loaded")
+            if "z" in raw:
+                d = _unpack_record(raw["z"])
+                key = raw.get("sys")
                 if key:
                     d["system"] = dict(systems.get(key) or {})
             else:
-                d = dict(doc.raw)
+                d = dict(raw)
             if d.get("schema") != SCHEMA_VERSION:
                 d = migrate_record(d)
             if not _record_ok(d):
@@ -718,10 +858,13 @@ class HistoryStore:
             return None
         return d
 
-    def _records(self, docs: list[_Doc], systems: Mapping[str, Mapping[str, Any]]) -> list[RunRecord]:
+    def _records(self, docs: builtins.list[_Doc], session: "_Session") -> builtins.list[RunRecord]:
         out = []
-        for doc in docs:
-            d = self._decode(doc, systems)
+        for ref in docs:
+            doc = session.resolve(ref)
+            if doc is None:
+                continue
+            d = self._decode(doc, session.systems(doc.shard))
             if d is None:
                 continue
             try:
@@ -732,8 +875,7 @@ class HistoryStore:
 
     def count(self) -> int:
         """Number of stored runs."""
-        with self._open(write=False) as db:
-            return len(db.table(TABLE))
+        return self._run(False, lambda s: s.count())
 
     def list(
         self,
@@ -742,7 +884,7 @@ class HistoryStore:
         tag: str | None = None,
         since: "str | _dt.datetime | None" = None,
         limit: int | None = 50,
-    ) -> list[RunRecord]:
+    ) -> builtins.list[RunRecord]:
         """Runs newest first, optionally filtered.
 
         ``model`` matches the model name (case-insensitive); ``engine`` keeps runs with a result for that engine
@@ -752,28 +894,25 @@ class HistoryStore:
         since_dt = parse_since(since)
         model_l = model.lower() if model else None
         engine_l = engine.lower() if engine else None
-        with self._open(write=False) as db:
-            picked = []
-            for doc in self._scan(db):
-                ix = doc.index
-                if model_l is not None and str(ix.get("model") or "").lower() != model_l:
-                    continue
-                if engine_l is not None and engine_l not in (str(e).lower() for e in ix.get("engines") or []):
-                    continue
-                if tag is not None and tag not in (ix.get("tags") or []):
-                    continue
-                if since_dt is not None and doc.created < since_dt:
-                    continue
-                picked.append(doc)
-            picked = _sort_newest(picked)
-            if limit:
-                picked = picked[: max(0, int(limit))]
-            return self._records(picked, self._systems(db))
+
+        def keep(doc: _Doc) -> bool:
+            ix = doc.index
+            if model_l is not None and str(ix.get("model") or "").lower() != model_l:
+                return False
+            if engine_l is not None and engine_l not in (str(e).lower() for e in ix.get("engines") or []):
+                return False
+            return tag is None or tag in (ix.get("tags") or [])
+
+        n = max(0, int(limit)) if limit else None
+
+        def op(s: _Session) -> builtins.list[RunRecord]:
+            return self._records(s.pick(keep, since_dt, n), s)
+
+        return self._run(False, op)
 
     def ids(self) -> builtins.list[str]:
         """All run ids, newest first."""
-        with self._open(write=False) as db:
-            return [d.run_id for d in _sort_newest(self._scan(db))]
+        return self._run(False, lambda s: [d.run_id for d in _sort_newest(s.refs())])
 
     def get(self, run_id_or_prefix: str) -> RunRecord:
         """One run by full id, unique prefix (like git), ``latest`` or ``latest~N`` (N runs before the newest).
@@ -783,12 +922,12 @@ class HistoryStore:
         key = (run_id_or_prefix or "").strip()
         if not key:
             raise UsageError("empty run id", hint="give a run id, a unique prefix of one, or 'latest'")
-        with self._open(write=False) as db:
-            docs = self._scan(db)
+
+        def op(s: _Session) -> tuple[_Doc, builtins.list[RunRecord]]:
             m = re.fullmatch(r"latest(?:~(\d+))?", key, re.IGNORECASE)
             if m:
                 back = int(m.group(1) or 0)
-                ordered = _sort_newest(docs)
+                ordered = s.pick(None, None, back + 1)
                 if not ordered:
                     raise UsageError(
                         f"the history is empty, so there is no {key!r} run", hint="`workbench run` stores one"
@@ -798,8 +937,9 @@ class HistoryStore:
                 chosen = ordered[back]
             else:
                 low = key.lower()
-                exact = [d for d in docs if d.run_id.lower() == low]
-                matches = exact or _sort_newest([d for d in docs if d.run_id.lower().startswith(low)])
+                refs = s.refs()
+                exact = [d for d in refs if d.run_id.lower() == low]
+                matches = exact or _sort_newest([d for d in refs if d.run_id.lower().startswith(low)])
                 if not matches:
                     raise UsageError(f"no run {key!r} in the history", hint="see `workbench history list`")
                 if len(matches) > 1:
@@ -809,7 +949,9 @@ class HistoryStore:
                         f"run id prefix {key!r} is ambiguous: it matches {shown}{more}", hint="give more characters"
                     )
                 chosen = matches[0]
-            records = self._records([chosen], self._systems(db))
+            return chosen, self._records([chosen], s)
+
+        chosen, records = self._run(False, op)
         if not records:
             raise UsageError(
                 f"run {chosen.run_id} is stored but unreadable",
@@ -825,7 +967,7 @@ class HistoryStore:
         return record.run_id
 
     def import_records(self, records: Iterable[RunRecord | Mapping[str, Any]]) -> tuple[int, int]:
-        """Store many runs in one write; returns ``(added, skipped_duplicates)``.
+        """Store many runs, one write per shard touched; returns ``(added, skipped_duplicates)``.
 
         Accepts :class:`RunRecord` objects or record dicts (migrated first). Duplicates — by run_id, against the
         store and within ``records`` — are skipped.
@@ -851,56 +993,67 @@ class HistoryStore:
             encoded.append(_encode(d))
         if not encoded:
             return 0, 0
-        with self._open(write=True) as db:
-            runs = db.table(TABLE)
-            existing = {d.run_id for d in self._scan(db)}
-            known_sys = set(self._systems(db))
-            fresh, new_systems = [], {}
-            for index, key, system in encoded:
-                if index["run_id"] in existing:
+
+        def op(s: _Session) -> int:
+            existing = s.all_ids()
+            fresh = []
+            for item in encoded:
+                rid = item[0]["run_id"]
+                if rid in existing:
                     continue
-                existing.add(index["run_id"])
-                fresh.append(index)
-                if key and key not in known_sys and key not in new_systems:
-                    new_systems[key] = system
-            if new_systems:
-                # Both tables share one cached storage, so these two inserts cost one write each; write the
-                # systems first: a run must never point at a missing system.
-                db.table(SYSTEMS).insert_multiple({"key": k, "system": v} for k, v in new_systems.items())
-            if fresh:
-                runs.insert_multiple(fresh)
-        return len(fresh), len(encoded) - len(fresh)
+                existing.add(rid)
+                fresh.append(item)
+            s.append(fresh)
+            return len(fresh)
+
+        added = self._run(True, op)
+        return added, len(encoded) - added
 
     def delete(self, ids: "Iterable[str] | str") -> int:
         """Delete runs by exact run_id (resolve prefixes with :meth:`get` first); returns how many were deleted.
 
         Their raw-sample side files are removed too, but only files inside the samples directory: a record
-        imported from elsewhere cannot make this delete an arbitrary file.
+        imported from elsewhere cannot make this delete an arbitrary file. Machine descriptions no run of the
+        shard uses any more are removed with them.
         """
         wanted = {ids} if isinstance(ids, str) else set(ids)
         if not wanted:
             return 0
-        removed: list[dict[str, Any]] = []
-        with self._open(write=True) as db:
-            docs = self._scan(db)
-            doomed = [d for d in docs if d.run_id in wanted]
-            if doomed:
-                systems = self._systems(db)
+
+        def op(s: _Session) -> tuple[int, builtins.list[dict[str, Any]]]:
+            removed: list[dict[str, Any]] = []
+            by_shard: dict[int, list[_Doc]] = {}
+            for ref in s.refs():
+                if ref.run_id in wanted:
+                    by_shard.setdefault(ref.shard, []).append(ref)
+            n = 0
+            for seq, refs in by_shard.items():
+                shard = s.shard(seq)
+                if shard is None:
+                    continue
+                docs = s.docs(seq)
+                doomed_ids = {r.doc_id for r in refs}
+                doomed = [d for d in docs if d.doc_id in doomed_ids]
+                systems = s.systems(seq)
                 for d in doomed:
                     full = self._decode(d, systems)
                     if full is not None:
                         removed.append(full)
-                db.table(TABLE).remove(doc_ids=[d.doc_id for d in doomed])
-                doomed_ids = {d.doc_id for d in doomed}
-                still_used = {d.raw.get("sys") for d in docs if d.doc_id not in doomed_ids}
-                orphans = [doc.doc_id for doc in db.table(SYSTEMS).all() if doc.get("key") not in still_used]
+                shard.db.table(TABLE).remove(doc_ids=[d.doc_id for d in doomed])
+                still_used = {d.raw.get("sys") for d in docs if d.doc_id not in doomed_ids and d.raw is not None}
+                orphans = [doc.doc_id for doc in shard.db.table(SYSTEMS).all() if doc.get("key") not in still_used]
                 if orphans:
-                    db.table(SYSTEMS).remove(doc_ids=orphans)
+                    shard.db.table(SYSTEMS).remove(doc_ids=orphans)
+                s.touched(seq)
+                n += len(doomed)
+            return n, removed
+
+        n, removed = self._run(True, op)
         for full in removed:
             for r in full.get("results") or []:
                 if isinstance(r, dict) and r.get("samples_file"):
                     self._remove_samples_file(str(r["samples_file"]))
-        return len(doomed)
+        return n
 
     def _remove_samples_file(self, name: str) -> None:
         path = Path(name).expanduser()
@@ -920,3 +1073,383 @@ class HistoryStore:
             pass
         except OSError as exc:
             self._say(f"could not remove the samples file {resolved}: {exc.strerror or exc}")
+
+
+_T = TypeVar("_T")
+
+
+class _Session:
+    """The shards of one locked operation: the head, the sealed shards' index, and the shards loaded so far.
+
+    ``writable`` sessions hold the exclusive lock: they move corrupt files aside, split a single-file history,
+    and write what they changed (one write per shard) when they close. Read sessions raise
+    :class:`_NeedsExclusive` instead; they may refresh the index, which is only a cache of the shards.
+    """
+
+    def __init__(self, store: HistoryStore, *, writable: bool, migrate: bool) -> None:
+        self.store = store
+        self.writable = writable
+        self.loaded: dict[int, _Shard] = {}
+        self.dirty: set[int] = set()  # shards whose content changed (written on close)
+        self.reindex: set[int] = set()  # sealed shards whose index entry must be rebuilt on close
+        self._index_dirty = False
+        head = self._load(HEAD, store.path)
+        assert head is not None
+        self.head = head
+        self.sealed = self._list_sealed()
+        self.entries = self._load_index()
+        if self.entries and head.runs_len():
+            newest = self.entries[max(self.entries)]
+            head_sig = _sig(store.path)
+            if head_sig is not None and head_sig[0] == newest.sig[0]:  # a seal interrupted before the new head
+                head.storage.clear()
+                head.changed()
+        if head.runs_len() > store.shard_size and migrate:
+            if not writable:
+                raise _NeedsExclusive("migrate")
+            self._split_head()
+
+    # ------------------------------------------------------------------ loading
+
+    def _load(self, seq: int, path: Path) -> _Shard | None:
+        storage = AtomicJSONStorage(path, defer=True)
+        try:
+            storage.load()
+        except _Corrupt as exc:
+            if not self.writable:
+                raise _NeedsExclusive("corrupt") from None
+            self.store._move_aside(path, str(exc), head=seq == HEAD)
+            if seq != HEAD:
+                return None
+            storage = AtomicJSONStorage(path, defer=True)
+            storage.load()
+        shard = _Shard(seq, path, storage)
+        self.loaded[seq] = shard
+        return shard
+
+    def _list_sealed(self) -> dict[int, Path]:
+        try:
+            names = os.listdir(self.store.shard_dir)
+        except OSError:
+            return {}
+        out = {}
+        for name in names:
+            m = _SHARD_RE.match(name)
+            if m:
+                out[int(m.group(1))] = self.store.shard_dir / name
+        return dict(sorted(out.items()))
+
+    def _next_seq(self) -> int:
+        try:
+            names = os.listdir(self.store.shard_dir)
+        except OSError:
+            names = []
+        nums = [int(m.group(1)) for m in map(_SHARD_PREFIX_RE.match, names) if m]
+        return max([0, *nums, *self.sealed]) + 1
+
+    def _load_index(self) -> dict[int, _Entry]:
+        """The index entries of every sealed shard, rebuilt for shards whose file signature changed."""
+        if not self.sealed:
+            return {}
+        stored: dict[str, Any] = {}
+        try:
+            raw = json.loads((self.store.shard_dir / INDEX_NAME).read_bytes())
+            if isinstance(raw, dict) and raw.get("format") == _INDEX_FORMAT and isinstance(raw.get("shards"), dict):
+                stored = raw["shards"]
+        except (OSError, ValueError, UnicodeDecodeError):
+            stored = {}
+        entries: dict[int, _Entry] = {}
+        stale = []
+        for seq, path in self.sealed.items():
+            e = stored.get(path.name)
+            sig = _sig(path)
+            if isinstance(e, dict) and sig is not None and e.get("sig") == sig and isinstance(e.get("runs"), list):
+                try:
+                    entries[seq] = _Entry(sig, int(e.get("n", len(e["runs"]))), e["runs"], e.get("newest"))
+                    if not isinstance(e.get("newest"), str):
+                        self._index_dirty = True
+                    continue
+                except (TypeError, ValueError, IndexError):
+                    pass
+            stale.append(seq)
+        if len(entries) != len(stored):
+            self._index_dirty = True
+        for seq in stale:  # load all first: a corrupt one sends a read to the exclusive lock before any notice
+            if self._load(seq, self.sealed[seq]) is None:
+                del self.sealed[seq]
+        for seq in stale:
+            if seq in self.sealed:
+                entries[seq] = self._entry(seq)
+                self._index_dirty = True
+        return entries
+
+    def _entry(self, seq: int) -> _Entry:
+        shard = self.loaded[seq]
+        runs = [[d.run_id, d.index.get("created"), d.doc_id] for d in self.docs(seq)]
+        return _Entry(_sig(shard.path) or [0, 0, 0], shard.runs_len(), runs)
+
+    def shard(self, seq: int) -> _Shard | None:
+        if seq in self.loaded:
+            return self.loaded[seq]
+        path = self.sealed.get(seq)
+        if path is None:
+            return None
+        shard = self._load(seq, path)
+        if shard is None:
+            self.sealed.pop(seq, None)
+            self.entries.pop(seq, None)
+            self._index_dirty = True
+        return shard
+
+    def docs(self, seq: int) -> builtins.list[_Doc]:
+        shard = self.shard(seq)
+        if shard is None:
+            return []
+        if shard._docs is None:
+            docs = self.store._scan(shard.db, seq, shard.path)
+            if seq == HEAD and self.entries and shard.runs_len() > self.store.shard_size:
+                sealed_ids = self._sealed_ids()  # a split interrupted before its last step: sealed copies win
+                docs = [d for d in docs if d.run_id not in sealed_ids]
+            shard._docs = docs
+        return shard._docs
+
+    def systems(self, seq: int) -> dict[str, dict[str, Any]]:
+        shard = self.shard(seq)
+        if shard is None:
+            return {}
+        if shard._systems is None:
+            shard._systems = HistoryStore._systems(shard.db)
+        return shard._systems
+
+    def _sealed_ids(self) -> set[str]:
+        return {r[0] for e in self.entries.values() for r in e.runs}
+
+    def all_ids(self) -> set[str]:
+        return self._sealed_ids() | {d.run_id for d in self.docs(HEAD)}
+
+    def refs(self) -> builtins.list[_Doc]:
+        """Every readable run: sealed ones as index references, the head's as documents."""
+        out = [
+            _Doc(int(r[2]), None, {"run_id": r[0], "created": r[1]}, seq)
+            for seq, e in self.entries.items()
+            for r in e.runs
+        ]
+        out.extend(self.docs(HEAD))
+        return out
+
+    def resolve(self, ref: _Doc) -> _Doc | None:
+        if ref.raw is not None:
+            return ref
+        for d in self.docs(ref.shard):
+            if d.doc_id == ref.doc_id and d.run_id == ref.run_id:
+                return d
+        return None
+
+    def count(self) -> int:
+        return self.head.runs_len() + sum(e.n for e in self.entries.values())
+
+    def pick(
+        self, keep: Callable[[_Doc], bool] | None, since: _dt.datetime | None, limit: int | None
+    ) -> builtins.list[_Doc]:
+        """Matching runs newest first: shards are walked newest first and the walk stops once ``limit`` runs are
+        found and no older shard can hold a newer one."""
+        head_docs = self.docs(HEAD)
+        order = [(max((d.created for d in head_docs), default=_EPOCH), HEAD)]
+        order += [(e.newest, seq) for seq, e in self.entries.items()]
+        order.sort(reverse=True)
+        picked: list[_Doc] = []
+        for newest, seq in order:
+            if since is not None and newest < since:
+                continue
+            if limit and len(picked) >= limit:
+                kth = picked[limit - 1]
+                if (newest, seq) < (kth.created, kth.shard):
+                    break
+            for d in self.docs(seq):
+                if since is not None and d.created < since:
+                    continue
+                if keep is None or keep(d):
+                    picked.append(d)
+            picked = _sort_newest(picked)
+            if limit:
+                del picked[limit:]
+        return picked
+
+    # ------------------------------------------------------------------ writing
+
+    def touched(self, seq: int) -> None:
+        shard = self.loaded[seq]
+        shard.changed()
+        self.dirty.add(seq)
+        if seq != HEAD:
+            self.reindex.add(seq)
+
+    def append(self, items: builtins.list[tuple[dict[str, Any], str | None, dict[str, Any] | None]]) -> None:
+        """Add encoded runs to the head, sealing it whenever it is full (one write per shard)."""
+        size = self.store.shard_size
+        i = 0
+        while i < len(items):
+            n = self.head.runs_len()
+            if n >= size:
+                self._seal_head()
+                continue
+            chunk = items[i : i + size - n]
+            i += len(chunk)
+            known = self.systems(HEAD)
+            new_systems: dict[str, dict[str, Any]] = {}
+            for _index, key, system in chunk:
+                if key and system is not None and key not in known and key not in new_systems:
+                    new_systems[key] = system
+            db = self.head.db
+            if new_systems:
+                # A deferred storage: both inserts become one write, systems first (a run never points at nothing).
+                db.table(SYSTEMS).insert_multiple({"key": k, "system": v} for k, v in new_systems.items())
+            db.table(TABLE).insert_multiple(index for index, _key, _system in chunk)
+            self.touched(HEAD)
+
+    def _seal_head(self) -> None:
+        """The full head becomes the next sealed shard without a rewrite: hard-linked as ``runs-NNNN.json``, then
+        the head is replaced (atomically, on close) by a new one, so ``history.json`` never goes missing. Until that
+        replace the head and the newest shard are one inode, which the next session reads as an empty head."""
+        head = self.head
+        head.storage.flush()
+        self.dirty.discard(HEAD)
+        seq = self._next_seq()
+        target = self.store.shard_dir / f"runs-{seq:04d}.json"
+        try:
+            self.store.shard_dir.mkdir(mode=0o700, parents=True, exist_ok=True)
+            try:
+                os.link(self.store.path, target)
+            except OSError as exc:
+                if exc.errno == errno.EEXIST:
+                    raise
+                os.rename(self.store.path, target)  # no hard links here: a rename, and a short missing head
+        except OSError as exc:
+            raise HistoryError(f"cannot seal the history shard {target}: {exc.strerror or exc}") from None
+        _fsync_dir(self.store.shard_dir)
+        _fsync_dir(self.store.path.parent)
+        head.seq, head.path, head.storage.path = seq, target, target
+        head.changed()
+        self.loaded[seq] = head
+        self.sealed[seq] = target
+        self.reindex.add(seq)
+        self.entries[seq] = self._entry(seq)
+        fresh = AtomicJSONStorage(self.store.path, defer=True)
+        fresh.write({})  # replaced on close, whatever the path still holds
+        self.head = self.loaded[HEAD] = _Shard(HEAD, self.store.path, fresh)
+        self.dirty.add(HEAD)
+
+    def _split_head(self) -> None:
+        """Split a single-file history (the layout before shards) into sealed shards plus a head.
+
+        The original is kept as ``<name>.migrated-<timestamp>`` (a hard link, else a copy) before anything is
+        written; sealed shards are written one by one (each atomically) and the head is replaced last. A crash in
+        between leaves the original in place and the next operation redoes the split, skipping runs already sealed.
+        """
+        store, head = self.store, self.head
+        data = head.storage.read() or {}
+        runs = sorted((data.get(TABLE) or {}).items(), key=lambda kv: int(kv[0]))
+        system_docs = list((data.get(SYSTEMS) or {}).values())
+        kept = self._keep_original()
+        size = store.shard_size
+        chunks = [runs[k : k + size] for k in range(0, len(runs), size)]
+        last = chunks.pop()
+        sealed_ids = self._sealed_ids()
+        written = 0
+
+        def shard_data(chunk: builtins.list[tuple[str, Any]]) -> dict[str, Any]:
+            keys = {doc.get("sys") for _i, doc in chunk if isinstance(doc, dict)}
+            used = [s for s in system_docs if isinstance(s, dict) and s.get("key") in keys]
+            return {TABLE: dict(chunk), SYSTEMS: {str(k + 1): s for k, s in enumerate(used)}}
+
+        store.shard_dir.mkdir(mode=0o700, parents=True, exist_ok=True)
+        for chunk in chunks:
+            chunk = [(i, doc) for i, doc in chunk if not (isinstance(doc, dict) and doc.get("run_id") in sealed_ids)]
+            if not chunk:
+                continue
+            seq = self._next_seq()
+            target = store.shard_dir / f"runs-{seq:04d}.json"
+            payload = json.dumps(shard_data(chunk), separators=(",", ":"), ensure_ascii=False).encode("utf-8")
+            atomic_write_bytes(target, payload)
+            self.sealed[seq] = target
+            if self._load(seq, target) is not None:
+                self.entries[seq] = self._entry(seq)
+                self._index_dirty = True
+            written += 1
+        head.storage.write(shard_data(last))
+        head.storage.flush()
+        head.changed()
+        self._write_index()
+        store._say(
+            f"history file held {len(runs)} runs in one file; split it into {written} shard"
+            f"{'s' if written != 1 else ''} in {store.shard_dir} plus the newest {len(last)} in {store.path}; "
+            f"the original is kept as {kept}"
+        )
+
+    def _keep_original(self) -> Path:
+        path = self.store.path
+        try:
+            ino = os.stat(path).st_ino
+            for p in path.parent.glob(f"{path.name}.migrated-*"):
+                if os.stat(p).st_ino == ino:
+                    return p  # an interrupted split already kept it
+        except OSError:
+            pass
+        stamp = _dt.datetime.now().strftime("%Y%m%d-%H%M%S")
+        target = path.with_name(f"{path.name}.migrated-{stamp}")
+        n = 1
+        while target.exists():
+            target = path.with_name(f"{path.name}.migrated-{stamp}-{n}")
+            n += 1
+        try:
+            os.link(path, target)
+        except OSError:
+            atomic_write_bytes(target, path.read_bytes())
+        _fsync_dir(path.parent)
+        return target
+
+    def _write_index(self) -> None:
+        if not self._index_dirty:
+            return
+        doc = {
+            "format": _INDEX_FORMAT,
+            "shards": {self.sealed[seq].name: e.to_json() for seq, e in sorted(self.entries.items())},
+        }
+        try:
+            atomic_write_bytes(
+                self.store.shard_dir / INDEX_NAME,
+                json.dumps(doc, separators=(",", ":"), ensure_ascii=False).encode("utf-8"),
+            )
+        except HistoryError:
+            if self.writable:
+                raise
+            return  # a read-only history: the index is only a cache
+        self._index_dirty = False
+
+    def close(self) -> None:
+        """Write every changed shard once (an emptied sealed shard is removed), then the index."""
+        for seq in sorted(self.dirty):
+            shard = self.loaded[seq]
+            if seq != HEAD and shard.runs_len() == 0:
+                try:
+                    os.unlink(shard.path)
+                except FileNotFoundError:
+                    pass
+                except OSError as exc:
+                    raise HistoryError(f"cannot remove {shard.path}: {exc.strerror or exc}") from None
+                _fsync_dir(shard.path.parent)
+                self.sealed.pop(seq, None)
+                self.entries.pop(seq, None)
+                self.reindex.discard(seq)
+                self._index_dirty = True
+                continue
+            shard.storage.flush()
+        self.dirty.clear()
+        for seq in sorted(self.reindex):
+            if seq in self.sealed:
+                self.entries[seq] = self._entry(seq)
+                self._index_dirty = True
+        self.reindex.clear()
+        self._write_index()
+        for shard in self.loaded.values():
+            shard.db.close()
