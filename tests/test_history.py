@@ -754,3 +754,25 @@ def test_seal_interrupted_after_the_link_reads_as_an_empty_head(home):
     s.add(new)
     assert s.count() == 3 and _runs_in(s.path) == 1 and os.stat(s.path).st_ino != os.stat(_shards(s)[0]).st_ino
     assert s.get("latest").run_id == new.run_id and not s.notices
+
+
+def test_history_list_says_the_precision_when_it_is_not_fp32():
+    """`history list` shows what ran below fp32 (an int8 run must not read like an fp32 one)."""
+    from workbench.cli.history import _engines_cell
+    from workbench.result import EngineResult, RunRecord
+
+    def res(engine: str, ran: str) -> EngineResult:
+        return EngineResult(
+            engine=engine, model="m", precision_requested="int8", precision_effective=ran, latency_ms={"p50": 5.594}
+        )
+
+    rec = RunRecord(
+        run_id="r",
+        created="2026-12-01T00:00:00+00:00",
+        model={},
+        config={},
+        system={},
+        versions={},
+        results=[res("openvino", "int8"), res("torch", "mixed"), res("onnxruntime", "fp32")],
+    )
+    assert _engines_cell(rec) == "openvino int8 5.594ms, torch mixed 5.594ms, onnxruntime 5.594ms"

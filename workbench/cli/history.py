@@ -65,7 +65,9 @@ def _engines_cell(rec: RunRecord) -> str:
             parts.append(f"{r.engine} failed")
         else:
             p50 = (r.latency_ms or {}).get("p50")
-            parts.append(f"{r.engine} {ms(p50)}ms" if p50 is not None else r.engine)
+            ran = r.precision_effective or r.precision_requested
+            name = r.engine if ran in (None, "fp32") else f"{r.engine} {ran}"  # say it when it is not fp32
+            parts.append(f"{name} {ms(p50)}ms" if p50 is not None else name)
     return ", ".join(parts)
 
 
