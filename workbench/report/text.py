@@ -114,19 +114,34 @@ def describe_inputs(inputs: Mapping[str, Any]) -> str:
     return ", ".join(parts)
 
 
-def render_results(record: "RunRecord") -> str:
+RESULT_HEADERS: tuple[str, ...] = (
+    "engine",
+    "prec",
+    "p50 ms",
+    "p90 ms",
+    "p99 ms",
+    "mean±std ms",
+    "items/s",
+    "load ms",
+    "1st ms",
+    "RSS MB",
+    "parity",
+    "speedup",
+)
+
+
+def result_rows(record: "RunRecord") -> list[list[str]]:
+    """The results table, one row per engine (:data:`RESULT_HEADERS`): the terminal and the HTML report show these."""
     rows = []
     for r in record.results:
         if not r.ok:
-            # why it failed is the first note below: the table stays narrow enough for a terminal
+            # why it failed is the first note (result_notes): the table stays narrow enough for a terminal
             rows.append([r.engine, *[MISSING] * 9, "FAILED", MISSING])
             continue
         lat = r.latency_ms or {}
-        parity = (r.parity or {}).get("status") or MISSING
-        speed = speedup_cell(r.speedup, r.speedup_note)
         rows.append(
             [
-                r.engine,
+                r.engine + (f" ({r.device})" if r.device and r.device != "cpu" else ""),
                 r.precision_effective or "?",
                 ms(lat.get("p50")),
                 ms(lat.get("p90")),
@@ -136,24 +151,39 @@ def render_results(record: "RunRecord") -> str:
                 ms(r.load_ms),
                 ms(r.first_inference_ms),
                 significant(r.peak_rss_mb),
-                parity,
-                speed,
+                (r.parity or {}).get("status") or MISSING,
+                speedup_cell(r.speedup, r.speedup_note),
             ]
         )
-    headers = [
-        "engine",
-        "prec",
-        "p50 ms",
-        "p90 ms",
-        "p99 ms",
-        "mean±std ms",
-        "items/s",
-        "load ms",
-        "1st ms",
-        "RSS MB",
-        "parity",
-        "speedup",
+    return rows
+
+
+def result_notes(record: "RunRecord") -> list[tuple[str, str]]:
+    """``(kind, text)`` below the results table, kind ``bad``/``note``/``warn``: failures first, then each engine's
+    unshown speedup, parity problem and warnings, then the machine's warnings."""
+    notes: list[tuple[str, str]] = [
+        ("bad", f"{r.engine} failed: {r.error or 'no measurements'}") for r in record.results if not r.ok
     ]
+    for r in record.results:
+        if r.speedup_note and r.speedup_note != "baseline" and r.speedup is None and r.ok:
+            kept = unshown_ratio(r.speedup_note)
+            if kept is not None:  # "(1.52×) ratio of medians, not a speedup: parity failed for …"
+                notes.append(("note", f"{r.engine}: ({ratio(kept)}){r.speedup_note.partition('×')[2]}"))
+            else:
+                notes.append(("note", f"{r.engine}: speedup {r.speedup_note}"))
+        p = r.parity or {}
+        if p.get("status") in ("fail", "error") and p.get("message"):
+            notes.append(("bad", f"{r.engine}: parity {p['status']}: {p['message']}"))
+        for w in r.warnings or []:
+            notes.append(("warn", f"{r.engine}: [{w.get('code')}] {w.get('message')}"))
+    for w in record.warnings or []:
+        notes.append(("warn", f"[{w.get('code')}] {w.get('message')}"))
+    return notes
+
+
+def render_results(record: "RunRecord") -> str:
+    rows = result_rows(record)
+    headers = list(RESULT_HEADERS)
     c = record.config
     cores = c.get("cores") or []
     from workbench.report.export import format_cores
@@ -174,21 +204,7 @@ def render_results(record: "RunRecord") -> str:
     below = render_precision(record)  # below fp32: the same engines against their own fp32, with the drift
     if below:
         lines.append(below)
-    notes = [f"  {r.engine} failed: {r.error or 'no measurements'}" for r in record.results if not r.ok]
-    for r in record.results:
-        if r.speedup_note and r.speedup_note != "baseline" and r.speedup is None and r.ok:
-            kept = unshown_ratio(r.speedup_note)
-            if kept is not None:  # "(1.52×) ratio of medians, not a speedup: parity failed for …"
-                notes.append(f"  {r.engine}: ({ratio(kept)}){r.speedup_note.partition('×')[2]}")
-            else:
-                notes.append(f"  {r.engine}: speedup {r.speedup_note}")
-        p = r.parity or {}
-        if p.get("status") in ("fail", "error") and p.get("message"):
-            notes.append(f"  {r.engine}: parity {p['status']}: {p['message']}")
-        for w in r.warnings:
-            notes.append(f"  {r.engine}: [{w['code']}] {w['message']}")
-    for w in record.warnings:
-        notes.append(f"  [{w['code']}] {w['message']}")
+    notes = [f"  {text}" for _, text in result_notes(record)]
     if notes:
         lines.append("notes:")
         lines += notes
