@@ -45,19 +45,10 @@ _RENDERERS: dict[str, Callable[[RunRecord], str]] = {"html": _render_html}
 
 
 def write_report(path: str, text: str) -> Path:
-    """Write ``text`` to ``path`` atomically (mode 0644); :class:`UsageError` for a directory or a missing parent."""
-    from workbench.store.history import HistoryError, atomic_write_bytes
+    """Write ``text`` to ``path`` atomically (:func:`workbench.report.export.write_text`)."""
+    from workbench.report.export import write_text
 
-    target = Path(path).expanduser()
-    if target.is_dir():
-        raise UsageError(f"{target} is a directory", hint="give a file name for --html")
-    if not target.parent.exists():
-        raise UsageError(f"cannot write {target}: the directory {target.parent} does not exist")
-    try:
-        atomic_write_bytes(target, text.encode("utf-8"), mode=0o644)
-    except HistoryError as exc:
-        raise UsageError(exc.message) from None
-    return target
+    return write_text(path, text, flag="--html")
 
 
 def cmd_report(args: argparse.Namespace) -> int:

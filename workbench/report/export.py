@@ -366,12 +366,17 @@ def render(fmt: str, records: list[RunRecord]) -> str:
 
 def write(path: "str | os.PathLike[str]", fmt: str, records: list[RunRecord]) -> Path:
     """Render ``records`` as ``fmt`` and write them to ``path`` atomically; returns the path."""
+    return write_text(path, render(fmt, records))
+
+
+def write_text(path: "str | os.PathLike[str]", text: str, *, flag: str = "--output") -> Path:
+    """Write a rendered report to ``path`` atomically (mode 0644); returns the path. A directory or a missing parent
+    folder is a :class:`UsageError` naming ``flag`` (the option the path came from)."""
     from workbench.store.history import HistoryError, atomic_write_bytes
 
-    text = render(fmt, records)
     target = Path(path).expanduser()
     if target.is_dir():
-        raise UsageError(f"{target} is a directory", hint="give a file name for --output")
+        raise UsageError(f"{target} is a directory", hint=f"give a file name for {flag}")
     if not target.parent.exists():
         raise UsageError(f"cannot write {target}: the directory {target.parent} does not exist")
     try:
