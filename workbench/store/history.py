@@ -130,6 +130,17 @@ def samples_dir() -> Path:
     return data_dir() / "samples"
 
 
+def _beside(path: Path, label: str) -> Path:
+    """A free name beside ``path`` for keeping it: ``history.json.<label>-<timestamp>[-N]``."""
+    stamp = _dt.datetime.now().strftime("%Y%m%d-%H%M%S")
+    target = path.with_name(f"{path.name}.{label}-{stamp}")
+    n = 1
+    while target.exists():
+        target = path.with_name(f"{path.name}.{label}-{stamp}-{n}")
+        n += 1
+    return target
+
+
 def _fsync_dir(path: Path) -> None:
     try:
         fd = os.open(str(path), os.O_RDONLY | getattr(os, "O_DIRECTORY", 0))
@@ -759,12 +770,7 @@ class HistoryStore:
         return result
 
     def _move_aside(self, path: Path, reason: str, head: bool) -> None:
-        stamp = _dt.datetime.now().strftime("%Y%m%d-%H%M%S")
-        target = path.with_name(f"{path.name}.corrupt-{stamp}")
-        n = 1
-        while target.exists():
-            target = path.with_name(f"{path.name}.corrupt-{stamp}-{n}")
-            n += 1
+        target = _beside(path, "corrupt")
         try:
             os.replace(path, target)
         except OSError as exc:
@@ -1395,12 +1401,7 @@ class _Session:
                     return p  # an interrupted split already kept it
         except OSError:
             pass
-        stamp = _dt.datetime.now().strftime("%Y%m%d-%H%M%S")
-        target = path.with_name(f"{path.name}.migrated-{stamp}")
-        n = 1
-        while target.exists():
-            target = path.with_name(f"{path.name}.migrated-{stamp}-{n}")
-            n += 1
+        target = _beside(path, "migrated")
         try:
             os.link(path, target)
         except OSError:
