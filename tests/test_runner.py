@@ -326,3 +326,15 @@ def test_advisory_failures_are_recorded_not_hidden(monkeypatch, capsys):
     err = capsys.readouterr().err.splitlines()
     assert err[0].startswith("warning: noise sampling (noop) failed: RuntimeError: sampler exploded")
     assert len(err) == 2  # one line each without --verbose
+
+
+def test_a_failed_default_baseline_falls_back_to_the_first_engine_that_ran(test_engines, monkeypatch):
+    """Without --baseline, the first engine is the baseline; when it fails, speedups are against the first engine
+    that ran (not "baseline failed" for all); a named --baseline that fails stays the baseline."""
+    monkeypatch.setenv("WB_CRASH_AFTER", "0")
+    record = _run(_cfg(engines=("brokenload", "noop", "echo"), duration_s=0.1, parity=False))
+    bad, noop, echo = record.results
+    assert not bad.ok and record.baseline == "noop"
+    assert noop.speedup_note == "baseline" and echo.speedup_note != "baseline failed"
+    named = _run(_cfg(engines=("brokenload", "noop"), duration_s=0.1, parity=False, baseline="brokenload"))
+    assert named.baseline == "brokenload" and named.results[1].speedup_note == "baseline failed"

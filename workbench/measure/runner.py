@@ -329,6 +329,7 @@ class Runner:
         self._stop = threading.Event()
         self._states: dict[str, _EngineState] = {}
         self._lock = threading.Lock()
+        self._baseline_given = config.baseline is not None
         self._skipped: list[dict[str, str]] = []  # default engines left out (not installed, cannot read the model)
         self._diagnostics: list[dict[str, str]] = []  # advisory parts that failed (see _diagnose)
         self._inputs: ResolvedInputs | None = None  # the given input values, checked against the model
@@ -374,6 +375,7 @@ class Runner:
             if not engines:
                 raise UsageError("none of the default engines is installed: pip install torch onnxruntime openvino")
             self.config = replace(self.config, engines=engines)
+        self._baseline_given = self.config.baseline is not None
         config = validate(self.config)
         self.config = config
         self._allowed = allowed_cores()
@@ -988,6 +990,10 @@ class Runner:
         from workbench.stats.speedup import speedup
 
         base = next((r for r in results if r.engine == self.config.baseline), None)
+        if base is not None and not base.ok and not self._baseline_given:
+            # the default baseline (the first engine) failed: compare with the first engine that ran instead
+            base = next((r for r in results if r.ok), base)
+            self.config = replace(self.config, baseline=base.engine)
         for r in results:
             r.speedup, r.speedup_note = speedup(r, base, self.config.mode)
 
