@@ -6,10 +6,13 @@ it to stay hermetic. Otherwise the XDG base directories are used.
 
 from __future__ import annotations
 
+import errno
 import os
+import threading
+import time
 from pathlib import Path
 
-from workbench.errors import UsageError
+from workbench.errors import UsageError, WorkbenchError
 
 
 def _ensure_dir(path: Path, setting: str) -> Path:
@@ -68,3 +71,65 @@ def config_dir() -> Path:
 def live_dir() -> Path:
     """Live event streams of runs in flight (``workbench watch`` and the UI monitor read them)."""
     return _state_dir("live", "XDG_RUNTIME_DIR", ".cache", "inference-workbench-live")
+
+
+# ------------------------------------------------------------------------------------------ writing state safely
+def fsync_dir(path: Path) -> None:
+    """fsync a directory (so a rename in it survives a crash); best effort."""
+    try:
+        fd = os.open(str(path), os.O_RDONLY | getattr(os, "O_DIRECTORY", 0))
+    except OSError:
+        return
+    try:
+        os.fsync(fd)
+    except OSError:
+        pass
+    finally:
+        os.close(fd)
+
+
+def tmp_prefix(path: Path) -> str:
+    """The name prefix of :func:`atomic_write`'s temporary files for ``path`` (to find leftovers of a crash)."""
+    return f".{path.name}.tmp-"
+
+
+def atomic_write(path: Path, payload: bytes, mode: int = 0o600, *, error: type[WorkbenchError] = UsageError) -> None:
+    """Write ``payload`` to ``path`` so that readers (and a crash) see either the old or the new content.
+
+    Temporary file in the same directory → write → flush → fsync → ``os.replace`` → fsync the directory. A failure
+    is one ``error`` line (a full disk says the previous version is intact).
+    """
+    path = Path(path)
+    directory = path.parent
+    directory.mkdir(parents=True, exist_ok=True)
+    tmp = directory / f"{tmp_prefix(path)}{os.getpid()}-{threading.get_ident()}-{time.monotonic_ns()}"
+    try:
+        fd = os.open(str(tmp), os.O_WRONLY | os.O_CREAT | os.O_EXCL, mode)
+    except OSError as exc:
+        raise error(f"cannot write in {directory}: {exc.strerror or exc}") from None
+    try:
+        try:
+            os.fchmod(fd, mode)
+            view = memoryview(payload)
+            while view:
+                written = os.write(fd, view)
+                view = view[written:]
+            os.fsync(fd)
+        finally:
+            os.close(fd)
+        os.replace(tmp, path)
+    except OSError as exc:
+        try:
+            os.unlink(tmp)
+        except OSError:
+            pass
+        if exc.errno == errno.ENOSPC:
+            raise error(f"no space left to write {path}; the previous version is intact") from None
+        raise error(f"cannot write {path}: {exc.strerror or exc}") from None
+    except BaseException:
+        try:
+            os.unlink(tmp)
+        except OSError:
+            pass
+        raise
+    fsync_dir(directory)

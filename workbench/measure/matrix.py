@@ -21,14 +21,13 @@ matrix keeps what it finished.
 from __future__ import annotations
 
 import json
-import os
-import tempfile
 import time
 from dataclasses import asdict, dataclass, field, fields
 from pathlib import Path
 from typing import Any, Callable, Mapping, Sequence
 
 from workbench.errors import EngineUnavailable, ModelError, RunFailed, UnsupportedError, UsageError, WorkbenchError
+from workbench.paths import atomic_write
 
 WORKS = "works"
 UNSUPPORTED = "unsupported"
@@ -252,20 +251,7 @@ class MatrixCache:
         cells = self._read()
         cells[key.text()] = {**cell.to_dict(), "cached": False}
         blob = json.dumps({"schema": CACHE_SCHEMA, "cells": cells}, indent=1, sort_keys=True)
-        self.path.parent.mkdir(parents=True, exist_ok=True)
-        fd, tmp = tempfile.mkstemp(prefix=".matrix-", suffix=".tmp", dir=self.path.parent)
-        try:
-            with os.fdopen(fd, "w") as f:
-                f.write(blob)
-                f.flush()
-                os.fsync(f.fileno())
-            os.replace(tmp, self.path)
-        except BaseException:
-            try:
-                os.unlink(tmp)
-            except OSError:
-                pass
-            raise
+        atomic_write(self.path, blob.encode())
 
 
 # ---- one attempt -------------------------------------------------------------------------------------------------

@@ -79,7 +79,9 @@ from tinydb import TinyDB
 from tinydb.storages import Storage
 
 from workbench.errors import UsageError, WorkbenchError
-from workbench.paths import data_dir
+from workbench.paths import atomic_write, data_dir
+from workbench.paths import fsync_dir as _fsync_dir
+from workbench.paths import tmp_prefix as _tmp_prefix
 from workbench.result import SCHEMA_VERSION, RunRecord
 
 __all__ = [
@@ -139,19 +141,6 @@ def _beside(path: Path, label: str) -> Path:
         target = path.with_name(f"{path.name}.{label}-{stamp}-{n}")
         n += 1
     return target
-
-
-def _fsync_dir(path: Path) -> None:
-    try:
-        fd = os.open(str(path), os.O_RDONLY | getattr(os, "O_DIRECTORY", 0))
-    except OSError:
-        return
-    try:
-        os.fsync(fd)
-    except OSError:
-        pass
-    finally:
-        os.close(fd)
 
 
 # --------------------------------------------------------------------------------------------------- storage
@@ -245,49 +234,9 @@ class AtomicJSONStorage(Storage):
         self._dirty = False
 
 
-def _tmp_prefix(path: Path) -> str:
-    return f".{path.name}.tmp-"
-
-
 def atomic_write_bytes(path: Path, payload: bytes, mode: int = 0o600) -> None:
-    """Write ``payload`` to ``path`` so that readers (and a crash) see either the old or the new content.
-
-    Temporary file in the same directory → write → flush → fsync → ``os.replace`` → fsync the directory.
-    """
-    path = Path(path)
-    directory = path.parent
-    directory.mkdir(parents=True, exist_ok=True)
-    tmp = directory / f"{_tmp_prefix(path)}{os.getpid()}-{threading.get_ident()}-{time.monotonic_ns()}"
-    try:
-        fd = os.open(str(tmp), os.O_WRONLY | os.O_CREAT | os.O_EXCL, mode)
-    except OSError as exc:
-        raise HistoryError(f"cannot write in {directory}: {exc.strerror or exc}") from None
-    try:
-        try:
-            os.fchmod(fd, mode)
-            view = memoryview(payload)
-            while view:
-                written = os.write(fd, view)
-                view = view[written:]
-            os.fsync(fd)
-        finally:
-            os.close(fd)
-        os.replace(tmp, path)
-    except OSError as exc:
-        try:
-            os.unlink(tmp)
-        except OSError:
-            pass
-        if exc.errno == errno.ENOSPC:
-            raise HistoryError(f"no space left to write {path}; the previous version is intact") from None
-        raise HistoryError(f"cannot write {path}: {exc.strerror or exc}") from None
-    except BaseException:
-        try:
-            os.unlink(tmp)
-        except OSError:
-            pass
-        raise
-    _fsync_dir(directory)
+    """:func:`workbench.paths.atomic_write` with the history's error (:class:`HistoryError`)."""
+    atomic_write(path, payload, mode, error=HistoryError)
 
 
 # ------------------------------------------------------------------------------------------------ migrations
