@@ -103,6 +103,53 @@ class RunAborted:
     kind: str = "run_aborted"
 
 
+@dataclass(frozen=True)
+class SweepStarted:
+    """A sweep began (or resumed): ``total`` cells, ``done`` of them finished before (a resumed sweep)."""
+
+    sweep_id: str
+    total: int
+    done: int
+    spec: dict[str, Any]  # workbench.measure.cells.SweepSpec.to_dict()
+    kind: str = "sweep_started"
+
+
+@dataclass(frozen=True)
+class CellStarted:
+    """Cell ``index`` (0-based, in run order) of ``total`` starts; ``eta_s`` is the estimate for what is left
+    (None until a cell has finished in this process)."""
+
+    sweep_id: str
+    index: int
+    total: int
+    cell: dict[str, Any]  # CellSpec.to_dict() + "key"
+    label: str
+    eta_s: float | None
+    kind: str = "cell_started"
+
+
+@dataclass(frozen=True)
+class CellFinished:
+    sweep_id: str
+    index: int
+    total: int
+    cell: dict[str, Any]
+    label: str
+    result: dict[str, Any]  # EngineResult.to_dict() (status "failed" with its error for a cell that failed)
+    done: int  # cells finished so far, this one included
+    eta_s: float | None
+    kind: str = "cell_finished"
+
+
+@dataclass(frozen=True)
+class SweepFinished:
+    sweep_id: str
+    state: str  # "complete" | "interrupted" | "failed"
+    done: int
+    total: int
+    kind: str = "sweep_finished"
+
+
 Event = (
     RunStarted
     | Stage
@@ -113,6 +160,10 @@ Event = (
     | EngineFailed
     | RunFinished
     | RunAborted
+    | SweepStarted
+    | CellStarted
+    | CellFinished
+    | SweepFinished
 )
 
 _KINDS: dict[str, type] = {
@@ -127,6 +178,10 @@ _KINDS: dict[str, type] = {
         EngineFailed,
         RunFinished,
         RunAborted,
+        SweepStarted,
+        CellStarted,
+        CellFinished,
+        SweepFinished,
     )
 }
 

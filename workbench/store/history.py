@@ -106,6 +106,10 @@ _REQUIRED = ("run_id", "created", "results")
 Notice = Callable[[str], None]
 
 
+#: a new sweep starts a fresh head shard when the head already holds this many runs (see HistoryStore.put)
+SWEEP_SEAL_MIN = 16
+
+
 class HistoryError(WorkbenchError):
     """The history file cannot be used (locked for too long, unreadable, not writable)."""
 
@@ -823,10 +827,91 @@ class HistoryStore:
             if d is None:
                 continue
             try:
-                out.append(_to_record(d))
+                rec = _to_record(d)
             except (TypeError, ValueError, AttributeError) as exc:
                 self._say(f"skipped unreadable run {doc.run_id} in the history file ({exc})")
+                continue
+            if rec.kind == "sweep":
+                self._merge_journal(rec)
+            out.append(rec)
         return out
+
+    # ---- sweep journals: every finished cell, durable at once, between the (periodic) saves of its sweep ------
+    def journal_path(self, sweep_id: str) -> Path:
+        """The append-only file of a sweep's finished cells (``<history dir>/journals/<id>.jsonl``)."""
+        if not re.fullmatch(r"[A-Za-z0-9_.-]+", sweep_id or ""):
+            raise UsageError(f"not a sweep id: {sweep_id!r}")
+        return self.path.parent / "journals" / f"{sweep_id}.jsonl"
+
+    def append_cell(self, sweep_id: str, result: Mapping[str, Any]) -> None:
+        """Append one finished cell's result to the sweep's journal and fsync it (one small write, no rewrite): a
+        sweep killed with -9 between two saves of its record loses nothing. Raises HistoryError."""
+        path = self.journal_path(sweep_id)
+        line = json.dumps(result, separators=(",", ":"), ensure_ascii=False, default=_json_default) + "\n"
+        try:
+            fresh = not path.exists()
+            if fresh:
+                path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
+            fd = os.open(str(path), os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o600)
+            try:
+                os.write(fd, line.encode("utf-8"))
+                os.fsync(fd)
+            finally:
+                os.close(fd)
+            if fresh:
+                _fsync_dir(path.parent)
+        except OSError as exc:
+            raise HistoryError(f"cannot append to the sweep journal {path}: {exc.strerror or exc}") from None
+
+    def journal_cells(self, sweep_id: str) -> builtins.list[dict[str, Any]]:
+        """The cells in a sweep's journal, in order; a torn last line (a crash mid-write) is skipped."""
+        try:
+            text = self.journal_path(sweep_id).read_text(encoding="utf-8")
+        except (FileNotFoundError, UsageError):
+            return []
+        except OSError as exc:
+            self._say(f"cannot read the sweep journal of {sweep_id}: {exc.strerror or exc}")
+            return []
+        cells = []
+        for line in text.splitlines():
+            try:
+                d = json.loads(line)
+            except ValueError:
+                continue
+            if isinstance(d, dict):
+                cells.append(d)
+        return cells
+
+    def drop_journal(self, sweep_id: str) -> None:
+        """Remove a sweep's journal once its record holds every cell (after the final save)."""
+        try:
+            self.journal_path(sweep_id).unlink()
+        except (FileNotFoundError, UsageError):
+            pass
+        except OSError as exc:
+            self._say(f"could not remove the sweep journal of {sweep_id}: {exc.strerror or exc}")
+
+    def _merge_journal(self, rec: RunRecord) -> None:
+        """Cells a sweep's journal holds that its stored record does not yet (saved periodically) join it."""
+        from workbench.result import EngineResult
+
+        if (rec.sweep or {}).get("state") == "complete":
+            return
+        cells = self.journal_cells(rec.run_id)
+        if not cells:
+            return
+        have = {str((r.cell or {}).get("key")) for r in rec.results}
+        for d in cells:
+            key = str((d.get("cell") or {}).get("key"))
+            if key in have:
+                continue
+            try:
+                rec.results.append(EngineResult.from_dict(d))
+            except (TypeError, ValueError):
+                continue
+            have.add(key)
+        if rec.sweep is not None:
+            rec.sweep = dict(rec.sweep) | {"cells_done": len(rec.results)}
 
     def count(self) -> int:
         """Number of stored runs."""
@@ -976,39 +1061,70 @@ class HistoryStore:
             return 0
 
         def op(s: _Session) -> tuple[int, builtins.list[dict[str, Any]]]:
-            removed: list[dict[str, Any]] = []
-            by_shard: dict[int, list[_Doc]] = {}
-            for ref in s.refs():
-                if ref.run_id in wanted:
-                    by_shard.setdefault(ref.shard, []).append(ref)
-            n = 0
-            for seq, refs in by_shard.items():
-                shard = s.shard(seq)
-                if shard is None:
-                    continue
-                docs = s.docs(seq)
-                doomed_ids = {r.doc_id for r in refs}
-                doomed = [d for d in docs if d.doc_id in doomed_ids]
-                systems = s.systems(seq)
-                for d in doomed:
-                    full = self._decode(d, systems)
-                    if full is not None:
-                        removed.append(full)
-                shard.db.table(TABLE).remove(doc_ids=[d.doc_id for d in doomed])
-                still_used = {d.raw.get("sys") for d in docs if d.doc_id not in doomed_ids and d.raw is not None}
-                orphans = [doc.doc_id for doc in shard.db.table(SYSTEMS).all() if doc.get("key") not in still_used]
-                if orphans:
-                    shard.db.table(SYSTEMS).remove(doc_ids=orphans)
-                s.touched(seq)
-                n += len(doomed)
-            return n, removed
+            return self._remove(s, wanted)
 
         n, removed = self._run(True, op)
+        for run_id in wanted:
+            self.drop_journal(run_id)
         for full in removed:
             for r in full.get("results") or []:
                 if isinstance(r, dict) and r.get("samples_file"):
                     self._remove_samples_file(str(r["samples_file"]))
         return n
+
+    def _remove(
+        self, s: "_Session", wanted: set[str], *, decode: bool = True, head_only: bool = False
+    ) -> tuple[int, builtins.list[dict[str, Any]]]:
+        """Remove the runs ``wanted`` within a write session; returns how many, and (``decode``) their decoded
+        records. ``head_only``: look in the head shard alone (a put of the sweep in progress)."""
+        removed: list[dict[str, Any]] = []
+        by_shard: dict[int, list[_Doc]] = {}
+        for ref in s.docs(HEAD) if head_only else s.refs():
+            if ref.run_id in wanted:
+                by_shard.setdefault(ref.shard, []).append(ref)
+        n = 0
+        for seq, refs in by_shard.items():
+            shard = s.shard(seq)
+            if shard is None:
+                continue
+            docs = s.docs(seq)
+            doomed_ids = {r.doc_id for r in refs}
+            doomed = [d for d in docs if d.doc_id in doomed_ids]
+            systems = s.systems(seq)
+            for d in doomed if decode else ():
+                full = self._decode(d, systems)
+                if full is not None:
+                    removed.append(full)
+            shard.db.table(TABLE).remove(doc_ids=[d.doc_id for d in doomed])
+            still_used = {d.raw.get("sys") for d in docs if d.doc_id not in doomed_ids and d.raw is not None}
+            orphans = [doc.doc_id for doc in shard.db.table(SYSTEMS).all() if doc.get("key") not in still_used]
+            if orphans:
+                shard.db.table(SYSTEMS).remove(doc_ids=orphans)
+            s.touched(seq)
+            n += len(doomed)
+        return n, removed
+
+    def put(self, record: RunRecord) -> str:
+        """Store ``record``, replacing a stored run with the same run_id (a sweep saved after every cell, a fleet
+        collect); one locked write. Returns its run_id. Raw-sample files of the replaced version are kept."""
+        d = record.to_dict()
+        if not isinstance(d.get("run_id"), str) or not d["run_id"]:
+            raise UsageError("cannot store a run without a run_id")
+        item = _encode(d)
+
+        def op(s: _Session) -> None:
+            if any(doc.run_id == d["run_id"] for doc in s.docs(HEAD)):
+                self._remove(s, {d["run_id"]}, decode=False, head_only=True)
+            elif d["run_id"] in s.all_ids():
+                self._remove(s, {d["run_id"]}, decode=False)
+            elif record.kind == "sweep" and s.head.runs_len() >= SWEEP_SEAL_MIN:
+                # a sweep is put again after every cell: start it in a fresh head (sealing is a hard link, not a
+                # rewrite), so each put rewrites the sweep and a few runs rather than a full shard
+                s._seal_head()
+            s.append([item])
+
+        self._run(True, op)
+        return record.run_id
 
     def _remove_samples_file(self, name: str) -> None:
         path = Path(name).expanduser()

@@ -1,0 +1,387 @@
+"""``workbench sweep``: engines × precisions × threads × batches × modes × streams × requests × sparsity, one pinned
+benchmark process per cell, saved as one history record after every cell; ``--resume ID`` continues one.
+
+Also the hidden ``workbench sweep-cell JOB OUT`` a Slurm array task runs (:func:`workbench.measure.sweep.run_cell_job`).
+Exit codes: 0 every cell ran, 1 some cell failed (its row says why), 2 bad usage, 130 interrupted (finished cells
+are saved; the message names the ``--resume`` command).
+"""
+
+from __future__ import annotations
+
+import argparse
+import signal
+import sys
+from pathlib import Path
+from typing import Any, Callable
+
+from workbench.cli.args import cpu_list, engine_option_arg, engines_list, number, positive_int, shape_arg
+from workbench.errors import UsageError
+
+EXAMPLES = """\
+examples:
+  workbench sweep -m resnet50 -e onnxruntime,openvino --threads 1,2,4,8 --batch 1,8,32 --precision fp32,int8
+  workbench sweep -m resnet50 -e openvino --mode throughput --streams 1,2,4 --threads 4
+  workbench sweep -m resnet50 -e onnxruntime --batch 1 --max-memory 2048     largest batch under 2 GB peak RSS
+  workbench sweep -m resnet18 -e torch,onnxruntime,openvino --sparsity 0,0.5,0.9
+  workbench sweep -m resnet18 -e torch --mode train --batch 8,32 --threads 1,2
+  workbench sweep --resume 3f2a9c                  continue an interrupted sweep (Ctrl-C, kill -9, lost SSH)
+  workbench sweep -m resnet50 -e openvino --threads 1,8,32 --on slurm --partition xeon-spr,xeon-icx --dry-run
+
+Each cell is one engine at one setting, measured in its own benchmark process pinned to the first THREADS cores
+(of --cores, or of the cores this process may use). The sweep is saved to the history after every cell, so nothing
+finished is lost; `workbench report ID` shows it again (--html for a page with the scaling charts).
+"""
+
+
+def _ints(value: str) -> tuple[int, ...]:
+    out = []
+    for item in value.split(","):
+        item = item.strip()
+        if not item:
+            continue
+        try:
+            n = int(item)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"{item!r} is not a whole number") from None
+        if n < 1:
+            raise argparse.ArgumentTypeError(f"{n} must be >= 1")
+        out.append(n)
+    if not out:
+        raise argparse.ArgumentTypeError("give at least one number, comma-separated")
+    return tuple(dict.fromkeys(out))
+
+
+def _words(value: str) -> tuple[str, ...]:
+    items = tuple(dict.fromkeys(s.strip() for s in value.split(",") if s.strip()))
+    if not items:
+        raise argparse.ArgumentTypeError("give at least one item, comma-separated")
+    return items
+
+
+def _fractions(value: str) -> tuple[float, ...]:
+    out = []
+    for item in _words(value):
+        try:
+            f = float(item)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"{item!r} is not a number") from None
+        if not 0 <= f < 1:
+            raise argparse.ArgumentTypeError(f"{item} is not a fraction in [0, 1)")
+        out.append(f)
+    return tuple(dict.fromkeys(out))
+
+
+def register(sub: Any) -> None:
+    p = sub.add_parser(
+        "sweep",
+        help="measure every combination of engines, precisions, threads, batches, modes, streams, sparsity",
+        description="Sweep a model over engines × precisions × threads × batches × modes × streams × requests × "
+        "sparsity. Each cell runs in its own benchmark process pinned to THREADS cores; progress shows cells "
+        "done/left, the current cell and an ETA. The sweep is one history record, saved after every cell; "
+        "--resume ID continues it without repeating finished cells. The output ends with thread and batch "
+        "scaling, precision gain and charts.",
+        epilog=EXAMPLES,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    p.add_argument("--model", "-m", help="built-in model name or a model file (required unless --resume)")
+    p.add_argument("--engines", "-e", type=engines_list, default=None, help="comma-separated (default: installed)")
+    p.add_argument(
+        "--precision", "--precisions", "-p", dest="precisions", type=_words, default=("fp32",),
+        help="comma-separated precisions: fp32,bf16,fp16,int8 (default fp32)",
+    )  # fmt: skip
+    p.add_argument(
+        "--threads", "-t", type=_ints, default=None, help="comma-separated thread counts (default: all cores)"
+    )
+    p.add_argument("--batch", "-b", dest="batches", type=_ints, default=(1,), help="comma-separated batch sizes (1)")
+    p.add_argument(
+        "--mode", "--modes", dest="modes", type=_words, default=("latency",),
+        help="comma-separated: latency, throughput, train (torch only) (default latency)",
+    )  # fmt: skip
+    p.add_argument("--streams", type=_ints, default=None, help="OpenVINO streams in throughput mode, comma-separated")
+    p.add_argument(
+        "--requests", type=_ints, default=None, help="requests in flight in throughput mode, comma-separated"
+    )
+    p.add_argument(
+        "--sparsity", dest="sparsities", type=_fractions, default=(0.0,),
+        help="comma-separated fractions of conv/linear weights pruned before export, e.g. 0,0.5,0.9 (default 0)",
+    )  # fmt: skip
+    p.add_argument("--cores", "-c", type=cpu_list, default=None, help="the core pool, e.g. 0-7 (default: all allowed)")
+    p.add_argument("--duration", "-d", type=number, default=3.0, help="measured seconds per cell (default 3)")
+    p.add_argument("--warmup", type=number, default=0.5, help="warm-up seconds per cell (default 0.5)")
+    p.add_argument("--iterations", type=positive_int, default=10, help="minimum measured iterations per cell (10)")
+    p.add_argument("--shape", action="append", type=shape_arg, default=[], metavar="NAME=DIMS", help="bind an input")
+    p.add_argument("--seed", type=int, default=0, help="seed for built-in weights and inputs (default 0)")
+    p.add_argument("--no-parity", action="store_true", help="skip the output check against the fp32 reference")
+    p.add_argument(
+        "--engine-option", action="append", type=engine_option_arg, default=[], metavar="ENGINE.NAME=VALUE",
+        help="an engine option every cell of that engine gets (workbench engines --options)",
+    )  # fmt: skip
+    p.add_argument(
+        "--max-memory", type=number, default=None, metavar="MB",
+        help="instead of the batch axis: search the largest batch whose benchmark process peak RSS stays under MB",
+    )  # fmt: skip
+    p.add_argument("--max-batch", type=positive_int, default=1024, help="upper end of the --max-memory search (1024)")
+    p.add_argument("--resume", metavar="ID", help="continue an interrupted sweep (history id or prefix)")
+    p.add_argument("--retry-failed", action="store_true", help="with --resume: run failed cells again too")
+    p.add_argument("--tag", action="append", default=[], help="tag the sweep (repeatable)")
+    p.add_argument("--note", help="a note stored with the sweep")
+    p.add_argument("--no-charts", action="store_true", help="tables only, no terminal charts")
+    p.add_argument("--json", metavar="FILE", help="write the sweep and its analysis as JSON to FILE (- for stdout)")
+    p.add_argument("--csv", metavar="FILE", help="write one row per cell as CSV to FILE (- for stdout)")
+    p.add_argument("--markdown", metavar="FILE", help="write the tables as Markdown to FILE (- for stdout)")
+    p.add_argument("--quiet", "-q", action="store_true", help="no progress lines")
+    slurm = p.add_argument_group("cluster (Slurm): docs/fleet.md")
+    slurm.add_argument("--on", choices=["local", "slurm"], default="local", help="where the cells run (local)")
+    slurm.add_argument("--partition", type=_words, default=None, help="Slurm partitions, comma-separated")
+    slurm.add_argument("--dry-run", action="store_true", help="print the batch script that would be submitted")
+    slurm.add_argument("--fleet-dir", type=Path, default=None, help="shared directory for jobs and results")
+    slurm.add_argument("--no-exclusive", action="store_true", help="do not ask for exclusive nodes")
+    slurm.add_argument("--physical-cores", action="store_true", help="--hint=nomultithread: one thread per core")
+    slurm.add_argument("--time", type=positive_int, default=None, metavar="MIN", help="time limit per cell (minutes)")
+    p.set_defaults(func=cmd_sweep)
+
+    cell = sub.add_parser("sweep-cell", help=argparse.SUPPRESS, description="Run one sweep cell from a job file.")
+    cell.add_argument("job", type=Path)
+    cell.add_argument("out", type=Path)
+    cell.set_defaults(func=cmd_sweep_cell)
+    # keep the hidden command out of `workbench --help`
+    sub._choices_actions = [a for a in sub._choices_actions if a.dest != "sweep-cell"]
+
+
+def spec_from_args(args: argparse.Namespace) -> Any:
+    """The :class:`~workbench.measure.cells.SweepSpec` the flags describe (defaults filled: installed engines, all
+    cores as the thread count). Raises UsageError."""
+    from workbench.machine.cpus import allowed_cores
+    from workbench.measure.cells import SweepSpec
+    from workbench.measure.runner import DEFAULT_ENGINES, installed_engines
+    from workbench_engines.registry import canonical, require
+
+    if not args.model:
+        raise UsageError("give the model to sweep with -m (or --resume ID to continue a sweep)")
+    if args.engines:
+        engines = tuple(dict.fromkeys(canonical(e) for e in args.engines))
+        for e in engines:
+            require(e, "cpu")
+    else:
+        engines, skipped = installed_engines(DEFAULT_ENGINES)
+        for s in skipped:
+            print(f"note: {s['message']}", file=sys.stderr)
+        if not engines:
+            raise UsageError("no engine is installed: pip install onnxruntime openvino torch")
+    pool = list(args.cores) if args.cores else allowed_cores()
+    threads = args.threads or (len(pool),)
+    return SweepSpec(
+        model=args.model,
+        engines=engines,
+        precisions=args.precisions,
+        threads=threads,
+        batches=args.batches,
+        modes=args.modes,
+        streams=args.streams or (None,),
+        requests=args.requests or (None,),
+        sparsities=args.sparsities,
+        cores=tuple(args.cores) if args.cores else None,
+        duration_s=args.duration,
+        warmup_s=args.warmup,
+        min_iterations=args.iterations,
+        seed=args.seed,
+        parity=not args.no_parity,
+        shapes=tuple(args.shape),
+        max_memory_mb=args.max_memory,
+        max_batch=args.max_batch,
+        engine_options=tuple(args.engine_option),
+        tags=tuple(args.tag),
+        note=args.note,
+    )
+
+
+class _Progress:
+    """Cells done/left, the current cell and an ETA: a redrawn line on a terminal, one line per finished cell
+    always (a sweep under nohup or over a pipe still logs where it is)."""
+
+    def __init__(self, quiet: bool) -> None:
+        from workbench.report.text import ProgressLine
+
+        self.quiet = quiet
+        self.line = ProgressLine(enabled=False if quiet else None)
+        self.current = ""
+        self.done = 0
+        self.total = 0
+
+    def __call__(self, event: Any) -> None:
+        from workbench.measure import events as ev
+        from workbench.units import duration, ms, rate
+
+        if self.quiet:
+            return
+        if isinstance(event, ev.SweepStarted):
+            self.total, self.done = event.total, event.done
+            again = f" ({event.done} done before)" if event.done else ""
+            self.line.clear()
+            print(f"sweep {event.sweep_id}: {event.total} cells{again}", file=sys.stderr, flush=True)
+        elif isinstance(event, ev.CellStarted):
+            self.total = max(self.total, event.total)
+            self.current = event.label
+            eta = f" · ETA {duration(event.eta_s * 1000)}" if event.eta_s is not None else ""
+            self._draw(0.0, f"{self.current}{eta}")
+        elif isinstance(event, ev.Progress):
+            self._draw(event.fraction, f"{self.current}  p50 {ms(event.p50_ms)} ms")
+        elif isinstance(event, ev.Stage):
+            self._draw(0.0, f"{self.current}: {event.message}")
+        elif isinstance(event, ev.CellFinished):
+            self.done = event.done
+            r = event.result
+            if r.get("status") == "ok":
+                lat = (r.get("latency_ms") or {}).get("p50")
+                what = f"p50 {ms(lat)} ms  {rate(r.get('throughput'), '/s')}"
+            else:
+                what = f"failed: {r.get('error')}"
+            eta = (
+                f" · ETA {duration(event.eta_s * 1000)}" if event.eta_s is not None and event.done < event.total else ""
+            )
+            self.line.clear()
+            print(f"[{event.done}/{event.total}] {event.label}: {what}{eta}", file=sys.stderr, flush=True)
+
+    def _draw(self, cell_fraction: float, text: str) -> None:
+        total = max(self.total, 1)
+        frac = min(1.0, (self.done + max(0.0, min(1.0, cell_fraction))) / total)
+        self.line.update(frac, f"{self.done}/{self.total} cells, {max(self.total - self.done, 0)} left · {text}")
+
+    def clear(self) -> None:
+        self.line.clear()
+
+
+def interrupt_on_signals() -> Callable[[], None]:
+    """SIGTERM (kill, Slurm's scancel) and SIGHUP (a lost SSH session) stop the sweep like Ctrl-C, so the cell in
+    flight is killed and the record says interrupted. Returns a function restoring the previous handlers."""
+
+    def raise_interrupt(signum: int, frame: Any) -> None:
+        raise KeyboardInterrupt
+
+    saved = {}
+    for sig in (signal.SIGTERM, signal.SIGHUP):
+        try:
+            saved[sig] = signal.signal(sig, raise_interrupt)
+        except (ValueError, OSError):  # not the main thread
+            continue
+
+    def restore() -> None:
+        for sig, handler in saved.items():
+            signal.signal(sig, handler)
+
+    return restore
+
+
+def cmd_sweep(args: argparse.Namespace) -> int:
+    from workbench.measure.cells import SweepSpec
+    from workbench.measure.sweep import Sweep, SweepInterrupted, sweep_cells
+    from workbench.store.history import HistoryStore
+
+    store = HistoryStore(notice=lambda msg: print(f"warning: {msg}", file=sys.stderr))
+    resume = None
+    if args.resume:
+        resume = store.get(args.resume)
+        stored = (resume.sweep or {}).get("spec") if resume.kind == "sweep" else None
+        if not stored:
+            raise UsageError(f"{resume.run_id} is a run, not a sweep; only sweeps can be resumed")
+        spec = SweepSpec.from_dict(stored)
+    else:
+        spec = spec_from_args(args)
+    if args.on == "slurm":
+        return _submit_slurm(args, spec)
+    if args.dry_run:
+        from workbench.machine.cpus import allowed_cores
+        from workbench.measure.cells import check_spec
+
+        check_spec(spec, allowed_cores())
+        cells, notes = sweep_cells(spec)
+        for note in notes:
+            print(f"note: {note}", file=sys.stderr)
+        for cell in cells:
+            print(cell.label())
+        return 0
+    progress = _Progress(args.quiet)
+    sweep = Sweep(spec, store=store, on_event=progress, resume=resume, retry_failed=args.retry_failed)
+    for note in sweep.notes:
+        print(f"note: {note}", file=sys.stderr)
+    restore = interrupt_on_signals()
+    try:
+        record = sweep.run()
+    except SweepInterrupted as exc:
+        progress.clear()
+        done = len(exc.record.results)
+        print(
+            f"interrupted: {done} finished cells are saved in sweep {exc.record.run_id}; "
+            f"continue with `workbench sweep --resume {exc.record.run_id}`",
+            file=sys.stderr,
+        )
+        return 130
+    finally:
+        restore()
+        progress.clear()
+    _print_and_write(record, args)
+    return 0 if all(r.ok for r in record.results) else 1
+
+
+def _print_and_write(record: Any, args: argparse.Namespace) -> None:
+    from workbench.report.export import write_text
+    from workbench.report.sweep import render_sweep, sweep_csv, sweep_json, sweep_markdown
+
+    if "-" not in (args.json, args.csv, args.markdown):
+        print(render_sweep(record, charts=not args.no_charts), flush=True)
+    import json
+
+    for target, render in (
+        (args.json, lambda: json.dumps(sweep_json(record), indent=2, default=str)),
+        (args.csv, lambda: sweep_csv(record)),
+        (args.markdown, lambda: sweep_markdown(record)),
+    ):
+        if not target:
+            continue
+        text = render()
+        if target == "-":
+            sys.stdout.write(text if text.endswith("\n") else text + "\n")
+        else:
+            write_text(target, text)
+
+
+def _submit_slurm(args: argparse.Namespace, spec: Any) -> int:
+    from workbench.measure.cells import check_spec
+    from workbench.measure.sweep import sweep_cells
+
+    try:
+        from workbench.measure.fleet import submit_sweep
+    except ImportError:
+        raise UsageError("the Slurm backend is not available in this installation") from None
+    if not args.partition:
+        raise UsageError("--on slurm needs --partition NAME[,NAME...] (sinfo lists them)")
+    cores = max(spec.threads)
+    check_spec(spec, list(range(max(cores, len(spec.cores or ()), 1))))  # the nodes' cores, not this login node's
+    cells, notes = sweep_cells(spec)
+    for note in notes:
+        print(f"note: {note}", file=sys.stderr)
+    submission = submit_sweep(
+        spec,
+        cells,
+        list(args.partition),
+        dry_run=args.dry_run,
+        fleet_dir=args.fleet_dir,
+        exclusive=not args.no_exclusive,
+        physical_cores=args.physical_cores,
+        time_limit_min=args.time,
+    )
+    print(submission.describe() if hasattr(submission, "describe") else submission)
+    return 0
+
+
+def cmd_sweep_cell(args: argparse.Namespace) -> int:
+    from workbench.measure.sweep import run_cell_job
+
+    restore = interrupt_on_signals()
+    try:
+        return run_cell_job(args.job, args.out)
+    except KeyboardInterrupt:
+        print("cell interrupted (SIGTERM/SIGHUP/Ctrl-C): no result written", file=sys.stderr)
+        return 130
+    finally:
+        restore()

@@ -1,0 +1,217 @@
+"""Sweep cells: what one cell of a sweep is, how a sweep's axes expand into cells, and the cell's stable key.
+
+A *cell* is one configuration measured on its own: one engine at one precision, thread count, batch, mode, number
+of OpenVINO streams, requests in flight and weight sparsity. A :class:`SweepSpec` is the axes (lists) plus what
+every cell shares (the model, duration, warm-up, seed, the core pool); :func:`expand` turns it into the ordered
+list of :class:`CellSpec` the sweep runs. Axes that cannot apply to a cell collapse rather than multiply: streams
+exist only for OpenVINO in throughput mode, requests only in throughput mode.
+
+The same types are used by the local sweep (:mod:`workbench.measure.sweep`), the recommender's search and the Slurm
+backend, whose array task runs one cell from its JSON file. This module is pure: no engine imports, no processes.
+"""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, field, fields, replace
+from typing import Any, Mapping, Sequence
+
+from workbench.errors import UsageError
+
+#: engines whose ``streams`` option a sweep's streams axis sets (``openvino.streams``)
+STREAM_ENGINES: tuple[str, ...] = ("openvino",)
+
+
+@dataclass(frozen=True)
+class CellSpec:
+    """One configuration of a sweep. ``streams``/``requests`` are None where they do not apply (or are left to the
+    engine); ``sparsity`` is the fraction of conv/linear weights pruned to zero before export (0: dense)."""
+
+    engine: str
+    precision: str = "fp32"
+    threads: int = 1
+    batch: int = 1
+    mode: str = "latency"
+    streams: int | None = None
+    requests: int | None = None
+    sparsity: float = 0.0
+
+    def key(self) -> str:
+        """A stable text key: two cells with the same key measure the same thing (resume, dedupe, Slurm files)."""
+        s = "-" if self.streams is None else str(self.streams)
+        r = "-" if self.requests is None else str(self.requests)
+        return f"{self.engine}|{self.precision}|t{self.threads}|b{self.batch}|{self.mode}|s{s}|r{r}|sp{self.sparsity:g}"
+
+    def label(self) -> str:
+        """Short human text: ``openvino int8 t2 b8 throughput s2``."""
+        parts = [self.engine, self.precision, f"t{self.threads}", f"b{self.batch}", self.mode]
+        if self.streams is not None:
+            parts.append(f"s{self.streams}")
+        if self.requests is not None:
+            parts.append(f"r{self.requests}")
+        if self.sparsity:
+            parts.append(f"sparsity {self.sparsity:g}")
+        return " ".join(parts)
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+    @classmethod
+    def from_dict(cls, d: Mapping[str, Any]) -> "CellSpec":
+        known = {f.name for f in fields(cls)}
+        return cls(**{k: v for k, v in d.items() if k in known})
+
+
+@dataclass(frozen=True)
+class SweepSpec:
+    """The axes of a sweep and what all its cells share. ``cores``: the pool a cell with ``t`` threads takes its
+    first ``t`` cores from (None: the cores this process may use)."""
+
+    model: str
+    engines: tuple[str, ...]
+    precisions: tuple[str, ...] = ("fp32",)
+    threads: tuple[int, ...] = (1,)
+    batches: tuple[int, ...] = (1,)
+    modes: tuple[str, ...] = ("latency",)
+    streams: tuple[int | None, ...] = (None,)
+    requests: tuple[int | None, ...] = (None,)
+    sparsities: tuple[float, ...] = (0.0,)
+    device: str = "cpu"
+    cores: tuple[int, ...] | None = None
+    duration_s: float = 3.0
+    warmup_s: float = 0.5
+    min_iterations: int = 10
+    seed: int = 0
+    parity: bool = True
+    shapes: tuple[tuple[str, tuple[int, ...]], ...] = ()
+    #: memory-bounded batch search: the largest batch whose benchmark process peak RSS stays under this (MB);
+    #: replaces the batch axis with a search per (engine, precision, threads, mode, streams, requests, sparsity)
+    max_memory_mb: float | None = None
+    max_batch: int = 1024  # the search's upper end
+    #: per-engine options every cell of that engine gets, ``(engine, name, value)``
+    engine_options: tuple[tuple[str, str, Any], ...] = ()
+    tags: tuple[str, ...] = ()
+    note: str | None = None
+    extra: dict[str, Any] = field(default_factory=dict)  # free-form, stored with the sweep (e.g. the recommender)
+
+    def to_dict(self) -> dict[str, Any]:
+        d = asdict(self)
+        d["shapes"] = {k: list(v) for k, v in self.shapes}
+        d["engine_options"] = [list(t) for t in self.engine_options]
+        return d
+
+    @classmethod
+    def from_dict(cls, d: Mapping[str, Any]) -> "SweepSpec":
+        known = {f.name for f in fields(cls)}
+        kw = {k: v for k, v in d.items() if k in known}
+        for name in (
+            "engines",
+            "precisions",
+            "threads",
+            "batches",
+            "modes",
+            "streams",
+            "requests",
+            "sparsities",
+            "tags",
+        ):
+            if name in kw and kw[name] is not None:
+                kw[name] = tuple(kw[name])
+        if kw.get("cores") is not None:
+            kw["cores"] = tuple(kw["cores"])
+        shapes = kw.get("shapes") or {}
+        kw["shapes"] = tuple((k, tuple(v)) for k, v in (shapes.items() if isinstance(shapes, Mapping) else shapes))
+        kw["engine_options"] = tuple(tuple(t) for t in (kw.get("engine_options") or ()))
+        return cls(**kw)
+
+    def options_for(self, engine: str) -> dict[str, Any]:
+        return {name: value for e, name, value in self.engine_options if e == engine}
+
+
+def applies(cell: CellSpec) -> CellSpec:
+    """``cell`` with the axes that cannot apply to it cleared: streams outside OpenVINO throughput, requests outside
+    throughput mode."""
+    streams = cell.streams if (cell.engine in STREAM_ENGINES and cell.mode == "throughput") else None
+    requests = cell.requests if cell.mode == "throughput" else None
+    return replace(cell, streams=streams, requests=requests)
+
+
+def expand(spec: SweepSpec, batches: Sequence[int] | None = None) -> list[CellSpec]:
+    """The cells of ``spec`` in run order, de-duplicated after :func:`applies` (``batches`` overrides the batch
+    axis). Order: sparsity, precision, batch, mode, threads, streams, requests, engine — engines innermost, so a
+    partial sweep already compares engines at the same settings, and all cells of a prepared model come together."""
+    seen: dict[str, CellSpec] = {}
+    for sp in spec.sparsities:
+        for prec in spec.precisions:
+            for b in batches if batches is not None else spec.batches:
+                for mode in spec.modes:
+                    for t in spec.threads:
+                        for s in spec.streams:
+                            for r in spec.requests:
+                                for e in spec.engines:
+                                    cell = applies(
+                                        CellSpec(
+                                            engine=e,
+                                            precision=prec,
+                                            threads=int(t),
+                                            batch=int(b),
+                                            mode=mode,
+                                            streams=s,
+                                            requests=r,
+                                            sparsity=float(sp),
+                                        )
+                                    )
+                                    seen.setdefault(cell.key(), cell)
+    return list(seen.values())
+
+
+def group_key(cell: CellSpec) -> str:
+    """The cell's key without its batch: the cells a memory-bounded batch search varies the batch of."""
+    return replace(cell, batch=0).key()
+
+
+def check_spec(spec: SweepSpec, allowed: Sequence[int]) -> None:
+    """Impossible axes, in one line each. ``allowed``: the cores the sweep may use. Raises UsageError."""
+    from workbench_engines.base import MODES, PRECISIONS
+
+    if not spec.engines:
+        raise UsageError("no engines to sweep: pass -e onnxruntime,openvino")
+    for name, values in (("--threads", spec.threads), ("--batch", spec.batches)):
+        if not values:
+            raise UsageError(f"{name} needs at least one value")
+        bad = [v for v in values if not isinstance(v, int) or v < 1]
+        if bad:
+            raise UsageError(f"{name} values must be whole numbers >= 1, not {bad[0]}")
+    for name, optional in (("--streams", spec.streams), ("--requests", spec.requests)):
+        wrong = [v for v in optional if v is not None and (not isinstance(v, int) or v < 1)]
+        if wrong:
+            raise UsageError(f"{name} values must be whole numbers >= 1, not {wrong[0]}")
+    for p in spec.precisions:
+        if p not in PRECISIONS:
+            raise UsageError(f"--precision must be among {', '.join(PRECISIONS)}, not {p!r}")
+    for m in spec.modes:
+        if m not in MODES:
+            raise UsageError(f"--mode must be among {', '.join(MODES)}, not {m!r}")
+    for sp in spec.sparsities:
+        if not 0 <= sp < 1:
+            raise UsageError(f"--sparsity values must be in [0, 1), not {sp:g}")
+    pool = list(spec.cores) if spec.cores else list(allowed)
+    too_many = [t for t in spec.threads if t > len(pool)]
+    if too_many:
+        raise UsageError(
+            f"--threads {max(too_many)} needs {max(too_many)} cores, but the sweep may use {len(pool)} "
+            f"({', '.join(map(str, pool))}): each cell pins one thread per core; lower --threads or widen --cores"
+        )
+    if spec.duration_s <= 0:
+        raise UsageError(f"--duration must be > 0 seconds for a sweep, not {spec.duration_s:g}")
+    if spec.max_memory_mb is not None and spec.max_memory_mb <= 0:
+        raise UsageError(f"--max-memory must be a number of MB > 0, not {spec.max_memory_mb:g}")
+    if spec.max_batch < 1:
+        raise UsageError(f"--max-batch must be >= 1, not {spec.max_batch}")
+
+
+def cores_for(cell: CellSpec, pool: Sequence[int]) -> tuple[int, ...]:
+    """The cores a cell is pinned to: the first ``threads`` of the pool (one thread per core)."""
+    return tuple(pool[: cell.threads])
+
+
+__all__ = ["CellSpec", "SweepSpec", "applies", "check_spec", "cores_for", "expand", "group_key"]
