@@ -1,12 +1,17 @@
-"""``workbench report RUN --html FILE``: one self-contained HTML report of a run.
+"""``workbench report RUN``: a run or a sweep, in the terminal or as files.
 
 RUN is what ``workbench compare`` takes (:func:`workbench.cli.history.resolve_operand`): a history run id, a
-unique prefix, ``latest``/``latest~N``, or a result file written by ``workbench run --json``. The page is rendered
-by :func:`workbench.report.html.render_html` and written atomically (temporary file + ``os.replace``), so an
-interrupted report never leaves half a file where a previous one was.
+unique prefix, ``latest``/``latest~N``, or a result file written by ``workbench run --json``. A sweep (a record with
+``kind == "sweep"``, issue #11) resolves the same way.
 
-Sweeps (issue #11) will resolve here too: :func:`load_subject` is the one place RUN is turned into what gets
-rendered, and ``_RENDERERS`` maps the output format to a renderer.
+Without a file flag the report is printed: :func:`workbench.report.text.render_results` for a run,
+:func:`workbench.report.sweep.render_sweep` for a sweep (``--no-charts`` leaves the plotext charts out).
+``--html FILE`` writes the self-contained HTML page (:func:`workbench.report.html.render_html`, which renders a
+sweep with ``render_sweep_html``); ``--csv``/``--markdown``/``--json FILE`` write the sweep exports of
+:mod:`workbench.report.sweep` (for a run, the ordinary exporters of :mod:`workbench.report.export`). Every file is
+written atomically (:func:`workbench.report.export.write_text`), so an interrupted report never leaves half a file
+where a previous one was. :func:`load_subject` is the one place RUN is turned into what gets rendered, and
+``_RENDERERS`` maps the output format to a renderer.
 """
 
 from __future__ import annotations
@@ -35,42 +40,118 @@ def load_subject(spec: str) -> RunRecord:
     return resolve_operand(spec, store)
 
 
+def _is_sweep(record: RunRecord) -> bool:
+    return getattr(record, "kind", "run") == "sweep"
+
+
 def _render_html(record: RunRecord) -> str:
     from workbench.report.html import render_html
 
-    return render_html(record)
+    return render_html(record)  # dispatches a sweep to render_sweep_html
 
 
-_RENDERERS: dict[str, Callable[[RunRecord], str]] = {"html": _render_html}
+def _render_csv(record: RunRecord) -> str:
+    if _is_sweep(record):
+        from workbench.report.sweep import sweep_csv
+
+        return sweep_csv(record)
+    from workbench.report.export import render
+
+    return render("csv", [record])
 
 
-def write_report(path: str, text: str) -> Path:
-    """Write ``text`` to ``path`` atomically (:func:`workbench.report.export.write_text`)."""
+def _render_markdown(record: RunRecord) -> str:
+    if _is_sweep(record):
+        from workbench.report.sweep import sweep_markdown
+
+        return sweep_markdown(record)
+    from workbench.report.export import render
+
+    return render("markdown", [record])
+
+
+def _render_json(record: RunRecord) -> str:
+    if _is_sweep(record):
+        import json
+
+        from workbench.report.sweep import sweep_json
+
+        return json.dumps(sweep_json(record), indent=2, allow_nan=False, default=str) + "\n"
+    from workbench.report.export import render
+
+    return render("json", [record])
+
+
+_RENDERERS: dict[str, Callable[[RunRecord], str]] = {
+    "html": _render_html,
+    "csv": _render_csv,
+    "markdown": _render_markdown,
+    "json": _render_json,
+}
+
+
+def render_text(record: RunRecord, charts: bool = True) -> str:
+    """The terminal report: the sweep rendering for a sweep, the results table for a run."""
+    if _is_sweep(record):
+        from workbench.report.sweep import render_sweep
+
+        return render_sweep(record, charts=charts)
+    from workbench.report.text import render_results
+
+    return render_results(record)
+
+
+def write_report(path: str, text: str, flag: str = "--html") -> Path:
+    """Write ``text`` to ``path`` atomically (:func:`workbench.report.export.write_text`); ``flag`` names the
+    option in a one-line error (a directory, a missing folder)."""
     from workbench.report.export import write_text
 
-    return write_text(path, text, flag="--html")
+    return write_text(path, text, flag=flag)
 
 
 def cmd_report(args: argparse.Namespace) -> int:
-    if not args.html:
-        raise UsageError("say which report to write", hint="e.g. `workbench report latest --html run.html`")
     record = load_subject(args.run)  # resolve before rendering: a bad RUN writes nothing
-    path = write_report(args.html, _RENDERERS["html"](record))
-    print(f"wrote the report of run {record.run_id} to {path}", file=sys.stderr)
+    wanted: list[tuple[str, str]] = [
+        (fmt, str(getattr(args, fmt))) for fmt in ("html", "csv", "markdown", "json") if getattr(args, fmt, None)
+    ]
+    paths = [os.path.abspath(os.path.expanduser(p)) for _, p in wanted]
+    if len(set(paths)) != len(paths):
+        raise UsageError(
+            "two report files have the same name", hint="give each of --html/--csv/--markdown/--json its own FILE"
+        )
+    if not wanted:
+        print(render_text(record, charts=not args.no_charts))
+        return 0
+    texts = [(fmt, path, _RENDERERS[fmt](record)) for fmt, path in wanted]  # render all before writing any
+    what = "sweep" if _is_sweep(record) else "run"
+    for fmt, path, text in texts:
+        written = write_report(path, text, flag=f"--{fmt}")
+        print(f"wrote the {fmt} report of {what} {record.run_id} to {written}", file=sys.stderr)
     return 0
 
 
 def register(sub: Any) -> None:
     p = sub.add_parser(
         "report",
-        help="one self-contained HTML report of a run (machine, configuration, results, charts)",
-        description="Write one self-contained HTML file about a run: the machine, the configuration, the results "
-        "table, a latency histogram per engine and a p50/p99 chart (inline SVG), the warnings and notes. It needs "
-        "no network and no other file, prints, and follows the reader's light/dark setting. Exit 0 when written, "
-        "2 for a bad RUN or FILE.",
-        epilog="examples:\n  workbench report latest --html run.html\n  workbench report result.json --html run.html",
+        help="a run or sweep in the terminal, or as one self-contained HTML file, CSV, Markdown or JSON",
+        description="Show a run or a sweep. Without a file option it is printed: a run's results table, or a "
+        "sweep's cells, thread and batch scaling (speedup and parallel efficiency), precision gain, memory search, "
+        "sparsity study and Pareto front with terminal charts. --html FILE writes one self-contained HTML file "
+        "(the machine, the configuration, the tables and inline SVG charts; no network, no script; it prints and "
+        "follows the reader's light/dark setting). --csv/--markdown/--json FILE write the tables (for a sweep, one "
+        "CSV row per cell; the JSON is the record plus its analysis). Exit 0 when shown or written, 2 for a bad RUN "
+        "or FILE.",
+        epilog="examples:\n  workbench report latest\n  workbench report latest --html run.html\n"
+        "  workbench report SWEEP_ID --html sweep.html --csv sweep.csv\n"
+        "  workbench report result.json --markdown run.md",
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
-    p.add_argument("run", metavar="RUN", help="a run id or unique prefix, latest, latest~N, or a result JSON file")
-    p.add_argument("--html", metavar="FILE", required=True, help="write the HTML report to FILE (atomically)")
+    p.add_argument(
+        "run", metavar="RUN", help="a run or sweep id or unique prefix, latest, latest~N, or a result JSON file"
+    )
+    p.add_argument("--html", metavar="FILE", help="write the self-contained HTML report to FILE (atomically)")
+    p.add_argument("--csv", metavar="FILE", help="write CSV to FILE (a sweep: one row per cell)")
+    p.add_argument("--markdown", "--md", metavar="FILE", dest="markdown", help="write the tables as Markdown to FILE")
+    p.add_argument("--json", metavar="FILE", help='write JSON to FILE (a sweep: the record plus "analysis")')
+    p.add_argument("--no-charts", action="store_true", help="print without the terminal charts")
     p.set_defaults(func=cmd_report)

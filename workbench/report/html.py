@@ -35,6 +35,9 @@ from workbench.units import MISSING, as_float, bytes_iec, count, ms, significant
 
 __all__ = [
     "render_html",
+    "render_sweep_html",
+    "line_chart_svg",
+    "pareto_svg",
     "document",
     "section",
     "html_table",
@@ -66,6 +69,10 @@ figcaption { font-size: .9rem; color: var(--muted); }
 svg { font: 11px system-ui, sans-serif; } svg text { fill: var(--fg); } svg .axis { stroke: var(--muted); }
 svg .bar { fill: var(--accent); } svg .bar2 { fill: var(--accent2); } svg .mark { stroke: var(--accent2); }
 svg .grid { stroke: var(--line); }
+svg .s0 { --c: var(--accent); } svg .s1 { --c: var(--accent2); } svg .s2 { --c: #1a7f37; }
+svg .s3 { --c: #bc4c00; } svg .s4 { --c: #8250df; } svg .s5 { --c: #57606a; }
+svg .line { fill: none; stroke: var(--c); stroke-width: 2; } svg .pt { fill: var(--c); }
+svg .key { fill: var(--c); } svg .dim { fill: var(--muted); opacity: .55; } svg .limit { stroke: var(--bad); }
 @media print { :root { --fg: #000; --muted: #444; --bg: #fff; --panel: #eee; --line: #999; --accent: #1f5fbf;
   --accent2: #a0306f; } body { max-width: none; margin: 0; font-size: 11pt; } h2 { break-after: avoid; }
   figure, table { break-inside: avoid; } }
@@ -227,11 +234,13 @@ def bar_chart_svg(
     title: str,
     unit: str = "ms",
     width: int = 560,
+    label_width: int = 120,
 ) -> str:
     """Horizontal grouped bars as inline SVG: one group per label, one bar per series (at most two colours,
-    ``bar`` and ``bar2``), each bar labelled with its value; missing values are left out."""
+    ``bar`` and ``bar2``), each bar labelled with its value; missing values are left out. ``label_width``: the
+    room left of the bars for the labels (px)."""
     names = list(series)
-    row_h, gap, left, right, top = 16, 10, 120, 70, 40
+    row_h, gap, left, right, top = 16, 10, label_width, 70, 40
     group_h = row_h * max(len(names), 1) + gap
     height = top + group_h * max(len(labels), 1) + 24
     values = [as_float(v) for vs in series.values() for v in vs]
@@ -400,7 +409,10 @@ def _histogram(r: EngineResult) -> str:
 
 
 def render_html(record: RunRecord) -> str:
-    """The whole report of one run as a self-contained HTML document (see the module docstring)."""
+    """The whole report of one run as a self-contained HTML document (see the module docstring); a sweep record
+    (``kind == "sweep"``) is rendered by :func:`render_sweep_html`."""
+    if getattr(record, "kind", "run") == "sweep":
+        return render_sweep_html(record)
     model = (record.model or {}).get("name") or (record.results[0].model if record.results else "?")
     c = record.config or {}
     body = [
@@ -451,3 +463,411 @@ def render_html(record: RunRecord) -> str:
     body.append(footer)
     subtitle = f"batch {c.get('batch', MISSING)} · {c.get('mode', MISSING)} · run {record.run_id} · {record.created}"
     return document(f"{model} — workbench run", body, subtitle)
+
+
+# ---------------------------------------------------------------------------------------------------- the sweep
+#
+# The sweep half (issue #11 item 6): machine, configuration, cell table, the scaling analysis of
+# workbench.stats.scaling with its curves, the memory search's RSS curve and the latency/throughput Pareto front.
+# Rows and captions come from workbench.report.sweep, so the terminal, Markdown and this page show the same numbers.
+
+#: series colours of the line charts (CSS classes ``s0`` … ``s5``, cycled)
+SERIES_CLASSES = 6
+
+
+def _finite_points(pts: Sequence[tuple[Any, Any]]) -> list[tuple[float, float]]:
+    out = []
+    for x, y in pts:
+        fx, fy = as_float(x), as_float(y)
+        if fx is not None and fy is not None:
+            out.append((fx, fy))
+    return sorted(out)
+
+
+def _x_axis(xs: Sequence[float], lo_px: float, width_px: float, log: bool | None = None) -> tuple[Any, bool]:
+    """A mapping value → pixel for the x values ``xs`` (logarithmic when positive and spread 8× or more, unless
+    ``log`` says), and whether it is logarithmic."""
+    lo, hi = min(xs), max(xs)
+    use_log = (lo > 0 and hi / lo >= 8) if log is None else (log and lo > 0)
+    pad = min(10.0, width_px / 10)  # keep the first and last points off the axes
+    lo_px, width_px = lo_px + pad, width_px - 2 * pad
+    if hi == lo:
+        return (lambda v: lo_px + width_px / 2), use_log
+    if use_log:
+        a, b = math.log(lo), math.log(hi)
+        return (lambda v: lo_px + (math.log(v) - a) / (b - a) * width_px), True
+    return (lambda v: lo_px + (v - lo) / (hi - lo) * width_px), False
+
+
+def _log_ticks(lo: float, hi: float) -> list[float]:
+    """1-2-5 ticks per decade inside ``[lo, hi]`` (both > 0)."""
+    out, k = [], math.floor(math.log10(lo))
+    while 10**k <= hi * 1.0001:
+        out += [m * 10**k for m in (1, 2, 5) if lo * 0.9999 <= m * 10**k <= hi * 1.0001]
+        k += 1
+    return out
+
+
+def _x_ticks(xs: Sequence[float], log: bool) -> list[float]:
+    """Ticks for discrete axis values (threads, batches): the values themselves, up to 12 of them."""
+    distinct = sorted(set(xs))
+    if len(distinct) <= 12:
+        return distinct
+    return _log_ticks(distinct[0], distinct[-1]) if log else _range_ticks(distinct[0], distinct[-1])
+
+
+def _spaced(ticks: Sequence[float], fx: Any, gap: float = 26.0) -> list[float]:
+    """``ticks`` without those whose label would crowd the previous one (closer than ``gap`` px); the last tick
+    wins over the one before it."""
+    kept: list[float] = []
+    for t in ticks:
+        if kept and fx(t) - fx(kept[-1]) < gap:
+            if t == ticks[-1] and len(kept) > 1:
+                kept[-1] = t
+            continue
+        kept.append(t)
+    return kept
+
+
+def _tick_text(v: float) -> str:
+    return str(int(v)) if v == int(v) and abs(v) < 1e15 else significant(v, 3)
+
+
+def _legend(
+    names: Sequence[str], x0: float, y0: float, width: float, classes: Sequence[str]
+) -> tuple[list[str], float]:
+    """Legend swatches and names from ``(x0, y0)``, wrapping at ``width``; returns the parts and the next free y."""
+    parts, x, y = [], x0, y0
+    for name, cls in zip(names, classes):
+        w = 22 + 6.5 * len(name)
+        if x > x0 and x + w > x0 + width:
+            x, y = x0, y + 15
+        parts.append(f'<rect class="key {cls}" x="{x:.1f}" y="{y - 9:.1f}" width="10" height="10"/>')
+        parts.append(f'<text x="{x + 14:.1f}" y="{y:.1f}">{_e(name)}</text>')
+        x += w
+    return parts, y + 12
+
+
+def line_chart_svg(
+    series: Mapping[str, Sequence[tuple[Any, Any]]],
+    title: str,
+    x_label: str,
+    y_label: str,
+    hline: float | None = None,
+    hline_label: str = "",
+    dashed: Sequence[str] = (),
+    width: int = 460,
+    height: int = 270,
+    y_from_zero: bool = True,
+) -> str:
+    """Lines with point markers as inline SVG: one line per ``series`` entry (name → ``(x, y)`` points; colours
+    ``s0``…``s5``, a legend), a y axis from 0, an x axis at the data's x values (logarithmic when they spread 8× or
+    more), an optional dashed horizontal line at ``hline`` (e.g. a memory limit). Series named in ``dashed`` are
+    drawn dashed (e.g. an ideal line). ``y_from_zero=False`` zooms the y axis on the data (a memory curve a few MB
+    apart). Every point carries a ``<title>`` with its values; missing values are left out; a chart without points
+    says so."""
+    left, right, bottom = 58, 14, 40
+    names = list(series)
+    classes = [f"s{k % SERIES_CLASSES}" for k in range(len(names))]
+    legend, top = _legend(names, left, 32, width - left - right, classes)
+    top += 4
+    pw, ph = width - left - right, height - top - bottom
+    head = [
+        f'<svg xmlns="http://www.w3.org/2000/svg" width="{width}" height="{height}" '
+        f'viewBox="0 0 {width} {height}" role="img" aria-label="{_e(title)}">',
+        f"<title>{_e(title)}</title>",
+        f'<text x="{left}" y="14" font-weight="600">{_e(title)}</text>',
+    ]
+    clean = {name: _finite_points(series[name]) for name in names}
+    pts_all = [p for pts in clean.values() for p in pts]
+    if not pts_all:
+        return "\n".join([*head, f'<text x="{left}" y="{top + ph / 2:.1f}">no measurements to draw</text></svg>'])
+    xs = [x for x, _ in pts_all]
+    fx, log = _x_axis(xs, left, pw)
+    hv = as_float(hline)
+    ys = [y for _, y in pts_all] + ([hv] if hv is not None else [])
+    ymax, ymin = max(ys + [0.0]), min(ys)
+    if y_from_zero or ymax <= ymin:
+        yt = _ticks(ymax * 1.05 if ymax > 0 else 1.0)  # room above the highest point
+    else:  # zoomed: round ticks around the data, one step of margin where the data reach the edge
+        span = ymax - ymin
+        yt = _range_ticks(ymin - span * 0.1, ymax + span * 0.1)
+        step = yt[1] - yt[0] if len(yt) > 1 else span
+        while yt[0] > ymin - span * 0.05:
+            yt.insert(0, round(yt[0] - step, 12))
+        while yt[-1] < ymax + span * 0.05:
+            yt.append(round(yt[-1] + step, 12))
+    ybottom, ytop = yt[0], yt[-1]
+    yspan = (ytop - ybottom) or 1.0
+
+    def fy(v: float) -> float:
+        return top + ph - (min(max(v, ybottom), ytop) - ybottom) / yspan * ph
+
+    parts = [*head, *legend]
+    for t in yt:
+        parts.append(f'<line class="grid" x1="{left}" x2="{left + pw}" y1="{fy(t):.1f}" y2="{fy(t):.1f}"/>')
+        parts.append(f'<text x="{left - 4}" y="{fy(t) + 4:.1f}" text-anchor="end">{_e(significant(t, 3))}</text>')
+    for v in _spaced(_x_ticks(xs, log), fx):
+        parts.append(f'<text x="{fx(v):.1f}" y="{top + ph + 14}" text-anchor="middle">{_e(_tick_text(v))}</text>')
+    parts.append(f'<line class="axis" x1="{left}" x2="{left + pw}" y1="{top + ph}" y2="{top + ph}"/>')
+    parts.append(f'<line class="axis" x1="{left}" x2="{left}" y1="{top}" y2="{top + ph}"/>')
+    parts.append(
+        f'<text x="{left + pw / 2}" y="{height - 6}" text-anchor="middle">{_e(x_label)}'
+        f"{' (log scale)' if log else ''}</text>"
+    )
+    parts.append(
+        f'<text x="12" y="{top + ph / 2:.1f}" text-anchor="middle" transform="rotate(-90 12 {top + ph / 2:.1f})">'
+        f"{_e(y_label)}</text>"
+    )
+    if hv is not None:
+        parts.append(
+            f'<line class="limit" stroke-dasharray="5 4" x1="{left}" x2="{left + pw}" y1="{fy(hv):.1f}" '
+            f'y2="{fy(hv):.1f}"/>'
+        )
+        if hline_label:
+            parts.append(f'<text x="{left + pw - 4}" y="{fy(hv) - 4:.1f}" text-anchor="end">{_e(hline_label)}</text>')
+    for name, cls in zip(names, classes):
+        pts = clean[name]
+        if not pts:
+            continue
+        dash = ' stroke-dasharray="5 4"' if name in dashed else ""
+        coords = " ".join(f"{fx(x):.1f},{fy(y):.1f}" for x, y in pts)
+        parts.append(f'<polyline class="line {cls}"{dash} points="{coords}"/>')
+        if name in dashed:
+            continue
+        for x, y in pts:
+            parts.append(
+                f'<circle class="pt {cls}" cx="{fx(x):.1f}" cy="{fy(y):.1f}" r="3.2">'
+                f"<title>{_e(name)}: {_e(x_label)} {_e(_tick_text(x))} → {_e(significant(y))} {_e(y_label)}</title>"
+                "</circle>"
+            )
+    parts.append("</svg>")
+    return "\n".join(parts)
+
+
+def pareto_svg(
+    points: Sequence[tuple[Any, Any, str]],
+    front: Sequence[tuple[Any, Any, str]],
+    title: str = "throughput vs p50 latency: the Pareto front",
+    width: int = 620,
+    height: int = 330,
+) -> str:
+    """Every cell as a point (x = p50 latency per call in ms, logarithmic when it spreads 8× or more; y = items/s
+    from 0), the ``front`` (:func:`workbench.stats.scaling.pareto_front`) highlighted and joined; each point's
+    ``<title>`` names its cell."""
+    left, right, top, bottom = 64, 14, 44, 40
+    pw, ph = width - left - right, height - top - bottom
+    head = [
+        f'<svg xmlns="http://www.w3.org/2000/svg" width="{width}" height="{height}" '
+        f'viewBox="0 0 {width} {height}" role="img" aria-label="{_e(title)}">',
+        f"<title>{_e(title)}</title>",
+        f'<text x="{left}" y="14" font-weight="600">{_e(title)}</text>',
+    ]
+    usable = [(float(x), float(y), str(label)) for x, y, label in points if as_float(x) and as_float(y) is not None]
+    best = [(float(x), float(y), str(label)) for x, y, label in front if as_float(x) and as_float(y) is not None]
+    if not usable and not best:
+        return "\n".join([*head, f'<text x="{left}" y="{top + ph / 2:.1f}">no cells ran</text></svg>'])
+    every = usable + best
+    fx, log = _x_axis([p[0] for p in every], left, pw)
+    yt = _ticks(max(p[1] for p in every) * 1.05 or 1.0)
+    ytop = yt[-1] or 1.0
+
+    def fy(v: float) -> float:
+        return top + ph - max(v, 0.0) / ytop * ph
+
+    legend, _ = _legend(["Pareto front", "other cells"], left, 32, pw, ["s1", "s5"])
+    parts = [*head, *legend]
+    for t in yt:
+        parts.append(f'<line class="grid" x1="{left}" x2="{left + pw}" y1="{fy(t):.1f}" y2="{fy(t):.1f}"/>')
+        parts.append(f'<text x="{left - 4}" y="{fy(t) + 4:.1f}" text-anchor="end">{_e(significant(t, 3))}</text>')
+    xs = sorted({p[0] for p in every})
+    # latencies are continuous: round ticks across the range (1-2-5 per decade on a log axis), not the data values
+    ticks = _log_ticks(xs[0], xs[-1]) if log else _range_ticks(xs[0], xs[-1])
+    if len(ticks) < 2:
+        ticks = sorted({xs[0], xs[-1]})
+    if len(ticks) > 8:
+        ticks = ticks[:: math.ceil(len(ticks) / 8)]
+    for v in ticks:
+        parts.append(f'<text x="{fx(v):.1f}" y="{top + ph + 14}" text-anchor="middle">{_e(significant(v, 3))}</text>')
+    parts.append(f'<line class="axis" x1="{left}" x2="{left + pw}" y1="{top + ph}" y2="{top + ph}"/>')
+    parts.append(f'<line class="axis" x1="{left}" x2="{left}" y1="{top}" y2="{top + ph}"/>')
+    parts.append(
+        f'<text x="{left + pw / 2}" y="{height - 6}" text-anchor="middle">p50 latency per call (ms)'
+        f"{', log scale' if log else ''}</text>"
+    )
+    parts.append(
+        f'<text x="12" y="{top + ph / 2:.1f}" text-anchor="middle" transform="rotate(-90 12 {top + ph / 2:.1f})">'
+        "items/s</text>"
+    )
+    on_front = {(x, y, label) for x, y, label in best}
+    for x, y, label in usable:
+        if (x, y, label) in on_front:
+            continue
+        parts.append(
+            f'<circle class="pt s5 dim" cx="{fx(x):.1f}" cy="{fy(y):.1f}" r="3">'
+            f"<title>{_e(label)}: {_e(ms(x))} ms, {_e(significant(y))} items/s</title></circle>"
+        )
+    if best:
+        ordered = sorted(best)
+        coords = " ".join(f"{fx(x):.1f},{fy(y):.1f}" for x, y, _ in ordered)
+        parts.append(f'<polyline class="line s1" points="{coords}"/>')
+        for x, y, label in ordered:
+            parts.append(
+                f'<circle class="pt s1" cx="{fx(x):.1f}" cy="{fy(y):.1f}" r="4.5">'
+                f"<title>{_e(label)} (on the front): {_e(ms(x))} ms, {_e(significant(y))} items/s</title></circle>"
+            )
+    parts.append("</svg>")
+    return "\n".join(parts)
+
+
+def _label_px(labels: Any) -> int:
+    """Room (px) for the longest of ``labels`` at the charts' 11 px font."""
+    return int(max((len(str(x)) for x in labels), default=0) * 6.2) + 12
+
+
+def _figures(svgs: Sequence[str]) -> str:
+    return '<div class="charts">' + "".join(f"<figure>{s}</figure>" for s in svgs) + "</div>" if svgs else ""
+
+
+def _note_list(notes: Sequence[str], cls: str = "note") -> str:
+    return "<ul>" + "".join(f'<li class="{cls}">{_e(n)}</li>' for n in notes) + "</ul>" if notes else ""
+
+
+def _sweep_table(headers: Sequence[str], rows: Sequence[Sequence[Any]]) -> str:
+    from workbench.report.sweep import numeric_columns
+
+    return html_table(headers, rows, numeric_columns(headers))
+
+
+def render_sweep_html(record: RunRecord) -> str:
+    """The whole report of a sweep as one self-contained HTML document: machine, configuration (the spec), the cell
+    table with every failure's error, thread scaling (tables, items/s and speedup curves with the ideal line),
+    batch scaling (items/s and per-item latency curves), precision gain (table and bars), the memory-bounded batch
+    search (best batch, the batch → peak RSS curve against the limit), the sparsity study, and the p50/throughput
+    Pareto front. Everything from the record is escaped; no network, no script."""
+    from workbench.report import sweep as sw
+    from workbench.stats.scaling import analyse
+
+    a = analyse(record)
+    model = sw.model_name(record)
+    body = [
+        section("Machine", _kv(_system(record))),
+        section("Configuration", _kv(sw.spec_rows(record))),
+    ]
+    failures = sw.failure_notes(a.cells)
+    body.append(
+        section(
+            "Cells",
+            f'<p class="meta">{_e(sw.summary_line(record, a))}</p>',
+            _sweep_table(sw.cell_headers(a.cells), sw.cell_rows(a.cells))
+            if a.cells
+            else f"<p>{_e(sw.no_cells_text(a))}</p>",
+            "<h3>Failed cells</h3>" + _note_list(failures, "bad") if failures else "",
+        )
+    )
+    if a.threads:
+        parts = [f'<p class="muted">{_e(sw.THREAD_SECTION.partition(": ")[2])}</p>']
+        for g in a.threads:
+            parts.append(f"<h3>{_e(sw.thread_caption(g))}</h3>")
+            parts.append(_sweep_table(sw.thread_headers(), sw.thread_rows(g)))
+            parts.append(_note_list(sw.group_notes([r.cell for r in g.rows], g.note)))
+        charts = [line_chart_svg(s, title, "threads", "items/s") for title, s in sw.thread_series(a.threads)]
+        for title, series in sw.speedup_series(a.threads):
+            charts.append(line_chart_svg(series, title, "threads", "speedup ×", dashed=(sw.IDEAL,)))
+        parts.append(_figures(charts))
+        body.append(section("Thread scaling", *parts))
+    if a.batches:
+        parts = [f'<p class="muted">{_e(sw.BATCH_SECTION.partition(": ")[2])}</p>']
+        for b in a.batches:
+            parts.append(f"<h3>{_e(sw.batch_caption(b))}</h3>")
+            parts.append(_sweep_table(sw.batch_headers(), sw.batch_rows(b)))
+            parts.append(_note_list(sw.group_notes([r.cell for r in b.rows], b.note)))
+        charts = [line_chart_svg(s, title, "batch", "items/s") for title, s in sw.batch_series(a.batches)]
+        charts += [
+            line_chart_svg(s, title, "batch", "ms per item") for title, s in sw.batch_series(a.batches, "per_item_ms")
+        ]
+        parts.append(_figures(charts))
+        body.append(section("Batch scaling", *parts))
+    if a.precision:
+        shown = [g for g in a.precision if g.ratio is not None]
+        bars = (
+            bar_chart_svg(
+                [g.cell.label() for g in shown],
+                {"gain": [g.gain for g in shown], "ratio, not a gain": [None if g.gain else g.ratio for g in shown]},
+                "lower precision over the same engine's fp32",
+                unit="×",
+                width=640 + max(0, _label_px(g.cell.label() for g in shown) - 120),
+                label_width=max(120, _label_px(g.cell.label() for g in shown)),
+            )
+            if shown
+            else ""
+        )
+        body.append(
+            section(
+                "Precision gain",
+                '<p class="muted">Each lower-precision cell against the same engine’s fp32 cell with the same other '
+                "axes: fp32 p50 ÷ p50 in latency mode, items/s ÷ fp32 items/s in throughput mode. A ratio is a gain "
+                "only when both cells pass parity; otherwise it is shown in parentheses.</p>",
+                _sweep_table(sw.precision_headers(), sw.precision_rows(a.precision)),
+                _note_list(sw.precision_notes(a.precision)),
+                f"<figure>{bars}</figure>" if bars else "",
+            )
+        )
+    if a.memory:
+        parts = [
+            '<p class="muted">The largest batch whose benchmark process stays under the memory limit (peak RSS), '
+            "found by probing batches.</p>"
+        ]
+        for m in a.memory:
+            parts.append(f"<h3>{_e(sw.memory_summary(m))}</h3>")
+            if m.probes:
+                parts.append(_sweep_table(sw.memory_headers(), sw.memory_rows(m)))
+            if m.reason:
+                parts.append(f'<p class="muted">{_e(m.reason)}</p>')
+            if m.curve():
+                limit = f"limit {significant(m.limit_mb)} MB" if m.limit_mb is not None else ""
+                svg = line_chart_svg(
+                    {"peak RSS": [(b, v) for b, v in m.curve()]},
+                    f"peak RSS vs batch · {m.title}",
+                    "batch",
+                    "MB",
+                    hline=m.limit_mb,
+                    hline_label=limit,
+                    y_from_zero=False,
+                )
+                parts.append(f"<figure>{svg}</figure>")
+        body.append(section("Memory-bounded batch search", *parts))
+    if a.sparsity:
+        parts = [f'<p class="muted">{_e(sw.SPARSITY_SECTION.partition(": ")[2])}</p>']
+        for s in a.sparsity:
+            parts.append(f"<h3>{_e(sw.sparsity_caption(s))}</h3>")
+            parts.append(_sweep_table(sw.sparsity_headers(), sw.sparsity_rows(s)))
+            parts.append(_note_list(sw.group_notes([r.cell for r in s.rows], s.note)))
+        charts = [line_chart_svg(s, title, "sparsity %", "items/s") for title, s in sw.sparsity_series(a.sparsity)]
+        parts.append(_figures(charts))
+        body.append(section("Sparsity study", *parts))
+    ran = [c for c in a.cells if c.ok and c.p50_ms is not None and c.throughput is not None]
+    if ran:
+        svg = pareto_svg(
+            [(c.p50_ms, c.throughput, c.label()) for c in ran],
+            [(c.p50_ms, c.throughput, c.label()) for c in a.pareto],
+        )
+        body.append(
+            section(
+                "Latency and throughput: the Pareto front",
+                '<p class="muted">Every cell that ran; the front is the cells no other cell beats on both p50 '
+                "latency per call and throughput.</p>",
+                f"<figure>{svg}</figure>",
+                _sweep_table(sw.pareto_headers(), sw.pareto_rows(a.pareto)),
+            )
+        )
+    if record.diagnostics:
+        items = [f"{d.get('where')}: {d.get('error')}" for d in record.diagnostics]
+        body.append(section("Diagnostics", _note_list(items)))
+    body.append(
+        f'<p class="meta">sweep <code>{_e(record.run_id)}</code> · created {_e(record.created)} · '
+        f"schema {_e(record.schema)}</p>"
+    )
+    state = (record.sweep or {}).get("state") if isinstance(record.sweep, Mapping) else None
+    subtitle = f"{len(a.cells)} cells · {state or MISSING} · sweep {record.run_id} · {record.created}"
+    return document(f"{model} — workbench sweep", body, subtitle)
