@@ -34,7 +34,11 @@ from .formats import format_names
 from .variants import PrecisionVariant, variants_from_dict
 
 PRECISIONS: tuple[str, ...] = ("fp32", "bf16", "fp16", "int8")
-MODES: tuple[str, ...] = ("latency", "throughput")
+#: ``train``: timed full training steps (forward, loss, backward, optimizer step), only on engines that declare it
+#: in :attr:`Engine.modes`.
+MODES: tuple[str, ...] = ("latency", "throughput", "train")
+#: Mode words for the one-line refusal of a mode an engine does not declare.
+_MODE_WORDS = {"train": "training steps", "throughput": "requests in flight (throughput mode)"}
 #: Formats an artifact can carry (the table is :mod:`workbench_engines.formats`). ``torch-builtin`` is a zoo
 #: architecture plus a state dict (eager PyTorch).
 FORMATS: tuple[str, ...] = format_names()
@@ -188,6 +192,8 @@ class LoadSettings:
     mode: str = "latency"
     requests: int | None = None
     options: Mapping[str, Any] = field(default_factory=dict)
+    #: the run's seed: what an adapter generates itself (``train`` mode's targets) is drawn from it
+    seed: int = 0
 
 
 @dataclass(frozen=True)
@@ -239,6 +245,9 @@ class ModelArtifact:
     batch: int = 1
     #: lower-precision files made by model preparation, by precision (see :mod:`workbench_engines.variants`)
     variants: Mapping[str, PrecisionVariant] = field(default_factory=dict)
+    #: a pruned built-in (``--sparsity``): target, achieved, per-layer achieved, method and the sizes of each
+    #: file (:mod:`workbench.models.prune`); None for a dense model
+    sparsity: Mapping[str, Any] | None = None
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -252,6 +261,7 @@ class ModelArtifact:
             "reference_engine": self.reference_engine,
             "batch": self.batch,
             "variants": {k: v.to_dict() for k, v in self.variants.items()},
+            "sparsity": dict(self.sparsity) if self.sparsity is not None else None,
         }
 
     @classmethod
@@ -267,6 +277,7 @@ class ModelArtifact:
             reference_engine=d.get("reference_engine", "torch"),
             batch=int(d.get("batch", 1)),
             variants=variants_from_dict(d.get("variants")),
+            sparsity=dict(d["sparsity"]) if d.get("sparsity") is not None else None,
         )
 
 
@@ -388,6 +399,8 @@ class Engine(ABC):
     hidden: ClassVar[bool] = False  # not offered by default (e.g. the no-op harness engine)
     #: Engine-specific load options (see :class:`EngineOption`); they reach ``load`` in ``settings.options``.
     options: ClassVar[tuple[EngineOption, ...]] = ()
+    #: Modes (:data:`MODES`) the adapter can run; ``train`` only where ``infer`` can be a full training step.
+    modes: ClassVar[tuple[str, ...]] = ("latency", "throughput")
 
     # ---- cheap questions: no heavy imports ---------------------------------------------------------------------
     @classmethod
@@ -467,6 +480,20 @@ class Engine(ABC):
     def options_with_defaults(cls, values: Mapping[str, Any]) -> dict[str, Any]:
         """Every declared option: the given value, else its default."""
         return {**{o.name: o.default for o in cls.options}, **dict(values)}
+
+    @classmethod
+    def check_mode(cls, mode: str) -> None:
+        """Raise UsageError in one line when the adapter does not declare ``mode`` (:attr:`modes`):
+        ``onnxruntime cannot run training steps; use -e torch``."""
+        from workbench.errors import UsageError
+
+        if mode in cls.modes:
+            return
+        from .registry import builtin_engine_classes
+
+        able = [e.name for e in builtin_engine_classes() if mode in e.modes]
+        instead = f"; use -e {','.join(able)}" if able else ""
+        raise UsageError(f"{cls.name} cannot run {_MODE_WORDS.get(mode, f'{mode} mode')}{instead}")
 
     @classmethod
     def quick_devices(cls) -> tuple[str, ...]:

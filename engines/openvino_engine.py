@@ -8,6 +8,12 @@ as int8 only when the runtime model's compute layers execute i8/u8
 the LATENCY hint and one stream; throughput mode with the THROUGHPUT hint (and, when given, the ``streams``
 option: ``--engine-option openvino.streams=N``, or ``--streams N``) and keeps the compiled model's optimal number of
 requests in flight through an ``AsyncInferQueue``.
+
+``sparse_weights_rate`` (``--engine-option openvino.sparse_weights_rate=0.5``, int8 only) sets the CPU plugin's
+``CPU_SPARSE_WEIGHTS_DECOMPRESSION_RATE``: FullyConnected layers with int8 weights at least that sparse are packed
+as sparse weights, which OpenVINO exploits only on CPUs with AMX. Whether it was active is read back: the
+compiled model's rate, and the runtime model's FullyConnected nodes whose primitive is a sparse one
+(:func:`sparse_weights_report`).
 """
 
 from __future__ import annotations
@@ -216,6 +222,60 @@ def _convert_with_shapes(
     return model, str(xml)
 
 
+#: The CPU plugin's switch for sparse int8 weights (read back from the compiled model).
+SPARSE_RATE_KEY = "CPU_SPARSE_WEIGHTS_DECOMPRESSION_RATE"
+
+
+def _cpu_has_amx() -> bool | None:
+    """Whether this CPU has AMX tiles (``amx_tile`` in /proc/cpuinfo); None when that cannot be read."""
+    try:
+        with open("/proc/cpuinfo") as fh:
+            for line in fh:
+                if line.startswith("flags"):
+                    return "amx_tile" in line.split()
+    except OSError:
+        return None
+    return None
+
+
+def sparse_weights_report(compiled: Any, requested: float | None) -> dict[str, Any]:
+    """Whether sparse weight decompression was active in ``compiled``: the rate the compiled model reports, the
+    FullyConnected nodes of its runtime model and how many of them run a sparse primitive (``active`` is True when
+    at least one does), with the reason when none does."""
+    try:
+        rate: Any = compiled.get_property(SPARSE_RATE_KEY)
+    except Exception:
+        rate = None
+    fc = sparse = 0
+    try:
+        for op in compiled.get_runtime_model().get_ordered_ops():
+            info = op.get_rt_info()
+            if "layerType" not in info or info["layerType"].astype(str) != "FullyConnected":
+                continue
+            fc += 1
+            primitive = info["primitiveType"].astype(str) if "primitiveType" in info else ""
+            sparse += "sparse" in primitive.lower()
+    except (RuntimeError, AttributeError, KeyError):
+        pass
+    report: dict[str, Any] = {
+        "requested_rate": requested,
+        "rate": round(float(rate), 6) if isinstance(rate, (int, float)) else rate,  # OpenVINO keeps a float32
+        "fully_connected": fc,
+        "sparse_fully_connected": sparse,
+        "active": sparse > 0,
+        "evidence": "runtime model: FullyConnected nodes whose primitiveType is a sparse one",
+    }
+    if not sparse:
+        amx = _cpu_has_amx()
+        if amx is False:
+            report["why_inactive"] = "this CPU has no AMX (OpenVINO decompresses sparse int8 weights with AMX only)"
+        elif fc == 0:
+            report["why_inactive"] = "the model has no FullyConnected layers (convolutions are never sparse-packed)"
+        else:
+            report["why_inactive"] = "no FullyConnected layer's int8 weights reached the rate"
+    return report
+
+
 class OvModel(LoadedModel):
     def __init__(self, compiled: Any, ov: Any, artifact: ModelArtifact, device: str) -> None:
         super().__init__(artifact.inputs)
@@ -234,6 +294,8 @@ class OvModel(LoadedModel):
         self.converted_ir: str | None = None
         #: how the int8 model was made (:meth:`PrecisionVariant.report`), None for a float model
         self.quantization: dict[str, Any] | None = None
+        #: the ``sparse_weights_rate`` option when given (then effective() reports whether it was active)
+        self.sparse_rate: float | None = None
 
     def _prop(self, key: str) -> Any:
         try:
@@ -257,6 +319,8 @@ class OvModel(LoadedModel):
         extra.update(evidence)
         if self.quantization is not None:
             extra["quantization"] = self.quantization
+        if self.sparse_rate is not None:
+            extra["sparse_weights"] = sparse_weights_report(self._compiled, self.sparse_rate)
         return Effective(
             device=self._device,
             precision=precision,
@@ -327,6 +391,15 @@ class OpenVinoEngine(Engine):
             modes=("throughput",),
             help="OpenVINO NUM_STREAMS: how many streams run requests in parallel",
         ),
+        EngineOption(
+            "sparse_weights_rate",
+            float,
+            default=None,
+            minimum=0.0,
+            precisions=("int8",),
+            help="CPU_SPARSE_WEIGHTS_DECOMPRESSION_RATE (0-1): pack int8 FullyConnected weights at least this "
+            "sparse as sparse weights (AMX CPUs only); the result says whether it was active",
+        ),
     )
 
     @classmethod
@@ -385,6 +458,9 @@ class OpenVinoEngine(Engine):
         s = settings or LoadSettings()
         device, precision, threads, mode = s.device, s.precision, s.threads, s.mode
         streams = s.options.get("streams")
+        sparse_rate = s.options.get("sparse_weights_rate")
+        if sparse_rate is not None and not 0 <= float(sparse_rate) <= 1:
+            raise UnsupportedError(f"openvino.sparse_weights_rate must be between 0 and 1, not {sparse_rate:g}")
         fmt = cls.pick_format(artifact)
         if precision not in cls.precisions(device):
             raise refuse_precision(cls.name, precision, device, cls.precisions(device))
@@ -424,6 +500,8 @@ class OpenVinoEngine(Engine):
         else:
             config["PERFORMANCE_HINT"] = "LATENCY"
             config["NUM_STREAMS"] = 1
+        if sparse_rate is not None and ov_device == "CPU":
+            config[SPARSE_RATE_KEY] = float(sparse_rate)
         compiled: Any = None
         if model is not None:
             try:
@@ -450,5 +528,6 @@ class OpenVinoEngine(Engine):
         loaded = OvModel(compiled, ov, artifact, device)
         loaded.converted_ir = converted
         loaded.quantization = variant.report(fmt) if variant is not None else None
+        loaded.sparse_rate = float(sparse_rate) if sparse_rate is not None else None
         loaded.load_ms = (time.perf_counter_ns() - t0) / 1e6
         return loaded

@@ -7,6 +7,11 @@ or torchao PT2E); ``compile`` wraps the module in ``torch.compile``, compiled on
 ``set_inputs`` and timed apart. The effective precision is read back from what ran
 (:mod:`workbench_engines.torch_precision`). CUDA: inputs are moved to the device outside the timed call and every
 inference ends with ``torch.cuda.synchronize()`` so the time covers the kernels, not just their launch.
+
+Training (``mode="train"``): the module runs in train mode (``module.train()``: dropout on, BatchNorm updating
+its statistics) and every :meth:`TorchModel.infer` is one full step — zero the gradients, forward (under
+autocast for bf16), the loss against seeded generated targets, backward, the optimizer's step (``optimizer``
+option: SGD or AdamW). See :func:`train_loss` for the loss each model gets.
 """
 
 from __future__ import annotations
@@ -23,6 +28,16 @@ from .base import Effective, Engine, EngineOption, LoadedModel, LoadSettings, Mo
 from .precision import census_extra, census_precision, refuse_precision
 
 _DTYPES = {"fp32": "float32", "bf16": "bfloat16", "fp16": "float16"}
+#: optimizers of train mode, with the hyper-parameters the step uses (they do not change its cost; small enough
+#: that random targets do not drive the weights to inf/NaN in long runs)
+OPTIMIZERS: dict[str, dict[str, float]] = {
+    "sgd": {"lr": 1e-3, "momentum": 0.9},
+    "adamw": {"lr": 1e-4, "weight_decay": 0.01},
+}
+#: tasks whose first output is class logits over its last dim: train mode takes cross-entropy on them
+CLASSIFIER_TASKS = ("image-classification", "text-classification", "ocr")
+#: added to the run's seed for train mode's targets (apart from the input and drift seeds)
+TARGET_SEED_OFFSET = 20_000
 _NAMES = {"float32": "fp32", "bfloat16": "bf16", "float16": "fp16", "float64": "fp64", "qint8": "int8"}
 
 
@@ -46,6 +61,13 @@ class TorchModel(LoadedModel):
         self.int8: dict[str, Any] | None = None
         self.compiled: dict[str, Any] | None = None
         self._compile_pending = False
+        #: train mode: the optimizer, the loss (made from the first output's shape in set_inputs), its report
+        self.optimizer: Any = None
+        self.train_info: dict[str, Any] | None = None
+        self._loss_fn: Any = None
+        self._loss: Any = None
+        self._task = artifact.task
+        self._seed = 0
 
     def _autocast(self) -> Any:
         """``torch.autocast`` for bf16/fp16 (the module keeps its fp32 weights), else a no-op context."""
@@ -93,6 +115,8 @@ class TorchModel(LoadedModel):
                 precision = _NAMES.get(dtypes.pop(), "mixed") if len(dtypes) == 1 else "mixed"
         if self.compiled is not None:
             extra["compile"] = dict(self.compiled)
+        if self.train_info is not None:
+            extra["train"] = self._train_report()
         if self._cuda:
             extra["gpu"] = torch.cuda.get_device_name(torch.device(self._device))
             extra["tf32"] = bool(torch.backends.cudnn.allow_tf32 or torch.backends.cuda.matmul.allow_tf32)
@@ -105,6 +129,8 @@ class TorchModel(LoadedModel):
             t = torch.from_numpy(feeds[spec.name])
             args.append(t.to(self._device).contiguous())
         self._args = tuple(args)
+        if self.optimizer is not None and self._loss_fn is None:
+            self._loss_fn = self._make_loss()
         if self._compile_pending:  # torch.compile compiles on the first call: time it here, not as inference
             self._compile_pending = False
             t0 = time.perf_counter_ns()
@@ -113,10 +139,72 @@ class TorchModel(LoadedModel):
             self.compiled["compile_ms"] = (time.perf_counter_ns() - t0) / 1e6
 
     def infer(self) -> None:
+        if self.optimizer is not None:
+            self._step()
+            return
         with self._torch.inference_mode(), self._autocast():
             self._out = self._module(*self._args)
         if self._cuda:
             self._torch.cuda.synchronize()
+
+    # ---- train mode ---------------------------------------------------------------------------------------------
+    def _step(self) -> None:
+        """One full training step: zero the gradients, forward (autocast), loss, backward, optimizer step."""
+        opt = self.optimizer
+        opt.zero_grad(set_to_none=True)
+        with self._autocast():
+            out = self._module(*self._args)
+            loss = self._loss_fn(out)
+        loss.backward()
+        opt.step()
+        if self._cuda:
+            self._torch.cuda.synchronize()
+        self._out, self._loss = out, loss.detach()
+
+    def last_loss(self) -> float | None:
+        """The loss of the last training step (None before the first one, or outside train mode)."""
+        return float(self._loss) if self._loss is not None else None
+
+    def _make_loss(self) -> Any:
+        """The loss of train mode, from one probe forward pass (eval mode, no grad: it changes nothing) that
+        shows the first output's shape; targets are drawn once from ``seed + TARGET_SEED_OFFSET``."""
+        torch = self._torch
+        module = self.eager
+        set_training(module, False)
+        try:
+            with torch.no_grad(), self._autocast():
+                probe = module(*self._args)
+        finally:
+            set_training(module, True)
+        first = _first_float(probe)
+        if first is None:
+            raise UnsupportedError(
+                "torch: train mode needs a floating-point output to take a loss on; this model has none"
+            )
+        loss_fn, report = train_loss(first, self._task, self._seed, torch, device=self._device)
+        self.train_info = {**(self.train_info or {}), **report}
+        return loss_fn
+
+    def _train_report(self) -> dict[str, Any]:
+        """What the training step really uses, read back: the optimizer and its hyper-parameters, the module's
+        mode, the trainable parameters, the loss."""
+        opt = self.optimizer
+        group = opt.param_groups[0] if opt.param_groups else {}
+        hyper = {k: group[k] for k in ("lr", "momentum", "weight_decay", "betas", "eps") if k in group}
+        params = [p for g in opt.param_groups for p in g["params"]]
+        out = dict(self.train_info or {})
+        out.update(
+            {
+                "optimizer": type(opt).__name__,
+                "hyperparameters": {k: list(v) if isinstance(v, tuple) else v for k, v in hyper.items()},
+                "module_training": bool(getattr(self.eager, "training", False)),
+                "trainable_params": int(sum(p.numel() for p in params)),
+                "step": "zero_grad, forward, loss, backward, optimizer.step",
+            }
+        )
+        if self._loss is not None:
+            out["last_loss"] = float(self._loss)
+        return out
 
     def _infer_concurrent(self) -> None:
         with self._torch.inference_mode(), self._autocast():
@@ -141,6 +229,43 @@ class TorchModel(LoadedModel):
         self._out = None
 
 
+def _first_float(out: Any) -> Any:
+    """The first floating-point tensor of a model's output (logits), or None."""
+    return next((t for t in _flatten(out) if t.is_floating_point()), None)
+
+
+def train_loss(first: Any, task: str, seed: int, torch: Any, *, device: str = "cpu") -> tuple[Any, dict[str, Any]]:
+    """``(loss_fn(output) -> scalar, report)`` for train mode, from a probe of the first float output ``first``.
+
+    Classifiers (the artifact's ``task`` in :data:`CLASSIFIER_TASKS` and an output of rank >= 2; nothing is
+    guessed from shapes alone): cross-entropy over the last dim against seeded random labels of the output's
+    shape without that dim (``[B]`` for ``[B, C]`` logits, ``[B, T]`` for per-step logits). Everything
+    else: mean squared error against a seeded N(0, 1) target of the output's shape. The loss is computed in fp32
+    (``.float()``) also under autocast. Targets are drawn once, on the CPU, from ``seed + TARGET_SEED_OFFSET``.
+    """
+    generator = torch.Generator().manual_seed(int(seed) + TARGET_SEED_OFFSET)
+    shape = tuple(first.shape)
+    if task in CLASSIFIER_TASKS and len(shape) >= 2 and shape[-1] >= 2:
+        classes = int(shape[-1])
+        labels = torch.randint(0, classes, shape[:-1], generator=generator).to(device)
+        flat_labels = labels.reshape(-1)
+
+        def cross_entropy(out: Any) -> Any:
+            logits = _first_float(out)
+            return torch.nn.functional.cross_entropy(logits.reshape(-1, classes).float(), flat_labels)
+
+        return cross_entropy, {
+            "loss": "cross-entropy",
+            "target": f"seeded random labels over {classes} classes, shape {list(shape[:-1])}",
+        }
+    target = torch.randn(shape, generator=generator).to(device)
+
+    def mse(out: Any) -> Any:
+        return torch.nn.functional.mse_loss(_first_float(out).float(), target)
+
+    return mse, {"loss": "mse", "target": f"seeded N(0, 1) tensor of the output's shape {list(shape)}"}
+
+
 def _flatten(out: Any) -> list[Any]:
     if hasattr(out, "detach"):
         return [out]
@@ -153,12 +278,37 @@ def _flatten(out: Any) -> list[Any]:
     return []
 
 
+def set_training(module: Any, flag: bool) -> None:
+    """``module.train(flag)``; UnsupportedError in one line for a module that cannot switch (some ``.pt2``
+    modules refuse ``train()``)."""
+    try:
+        module.train(flag)
+    except (NotImplementedError, RuntimeError, AttributeError) as exc:
+        raise UnsupportedError(f"torch: this model cannot switch to train mode: {first_line(exc)}") from exc
+
+
+def make_optimizer(module: Any, name: str, torch: Any) -> Any:
+    """The optimizer ``name`` (:data:`OPTIMIZERS`) over ``module``'s trainable parameters. Raises
+    UnsupportedError for an unknown name or a module without trainable parameters."""
+    if name not in OPTIMIZERS:
+        raise UnsupportedError(f"torch: unknown optimizer {name!r}; choose from {', '.join(OPTIMIZERS)}")
+    try:
+        params = [p for p in module.parameters() if p.requires_grad]
+    except AttributeError:
+        params = []
+    if not params:
+        raise UnsupportedError("torch: train mode needs trainable parameters, and this model exposes none")
+    cls = torch.optim.SGD if name == "sgd" else torch.optim.AdamW
+    return cls(params, **OPTIMIZERS[name])
+
+
 class TorchEngine(Engine):
     name = "torch"
     display_name = "PyTorch"
     module = "torch"
     distribution = "torch"
     formats = ("torch-builtin", "torchscript", "pt2")
+    modes = ("latency", "throughput", "train")
     options = (
         EngineOption(
             "int8_path",
@@ -182,6 +332,14 @@ class TorchEngine(Engine):
             default="default",
             choices=torch_precision.COMPILE_MODES,
             help="torch.compile mode (inductor only)",
+        ),
+        EngineOption(
+            "optimizer",
+            str,
+            default="sgd",
+            choices=tuple(OPTIMIZERS),
+            modes=("train",),
+            help="train mode's optimizer: sgd (lr 1e-3, momentum 0.9) or adamw (lr 1e-4, weight decay 0.01)",
         ),
     )
 
@@ -231,6 +389,12 @@ class TorchEngine(Engine):
         if precision not in cls.precisions("cuda" if device.startswith("cuda") else device):
             why = "its int8 kernels are CPU ones (fbgemm/oneDNN)" if precision == "int8" else ""
             raise refuse_precision(cls.name, precision, device, cls.precisions(device), why)
+        if s.mode == "train" and precision not in ("fp32", "bf16"):
+            raise UnsupportedError(
+                f"torch trains at fp32 or bf16 (autocast), not {precision}"
+                + (": an int8-quantized model has no gradients" if precision == "int8" else "")
+                + (": fp16 training needs loss scaling, which the workbench does not do" if precision == "fp16" else "")
+            )
         if precision == "int8" and fmt != "torch-builtin":
             raise UnsupportedError(
                 f"torch int8 quantizes built-in eager modules; a {fmt} file cannot be re-quantized here — run it "
@@ -270,7 +434,9 @@ class TorchEngine(Engine):
                 module = torch.export.load(path).module()
         except (RuntimeError, ValueError, OSError) as exc:
             raise ModelError(f"torch could not load {os.path.basename(path)}: {cls.explain_error(exc)}") from exc
-        if hasattr(module, "eval") and fmt != "pt2":
+        if s.mode == "train":
+            set_training(module, True)
+        elif hasattr(module, "eval") and fmt != "pt2":
             module = module.eval()
         try:
             module = module.to(device)
@@ -290,6 +456,11 @@ class TorchEngine(Engine):
             )
         model = TorchModel(module, artifact, device, dtype, torch)
         model.eager, model.int8 = eager, int8
+        if s.mode == "train":
+            name = str(s.options.get("optimizer") or "sgd")
+            model.optimizer = make_optimizer(eager, name, torch)
+            model.train_info = {"optimizer_option": name}
+            model._seed = s.seed
         if module is not eager:
             model.compiled = {"backend": backend, "mode": str(s.options.get("compile_mode") or "default")}
             model._compile_pending = True

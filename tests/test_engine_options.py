@@ -118,7 +118,7 @@ def test_registry_check_keeps_the_last_value_and_refuses_engines_not_run(knob):
 
 
 def test_openvino_streams_is_an_openvino_option():
-    (streams,) = get_engine_class("openvino").options
+    streams = get_engine_class("openvino").option("streams")
     assert (streams.name, streams.type, streams.default, streams.modes) == ("streams", int, None, ("throughput",))
 
 

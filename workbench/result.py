@@ -99,6 +99,13 @@ class EngineResult:
     speedup_vs_fp32_note: str | None = None
     drift: dict[str, Any] | None = None  # against fp32_baseline's outputs: workbench.stats.drift.Drift.to_dict()
     quantization: dict[str, Any] | None = None  # int8: how the model was quantized and calibrated
+    #: a pruned model (--sparsity): target, achieved (measured zeros among the conv/linear weights), layers
+    #: (per layer achieved), weights, zeros, method, and the format, file, file_bytes and gzip_bytes (gzip -9) of
+    #: the file this engine loaded (workbench.models.prune.result_entry); None for a dense model
+    sparsity: dict[str, Any] | None = None
+    #: in a sweep: the cell this result measured (workbench.measure.cells.CellSpec.to_dict() plus "key"), and
+    #: "probe" for the memory-bounded batch search's probes ({"search": "max-memory", "group": ...})
+    cell: dict[str, Any] | None = None
 
     def to_dict(self) -> dict[str, Any]:
         # Fields hold JSON-able values already; a shallow copy is ~50x cheaper than dataclasses.asdict's deep copy.
@@ -133,6 +140,12 @@ class RunRecord:
     #: advisory parts of the run that failed (noise sampling, the machine description, warnings): each
     #: ``{"where", "error", "engine"?, "detail"}``. Empty means everything ran; the numbers stand either way.
     diagnostics: list[dict[str, str]] = field(default_factory=list)
+    #: "run" (one workbench run: one result per engine) or "sweep" (one result per cell, see ``sweep``)
+    kind: str = "run"
+    #: a sweep's spec (workbench.measure.cells.SweepSpec.to_dict()), state ("running" | "complete" |
+    #: "interrupted" | "failed"), cells_total, pid/host of the process running it, elapsed_s, and the memory-bounded
+    #: batch searches' outcomes ("memory_search": group key -> {best_batch, limit_mb, probes, reason})
+    sweep: dict[str, Any] | None = None
     schema: int = SCHEMA_VERSION
 
     def to_dict(self) -> dict[str, Any]:

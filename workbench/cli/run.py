@@ -34,6 +34,8 @@ def register(sub: Any) -> None:
         "  workbench run -m resnet50 -e openvino,onnxruntime --mode throughput --engine-option openvino.streams=2\n"
         "  workbench run -m bert_base -e torch,onnxruntime --repeats 5 --duration 60   # 5 x 60 s protocol\n"
         "  workbench run -m resnet50 -e torch,onnxruntime,openvino --precision int8   # vs each engine's fp32\n"
+        "  workbench run -m resnet18 -e torch --mode train --batch 8 --optimizer adamw   # timed training steps\n"
+        "  workbench run -m resnet18 -e torch,onnxruntime,openvino --sparsity 0.9   # 90 % of weights pruned\n"
         "  workbench run -m vad.onnx -e onnxruntime,openvino --input sr=16000 --input x=chunk.npy\n"
         "  workbench run -m model.onnx --input pixel_values=cat.jpg --rtol 5e-3   # a real image, looser parity\n"
         "\nexit codes: 0 all good, 1 an engine failed or parity failed, 2 bad usage or input",
@@ -44,9 +46,23 @@ def register(sub: Any) -> None:
     add_model_args(p, engines_default="torch,onnxruntime,openvino")
     p.add_argument(
         "--mode",
-        choices=["latency", "throughput"],
+        choices=["latency", "throughput", "train"],
         default="latency",
-        help="latency: one request in flight; throughput: several (default latency)",
+        help="latency: one request in flight; throughput: several; train: timed training steps (forward, loss, "
+        "backward, optimizer step; torch only) (default latency)",
+    )
+    p.add_argument(
+        "--optimizer",
+        choices=["sgd", "adamw"],
+        help="train mode's optimizer (default sgd); shorthand for --engine-option torch.optimizer=NAME",
+    )
+    p.add_argument(
+        "--sparsity",
+        type=number,
+        default=0.0,
+        metavar="FRACTION",
+        help="prune this fraction of a built-in's conv/linear weights to zero (global magnitude) before export, "
+        "for every engine alike, e.g. 0.5 (default 0: dense)",
     )
     p.add_argument(
         "--requests",
@@ -156,6 +172,7 @@ def _run_config(args: argparse.Namespace):
         calibration_data=args.calibration_data,
         drift_samples=args.drift_samples,
         fp32_baseline=not args.no_fp32_baseline,
+        sparsity=args.sparsity,
     )
 
 
@@ -193,11 +210,13 @@ def add_precision_args(p: argparse.ArgumentParser) -> None:
 
 
 def _engine_options(args: argparse.Namespace) -> tuple[tuple[str, str, Any], ...]:
-    """``--engine-option`` items, ``--streams N`` first as ``openvino.streams=N`` (an explicit
-    ``--engine-option openvino.streams`` wins)."""
+    """``--engine-option`` items, ``--streams N`` first as ``openvino.streams=N`` and ``--optimizer NAME`` as
+    ``torch.optimizer=NAME`` (an explicit ``--engine-option`` of the same name wins)."""
     items: list[tuple[str, str, Any]] = []
     if args.streams is not None:
         items.append(("openvino", "streams", args.streams))
+    if getattr(args, "optimizer", None) is not None:
+        items.append(("torch", "optimizer", args.optimizer))
     return tuple(items + list(args.engine_options))
 
 

@@ -10,6 +10,10 @@ Order matters and is the reason this module imports almost nothing at the top:
 4. import the engine, load the model, bind seeded inputs, time the first inference, report;
 5. obey commands (``measure``/``exit``) from the parent, streaming raw samples in batches.
 
+In ``train`` mode the adapter's ``infer`` is one full training step (forward, loss, backward, optimizer step;
+see the torch adapter), so the same loop times steps: the first one is ``first_inference_ms``, warm-up steps are
+excluded like warm-up inferences, and every sample is one step of ``batch`` samples.
+
 The job, the commands and the frames to the parent are defined in :mod:`workbench.measure.wire`, which imports
 nothing heavy — that is what lets step 1 happen before step 2.
 """
@@ -222,7 +226,9 @@ def _serve(job: Job, cores: list[int], chan: FrameWriter) -> int:
         mode=job.mode,
         requests=job.requests,
         options=engine.options_with_defaults(options),
+        seed=job.seed,
     )
+    engine.check_mode(job.mode)  # the parent refused it already; a hand-made job gets the same line
     model = engine.load(artifact, settings)
     feeds = feeds_for_job(artifact.inputs, job.inputs, seed=job.seed)  # generated, then the given values
     model.set_inputs(feeds)

@@ -37,12 +37,15 @@ def prepare(
     precision: str = "fp32",
     quantize: Mapping[str, Mapping[str, Any]] | None = None,
     calibration: Mapping[str, Any] | None = None,
+    sparsity: float = 0.0,
 ) -> "ModelArtifact":
     """Resolve ``model`` into a ModelArtifact in a child process. Raises RunFailed("stopped by user") when
     ``should_stop()`` turns true while it works.
 
     ``precision`` ``int8`` also makes the quantized files for the engines in ``quantize`` (engine -> options),
-    calibrated as ``calibration`` says (:class:`workbench.models.quantize.CalibrationRequest` as a dict)."""
+    calibrated as ``calibration`` says (:class:`workbench.models.quantize.CalibrationRequest` as a dict).
+    ``sparsity`` above 0 prunes a built-in's conv/linear weights first (:mod:`workbench.models.prune`): every
+    file of the artifact, and the quantized ones made from them, is the pruned model."""
     from workbench_engines.base import ModelArtifact
 
     job = wire.PrepareJob(
@@ -54,6 +57,7 @@ def prepare(
         precision=precision,
         quantize={k: dict(v) for k, v in (quantize or {}).items()},
         calibration=dict(calibration or {}),
+        sparsity=float(sparsity or 0.0),
     )
     stopped = should_stop or (lambda: False)
     with tempfile.TemporaryFile() as err:
@@ -117,6 +121,7 @@ def _main() -> int:
             shapes=dict(job.shapes) or None,
             formats=set(job.formats) if job.formats is not None else None,
             seed=job.seed,
+            sparsity=job.sparsity,
         )
         if job.precision == "int8":
             from workbench.models.quantize import CalibrationRequest, prepare_int8
@@ -124,6 +129,10 @@ def _main() -> int:
             art = prepare_int8(
                 art, job.quantize, calibration=CalibrationRequest.from_dict(job.calibration), seed=job.seed
             )
+        if art.sparsity is not None:  # the sizes of the files the engines load, the quantized ones too
+            from workbench.models.prune import with_file_sizes
+
+            art = with_file_sizes(art)
     except errors.WorkbenchError as exc:  # anything else is a bug: its traceback goes to stderr
         chan.json(**wire.error_message(exc))
         return 0

@@ -111,6 +111,8 @@ class RunConfig:
     drift_samples: int = DEFAULT_DRIFT_SAMPLES
     #: below fp32: also measure every engine at fp32 in the same rounds (speedup over fp32, drift)
     fp32_baseline: bool = True
+    #: fraction of conv/linear weights pruned to zero (global magnitude) before export, for every engine alike
+    sparsity: float = 0.0
 
     def to_dict(self) -> dict[str, Any]:
         d = asdict(self)
@@ -175,6 +177,7 @@ def validate(config: RunConfig) -> RunConfig:
         require(name, config.device)
     if config.mode not in MODES:
         raise UsageError(f"--mode must be one of {', '.join(MODES)}, not {config.mode!r}")
+    engines = _engines_for_mode(engines, config.mode, explicit=config.engines_explicit)  # train: torch only
     if config.precision not in PRECISIONS:
         raise UsageError(f"--precision must be one of {', '.join(PRECISIONS)}, not {config.precision!r}")
     if config.duration_s < 0:
@@ -192,6 +195,8 @@ def validate(config: RunConfig) -> RunConfig:
         raise UsageError(f"--percentile must be between 0 and 100 (exclusive), not {bad_p[0]:g}")
     if config.requests is not None and config.requests < 1:
         raise UsageError(f"--requests must be >= 1, not {config.requests}")
+    if not 0 <= config.sparsity < 1:
+        raise UsageError(f"--sparsity must be a fraction in [0, 1), not {config.sparsity:g}")
     check_tolerances(config.rtol, config.atol)
     check_request(config.inputs)
     check_precision_flags(
@@ -216,9 +221,26 @@ def validate(config: RunConfig) -> RunConfig:
     baseline = canonical(config.baseline) if config.baseline else engines[0]
     if baseline not in engines:
         raise UsageError(f"--baseline {config.baseline!r} is not one of the engines run ({', '.join(engines)})")
+    if config.mode == "train":  # outputs change every step: no parity, no fp32 baseline/drift (docs/methodology.md)
+        config = replace(config, parity=False, fp32_baseline=False)
     return replace(
         config, engines=engines, cores=cores, threads=threads, baseline=baseline, engine_options=engine_options
     )
+
+
+def _engines_for_mode(engines: tuple[str, ...], mode: str, *, explicit: bool) -> tuple[str, ...]:
+    """The engines that can run ``mode`` (each adapter's ``modes``). A named engine that cannot is one line
+    (``onnxruntime cannot run training steps; use -e torch``); default engines that cannot are left out."""
+    from workbench_engines.registry import get_engine_class
+
+    if explicit:
+        for name in engines:
+            get_engine_class(name).check_mode(mode)
+        return engines
+    able = tuple(e for e in engines if mode in get_engine_class(e).modes)
+    if not able:
+        get_engine_class(engines[0]).check_mode(mode)
+    return able
 
 
 def check_tolerances(rtol: float | None, atol: float | None) -> None:
@@ -319,9 +341,13 @@ class Runner:
         on_event: Callable[[ev.Event], None] | None = None,
         live: bool = True,
         artifact: ModelArtifact | None = None,
+        reference_cache: dict[str, Any] | None = None,
     ) -> None:
         self.config = config
-        self._artifact = artifact  # a pre-resolved ModelArtifact (doctor, tests); None: resolve config.model
+        self._artifact = artifact  # a pre-resolved ModelArtifact (doctor, tests, sweeps); None: resolve config.model
+        #: the parity reference's outputs by what they depend on, shared by the runs of one sweep so the reference
+        #: process runs once per (batch, shapes, inputs, seed, sparsity) rather than once per cell
+        self._reference_cache = reference_cache
         self.run_id = new_run_id()
         self._on_event = on_event
         self._live_enabled = live
@@ -454,6 +480,7 @@ class Runner:
             seed=config.seed,
             should_stop=self._stop.is_set,
             on_start=self._set_prepare_proc,
+            sparsity=config.sparsity,
             **self._quantize_args(config),
         )
 
@@ -583,7 +610,7 @@ class Runner:
         reference_outputs, reference_note = None, None
         separate_reference = self._needs_separate_reference(artifact)
         if separate_reference:
-            reference_outputs, reference_note = self._reference(artifact)
+            reference_outputs, reference_note = self._cached_reference(artifact)
         lower = runs_baseline(config.precision, config.fp32_baseline)
         for name in config.engines:
             self._check_stop()
@@ -629,6 +656,25 @@ class Runner:
         )
         self._emit(ev.RunFinished(run_id=self.run_id, record=record.to_dict(), exit_code=exit_code))
         return record
+
+    def _cached_reference(self, artifact: ModelArtifact) -> tuple[dict[str, np.ndarray] | None, str | None]:
+        """:meth:`_reference`, through the shared cache when one was given (only successful outputs are kept)."""
+        if self._reference_cache is None:
+            return self._reference(artifact)
+        import json
+
+        c = self.config
+        key = json.dumps(
+            [artifact.name, artifact.source, c.batch, c.seed, c.sparsity, list(c.shapes), c.inputs.to_dict()],
+            sort_keys=True,
+            default=str,
+        )
+        if key in self._reference_cache:
+            return self._reference_cache[key], None
+        outputs, note = self._reference(artifact)
+        if outputs is not None:
+            self._reference_cache[key] = outputs
+        return outputs, note
 
     def _reference(self, artifact: ModelArtifact) -> tuple[dict[str, np.ndarray] | None, str | None]:
         """fp32 CPU outputs of the reference engine, from its own short-lived process."""
@@ -882,6 +928,10 @@ class Runner:
         )
         if eff.get("threads"):
             res.threads = eff["threads"]
+        if artifact.sparsity is not None:  # --sparsity: what was achieved, and the size of this engine's file
+            from workbench.models.prune import result_entry
+
+            res.sparsity = result_entry(artifact, st.engine or st.name, st.precision or c.precision)
         if st.error is not None or not st.rounds:
             res.status = "failed"
             res.error = st.error or "no measurements"
@@ -936,6 +986,8 @@ class Runner:
     def _parity(self, st, artifact, res, reference_outputs, reference_note) -> dict[str, Any]:
         c = self.config
         ref_label = f"{artifact.reference_engine} fp32"
+        if c.mode == "train":
+            return {"status": "skipped", "reference": None, "message": "parity does not apply to training steps"}
         if not c.parity:
             return {"status": "skipped", "reference": None, "message": "parity check disabled (--no-parity)"}
         if reference_outputs is None:

@@ -323,6 +323,8 @@ class PrepareJob:
     quantize: Mapping[str, Mapping[str, Any]] = field(default_factory=dict)
     #: :class:`workbench.models.quantize.CalibrationRequest` as a dict (``samples``, ``data``)
     calibration: Mapping[str, Any] = field(default_factory=dict)
+    #: fraction of a built-in's conv/linear weights pruned to zero before export (:mod:`workbench.models.prune`)
+    sparsity: float = 0.0
 
     def to_json(self) -> str:
         return json.dumps(
@@ -335,6 +337,7 @@ class PrepareJob:
                 "precision": self.precision,
                 "quantize": {k: dict(v) for k, v in self.quantize.items()},
                 "calibration": dict(self.calibration),
+                "sparsity": self.sparsity,
             }
         )
 
@@ -353,6 +356,7 @@ class PrepareJob:
             precision=str(d.get("precision") or "fp32"),
             quantize={str(k): dict(v) for k, v in (d.get("quantize") or {}).items()},
             calibration=dict(d.get("calibration") or {}),
+            sparsity=float(d.get("sparsity") or 0.0),
         )
 
 

@@ -76,12 +76,17 @@ def resolve(
     shapes: Mapping[str, tuple[int, ...]] | None = None,
     formats: set[str] | None = None,
     seed: int = 0,
+    sparsity: float = 0.0,
 ) -> ModelArtifact:
     """Resolve a built-in name or a model file path to an artifact with static input shapes.
 
     ``shapes`` maps input names to full shapes (``--shape``); key ``"*"`` (or ``""``) applies to a model's only
     input. ``formats`` limits which files a built-in is built for (None: all of :data:`BUILTIN_FORMATS`); a
     file is returned in its own format whatever ``formats`` says. ``seed`` seeds built-in weights.
+    ``sparsity`` above 0 prunes a built-in's conv/linear weights (global magnitude, :mod:`workbench.models.prune`)
+    before anything is exported: every file is the pruned model, cached under its own key, and the artifact's
+    ``sparsity`` says what was achieved. Files and checkpoint directories are refused (UsageError): pruning needs
+    the built-in torch module.
 
     Built-ins are exported on first use (seconds) and cached. Raises ModelError (unknown name, missing,
     empty, corrupt or unsupported file, unknown dims, failed export) or UsageError (bad batch/shape/format).
@@ -93,9 +98,17 @@ def resolve(
         unknown = sorted(set(formats) - set(FORMATS))
         if unknown:
             raise UsageError(f"unknown format {unknown[0]!r}: choose from {', '.join(FORMATS)}")
+    from workbench.models.prune import check_sparsity
+
+    sparsity = check_sparsity(sparsity)
     if zoo.is_builtin(model):
-        return _resolve_builtin(model, batch, clean_shapes, formats, seed)
+        return _resolve_builtin(model, batch, clean_shapes, formats, seed, sparsity)
     path = Path(model).expanduser()
+    if sparsity and path.exists():  # a missing file gets its own error below
+        raise UsageError(
+            f"--sparsity prunes a built-in model's torch weights before export; {path.name!r} is a file or "
+            "checkpoint, not a built-in: prune it before exporting, or use a built-in (workbench models)"
+        )
     from workbench.models import hf
 
     if hf.is_checkpoint_dir(path):
@@ -202,19 +215,37 @@ def convert_openvino(onnx_path: Path, xml_path: Path) -> None:
 
 
 def _resolve_builtin(
-    name: str, batch: int, shapes: dict[str, tuple[int, ...]], formats: set[str] | None, seed: int
+    name: str,
+    batch: int,
+    shapes: dict[str, tuple[int, ...]],
+    formats: set[str] | None,
+    seed: int,
+    sparsity: float = 0.0,
 ) -> ModelArtifact:
     info = zoo.get(name)
     specs = bind_shapes(info.inputs, batch=batch, shapes=shapes, defaults=info.dims, label=name)
     real_batch = _leading_dim(specs, batch)
     wanted = [f for f in BUILTIN_FORMATS if formats is None or f in formats]
     fields = cache_fields(name, specs, real_batch, seed)
+    module_fn: Callable[[Path, Path], torch.nn.Module] | None = None
+    if sparsity:
+        from workbench.models import prune
+
+        dense_fields = fields
+        fields = {**fields, "sparsity": prune.cache_fields(sparsity)}  # a pruned model never shares a dense file
+
+        def module_fn(folder: Path, tmp: Path) -> torch.nn.Module:
+            return _pruned_module(name, specs, info.outputs, seed, sparsity, dense_fields, folder, tmp)
+
     folder = builtin_cache_dir(name, cache_key(fields))
     files = {f: folder / _CACHE_FILES[f] for f in wanted}
-    if not all(_complete(p) for p in files.values()):
+    # a pruned folder always keeps its pruned weights: the report is measured from them, exports made from them
+    build = wanted + (["torch-builtin"] if sparsity and "torch-builtin" not in wanted else [])
+    if not all(_complete(folder / _CACHE_FILES[f]) for f in build):
         folder.mkdir(parents=True, exist_ok=True)
         with _file_lock(folder / ".lock"):
-            _build_missing(name, specs, info.outputs, seed, folder, wanted, fields)
+            _build_missing(name, specs, info.outputs, seed, folder, build, fields, module_fn=module_fn)
+    report = _sparsity_report(name, seed, folder, sparsity) if sparsity else None
     return ModelArtifact(
         name=name,
         source="builtin",
@@ -225,7 +256,64 @@ def _resolve_builtin(
         builtin=name,
         reference_engine=model_formats.builtin_reference_engine(),
         batch=real_batch,
+        sparsity=report,
     )
+
+
+def _pruned_module(
+    name: str,
+    specs: tuple[TensorSpec, ...],
+    outputs: tuple[str, ...],
+    seed: int,
+    sparsity: float,
+    dense_fields: Mapping[str, object],
+    folder: Path,
+    tmp: Path,
+) -> torch.nn.Module:
+    """The pruned built-in for the files of ``folder`` (call with its lock held): its cached pruned weights, or
+    the dense built-in's cached weights (built first when missing, under the dense folder's lock) pruned to
+    ``sparsity`` and saved — the report first, then the weights (a present weights file means complete)."""
+    import torch
+
+    from workbench.models import prune
+
+    weights = folder / _CACHE_FILES["torch-builtin"]
+    module = _step(f"build {name}", zoo.build_module, name, seed, calibrate=False)
+    if weights.is_file():
+        module.load_state_dict(torch.load(weights, map_location="cpu", weights_only=True))
+        return module
+    dense_folder = builtin_cache_dir(name, cache_key(dense_fields))
+    dense_weights = dense_folder / _CACHE_FILES["torch-builtin"]
+    if not dense_weights.is_file():
+        dense_folder.mkdir(parents=True, exist_ok=True)
+        with _file_lock(dense_folder / ".lock"):  # always pruned lock, then dense lock: never the other order
+            _build_missing(name, specs, outputs, seed, dense_folder, ["torch-builtin"], dense_fields)
+    module.load_state_dict(torch.load(dense_weights, map_location="cpu", weights_only=True))
+    report = _step(f"prune {name}", prune.prune_global, module, sparsity)
+    prune.write_report(folder, report)
+    torch.save(module.state_dict(), tmp / weights.name)
+    os.replace(tmp / weights.name, weights)
+    return module
+
+
+def _sparsity_report(name: str, seed: int, folder: Path, sparsity: float) -> dict[str, Any]:
+    """The pruned folder's report (measured when it was pruned; measured again from the weights if the report
+    file is gone), with the folder it describes."""
+    from workbench.models import prune
+
+    report = prune.read_report(folder)
+    if report is None:
+        import torch
+
+        module = _step(f"build {name}", zoo.build_module, name, seed, calibrate=False)
+        module.load_state_dict(
+            torch.load(folder / _CACHE_FILES["torch-builtin"], map_location="cpu", weights_only=True)
+        )
+        report = prune.measure(module, sparsity)
+        prune.write_report(folder, report)
+    out = {k: v for k, v in report.items() if k != "size_cache"}
+    out["folder"] = str(folder)
+    return out
 
 
 def _resolve_hf(path: Path, batch: int, shapes: dict[str, tuple[int, ...]], formats: set[str] | None) -> ModelArtifact:

@@ -47,7 +47,8 @@ def file_sizes(paths: list[Path]) -> tuple[int, int]:
     return raw, packed
 
 
-def _files(fmt: str, path: str) -> list[Path]:
+def format_files(fmt: str, path: str) -> list[Path]:
+    """The files one format's model takes (an IR's ``.xml`` and its ``.bin``)."""
     p = Path(path)
     return [p, p.with_suffix(".bin")] if fmt == "openvino" else [p]
 
@@ -139,7 +140,7 @@ def artifact_sizes(artifact: ModelArtifact, precisions: tuple[str, ...]) -> list
                 path = variant.files.get(fmt)
             if not path:
                 continue
-            raw, packed = file_sizes(_files(fmt, path))
+            raw, packed = file_sizes(format_files(fmt, path))
             params = onnx_params(path) if fmt == "onnx" else openvino_params(path)
             rows.append({**base, "params": params, "bytes": raw, "gzip_bytes": packed, "file": path})
     return rows

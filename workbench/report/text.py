@@ -7,7 +7,7 @@ import sys
 from typing import TYPE_CHECKING, Any, Mapping, Sequence
 
 from workbench.stats.speedup import unshown_ratio
-from workbench.units import MISSING, ms, rate, ratio, significant
+from workbench.units import MISSING, bytes_iec, count, ms, percent, rate, ratio, significant
 
 if TYPE_CHECKING:  # pragma: no cover
     from workbench.result import RunRecord
@@ -164,6 +164,7 @@ def result_notes(record: "RunRecord") -> list[tuple[str, str]]:
     notes: list[tuple[str, str]] = [
         ("bad", f"{r.engine} failed: {r.error or 'no measurements'}") for r in record.results if not r.ok
     ]
+    notes += train_sparsity_notes(record)
     for r in record.results:
         if r.speedup_note and r.speedup_note != "baseline" and r.speedup is None and r.ok:
             kept = unshown_ratio(r.speedup_note)
@@ -181,6 +182,63 @@ def result_notes(record: "RunRecord") -> list[tuple[str, str]]:
     return notes
 
 
+def train_sparsity_notes(record: "RunRecord") -> list[tuple[str, str]]:
+    """Notes for a training run (what one step is) and a pruned model (the achieved sparsity, each engine's file
+    size and gzip -9 size; OpenVINO's sparse-weights switch, active or not)."""
+    notes: list[tuple[str, str]] = []
+    c = record.config or {}
+    if c.get("mode") == "train":
+        trains = [((r.effective or {}).get("extra") or {}).get("train") for r in record.results if r.ok]
+        t = next((x for x in trains if x), None) or {}
+        loss = t.get("loss") or "loss"
+        notes.append(
+            (
+                "note",
+                f"train: each sample is one step of batch {c.get('batch')} (zero_grad, forward, {loss}, backward, "
+                f"{t.get('optimizer') or 'optimizer'} step); items/s = samples/s; parity does not apply",
+            )
+        )
+    pruned = [r for r in record.results if r.sparsity]
+    if pruned:
+        s = pruned[0].sparsity or {}
+        files = ", ".join(
+            f"{r.engine} {bytes_iec(r.sparsity.get('file_bytes'))} (gzip {bytes_iec(r.sparsity.get('gzip_bytes'))})"
+            for r in pruned
+            if r.sparsity and r.sparsity.get("file_bytes") is not None
+        )
+        achieved = (s.get("achieved") or 0.0) * 100
+        target = (s.get("target") or 0.0) * 100
+        notes.append(
+            (
+                "note",
+                f"sparsity: {percent(achieved, decimals=2)} of {count(s.get('weights'))} conv/linear weights are zero "
+                f"(target {percent(target, decimals=0)}, per layer in --json)" + (f"; files: {files}" if files else ""),
+            )
+        )
+        empty = list(s.get("empty_layers") or [])
+        if empty:
+            notes.append(
+                (
+                    "warn",
+                    f"sparsity: {len(empty)} layer(s) pruned entirely ({', '.join(empty[:3])}"
+                    f"{', …' if len(empty) > 3 else ''}): global magnitude pruning emptied them, so what follows "
+                    "them no longer depends on the input",
+                )
+            )
+    for r in record.results:
+        sw = ((r.effective or {}).get("extra") or {}).get("sparse_weights")
+        if isinstance(sw, dict):
+            state = "active" if sw.get("active") else f"not active ({sw.get('why_inactive') or 'no sparse layer'})"
+            notes.append(
+                (
+                    "note",
+                    f"{r.engine}: sparse weights (rate {sw.get('rate')}) {state}: "
+                    f"{sw.get('sparse_fully_connected')} of {sw.get('fully_connected')} FullyConnected layers sparse",
+                )
+            )
+    return notes
+
+
 def render_results(record: "RunRecord") -> str:
     rows = result_rows(record)
     headers = list(RESULT_HEADERS)
@@ -190,9 +248,15 @@ def render_results(record: "RunRecord") -> str:
 
     cores_s = format_cores(cores)
     cpu = ((record.system or {}).get("cpu") or {}).get("model")
+    dur = c.get("duration_s")
+    rounds = (
+        f"{dur:g}s x {c.get('repeats') or 1}"
+        if isinstance(dur, (int, float))
+        else f"{MISSING} x {c.get('repeats') or 1}"
+    )
     head = (
-        f"{record.model['name']}  batch {c.get('batch')}  {c.get('mode')}  threads {c.get('threads')}  "
-        f"cores {cores_s}  {c.get('duration_s'):g}s x {c.get('repeats')}  run {record.run_id}"
+        f"{(record.model or {}).get('name', '?')}  batch {c.get('batch', MISSING)}  {c.get('mode', MISSING)}  "
+        f"threads {c.get('threads', 'auto')}  cores {cores_s or MISSING}  {rounds}  run {record.run_id}"
     )
     lines = [head]
     given = describe_inputs(c.get("inputs") or {})
