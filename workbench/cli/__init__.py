@@ -47,9 +47,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--model", "-m", help="preselect a model (built-in name or file)")
     p.set_defaults(func=cmd_ui)
 
-    from workbench.cli import doctor, history, info, matrix, parity, report, run, size, watch
+    from workbench.cli import doctor, fleet, history, info, matrix, parity, recommend, report, run, size, sweep, watch
 
-    for module in (run, parity, info, doctor, watch, size, matrix, report):
+    for module in (run, parity, info, doctor, watch, size, matrix, sweep, recommend, fleet, report):
         module.register(sub)
 
     p = sub.add_parser("serve", help="serve the UI to a browser (textual-serve), on 127.0.0.1 by default")

@@ -58,7 +58,31 @@ def _local(created: str) -> str:
         return str(created)
 
 
+def _sweep_cell(rec: RunRecord) -> str:
+    """A sweep's list entry: its state, cells done/total, engines, and its fastest cell."""
+    from workbench.measure.sweep import effective_state
+
+    info = rec.sweep or {}
+    engines = ",".join(dict.fromkeys(r.engine for r in rec.results)) or ",".join(
+        (info.get("spec") or {}).get("engines") or []
+    )
+    ok = [r for r in rec.results if r.ok and (r.latency_ms or {}).get("p50") is not None]
+    best = min(ok, key=lambda r: float((r.latency_ms or {}).get("p50") or 0.0), default=None)
+    fastest = ""
+    if best is not None:
+        from workbench.measure.cells import CellSpec
+
+        where = CellSpec.from_dict(best.cell).label() if best.cell else best.engine
+        fastest = f"; best p50 {ms((best.latency_ms or {})['p50'])}ms {where}"
+    total = info.get("cells_total") or len(rec.results)
+    fleet = info.get("fleet") or {}  # issue #13: a sweep collected from a cluster says where it ran
+    where_run = f" · on {','.join(fleet.get('nodes') or []) or '?'} [{fleet.get('fingerprint')}]" if fleet else ""
+    return f"sweep {len(rec.results)}/{total} cells, {effective_state(rec)}: {engines}{fastest}{where_run}"
+
+
 def _engines_cell(rec: RunRecord) -> str:
+    if rec.kind == "sweep":
+        return _sweep_cell(rec)
     parts = []
     for r in rec.results:
         if not r.ok:
@@ -72,6 +96,10 @@ def _engines_cell(rec: RunRecord) -> str:
 
 
 def _cfg(rec: RunRecord, key: str) -> str:
+    if rec.kind == "sweep":  # the axis: 1,2,4
+        axis = ((rec.sweep or {}).get("spec") or {}).get({"batch": "batches"}.get(key, key))
+        if axis:
+            return ",".join("auto" if v is None else str(v) for v in axis)
     value = (rec.config or {}).get(key)
     if value is None and rec.results:
         value = getattr(rec.results[0], key, None)
@@ -341,6 +369,8 @@ def cmd_compare(args: argparse.Namespace) -> int:
     from workbench.report.compare import gate_report, render_comparison
     from workbench.stats.compare import compare
 
+    if getattr(args, "by", None) == "machine":
+        return cmd_compare_machines(args)
     if (args.baseline or args.candidate) and (args.a or args.b):
         raise UsageError("give the runs either as A B or as --baseline/--candidate, not both")
     base_spec = args.baseline or args.a
@@ -552,7 +582,65 @@ def register(subparsers: Any) -> None:
         help="exit 1 if the candidate is significantly slower by more than PCT percent",
     )
     p.add_argument("--json", action="store_true", help="print the comparison as JSON")
+    _add_machine_compare_args(p)
     p.set_defaults(func=cmd_compare)
+
+
+# ------------------------------------------------------------------------------- compare --by machine (issue #13)
+
+
+def _add_machine_compare_args(p: argparse.ArgumentParser) -> None:
+    """``compare --by machine -m M [--objective ...] [--html FILE]``: stored results of a model across machines."""
+    g = p.add_argument_group("across machines (docs/fleet.md)")
+    g.add_argument(
+        "--by",
+        choices=("machine",),
+        help="compare the stored results of one model (-m) grouped by machine: the best configuration per machine",
+    )
+    g.add_argument("--model", "-m", help="with --by machine: the model whose stored results to compare")
+    g.add_argument(
+        "--objective",
+        default="latency,throughput",
+        help="with --by machine: latency (p50 per call), throughput (items/s), or both (default)",
+    )
+    g.add_argument("--html", metavar="FILE", help="with --by machine: also write the comparison as an HTML page")
+
+
+def machine_comparison(model: str, objective: str = "latency,throughput") -> Any:
+    """The stored results of ``model`` across machines (:func:`workbench.stats.machines.compare_machines`): what
+    ``compare --by machine`` and ``recommend --across-machines`` show, and what a UI view can render."""
+    from workbench.stats.machines import OBJECTIVES, compare_machines
+
+    objectives = [o.strip() for o in (objective or "").split(",") if o.strip()]
+    bad = [o for o in objectives if o not in OBJECTIVES]
+    if bad or not objectives:
+        raise UsageError(f"--objective must be among {', '.join(OBJECTIVES)} (comma-separated), not {objective!r}")
+    records = _store().list(model=model, limit=None)
+    return compare_machines(records, model, objectives)
+
+
+def cmd_compare_machines(args: argparse.Namespace) -> int:
+    from workbench.report.machines import render_machines, render_machines_html
+
+    if args.a or args.b or args.baseline or args.candidate or args.fail_above is not None:
+        raise UsageError("--by machine compares all stored results of a model: give -m MODEL, not runs or a gate")
+    if not args.model:
+        raise UsageError(
+            "--by machine needs the model: -m MODEL", hint="e.g. `workbench compare --by machine -m resnet50`"
+        )
+    cmp = machine_comparison(args.model, args.objective)
+    if not cmp.machines:
+        raise UsageError(f"no stored results of model {args.model!r}", hint="see `workbench history list`")
+    if args.html:
+        from workbench.report.export import write_text
+
+        path = write_text(args.html, render_machines_html(cmp), flag="--html")
+        print(f"wrote the comparison across machines to {path}", file=sys.stderr)
+    if args.json:
+        _print_json(cmp.to_dict())
+    else:
+        print(render_machines(cmp))
+    return 0
 
 
 def _history_default(args: argparse.Namespace) -> int:

@@ -1,0 +1,201 @@
+"""Rendering the cross-machine comparison (:mod:`workbench.stats.machines`): terminal text for
+``workbench compare --by machine`` / ``workbench recommend --across-machines``, and an HTML page/section in the
+style of the run report (:mod:`workbench.report.html`).
+
+Pure: a :class:`~workbench.stats.machines.MachineComparison` in, text out; numbers through :mod:`workbench.units`.
+"""
+
+from __future__ import annotations
+
+from typing import Any, Mapping
+
+from workbench.report.text import table
+from workbench.stats.machines import MachineComparison, Ranking
+from workbench.units import MISSING, ms, rate, ratio
+
+__all__ = ["render_machines", "render_recommendation", "machines_html_section", "render_machines_html"]
+
+
+def _n(n: int, word: str) -> str:
+    return f"{n} {word}{'' if n == 1 else 's'}"
+
+
+def _value(objective_metric: str, v: Any) -> str:
+    if v is None:
+        return MISSING
+    return rate(v) if objective_metric == "throughput" else ms(v)
+
+
+def _repeats(best: Mapping[str, Any], metric: str) -> str:
+    n = best.get("repeats") or 0
+    if n < 2:
+        return str(n)
+    return f"{n} ({_value(metric, best.get('min'))}–{_value(metric, best.get('max'))})"
+
+
+def _ranking_rows(rk: Ranking) -> list[list[str]]:
+    metric = rk.objective.metric
+    rows = []
+    for row in rk.rows:
+        best = row["best"]
+        spread = row["spread"]
+        rows.append(
+            [
+                row["machine"],
+                row["label"],
+                ",".join(best.get("hosts") or []) or MISSING,
+                _value(metric, best["value"]),
+                ratio(row.get("vs_best")),
+                best["config"]["label"],
+                str(spread.get("configs") or 0),
+                ratio(spread.get("ratio")),
+                _repeats(best, metric),
+            ]
+        )
+    return rows
+
+
+def _headers(rk: Ranking) -> list[str]:
+    unit = "p50 ms" if rk.objective.metric != "throughput" else "items/s"
+    return [
+        "machine",
+        "hardware",
+        "nodes",
+        f"best {unit}",
+        "vs best",
+        "best configuration",
+        "configs",
+        "spread",
+        "repeats",
+    ]
+
+
+def render_machines(cmp: MachineComparison) -> str:
+    """Per objective, the machines ranked by their best configuration, with the spread within each machine
+    (worst configuration ÷ best) and across machines; then what each machine is."""
+    if not cmp.machines:
+        return f"no stored results of model {cmp.model!r}" if cmp.model else "no stored results"
+    what = f"{cmp.model} · " if cmp.model else ""
+    out = [
+        f"{what}{_n(len(cmp.machines), 'machine')} · {_n(cmp.records, 'stored run')} (runs and sweeps) · "
+        f"{_n(cmp.results, 'result')}",
+    ]
+    for rk in cmp.rankings.values():
+        o = rk.objective
+        out.append("")
+        if not rk.rows:
+            out.append(f"{o.name}: no successful results")
+            continue
+        win = rk.winner or {}
+        spread = rk.spread()
+        out.append(
+            f"{o.name} ({o.description}) — best: {win.get('label')} with {win['best']['config']['label']}, "
+            f"{_value(o.metric, win['best']['value'])} {o.unit}"
+            + (f"; the slowest machine's best is {ratio(spread)} worse" if spread else "")
+        )
+        out.append(table(_headers(rk), _ranking_rows(rk), align="lllrrlrrl"))
+    out.append("")
+    out.append("machines (grouped by CPU model, ISA flags, cores, memory; kernel and engine versions may differ):")
+    for m in cmp.machines:
+        fp = ", ".join(sorted(m.fingerprints)) or MISSING
+        extra = []
+        if m.failed:
+            extra.append(f"{m.failed} failed results")
+        if m.excluded_parity:
+            extra.append(f"{m.excluded_parity} left out: outputs did not match the reference")
+        isa = " ".join(m.fields.get("isa") or []) or MISSING
+        out.append(
+            f"  {m.key}  {m.label}\n      ISA: {isa}; fingerprints: {fp}; nodes: {', '.join(sorted(m.hosts)) or MISSING}; "
+            f"runs: {len(m.run_ids)}" + (f"; {'; '.join(extra)}" if extra else "")
+        )
+    out.append(
+        "\nspread: worst configuration ÷ best on that machine (how much the settings matter there); "
+        "vs best: that machine's best against the best machine's; repeats: measurements of the best "
+        "configuration (median shown, min–max in brackets)"
+    )
+    return "\n".join(out)
+
+
+def render_recommendation(cmp: MachineComparison) -> str:
+    """The answer first: per objective the best node type and its configuration, then every machine's best."""
+    if not cmp.machines:
+        return f"no stored results of model {cmp.model!r} to recommend from" if cmp.model else "no stored results"
+    out = [
+        f"{cmp.model}: the best machine per objective, from {_n(cmp.records, 'stored run')} on {_n(len(cmp.machines), 'machine')}"
+    ]
+    for rk in cmp.rankings.values():
+        o = rk.objective
+        win = rk.winner
+        if win is None:
+            out.append(f"  {o.name}: no successful results")
+            continue
+        spread = rk.spread()
+        out.append(
+            f"  {o.name}: {win['label']} [{win['machine']}] — {win['best']['config']['label']}, "
+            f"{_value(o.metric, win['best']['value'])} {o.unit}"
+            + (f" (machines differ up to {ratio(spread)})" if spread else "")
+        )
+        for row in rk.rows[1:]:
+            out.append(
+                f"      then {row['label']} [{row['machine']}] — {row['best']['config']['label']}, "
+                f"{_value(o.metric, row['best']['value'])} {o.unit} ({ratio(row.get('vs_best'))} worse)"
+            )
+    return "\n".join(out)
+
+
+def machines_html_section(cmp: MachineComparison) -> str:
+    """One ``<section>`` per objective (table + bar chart of each machine's best), for any HTML page."""
+    from workbench.report.html import bar_chart_svg, html_table, section
+
+    parts = []
+    for rk in cmp.rankings.values():
+        o = rk.objective
+        if not rk.rows:
+            continue
+        rows = _ranking_rows(rk)
+        labels = [f"{r['label'][:40]}" for r in rk.rows]
+        chart = bar_chart_svg(
+            labels,
+            {f"best {o.unit}": [r["best"]["value"] for r in rk.rows]},
+            f"{o.name}: each machine's best configuration",
+            unit=o.unit,
+            label_width=260,
+            width=760,
+        )
+        headers = _headers(rk)
+        numeric = [
+            h in ("vs best", "configs", "spread") or h.startswith("best ") and "configuration" not in h for h in headers
+        ]
+        parts.append(
+            section(
+                f"{o.name.capitalize()} across machines — {o.description}", html_table(headers, rows, numeric), chart
+            )
+        )
+    return "\n".join(parts)
+
+
+def render_machines_html(cmp: MachineComparison) -> str:
+    """A self-contained page: the rankings per objective and the machines."""
+    from workbench.report.html import document, html_table, section
+
+    machines = html_table(
+        ["machine", "hardware", "ISA", "fingerprints", "nodes", "runs"],
+        [
+            [
+                m.key,
+                m.label,
+                " ".join(m.fields.get("isa") or []) or MISSING,
+                ", ".join(sorted(m.fingerprints)) or MISSING,
+                ", ".join(sorted(m.hosts)) or MISSING,
+                str(len(m.run_ids)),
+            ]
+            for m in cmp.machines
+        ],
+        [False, False, False, False, False, True],
+    )
+    body = [machines_html_section(cmp), section("Machines", machines)]
+    return document(
+        f"{cmp.model or 'all models'} across machines",
+        body,
+        subtitle=f"{_n(len(cmp.machines), 'machine')} · {_n(cmp.records, 'stored run')} · {_n(cmp.results, 'result')}",
+    )
