@@ -552,3 +552,31 @@ async def test_setup_offers_every_precision_and_int8_reaches_the_run_config():
         select.value = "int8"
         await pilot.pause()
         assert app.query_one("#setup").values()["precision"] == "int8"
+
+
+async def test_history_b_compares_the_highlighted_runs_model_across_machines():
+    """`b` on a history row opens what `workbench compare --by machine -m MODEL` prints, from the stored runs."""
+    from workbench.store.history import HistoryStore
+    from workbench.tui.screens import MachinesScreen
+
+    store = HistoryStore()
+    for i, (cpu, scale) in enumerate((("Fixture Xeon A (test data)", 2.0), ("Fixture Xeon B (test data)", 1.0))):
+        rec = _stat_record(f"mach0000000{i}", f"2001-02-0{i + 3}T12:00:00+00:00", [("openvino", scale, i, 400, 0.05)])
+        rec.system = {
+            "fingerprint": f"fp-{i}",
+            "fingerprint_fields": {"cpu_model": cpu, "machine": "x86_64", "logical_cpus": 8 * (i + 1)},
+        }
+        store.add(rec)
+    app = fixture_app()
+    async with app.run_test(size=SIZE) as pilot:
+        assert await wait_for(pilot, lambda: app.query_one("#history-table").row_count == 2, 5)
+        app.query_one("#history-table").focus()
+        await pilot.press("b")
+        assert await wait_for(pilot, lambda: isinstance(app.screen, MachinesScreen), 5)
+        text = str(app.screen.query_one("#machines-text").render())
+        assert "Fixture Xeon A" in text and "Fixture Xeon B" in text
+        # B is twice as fast: it ranks first on latency
+        assert text.index("Fixture Xeon B") < text.index("Fixture Xeon A")
+        await pilot.press("escape")
+        await pilot.pause(0.05)
+        assert not isinstance(app.screen, MachinesScreen)

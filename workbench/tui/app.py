@@ -107,6 +107,14 @@ class WorkbenchApp(App[int]):
             tooltip="Export the current results (JSON) to WORKBENCH_HOME or the cwd",
         ),
         Binding("m", "monitor", "Monitor", id="monitor", tooltip="Follow a run in flight in another session"),
+        Binding(
+            "w",
+            "sweep",
+            "Sweep",
+            show=False,
+            id="sweep",
+            tooltip="Sweep threads × batch × precision × mode of the Setup's model and engines, filled in live",
+        ),
         Binding("question_mark", "help", "Help", key_display="?", id="help", tooltip="List every key"),
         Binding("q", "quit", "Quit", id="quit", tooltip="Quit (a run in progress is stopped)"),
         Binding(
@@ -278,9 +286,9 @@ class WorkbenchApp(App[int]):
     # ---------------------------------------------------------------------------------------------- bindings
     def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
         modal = isinstance(self.screen, ModalScreen)
-        if action in ("run_bench", "monitor", "show_view") and modal:
+        if action in ("run_bench", "monitor", "show_view", "sweep") and modal:
             return False
-        if action == "run_bench" and self.running:
+        if action in ("run_bench", "sweep") and self.running:
             return None
         if action == "stop" and not self.running:
             return None
@@ -619,6 +627,26 @@ class WorkbenchApp(App[int]):
         elif state == WorkerState.CANCELLED:
             self.running = False
 
+    # -------------------------------------------------------------------------------------------------- sweep
+    def action_sweep(self) -> None:
+        """Open the Sweep screen (workbench/tui/sweep.py) for the Setup pane's model, engines and cores."""
+        from workbench.tui.sweep import SweepScreen, SweepTarget
+
+        if self.running:
+            self.notify("A run is in progress — press s to stop it before starting a sweep.", severity="warning")
+            return
+        setup = self.query_one(SetupPane)
+        try:
+            values = setup.values()
+        except SetupError as exc:
+            if not self.wide:
+                self.view = "setup"
+            setup.show_error(exc.field, str(exc))
+            self.notify(str(exc), severity="error", title="Setup")
+            return
+        setup.clear_error()
+        self.push_screen(SweepScreen(SweepTarget.from_setup(values), cpus=self._cpus))
+
     # ------------------------------------------------------------------------------------------------ history
     @on(HistoryPane.ShowRun)
     def _show_run(self, message: HistoryPane.ShowRun) -> None:
@@ -669,6 +697,7 @@ class WorkbenchApp(App[int]):
                     ("enter", "Show the run's details"),
                     ("space", "Mark/unmark the run (two marks to compare)"),
                     ("c", "Compare the two marked runs"),
+                    ("b", "This run's model across machines (best node type per objective)"),
                 ],
             ),
             (
@@ -694,6 +723,14 @@ class WorkbenchApp(App[int]):
                     ("e", "Export the run(s) shown"),
                     ("r", "Refresh the list of runs in flight (monitor)"),
                     ("enter", "Follow the chosen run"),
+                ],
+            ),
+            (
+                "Sweep (w)",
+                [
+                    ("enter / r", "Start the sweep set up in the fields (comma-separated axes)"),
+                    ("s", "Stop: the cell in flight is killed, finished cells stay saved (workbench sweep --resume)"),
+                    ("escape", "Close (while a sweep runs: twice stops it and closes)"),
                 ],
             ),
         ]

@@ -68,3 +68,63 @@ class LiveRunsListed(Message):
 
     runs: tuple[dict[str, Any], ...]
     error: str | None = None
+
+
+# ------------------------------------------------------------------------------------------------------ sweeps
+# The Sweep screen's worker (workbench/tui/sweep.py) turns the sweep's events into these; the screen's handlers
+# set reactives and fill the table. ``result`` dicts are EngineResult.to_dict() and are not mutated after posting.
+
+
+@dataclass
+class SweepBegan(Message):
+    """The sweep started (or resumed): ``total`` cells, ``done`` of them finished before."""
+
+    sweep_id: str
+    total: int
+    done: int
+
+
+@dataclass
+class SweepCellStarted(Message):
+    """Cell ``index`` (0-based) of ``total`` starts; ``eta_s``: the estimate for what is left (None at first)."""
+
+    sweep_id: str
+    index: int
+    total: int
+    label: str
+    eta_s: float | None
+
+
+@dataclass
+class SweepCellActivity(Message):
+    """What the cell in flight is doing (preparing, loading, measuring); ``fraction`` of the cell done (0..1)."""
+
+    text: str
+    fraction: float | None = None
+
+    def can_replace(self, message: Message) -> bool:
+        # only the latest activity matters: a flood of progress can never queue up behind the renderer
+        return isinstance(message, SweepCellActivity)
+
+
+@dataclass
+class SweepCellFinished(Message):
+    """A cell finished (``result["status"]`` ``ok``, or ``failed`` with its ``error``); ``done`` cells so far."""
+
+    sweep_id: str
+    index: int
+    total: int
+    done: int
+    label: str
+    result: dict[str, Any]
+    eta_s: float | None
+
+
+@dataclass
+class SweepEnded(Message):
+    """The sweep's worker is done: ``state`` ``complete`` | ``interrupted`` | ``failed``; ``record`` is the sweep as
+    saved (None when it could not start); ``error`` one line when it failed."""
+
+    state: str
+    record: "RunRecord | None"
+    error: str | None = None

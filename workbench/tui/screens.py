@@ -375,3 +375,25 @@ class MonitorScreen(_Modal):
     def _chosen(self, event: OptionList.OptionSelected) -> None:
         if event.option.id:
             self.dismiss(event.option.id)
+
+
+# ------------------------------------------------------------------------------------------------- by machine
+
+
+class MachinesScreen(_Modal):
+    """The stored results of one model grouped by machine: the best node per objective (``compare --by machine``)."""
+
+    def __init__(self, model: str, text: str) -> None:
+        super().__init__()
+        self._model = model
+        self._text = text
+
+    def compose(self) -> ComposeResult:
+        with Vertical(classes="dialog", id="machines-dialog"):
+            with VerticalScroll(id="machines-body"):
+                yield Static(self._text, id="machines-text", markup=False)
+            yield Static("escape closes · the same as `workbench compare --by machine -m MODEL`", classes="dialog-hint")
+
+    def on_mount(self) -> None:
+        self.query_one("#machines-dialog").border_title = f"By machine · {self._model}"
+        self.query_one("#machines-body").focus()

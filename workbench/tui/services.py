@@ -18,8 +18,10 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, Callable, Iterator, Mapping, Sequence
 
 if TYPE_CHECKING:  # pragma: no cover - typing only
+    from workbench.measure.cells import SweepSpec
     from workbench.measure.events import Event
     from workbench.measure.runner import RunConfig, Runner
+    from workbench.measure.sweep import Sweep
     from workbench.models.inputs import InputRequest
     from workbench.result import RunRecord
     from workbench.store.history import HistoryStore
@@ -207,3 +209,41 @@ def export_records(records: Sequence["RunRecord"], fmt: str = "json", name: str 
         ids = "-".join(r.run_id for r in records[:2]) or "empty"
         name = f"workbench-{ids}.{suffix}"
     return write(export_dir() / name, fmt, list(records))
+
+
+# ------------------------------------------------------------------------------------------------------ sweeps
+# (the Sweep screen, workbench/tui/sweep.py)
+
+
+def make_sweep_spec(values: Mapping[str, Any]) -> "SweepSpec":
+    """A :class:`workbench.measure.cells.SweepSpec` from the Sweep screen's values (keys are SweepSpec fields)."""
+    from workbench.measure.cells import SweepSpec
+
+    return SweepSpec(**dict(values))
+
+
+def check_sweep_spec(spec: "SweepSpec") -> int:
+    """Check ``spec``'s axes by the CLI's rules (:func:`workbench.measure.cells.check_spec`, against the cores this
+    process may use); returns its number of cells. Raises UsageError with one line."""
+    from workbench.machine.cpus import allowed_cores
+    from workbench.measure.cells import check_spec, expand
+
+    check_spec(spec, allowed_cores())
+    return len(expand(spec))
+
+
+def make_sweep(spec: "SweepSpec", store: "HistoryStore", on_event: Callable[["Event"], None]) -> "Sweep":
+    """A :class:`workbench.measure.sweep.Sweep` that saves itself to ``store`` after every cell; ``run()`` blocks (a
+    thread worker), ``cells.stop()`` is thread-safe and makes ``run()`` raise SweepInterrupted."""
+    from workbench.measure.sweep import Sweep
+
+    return Sweep(spec, store=store, on_event=on_event)
+
+
+# ---- across machines --------------------------------------------------------------------------------------------
+def machine_comparison(store: "HistoryStore", model: str) -> str:
+    """The stored results of ``model`` grouped by machine (``workbench compare --by machine -m MODEL``), as text."""
+    from workbench.report.machines import render_machines
+    from workbench.stats.machines import compare_machines
+
+    return render_machines(compare_machines(store.list(model=model, limit=None), model))

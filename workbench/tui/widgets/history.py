@@ -45,7 +45,20 @@ class HistoryTable(DataTable):
     BINDINGS = [
         Binding("space", "mark", "Mark", show=False, id="history-mark", tooltip="Mark/unmark this run for comparison"),
         Binding("c", "compare", "Compare", show=False, id="history-compare", tooltip="Compare the two marked runs"),
+        Binding(
+            "b",
+            "by_machine",
+            "By machine",
+            show=False,
+            id="history-by-machine",
+            tooltip="This run's model across machines: the best node type per objective",
+        ),
     ]
+
+    def action_by_machine(self) -> None:
+        pane = self._pane()
+        if pane is not None:
+            pane.by_machine()
 
     def action_mark(self) -> None:
         pane = self._pane()
@@ -134,7 +147,9 @@ class HistoryPane(Vertical):
         for rec in self.records:
             p50, engine = best_p50(rec)
             failed = sum(1 for r in rec.results if not r.ok)
-            engines = engines_label((r.engine for r in rec.results), compact=True)
+            engines = engines_label(dict.fromkeys(r.engine for r in rec.results), compact=True)
+            if rec.kind == "sweep":  # one result per cell: say how many, not the engine of each
+                engines = f"sweep×{len(rec.results)} {engines}"
             mark = _cell("●", accent) if rec.run_id in self.marked else _cell(" ")
             best = _cell(f"{ms(p50)} {short_engine(engine)}" if engine else MISSING)
             if failed:
@@ -180,6 +195,23 @@ class HistoryPane(Vertical):
             self.marked = tuple(m for m in self.marked if m != rec.run_id)
         else:
             self.marked = (*self.marked, rec.run_id)[-2:]
+
+    def by_machine(self) -> None:
+        """Open the cross-machine comparison of the highlighted run's model."""
+        from workbench.tui import services
+        from workbench.tui.screens import MachinesScreen
+
+        rec = self.current()
+        model = str((rec.model or {}).get("name") or "") if rec is not None else ""
+        if not model:
+            self.app.notify("Highlight a run first: its model is compared across machines.", severity="warning")
+            return
+        try:
+            text = services.machine_comparison(services.open_history(), model)
+        except Exception as exc:  # a history that cannot be read: one line, the UI stays up
+            self.app.notify(f"Cannot compare across machines: {exc}", severity="error")
+            return
+        self.app.push_screen(MachinesScreen(model, text))
 
     def compare(self) -> None:
         by_id = {r.run_id: r for r in self.records}

@@ -34,7 +34,7 @@ if TYPE_CHECKING:  # pragma: no cover
     from workbench_engines.base import EngineInfo, EngineOption
 
 PRECISION_CHOICES: tuple[str, ...] = PRECISIONS  # below fp32 each engine also runs at fp32: speedup and drift
-MODE_CHOICES: tuple[str, ...] = ("latency", "throughput")
+MODE_CHOICES: tuple[str, ...] = ("latency", "throughput", "train")  # train: torch only (timed training steps)
 DEFAULT_MODEL = "resnet18"
 DEFAULT_DURATION_S = 5.0
 DEFAULT_WARMUP_S = 1.0
