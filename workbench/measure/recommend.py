@@ -63,12 +63,15 @@ MAX_PASSES = 3
 BASELINE_ENGINE = "torch"
 #: axes of the coordinate descent per objective, in order
 DESCENT_AXES: dict[str, tuple[str, ...]] = {
-    "latency": ("threads",),
-    "memory": ("threads",),
-    "throughput": ("threads", "streams", "requests", "batch"),
+    "latency": ("precision", "threads"),
+    "memory": ("precision", "threads"),
+    "throughput": ("precision", "threads", "streams", "requests", "batch"),
 }
+#: the precision an engine starts from (its hint): the first of these it offers — int8 kernels (VNNI/AMX) are the
+#: usual winner on a server CPU, then bf16; the others are the precision axis of the descent
+HINT_PRECISIONS: tuple[str, ...] = ("int8", "bf16", "fp32")
 #: direction an axis is walked first from the incumbent (-1: towards smaller values)
-FIRST_DIRECTION: dict[str, int] = {"threads": -1, "streams": 1, "requests": 1, "batch": 1}
+FIRST_DIRECTION: dict[str, int] = {"precision": 1, "threads": -1, "streams": 1, "requests": 1, "batch": 1}
 #: what the search never varies (said with every recommendation)
 OUTSIDE_SPACE = (
     "fp16 (a GPU precision), weight sparsity, torch.compile and other engine options, "
@@ -76,10 +79,11 @@ OUTSIDE_SPACE = (
 )
 
 STRATEGY = (
-    "hints (each engine's defaults: all cores, streams/requests left to the engine) → successive halving over "
-    "engine × precision (short runs, keep the better half, double the duration) → coordinate descent over "
-    "threads, streams, requests, batch (keep a step only when it gains more than the noise) → the winner and "
-    "torch eager fp32 confirmed at the full duration in the same command"
+    "hints (each engine at its defaults: its lowest offered precision of int8 > bf16 > fp32, all cores, "
+    "streams/requests left to the engine) → successive halving over the engines (short runs, keep the better half, "
+    "double the duration) → coordinate descent over precision, threads, streams, requests, batch (keep a step only "
+    "when it gains more than the noise) → the winner and torch eager fp32 confirmed at the full duration in the "
+    "same command"
 )
 
 
@@ -234,6 +238,9 @@ class SearchSpace:
 
     def axis(self, name: str, cell: CellSpec) -> tuple[Any, ...]:
         """The values axis ``name`` can take for ``cell`` (the other axes as in ``cell``)."""
+        if name == "precision":  # ordered by bits, as the descent walks it: int8, bf16, fp32
+            order = {p: i for i, p in enumerate(HINT_PRECISIONS)}
+            return tuple(sorted(self.precisions_of(cell.engine), key=lambda p: order.get(p, len(order))))
         if name == "threads":
             return self.threads
         if name == "batch":
@@ -629,10 +636,8 @@ class Search:
 
     def _search(self, o: Outcome) -> None:
         space, objective = o.space, o.objective
-        # int8 first, then bf16, then fp32: under a tight time budget the likely winners are measured first
-        order = {p: i for i, p in enumerate(("int8", "bf16", "fp32"))}
-        pairs = [(e, p) for e in space.engines for p in space.precisions_of(e)]
-        pairs.sort(key=lambda ep: order.get(ep[1], len(order)))
+        # each engine at its hint precision; the engine's other precisions are the descent's first axis
+        pairs = [(e, next(p for p in HINT_PRECISIONS if p in space.precisions_of(e))) for e in space.engines]
         cands = [space.hint(e, p) for e, p in pairs]
         d = self.start_s
         n = 0
@@ -642,6 +647,8 @@ class Search:
             self._stage = f"halving round {n} ({len(cands)} at {d:g} s)"
             self._planned = [d] * len(cands) + self._descent_plan(space, d)
             ms = [self._eval(c, d) for c in cands]
+            if n == 1:  # an engine whose hint precision cannot run starts from its next precision instead
+                ms = [self._fallback(m, space, objective, d, o) for m in ms]
             for m in ms:
                 if not m.ok:
                     o.dropped[_ep(m.cell)] = f"failed: {m.error}"
@@ -660,8 +667,12 @@ class Search:
                     "failed": [m.cell.label() for m in ms if self.value(m, objective) is None],
                 }
             )
-            for m in cut:
-                o.dropped[_ep(m.cell)] = f"halving round {n}: not in the better half at {d:g} s"
+            for m in cut:  # the engine leaves the search: none of its precisions is descended
+                for p in space.precisions_of(m.cell.engine):
+                    o.dropped.setdefault(
+                        _ep(replace(m.cell, precision=p)),
+                        f"halving round {n}: {m.cell.engine} at {m.cell.precision} not in the better half at {d:g} s",
+                    )
             if len(ranked) <= self.keep or n_keep <= self.keep:
                 survivors = kept[: self.keep]
                 break
@@ -672,9 +683,13 @@ class Search:
             o.notes.append(f"every candidate failed ({why})" if why else "no candidate could be measured")
             return
         if len(survivors) > 1 and self.gain(survivors[0], survivors[1], objective) > CLOSE:
-            o.dropped[_ep(survivors[1].cell)] = (
-                f"halving: more than {CLOSE:.0%} behind {survivors[0].cell.label()}, not descended"
-            )
+            second = survivors[1].cell
+            for p in space.precisions_of(second.engine):
+                o.dropped.setdefault(
+                    _ep(replace(second, precision=p)),
+                    f"halving: {second.label()} more than {CLOSE:.0%} behind {survivors[0].cell.label()}, "
+                    "not descended",
+                )
             survivors = survivors[:1]
         o.survivors = [m.cell.label() for m in survivors]
         descended = []
@@ -687,7 +702,12 @@ class Search:
 
     def _descent_plan(self, space: SearchSpace, d: float) -> list[float]:
         """Rough evaluations a descent costs (2 per axis with more than one value): for the ETA only."""
-        axes = [a for a in DESCENT_AXES[space.objective] if len(getattr(space, _AXIS_FIELD[a])) > 1]
+        axes = [
+            a
+            for a in DESCENT_AXES[space.objective]
+            if (max(len(p) for _, p in space.precisions) if a == "precision" else len(getattr(space, _AXIS_FIELD[a])))
+            > 1
+        ]
         return [d] * (2 * len(axes))
 
     def _descend(self, start: Measurement, space: SearchSpace, objective: str, d: float, o: Outcome) -> Measurement:
@@ -759,6 +779,17 @@ class Search:
             if moved:
                 break
         return best
+
+    def _fallback(self, m: Measurement, space: SearchSpace, objective: str, d: float, o: Outcome) -> Measurement:
+        """``m`` if it measured; else the engine's next precision in hint order that does (each failure noted)."""
+        order = [p for p in HINT_PRECISIONS if p in space.precisions_of(m.cell.engine)]
+        rest = order[order.index(m.cell.precision) + 1 :] if m.cell.precision in order else []
+        for p in rest:
+            if self.value(m, objective) is not None:
+                break
+            o.dropped[_ep(m.cell)] = f"failed: {m.error}" if not m.ok else f"no {objective} figure was measured"
+            m = self._eval(replace(m.cell, precision=p), d)
+        return m
 
     def _finish(self, o: Outcome) -> None:
         """Pick the winner (the search's, else the best eligible measurement of the space), confirm it at the full
@@ -837,7 +868,13 @@ class Search:
         return [p[2] for p in pareto_front(pts)]
 
 
-_AXIS_ATTR = {"threads": "threads", "streams": "streams", "requests": "requests", "batch": "batch"}
+_AXIS_ATTR = {
+    "precision": "precision",
+    "threads": "threads",
+    "streams": "streams",
+    "requests": "requests",
+    "batch": "batch",
+}
 _AXIS_FIELD = {"threads": "threads", "streams": "streams", "requests": "requests", "batch": "batches"}
 
 
