@@ -406,3 +406,14 @@ def test_analyse_puts_it_together_and_is_plain_data():
 def test_describe_key():
     assert describe_key("openvino|int8|t4|b0|throughput|s2|r-|sp0.5") == "openvino int8 t4 throughput s2 sparsity 0.5"
     assert describe_key("not a key") == "not a key"
+
+
+def test_training_steps_are_not_points_on_the_inference_pareto_front():
+    from workbench.stats.scaling import cells_of, pareto_cells
+
+    results = [
+        cell_result("onnxruntime", p50=2.0, throughput=500.0),
+        cell_result("torch", p50=1.0, throughput=900.0, mode="train"),  # "better" on both, but a training step
+    ]
+    front = pareto_cells(cells_of(results))
+    assert [(c.engine, c.mode) for c in front] == [("onnxruntime", "latency")]

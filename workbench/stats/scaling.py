@@ -800,10 +800,11 @@ def pareto_front(points: Iterable[tuple[float, float, P]]) -> list[tuple[float, 
 
 
 def pareto_cells(cells: Sequence[Cell]) -> list[Cell]:
-    """The Pareto front of the grid cells that ran: p50 latency per call against throughput (items/s)."""
+    """The Pareto front of the grid cells that ran: p50 latency per call against throughput (items/s). Training
+    steps are another workload, not a point on an inference front: they are left out."""
     pts: list[tuple[float, float, Cell]] = []
     for c in cells:
-        if c.ok and not c.probe and c.p50_ms is not None and c.throughput is not None:
+        if c.ok and not c.probe and c.mode != "train" and c.p50_ms is not None and c.throughput is not None:
             pts.append((c.p50_ms, c.throughput, c))
     return [p[2] for p in pareto_front(pts)]
 
