@@ -260,3 +260,22 @@ def test_sweep_help_teaches():
     assert out.returncode == 0
     for needle in ("--resume ID", "--max-memory", "--threads", "--on", "examples:", "kill -9"):
         assert needle in out.stdout, needle
+
+
+def test_history_show_renders_a_sweep_and_compare_refuses_one():
+    cell = CellSpec("onnxruntime", threads=1, batch=2)
+    result = EngineResult(
+        engine="onnxruntime", model="tiny_cnn", batch=2, threads=1, latency_ms={"p50": 1.5, "p99": 2.0},
+        throughput=1333.0, cell=cell.to_dict() | {"key": cell.key()},
+    )  # fmt: skip
+    rec = sweep_mod.Sweep(SweepSpec(model="tiny_cnn", engines=("onnxruntime",))).record
+    rec.results = [result]
+    rec.sweep = dict(rec.sweep or {}) | {"state": "complete", "cells_total": 1, "cells_done": 1}
+    HistoryStore().put(rec)
+    shown = wb("history", "show", rec.run_id)
+    assert shown.returncode == 0, shown.stderr
+    assert f"sweep {rec.run_id} · tiny_cnn · complete · 1/1 cells" in shown.stdout
+    row = next(line for line in shown.stdout.splitlines() if line.startswith("onnxruntime"))
+    assert "1.500" in row and "1,333" in row
+    out = wb("compare", rec.run_id, rec.run_id)
+    assert out.returncode == 2 and "is a sweep (one result per cell), not a run" in out.stderr

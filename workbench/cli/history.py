@@ -156,8 +156,14 @@ def cmd_show(args: argparse.Namespace) -> int:
     if getattr(args, "json", False):
         sys.stdout.write(JsonExporter().render([rec]))
         return 0
-    out = [MarkdownExporter().render_one(rec).rstrip("\n"), ""]
-    cfg = rec.config or {}
+    if rec.kind == "sweep":  # one result per cell: the sweep's own tables (its config is per cell)
+        from workbench.report.sweep import render_sweep
+
+        out = [render_sweep(rec, charts=False).rstrip("\n"), ""]
+        cfg: dict[str, Any] = {}
+    else:
+        out = [MarkdownExporter().render_one(rec).rstrip("\n"), ""]
+        cfg = rec.config or {}
     if cfg:
         out.append("config: " + ", ".join(f"{k}={v}" for k, v in cfg.items() if not isinstance(v, (dict, list))))
     if rec.versions:
@@ -384,6 +390,13 @@ def cmd_compare(args: argparse.Namespace) -> int:
     store = None if all(_is_file(s) for s in (base_spec, cand_spec)) else _store()
     baseline = resolve_operand(base_spec, store)
     candidate = resolve_operand(cand_spec, store)
+    for rec in (baseline, candidate):
+        if rec.kind == "sweep":
+            raise UsageError(
+                f"{rec.run_id} is a sweep (one result per cell), not a run; compare two runs, or read the sweep "
+                f"with `workbench report {rec.run_id}`",
+                hint="`workbench compare --by machine -m MODEL` compares stored results across machines",
+            )
     comparison = compare(baseline, candidate, metric=args.metric)
     if args.fail_above is not None:
         code, summary = gate_report(comparison, args.fail_above, args.metric)
