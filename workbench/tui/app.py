@@ -111,7 +111,6 @@ class WorkbenchApp(App[int]):
             "w",
             "sweep",
             "Sweep",
-            show=False,
             id="sweep",
             tooltip="Sweep threads × batch × precision × mode of the Setup's model and engines, filled in live",
         ),
