@@ -279,3 +279,22 @@ def test_history_show_renders_a_sweep_and_compare_refuses_one():
     assert "1.500" in row and "1,333" in row
     out = wb("compare", rec.run_id, rec.run_id)
     assert out.returncode == 2 and "is a sweep (one result per cell), not a run" in out.stderr
+
+
+def test_watch_follows_a_sweep_from_another_process_to_its_end(test_engines, shared_cache):
+    args = [
+        sys.executable, "-m", "workbench", "sweep", "-m", "tiny_cnn", "-e", "noop", "--threads", "1",
+        "--batch", "1,2,3", "--duration", "0.4", "--warmup", "0.05", "--no-parity", "-q",
+    ]  # fmt: skip
+    proc = subprocess.Popen(args, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    try:
+        watched = wb("watch", "--wait", "60", timeout=180)
+    finally:
+        proc.communicate(timeout=120)
+    assert proc.returncode == 0
+    assert watched.returncode == 0, watched.stderr
+    out = watched.stdout
+    assert "watching sweep" in out and "sweep " in out and "complete: 3/3 cells" in out
+    assert "noop fp32 t1 b3 latency: p50" in out  # the cells as they finish (those after watch attached)
+    rec = HistoryStore().list()[0]
+    assert rec.kind == "sweep" and len(rec.results) == 3

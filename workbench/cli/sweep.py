@@ -301,7 +301,7 @@ def cmd_sweep(args: argparse.Namespace) -> int:
             print(cell.label())
         return 0
     progress = _Progress(args.quiet)
-    sweep = Sweep(spec, store=store, on_event=progress, resume=resume, retry_failed=args.retry_failed)
+    sweep = Sweep(spec, store=store, on_event=progress, resume=resume, retry_failed=args.retry_failed, live=True)
     for note in sweep.notes:
         print(f"note: {note}", file=sys.stderr)
     restore = interrupt_on_signals()

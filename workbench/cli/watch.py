@@ -46,10 +46,16 @@ def watch(run_id: str | None = None, *, wait_s: float = 0.0, as_json: bool = Fal
             print(json.dumps(ev.event_to_dict(event)), flush=True)
         if isinstance(event, ev.RunStarted):
             if not as_json:
+                what = "sweep" if (event.config or {}).get("kind") == "sweep" else "run"
                 print(
-                    f"watching run {event.run_id}: {event.model} on {', '.join(event.engines)} (pid {event.pid})",
+                    f"watching {what} {event.run_id}: {event.model} on {', '.join(event.engines)} (pid {event.pid})",
                     flush=True,
                 )
+        elif isinstance(event, (ev.SweepStarted, ev.CellStarted, ev.CellFinished, ev.SweepFinished)):
+            progress.clear()
+            code = _sweep_event(event, as_json)
+            if code is not None:
+                exit_code = code
         elif isinstance(event, ev.Stage):
             if progress.enabled:
                 progress.update(progress.fraction, event.message + " …")
@@ -85,9 +91,32 @@ def watch(run_id: str | None = None, *, wait_s: float = 0.0, as_json: bool = Fal
     return exit_code
 
 
+def _sweep_event(event: Any, as_json: bool) -> int | None:
+    """One line per sweep event, as `workbench sweep` prints them; the exit code once the sweep has finished."""
+    if isinstance(event, ev.SweepFinished):
+        if not as_json:
+            print(f"sweep {event.sweep_id} {event.state}: {event.done}/{event.total} cells", flush=True)
+        return 0 if event.state == "complete" else 1
+    if as_json:
+        return None
+    if isinstance(event, ev.SweepStarted):
+        print(f"sweep {event.sweep_id}: {event.total} cells ({event.done} done before)", flush=True)
+    elif isinstance(event, ev.CellStarted):
+        eta = f" · ETA {duration(event.eta_s * 1000)}" if event.eta_s is not None else ""
+        print(f"cell {event.index + 1}/{event.total}: {event.label}{eta}", flush=True)
+    elif isinstance(event, ev.CellFinished):
+        r = event.result
+        if r.get("status") == "ok":
+            what = f"p50 {ms((r.get('latency_ms') or {}).get('p50'))} ms  {rate(r.get('throughput'), '/s')}"
+        else:
+            what = f"failed: {r.get('error')}"
+        print(f"[{event.done}/{event.total}] {event.label}: {what}", flush=True)
+    return None
+
+
 def register(sub: Any) -> None:
-    p = sub.add_parser("watch", help="follow the live progress of a run started in another terminal")
-    p.add_argument("run_id", nargs="?", help="run to follow (default: the newest run in flight)")
+    p = sub.add_parser("watch", help="follow the live progress of a run or sweep started in another terminal")
+    p.add_argument("run_id", nargs="?", help="run or sweep id to follow (default: the newest in flight)")
     p.add_argument("--wait", type=number, default=0.0, help="seconds to wait for a run to start (default 0)")
     p.add_argument("--json", action="store_true", help="print events as JSON lines")
     p.set_defaults(func=cmd_watch)

@@ -198,5 +198,9 @@ def event_from_dict(d: Mapping[str, Any]) -> Event:
     return cls(**kw)
 
 
+#: the kinds that end a live stream: a run's end, and a sweep's (whose cells' own run events are not published)
+TERMINAL_KINDS: tuple[str, ...] = ("run_finished", "run_aborted", "sweep_finished")
+
+
 def is_terminal(event: Event) -> bool:
-    return isinstance(event, (RunFinished, RunAborted))
+    return isinstance(event, (RunFinished, RunAborted, SweepFinished))

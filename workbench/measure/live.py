@@ -101,7 +101,7 @@ def list_live_runs(folder: Path | None = None) -> list[dict[str, Any]]:
         first, last = _read_first_last(path)
         if not first or first.get("kind") != "run_started":
             continue
-        if last and last.get("kind") in ("run_finished", "run_aborted"):
+        if last and last.get("kind") in ev.TERMINAL_KINDS:
             continue
         if not _pid_alive(int(first.get("pid", 0))):
             continue
@@ -115,6 +115,7 @@ def list_live_runs(folder: Path | None = None) -> list[dict[str, Any]]:
                 "model": first.get("model"),
                 "engines": first.get("engines"),
                 "pid": first.get("pid"),
+                "kind": (first.get("config") or {}).get("kind", "run"),
                 "started": started,
                 "path": str(path),
             }

@@ -312,12 +312,16 @@ class Sweep:
         on_event: Callable[[ev.Event], None] | None = None,
         resume: RunRecord | None = None,
         retry_failed: bool = False,
+        live: bool = False,
     ) -> None:
         check_spec(spec, allowed_cores())
         self.spec = spec
         self.store = store
         self.on_event = on_event
-        self.cells = CellRunner(spec, on_event=on_event)
+        #: publish the sweep's events to the live stream (``workbench watch`` in another SSH session follows it)
+        self.live = live
+        self._live: Any = None
+        self.cells = CellRunner(spec, on_event=self._emit)
         self._clock = _Clock()
         self._saved_at = 0.0
         # the cells to run (a memory search: one group per batch-less cell) and those left out, said once each
@@ -380,8 +384,37 @@ class Sweep:
 
     # -- bookkeeping
     def _emit(self, event: ev.Event) -> None:
+        if self._live is not None and not isinstance(event, (ev.RunStarted, ev.RunFinished, ev.RunAborted)):
+            self._live.publish(event)  # a cell's own start and end would end a follower of the whole sweep
         if self.on_event is not None:
             self.on_event(event)
+
+    def _open_live(self) -> None:
+        """Start the sweep's live stream: its first line names the sweep like a run's does (``run_started`` with
+        this pid), then every sweep and cell event, until ``sweep_finished``."""
+        if not self.live:
+            return
+        from workbench.measure.live import LivePublisher
+
+        try:
+            self._live = LivePublisher(self.record.run_id)
+        except OSError:  # the sweep stands without a live stream
+            self._live = None
+            return
+        self._live.publish(
+            ev.RunStarted(
+                run_id=self.record.run_id,
+                model=self.spec.model,
+                engines=tuple(self.spec.engines),
+                config={"kind": "sweep", "spec": self.spec.to_dict()},
+                pid=os.getpid(),
+            )
+        )
+
+    def _close_live(self) -> None:
+        if self._live is not None:
+            self._live.close()
+            self._live = None
 
     def _save(self, state: str, total: int, *, final: bool = True) -> None:
         """Store the record (``final``: and drop the journal its cells are in). Between cells the record is
@@ -457,6 +490,7 @@ class Sweep:
         cells, groups = self._cells, self._groups
         total = len(cells) if self.spec.max_memory_mb is None else len(groups) * _probes_estimate(self.spec.max_batch)
         self._save(RUNNING, total, final=False)
+        self._open_live()
         self._emit(ev.SweepStarted(self.record.run_id, total, len(self.record.results), self.spec.to_dict()))
         try:
             if self.spec.max_memory_mb is None:
@@ -472,13 +506,16 @@ class Sweep:
             self.cells.stop()
             self._save(INTERRUPTED, total)
             self._emit(ev.SweepFinished(self.record.run_id, INTERRUPTED, len(self.record.results), total))
+            self._close_live()
             raise SweepInterrupted(self.record) from None
         except BaseException:
             self._save(FAILED, total)
             self._emit(ev.SweepFinished(self.record.run_id, FAILED, len(self.record.results), total))
+            self._close_live()
             raise
         self._save(COMPLETE, total)
         self._emit(ev.SweepFinished(self.record.run_id, COMPLETE, len(self.record.results), total))
+        self._close_live()
         return self.record
 
     def _memory_search(self, group: CellSpec, groups: int) -> dict[str, Any]:
