@@ -298,3 +298,20 @@ def test_watch_follows_a_sweep_from_another_process_to_its_end(test_engines, sha
     assert "noop fp32 t1 b3 latency: p50" in out  # the cells as they finish (those after watch attached)
     rec = HistoryStore().list()[0]
     assert rec.kind == "sweep" and len(rec.results) == 3
+
+
+def test_given_inputs_reach_every_cell_and_are_recorded(shared_cache, tmp_path):
+    import numpy as np
+
+    photo = tmp_path / "x.npy"
+    np.save(photo, np.full((1, 3, 32, 32), 0.5, np.float32))
+    out = wb(
+        "sweep", "-m", "tiny_cnn", "-e", "onnxruntime,openvino", "--threads", "1", "--duration", "0.2",
+        "--warmup", "0.05", "--input", f"pixel_values={photo}", "--no-charts",
+    )  # fmt: skip
+    assert out.returncode == 0, out.stderr
+    rec = HistoryStore().list()[0]
+    assert rec.sweep["spec"]["inputs"]["given"] == {"pixel_values": str(photo)}
+    src = rec.config["inputs"]["sources"]["pixel_values"]  # the first cell's run recorded the file and its hash
+    assert src["path"] == str(photo) and src["sha256"]
+    assert all(r.ok and r.parity["status"] == "pass" for r in rec.results)

@@ -14,7 +14,16 @@ import sys
 from pathlib import Path
 from typing import Any, Callable
 
-from workbench.cli.args import cpu_list, engine_option_arg, engines_list, number, positive_int, shape_arg
+from workbench.cli.args import (
+    add_input_args,
+    cpu_list,
+    engine_option_arg,
+    engines_list,
+    input_request,
+    number,
+    positive_int,
+    shape_arg,
+)
 from workbench.errors import UsageError
 
 EXAMPLES = """\
@@ -106,12 +115,20 @@ def register(sub: Any) -> None:
         help="comma-separated fractions of conv/linear weights pruned before export, e.g. 0,0.5,0.9 (default 0)",
     )  # fmt: skip
     p.add_argument("--cores", "-c", type=cpu_list, default=None, help="the core pool, e.g. 0-7 (default: all allowed)")
+    p.add_argument("--device", default="cpu", help="cpu (default) or cuda where an NVIDIA GPU is present")
     p.add_argument("--duration", "-d", type=number, default=3.0, help="measured seconds per cell (default 3)")
     p.add_argument("--warmup", type=number, default=0.5, help="warm-up seconds per cell (default 0.5)")
     p.add_argument("--iterations", type=positive_int, default=10, help="minimum measured iterations per cell (10)")
     p.add_argument("--shape", action="append", type=shape_arg, default=[], metavar="NAME=DIMS", help="bind an input")
     p.add_argument("--seed", type=int, default=0, help="seed for built-in weights and inputs (default 0)")
     p.add_argument("--no-parity", action="store_true", help="skip the output check against the fp32 reference")
+    p.add_argument(
+        "--calibration-samples", type=positive_int, metavar="N",
+        help="int8 cells: calibration samples (default 10 generated ones, or all of --calibration-data)",
+    )  # fmt: skip
+    p.add_argument(
+        "--calibration-data", metavar="FILE.npz|DIR", help="int8 cells: calibrate on real data (as workbench run)"
+    )
     p.add_argument(
         "--engine-option", action="append", type=engine_option_arg, default=[], metavar="ENGINE.NAME=VALUE",
         help="an engine option every cell of that engine gets (workbench engines --options)",
@@ -121,6 +138,7 @@ def register(sub: Any) -> None:
         help="instead of the batch axis: search the largest batch whose benchmark process peak RSS stays under MB",
     )  # fmt: skip
     p.add_argument("--max-batch", type=positive_int, default=1024, help="upper end of the --max-memory search (1024)")
+    add_input_args(p)
     p.add_argument("--resume", metavar="ID", help="continue an interrupted sweep (history id or prefix)")
     p.add_argument("--retry-failed", action="store_true", help="with --resume: run failed cells again too")
     p.add_argument("--tag", action="append", default=[], help="tag the sweep (repeatable)")
@@ -161,9 +179,9 @@ def spec_from_args(args: argparse.Namespace) -> Any:
     if args.engines:
         engines = tuple(dict.fromkeys(canonical(e) for e in args.engines))
         for e in engines:
-            require(e, "cpu")
+            require(e, args.device)
     else:
-        engines, skipped = installed_engines(DEFAULT_ENGINES)
+        engines, skipped = installed_engines(DEFAULT_ENGINES, args.device)
         for s in skipped:
             print(f"note: {s['message']}", file=sys.stderr)
         if not engines:
@@ -181,6 +199,7 @@ def spec_from_args(args: argparse.Namespace) -> Any:
         requests=args.requests or (None,),
         sparsities=args.sparsities,
         cores=tuple(args.cores) if args.cores else None,
+        device=args.device,
         duration_s=args.duration,
         warmup_s=args.warmup,
         min_iterations=args.iterations,
@@ -190,9 +209,21 @@ def spec_from_args(args: argparse.Namespace) -> Any:
         max_memory_mb=args.max_memory,
         max_batch=args.max_batch,
         engine_options=tuple(args.engine_option),
+        inputs=_inputs(args),
+        calibration_samples=args.calibration_samples,
+        calibration_data=args.calibration_data,
         tags=tuple(args.tag),
         note=args.note,
     )
+
+
+def _inputs(args: argparse.Namespace) -> dict[str, Any]:
+    """The ``--input``/``--inputs``/``--image-*`` values as the spec stores them (checked like a run's)."""
+    from workbench.models.inputs import check_request
+
+    request = input_request(args)
+    check_request(request)
+    return {} if request.empty else request.to_dict()
 
 
 class _Progress:

@@ -89,6 +89,11 @@ class SweepSpec:
     max_batch: int = 1024  # the search's upper end
     #: per-engine options every cell of that engine gets, ``(engine, name, value)``
     engine_options: tuple[tuple[str, str, Any], ...] = ()
+    #: given input values (``workbench.models.inputs.InputRequest.to_dict()``); empty: every input is generated
+    inputs: dict[str, Any] = field(default_factory=dict)
+    #: int8 cells: calibration samples (None: the default) and real data to calibrate on
+    calibration_samples: int | None = None
+    calibration_data: str | None = None
     tags: tuple[str, ...] = ()
     note: str | None = None
     extra: dict[str, Any] = field(default_factory=dict)  # free-form, stored with the sweep (e.g. the recommender)

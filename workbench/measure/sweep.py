@@ -96,6 +96,8 @@ class CellRunner:
         options = tuple(t for t in s.engine_options if t[0] == cell.engine)
         if cell.streams is not None:
             options = tuple(t for t in options if t[1] != "streams") + ((cell.engine, "streams", cell.streams),)
+        from workbench.models.inputs import InputRequest
+
         return RunConfig(
             model=s.model,
             engines=(cell.engine,),
@@ -116,6 +118,9 @@ class CellRunner:
             fp32_baseline=False,
             sparsity=cell.sparsity,
             tags=s.tags,
+            inputs=InputRequest.from_dict(s.inputs) if s.inputs else InputRequest(),
+            calibration_samples=s.calibration_samples,
+            calibration_data=s.calibration_data,
         )
 
     def _artifact(self, cell: CellSpec, config: RunConfig) -> ModelArtifact:
@@ -137,7 +142,11 @@ class CellRunner:
         kw: dict[str, Any] = {}
         if cell.precision == "int8":
             able = [e for e in s.engines if "int8" in get_engine_class(e).precisions(s.device)]
-            kw = {"precision": "int8", "quantize": quantize_request(able, s.options_for), "calibration": {}}
+            kw = {
+                "precision": "int8",
+                "quantize": quantize_request(able, s.options_for),
+                "calibration": {"samples": s.calibration_samples, "data": s.calibration_data},
+            }
         if cell.sparsity:
             kw["sparsity"] = cell.sparsity
         self._emit(
