@@ -1,5 +1,7 @@
 """The Sweep screen (w): a real sweep filling the table live and saved as one history record, stop with the resume
-hint, bad axis input, the parsing helpers, and an SVG snapshot at 80×24 before start (TEST FIXTURE DATA only)."""
+hint, a stored sweep opened from History (enter) and resumed with r without repeating a cell, the sweeps r refuses
+(one line each), bad axis input, the parsing helpers, and an SVG snapshot at 80×24 before start (TEST FIXTURE DATA
+only)."""
 
 from __future__ import annotations
 
@@ -154,6 +156,198 @@ async def test_stop_kills_the_cell_in_flight_keeps_finished_cells_and_names_resu
         assert "stopped" in str(screen.query_one("#sweep-status").render())
         await pilot.press("escape")
         assert await wait_for(pilot, lambda: not isinstance(app.screen, SweepScreen), 5)
+
+
+# ------------------------------------------------------------------------------------------------ stored sweeps
+
+
+def _interrupted_sweep(cores: list[int]):
+    """A real sweep of tiny_cnn on onnxruntime (2 cells of 0.2 s), stopped from its own events after the first cell
+    finished: an interrupted sweep in the history with 1 finished cell."""
+    from workbench.measure.cells import SweepSpec
+    from workbench.measure.sweep import Sweep, SweepInterrupted
+    from workbench.store.history import HistoryStore
+
+    spec = SweepSpec(
+        model="tiny_cnn",
+        engines=("onnxruntime",),
+        threads=(1, 2) if len(cores) >= 2 else (1,),
+        batches=(1,) if len(cores) >= 2 else (1, 2),
+        cores=tuple(cores),
+        duration_s=0.2,
+        warmup_s=0.05,
+        parity=False,
+    )
+    made: dict = {}
+
+    def on_event(event) -> None:
+        if getattr(event, "kind", None) == "cell_finished" and event.done == 1:
+            made["sweep"].cells.stop()
+
+    made["sweep"] = Sweep(spec, store=HistoryStore(), on_event=on_event)
+    with pytest.raises(SweepInterrupted) as stopped:
+        made["sweep"].run()
+    return stopped.value.record
+
+
+async def _open_stored(pilot, app, run_id: str) -> SweepScreen:
+    """Select ``run_id``'s row in the History pane and press enter."""
+    table = app.query_one("#history-table", DataTable)
+    history = app.query_one("#history")
+    assert await wait_for(pilot, lambda: run_id in [r.run_id for r in history.records], 10)
+    table.focus()
+    table.move_cursor(row=[r.run_id for r in history.records].index(run_id))
+    await pilot.press("enter")
+    assert await wait_for(pilot, lambda: isinstance(app.screen, SweepScreen), 5)
+    await pilot.pause(0.05)
+    return app.screen
+
+
+def _status(screen: SweepScreen) -> str:
+    return str(screen.query_one("#sweep-status").render())
+
+
+def _keys(record) -> list[str]:
+    return [str((r.cell or {}).get("key")) for r in record.results]
+
+
+@pytest.mark.timeout(120)
+async def test_enter_on_an_interrupted_sweep_shows_it_and_r_resumes_it_without_repeating_cells(shared_cache):
+    from workbench.measure.sweep import sweep_cells
+    from workbench.store.history import HistoryStore
+
+    cores = _cores()[:2]
+    record = _interrupted_sweep(cores)
+    assert record.sweep["state"] == "interrupted" and len(record.results) == 1
+    first_p50 = record.results[0].latency_ms["p50"]
+    app = _real_app(cores)
+    async with app.run_test(size=SIZE) as pilot:
+        screen = await _open_stored(pilot, app, record.run_id)
+        assert screen.stored is not None and screen.record.run_id == record.run_id
+        table = screen.query_one("#sweep-table", DataTable)
+        assert table.row_count == 1
+        assert "interrupted · 1/2 cells" in _status(screen), _status(screen)
+        # the stored axes are shown and cannot change
+        threads = screen.query_one("#sweep-threads", Input)
+        assert threads.value == ",".join(map(str, screen.stored.threads))
+        assert threads.disabled or screen.query_one("#sweep-form").disabled
+        before = table_rows(table)[0]
+        await pilot.press("r")
+        assert screen.running
+        assert await wait_for(pilot, lambda: not screen.running, 60)
+        await pilot.pause(0.1)
+        assert "complete · 2/2 cells" in _status(screen), _status(screen)
+        assert table.row_count == 2 and table_rows(table)[0] == before
+        stored = HistoryStore().get(record.run_id)
+        assert stored.sweep["state"] == "complete"
+        assert sorted(_keys(stored)) == sorted(c.key() for c in sweep_cells(screen.stored)[0])
+        assert len(set(_keys(stored))) == len(_keys(stored)) == 2  # no cell ran twice
+        assert stored.results[0].latency_ms["p50"] == first_p50  # the first cell was kept, not measured again
+        assert all(r.ok for r in stored.results)
+        # a complete sweep: r says why in one line and starts nothing
+        n = len(app._notifications)
+        await pilot.press("r")
+        await pilot.pause(0.1)
+        assert not screen.running
+        said = notes(app)[n:]
+        assert len(said) == 1 and "is complete: nothing to resume" in said[0][0], said
+        assert len(HistoryStore().get(record.run_id).results) == 2
+        await pilot.press("escape")
+        assert await wait_for(pilot, lambda: not isinstance(app.screen, SweepScreen), 5)
+
+
+def _fixture_sweep(run_id: str, created: str, **sweep):
+    """TEST FIXTURE DATA: a hand-made stored sweep (no cell measured) of tiny_cnn on onnxruntime, 1 cell."""
+    import socket
+
+    from workbench.measure.cells import SweepSpec
+    from workbench.result import RunRecord
+
+    spec = SweepSpec(model="tiny_cnn", engines=("onnxruntime",), threads=(1,), duration_s=0.2, warmup_s=0.05)
+    info = {"spec": spec.to_dict(), "state": "interrupted", "cells_total": 1, "cells_done": 0, "pid": os.getpid()}
+    info.update(host=socket.gethostname())
+    info.update(sweep)
+    return RunRecord(
+        run_id=run_id,
+        created=created,
+        model={"name": "tiny_cnn", "source": "tiny_cnn"},
+        config={"model": "tiny_cnn", "engines": ["onnxruntime"], "device": "cpu"},
+        system={},
+        versions={},
+        results=[],
+        kind="sweep",
+        sweep=info,
+    )
+
+
+def _dead_pid() -> int:
+    import subprocess
+    import sys
+
+    child = subprocess.Popen([sys.executable, "-c", "pass"])
+    child.wait()
+    return child.pid
+
+
+async def test_stored_sweeps_that_cannot_resume_say_why_in_one_line_and_start_nothing():
+    """TEST FIXTURE DATA records: another host's sweep, a fleet sweep, one still running here, one killed with -9."""
+    from workbench.store.history import HistoryStore
+
+    store = HistoryStore()
+    cases = {
+        "fixswp0001": (dict(host="node-elsewhere"), "interrupted", "was started on node-elsewhere; resume it there"),
+        "fixswp0002": (
+            dict(state="running", pid=None, fleet={"sweep_id": "fl123"}),
+            "running elsewhere",  # a fleet sweep's state is what its last collect saw: cells still on the cluster
+            "`workbench fleet resubmit fl123 --failed`",
+        ),
+        "fixswp0003": (dict(state="running"), "running elsewhere", "is still running in another process"),
+    }
+    for i, (run_id, (sweep, _, _)) in enumerate(cases.items()):
+        store.put(_fixture_sweep(run_id, f"2026-01-0{i + 1}T10:00:00+00:00", **sweep))
+    killed = _fixture_sweep("fixswp0004", "2026-01-05T10:00:00+00:00", state="running", pid=_dead_pid())
+    store.put(killed)
+    app = fixture_app(history=None)
+    async with app.run_test(size=SIZE) as pilot:
+        for run_id, (_, state, line) in cases.items():
+            screen = await _open_stored(pilot, app, run_id)
+            assert f"{state} · 0/1 cells" in _status(screen), _status(screen)
+            n = len(app._notifications)
+            await pilot.press("r")
+            assert await wait_for(pilot, lambda n=n, s=screen: len(app._notifications) > n and not s.running, 10)
+            said = notes(app)[n:]
+            assert len(said) == 1 and line in said[0][0] and "\n" not in said[0][0], said
+            assert not screen.running and screen.query_one("#sweep-table", DataTable).row_count == 0
+            await pilot.press("escape")
+            assert await wait_for(pilot, lambda: not isinstance(app.screen, SweepScreen), 5)
+        # killed with -9: it still says running, but its process is gone: interrupted, and r would resume it
+        screen = await _open_stored(pilot, app, "fixswp0004")
+        assert "interrupted · 0/1 cells · r resumes" in _status(screen), _status(screen)
+    for run_id in (*cases, "fixswp0004"):
+        assert store.get(run_id).results == []  # nothing ran
+
+
+async def test_enter_on_a_plain_run_still_opens_the_run_detail():
+    from workbench.tui.screens import RunDetailScreen
+
+    app = fixture_app()
+    async with app.run_test(size=SIZE) as pilot:
+        assert await wait_for(pilot, lambda: app.query_one("#history-table").row_count >= 1, 5)
+        app.query_one("#history-table").focus()
+        await pilot.press("enter")
+        await pilot.pause(0.1)
+        assert isinstance(app.screen, RunDetailScreen)
+
+
+def test_check_sweep_spec_counts_the_cells_a_sweep_runs():
+    from workbench.measure.cells import SweepSpec, expand
+    from workbench.tui import services
+
+    spec = SweepSpec(model="tiny_cnn", engines=("onnxruntime", "torch"), modes=("latency", "train"), threads=(1,))
+    assert len(expand(spec)) == 4
+    assert services.check_sweep_spec(spec) == 3  # onnxruntime has no train mode: its train cell is left out
+    with pytest.raises(UsageError, match="no cell of this sweep can run"):
+        services.check_sweep_spec(SweepSpec(model="tiny_cnn", engines=("onnxruntime",), modes=("train",)))
 
 
 # ------------------------------------------------------------------------------------------------ bad input

@@ -606,10 +606,12 @@ class WorkbenchApp(App[int]):
         description="Following a run in another session",
     )
     def _follow_worker(self, run_id: str, stop: threading.Event) -> bool:
+        from workbench.measure import events as ev
+
         terminal = False
         for event in services.follow(run_id, stop):
             self.post_message(RunEventReceived(event, "monitor"))
-            terminal = getattr(event, "kind", None) in ("run_finished", "run_aborted")
+            terminal = getattr(event, "kind", None) in ev.TERMINAL_KINDS  # a followed sweep ends with sweep_finished
         return terminal
 
     def _follow_state(self, worker: Worker, state: WorkerState) -> None:
@@ -649,7 +651,14 @@ class WorkbenchApp(App[int]):
     # ------------------------------------------------------------------------------------------------ history
     @on(HistoryPane.ShowRun)
     def _show_run(self, message: HistoryPane.ShowRun) -> None:
-        self.push_screen(RunDetailScreen(message.record))
+        record = message.record
+        if record.kind == "sweep":  # a sweep opens on the Sweep screen: its cells, its state, r resumes it
+            from workbench.tui.sweep import SweepScreen, stored_spec
+
+            if stored_spec(record) is not None:
+                self.push_screen(SweepScreen.for_record(record, cpus=self._cpus))
+                return
+        self.push_screen(RunDetailScreen(record))
 
     @on(HistoryPane.CompareRuns)
     def _compare_runs(self, message: HistoryPane.CompareRuns) -> None:

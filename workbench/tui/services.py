@@ -224,20 +224,35 @@ def make_sweep_spec(values: Mapping[str, Any]) -> "SweepSpec":
 
 def check_sweep_spec(spec: "SweepSpec") -> int:
     """Check ``spec``'s axes by the CLI's rules (:func:`workbench.measure.cells.check_spec`, against the cores this
-    process may use); returns its number of cells. Raises UsageError with one line."""
+    process may use); returns the number of cells the sweep runs (:func:`workbench.measure.sweep.sweep_cells`: the
+    train cells of an engine without a train mode are left out). Raises UsageError with one line, also when no cell
+    is left."""
+    from workbench.errors import UsageError
     from workbench.machine.cpus import allowed_cores
-    from workbench.measure.cells import check_spec, expand
+    from workbench.measure.cells import check_spec
+    from workbench.measure.sweep import sweep_cells
 
     check_spec(spec, allowed_cores())
-    return len(expand(spec))
+    cells, notes = sweep_cells(spec)
+    if not cells:
+        raise UsageError("no cell of this sweep can run: " + "; ".join(notes))
+    return len(cells)
 
 
-def make_sweep(spec: "SweepSpec", store: "HistoryStore", on_event: Callable[["Event"], None]) -> "Sweep":
+def make_sweep(
+    spec: "SweepSpec",
+    store: "HistoryStore",
+    on_event: Callable[["Event"], None],
+    resume: "RunRecord | None" = None,
+) -> "Sweep":
     """A :class:`workbench.measure.sweep.Sweep` that saves itself to ``store`` after every cell; ``run()`` blocks (a
-    thread worker), ``cells.stop()`` is thread-safe and makes ``run()`` raise SweepInterrupted."""
+    thread worker), ``cells.stop()`` is thread-safe and makes ``run()`` raise SweepInterrupted. ``resume``: a stored
+    sweep to continue (``workbench sweep --resume``): only the cells it does not hold run. Raises UsageError when
+    the spec cannot run here or ``resume`` cannot be resumed (a fleet sweep, one still running, one of another
+    host)."""
     from workbench.measure.sweep import Sweep
 
-    return Sweep(spec, store=store, on_event=on_event)
+    return Sweep(spec, store=store, on_event=on_event, resume=resume)
 
 
 # ---- across machines --------------------------------------------------------------------------------------------

@@ -14,6 +14,15 @@ set reactives, add one table row per finished cell and redraw the items/s-vs-thr
 per sample. ``s`` stops: the cell in flight is killed, finished cells stay saved and the notification names
 ``workbench sweep --resume ID``. Escape closes the screen when nothing runs; during a sweep a second escape stops
 it and closes.
+
+A stored sweep opens here too: Enter on a sweep row in the History pane (:meth:`SweepScreen.for_record`). Its axis
+fields show the stored spec and cannot change, the table holds its finished cells and the progress line says its
+effective state (:func:`workbench.measure.sweep.effective_state`: a sweep whose process died reads
+``interrupted``). ``r`` resumes an interrupted or failed sweep in the same worker — ``Sweep(spec, resume=record)``,
+as ``workbench sweep --resume ID`` — on the record as the history has it then, so no finished cell runs twice; new
+rows append as cells finish and ``s`` stops it again. A complete sweep, a fleet sweep, a sweep still running in
+another process, or one started on another host is not resumed: one notification line says why
+(:func:`resume_refusal`, then Sweep's own check).
 """
 
 from __future__ import annotations
@@ -66,6 +75,10 @@ __all__ = [
     "parse_seconds",
     "cell_row",
     "throughput_series",
+    "resume_refusal",
+    "stored_spec",
+    "SweepReloaded",
+    "SweepRefused",
     "COLUMNS",
 ]
 
@@ -266,6 +279,87 @@ def _event_message(event: "Event") -> Message | None:
     return None
 
 
+# ---------------------------------------------------------------------------------------------- stored sweeps
+
+
+def stored_spec(record: "RunRecord") -> "SweepSpec | None":
+    """The :class:`~workbench.measure.cells.SweepSpec` a stored sweep ran (None: not a sweep, or no readable spec)."""
+    from workbench.measure.cells import SweepSpec
+
+    spec = (record.sweep or {}).get("spec") if record.kind == "sweep" else None
+    if not isinstance(spec, Mapping):
+        return None
+    try:
+        return SweepSpec.from_dict(spec)
+    except (TypeError, ValueError):
+        return None
+
+
+def _unreadable(record: "RunRecord") -> str:
+    return f"{record.run_id} is not a sweep this version can read (no sweep spec stored)"
+
+
+def resume_refusal(record: "RunRecord") -> str | None:
+    """Why the Sweep screen does not resume this stored sweep, as one line; None when it may (its effective state is
+    interrupted or failed). Sweep itself checks again when it is built (a sweep of another host, one that started
+    running since it was shown): its UsageError is then the line."""
+    from workbench.measure.sweep import effective_state
+
+    info = record.sweep or {}
+    sid = record.run_id
+    if stored_spec(record) is None:
+        return _unreadable(record)
+    fleet = info.get("fleet")
+    if fleet:
+        fleet_id = fleet.get("sweep_id", sid) if isinstance(fleet, Mapping) else sid
+        return (
+            f"sweep {sid} ran on a cluster: rerun its failed cells with `workbench fleet resubmit {fleet_id} --failed`"
+        )
+    state = effective_state(record)
+    if state == "complete":
+        failed = sum(1 for r in record.results if not r.ok)
+        rerun = (
+            f"; rerun its {failed} failed cell{'s' if failed != 1 else ''} with "
+            f"`workbench sweep --resume {sid} --retry-failed`"
+            if failed
+            else ""
+        )
+        return f"sweep {sid} is complete: nothing to resume{rerun}"
+    if state == "running":
+        where = f" (pid {info.get('pid')} on {info.get('host')})" if info.get("pid") else ""
+        return f"sweep {sid} is still running in another process{where}: wait for it, or stop it there"
+    if state not in ("interrupted", "failed"):
+        return f"sweep {sid} is {state or 'in no known state'}: nothing to resume"
+    return None
+
+
+def _stored_total(record: "RunRecord", spec: "SweepSpec") -> int:
+    """A stored sweep's number of cells: as it saved it, else counted from its spec."""
+    total = (record.sweep or {}).get("cells_total")
+    if isinstance(total, int) and total > 0:
+        return max(total, len(record.results))
+    from workbench.measure.sweep import sweep_cells
+
+    try:
+        return max(len(sweep_cells(spec)[0]), len(record.results))
+    except WorkbenchError:
+        return len(record.results)
+
+
+@dataclass
+class SweepReloaded(Message):
+    """The stored sweep as the history has it just before it resumes (its cells may have grown since it was shown)."""
+
+    record: "RunRecord"
+
+
+@dataclass
+class SweepRefused(Message):
+    """The stored sweep is not resumed (nothing started): one line why."""
+
+    line: str
+
+
 # --------------------------------------------------------------------------------------------------- screen
 
 
@@ -389,6 +483,13 @@ class SweepScreen(ModalScreen[None]):
     BINDINGS = [
         Binding("r", "start", "Start", id="sweep-start", tooltip="Start the sweep (enter in a field starts it too)"),
         Binding(
+            "r",
+            "resume",
+            "Resume",
+            id="sweep-resume",
+            tooltip="Resume this stored sweep: only the cells it has not finished run (workbench sweep --resume)",
+        ),
+        Binding(
             "s",
             "stop",
             "Stop",
@@ -411,13 +512,21 @@ class SweepScreen(ModalScreen[None]):
 
     running: reactive[bool] = reactive(False)
 
-    def __init__(self, target: SweepTarget, cpus: Sequence[int] = ()) -> None:
+    def __init__(self, target: SweepTarget, cpus: Sequence[int] = (), record: "RunRecord | None" = None) -> None:
         """``target``: what to sweep (from the Setup pane); ``cpus``: the CPUs the app may use (the core pool when
-        the target names none)."""
+        the target names none); ``record``: a stored sweep to show (and resume) instead of setting one up — see
+        :meth:`for_record`, which also makes ``target`` from it. Raises UsageError when ``record`` has no readable
+        sweep spec."""
         super().__init__()
         self.target = target
         self.pool: tuple[int, ...] = tuple(target.cores or cpus or ())
-        self.record: "RunRecord | None" = None  # the last sweep, as saved
+        self.record: "RunRecord | None" = record  # the stored sweep shown, or the last sweep run here, as saved
+        #: the stored sweep's spec: its axes are fixed (the fields show them, disabled); None when setting one up
+        self.stored: "SweepSpec | None" = None
+        if record is not None:
+            self.stored = stored_spec(record)
+            if self.stored is None:
+                raise UsageError(_unreadable(record))
         self.results: list[dict[str, Any]] = []  # finished cells of the sweep shown, in order
         self._sweep: Any = None
         self._lock = threading.Lock()
@@ -434,21 +543,97 @@ class SweepScreen(ModalScreen[None]):
         self._state = ""
         self._failed = 0
         self._compact = False
+        self._stopped_here = False  # the sweep shown was stopped with s (its state reads "stopped")
+        if record is not None and self.stored is not None:
+            from workbench.measure.sweep import effective_state
+
+            self._show_stored(record)
+            self._state = effective_state(record)
+
+    @classmethod
+    def for_record(cls, record: "RunRecord", cpus: Sequence[int] = ()) -> "SweepScreen":
+        """The screen for a stored sweep (History → enter): its spec in the fields (fixed), its finished cells in the
+        table, ``r`` resumes it when it was interrupted or failed. Raises UsageError when ``record`` is not a sweep
+        with a readable spec."""
+        spec = stored_spec(record)
+        if spec is None:
+            raise UsageError(_unreadable(record))
+        target = SweepTarget(
+            model=spec.model,
+            engines=tuple(spec.engines),
+            device=spec.device,
+            cores=tuple(spec.cores) if spec.cores else None,
+            engine_options=tuple(spec.engine_options),
+        )
+        return cls(target, cpus=cpus, record=record)
+
+    def _show_stored(self, record: "RunRecord") -> None:
+        """Take a stored sweep's cells and counts (the table is rebuilt by the caller once mounted)."""
+        assert self.stored is not None
+        self.record = record
+        self.results = [r.to_dict() for r in record.results]
+        self._failed = sum(1 for r in record.results if not r.ok)
+        self._sweep_id = record.run_id
+        self._done = len(record.results)
+        self._total = _stored_total(record, self.stored)
 
     # -------------------------------------------------------------------------------------------- compose
+    def _field_values(self) -> dict[str, str]:
+        """The fields' text: a small default sweep, or a stored sweep's axes."""
+        spec = self.stored
+        if spec is None:
+            threads = ",".join(str(t) for t in default_threads(len(self.pool) or 1))
+            return dict(
+                threads=threads,
+                batch="1",
+                precisions="fp32",
+                modes="latency",
+                duration=f"{DEFAULT_DURATION_S:g}",
+                warmup=f"{DEFAULT_WARMUP_S:g}",
+            )
+
+        def join(items: Sequence[Any]) -> str:
+            return ",".join(str(i) for i in items)
+
+        batch = join(spec.batches)
+        if spec.max_memory_mb is not None:
+            batch = f"largest under {spec.max_memory_mb:g} MB (≤ {spec.max_batch})"
+        return dict(
+            threads=join(spec.threads),
+            batch=batch,
+            precisions=join(spec.precisions),
+            modes=join(spec.modes),
+            duration=f"{spec.duration_s:g}",
+            warmup=f"{spec.warmup_s:g}",
+        )
+
+    def _info(self) -> str:
+        if self.stored is None:
+            return self.target.describe() + " (from Setup)"
+        spec, extra = self.stored, []
+        if spec.streams != (None,):
+            extra.append("streams " + ",".join("auto" if s is None else str(s) for s in spec.streams))
+        if spec.requests != (None,):
+            extra.append("requests " + ",".join("auto" if r is None else str(r) for r in spec.requests))
+        if spec.sparsities != (0.0,):
+            extra.append("sparsity " + ",".join(f"{s:g}" for s in spec.sparsities))
+        return " · ".join([self.target.describe(), *extra]) + " (stored sweep)"
+
     def compose(self) -> ComposeResult:
-        threads = ",".join(str(t) for t in default_threads(len(self.pool) or 1))
         from workbench_engines.base import MODES, PRECISIONS
 
+        v = self._field_values()
         with Vertical(id="sweep-dialog"):
-            yield Static(self.target.describe() + " (from Setup)", id="sweep-info")
+            yield Static(self._info(), id="sweep-info")
             with Grid(id="sweep-form"):
-                yield self._field("Threads", "sweep-threads", threads, "thread counts, e.g. 1,2,4")
-                yield self._field("Batch", "sweep-batch", "1", "batch sizes, e.g. 1,8,32")
-                yield self._field("Precision", "sweep-precisions", "fp32", f"comma-separated: {', '.join(PRECISIONS)}")
-                yield self._field("Mode", "sweep-modes", "latency", f"comma-separated: {', '.join(MODES)}")
-                yield self._field("Duration", "sweep-duration", f"{DEFAULT_DURATION_S:g}", "measured seconds per cell")
-                yield self._field("Warm-up", "sweep-warmup", f"{DEFAULT_WARMUP_S:g}", "warm-up seconds per cell")
+                yield self._field("Threads", "sweep-threads", v["threads"], "thread counts, e.g. 1,2,4")
+                yield self._field("Batch", "sweep-batch", v["batch"], "batch sizes, e.g. 1,8,32")
+                yield self._field(
+                    "Precision", "sweep-precisions", v["precisions"], f"comma-separated: {', '.join(PRECISIONS)}"
+                )
+                yield self._field("Mode", "sweep-modes", v["modes"], f"comma-separated: {', '.join(MODES)}")
+                yield self._field("Duration", "sweep-duration", v["duration"], "measured seconds per cell")
+                yield self._field("Warm-up", "sweep-warmup", v["warmup"], "warm-up seconds per cell")
             with Horizontal(id="sweep-progress-row"):
                 yield ProgressBar(total=100, show_eta=False, id="sweep-bar")
                 yield Static("", id="sweep-status")
@@ -472,8 +657,14 @@ class SweepScreen(ModalScreen[None]):
             table.add_column(Text(" " + label, justify="right" if right else "left"), key=key)
         self.app.theme_changed_signal.subscribe(self, lambda _theme: self._rebuild_table())
         self.set_class(self.size.width >= self.WIDE_FROM, "-wide")
-        self._check_form()
-        self.query_one("#sweep-threads", Input).focus()
+        if self.stored is not None:  # a stored sweep: its axes cannot change; its cells are in the table
+            self.query_one("#sweep-form").disabled = True
+            self._rebuild_table()
+            self._render_progress()
+            self.query_one("#sweep-table").focus()
+        else:
+            self._check_form()
+            self.query_one("#sweep-threads", Input).focus()
         self.call_after_refresh(self._fit_table)
 
     def on_resize(self) -> None:
@@ -489,8 +680,14 @@ class SweepScreen(ModalScreen[None]):
 
     # ------------------------------------------------------------------------------------------------ form
     def spec(self) -> "SweepSpec":
-        """The :class:`~workbench.measure.cells.SweepSpec` the fields describe, checked by the CLI's rules.
-        Raises UsageError (one line naming the field) and marks the field invalid."""
+        """The :class:`~workbench.measure.cells.SweepSpec` the fields describe, checked by the CLI's rules (a stored
+        sweep: the spec it ran). Raises UsageError (one line naming the field) and marks the field invalid."""
+        return self._checked_spec()[0]
+
+    def _checked_spec(self) -> "tuple[SweepSpec, int]":
+        """:meth:`spec` and its number of cells (:func:`workbench.tui.services.check_sweep_spec`)."""
+        if self.stored is not None:
+            return self.stored, self._total
         from workbench.tui import services
         from workbench_engines.base import MODES, PRECISIONS
 
@@ -519,23 +716,20 @@ class SweepScreen(ModalScreen[None]):
         )
         spec = services.make_sweep_spec(values)
         try:
-            services.check_sweep_spec(spec)
+            cells = services.check_sweep_spec(spec)
         except WorkbenchError as exc:
             raise UsageError(_ui_line(exc)) from None
-        return spec
+        return spec, cells
 
     def _check_form(self) -> int | None:
         """Validate the fields as they are typed; the status line says how many cells or what is wrong."""
-        if self.running:
+        if self.running or self.stored is not None:
             return None
-        from workbench.measure.cells import expand
-
         try:
-            spec = self.spec()
+            spec, cells = self._checked_spec()
         except WorkbenchError as exc:
             self._set_status(Content.assemble(("✗ ", "$error"), (str(exc), "$error")))
             return None
-        cells = len(expand(spec))
         least = cells * (spec.duration_s + spec.warmup_s) * 1000
         self._set_status(
             Content.assemble(
@@ -557,7 +751,12 @@ class SweepScreen(ModalScreen[None]):
 
     # --------------------------------------------------------------------------------------------- actions
     def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
-        if action == "start" and self.running:
+        # r starts a sweep set up here, or resumes the stored one shown (one binding each, the other hidden)
+        if action == "start" and self.stored is not None:
+            return False
+        if action == "resume" and self.stored is None:
+            return False
+        if action in ("start", "resume") and self.running:
             return None
         if action == "stop" and not self.running:
             return None
@@ -568,23 +767,47 @@ class SweepScreen(ModalScreen[None]):
         if self.running:
             self.notify("A sweep is running — press s to stop it first.", severity="warning", title="Sweep")
             return
+        if self.stored is not None:  # a stored sweep's axes are fixed: r resumes it
+            self.action_resume()
+            return
         try:
-            spec = self.spec()
+            spec, cells = self._checked_spec()
         except WorkbenchError as exc:
             self.notify(str(exc), severity="error", title="Sweep", markup=False)
             return
-        from workbench.measure.cells import expand
-
         self.results, self.record, self._failed = [], None, 0
-        self._sweep_id, self._total, self._done = None, len(expand(spec)), 0
+        self._sweep_id, self._total, self._done = None, cells, 0
         self._cell_fraction, self._eta, self._current, self._state = 0.0, None, "", "running"
         self._activity = "starting…"
-        self._stop_requested = self._close_when_stopped = False
+        self._stop_requested = self._close_when_stopped = self._stopped_here = False
         self.query_one("#sweep-table", DataTable).clear()
         self._redraw_chart()
         self.running = True
         self._render_progress()
         self._sweep_worker(spec)
+
+    def action_resume(self) -> None:
+        """Resume the stored sweep shown (interrupted or failed) in the thread worker, as ``workbench sweep --resume
+        ID`` does; anything else is one notification line and nothing starts."""
+        if self.running:
+            self.notify("The sweep is running — press s to stop it first.", severity="warning", title="Sweep")
+            return
+        if self.stored is None or self.record is None:
+            self.action_start()
+            return
+        if getattr(self.app, "running", False):  # a benchmark of the main screen owns cores now
+            self.notify("A run is in progress — stop it before resuming the sweep.", severity="warning", title="Sweep")
+            return
+        why = resume_refusal(self.record)
+        if why is not None:
+            self.notify(why, severity="warning", title="Sweep not resumed", markup=False)
+            return
+        self._cell_fraction, self._eta, self._current, self._state = 0.0, None, "", "running"
+        self._activity = "resuming…"
+        self._stop_requested = self._close_when_stopped = self._stopped_here = False
+        self.running = True
+        self._render_progress()
+        self._sweep_worker(self.stored, self.record.run_id)
 
     def action_stop(self) -> None:
         """Stop the sweep: kill the cell in flight (off the event loop); finished cells stay saved."""
@@ -616,7 +839,7 @@ class SweepScreen(ModalScreen[None]):
         )
 
     def watch_running(self, running: bool) -> None:
-        self.query_one("#sweep-form").disabled = running
+        self.query_one("#sweep-form").disabled = running or self.stored is not None
         if running:
             self.query_one("#sweep-table").focus()
         self.refresh_bindings()
@@ -629,8 +852,10 @@ class SweepScreen(ModalScreen[None]):
 
     # ---------------------------------------------------------------------------------------------- worker
     @work(thread=True, exclusive=True, exit_on_error=False, group="sweep", description="Sweep")
-    def _sweep_worker(self, spec: "SweepSpec") -> None:
-        """Own the Sweep; post messages only (never touches a widget)."""
+    def _sweep_worker(self, spec: "SweepSpec", resume_id: str | None = None) -> None:
+        """Own the Sweep; post messages only (never touches a widget). ``resume_id``: resume that stored sweep, read
+        again from the history here (the cells it holds now are the ones not run again); Sweep's refusal (another
+        host, running again) is a :class:`SweepRefused` line."""
         from workbench.measure.sweep import SweepInterrupted
         from workbench.tui import services
 
@@ -645,7 +870,19 @@ class SweepScreen(ModalScreen[None]):
             app.notify(line, severity="warning", title="History", markup=False)
 
         try:
-            sweep = services.make_sweep(spec, services.open_history(notice), on_event)
+            store = services.open_history(notice)
+            resume = None
+            if resume_id is not None:
+                resume = store.get(resume_id)
+                spec = stored_spec(resume) or spec
+                self.post_message(SweepReloaded(resume))
+            sweep = services.make_sweep(spec, store, on_event, resume=resume)
+        except UsageError as exc:
+            if resume_id is not None:  # not resumable (as the CLI would say): nothing started
+                self.post_message(SweepRefused(_error_line(exc)))
+            else:
+                self.post_message(SweepEnded("failed", None, _error_line(exc)))
+            return
         except BaseException as exc:
             self.post_message(SweepEnded("failed", None, _error_line(exc)))
             return
@@ -667,6 +904,27 @@ class SweepScreen(ModalScreen[None]):
                 self._sweep = None
 
     # --------------------------------------------------------------------------------------------- handlers
+    def on_sweep_reloaded(self, message: SweepReloaded) -> None:
+        """The stored sweep as it is about to resume: its cells now (the table is rebuilt when they changed)."""
+        if self.stored is None:
+            return
+        before = [str((r.get("cell") or {}).get("key")) for r in self.results]
+        self._show_stored(message.record)
+        if [str((r.get("cell") or {}).get("key")) for r in self.results] != before:
+            self._rebuild_table()
+        self._render_progress()
+
+    def on_sweep_refused(self, message: SweepRefused) -> None:
+        """Sweep would not resume the stored sweep: one line, and the screen shows it as before."""
+        from workbench.measure.sweep import effective_state
+
+        self.running = False
+        self._activity = self._current = ""
+        if self.record is not None:
+            self._state = effective_state(self.record)
+        self.notify(message.line, severity="warning", title="Sweep not resumed", markup=False)
+        self._render_progress()
+
     def on_sweep_began(self, message: SweepBegan) -> None:
         self._sweep_id, self._total, self._done = message.sweep_id, message.total, message.done
         self._render_progress()
@@ -703,11 +961,16 @@ class SweepScreen(ModalScreen[None]):
 
     def on_sweep_ended(self, message: SweepEnded) -> None:
         self.running = False
-        self.record = message.record
+        if message.record is not None or self.stored is None:  # a stored sweep stays shown when a resume fails
+            self.record = message.record
         record = message.record
         sweep_id = record.run_id if record is not None else self._sweep_id
         done = len(record.results) if record is not None else self._done
+        if record is not None:
+            self._done = len(record.results)
         self._state, self._activity, self._current = message.state, "", ""
+        self._stopped_here = message.state == "interrupted"
+        here = " (or press r here)" if self.stored is not None else ""
         if message.state == "complete":
             failed = f", {self._failed} failed (their rows say why)" if self._failed else ""
             self.notify(
@@ -719,14 +982,14 @@ class SweepScreen(ModalScreen[None]):
         elif message.state == "interrupted":
             self.notify(
                 f"Sweep stopped: {done} finished cell{'s' if done != 1 else ''} saved in sweep {sweep_id}; "
-                f"continue with `workbench sweep --resume {sweep_id}`",
+                f"continue with `workbench sweep --resume {sweep_id}`{here}",
                 severity="warning",
                 title="Sweep stopped",
                 markup=False,
             )
         else:
             hint = (
-                f" — {done} finished cell{'s' if done != 1 else ''} saved; `workbench sweep --resume {sweep_id}`"
+                f" — {done} finished cell{'s' if done != 1 else ''} saved; `workbench sweep --resume {sweep_id}`{here}"
                 if done and sweep_id
                 else ""
             )
@@ -784,12 +1047,19 @@ class SweepScreen(ModalScreen[None]):
             eta = f" · ETA {duration(self._eta * 1000)}" if self._eta is not None and left else ""
             style = "$warning" if self._stop_requested else "$accent"
             state = "stopping" if self._stop_requested else "running"
-            status = Content.assemble((f"{state} ", f"bold {style}"), (f"{cells} · {left} left{eta}", ""))
+            status = Content.assemble((state, f"bold {style}"), (f" · {cells} · {left} left{eta}", ""))
         else:
-            style = {"complete": "$success", "interrupted": "$warning"}.get(self._state, "$error")
-            label = {"complete": "complete", "interrupted": "stopped"}.get(self._state, "failed")
+            style = {"complete": "$success", "interrupted": "$warning", "running": "$accent"}.get(self._state, "$error")
+            label = {
+                "complete": "complete",
+                "interrupted": "stopped" if self._stopped_here else "interrupted",
+                "running": "running elsewhere",  # a stored sweep whose process still lives
+            }.get(self._state, "failed")
             failed = f" · {self._failed} failed" if self._failed else ""
-            status = Content.assemble((f"{label} ", f"bold {style}"), (f"{cells}{failed}", ""))
+            parts: list[Any] = [(label, f"bold {style}"), (f" · {cells}{failed}", "")]
+            if self.stored is not None and self._state in ("interrupted", "failed"):
+                parts.append((" · r resumes", "$text-muted"))
+            status = Content.assemble(*parts)
         self._set_status(status)
         line = self.query_one("#sweep-current", Static)
         if not self.running:

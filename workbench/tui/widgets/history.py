@@ -1,4 +1,5 @@
-"""The History pane: the latest runs, newest first. Enter shows a run; space marks two runs to compare.
+"""The History pane: the latest runs, newest first. Enter shows a run (a sweep opens on the Sweep screen, where ``r``
+resumes it when it was interrupted); space marks two runs to compare.
 
 :attr:`HistoryPane.records` is set by the app (read in a thread worker); the pane posts
 :class:`HistoryPane.ShowRun` / :class:`HistoryPane.CompareRuns` and the app opens the screens.
