@@ -379,6 +379,9 @@ def test_cli_end_to_end_on_tiny_cnn(tmp_path, shared_cache):
     assert record.sweep["spec"]["extra"]["recommend"]["best"]["latency"]["best"]["label"]
     assert all(r.cell and r.cell.get("key") for r in record.results)
     assert {r.engine for r in record.results} == {"onnxruntime", "openvino", "torch"}
+    assert record.sweep["cells_total"] == record.sweep["cells_done"] == len(record.results)  # complete, not 3/600
+    again = wb("sweep", "--resume", doc["run_id"])
+    assert again.returncode == 2 and "is a recommendation (a search, not a grid)" in again.stderr
 
 
 def test_render_and_record_of_a_fake_recommendation():

@@ -452,8 +452,9 @@ def build_record(
         sweep={
             "spec": replace(spec, extra={"recommend": extra}).to_dict(),
             "state": state,
-            "cells_total": rec.space_size if rec is not None else len(last),
+            "cells_total": len(last),  # what it measured: a search is complete without running its whole space
             "cells_done": len(last),
+            "space_size": rec.space_size if rec is not None else None,
             "pid": os.getpid(),
             "host": socket.gethostname(),
             "elapsed_s": round(elapsed_s, 3),

@@ -375,6 +375,11 @@ class Sweep:
         info = record.sweep or {}
         if record.kind != "sweep":
             raise UsageError(f"{record.run_id} is a run, not a sweep; only sweeps can be resumed")
+        if ((info.get("spec") or {}).get("extra") or {}).get("recommend") is not None:
+            raise UsageError(
+                f"{record.run_id} is a recommendation (a search, not a grid): run `workbench recommend` again "
+                "rather than resuming it"
+            )
         if info.get("fleet"):
             raise UsageError(
                 f"sweep {record.run_id} ran on a cluster; rerun its failed cells with "
