@@ -462,3 +462,27 @@ def test_sweep_screen_before_start(snap_compare):
         await pilot.pause(0.2)
 
     assert snap_compare(fixture_app(), terminal_size=SIZE, run_before=run_before)
+
+
+async def test_the_chart_draws_at_most_six_lines_and_says_how_many_more():
+    """TEST FIXTURE DATA: a stored sweep whose 8 cells are 8 different settings (like a recommendation's)."""
+    from workbench.measure.cells import CellSpec
+    from workbench.result import EngineResult
+    from workbench.store.history import HistoryStore
+
+    rec = _fixture_sweep("fixswp0100", "2026-01-09T10:00:00+00:00", state="complete", cells_total=8, cells_done=8)
+    for b in range(1, 9):
+        cell = CellSpec("onnxruntime", threads=1, batch=b)
+        rec.results.append(
+            EngineResult(
+                engine="onnxruntime", model="tiny_cnn", batch=b, threads=1, latency_ms={"p50": 1.0 * b},
+                throughput=1000.0, cell=cell.to_dict() | {"key": cell.key()},
+            )
+        )  # fmt: skip
+    HistoryStore().put(rec)
+    app = fixture_app(history=None)
+    async with app.run_test(size=SIZE) as pilot:
+        screen = await _open_stored(pilot, app, "fixswp0100")
+        assert screen.query_one("#sweep-table", DataTable).row_count == 8
+        title = str(screen.query_one("#sweep-chart-title").render())
+        assert "+2 more in the table" in title and title.count("●") == 6

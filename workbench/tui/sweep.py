@@ -238,6 +238,10 @@ def cell_row(c: "Cell", compact: bool = False) -> tuple[str, ...]:
     )
 
 
+#: most lines the chart draws (a recommendation's record holds many one-off cells)
+MAX_SERIES = 6
+
+
 def throughput_series(cells: Sequence["Cell"]) -> dict[str, list[tuple[int, float]]]:
     """``{label: [(threads, items/s), …]}``: one line per engine and setting of the other axes (precision, batch,
     mode, …), labelled by the engine and the axes that differ between lines (``onnxruntime b8``). Cells that failed
@@ -1108,6 +1112,12 @@ class SweepScreen(ModalScreen[None]):
             self.query_one("#sweep-chart-title", Static).update(Content.assemble(*legend))
             plot.refresh()
             return
+        hidden = 0
+        if len(series) > MAX_SERIES:  # a readable chart: the lines with most points (then the fastest); rest in table
+            ranked = sorted(series, key=lambda k: (-len(series[k]), -max(v for _, v in series[k])))
+            keep = set(ranked[:MAX_SERIES])
+            hidden = len(series) - MAX_SERIES
+            series = {k: v for k, v in series.items() if k in keep}
         threads = sorted({t for points in series.values() for t, _ in points})
         top = max(v for points in series.values() for _, v in points)
         for i, (label, points) in enumerate(series.items()):
@@ -1118,6 +1128,8 @@ class SweepScreen(ModalScreen[None]):
             plt.plot(xs, ys, marker="hd", color=colour)
             plt.scatter(xs, ys, marker="●", color=colour)
             legend += [("  ● ", f"${variable}"), (label, "")]
+        if hidden:
+            legend.append((f"  +{hidden} more in the table", "$text-muted"))
         self.query_one("#sweep-chart-title", Static).update(Content.assemble(*legend))
         plt.xticks([float(t) for t in threads], [str(t) for t in threads])
         pad = max(0.5, (threads[-1] - threads[0]) * 0.05)
