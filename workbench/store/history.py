@@ -838,7 +838,7 @@ class HistoryStore:
 
     # ---- sweep journals: every finished cell, durable at once, between the (periodic) saves of its sweep ------
     def journal_path(self, sweep_id: str) -> Path:
-        """The append-only file of a sweep's finished cells (``<history dir>/journals/<id>.jsonl``)."""
+        """The append-only file of a sweep's finished cells (``journals/<id>.jsonl`` beside the history file)."""
         if not re.fullmatch(r"[A-Za-z0-9_.-]+", sweep_id or ""):
             raise UsageError(f"not a sweep id: {sweep_id!r}")
         return self.path.parent / "journals" / f"{sweep_id}.jsonl"
