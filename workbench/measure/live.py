@@ -22,7 +22,8 @@ from workbench.paths import live_dir
 KEEP_FINISHED_S = 24 * 3600
 
 
-def _pid_alive(pid: int) -> bool:
+def pid_alive(pid: int) -> bool:
+    """Whether process ``pid`` of this machine exists (one we may not signal counts as alive)."""
     try:
         os.kill(pid, 0)
     except ProcessLookupError:
@@ -103,7 +104,7 @@ def list_live_runs(folder: Path | None = None) -> list[dict[str, Any]]:
             continue
         if last and last.get("kind") in ev.TERMINAL_KINDS:
             continue
-        if not _pid_alive(int(first.get("pid", 0))):
+        if not pid_alive(int(first.get("pid", 0))):
             continue
         try:
             started = path.stat().st_ctime
@@ -167,7 +168,7 @@ def follow(
                     if ev.is_terminal(event):
                         return
                 continue
-            if pid is not None and not _pid_alive(pid):
+            if pid is not None and not pid_alive(pid):
                 yield ev.RunAborted(run_id=run_id, reason=f"the run's process ({pid}) ended without finishing")
                 return
             time.sleep(poll_s)

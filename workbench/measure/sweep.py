@@ -289,13 +289,9 @@ def process_alive(pid: Any, host: Any) -> bool:
         return False
     if host and host != socket.gethostname():
         return True
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    return True
+    from workbench.measure.live import pid_alive
+
+    return pid_alive(pid)
 
 
 def effective_state(record: RunRecord) -> str:
