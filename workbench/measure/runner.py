@@ -243,6 +243,37 @@ def _engines_for_mode(engines: tuple[str, ...], mode: str, *, explicit: bool) ->
     return able
 
 
+def preparation(
+    config: RunConfig,
+    *,
+    engines: tuple[str, ...] | None = None,
+    options_for: Callable[[str], dict[str, Any]] | None = None,
+    parity: bool | None = None,
+) -> dict[str, Any]:
+    """The keyword arguments of :func:`workbench.measure.prepare.prepare` for ``config``: batch, shapes, seed,
+    sparsity, the formats of ``engines`` (default the config's) and, with ``parity``, of the built-ins' reference,
+    and for int8 the quantization of those engines that run it (with ``options_for``'s options) and the
+    calibration. A sweep prepares once for all its engines and passes them here."""
+    from workbench_engines.formats import builtin_reference_engine
+    from workbench_engines.registry import get_engine_class
+
+    engines = config.engines if engines is None else engines
+    check = config.parity if parity is None else parity
+    kw: dict[str, Any] = {
+        "batch": config.batch,
+        "shapes": dict(config.shapes) or None,
+        "formats": formats_for(engines + ((builtin_reference_engine(),) if check else ())),
+        "seed": config.seed,
+        "sparsity": config.sparsity,
+    }
+    if config.precision == "int8":
+        able = [e for e in engines if "int8" in get_engine_class(e).precisions(config.device)]
+        kw["precision"] = "int8"
+        kw["quantize"] = quantize_request(able, options_for or config.options_for)
+        kw["calibration"] = {"samples": config.calibration_samples, "data": config.calibration_data}
+    return kw
+
+
 def check_tolerances(rtol: float | None, atol: float | None) -> None:
     """``--rtol``/``--atol`` must be positive numbers when given. Raises UsageError."""
     for flag, value in (("--rtol", rtol), ("--atol", atol)):
@@ -469,34 +500,13 @@ class Runner:
         self._emit(
             ev.Stage(run_id=self.run_id, stage="preparing", message=f"preparing {os.path.basename(config.model)}")
         )
-        from workbench_engines.formats import builtin_reference_engine
-
-        wanted = config.engines + ((builtin_reference_engine(),) if config.parity else ())  # the built-ins' reference
+        if config.precision == "int8":
+            self._emit(
+                ev.Stage(run_id=self.run_id, stage="preparing", message="quantizing to int8 (cached after once)")
+            )
         return prepare(
-            config.model,
-            batch=config.batch,
-            shapes=dict(config.shapes) or None,
-            formats=formats_for(wanted),
-            seed=config.seed,
-            should_stop=self._stop.is_set,
-            on_start=self._set_prepare_proc,
-            sparsity=config.sparsity,
-            **self._quantize_args(config),
+            config.model, should_stop=self._stop.is_set, on_start=self._set_prepare_proc, **preparation(config)
         )
-
-    def _quantize_args(self, config: RunConfig) -> dict[str, Any]:
-        """What the preparation needs for int8 (the engines that run it here, their options, the calibration)."""
-        if config.precision != "int8":
-            return {}
-        from workbench_engines.registry import get_engine_class
-
-        able = [e for e in config.engines if "int8" in get_engine_class(e).precisions(config.device)]
-        self._emit(ev.Stage(run_id=self.run_id, stage="preparing", message="quantizing to int8 (cached after once)"))
-        return {
-            "precision": "int8",
-            "quantize": quantize_request(able, config.options_for),
-            "calibration": {"samples": config.calibration_samples, "data": config.calibration_data},
-        }
 
     def _keep_readable(self, config: RunConfig, artifact: ModelArtifact) -> RunConfig:
         engines, skipped = readable_engines(config.engines, artifact)

@@ -42,7 +42,7 @@ from workbench.errors import RunFailed, UsageError, WorkbenchError, first_line
 from workbench.machine.cpus import allowed_cores
 from workbench.measure import events as ev
 from workbench.measure.cells import CellSpec, SweepSpec, check_spec, cores_for, expand, group_key
-from workbench.measure.runner import RunConfig, Runner, formats_for
+from workbench.measure.runner import RunConfig, Runner, preparation
 from workbench.result import EngineResult, RunRecord, new_run_id, now_iso
 from workbench_engines.base import ModelArtifact
 
@@ -132,35 +132,17 @@ class CellRunner:
             raise cached
         if cached is not None:
             return cached
-        from workbench.measure.precision import quantize_request
         from workbench.measure.prepare import prepare
-        from workbench_engines.formats import builtin_reference_engine
-        from workbench_engines.registry import get_engine_class
 
         s = self.spec
-        wanted = tuple(s.engines) + ((builtin_reference_engine(),) if s.parity else ())
-        kw: dict[str, Any] = {}
-        if cell.precision == "int8":
-            able = [e for e in s.engines if "int8" in get_engine_class(e).precisions(s.device)]
-            kw = {
-                "precision": "int8",
-                "quantize": quantize_request(able, s.options_for),
-                "calibration": {"samples": s.calibration_samples, "data": s.calibration_data},
-            }
-        if cell.sparsity:
-            kw["sparsity"] = cell.sparsity
         self._emit(
             ev.Stage(run_id="", stage="preparing", message=f"preparing {os.path.basename(s.model)} ({cell.label()})")
         )
         try:
             artifact = prepare(
                 s.model,
-                batch=cell.batch,
-                shapes=dict(s.shapes) or None,
-                formats=formats_for(wanted),
-                seed=s.seed,
                 should_stop=self._stop.is_set,
-                **kw,
+                **preparation(config, engines=tuple(s.engines), options_for=s.options_for, parity=s.parity),
             )
         except WorkbenchError as exc:
             if not self._stop.is_set():
