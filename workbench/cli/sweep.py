@@ -241,7 +241,7 @@ class _Progress:
 
     def __call__(self, event: Any) -> None:
         from workbench.measure import events as ev
-        from workbench.units import duration, ms, rate
+        from workbench.units import duration, ms
 
         if self.quiet:
             return
@@ -260,18 +260,11 @@ class _Progress:
         elif isinstance(event, ev.Stage):
             self._draw(0.0, f"{self.current}: {event.message}")
         elif isinstance(event, ev.CellFinished):
+            from workbench.report.sweep import cell_finished_line
+
             self.done = event.done
-            r = event.result
-            if r.get("status") == "ok":
-                lat = (r.get("latency_ms") or {}).get("p50")
-                what = f"p50 {ms(lat)} ms  {rate(r.get('throughput'), '/s')}"
-            else:
-                what = f"failed: {r.get('error')}"
-            eta = (
-                f" · ETA {duration(event.eta_s * 1000)}" if event.eta_s is not None and event.done < event.total else ""
-            )
             self.line.clear()
-            print(f"[{event.done}/{event.total}] {event.label}: {what}{eta}", file=sys.stderr, flush=True)
+            print(cell_finished_line(event, eta=True), file=sys.stderr, flush=True)
 
     def _draw(self, cell_fraction: float, text: str) -> None:
         total = max(self.total, 1)

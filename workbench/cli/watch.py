@@ -105,12 +105,9 @@ def _sweep_event(event: Any, as_json: bool) -> int | None:
         eta = f" · ETA {duration(event.eta_s * 1000)}" if event.eta_s is not None else ""
         print(f"cell {event.index + 1}/{event.total}: {event.label}{eta}", flush=True)
     elif isinstance(event, ev.CellFinished):
-        r = event.result
-        if r.get("status") == "ok":
-            what = f"p50 {ms((r.get('latency_ms') or {}).get('p50'))} ms  {rate(r.get('throughput'), '/s')}"
-        else:
-            what = f"failed: {r.get('error')}"
-        print(f"[{event.done}/{event.total}] {event.label}: {what}", flush=True)
+        from workbench.report.sweep import cell_finished_line
+
+        print(cell_finished_line(event), flush=True)
     return None
 
 

@@ -653,6 +653,21 @@ def _point(c: Cell) -> tuple[float, float] | None:
     return (c.p50_ms, c.throughput) if c.ok and c.p50_ms is not None and c.throughput is not None else None
 
 
+def cell_finished_line(event: Any, *, eta: bool = False) -> str:
+    """The line a finished cell gets in a sweep's progress (``workbench sweep``, ``workbench watch``):
+    ``[5/18] openvino int8 t2 b1 latency: p50 5.500 ms  174.8/s`` or ``…: failed: REASON``; ``eta``: with the
+    estimate for the cells left. ``event``: a :class:`workbench.measure.events.CellFinished`."""
+    r = event.result
+    if r.get("status") == "ok":
+        what = f"p50 {ms((r.get('latency_ms') or {}).get('p50'))} ms  {rate(r.get('throughput'), '/s')}"
+    else:
+        what = f"failed: {r.get('error')}"
+    left = eta and event.eta_s is not None and event.done < event.total
+    return f"[{event.done}/{event.total}] {event.label}: {what}" + (
+        f" · ETA {duration(event.eta_s * 1000)}" if left else ""
+    )
+
+
 def render_sweep(record: RunRecord, charts: bool = True) -> str:
     """The sweep for the terminal (see the module docstring); ``charts=False`` leaves the plotext charts out."""
     a = analyse(record)
