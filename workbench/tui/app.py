@@ -385,10 +385,8 @@ class WorkbenchApp(App[int]):
         bars.reserved = frozenset(message.reserved)
 
     # --------------------------------------------------------------------------------------------------- run
-    def action_run_bench(self) -> None:
-        if self.running:
-            self.notify("A run is in progress — press s to stop it first.", severity="warning")
-            return
+    def _setup_values(self) -> dict[str, Any] | None:
+        """The Setup pane's values, or None after showing its error on the field (and in a notification)."""
         setup = self.query_one(SetupPane)
         try:
             values = setup.values()
@@ -397,8 +395,17 @@ class WorkbenchApp(App[int]):
                 self.view = "setup"
             setup.show_error(exc.field, str(exc))
             self.notify(str(exc), severity="error", title="Setup")
-            return
+            return None
         setup.clear_error()
+        return values
+
+    def action_run_bench(self) -> None:
+        if self.running:
+            self.notify("A run is in progress — press s to stop it first.", severity="warning")
+            return
+        values = self._setup_values()
+        if values is None:
+            return
         try:
             config = services.make_config(values)
         except (WorkbenchError, TypeError, ValueError) as exc:
@@ -636,16 +643,9 @@ class WorkbenchApp(App[int]):
         if self.running:
             self.notify("A run is in progress — press s to stop it before starting a sweep.", severity="warning")
             return
-        setup = self.query_one(SetupPane)
-        try:
-            values = setup.values()
-        except SetupError as exc:
-            if not self.wide:
-                self.view = "setup"
-            setup.show_error(exc.field, str(exc))
-            self.notify(str(exc), severity="error", title="Setup")
+        values = self._setup_values()
+        if values is None:
             return
-        setup.clear_error()
         self.push_screen(SweepScreen(SweepTarget.from_setup(values), cpus=self._cpus))
 
     # ------------------------------------------------------------------------------------------------ history
