@@ -11,6 +11,7 @@ import time
 import pytest
 from snapshot_apps.tui_fixtures import fixture_app
 from textual.widgets import Checkbox, DataTable, Input
+from tui_helpers import notes, stored_runs, table_rows, wait_for
 
 from workbench.errors import UsageError
 from workbench.stats.scaling import Cell
@@ -32,29 +33,6 @@ pytestmark = pytest.mark.anyio
 @pytest.fixture
 def anyio_backend():
     return "asyncio"
-
-
-async def wait_for(pilot, condition, timeout: float = 30.0, step: float = 0.05) -> bool:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if condition():
-            return True
-        await pilot.pause(step)
-    return condition()
-
-
-def notes(app) -> list[tuple[str, str]]:
-    return [(str(n.message), str(n.severity)) for n in app._notifications]
-
-
-def stored_runs() -> list:
-    from workbench.store.history import HistoryStore
-
-    return HistoryStore().list(limit=None)
-
-
-def table_rows(table: DataTable) -> list[list[str]]:
-    return [[str(c).strip() for c in table.get_row_at(i)] for i in range(table.row_count)]
 
 
 def _cores() -> list[int]:
