@@ -25,7 +25,7 @@ from __future__ import annotations
 
 import math
 from html import escape
-from typing import Any, Mapping, Sequence
+from typing import Any, Callable, Mapping, Sequence
 
 from workbench.report.export import format_cores
 from workbench.report.precision import precision_notes, precision_rows
@@ -733,6 +733,25 @@ def _note_list(notes: Sequence[str], cls: str = "note") -> str:
     return "<ul>" + "".join(f'<li class="{cls}">{_e(n)}</li>' for n in notes) + "</ul>" if notes else ""
 
 
+def _group_parts(
+    section: str,
+    groups: Sequence[Any],
+    caption: Callable[[Any], str],
+    headers: Sequence[str],
+    rows: Callable[[Any], Sequence[Sequence[Any]]],
+) -> list[str]:
+    """The HTML of scaling groups (thread, batch, sparsity): the section's explanation, then per group its caption,
+    its table and its notes (the charts follow). A group has ``rows`` (each with ``.cell``) and ``note``."""
+    from workbench.report import sweep as sw
+
+    parts = [f'<p class="muted">{_e(section.partition(": ")[2])}</p>']
+    for g in groups:
+        parts.append(f"<h3>{_e(caption(g))}</h3>")
+        parts.append(_sweep_table(headers, rows(g)))
+        parts.append(_note_list(sw.group_notes([r.cell for r in g.rows], g.note)))
+    return parts
+
+
 def _sweep_table(headers: Sequence[str], rows: Sequence[Sequence[Any]]) -> str:
     from workbench.report.sweep import numeric_columns
 
@@ -766,22 +785,14 @@ def render_sweep_html(record: RunRecord) -> str:
         )
     )
     if a.threads:
-        parts = [f'<p class="muted">{_e(sw.THREAD_SECTION.partition(": ")[2])}</p>']
-        for g in a.threads:
-            parts.append(f"<h3>{_e(sw.thread_caption(g))}</h3>")
-            parts.append(_sweep_table(sw.thread_headers(), sw.thread_rows(g)))
-            parts.append(_note_list(sw.group_notes([r.cell for r in g.rows], g.note)))
+        parts = _group_parts(sw.THREAD_SECTION, a.threads, sw.thread_caption, sw.thread_headers(), sw.thread_rows)
         charts = [line_chart_svg(s, title, "threads", "items/s") for title, s in sw.thread_series(a.threads)]
         for title, series in sw.speedup_series(a.threads):
             charts.append(line_chart_svg(series, title, "threads", "speedup ×", dashed=(sw.IDEAL,)))
         parts.append(_figures(charts))
         body.append(section("Thread scaling", *parts))
     if a.batches:
-        parts = [f'<p class="muted">{_e(sw.BATCH_SECTION.partition(": ")[2])}</p>']
-        for b in a.batches:
-            parts.append(f"<h3>{_e(sw.batch_caption(b))}</h3>")
-            parts.append(_sweep_table(sw.batch_headers(), sw.batch_rows(b)))
-            parts.append(_note_list(sw.group_notes([r.cell for r in b.rows], b.note)))
+        parts = _group_parts(sw.BATCH_SECTION, a.batches, sw.batch_caption, sw.batch_headers(), sw.batch_rows)
         charts = [line_chart_svg(s, title, "batch", "items/s") for title, s in sw.batch_series(a.batches)]
         charts += [
             line_chart_svg(s, title, "batch", "ms per item") for title, s in sw.batch_series(a.batches, "per_item_ms")
@@ -838,11 +849,9 @@ def render_sweep_html(record: RunRecord) -> str:
                 parts.append(f"<figure>{svg}</figure>")
         body.append(section("Memory-bounded batch search", *parts))
     if a.sparsity:
-        parts = [f'<p class="muted">{_e(sw.SPARSITY_SECTION.partition(": ")[2])}</p>']
-        for s in a.sparsity:
-            parts.append(f"<h3>{_e(sw.sparsity_caption(s))}</h3>")
-            parts.append(_sweep_table(sw.sparsity_headers(), sw.sparsity_rows(s)))
-            parts.append(_note_list(sw.group_notes([r.cell for r in s.rows], s.note)))
+        parts = _group_parts(
+            sw.SPARSITY_SECTION, a.sparsity, sw.sparsity_caption, sw.sparsity_headers(), sw.sparsity_rows
+        )
         charts = [line_chart_svg(s, title, "sparsity %", "items/s") for title, s in sw.sparsity_series(a.sparsity)]
         parts.append(_figures(charts))
         body.append(section("Sparsity study", *parts))

@@ -21,7 +21,7 @@ import io
 import math
 import re
 import threading
-from typing import Any, Mapping, Sequence
+from typing import Any, Callable, Mapping, Sequence
 
 from workbench.report.export import format_cores
 from workbench.report.text import table
@@ -885,6 +885,24 @@ def _md_table(
     return lines
 
 
+def _md_groups(
+    title: str,
+    section: str,
+    groups: Sequence[Any],
+    caption: Callable[[Any], str],
+    headers: Sequence[str],
+    rows: Callable[[Any], list[list[str]]],
+) -> list[str]:
+    """A Markdown section of scaling groups (thread, batch, sparsity): the section's explanation, then per group its
+    caption, its table and its notes. A group has ``rows`` (each with ``.cell``) and ``note``."""
+    lines = ["", f"### {title}", "", _md(section.partition(": ")[2])]
+    for g in groups:
+        lines += ["", f"**{_md(caption(g))}**", ""]
+        lines += _md_table(headers, rows(g))
+        lines += [f"- {_md(n)}" for n in group_notes([r.cell for r in g.rows], g.note)]
+    return lines
+
+
 def sweep_markdown(record: RunRecord) -> str:
     """The sweep as Markdown: a heading and summary, the configuration, the cell table (a failed cell's error in
     its status), and the scaling, precision, memory-search, sparsity and Pareto tables."""
@@ -900,17 +918,9 @@ def sweep_markdown(record: RunRecord) -> str:
             row[-1] = f"failed: {c.error}"
     lines += _md_table(cell_headers(a.cells), rows) if rows else [f"_{no_cells_text(a)}_"]
     if a.threads:
-        lines += ["", "### Thread scaling", "", _md(THREAD_SECTION.partition(": ")[2])]
-        for g in a.threads:
-            lines += ["", f"**{_md(thread_caption(g))}**", ""]
-            lines += _md_table(thread_headers(), thread_rows(g))
-            lines += [f"- {_md(n)}" for n in group_notes([r.cell for r in g.rows], g.note)]
+        lines += _md_groups("Thread scaling", THREAD_SECTION, a.threads, thread_caption, thread_headers(), thread_rows)
     if a.batches:
-        lines += ["", "### Batch scaling", "", _md(BATCH_SECTION.partition(": ")[2])]
-        for b in a.batches:
-            lines += ["", f"**{_md(batch_caption(b))}**", ""]
-            lines += _md_table(batch_headers(), batch_rows(b))
-            lines += [f"- {_md(n)}" for n in group_notes([r.cell for r in b.rows], b.note)]
+        lines += _md_groups("Batch scaling", BATCH_SECTION, a.batches, batch_caption, batch_headers(), batch_rows)
     if a.precision:
         lines += ["", "### Precision gain over the same engine's fp32", ""]
         lines += _md_table(precision_headers(), precision_rows(a.precision))
@@ -924,11 +934,9 @@ def sweep_markdown(record: RunRecord) -> str:
             if m.reason:
                 lines += ["", _md(m.reason)]
     if a.sparsity:
-        lines += ["", "### Sparsity study", "", _md(SPARSITY_SECTION.partition(": ")[2])]
-        for s in a.sparsity:
-            lines += ["", f"**{_md(sparsity_caption(s))}**", ""]
-            lines += _md_table(sparsity_headers(), sparsity_rows(s))
-            lines += [f"- {_md(n)}" for n in group_notes([r.cell for r in s.rows], s.note)]
+        lines += _md_groups(
+            "Sparsity study", SPARSITY_SECTION, a.sparsity, sparsity_caption, sparsity_headers(), sparsity_rows
+        )
     if a.pareto:
         lines += ["", "### Pareto front (p50 latency vs throughput)", ""]
         lines += _md_table(pareto_headers(), pareto_rows(a.pareto))
