@@ -403,24 +403,14 @@ def build_record(
     """One sweep record: ``results`` = the last measurement of every evaluated cell (an EngineResult with ``cell``
     set), ``sweep["spec"]["extra"]["recommend"]`` = the whole recommendation (every evaluation, what was skipped,
     the winners)."""
+    from workbench.measure.cells import failed_result
     from workbench.result import EngineResult, RunRecord, new_run_id, now_iso
 
     last: dict[str, EngineResult] = {}
     for m in tried:
         r = m.result
         if r is None:  # an evaluator that raised: keep the failure as a result too
-            r = EngineResult(
-                engine=m.cell.engine,
-                model=spec.model,
-                status="failed",
-                error=m.error,
-                mode=m.cell.mode,
-                batch=m.cell.batch,
-                threads=m.cell.threads,
-                precision_requested=m.cell.precision,
-                streams=m.cell.streams,
-                requests=m.cell.requests,
-            )
+            r = failed_result(m.cell, spec.model, m.error)
         r.cell = m.cell.to_dict() | {"key": m.cell.key()}
         last.pop(m.cell.key(), None)
         last[m.cell.key()] = r

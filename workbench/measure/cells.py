@@ -16,6 +16,7 @@ from dataclasses import asdict, dataclass, field, fields, replace
 from typing import Any, Mapping, Sequence
 
 from workbench.errors import UsageError
+from workbench.result import EngineResult
 
 #: engines whose ``streams`` option a sweep's streams axis sets (``openvino.streams``)
 STREAM_ENGINES: tuple[str, ...] = ("openvino",)
@@ -214,9 +215,38 @@ def check_spec(spec: SweepSpec, allowed: Sequence[int]) -> None:
         raise UsageError(f"--max-batch must be >= 1, not {spec.max_batch}")
 
 
+def failed_result(
+    cell: CellSpec,
+    model: str,
+    error: str | None,
+    *,
+    device: str = "cpu",
+    cores: Sequence[int] | None = None,
+    detail: str | None = None,
+) -> EngineResult:
+    """The result of a cell that did not run (a local failure, a Slurm task that left no result, an evaluator that
+    raised): its one-line reason (``detail``: the full text) with the cell's settings and key."""
+    return EngineResult(
+        engine=cell.engine,
+        model=model,
+        status="failed",
+        error=error,
+        error_detail=detail,
+        device=device,
+        mode=cell.mode,
+        batch=cell.batch,
+        threads=cell.threads,
+        cores=list(cores) if cores is not None else None,
+        precision_requested=cell.precision,
+        streams=cell.streams,
+        requests=cell.requests,
+        cell=cell.to_dict() | {"key": cell.key()},
+    )
+
+
 def cores_for(cell: CellSpec, pool: Sequence[int]) -> tuple[int, ...]:
     """The cores a cell is pinned to: the first ``threads`` of the pool (one thread per core)."""
     return tuple(pool[: cell.threads])
 
 
-__all__ = ["CellSpec", "SweepSpec", "applies", "check_spec", "cores_for", "expand", "group_key"]
+__all__ = ["CellSpec", "SweepSpec", "applies", "check_spec", "cores_for", "expand", "failed_result", "group_key"]

@@ -42,7 +42,7 @@ from typing import Any, Iterator, Mapping, Protocol
 
 from workbench.errors import UsageError, WorkbenchError
 from workbench.measure import slurm
-from workbench.measure.cells import CellSpec, SweepSpec
+from workbench.measure.cells import CellSpec, SweepSpec, failed_result
 from workbench.paths import atomic_write, data_dir
 from workbench.result import EngineResult, RunRecord, now_iso
 
@@ -802,20 +802,8 @@ def _node_systems(root: Path) -> dict[str, dict[str, Any]]:
 
 
 def _error_result(sub: Submission, cs: CellStatus) -> EngineResult:
-    c = cs.cell
-    return EngineResult(
-        engine=c.engine,
-        model=sub.spec.model,
-        status="failed",
-        error=cs.reason or "the task failed",
-        error_detail=cs.detail,
-        device=sub.spec.device,
-        mode=c.mode,
-        batch=c.batch,
-        threads=c.threads,
-        precision_requested=c.precision,
-        streams=c.streams,
-        requests=c.requests,
+    return failed_result(
+        cs.cell, sub.spec.model, cs.reason or "the task failed", device=sub.spec.device, detail=cs.detail
     )
 
 

@@ -41,7 +41,7 @@ from typing import Any, Callable, Mapping
 from workbench.errors import RunFailed, UsageError, WorkbenchError, first_line
 from workbench.machine.cpus import allowed_cores
 from workbench.measure import events as ev
-from workbench.measure.cells import CellSpec, SweepSpec, check_spec, cores_for, expand, group_key
+from workbench.measure.cells import CellSpec, SweepSpec, check_spec, cores_for, expand, failed_result, group_key
 from workbench.measure.runner import RunConfig, Runner, preparation
 from workbench.result import EngineResult, RunRecord, new_run_id, now_iso
 from workbench_engines.base import ModelArtifact
@@ -176,16 +176,16 @@ class CellRunner:
         except RunFailed as exc:
             if self._stop.is_set():
                 raise KeyboardInterrupt from None
-            return _failed(cell, config, str(exc), meta)
+            return _failed(cell, config, str(exc))
         except WorkbenchError as exc:
-            return _failed(cell, config, first_line(exc), meta)
+            return _failed(cell, config, first_line(exc))
         finally:
             with self._lock:
                 self._runner = None
         if self._stop.is_set():
             raise KeyboardInterrupt
         self.last_record = record
-        result = record.results[0] if record.results else _failed(cell, config, "the run produced no result", meta)
+        result = record.results[0] if record.results else _failed(cell, config, "the run produced no result")
         result.cell = meta
         if result.ok and not cell.sparsity and len(self.spec.sparsities) > 1 and result.sparsity is None:
             result.sparsity = self._dense_sizes(artifact, cell)  # the sparsity study's baseline row
@@ -234,22 +234,8 @@ def sweep_cells(spec: SweepSpec, batches: list[int] | None = None) -> tuple[list
     return kept, notes
 
 
-def _failed(cell: CellSpec, config: RunConfig, error: str, meta: dict[str, Any]) -> EngineResult:
-    return EngineResult(
-        engine=cell.engine,
-        model=config.model,
-        status="failed",
-        error=error,
-        device=config.device,
-        mode=cell.mode,
-        batch=cell.batch,
-        threads=cell.threads,
-        cores=list(config.cores or ()),
-        precision_requested=cell.precision,
-        streams=cell.streams,
-        requests=cell.requests,
-        cell=meta,
-    )
+def _failed(cell: CellSpec, config: RunConfig, error: str) -> EngineResult:
+    return failed_result(cell, config.model, error, device=config.device, cores=config.cores or ())
 
 
 # ---- the sweep ---------------------------------------------------------------------------------------------------
