@@ -96,6 +96,7 @@ def test_torch_census_counts_the_outermost_compute_op_of_each_call():
 def _outs(seed: int, scale: float = 1.0, noise: float = 0.0) -> dict[str, np.ndarray]:
     rng = np.random.default_rng(seed)
     base = rng.standard_normal((2, 10))
+    base[:, 0] += 6.0  # class 0 wins by a margin beyond the int8 tolerance's reach: every item is decisive
     return {"logits": (base * scale + noise * rng.standard_normal((2, 10))).astype(np.float32)}
 
 
@@ -103,7 +104,7 @@ def test_drift_of_identical_outputs_is_zero_and_within():
     fp32 = [_outs(s) for s in range(4)]
     d = drift(fp32, [dict(o) for o in fp32], precision="int8", task="image-classification")
     assert d.status == "within" and d.rel_l2 == 0 and d.max_abs == 0 and d.top1 == 1.0 and d.samples == 4
-    assert d.top1_items == 8
+    assert d.top1_items == 8 and d.top1_near_ties == 0 and d.top1_omitted is None
 
 
 def test_drift_arithmetic_relative_l2_max_abs_and_top1():
@@ -113,7 +114,10 @@ def test_drift_arithmetic_relative_l2_max_abs_and_top1():
     assert d.rel_l2 == pytest.approx(0.5 / np.sqrt(5 + 25))  # pooled: ‖Δ‖ 0.5 over ‖(1, 2, 0, 3, 0, 4)‖
     assert d.rel_l2_worst == pytest.approx(0.5 / np.sqrt(5))  # worst input: |Δ| 0.5 over ‖(1, 2, 0)‖
     assert d.rel_l2_mean == pytest.approx(0.5 / np.sqrt(5) / 2)
-    assert d.max_abs == pytest.approx(0.5) and d.top1 == 1.0
+    assert d.max_abs == pytest.approx(0.5)
+    # both items' fp32 top-1 wins by 1 on logits of scale 1.3 and 2.9: within the int8 tolerance's reach
+    assert d.top1 is None and d.top1_items == 0 and d.top1_near_ties == 2
+    assert (d.top1_omitted or "").startswith("fp32 top-1 is a near-tie on 2 of 2 items")
 
 
 def test_one_input_near_zero_does_not_blow_up_the_pooled_drift():
@@ -128,7 +132,7 @@ def test_drift_over_the_tolerance_and_errors():
     fp32 = [_outs(s) for s in range(3)]
     far = [_outs(s, scale=-1.0) for s in range(3)]  # sign flipped: rel L2 2
     d = drift(fp32, far, precision="int8", task="image-classification")
-    assert d.status == "over" and d.rel_l2 == pytest.approx(2.0) and d.top1 is not None and d.top1 < 0.5
+    assert d.status == "over" and d.rel_l2 == pytest.approx(2.0) and d.top1 == 0.0 and d.top1_items == 6
     assert "exceeds the int8 tolerance" in (d.message or "")
     nan = [{"logits": np.full((2, 10), np.nan, dtype=np.float32)} for _ in range(3)]
     assert drift(fp32, nan, precision="bf16").status == "error"

@@ -44,13 +44,20 @@ class Parity:
     reference: str | None = None  # e.g. "torch fp32"
     max_abs: float | None = None
     rel_l2: float | None = None
-    top1: float | None = None  # fraction of batch items whose argmax agrees (classifiers)
+    #: classifiers: the fraction of the *decisive* items (reference top-1 margin beyond what the tolerance lets an
+    #: output move; workbench.stats.parity.top1_agreement) whose argmax agrees; None when none was decisive.
+    #: Records older than top1_items: the fraction of all items.
+    top1: float | None = None
     tolerance: float | None = None  # rel_l2 threshold applied
     message: str | None = None
     atol: float | None = None  # absolute threshold, when the user gave one (--atol)
     tolerance_source: str | None = None  # "default fp32" (the table in docs/methodology.md) or "user" (--rtol/--atol)
-    #: per output: name, shape, max_abs (+ max_abs_index, max_abs_values [reference, engine]), rel_l2, top1, status
+    #: per output: name, shape, max_abs (+ max_abs_index, max_abs_values [reference, engine]), rel_l2, top1,
+    #: top1_items, top1_near_ties, top1_omitted, status
     outputs: list[dict[str, Any]] | None = None
+    top1_items: int | None = None  # how many items top1 is over (the decisive ones, every classifier output)
+    top1_near_ties: int | None = None  # items left out of top1: the reference's top-1 is a near-tie
+    top1_omitted: str | None = None  # why top1 is None although the model is a classifier (every item a near-tie)
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)

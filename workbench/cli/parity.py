@@ -23,8 +23,9 @@ def register(sub: Any) -> None:
         description="Feed one identical input (seeded generated values, or the ones given with --input/--inputs) "
         "to every engine and compare each output with the reference "
         "(torch fp32 for built-ins, ONNX Runtime fp32 for .onnx files, OpenVINO fp32 for IR): max abs "
-        "error, relative L2 error, top-1 agreement, per output. Tolerances depend on the precision "
-        "(docs/methodology.md; --rtol/--atol override them). Exit 0 when all pass, 1 when any fails.",
+        "error, relative L2 error, top-1 agreement (over the items whose reference top-1 is not a near-tie), per "
+        "output. Tolerances depend on the precision (docs/methodology.md; --rtol/--atol override them). "
+        "Exit 0 when all pass, 1 when any fails.",
         add_help=False,
     )
     add_help_with_engine_options(p)
@@ -68,28 +69,48 @@ def _sci(value: Any, fmt: str = ".2e") -> str:
     return MISSING if f is None else format(f, fmt)
 
 
+def _rule_cell(p: dict[str, Any]) -> str:
+    """The pass rule's tolerance and its source: ``≤1e-03 fp32``, ``≤5e-03 user``, ``≤1e-03|atol 1e-04 user``."""
+    from workbench.report.parity import tolerance_source, tolerance_value
+    from workbench.units import MISSING
+
+    if p.get("tolerance") is None:
+        return MISSING
+    cell = f"≤{tolerance_value(p['tolerance'])}"
+    if p.get("atol") is not None:
+        cell += f"|atol {tolerance_value(p['atol'])}"
+    return f"{cell} {tolerance_source(p).removesuffix(' default')}"
+
+
+RULE_NOTE = (
+    "rule: PASS when every output's rel L2 ≤ its tol (the precision's, or --rtol; or max abs ≤ --atol);\n"
+    "      fp32 default: every decisive top-1 must agree too. A near-tie (reference top-1 margin within what\n"
+    "      the tolerance lets an output move) is not counted in top-1: its argmax says nothing (docs/methodology.md)"
+)
+
+
 def render_parity(report: dict[str, Any]) -> str:
     """One row per engine and, when the model has several outputs or a check failed, one indented row per
-    output: its name, the largest absolute difference with its index, relative L2, top-1 and status."""
+    output: its name, the largest absolute difference with its index, relative L2, top-1 and status; the rule
+    (the tolerance, where it came from) beside the verdict and under the table."""
+    from workbench.report.parity import top1_cell, top1_note
     from workbench.report.text import describe_inputs, table
     from workbench.units import MISSING
 
     rows: list[list[str]] = []
     for e in report["engines"]:
         p = e.get("parity") or {}
-        tol = _sci(p.get("tolerance"), ".0e") if p.get("tolerance") is not None else MISSING
-        if p.get("atol") is not None:
-            tol += f" | atol {_sci(p['atol'], '.0e')}"
+        detail = e.get("error") or p.get("message") or top1_note(p, short=True) or ""
         rows.append(
             [
                 e["engine"],
                 e.get("precision_effective") or MISSING,
                 _sci(p.get("max_abs")),
                 _sci(p.get("rel_l2")),
-                f"{p['top1']:.0%}" if p.get("top1") is not None else MISSING,
-                tol,
+                top1_cell(p),
+                _rule_cell(p),
                 (p.get("status") or "error").upper(),
-                e.get("error") or p.get("message") or "",
+                detail,
             ]
         )
         outputs = p.get("outputs") or []
@@ -102,10 +123,10 @@ def render_parity(report: dict[str, Any]) -> str:
                         "",
                         _sci(o.get("max_abs")) + where if o.get("max_abs") is not None else MISSING,
                         _sci(o.get("rel_l2")),
-                        f"{o['top1']:.0%}" if o.get("top1") is not None else "",
+                        top1_cell(o) if "top1" in o else "",
                         "",
                         str(o.get("status") or "").upper(),
-                        o.get("message") or "",
+                        o.get("message") or top1_note(o, short=True) or "",
                     ]
                 )
     head = f"{report['model']}  batch {report['batch']}  reference {report['reference']}  input seed {report['seed']}"
@@ -113,6 +134,8 @@ def render_parity(report: dict[str, Any]) -> str:
     given = describe_inputs(report.get("inputs") or {})
     if given:
         lines.append(f"inputs given: {given}")
-    lines.append(table(["engine", "prec", "max abs", "rel L2", "top-1", "tol", "verdict", "detail"], rows))
+    lines.append(table(["engine", "prec", "max abs", "rel L2", "top-1", "rel L2 tol", "verdict", "detail"], rows))
+    if any((e.get("parity") or {}).get("tolerance") is not None for e in report["engines"]):
+        lines.append(RULE_NOTE)
     lines += [f"note: {s['message']}" for s in report.get("skipped") or []]
     return "\n".join(lines)

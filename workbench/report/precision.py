@@ -4,7 +4,8 @@
 the main table shows the lower precision, this one what it bought and what it cost: the precision the engine
 really ran, fp32 and lower-precision latency (throughput in throughput mode), the speedup over fp32 — a ratio in
 parentheses when the drift is over the tolerance (then it is not a speedup) — and the drift of the outputs
-against fp32 on the seeded drift inputs (relative L2, max abs, top-1 agreement, within/over the tolerance).
+against fp32 on the seeded drift inputs (relative L2, max abs, top-1 agreement over the items whose fp32 top-1 is
+decisive — ``n/a`` where every one is a near-tie, :mod:`workbench.report.parity` — within/over the tolerance).
 Numbers go through :mod:`workbench.units`. Pure: records in, text out.
 """
 
@@ -12,7 +13,8 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any, Mapping
 
-from workbench.units import MISSING, ms, percent, rate, significant
+from workbench.report.parity import top1_cell, top1_note, top1_text
+from workbench.units import MISSING, ms, rate, significant
 
 if TYPE_CHECKING:  # pragma: no cover
     from workbench.result import EngineResult, RunRecord
@@ -31,13 +33,13 @@ def speed_cell(r: "EngineResult") -> str:
 
 
 def drift_cells(drift: Mapping[str, Any] | None) -> list[str]:
-    """``[rel L2, max abs, top-1, status]`` of a drift record (— where absent)."""
+    """``[rel L2, max abs, top-1, status]`` of a drift record (— where absent; top-1 ``n/a`` where every item's
+    fp32 top-1 is a near-tie, ``100% 3/8`` where 5 of 8 were and are left out)."""
     d = drift or {}
-    top1 = d.get("top1")
     return [
         significant(d.get("rel_l2")),
         significant(d.get("max_abs")),
-        percent(top1 * 100, decimals=0) if isinstance(top1, (int, float)) else MISSING,
+        top1_cell(d),
         str(d.get("status") or MISSING),
     ]
 
@@ -84,6 +86,8 @@ def precision_notes(record: "RunRecord") -> list[str]:
         d = r.drift or {}
         if d.get("status") == "error" and d.get("message"):
             notes.append(f"  {r.engine}: drift not measured: {d['message']}")
+        elif top1_note(d):
+            notes.append(f"  {r.engine}: drift {top1_note(d)}")
     return notes
 
 
@@ -146,12 +150,13 @@ def precision_summary(r: "EngineResult") -> str | None:
     if d.get("status") == "error":
         parts.append(f"drift not measured: {d.get('message')}")
     elif d:
-        top1 = d.get("top1")
-        top = f", top-1 {percent(top1 * 100, decimals=0)}" if isinstance(top1, (int, float)) else ""
+        top = top1_text(d)
+        rel, tol = d.get("rel_l2"), d.get("tolerance")
+        sign = "≤" if isinstance(rel, (int, float)) and isinstance(tol, (int, float)) and rel <= tol else ">"
         parts.append(
-            f"drift rel L2 {significant(d.get('rel_l2'))}, max |Δ| {significant(d.get('max_abs'))}{top}: "
-            f"{d.get('status')} the {d.get('precision')} tolerance {significant(d.get('tolerance'))} "
-            f"({d.get('samples')} inputs)"
+            f"drift {d.get('status')}: rel L2 {significant(rel)} {sign} {significant(tol)} "
+            f"({d.get('precision')} tolerance, {d.get('samples')} inputs), max |Δ| {significant(d.get('max_abs'))}"
+            + (f", {top}" if top else "")
         )
     made = quantization_text(r.quantization)
     if made:

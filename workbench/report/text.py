@@ -6,6 +6,7 @@ import os
 import sys
 from typing import TYPE_CHECKING, Any, Mapping, Sequence
 
+from workbench.report.parity import verdict_text
 from workbench.stats.speedup import unshown_ratio
 from workbench.units import MISSING, bytes_iec, count, ms, percent, rate, ratio, significant
 
@@ -175,6 +176,8 @@ def result_notes(record: "RunRecord") -> list[tuple[str, str]]:
         p = r.parity or {}
         if p.get("status") in ("fail", "error") and p.get("message"):
             notes.append(("bad", f"{r.engine}: parity {p['status']}: {p['message']}"))
+        elif r.ok and p.get("status") == "pass" and verdict_text(p):  # the rule behind the table's "pass"
+            notes.append(("note", f"{r.engine}: parity {verdict_text(p)}"))
         for w in r.warnings or []:
             notes.append(("warn", f"{r.engine}: [{w.get('code')}] {w.get('message')}"))
     for w in record.warnings or []:

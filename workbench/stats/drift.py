@@ -6,17 +6,21 @@ what a lower precision costs: the same engine, the same model, fp32 against bf16
 
 * ``rel_l2``  — ‖low − fp32‖₂ / ‖fp32‖₂;
 * ``max_abs`` — max |low − fp32|;
-* ``top1``    — for classifiers, whether each item's argmax agrees.
+* ``top1``    — for classifiers, whether each *decisive* item's argmax agrees: an item whose fp32 top-1 wins by a
+  margin within what the precision's tolerance lets an output move is a near-tie and is left out
+  (:func:`workbench.stats.parity.top1_agreement`).
 
 Summarised over the inputs: ``rel_l2`` pools them — per output, ‖Δ‖ over every input together ÷ ‖fp32‖ over every
 input together, the worst output — so one input whose outputs happen to sit near zero (a 2-logit classifier with
 random weights) cannot blow the figure up the way its own ratio does; ``rel_l2_worst`` and ``rel_l2_mean`` are the
 worst and the mean of the per-input ratios; then the largest absolute difference, and top-1 agreement as the
-fraction of all items (all inputs, every classifier output) whose argmax agrees. ``status`` is ``within``
+fraction of the decisive items (all inputs, every classifier output) whose argmax agrees — ``top1_items`` of them,
+``top1_near_ties`` left out, ``top1_omitted`` saying why when every item was a near-tie. ``status`` is ``within``
 when the pooled relative L2 is inside the precision's tolerance (the same table as parity,
 :data:`workbench.stats.parity.TOLERANCES`; docs/methodology.md), ``over`` when not, ``error`` when outputs are
 missing, mis-shaped or not finite. Top-1 agreement is reported, not gated: the built-ins carry seeded random
-weights whose logits sit close together, so one flipped near-tie says little about a trained model.
+weights whose logits sit close together, so a flipped near-tie says little about a trained model — and near-ties are
+why it is counted over decisive items only.
 """
 
 from __future__ import annotations
@@ -26,7 +30,7 @@ from typing import Any, Mapping, Sequence
 
 import numpy as np
 
-from workbench.stats.parity import CLASSIFIER_TASKS, TOLERANCES, pair_outputs
+from workbench.stats.parity import TOLERANCES, Top1, is_classifier_output, pair_outputs, tolerance_label, top1_agreement
 
 WITHIN = "within"
 OVER = "over"
@@ -45,9 +49,11 @@ class Drift:
     rel_l2_worst: float | None = None  # the worst single input's (worst output's) relative L2
     rel_l2_mean: float | None = None  # mean over inputs of each input's worst output
     max_abs: float | None = None
-    top1: float | None = None  # fraction of items whose argmax agrees (classifiers)
-    top1_items: int | None = None  # how many items that fraction is over
+    top1: float | None = None  # fraction of the decisive items whose argmax agrees (classifiers); None: none decisive
+    top1_items: int | None = None  # how many items that fraction is over (the decisive ones; older records: all)
     message: str | None = None
+    top1_near_ties: int | None = None  # items left out of top1: fp32's top-1 margin within the tolerance
+    top1_omitted: str | None = None  # why top1 is None for a classifier (every item a near-tie)
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -77,7 +83,7 @@ def drift(
         return Drift(ERROR, precision, n, tol, message=f"{len(lowered)} outputs for {len(baseline)} fp32 inputs")
     worst: list[float] = []
     max_abs = 0.0
-    agree = items = 0
+    t1: Top1 | None = None
     pooled: dict[str, list[float]] = {}  # output -> [Σ‖Δ‖², Σ‖fp32‖²]
     for i in range(n):
         pairs = pair_outputs(baseline[i], lowered[i])
@@ -108,10 +114,9 @@ def drift(
             acc = pooled.setdefault(name, [0.0, 0.0])
             acc[0] += norm * norm
             acc[1] += denom * denom
-            if task in CLASSIFIER_TASKS and r.ndim >= 2 and r.shape[-1] > 1:
-                match = np.argmax(r64, axis=-1) == np.argmax(o64, axis=-1)
-                agree += int(np.count_nonzero(match))
-                items += int(match.size)
+            if is_classifier_output(task, r64):
+                one = top1_agreement(r64, o64, rtol=tol)
+                t1 = one if t1 is None else t1 + one
         worst.append(per_input)
     rel = max(float(np.sqrt(d / r)) if r > 0 else float(np.sqrt(d)) for d, r in pooled.values())
     status = WITHIN if rel <= tol else OVER
@@ -127,7 +132,6 @@ def drift(
         rel_l2_worst=max(worst),
         rel_l2_mean=float(np.mean(worst)),
         max_abs=max_abs,
-        top1=agree / items if items else None,
-        top1_items=items or None,
         message=message,
+        **(t1.fields(tolerance_label(precision, None, None), "fp32") if t1 is not None else {}),
     )

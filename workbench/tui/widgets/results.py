@@ -213,6 +213,7 @@ def result_detail(r: "EngineResult | None", speed: Speedup | None, error: str | 
         res.append(f"CPU {percent(r.cpu_util_pct, decimals=0)}")
     if res:
         parts += [(" · ".join(res), muted), "\n"]
+    from workbench.report.parity import rule_text, top1_text
     from workbench.report.precision import precision_summary
 
     below = precision_summary(r)  # below fp32: speedup over the same engine's fp32, drift, how it was quantized
@@ -226,14 +227,20 @@ def result_detail(r: "EngineResult | None", speed: Speedup | None, error: str | 
         parts += [("parity ", muted), (status, f"bold {style}")]
         if p.get("reference"):
             parts.append((f" vs {p['reference']}", muted))
+        rule = rule_text(p)  # the comparison that decided the verdict: rel L2 1.2e-07 ≤ 1e-03 (fp32 default)
+        if rule:
+            parts.append((f": {rule}", ""))
         nums = []
-        if isinstance(p.get("rel_l2"), (int, float)):
+        if rule is None and isinstance(p.get("rel_l2"), (int, float)):  # a record without its tolerance
             nums.append(f"rel L2 {p['rel_l2']:.1e}")
         if isinstance(p.get("max_abs"), (int, float)):
             nums.append(f"max |Δ| {p['max_abs']:.1e}")
-        if isinstance(p.get("top1"), (int, float)):
-            nums.append(f"top-1 {percent(p['top1'] * 100, decimals=0)}")
-        if nums:
+        top = top1_text(p)  # only where it means something: "top-1 n/a: near-tie (8/8)" otherwise
+        if top:
+            nums.append(top)
+        if nums and rule:
+            parts.append(("".join(f" · {n}" for n in nums), muted))
+        elif nums:
             parts.append((" (" + ", ".join(nums) + ")", muted))
         if p.get("message"):
             parts.append((f" — {p['message']}", muted))
@@ -247,8 +254,9 @@ def result_detail(r: "EngineResult | None", speed: Speedup | None, error: str | 
                     line.append(f"max |Δ| {o['max_abs']:.1e}{where}")
                 if isinstance(o.get("rel_l2"), (int, float)):
                     line.append(f"rel L2 {o['rel_l2']:.1e}")
-                if isinstance(o.get("top1"), (int, float)):
-                    line.append(f"top-1 {percent(o['top1'] * 100, decimals=0)}")
+                o_top = top1_text(o)
+                if o_top:
+                    line.append(o_top)
                 o_status = str(o.get("status") or "")
                 o_style = {"pass": "$success", "fail": "$error"}.get(o_status, muted)
                 parts += [("  " + " · ".join(line) + " ", muted), (o_status, o_style), "\n"]
