@@ -10,7 +10,8 @@ import pytest
 TESTS = Path(__file__).parent
 PLUGINS = TESTS / "plugins"
 TEST_ENGINES = ",".join(
-    f"wb_test_engines:{c}" for c in ("EchoEngine", "CrashEngine", "OomEngine", "HangEngine", "BrokenLoadEngine")
+    f"wb_test_engines:{c}"
+    for c in ("EchoEngine", "CrashEngine", "OomEngine", "HangEngine", "BrokenLoadEngine", "DriftEngine")
 )
 
 

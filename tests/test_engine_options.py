@@ -283,7 +283,12 @@ async def test_setup_pane_lists_the_options_and_a_run_from_it_reaches_load(knob,
     async with app.run_test(size=(80, 24)) as pilot:
         setup = app.query_one(SetupPane)
         deadline = time.monotonic() + 30
-        while not list(setup.query(OptionRow)) and time.monotonic() < deadline:
+
+        # rows and their fields mount in separate steps: wait for the level field (a loaded 2-core box is slow)
+        def level_field() -> list:
+            return [i for r in setup.query(OptionRow) if r.option.name == "level" for i in r.query(Input)]
+
+        while not level_field() and time.monotonic() < deadline:
             await pilot.pause(0.05)
         rows = {f"{r.engine}.{r.option.name}": r for r in setup.query(OptionRow)}
         assert {"knob.level", "knob.flavour", "knob.turbo"} <= set(rows)

@@ -419,3 +419,27 @@ def test_render_and_record_of_a_fake_recommendation():
     assert back.kind == "sweep" and len(back.results) == len(record.results)
     doc = recommendation_json(rec, spec, commands, record.run_id)
     assert doc["run_id"] == record.run_id and doc["best"]["throughput"]["best"]["cell"]["batch"] == 16
+
+
+# ---- run-to-run variation: no elimination or step on a difference inside it ----------------------------------------
+def test_a_margin_keeps_tied_candidates_and_takes_no_step_inside_it(monkeypatch):
+    """With a 30 % run-to-run margin (a noisy machine, one measurement each), onnxruntime int8 (4.0 ms) and
+    openvino int8 at 8 threads (2.0 ms × 1.0) are 2× apart: a real difference; torch int8 (6 ms) is 1.5× behind
+    onnxruntime int8 — real too. But a 20 % threads step is inside the margin and must not be taken, and two
+    engines inside it are both kept and named as tied."""
+    monkeypatch.setitem(BASE_MS, ("onnxruntime", "int8"), 2.2)  # within 10 % of openvino int8's 2.0
+    ev = FakeEvaluator()
+    search = Search(ev, duration_s=1.0, baseline=False, margins={"latency": 0.30})
+    rec = search.run([space("latency")])
+    o = rec.outcome("latency")
+    assert search.margin("latency") == 0.30 and search.margin("memory") == search.noise
+    halving = o.to_dict()["halving"]
+    # torch int8 (6 ms) is 2.7x behind: cut; onnxruntime int8 is within the margin of openvino int8: kept
+    assert any("onnxruntime int8" in k for r in halving for k in r["kept"])
+    assert "onnxruntime int8" in " ".join(o.survivors)
+    # openvino int8 at 2 threads is 2x faster than at 8: a real step; every step taken gained beyond the margin
+    assert all(m["gain"] > 0.30 for m in o.moves)
+    assert o.best is not None and o.best.cell.engine == "openvino" and o.best.cell.threads == 2
+    # without the margin (3 % floor) the same search steps on smaller gains
+    plain = Search(FakeEvaluator(), duration_s=1.0, baseline=False).run([space("latency")]).outcome("latency")
+    assert any(m["gain"] <= 0.30 for m in plain.moves) or plain.best.cell == o.best.cell

@@ -385,6 +385,25 @@ async def test_history_details_and_compare_of_two_marked_runs():
         assert rows[0][0] == "torch" and rows[0][3] == "-10.0%"
 
 
+async def test_compare_of_two_different_models_is_refused_in_one_notification():
+    from dataclasses import replace
+
+    from snapshot_apps.tui_fixtures import fixture_history
+
+    from workbench.tui.screens import CompareScreen
+
+    other = fixture_record("fixture0003", "2001-02-05T12:00:00+00:00")
+    other = replace(other, model={**other.model, "name": "mobilenet_v3_small"})
+    app = fixture_app(history=(other, *fixture_history()))
+    async with app.run_test(size=SIZE) as pilot:
+        assert await wait_for(pilot, lambda: app.query_one("#history-table").row_count == 3, 5)
+        app.query_one("#history-table").focus()
+        await pilot.press("space", "down", "space", "c")
+        await pilot.pause(0.2)
+        assert not isinstance(app.screen, CompareScreen)
+        assert any("different models" in message for message, _ in notes(app))
+
+
 def _stat_record(run_id: str, created: str, engines: list[tuple[str, float, int, int, float]]):
     """TEST FIXTURE DATA: a record whose results carry latency histograms of seeded synthetic lognormal samples."""
     import numpy as np
@@ -456,7 +475,7 @@ async def test_compare_screen_shows_the_verdicts_of_workbench_compare(workbench_
         rows = table_rows(app.screen.query_one("#compare-table"))
         assert {r[0]: (r[4], r[3]) for r in rows} == cli
         body = str(app.screen.query_one("#compare-verdicts").render())
-        assert "Mann-Whitney" in body and "slower" in body and "no significant change" in body
+        assert "Verdicts rest on:" in body and "slower" in body and "no significant change" in body
 
 
 # -------------------------------------------------------------------------------------------------- monitor

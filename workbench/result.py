@@ -94,6 +94,11 @@ class EngineResult:
     parity: dict[str, Any] | None = None  # Parity.to_dict()
     speedup: float | None = None  # vs baseline; None when not shown (baseline itself, or parity not passing)
     speedup_note: str | None = None
+    #: the speedup's (1 - alpha) interval and whether it is beyond run-to-run variation (workbench.stats.verdict);
+    #: None where no speedup is shown or for records made before intervals were kept
+    speedup_ci: list[float] | None = None
+    speedup_significant: bool | None = None
+    speedup_basis: str | None = None  # what the interval rests on ("paired over 5 interleaved rounds", ...)
     warnings: list[dict[str, str]] = field(default_factory=list)
     repeats: list[dict[str, float | None]] = field(default_factory=list)  # per-repeat p50/mean/throughput/iterations
     histogram: dict[str, Any] | None = None  # workbench.stats.histogram.LogHistogram.to_dict()
@@ -104,6 +109,8 @@ class EngineResult:
     fp32_baseline: dict[str, Any] | None = None
     speedup_vs_fp32: float | None = None  # over fp32_baseline; None when not shown (drift over tolerance, ...)
     speedup_vs_fp32_note: str | None = None
+    speedup_vs_fp32_ci: list[float] | None = None
+    speedup_vs_fp32_significant: bool | None = None
     drift: dict[str, Any] | None = None  # against fp32_baseline's outputs: workbench.stats.drift.Drift.to_dict()
     quantization: dict[str, Any] | None = None  # int8: how the model was quantized and calibrated
     #: a pruned model (--sparsity): target, achieved (measured zeros among the conv/linear weights), layers

@@ -120,3 +120,33 @@ def knob_options(record: dict[str, Any]) -> dict[str, Any]:
     """The options the knob engine's load() received, read back from a run's JSON."""
     (result,) = [r for r in record["results"] if r["engine"] == "knob"]
     return dict(result["effective"]["extra"]["options"])
+
+
+class _Drifting(_NoopModel):
+    """Busy-computes for ``WB_DRIFT_US`` × ``WB_DRIFT_FACTOR`` microseconds per inference: the factor is fixed for
+    the process (the test sets it per run), so its latency drifts between runs but not within one — what a
+    cloud VM does to a real engine."""
+
+    def __init__(self, artifact: ModelArtifact, threads: int | None) -> None:
+        super().__init__(artifact, threads)
+        self._ns = int(
+            float(os.environ.get("WB_DRIFT_US", "200")) * float(os.environ.get("WB_DRIFT_FACTOR", "1")) * 1e3
+        )
+
+    def infer(self) -> None:
+        end = time.perf_counter_ns() + self._ns
+        x = 0
+        while time.perf_counter_ns() < end:  # real work on the CPU, not a sleep
+            x += 1
+
+
+class DriftEngine(NoopEngine):
+    """An engine whose speed is set per process (see :class:`_Drifting`); its timings model a machine, they are
+    never presented as measurements of anything."""
+
+    name = "drift"
+    display_name = "Drift (test)"
+
+    @classmethod
+    def load(cls, artifact: ModelArtifact, settings: LoadSettings | None = None) -> _Drifting:
+        return _Drifting(artifact, (settings or LoadSettings()).threads)

@@ -82,12 +82,123 @@ def run_doctor(cores: tuple[int, ...] | None = None, as_json: bool = False) -> i
     return 1 if any(c["status"] == "fail" for c in checks) else 0
 
 
+def run_aa(args: argparse.Namespace) -> int:
+    """``doctor --aa``: run one configuration ``--runs`` times (each its own process), print the spread between
+    the runs and what it means for a compare of one run each, and store it for this machine."""
+    import sys
+
+    from workbench.errors import UsageError
+    from workbench.machine.spread import save_entry
+    from workbench.measure.aa import MIN_RUNS, measure_spread
+    from workbench.measure.runner import RunConfig
+    from workbench.stats.verdict import ALPHA, SPREAD_METRICS, t_quantile
+    from workbench.units import ms, percent, rate
+
+    if not args.model:
+        raise UsageError("--aa needs the model to measure: -m MODEL", hint="e.g. `workbench doctor --aa -m resnet18`")
+    engines = args.engines or ("onnxruntime",)
+    if len(engines) != 1:
+        raise UsageError(f"--aa measures one engine at a time; got {', '.join(engines)}", hint="run it once per engine")
+    if args.runs < MIN_RUNS:
+        raise UsageError(f"--runs must be at least {MIN_RUNS} (a spread needs several runs), not {args.runs}")
+    config = RunConfig(
+        model=args.model,
+        engines=tuple(engines),
+        precision=args.precision,
+        mode=args.mode,
+        batch=args.batch,
+        threads=args.threads,
+        cores=tuple(args.cores) if args.cores else None,
+        duration_s=args.duration,
+    )
+
+    def progress(i: int, record: Any) -> None:
+        r = record.results[0]
+        print(
+            f"[{i + 1}/{args.runs}] {r.engine} {record.model.get('name')}: p50 {ms((r.latency_ms or {}).get('p50'))} ms,"
+            f" {rate(r.throughput)} items/s",
+            file=sys.stderr if args.json else sys.stdout,
+            flush=True,
+        )
+
+    result = measure_spread(config, args.runs, on_run=progress)
+    entry = result.entry
+    stored = None
+    if result.fingerprint and not args.no_save:
+        stored = save_entry(result.fingerprint, entry)
+    df = entry["runs"] - 1
+    crit = t_quantile(ALPHA, df)
+    rows = []
+    for m in SPREAD_METRICS:
+        sigma = entry["sigma"].get(m)
+        if sigma is None:
+            continue
+        vals = entry["values"][m]
+        fmt = rate if m == "throughput" else ms
+        mdc = 100 * (pow(2.718281828459045, crit * sigma * 2**0.5) - 1)
+        rows.append([m, f"{fmt(min(vals))} – {fmt(max(vals))}", f"±{percent(100 * sigma)}", f"±{percent(mdc)}"])
+    if args.json:
+        print(json.dumps({"fingerprint": result.fingerprint, "stored": str(stored) if stored else None, **entry}))
+        return 0
+    print()
+    print(
+        table(
+            [
+                "metric",
+                f"range over {entry['runs']} runs",
+                "run-to-run spread",
+                "smallest change one run each can call",
+            ],
+            rows,
+            align="lrrr",
+        )
+    )
+    print(
+        f"\n{entry['engine']} {entry['model']} {entry['precision']} t{entry['threads']} b{entry['batch']} "
+        f"{entry['mode']}: a `workbench compare` of one run each calls a change only beyond the last column "
+        f"(99% two-sided, t with {df} df); with --repeats 3 or more the repeats decide, never below this spread."
+    )
+    if stored:
+        print(
+            f"stored for this machine (fingerprint {result.fingerprint}) in {stored}; compare, the CI gate, "
+            "speedups, sweeps and recommend use it from now on"
+        )
+    return 0
+
+
 def register(sub: Any) -> None:
-    p = sub.add_parser("doctor", help="check the machine for noise before benchmarking; measure harness overhead")
+    from workbench.cli.args import engines_list, positive_int
+
+    p = sub.add_parser(
+        "doctor",
+        help="check the machine for noise before benchmarking; measure harness overhead and the run-to-run spread",
+        description="Check the cores a benchmark would use for noise (background load, steal, governor, SMT "
+        "siblings) and measure the harness's own overhead. With --aa, run one configuration several times, each "
+        "run its own benchmark process, and store how much its p50, p90, p99 and throughput move between runs on "
+        "this machine: every verdict between runs (compare, the CI gate, speedups, sweeps, recommend) is judged "
+        "against that spread.",
+        epilog="examples:\n  workbench doctor\n  workbench doctor --aa -m resnet18 -e onnxruntime   # 10 runs of 2 s, about a minute",
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
     p.add_argument("--json", action="store_true", help="machine-readable output")
     p.add_argument("--cores", "-c", type=cpu_list, help="cores to check (default: the benchmark default)")
+    g = p.add_argument_group("A/A spread (--aa)")
+    g.add_argument("--aa", action="store_true", help="measure this machine's run-to-run spread for -m/-e")
+    g.add_argument("--model", "-m", help="the model to measure (a built-in name or a file)")
+    g.add_argument("--engines", "-e", type=engines_list, help="the one engine to measure (default onnxruntime)")
+    g.add_argument(
+        "--runs", type=positive_int, default=10, help="separate runs (default 10; at least 3: fewer runs know less)"
+    )
+    g.add_argument("--duration", type=float, default=2.0, help="seconds measured per run (default 2)")
+    g.add_argument("--threads", "-t", type=positive_int, help="threads (default: one per pinned core)")
+    g.add_argument("--batch", "-b", type=positive_int, default=1, help="batch size (default 1)")
+    g.add_argument("--precision", "-p", default="fp32", choices=["fp32", "bf16", "fp16", "int8"], help="precision")
+    g.add_argument("--mode", default="latency", choices=["latency", "throughput"], help="mode (default latency)")
+    g.add_argument("--no-save", action="store_true", help="print the spread without storing it")
     p.set_defaults(func=cmd_doctor)
 
 
 def cmd_doctor(args: argparse.Namespace) -> int:
+    if getattr(args, "aa", False):
+        return run_aa(args)
     return run_doctor(cores=args.cores, as_json=args.json)

@@ -397,7 +397,10 @@ def cmd_compare(args: argparse.Namespace) -> int:
                 f"with `workbench report {rec.run_id}`",
                 hint="`workbench compare --by machine -m MODEL` compares stored results across machines",
             )
-    comparison = compare(baseline, candidate, metric=args.metric)
+    from workbench.machine.spread import entries
+
+    spreads = entries([(rec.system or {}).get("fingerprint") for rec in (baseline, candidate)])
+    comparison = compare(baseline, candidate, metric=args.metric, spreads=spreads, force=args.force)
     if args.fail_above is not None:
         code, summary = gate_report(comparison, args.fail_above, args.metric)
         if args.json:
@@ -568,12 +571,17 @@ def register(subparsers: Any) -> None:
         "compare",
         help="compare two runs (significance test) or gate CI on a regression",
         formatter_class=_FMT,
-        description="Compare a baseline run with a candidate run, engine by engine. Verdicts need a significant "
-        "test (Mann-Whitney U on the latency histograms for p50, a quantile test for p99, Welch's t on "
-        "per-repeat throughput) at alpha 0.01 AND a change of at least 1%. With --fail-above the "
-        "command exits 1 when the candidate is significantly slower by more than that percentage.",
+        description="Compare a baseline run with a candidate run, engine by engine. A change is called faster or "
+        "slower only when it is beyond run-to-run variation: with one run each, against the spread this machine "
+        "shows between identical runs (measured by `workbench doctor --aa`, else an assumed spread, and the "
+        "report says which); with --repeats 3 or more on both sides, by Welch's test between the repeats. Both "
+        "at alpha 0.01 AND a change of at least 1%; each verdict has its 99% interval. Runs of different models "
+        "or input shapes are refused (--force shows them anyway); other differences are listed first. With "
+        "--fail-above the command exits 1 when the candidate is slower beyond that variation by more than that "
+        "percentage.",
         epilog="runs are given as a run id, a unique prefix, 'latest', 'latest~1' or a path to a result JSON.\n\n"
         "examples:\n  workbench compare latest~1 latest\n"
+        "  workbench doctor --aa -m resnet18 -e onnxruntime   # measure this machine's run-to-run spread first\n"
         "  workbench compare 3fa2 91bc --metric p99 --json\n"
         "  workbench compare --baseline main.json --candidate pr.json --fail-above 5   # CI gate\n\n"
         "exit codes with --fail-above: 0 no regression, 1 regression, 2 nothing comparable / bad input",
@@ -595,6 +603,11 @@ def register(subparsers: Any) -> None:
         help="exit 1 if the candidate is significantly slower by more than PCT percent",
     )
     p.add_argument("--json", action="store_true", help="print the comparison as JSON")
+    p.add_argument(
+        "--force",
+        action="store_true",
+        help="compare runs of different models or input shapes anyway (the numbers are not a speed change)",
+    )
     _add_machine_compare_args(p)
     p.set_defaults(func=cmd_compare)
 
@@ -629,7 +642,10 @@ def machine_comparison(model: str, objective: str = "latency,throughput") -> Any
     if bad or not objectives:
         raise UsageError(f"--objective must be among {', '.join(OBJECTIVES)} (comma-separated), not {objective!r}")
     records = _store().list(model=model, limit=None)
-    return compare_machines(records, model, objectives)
+    from workbench.machine.spread import for_records
+
+    records = list(records)
+    return compare_machines(records, model, objectives, spreads=for_records(*records))
 
 
 def cmd_compare_machines(args: argparse.Namespace) -> int:

@@ -307,6 +307,7 @@ def cmd_recommend(args: argparse.Namespace) -> int:
         latency_budget_ms=args.latency_budget,
         max_drift=args.max_drift,
         on_progress=progress,
+        margins=run_to_run_margins(spec.model),
     )
     from workbench.cli.sweep import interrupt_on_signals
 
@@ -343,6 +344,24 @@ def cmd_recommend(args: argparse.Namespace) -> int:
             write_text(args.json, text)
             print(f"wrote {args.json}", file=sys.stderr)
     return 0 if all(o.best is not None for o in rec.outcomes) else 1
+
+
+def run_to_run_margins(model: str) -> dict[str, float]:
+    """Per objective, the difference one measurement each must show on this machine to be real (the search keeps
+    candidates inside it and takes no step inside it): from the A/A spread ``workbench doctor --aa`` stored for
+    this machine, else the assumed one."""
+    from workbench.machine import sysinfo
+    from workbench.machine.spread import entries
+    from workbench.stats.verdict import min_detectable, spread_for
+
+    try:
+        stored = entries([sysinfo.collect().get("fingerprint")])
+    except Exception:  # no machine description: the assumed spread
+        stored = []
+    return {
+        "latency": min_detectable(spread_for(stored, "p50", {"model": model})),
+        "throughput": min_detectable(spread_for(stored, "throughput", {"model": model})),
+    }
 
 
 def _now() -> str:

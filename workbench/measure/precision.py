@@ -36,6 +36,7 @@ BASELINE_KEYS = (
     "load_ms",
     "first_inference_ms",
     "peak_rss_mb",
+    "repeats",  # per round, paired with the lower precision's rounds for the gain's interval
 )
 
 

@@ -51,7 +51,9 @@ OBJECTIVES: tuple[str, ...] = ("latency", "throughput", "memory")
 SEARCH_PRECISIONS: tuple[str, ...] = ("fp32", "bf16", "int8")
 #: the throughput objective's batch axis (bounded further by ``max_batch``)
 BATCH_AXIS: tuple[int, ...] = (1, 2, 4, 8, 16, 32)
-#: an axis move counts only when it improves the objective by more than this fraction (the run-to-run noise)
+#: an axis move counts only when it improves the objective by more than this fraction — the floor; the CLI passes
+#: the machine's run-to-run margin per objective (``margins``, workbench.stats.verdict.min_detectable), larger on
+#: a noisy machine
 NOISE = 0.03
 #: the second survivor of the halving is descended only when it is within this fraction of the first
 CLOSE = 0.10
@@ -453,6 +455,7 @@ class Search:
         keep: int = KEEP,
         baseline: bool = True,
         on_progress: Callable[["Progress"], None] | None = None,
+        margins: Mapping[str, float] | None = None,
     ) -> None:
         if duration_s <= 0:
             raise UsageError(f"--duration must be > 0 seconds, not {duration_s:g}")
@@ -471,6 +474,9 @@ class Search:
         self.latency_budget_ms = latency_budget_ms
         self.max_drift = max_drift
         self.noise = noise
+        #: per objective, the difference two single measurements must show to be real on this machine
+        #: (workbench.stats.verdict.min_detectable of its run-to-run spread); ``noise`` where none is given
+        self.margins = dict(margins or {})
         self.keep = max(1, keep)
         self.with_baseline = baseline
         self.on_progress = on_progress
@@ -589,8 +595,23 @@ class Search:
             return -math.inf
         return (vb - va) / abs(vb) if vb else 0.0
 
+    def margin(self, objective: str) -> float:
+        """How much better a measurement must be to count as better: the run-to-run margin, never below ``noise``."""
+        return max(self.noise, self.margins.get(objective, 0.0))
+
     def better(self, a: Measurement, b: Measurement, objective: str) -> bool:
-        return self.gain(a, b, objective) > self.noise
+        return self.gain(a, b, objective) > self.margin(objective)
+
+    def tied(self, a: Measurement, b: Measurement, objective: str) -> bool:
+        """``b`` is not behind ``a`` beyond the margin (both eligible or both not): dropping it would be a
+        verdict on noise."""
+        return not self.better(a, b, objective)
+
+    def _with_ties(self, kept: list[Measurement], rest: list[Measurement], objective: str) -> list[Measurement]:
+        """``kept`` plus every one of ``rest`` tied with the last of ``kept``."""
+        if not kept:
+            return kept
+        return kept + [m for m in rest if self.tied(kept[-1], m, objective)]
 
     # ---- the steps -----------------------------------------------------------------------------------------------
     def run(self, spaces: Sequence[SearchSpace]) -> Recommendation:
@@ -657,13 +678,16 @@ class Search:
             usable = [m for m in ms if self.value(m, objective) is not None]
             ranked = sorted(usable, key=lambda m: self._rank(m, objective))
             n_keep = max(self.keep, math.ceil(len(ranked) / 2))
-            kept, cut = ranked[:n_keep], ranked[n_keep:]
+            # a candidate within the run-to-run margin of the last one kept stays: cutting it would be a coin toss
+            kept = self._with_ties(ranked[:n_keep], ranked[n_keep:], objective)
+            cut = [m for m in ranked if m not in kept]
             o.rounds.append(
                 {
                     "round": n,
                     "duration_s": d,
                     "candidates": [m.cell.label() for m in ms],
                     "kept": [m.cell.label() for m in kept],
+                    "tied": [m.cell.label() for m in kept[n_keep:]],
                     "failed": [m.cell.label() for m in ms if self.value(m, objective) is None],
                 }
             )
@@ -673,8 +697,9 @@ class Search:
                         _ep(replace(m.cell, precision=p)),
                         f"halving round {n}: {m.cell.engine} at {m.cell.precision} not in the better half at {d:g} s",
                     )
-            if len(ranked) <= self.keep or n_keep <= self.keep:
-                survivors = kept[: self.keep]
+            if len(ranked) <= self.keep or n_keep <= self.keep or not cut:
+                # the survivors: the best ``keep``, and any tied with the last of them
+                survivors = self._with_ties(kept[: self.keep], kept[self.keep :], objective)
                 break
             cands = [m.cell for m in kept]
             d = min(round(d * 2, 3), self.duration_s)
@@ -682,15 +707,15 @@ class Search:
             why = "; ".join(f"{ep}: {reason}" for ep, reason in list(o.dropped.items())[:3])
             o.notes.append(f"every candidate failed ({why})" if why else "no candidate could be measured")
             return
-        if len(survivors) > 1 and self.gain(survivors[0], survivors[1], objective) > CLOSE:
-            second = survivors[1].cell
-            for p in space.precisions_of(second.engine):
+        far = max(CLOSE, self.margin(objective))
+        behind = [m for m in survivors[1:] if self.gain(survivors[0], m, objective) > far]
+        for m in behind:
+            for p in space.precisions_of(m.cell.engine):
                 o.dropped.setdefault(
-                    _ep(replace(second, precision=p)),
-                    f"halving: {second.label()} more than {CLOSE:.0%} behind {survivors[0].cell.label()}, "
-                    "not descended",
+                    _ep(replace(m.cell, precision=p)),
+                    f"halving: {m.cell.label()} more than {far:.0%} behind {survivors[0].cell.label()}, not descended",
                 )
-            survivors = survivors[:1]
+        survivors = [m for m in survivors if m not in behind]
         o.survivors = [m.cell.label() for m in survivors]
         descended = []
         for i, s in enumerate(survivors):
@@ -699,6 +724,13 @@ class Search:
             descended.append(self._descend(s, space, objective, d, o))
         self._planned = []
         o.best = min(descended, key=lambda m: self._rank(m, objective))
+        for m in descended:
+            if m is not o.best and self.tied(o.best, m, objective) and m.cell.key() != o.best.cell.key():
+                o.notes.append(
+                    f"{m.cell.label()} is within run-to-run variation of the winner "
+                    f"({self.gain(o.best, m, objective):.1%} behind, margin {self.margin(objective):.0%}): "
+                    "either is as good here"
+                )
 
     def _descent_plan(self, space: SearchSpace, d: float) -> list[float]:
         """Rough evaluations a descent costs (2 per axis with more than one value): for the ETA only."""
@@ -733,8 +765,9 @@ class Search:
         return inc
 
     def _line(self, inc: Measurement, axis: str, space: SearchSpace, objective: str, d: float) -> Measurement:
-        """Walk ``axis`` from the incumbent: step to a neighbouring value while it gains more than the noise; the
-        first direction by :data:`FIRST_DIRECTION`, the other only when the first gained nothing. From an
+        """Walk ``axis`` from the incumbent: move to a neighbouring value when it gains more than the margin, walk
+        on past a value inside the margin (a plateau of noise), stop at one worse beyond it; the first direction by
+        :data:`FIRST_DIRECTION`, the other only when the first gained nothing. From an
         engine-chosen value (None), the walk starts at the value the engine reported choosing."""
         attr = _AXIS_ATTR[axis]
         values = space.axis(axis, inc.cell)
@@ -773,6 +806,8 @@ class Search:
                 m = self._eval(c, d)
                 if self.better(m, best, objective):
                     best, moved = m, True
+                    j += direction
+                elif not self.better(best, m, objective):  # inside the margin: walk on, the next may be beyond
                     j += direction
                 else:
                     break

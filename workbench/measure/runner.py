@@ -351,6 +351,7 @@ class _EngineState:
     hist: LogHistogram = field(default_factory=LogHistogram)
     rolling: deque = field(default_factory=lambda: deque(maxlen=ROLLING_WINDOW))
     rounds: list[dict[str, Any]] = field(default_factory=list)
+    round_hist: LogHistogram = field(default_factory=LogHistogram)  # the round in progress (per-repeat percentiles)
     error: str | None = None
     error_detail: str | None = None  # the child's full error text (ChildFailed.detail)
     samples: list[np.ndarray] = field(default_factory=list)
@@ -655,10 +656,11 @@ class Runner:
             self._attach_baselines(results, artifact)
         for res in results:
             promote_quantization(res)
+        record = self._record(artifact, results, started)
+        self._intervals(record)
         for res in results:
             if res.ok:
                 self._emit(ev.EngineFinished(run_id=self.run_id, engine=res.engine, result=res.to_dict()))
-        record = self._record(artifact, results, started)
         exit_code = (
             0
             if all(r.ok for r in results) and not any((r.parity or {}).get("status") == "fail" for r in results)
@@ -822,6 +824,7 @@ class Runner:
                 if kind == wire.SAMPLES:
                     round_elapsed_ns, samples = wire.decode_samples(payload)
                     st.hist.add(samples)
+                    st.round_hist.add(samples)
                     st.rolling.extend(samples[-ROLLING_WINDOW:].tolist())
                     round_count += samples.size
                     st.iterations += samples.size
@@ -829,6 +832,10 @@ class Runner:
                     if c.save_samples:
                         st.samples.append(samples.copy())
                 elif kind == wire.JSON and payload.get("type") == "round_done":
+                    if st.round_hist.count:  # this round's own percentiles: the per-repeat values verdicts test
+                        q = st.round_hist.quantiles([0.5, 0.9, 0.99]) / 1e6
+                        payload = {**payload, "p50": float(q[0]), "p90": float(q[1]), "p99": float(q[2])}
+                    st.round_hist = LogHistogram()
                     st.rounds.append(payload)
                     st.measured_ns += int(payload["elapsed_ns"])
                     st.round_elapsed_ns = 0
@@ -974,6 +981,7 @@ class Runner:
                 "iterations": r["iterations"],
                 "duration_s": r["elapsed_ns"] / 1e9,
                 "throughput": r["iterations"] * c.batch / (r["elapsed_ns"] / 1e9) if r["elapsed_ns"] else None,
+                **{k: r[k] for k in ("p50", "p90", "p99") if k in r},
             }
             for r in st.rounds
         ]
@@ -1058,6 +1066,19 @@ class Runner:
             self.config = replace(self.config, baseline=base.engine)
         for r in results:
             r.speedup, r.speedup_note = speedup(r, base, self.config.mode)
+
+    def _intervals(self, record: RunRecord) -> None:
+        """Each shown speedup's interval and whether it is beyond run-to-run variation, with this machine's stored
+        A/A spreads (``workbench doctor --aa``) or the assumed ones."""
+        from workbench.machine.spread import entries
+        from workbench.stats.speedup import attach_intervals
+
+        try:
+            stored = entries([(record.system or {}).get("fingerprint")])
+            attach_intervals(record.results, self.config.baseline, self.config.mode, stored)
+        except Exception as exc:  # advisory: the speedups stand without intervals, and the record says so
+            self._diagnose("speedup intervals", exc)
+            record.diagnostics = list(self._diagnostics)
 
     def _record(self, artifact: ModelArtifact, results: list[EngineResult], started: float) -> RunRecord:
         c = self.config

@@ -23,6 +23,7 @@ from typing import Any, Iterable, Mapping, Protocol, Sequence
 
 from workbench.errors import UsageError, closest
 from workbench.result import SCHEMA_VERSION, EngineResult, RunRecord
+from workbench.stats.speedup import speedup_text
 from workbench.units import MISSING, as_float, json_safe, ms, rate, ratio, significant
 
 __all__ = [
@@ -152,6 +153,9 @@ CSV_COLUMNS: tuple[str, ...] = (
     "peak_rss_mb",
     "parity",
     "speedup",
+    "speedup_ci_low",  # the speedup's 99% interval (workbench.stats.verdict)
+    "speedup_ci_high",
+    "speedup_significant",  # beyond run-to-run variation (false: shown as ≈)
     "fp32_p50_ms",  # below fp32: the same engine at fp32, measured in the same run
     "speedup_vs_fp32",
     "drift_rel_l2",
@@ -203,6 +207,9 @@ class CsvExporter:
                     peak_rss_mb=as_float(r.peak_rss_mb),
                     parity=_parity_status(r),
                     speedup=as_float(r.speedup),
+                    speedup_ci_low=as_float(r.speedup_ci[0]) if r.speedup_ci else None,
+                    speedup_ci_high=as_float(r.speedup_ci[-1]) if r.speedup_ci else None,
+                    speedup_significant=r.speedup_significant,
                     fp32_p50_ms=as_float(((r.fp32_baseline or {}).get("latency_ms") or {}).get("p50")),
                     speedup_vs_fp32=as_float(r.speedup_vs_fp32),
                     drift_rel_l2=as_float((r.drift or {}).get("rel_l2")),
@@ -316,7 +323,9 @@ class MarkdownExporter:
                 ms(_lat(r, "p99")),
                 mean_std,
                 rate(r.throughput, "/s"),
-                ratio(speedup) if speedup is not None else ("baseline" if rec.baseline == r.engine else MISSING),
+                speedup_text(speedup, r.speedup_significant)
+                if speedup is not None
+                else ("baseline" if rec.baseline == r.engine else MISSING),
                 _parity_status(r) or MISSING,
             ]
             lines.append("| " + " | ".join(_md(c) for c in cells) + " |")

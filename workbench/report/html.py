@@ -27,6 +27,7 @@ import math
 from html import escape
 from typing import Any, Callable, Mapping, Sequence
 
+from workbench.machine.spread import for_records
 from workbench.report.export import format_cores
 from workbench.report.precision import precision_notes, precision_rows
 from workbench.report.text import RESULT_HEADERS, describe_inputs, result_notes, result_rows
@@ -767,7 +768,7 @@ def render_sweep_html(record: RunRecord) -> str:
     from workbench.report import sweep as sw
     from workbench.stats.scaling import analyse
 
-    a = analyse(record)
+    a = analyse(record, for_records(record))
     model = sw.model_name(record)
     body = [
         section("Machine", _kv(_system(record))),

@@ -33,6 +33,13 @@ def _repeats(best: Mapping[str, Any], metric: str) -> str:
     return f"{n} ({_value(metric, best.get('min'))}–{_value(metric, best.get('max'))})"
 
 
+def vs_best_text(row: dict) -> str:
+    """``1.31×`` behind the best; ``≈1.02×`` when that is inside run-to-run variation (a tie)."""
+    from workbench.stats.speedup import speedup_text
+
+    return speedup_text(row.get("vs_best"), row.get("vs_best_significant"))
+
+
 def _ranking_rows(rk: Ranking) -> list[list[str]]:
     metric = rk.objective.metric
     rows = []
@@ -45,7 +52,7 @@ def _ranking_rows(rk: Ranking) -> list[list[str]]:
                 row["label"],
                 ",".join(best.get("hosts") or []) or MISSING,
                 _value(metric, best["value"]),
-                ratio(row.get("vs_best")),
+                vs_best_text(row),
                 best["config"]["label"],
                 str(spread.get("configs") or 0),
                 ratio(spread.get("ratio")),
@@ -110,8 +117,8 @@ def render_machines(cmp: MachineComparison) -> str:
         )
     out.append(
         "\nspread: worst configuration ÷ best on that machine (how much the settings matter there); "
-        "vs best: that machine's best against the best machine's; repeats: measurements of the best "
-        "configuration (median shown, min–max in brackets)"
+        "vs best: that machine's best against the best machine's (≈: inside run-to-run variation, a tie — "
+        "docs/methodology.md); repeats: measurements of the best configuration (median shown, min–max in brackets)"
     )
     return "\n".join(out)
 
@@ -138,7 +145,12 @@ def render_recommendation(cmp: MachineComparison) -> str:
         for row in rk.rows[1:]:
             out.append(
                 f"      then {row['label']} [{row['machine']}] — {row['best']['config']['label']}, "
-                f"{_value(o.metric, row['best']['value'])} {o.unit} ({ratio(row.get('vs_best'))} worse)"
+                f"{_value(o.metric, row['best']['value'])} {o.unit} "
+                + (
+                    f"({vs_best_text(row)}: a tie, inside run-to-run variation)"
+                    if row.get("vs_best_significant") is False
+                    else f"({ratio(row.get('vs_best'))} worse)"
+                )
             )
     return "\n".join(out)
 

@@ -23,6 +23,7 @@ import re
 import threading
 from typing import Any, Callable, Mapping, Sequence
 
+from workbench.machine.spread import for_records
 from workbench.report.export import format_cores
 from workbench.report.text import table
 from workbench.result import EngineResult, RunRecord
@@ -37,6 +38,7 @@ from workbench.stats.scaling import (
     analyse,
     describe,
 )
+from workbench.stats.speedup import speedup_text
 from workbench.units import MISSING, as_float, bytes_iec, duration, json_safe, ms, percent, rate, ratio, significant
 
 __all__ = [
@@ -136,7 +138,7 @@ def _join(values: Any) -> str:
 
 def summary_line(record: RunRecord, analysis: SweepAnalysis | None = None) -> str:
     """``sweep ID · MODEL · complete · 12/12 cells (1 failed) · 42.0 s``."""
-    a = analysis or analyse(record)
+    a = analysis or analyse(record, for_records(record))
     s = _sweep(record)
     done = s.get("cells_done", len(a.cells))
     total = s.get("cells_total", len(a.cells))
@@ -314,11 +316,12 @@ def _failed(c: Cell) -> str:
 
 
 def thread_rows(g: ThreadScaling) -> list[list[str]]:
-    """threads | p50 | items/s | RSS | speedup | efficiency; a speedup estimated from another base reads ``~2.00×``."""
+    """threads | p50 | items/s | RSS | speedup | efficiency; a speedup estimated from another base reads ``~2.00×``,
+    one inside the run-to-run spread ``≈1.03×``."""
     rows = []
     for r in g.rows:
         c = r.cell
-        speed = ratio(r.speedup)
+        speed = speedup_text(r.speedup, r.significant)
         if g.estimated and r.speedup is not None:
             speed = f"~{speed}"
         rows.append(
@@ -336,7 +339,7 @@ def thread_rows(g: ThreadScaling) -> list[list[str]]:
 
 THREAD_SECTION = (
     "Thread scaling: speedup vs 1 thread (p50 ratio in latency mode, items/s ratio in throughput mode); "
-    "efficiency = speedup ÷ threads"
+    "efficiency = speedup ÷ threads; ≈ marks a ratio inside this machine's run-to-run spread (no real difference)"
 )
 
 
@@ -389,9 +392,10 @@ def precision_headers() -> list[str]:
 
 
 def gain_cell(g: PrecisionGain) -> str:
-    """``1.52×`` (a gain), ``(1.52×)`` (a ratio that is not a gain: parity), — (nothing to compare)."""
+    """``1.52×`` (a gain), ``≈1.02×`` (inside the run-to-run spread), ``(1.52×)`` (a ratio that is not a gain:
+    parity), — (nothing to compare)."""
     if g.gain is not None:
-        return ratio(g.gain)
+        return speedup_text(g.gain, g.significant)
     return f"({ratio(g.ratio)})" if g.ratio is not None else MISSING
 
 
@@ -670,7 +674,7 @@ def cell_finished_line(event: Any, *, eta: bool = False) -> str:
 
 def render_sweep(record: RunRecord, charts: bool = True) -> str:
     """The sweep for the terminal (see the module docstring); ``charts=False`` leaves the plotext charts out."""
-    a = analyse(record)
+    a = analyse(record, for_records(record))
     out = [summary_line(record, a), f"machine: {machine(record)}"]
     spec = _spec(record)
     if spec:
@@ -708,7 +712,11 @@ def render_sweep(record: RunRecord, charts: bool = True) -> str:
         if charts:
             _charts(out, batch_series(a.batches), "batch", "items/s")
     if a.precision:
-        out += ["", "Precision gain over the same engine's fp32 (p50 ratio in latency mode, items/s in throughput)"]
+        out += [
+            "",
+            "Precision gain over the same engine's fp32 (p50 ratio in latency mode, items/s in throughput; ≈ inside "
+            "the run-to-run spread)",
+        ]
         out.append(aligned(precision_headers(), precision_rows(a.precision)))
         out += [f"  {n}" for n in precision_notes(a.precision)]
     if a.memory:
@@ -813,7 +821,7 @@ def sweep_csv(record: RunRecord) -> str:
     """One row per cell (:data:`SWEEP_CSV_COLUMNS`), memory-search probes too (``search`` = ``max-memory``); raw
     numbers (latencies in ms, sizes in bytes), the thread speedup/efficiency and precision gain of the cell's row
     in the analysis, the full error of a failed cell."""
-    a = analyse(record)
+    a = analyse(record, for_records(record))
     buf = io.StringIO()
     w = csv.DictWriter(buf, fieldnames=list(SWEEP_CSV_COLUMNS), lineterminator="\n")
     w.writeheader()
@@ -906,7 +914,7 @@ def _md_groups(
 def sweep_markdown(record: RunRecord) -> str:
     """The sweep as Markdown: a heading and summary, the configuration, the cell table (a failed cell's error in
     its status), and the scaling, precision, memory-search, sparsity and Pareto tables."""
-    a = analyse(record)
+    a = analyse(record, for_records(record))
     lines = [f"## Sweep `{record.run_id}` — {_md(model_name(record))}", ""]
     lines.append(_md(summary_line(record, a)) + f" · machine {_md(machine(record))}")
     lines += ["", "| setting | value |", "|---|---|"]
@@ -952,6 +960,6 @@ def sweep_json(record: RunRecord) -> dict[str, Any]:
     precision gain, sparsity study, memory searches, the Pareto front — as plain data (NaN/inf as null). It reads
     back as a record (``RunRecord.from_dict`` ignores ``analysis``)."""
     doc = record.to_dict()
-    doc["analysis"] = analyse(record).to_dict()
+    doc["analysis"] = analyse(record, for_records(record)).to_dict()
     out: dict[str, Any] = json_safe(doc)
     return out

@@ -7,7 +7,7 @@ import sys
 from typing import TYPE_CHECKING, Any, Mapping, Sequence
 
 from workbench.report.parity import verdict_text
-from workbench.stats.speedup import unshown_ratio
+from workbench.stats.speedup import speedup_text, unshown_ratio
 from workbench.units import MISSING, bytes_iec, count, ms, percent, rate, ratio, significant
 
 if TYPE_CHECKING:  # pragma: no cover
@@ -91,11 +91,13 @@ class ProgressLine:
             self._last_len = 0
 
 
-def speedup_cell(value: float | None, note: str | None) -> str:
-    """The speedup column: ``2.31×``; a ratio that is not a speedup (parity did not pass) in parentheses,
-    ``(1.52×)``, with the note saying what it is; ``n/a`` when not shown and no ratio is known; — otherwise."""
+def speedup_cell(value: float | None, note: str | None, significant: bool | None = None) -> str:
+    """The speedup column: ``2.31×``; ``≈1.03×`` when the ratio is inside the run-to-run spread (``significant``
+    False, :func:`workbench.stats.speedup.attach_intervals`); a ratio that is not a speedup (parity did not pass)
+    in parentheses, ``(1.52×)``, with the note saying what it is; ``n/a`` when not shown and no ratio is known; —
+    otherwise."""
     if value is not None:
-        return ratio(value)
+        return speedup_text(value, significant)
     kept = unshown_ratio(note)
     if kept is not None:
         return f"({ratio(kept)})"
@@ -153,7 +155,7 @@ def result_rows(record: "RunRecord") -> list[list[str]]:
                 ms(r.first_inference_ms),
                 significant(r.peak_rss_mb),
                 (r.parity or {}).get("status") or MISSING,
-                speedup_cell(r.speedup, r.speedup_note),
+                speedup_cell(r.speedup, r.speedup_note, r.speedup_significant),
             ]
         )
     return rows
@@ -166,6 +168,7 @@ def result_notes(record: "RunRecord") -> list[tuple[str, str]]:
         ("bad", f"{r.engine} failed: {r.error or 'no measurements'}") for r in record.results if not r.ok
     ]
     notes += train_sparsity_notes(record)
+    notes += interval_notes(record)
     for r in record.results:
         if r.speedup_note and r.speedup_note != "baseline" and r.speedup is None and r.ok:
             kept = unshown_ratio(r.speedup_note)
@@ -182,6 +185,25 @@ def result_notes(record: "RunRecord") -> list[tuple[str, str]]:
             notes.append(("warn", f"{r.engine}: [{w.get('code')}] {w.get('message')}"))
     for w in record.warnings or []:
         notes.append(("warn", f"[{w.get('code')}] {w.get('message')}"))
+    return notes
+
+
+def interval_notes(record: "RunRecord") -> list[tuple[str, str]]:
+    """One note per shown speedup with its interval: ``onnxruntime: 1.52× (99% CI 1.31–1.76×; one run each;
+    run-to-run spread here ±5.1 % (assumed: …))`` — and what ``≈`` means when a ratio is inside the spread."""
+    from workbench.stats.verdict import ALPHA, interval_text
+
+    notes: list[tuple[str, str]] = []
+    for r in record.results:
+        if r.speedup is not None and r.speedup_ci:
+            within = " — within run-to-run variation: no real difference" if r.speedup_significant is False else ""
+            notes.append(
+                (
+                    "note",
+                    f"{r.engine}: speedup {speedup_text(r.speedup, r.speedup_significant)} "
+                    f"({interval_text(r.speedup_ci, ALPHA)}; {r.speedup_basis or 'run-to-run spread'}){within}",
+                )
+            )
     return notes
 
 

@@ -1,36 +1,35 @@
-"""Compare two runs with a significance test, and gate CI on regressions.
+"""Compare two runs, and gate CI on regressions — with verdicts that survive an A/A check.
 
 ``compare(baseline, candidate)`` pairs the engine results of two :class:`~workbench.result.RunRecord` and, for each
 pair, reports deltas/ratios of p50, p90, p99, mean and throughput plus a verdict per metric: ``"faster"``,
-``"slower"``, ``"no significant change"`` or ``"not tested"`` (a result failed or the data needed for a test was
-not stored).
+``"slower"``, ``"no significant change"`` or ``"not tested"`` (a result failed or a value is missing).
 
-Which test, and why
-    * **p50 (and the default verdict): Mann-Whitney U** on the stored latency histograms
-      (:func:`workbench.stats.summary.mann_whitney_from_histograms`, two-sided, α = 0.01). Latency distributions are skewed
-      and heavy-tailed, so a t-test on means is dominated by a few stalls; Mann-Whitney is rank-based,
-      distribution-free and needs only the histogram we keep (not raw samples). Its null hypothesis is "neither
-      run tends to be slower", which is what a user means by "did it change?".
-    * **p90/p99: a two-sample z-test of the quantiles** with distribution-free standard errors from binomial order
-      statistics (the rank interval ``n·q ± z·sqrt(n·q·(1-q))`` mapped through each histogram), because a rank test
-      on the whole distribution says little about the tail.
-    * **throughput: Welch's t-test on the per-repeat throughputs** when both runs have ≥ 3 repeats (unequal
-      variances, Student-t p-value computed here with the regularised incomplete beta function). With fewer
-      repeats there is no sample of throughputs to test, so the verdict follows the p50 latency test (its
-      significance; the throughput change must point the same way) and the verdict's ``test`` says so.
-    * **Practical threshold.** A test over tens of thousands of samples flags a 0.2 % shift as "significant";
-      nobody should act on that. A change is only called faster/slower when it is significant *and*
-      ``|change| >= 1 %`` of the baseline value (:data:`PRACTICAL_PCT`).
+The rule (:mod:`workbench.stats.verdict`, shared with every other cross-run verdict)
+    Two runs are two benchmark processes at two moments, and this machine's speed drifts between them far more
+    than within one. So a verdict is a test of ``ln(candidate / baseline)`` against the **run-to-run spread**:
+    with one run on each side, the spread of that metric measured on this machine (``workbench doctor --aa``) or
+    the documented assumed spread; with ≥ 3 repeats on each side, Welch's test between the per-repeat values
+    (floored at the measured spread). A change is called faster/slower only when it is significant at
+    α = 0.01 *and* at least 1 % (:data:`PRACTICAL_PCT`). Each verdict carries its ``1 - α`` confidence interval,
+    the basis ("one run each", "between repeats (5 vs 5)") and the spread it used, and the reports print them.
+    The within-run tests used before (Mann-Whitney U on the histograms, quantile z-tests) called 5 of 5 A/A pairs
+    faster or slower on a cloud VM (docs/methodology.md); each run's own sampling error still enters as a small
+    variance term.
+
+Like for like
+    Runs of different models or input shapes are refused (:class:`~workbench.errors.UsageError`) unless
+    ``force=True``: a ratio between two functions is not a speed change. A configuration, precision, library or
+    machine difference is kept as a warning, and the reports print those *first*.
 
 ``gate(comparison, fail_above_pct, metric)`` turns a comparison into a :class:`GateResult` for CI (its exit code,
 the status of every pair and the regressions found; :func:`workbench.report.compare.gate_markdown` renders it):
-exit 1 when a paired engine of the candidate is significantly slower than the baseline by more than
-``fail_above_pct`` on ``metric`` (p50, p99 or throughput — for throughput, slower means lower), or when an engine
-that worked in the baseline failed in the candidate; exit 2 when the two runs share no engine (nothing was
+exit 1 when a paired engine of the candidate is slower than the baseline beyond run-to-run variation by more than
+``fail_above_pct`` on ``metric`` (p50, p90, p99 or throughput — for throughput, slower means lower), or when an
+engine that worked in the baseline failed in the candidate; exit 2 when the two runs share no engine (nothing was
 checked); 0 otherwise.
 
-This module is statistics and verdicts only: it reads no files or history (operands are resolved by
-``workbench.cli.history``) and renders no reports (``workbench.report.compare``).
+This module is statistics and verdicts only: it reads no files or history (operands and the machine's stored
+spreads are resolved by ``workbench.cli.history``) and renders no reports (``workbench.report.compare``).
 """
 
 from __future__ import annotations
@@ -41,14 +40,24 @@ from typing import Any, Mapping, Sequence
 
 from workbench.errors import UsageError
 from workbench.result import EngineResult, RunRecord
-from workbench.stats.summary import mann_whitney_from_histograms
+from workbench.stats.verdict import (
+    ALPHA,
+    MIN_REPEATS,
+    PRACTICAL_PCT,
+    Side,
+    ratio_test,
+    spread_for,
+    student_t_sf,
+)
 from workbench.units import MISSING, as_float, json_safe, p_value, percent
 
 __all__ = [
     "ALPHA",
     "PRACTICAL_PCT",
+    "MIN_REPEATS",
     "METRICS",
     "GATE_METRICS",
+    "MISMATCH_CODES",
     "MetricDelta",
     "Verdict",
     "PairComparison",
@@ -63,65 +72,15 @@ __all__ = [
     "quantile_z_test",
 ]
 
-ALPHA = 0.01
-PRACTICAL_PCT = 1.0
 METRICS = ("p50", "p90", "p99", "mean", "throughput")  # deltas reported for these
 GATE_METRICS = ("p50", "p90", "p99", "throughput")  # verdicts (and gates) for these
-MIN_REPEATS = 3
+#: warnings that say the two sides are not like for like: the reports print them first
+MISMATCH_CODES = ("model_differs", "shapes_differ", "config_differs", "precision_differs", "machine_differs")
 
 FASTER, SLOWER, SAME, UNTESTED = "faster", "slower", "no significant change", "not tested"
 
 
 # ------------------------------------------------------------------------------------------------ math helpers
-
-
-def _betacf(a: float, b: float, x: float) -> float:
-    """Continued fraction for the incomplete beta function (modified Lentz)."""
-    tiny = 1e-300
-    qab, qap, qam = a + b, a + 1.0, a - 1.0
-    c, d = 1.0, 1.0 - qab * x / qap
-    d = 1.0 / (d if abs(d) > tiny else tiny)
-    h = d
-    for m in range(1, 300):
-        m2 = 2 * m
-        aa = m * (b - m) * x / ((qam + m2) * (a + m2))
-        d = 1.0 + aa * d
-        d = 1.0 / (d if abs(d) > tiny else tiny)
-        c = 1.0 + aa / c
-        c = c if abs(c) > tiny else tiny
-        h *= d * c
-        aa = -(a + m) * (qab + m) * x / ((a + m2) * (qap + m2))
-        d = 1.0 + aa * d
-        d = 1.0 / (d if abs(d) > tiny else tiny)
-        c = 1.0 + aa / c
-        c = c if abs(c) > tiny else tiny
-        delta = d * c
-        h *= delta
-        if abs(delta - 1.0) < 1e-14:
-            break
-    return h
-
-
-def _betainc(a: float, b: float, x: float) -> float:
-    """Regularised incomplete beta ``I_x(a, b)``."""
-    if x <= 0.0:
-        return 0.0
-    if x >= 1.0:
-        return 1.0
-    ln_front = math.lgamma(a + b) - math.lgamma(a) - math.lgamma(b) + a * math.log(x) + b * math.log1p(-x)
-    front = math.exp(ln_front)
-    if x < (a + 1.0) / (a + b + 2.0):
-        return front * _betacf(a, b, x) / a
-    return 1.0 - front * _betacf(b, a, 1.0 - x) / b
-
-
-def student_t_sf(t: float, df: float) -> float:
-    """Two-sided p-value ``P(|T| >= |t|)`` of Student's t with ``df`` degrees of freedom."""
-    if not math.isfinite(t):
-        return 0.0
-    if df <= 0 or not math.isfinite(df):
-        return math.erfc(abs(t) / math.sqrt(2.0))
-    return min(1.0, max(0.0, _betainc(df / 2.0, 0.5, df / (df + t * t))))
 
 
 def welch_t_test(a: Sequence[float], b: Sequence[float]) -> tuple[float, float, float]:
@@ -154,7 +113,10 @@ def _quantile_se(h: Any, q: float, z: float = 1.959963984540054) -> float:
 
 
 def quantile_z_test(ha: Any, hb: Any, q: float) -> tuple[float, float]:
-    """Two-sample z-test of quantile ``q`` of two histograms: ``(z, p_two_sided)``; ``z > 0`` when b's is larger."""
+    """Two-sample z-test of quantile ``q`` of two histograms: ``(z, p_two_sided)``; ``z > 0`` when b's is larger.
+
+    A *within-run* test: it knows only each run's sampling error, not the drift between runs, so compare no longer
+    decides on it (see :mod:`workbench.stats.verdict`); kept for analyses inside one run."""
     qa, qb = ha.quantile(q), hb.quantile(q)
     se = math.hypot(_quantile_se(ha, q), _quantile_se(hb, q))
     if se <= 0.0:
@@ -186,12 +148,19 @@ class Verdict:
     verdict: str  # faster | slower | no significant change | not tested
     test: str  # which test produced it
     p_value: float | None = None
-    statistic: float | None = None  # z (Mann-Whitney, quantile) or t (Welch)
+    statistic: float | None = None  # t of ln(candidate/baseline) over its standard error
     change_pct: float | None = None
     worse_pct: float | None = None
     significant: bool = False
     practical: bool = False
     note: str | None = None
+    #: the change's confidence interval, in percent of the baseline ([lo, hi]; 1 - alpha)
+    ci_pct: list[float] | None = None
+    #: what the verdict rests on: "one run each", "between repeats (5 vs 5)", …
+    basis: str | None = None
+    #: the run-to-run spread used (workbench.stats.verdict.Spread.to_dict()); None when repeats alone decided
+    spread: dict[str, Any] | None = None
+    df: float | None = None
 
 
 @dataclass
@@ -240,6 +209,14 @@ class Comparison:
         """The headline verdict (chosen metric) of every pair."""
         return [p.verdicts[self.metric] for p in self.pairs]
 
+    @property
+    def mismatches(self) -> list[str]:
+        """What is not like for like between the two sides (model forced, inputs, configuration, precision,
+        machine): the lines a report shows before any number."""
+        out = [w["message"] for w in self.warnings if w["code"] in MISMATCH_CODES]
+        out += [w["message"] for p in self.pairs for w in p.warnings if w["code"] in MISMATCH_CODES]
+        return list(dict.fromkeys(out))
+
     def to_dict(self) -> dict[str, Any]:
         d = asdict(self)
         for p, pd in zip(self.pairs, d["pairs"]):
@@ -281,125 +258,96 @@ def _histogram(r: EngineResult) -> Any:
     return h if h.count > 0 else None
 
 
-def _decide(
-    metric: str, worse_pct: float | None, p: float | None, alpha: float, practical_pct: float
-) -> tuple[str, bool, bool]:
-    if worse_pct is None or p is None:
-        return UNTESTED, False, False
-    significant = p < alpha
-    practical = abs(worse_pct) >= practical_pct
-    if significant and practical:
-        return (SLOWER if worse_pct > 0 else FASTER), significant, practical
-    return SAME, significant, practical
+_QUANTILE = {"p50": 0.5, "p90": 0.9, "p99": 0.99}
 
 
-def _latency_verdict(
+def _se_log(r: EngineResult, metric: str, h: Any) -> float:
+    """The standard error of ``ln(metric)`` from the run's own samples: the order-statistic interval of the
+    histogram, else the stored median CI; 0 when neither is there (throughput: its sampling error is negligible
+    next to the run-to-run spread)."""
+    q = _QUANTILE.get(metric)
+    if q is None:
+        return 0.0
+    if h is not None:
+        mid = float(h.quantile(q))
+        return _quantile_se(h, q) / mid if mid > 0 else 0.0
+    ci, p50 = r.median_ci_ms, as_float((r.latency_ms or {}).get("p50"))
+    if metric == "p50" and ci and len(ci) == 2 and p50:
+        return abs(float(ci[1]) - float(ci[0])) / (2 * 1.959963984540054) / p50
+    return 0.0
+
+
+def side(r: EngineResult, metric: str, h: Any = None) -> Side:
+    """One result's :class:`~workbench.stats.verdict.Side` for ``metric``: its value, its per-repeat values
+    (``repeats[i][metric]``, stored since per-repeat percentiles were kept) and its sampling error."""
+    reps = tuple(
+        v for v in (as_float(rep.get(metric)) for rep in r.repeats or [] if isinstance(rep, Mapping)) if v is not None
+    )
+    return Side(_metric_value(r, metric), reps, _se_log(r, metric, h))
+
+
+def spread_key(r: EngineResult, model: str | None) -> dict[str, Any]:
+    """The configuration a stored A/A spread is looked up by (:func:`workbench.stats.verdict.spread_for`)."""
+    return {
+        "model": model,
+        "engine": r.engine,
+        "precision": r.precision_effective or r.precision_requested,
+        "threads": r.threads,
+        "batch": r.batch,
+        "mode": r.mode,
+    }
+
+
+def _verdict(
     metric: str,
-    q: float,
     ra: EngineResult,
     rb: EngineResult,
     ha: Any,
     hb: Any,
     delta: MetricDelta,
+    spreads: Sequence[Mapping[str, Any]] | None,
+    model: str | None,
     alpha: float,
     practical_pct: float,
 ) -> Verdict:
-    test = "Mann-Whitney U (histograms)" if metric == "p50" else f"quantile z-test (order statistics, q={q:g})"
-    if ha is None or hb is None:
-        # Fallback for p50: the stored 95 % median CIs give each median's standard error.
-        ca, cb = ra.median_ci_ms, rb.median_ci_ms
-        if metric == "p50" and ca and cb and len(ca) == 2 and len(cb) == 2 and delta.delta is not None:
-            se = math.hypot((cb[1] - cb[0]), (ca[1] - ca[0])) / (2 * 1.959963984540054)
-            if se > 0:
-                z = delta.delta / se
-                p = math.erfc(abs(z) / math.sqrt(2.0))
-                v, sig, prac = _decide(metric, delta.worse_pct, p, alpha, practical_pct)
-                return Verdict(
-                    metric,
-                    v,
-                    "z-test of medians from stored 95% CIs",
-                    p,
-                    z,
-                    delta.change_pct,
-                    delta.worse_pct,
-                    sig,
-                    prac,
-                    "no histogram stored; used the median confidence intervals",
-                )
+    spread = spread_for(spreads, metric, spread_key(rb, model))
+    sa, sb = side(ra, metric, ha), side(rb, metric, hb)
+    if metric == "throughput":  # higher is better: test the inverse, so "worse" reads the same way as latency
+        sa, sb = (
+            Side(1 / sa.value if sa.value else None, tuple(1 / v for v in sa.repeats if v), sa.se_log),
+            Side(1 / sb.value if sb.value else None, tuple(1 / v for v in sb.repeats if v), sb.se_log),
+        )
+    t = ratio_test(sa, sb, spread, alpha=alpha, practical_pct=practical_pct)
+    if t.p_value is None or delta.worse_pct is None:
         return Verdict(
             metric,
             UNTESTED,
-            test,
+            "none",
             change_pct=delta.change_pct,
             worse_pct=delta.worse_pct,
-            note="no latency histogram stored for one of the runs; significance not tested",
+            note=f"no {metric} value in one of the runs; not tested",
         )
-    if metric == "p50":
-        if not ha.same_layout(hb):
-            test = "Mann-Whitney U (histograms, re-grouped: layouts differ)"
-        _, z, p, _ = mann_whitney_from_histograms(ha, hb, regroup=True)
-    else:
-        z, p = quantile_z_test(ha, hb, q)
-    v, sig, prac = _decide(metric, delta.worse_pct, p, alpha, practical_pct)
-    return Verdict(metric, v, test, p, z, delta.change_pct, delta.worse_pct, sig, prac)
-
-
-def _repeat_throughputs(r: EngineResult) -> list[float]:
-    out = []
-    for rep in r.repeats or []:
-        v = as_float(rep.get("throughput")) if isinstance(rep, Mapping) else None
-        if v is not None:
-            out.append(v)
-    return out
-
-
-def _throughput_verdict(
-    ra: EngineResult, rb: EngineResult, delta: MetricDelta, p50: Verdict, alpha: float, practical_pct: float
-) -> Verdict:
-    ta, tb = _repeat_throughputs(ra), _repeat_throughputs(rb)
-    if len(ta) >= MIN_REPEATS and len(tb) >= MIN_REPEATS:
-        t, df, p = welch_t_test(ta, tb)
-        v, sig, prac = _decide("throughput", delta.worse_pct, p, alpha, practical_pct)
-        return Verdict(
-            "throughput",
-            v,
-            f"Welch t-test (per-repeat throughput, {len(ta)} vs {len(tb)} repeats)",
-            p,
-            t,
-            delta.change_pct,
-            delta.worse_pct,
-            sig,
-            prac,
-            f"df={df:.1f}",
-        )
-    note = (
-        f"fewer than {MIN_REPEATS} repeats ({len(ta)} vs {len(tb)}): no throughput sample to test; "
-        "the verdict follows the p50 latency test"
-    )
-    if delta.worse_pct is None or p50.p_value is None:
-        return Verdict(
-            "throughput",
-            UNTESTED,
-            "p50 latency test (fallback)",
-            change_pct=delta.change_pct,
-            worse_pct=delta.worse_pct,
-            note=note,
-        )
-    v, sig, prac = _decide("throughput", delta.worse_pct, p50.p_value, alpha, practical_pct)
-    if v != SAME and p50.verdict != v:  # latency and throughput disagree on the direction
-        note += "; latency and throughput changes point in opposite directions"
-        v = SAME
+    verdict = (SLOWER if delta.worse_pct > 0 else FASTER) if t.significant and t.practical else SAME
+    ci = t.ci
+    ci_pct = None
+    if ci:  # the interval of the worse-ratio, as a change of the metric itself
+        lo, hi = (1 / ci[1], 1 / ci[0]) if metric == "throughput" else ci
+        ci_pct = [(lo - 1) * 100, (hi - 1) * 100]
     return Verdict(
-        "throughput",
-        v,
-        "p50 latency test (fallback)",
-        p50.p_value,
-        p50.statistic,
+        metric,
+        verdict,
+        f"run-to-run ratio test ({t.basis})",
+        t.p_value,
+        t.statistic,
         delta.change_pct,
         delta.worse_pct,
-        sig,
-        prac,
-        note,
+        t.significant,
+        t.practical,
+        None,
+        ci_pct,
+        t.basis,
+        t.spread.to_dict() if t.spread else None,
+        t.df,
     )
 
 
@@ -459,11 +407,40 @@ def _pair(
     return pairs, left_a, left_b
 
 
-def _record_warnings(a: RunRecord, b: RunRecord) -> list[dict[str, str]]:
-    out = []
+def _shapes(rec: RunRecord, without_batch: bool) -> dict[str, Any]:
+    out = {}
+    for spec in (rec.model or {}).get("inputs") or []:
+        if isinstance(spec, Mapping) and spec.get("name") is not None:
+            shape = list(spec.get("shape") or [])
+            out[str(spec["name"])] = (shape[1:] if without_batch else shape, spec.get("dtype"))
+    return out
+
+
+def mismatch(a: RunRecord, b: RunRecord) -> str | None:
+    """Why ``a`` and ``b`` are not runs of the same function (a different model, or different input names, shapes
+    or dtypes), in one line; None when they are. The batch dimension is left out when the batches differ (that is
+    a configuration difference, reported as such)."""
     ma, mb = (a.model or {}).get("name"), (b.model or {}).get("name")
     if ma != mb:
-        out.append({"code": "model_differs", "message": f"different models: {_fmt(ma)} vs {_fmt(mb)}"})
+        return f"different models: {_fmt(ma)} vs {_fmt(mb)}"
+    batch_differs = (a.config or {}).get("batch") != (b.config or {}).get("batch")
+    sa, sb = _shapes(a, batch_differs), _shapes(b, batch_differs)
+    if sa and sb and sa != sb:
+        diff = [
+            f"{k} {_fmt((sa.get(k) or (None,))[0])} → {_fmt((sb.get(k) or (None,))[0])}"
+            for k in dict.fromkeys([*sa, *sb])
+            if sa.get(k) != sb.get(k)
+        ]
+        return f"{_fmt(ma)} with different inputs: " + ", ".join(diff[:4])
+    return None
+
+
+def _record_warnings(a: RunRecord, b: RunRecord) -> list[dict[str, str]]:
+    out = []
+    why = mismatch(a, b)
+    if why:
+        code = "model_differs" if why.startswith("different models") else "shapes_differ"
+        out.append({"code": code, "message": why + " (compared with --force)"})
     sa, sb = a.system or {}, b.system or {}
     fa, fb = sa.get("fingerprint"), sb.get("fingerprint")
     if fa and fb and fa != fb:
@@ -505,14 +482,31 @@ def _record_warnings(a: RunRecord, b: RunRecord) -> list[dict[str, str]]:
 
 
 def compare(
-    a: RunRecord, b: RunRecord, metric: str = "p50", *, alpha: float = ALPHA, practical_pct: float = PRACTICAL_PCT
+    a: RunRecord,
+    b: RunRecord,
+    metric: str = "p50",
+    *,
+    alpha: float = ALPHA,
+    practical_pct: float = PRACTICAL_PCT,
+    spreads: Sequence[Mapping[str, Any]] | None = None,
+    force: bool = False,
 ) -> Comparison:
     """Compare baseline ``a`` with candidate ``b``; the headline verdict of each pair is on ``metric``.
 
     ``metric`` is one of :data:`GATE_METRICS`. Verdicts for all of them are computed anyway (see module docs for
-    the tests). Raises :class:`UsageError` for an unknown metric.
+    the rule). ``spreads``: the A/A spreads stored for the machine(s) the runs come from
+    (``workbench.machine.spread.entries``); without them the assumed spread is used, and the verdicts say so.
+    Raises :class:`UsageError` for an unknown metric, and for runs of different models or input shapes unless
+    ``force``.
     """
     metric = _check_metric(metric)
+    why = mismatch(a, b)
+    if why and not force:
+        raise UsageError(
+            f"{why}: a ratio between two different functions is not a speed change",
+            hint="compare runs of the same model and inputs, or add --force to see the numbers side by side anyway",
+        )
+    model = str((b.model or {}).get("name") or "") or None
     pairs_raw, left_a, left_b = _pair(list(a.results), list(b.results))
     pairs: list[PairComparison] = []
     warnings = _record_warnings(a, b)
@@ -528,18 +522,15 @@ def compare(
             pw.append({"code": "engine_failed", "message": f"{ra.engine}: {note}"})
         else:
             ha, hb = _histogram(ra), _histogram(rb)
-            verdicts = {}
-            for m, q in (("p50", 0.5), ("p90", 0.9), ("p99", 0.99)):
-                verdicts[m] = _latency_verdict(m, q, ra, rb, ha, hb, deltas[m], alpha, practical_pct)
-            verdicts["throughput"] = _throughput_verdict(
-                ra, rb, deltas["throughput"], verdicts["p50"], alpha, practical_pct
-            )
-            for h, r, side in ((ha, ra, "baseline"), (hb, rb, "candidate")):
+            verdicts = {
+                m: _verdict(m, ra, rb, ha, hb, deltas[m], spreads, model, alpha, practical_pct) for m in GATE_METRICS
+            }
+            for h, r, which in ((ha, ra, "baseline"), (hb, rb, "candidate")):
                 if h is not None and h.count < 30:
                     pw.append(
                         {
                             "code": "few_samples",
-                            "message": f"{r.engine}: only {h.count} samples in the {side}; tests have little power",
+                            "message": f"{r.engine}: only {h.count} samples in the {which}; tests have little power",
                         }
                     )
         pairs.append(
@@ -656,7 +647,9 @@ def gate(comparison: Comparison, fail_above_pct: float, metric: str | None = Non
             failures.append(f"{p.label}: {v.note}")
         elif v.verdict == SLOWER and v.worse_pct is not None and v.worse_pct > threshold:
             status = "FAIL"
-            failures.append(f"{p.label}: {metric} {percent(v.change_pct, signed=True)} ({p_text(v.p_value)})")
+            failures.append(
+                f"{p.label}: {metric} {percent(v.change_pct, signed=True)} ({p_text(v.p_value)}; {v.basis})"
+            )
         elif v.verdict == UNTESTED and v.worse_pct is not None and v.worse_pct > threshold:
             status = "FAIL"
             failures.append(

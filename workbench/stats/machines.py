@@ -365,12 +365,44 @@ def _model_name(rec: RunRecord) -> str:
     return str((rec.model or {}).get("name") or "")
 
 
+def _versus(
+    o: Objective,
+    best: ConfigStats | None,
+    other: ConfigStats | None,
+    model: str | None,
+    spreads: Sequence[Mapping[str, Any]] | None,
+) -> tuple[list[float] | None, bool | None]:
+    """``other``'s best against the winner's: the interval of "how much worse" (>= 1 is worse) and whether it is
+    beyond run-to-run variation (:func:`workbench.stats.verdict.ratio_test`; each configuration's repeated
+    measurements are its repeats, a single one is judged against the spread)."""
+    from workbench.stats.verdict import Side, ratio_test, spread_for
+
+    if best is None or other is None:
+        return None, None
+
+    def side(c: ConfigStats) -> Side:
+        vals = c.values(o)
+        v = c.value(o)
+        if o.metric == "throughput":  # time per item: "worse" is a ratio above 1 for both objectives
+            return Side(1.0 / v if v else None, tuple(1.0 / x for x in vals))
+        return Side(v, tuple(vals))
+
+    key = {"model": model, "engine": other.config.engine, "threads": other.config.threads, "batch": other.config.batch}
+    t = ratio_test(side(best), side(other), spread_for(spreads, o.metric, key))
+    return (list(t.ci) if t.ci else None), (t.beyond_noise if t.p_value is not None else None)
+
+
 def compare_machines(
-    records: Iterable[RunRecord], model: str | None = None, objectives: Sequence[str] = ("latency", "throughput")
+    records: Iterable[RunRecord],
+    model: str | None = None,
+    objectives: Sequence[str] = ("latency", "throughput"),
+    spreads: Sequence[Mapping[str, Any]] | None = None,
 ) -> MachineComparison:
     """Group the results of ``records`` (of ``model``, case-insensitive, when given) by machine and rank the
     machines per objective by their best configuration. ``objectives``: names in :data:`OBJECTIVES`; an unknown
-    one raises ValueError."""
+    one raises ValueError. Each machine after the first says whether it is behind the best beyond run-to-run
+    variation (``vs_best_significant``; False is a tie), judged against ``spreads`` (stored A/A entries of the
+    machines; the assumed spread without them)."""
     objs = []
     for name in objectives:
         if name not in OBJECTIVES:
@@ -429,8 +461,12 @@ def compare_machines(
             rows.append({"machine": m.key, "label": m.label, "best": best.summary(o), "spread": m.spread(o)})
         rows.sort(key=lambda row: (row["best"]["value"] if o.lower_is_better else -row["best"]["value"], row["label"]))
         top = rows[0]["best"]["value"] if rows else None
-        for row in rows:
+        best_of = {m.key: m.best(o) for m in machines.values()}
+        for i, row in enumerate(rows):
             row["vs_best"] = o.ratio(top, row["best"]["value"]) if top else None
+            if i and top:  # is this machine's best really behind the winner's, beyond run-to-run variation?
+                ci, beyond = _versus(o, best_of[rows[0]["machine"]], best_of[row["machine"]], model, spreads)
+                row["vs_best_ci"], row["vs_best_significant"] = ci, beyond
         rankings[o.name] = Ranking(o, rows)
     ordered = sorted(machines.values(), key=lambda m: (m.label, m.key))
     return MachineComparison(model, ordered, rankings, n_records, n_results)

@@ -290,6 +290,33 @@ def _ratio(c: Cell, base: Cell, basis: str) -> float | None:
     return a / b if basis == "throughput" else b / a
 
 
+def judge(
+    c: Cell, base: Cell, basis: str, spreads: Sequence[Mapping[str, Any]] | None = None
+) -> tuple[tuple[float, float] | None, bool | None]:
+    """The interval of ``c``'s speed over ``base``'s (:func:`_ratio`) and whether it is beyond run-to-run
+    variation — two cells are two runs, judged by :func:`workbench.stats.verdict.ratio_test` against this machine's
+    spread (``spreads``: the stored A/A entries; the assumed spread without them). ``(None, None)`` when a value
+    is missing."""
+    from workbench.stats.verdict import Side, ratio_test, spread_for
+
+    metric = "throughput" if basis == "throughput" else "p50"
+    tc, tb = _metric(c, basis), _metric(base, basis)
+    if tc is None or tb is None:
+        return None, None
+    if basis == "throughput":  # compare times per item, so the ratio below is the speed ratio either way
+        tc, tb = 1.0 / tc, 1.0 / tb
+    key = {
+        "model": c.model,
+        "engine": c.engine,
+        "precision": c.precision_effective or c.precision,
+        "threads": c.threads,
+        "batch": c.batch,
+        "mode": c.mode,
+    }
+    t = ratio_test(Side(tc), Side(tb), spread_for(spreads, metric, key))
+    return t.ci, t.beyond_noise
+
+
 def _agrees(status: str | None) -> bool:
     from workbench.stats.parity import AGREES  # lazily: stats.parity imports numpy, this module does not
 
@@ -315,10 +342,15 @@ class ThreadRow:
     cell: Cell
     speedup: float | None
     efficiency: float | None
+    #: the speedup's interval and whether it is beyond run-to-run variation (None: base row or not computed)
+    ci: tuple[float, float] | None = None
+    significant: bool | None = None
 
     def to_dict(self) -> dict[str, Any]:
         c = self.cell
         return {
+            "speedup_ci": list(self.ci) if self.ci else None,
+            "speedup_significant": self.significant,
             "key": c.key,
             "threads": c.threads,
             "status": c.status,
@@ -363,9 +395,10 @@ class ThreadScaling:
         }
 
 
-def thread_scaling(cells: Sequence[Cell]) -> list[ThreadScaling]:
+def thread_scaling(cells: Sequence[Cell], spreads: Sequence[Mapping[str, Any]] | None = None) -> list[ThreadScaling]:
     """One :class:`ThreadScaling` per group of grid cells (probes excluded) with at least two thread counts, in
-    first-seen order; rows by thread count. Speedup and efficiency as in the module docstring."""
+    first-seen order; rows by thread count. Speedup and efficiency as in the module docstring; each speedup with
+    its interval and whether it is beyond run-to-run variation (:func:`judge`, ``spreads``)."""
     out = []
     for axes_items, members in _group(cells, "threads").items():
         members = [c for c in members if c.threads is not None and c.threads > 0]
@@ -388,12 +421,17 @@ def thread_scaling(cells: Sequence[Cell]) -> list[ThreadScaling]:
         rows = []
         for c in members:
             speedup = efficiency = None
+            ci: tuple[float, float] | None = None
+            significant: bool | None = None
             if base is not None and c.ok and base.threads:
                 r = _ratio(c, base, basis)
                 if r is not None:
                     speedup = r * base.threads
                     efficiency = speedup / (c.threads or 1)
-            rows.append(ThreadRow(c, speedup, efficiency))
+                    if c is not base:
+                        ci, significant = judge(c, base, basis, spreads)
+                        ci = (ci[0] * base.threads, ci[1] * base.threads) if ci else None
+            rows.append(ThreadRow(c, speedup, efficiency, ci, significant))
         out.append(
             ThreadScaling(
                 axes=axes,
@@ -500,6 +538,9 @@ class PrecisionGain:
     ratio: float | None
     gain: float | None
     note: str | None
+    #: the ratio's interval and whether it is beyond run-to-run variation (:func:`judge`)
+    ci: tuple[float, float] | None = None
+    significant: bool | None = None
 
     @property
     def title(self) -> str:
@@ -521,11 +562,13 @@ class PrecisionGain:
             "fp32_throughput": self.fp32.throughput,
             "ratio": self.ratio,
             "gain": self.gain,
+            "ci": list(self.ci) if self.ci else None,
+            "significant": self.significant,
             "note": self.note,
         }
 
 
-def precision_gains(cells: Sequence[Cell]) -> list[PrecisionGain]:
+def precision_gains(cells: Sequence[Cell], spreads: Sequence[Mapping[str, Any]] | None = None) -> list[PrecisionGain]:
     """One :class:`PrecisionGain` per lower-precision grid cell that has an fp32 counterpart (same engine,
     threads, batch, mode, streams, requests, sparsity), in run order. Cells without one are left out."""
     fp32 = {tuple(c.axes("precision").items()): c for c in cells if not c.probe and c.precision == "fp32"}
@@ -555,6 +598,7 @@ def precision_gains(cells: Sequence[Cell]) -> list[PrecisionGain]:
         if c.precision_effective and c.precision_effective != c.precision:
             notes.append(f"{c.precision} requested, ran in {c.precision_effective}")
         shown = value is not None and c.ok and base.ok and _agrees(c.parity) and _agrees(base.parity)
+        ci, significant = judge(c, base, basis, spreads) if value is not None else (None, None)
         out.append(
             PrecisionGain(
                 cell=c,
@@ -563,6 +607,8 @@ def precision_gains(cells: Sequence[Cell]) -> list[PrecisionGain]:
                 ratio=value,
                 gain=value if shown else None,
                 note="; ".join(notes) or None,
+                ci=ci,
+                significant=significant,
             )
         )
     return out
@@ -860,16 +906,18 @@ def _find(groups: Sequence[ThreadScaling], key: str) -> ThreadRow | None:
     return None
 
 
-def analyse(record: RunRecord) -> SweepAnalysis:
-    """The whole analysis of a sweep record (any record works: a run's results read as cells too)."""
+def analyse(record: RunRecord, spreads: Sequence[Mapping[str, Any]] | None = None) -> SweepAnalysis:
+    """The whole analysis of a sweep record (any record works: a run's results read as cells too). ``spreads``:
+    the machine's stored A/A entries (``workbench.machine.spread.entries``) the speedups and gains are judged
+    against; without them, the assumed run-to-run spread."""
     every = cells_of(record.results)
     grid = [c for c in every if not c.probe]
     return SweepAnalysis(
         cells=grid,
         probes=[c for c in every if c.probe],
-        threads=thread_scaling(grid),
+        threads=thread_scaling(grid, spreads),
         batches=batch_scaling(grid),
-        precision=precision_gains(grid),
+        precision=precision_gains(grid, spreads),
         sparsity=sparsity_study(grid),
         memory=memory_searches(record.sweep, every),
         pareto=pareto_cells(grid),

@@ -1,5 +1,10 @@
 """The one speedup rule, shared by the runner, the CLI and the UI.
 
+Whether a speedup is beyond run-to-run variation (:func:`speedup_test`, :func:`attach_intervals`) is the verdict
+rule of :mod:`workbench.stats.verdict`: the engines of a run are separate processes measured one after another, so
+their ratio moves like a ratio between two runs — paired over the interleaved rounds when there are several. A
+ratio inside that spread is shown as ``≈1.03×``.
+
 A ratio against the baseline is shown *as a speedup* only when both engines ran and both passed the parity check
 (they computed the same function). Latency mode: baseline p50 ÷ engine p50. Throughput mode: engine items/s ÷
 baseline items/s. Otherwise the value is None and the note says why; the ratio itself is kept at the start of the
@@ -9,9 +14,9 @@ it back, so tables can show it in parentheses, labelled, without computing it ag
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any, Mapping
+from typing import TYPE_CHECKING, Any, Mapping, Sequence
 
-from workbench.units import ratio
+from workbench.units import as_float, ratio
 
 if TYPE_CHECKING:  # pragma: no cover
     from workbench.result import EngineResult
@@ -95,3 +100,71 @@ def speedup_over_fp32(
     if value is None:
         return None, f"not shown: {why}"
     return None, f"{ratio(value)} {RATIO_LABELS.get(mode, RATIO_LABELS['latency'])}, not a speedup: {why}"
+
+
+# ----------------------------------------------------------------------------------- beyond run-to-run variation
+
+
+def _side_of(d: Mapping[str, Any], mode: str) -> Any:
+    from workbench.stats.verdict import Side
+
+    key = "throughput" if mode == "throughput" else "p50"
+    value = as_float(d.get("throughput")) if key == "throughput" else as_float((d.get("latency_ms") or {}).get("p50"))
+    reps = tuple(
+        v
+        for v in (as_float(rep.get(key)) if isinstance(rep, Mapping) else None for rep in d.get("repeats") or [])
+        if v is not None
+    )
+    if key == "throughput":  # the ratio is slower/faster alike: test the time per item
+        value = 1.0 / value if value else None
+        reps = tuple(1.0 / v for v in reps if v)
+    return Side(value, reps)
+
+
+def speedup_test(
+    r: Mapping[str, Any], base: Mapping[str, Any], mode: str, entries: Sequence[Mapping[str, Any]] | None, model: str
+) -> Any:
+    """The :class:`~workbench.stats.verdict.RatioTest` of ``r``'s speed over ``base``'s (result dicts: ``to_dict()``
+    or an ``fp32_baseline`` summary), measured in the same run: its ratio is the speedup (base p50 / p50, or items/s
+    over the baseline's) and its interval that speedup's. ``entries``: the machine's stored A/A spreads."""
+    from workbench.stats.verdict import paired_test, spread_for
+
+    metric = "throughput" if mode == "throughput" else "p50"
+    key = {
+        "model": model,
+        "engine": r.get("engine"),
+        "precision": r.get("precision_effective") or r.get("precision_requested"),
+        "threads": r.get("threads"),
+        "batch": r.get("batch"),
+        "mode": mode,
+    }
+    return paired_test(_side_of(r, mode), _side_of(base, mode), spread_for(entries, metric, key))
+
+
+def attach_intervals(
+    results: Sequence["EngineResult"], baseline: str | None, mode: str, entries: Sequence[Mapping[str, Any]] | None
+) -> None:
+    """Give each shown speedup (over the run's baseline, and over fp32) its interval and whether it is beyond
+    run-to-run variation (``speedup_ci``, ``speedup_significant``, ``speedup_basis``; ``speedup_vs_fp32_*``)."""
+    base = next((r for r in results if r.engine == baseline and r.ok), None)
+    for r in results:
+        model = r.model
+        if r.speedup is not None and base is not None and r is not base and r.engine != base.engine:
+            t = speedup_test(r.to_dict(), base.to_dict(), mode, entries, model)
+            if t.ci:
+                r.speedup_ci = [t.ci[0], t.ci[1]]
+                r.speedup_significant = t.beyond_noise
+                r.speedup_basis = t.sentence()
+        fp32 = r.fp32_baseline
+        if r.speedup_vs_fp32 is not None and isinstance(fp32, Mapping):
+            t = speedup_test(r.to_dict(), fp32, mode, entries, model)
+            if t.ci:
+                r.speedup_vs_fp32_ci = [t.ci[0], t.ci[1]]
+                r.speedup_vs_fp32_significant = t.beyond_noise
+
+
+def speedup_text(value: float | None, significant: bool | None) -> str:
+    """``"1.52×"``, or ``"≈1.03×"`` when the ratio is inside the run-to-run spread (``significant`` False)."""
+    if value is None:
+        return ratio(value)
+    return f"≈{ratio(value)}" if significant is False else ratio(value)

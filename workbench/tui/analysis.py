@@ -9,7 +9,7 @@ here: it shows :func:`workbench.stats.compare.compare`'s, the same as ``workbenc
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Mapping, Sequence
 
 if TYPE_CHECKING:  # pragma: no cover
     from workbench.result import RunRecord
@@ -19,20 +19,41 @@ if TYPE_CHECKING:  # pragma: no cover
 class Speedup:
     value: float | None
     note: str | None = None
+    #: its interval and whether it is beyond run-to-run variation (workbench.stats.speedup.attach_intervals)
+    ci: tuple[float, float] | None = None
+    significant: bool | None = None
+    basis: str | None = None
 
 
-def speedups(record: "RunRecord", baseline: str | None) -> dict[str, Speedup]:
-    """``{engine: Speedup}`` of every result against ``baseline`` (default: the record's own baseline)."""
+def speedups(
+    record: "RunRecord", baseline: str | None, spreads: Sequence[Mapping[str, Any]] | None = None
+) -> dict[str, Speedup]:
+    """``{engine: Speedup}`` of every result against ``baseline`` (default: the record's own baseline). A re-based
+    speedup is judged against ``spreads`` (the machine's stored A/A entries; the assumed spread without them)."""
     baseline = baseline or record.baseline
     mode = str((record.config or {}).get("mode") or "latency")
     if baseline == record.baseline:
-        return {r.engine: Speedup(r.speedup, r.speedup_note) for r in record.results}
-    from workbench.stats.speedup import speedup
+        return {
+            r.engine: Speedup(
+                r.speedup,
+                r.speedup_note,
+                (r.speedup_ci[0], r.speedup_ci[1]) if r.speedup_ci and len(r.speedup_ci) == 2 else None,
+                r.speedup_significant,
+                r.speedup_basis,
+            )
+            for r in record.results
+        }
+    from workbench.stats.speedup import speedup, speedup_test
 
     base = record.result(baseline) if baseline else None
     out: dict[str, Speedup] = {}
     for r in record.results:
-        out[r.engine] = Speedup(*speedup(r, base, mode))
+        value, note = speedup(r, base, mode)
+        if value is not None and base is not None and r.engine != base.engine:
+            t = speedup_test(r.to_dict(), base.to_dict(), mode, spreads, r.model)
+            out[r.engine] = Speedup(value, note, t.ci, t.beyond_noise if t.ci else None, t.sentence())
+        else:
+            out[r.engine] = Speedup(value, note)
     return out
 
 

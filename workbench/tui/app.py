@@ -662,7 +662,14 @@ class WorkbenchApp(App[int]):
 
     @on(HistoryPane.CompareRuns)
     def _compare_runs(self, message: HistoryPane.CompareRuns) -> None:
-        self.push_screen(CompareScreen(message.a, message.b))
+        from workbench.errors import UsageError
+
+        try:
+            comparison = services.compare_runs(message.a, message.b)
+        except UsageError as exc:  # different models or inputs: not a speed change
+            self.notify(str(exc), severity="warning", timeout=8)
+            return
+        self.push_screen(CompareScreen(message.a, message.b, comparison))
 
     def action_compare(self) -> None:
         self.query_one(HistoryPane).compare()

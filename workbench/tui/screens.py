@@ -179,12 +179,14 @@ class CompareScreen(_Modal):
         Binding("e", "export", "Export", id="compare-export", tooltip="Export both runs (JSON)"),
     ]
 
-    def __init__(self, a: "RunRecord", b: "RunRecord") -> None:
+    def __init__(self, a: "RunRecord", b: "RunRecord", comparison: "Comparison | None" = None) -> None:
         super().__init__()
         self.a, self.b = a, b
-        from workbench.stats.compare import compare  # numpy: only when a comparison is opened
+        if comparison is None:
+            from workbench.tui import services
 
-        self.comparison: "Comparison" = compare(a, b)
+            comparison = services.compare_runs(a, b)
+        self.comparison: "Comparison" = comparison
 
     def compose(self) -> ComposeResult:
         with Vertical(classes="dialog", id="compare-dialog"):
@@ -209,36 +211,38 @@ class CompareScreen(_Modal):
         )
 
     def _verdicts(self) -> Content:
-        from workbench.stats.compare import FASTER, SLOWER, UNTESTED, p_text
+        from workbench.report.compare import aa_hint, basis_lines, ci_text, mismatch_lines, rule_line
+        from workbench.stats.compare import FASTER, SLOWER, UNTESTED
 
         c = self.comparison
         style = {FASTER: "$success", SLOWER: "$error", UNTESTED: "$text-muted"}
         parts: list[Any] = []
         if not c.pairs:
             parts += [("No engine appears in both runs: nothing to compare.", "$warning"), "\n"]
-        tests: dict[str, None] = {}
+        for line in mismatch_lines(c):
+            parts += [(line, "bold $warning"), "\n"]
+        bases: list[Any] = []
         for p in c.pairs:
             parts += [(p.label, "bold"), "\n"]
             for metric, v in p.verdicts.items():
                 parts += [(f"  {metric:<11}", "$text-muted"), (v.verdict, style.get(v.verdict, ""))]
                 if v.change_pct is not None:
                     parts.append((f" {percent(v.change_pct, signed=True)}", ""))
-                if v.p_value is not None:
-                    parts.append((f" {p_text(v.p_value)}", "$text-muted"))
+                if v.ci_pct:
+                    parts.append((f" (99% CI {ci_text(v)})", "$text-muted"))
                 parts.append("\n")
                 if v.note:
                     parts += [(f"    {v.note}", "$text-muted"), "\n"]
-                if v.test != "none":
-                    tests[f"{metric}: {v.test}"] = None
+            bases += list(p.verdicts.values())
             for w in p.warnings:
-                parts += [("  ⚠ ", "$warning"), (w["message"], ""), "\n"]
+                if w["message"] not in c.mismatches:
+                    parts += [("  ⚠ ", "$warning"), (w["message"], ""), "\n"]
         for w in c.warnings:
-            if w["code"] not in _SHOWN_AS_DIFFERENCES:
+            if w["code"] not in _SHOWN_AS_DIFFERENCES and w["message"] not in c.mismatches:
                 parts += [("⚠ ", "$warning"), (w["message"], ""), "\n"]
-        if tests:
-            parts += [("Tests: " + "; ".join(tests), "$text-muted"), "\n"]
-        parts += [(f"Verdicts need p < {c.alpha:g} and a change of at least {c.practical_pct:g}%.", "$text-muted")]
-        parts.append("\n")
+        for line in basis_lines(bases, aa_hint(c)):
+            parts += [(line, "$text-muted"), "\n"]
+        parts += [(rule_line(c), "$text-muted"), "\n"]
         return Content.assemble(*parts)
 
     def _differences(self) -> Content:

@@ -24,6 +24,7 @@ if TYPE_CHECKING:  # pragma: no cover - typing only
     from workbench.measure.sweep import Sweep
     from workbench.models.inputs import InputRequest
     from workbench.result import RunRecord
+    from workbench.stats.compare import Comparison
     from workbench.store.history import HistoryStore
     from workbench_engines.base import EngineInfo
 
@@ -256,6 +257,17 @@ def make_sweep(
 
 
 # ---- across machines --------------------------------------------------------------------------------------------
+def compare_runs(a: "RunRecord", b: "RunRecord") -> "Comparison":
+    """``workbench compare A B``'s comparison, with the machines' stored run-to-run spreads. Raises
+    :class:`~workbench.errors.UsageError` for runs of different models or inputs (the UI says so and opens
+    nothing)."""
+    from workbench.machine.spread import entries
+    from workbench.stats.compare import compare
+
+    spreads = entries([(r.system or {}).get("fingerprint") for r in (a, b)])
+    return compare(a, b, spreads=spreads)
+
+
 def machine_comparison(store: "HistoryStore", model: str) -> str:
     """The stored results of ``model`` grouped by machine (``workbench compare --by machine -m MODEL``), as text."""
     from workbench.report.machines import render_machines

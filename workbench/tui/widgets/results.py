@@ -18,7 +18,8 @@ from textual.content import Content
 from textual.reactive import reactive
 from textual.widgets import DataTable, Label, Select, Static
 
-from workbench.stats.speedup import unshown_ratio
+from workbench.stats.speedup import speedup_text, unshown_ratio
+from workbench.stats.verdict import interval_text
 from workbench.tui.analysis import Speedup, speedups
 from workbench.tui.format import cpu_ranges
 from workbench.tui.widgets import composed
@@ -127,6 +128,8 @@ class ResultsTable(DataTable):
                 sp_cell = _cell(MISSING if not sp.note or sp.note == "baseline failed" else "n/a", muted_c, right=True)
             elif sp.note == "baseline":
                 sp_cell = _cell("base", muted_c, right=True)
+            elif sp.significant is False:  # inside the run-to-run spread: no real difference
+                sp_cell = _cell(speedup_text(sp.value, False), muted_c, right=True)
             else:
                 sp_cell = _cell(ratio(sp.value), ok_c if sp.value >= 1.0 else warn_c, right=True)
             parity = (r.parity or {}).get("status") or MISSING
@@ -262,6 +265,14 @@ def result_detail(r: "EngineResult | None", speed: Speedup | None, error: str | 
                 parts += [("  " + " · ".join(line) + " ", muted), (o_status, o_style), "\n"]
     if speed is not None and speed.note and speed.note != "baseline":
         parts += [("speedup ", muted), (speed.note, "$warning"), "\n"]
+    elif speed is not None and speed.value is not None and speed.ci:
+        within = " — inside run-to-run variation: no real difference" if speed.significant is False else ""
+        parts += [
+            ("speedup ", muted),
+            (speedup_text(speed.value, speed.significant), "$warning" if within else ""),
+            (f" ({interval_text(speed.ci)}; {speed.basis or 'run-to-run spread'}){within}", muted),
+            "\n",
+        ]
     for w in r.warnings or []:
         parts += [
             ("⚠ ", "$warning"),
