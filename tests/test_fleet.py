@@ -20,9 +20,9 @@ from typing import Any
 
 import pytest
 
+from workbench.campaign.cells import CellSpec, SweepSpec
+from workbench.cluster import fleet, slurm
 from workbench.errors import UsageError
-from workbench.measure import fleet, slurm
-from workbench.measure.cells import CellSpec, SweepSpec
 from workbench.result import EngineResult, RunRecord
 from workbench.stats.machines import compare_machines, machine_key
 from workbench.store.history import HistoryStore

@@ -11,7 +11,7 @@ from pathlib import Path
 
 from test_cli import wb
 
-from workbench.measure.matrix import CACHE_FILE, Cell, CellKey, MatrixCache, eta_s
+from workbench.campaign.matrix import CACHE_FILE, Cell, CellKey, MatrixCache, eta_s
 from workbench.report.matrix import render_markdown, render_matrix
 
 

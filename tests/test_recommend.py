@@ -14,9 +14,8 @@ from dataclasses import replace
 
 import pytest
 
-from workbench.errors import UsageError
-from workbench.measure.cells import CellSpec
-from workbench.measure.recommend import (
+from workbench.campaign.cells import CellSpec
+from workbench.campaign.recommend import (
     Measurement,
     Search,
     SearchSpace,
@@ -25,6 +24,7 @@ from workbench.measure.recommend import (
     speedup_over_baseline,
     threads_axis,
 )
+from workbench.errors import UsageError
 
 PRECISIONS = {
     "torch": ("fp32", "bf16", "fp16", "int8"),
@@ -385,8 +385,8 @@ def test_cli_end_to_end_on_tiny_cnn(tmp_path, shared_cache):
 
 
 def test_render_and_record_of_a_fake_recommendation():
+    from workbench.campaign.cells import SweepSpec
     from workbench.cli.recommend import build_record, recommendation_json, render, run_command
-    from workbench.measure.cells import SweepSpec
     from workbench.result import EngineResult
     from workbench.store.history import HistoryStore
 

@@ -14,10 +14,10 @@ from dataclasses import replace
 import pytest
 from test_cli import wb
 
+from workbench.campaign import sweep as sweep_mod
+from workbench.campaign.cells import CellSpec, SweepSpec, applies, check_spec, cores_for, expand, group_key
 from workbench.errors import UsageError
 from workbench.machine.cpus import allowed_cores
-from workbench.measure import sweep as sweep_mod
-from workbench.measure.cells import CellSpec, SweepSpec, applies, check_spec, cores_for, expand, group_key
 from workbench.result import EngineResult
 from workbench.store.history import HistoryStore
 

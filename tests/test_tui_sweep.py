@@ -142,8 +142,8 @@ async def test_stop_kills_the_cell_in_flight_keeps_finished_cells_and_names_resu
 def _interrupted_sweep(cores: list[int]):
     """A real sweep of tiny_cnn on onnxruntime (2 cells of 0.2 s), stopped from its own events after the first cell
     finished: an interrupted sweep in the history with 1 finished cell."""
-    from workbench.measure.cells import SweepSpec
-    from workbench.measure.sweep import Sweep, SweepInterrupted
+    from workbench.campaign.cells import SweepSpec
+    from workbench.campaign.sweep import Sweep, SweepInterrupted
     from workbench.store.history import HistoryStore
 
     spec = SweepSpec(
@@ -191,7 +191,7 @@ def _keys(record) -> list[str]:
 
 @pytest.mark.timeout(120)
 async def test_enter_on_an_interrupted_sweep_shows_it_and_r_resumes_it_without_repeating_cells(shared_cache):
-    from workbench.measure.sweep import sweep_cells
+    from workbench.campaign.sweep import sweep_cells
     from workbench.store.history import HistoryStore
 
     cores = _cores()[:2]
@@ -238,7 +238,7 @@ def _fixture_sweep(run_id: str, created: str, **sweep):
     """TEST FIXTURE DATA: a hand-made stored sweep (no cell measured) of tiny_cnn on onnxruntime, 1 cell."""
     import socket
 
-    from workbench.measure.cells import SweepSpec
+    from workbench.campaign.cells import SweepSpec
     from workbench.result import RunRecord
 
     spec = SweepSpec(model="tiny_cnn", engines=("onnxruntime",), threads=(1,), duration_s=0.2, warmup_s=0.05)
@@ -318,7 +318,7 @@ async def test_enter_on_a_plain_run_still_opens_the_run_detail():
 
 
 def test_check_sweep_spec_counts_the_cells_a_sweep_runs():
-    from workbench.measure.cells import SweepSpec, expand
+    from workbench.campaign.cells import SweepSpec, expand
     from workbench.tui import services
 
     spec = SweepSpec(model="tiny_cnn", engines=("onnxruntime", "torch"), modes=("latency", "train"), threads=(1,))
@@ -444,7 +444,7 @@ def test_sweep_screen_before_start(snap_compare):
 
 async def test_the_chart_draws_at_most_six_lines_and_says_how_many_more():
     """TEST FIXTURE DATA: a stored sweep whose 8 cells are 8 different settings (like a recommendation's)."""
-    from workbench.measure.cells import CellSpec
+    from workbench.campaign.cells import CellSpec
     from workbench.result import EngineResult
     from workbench.store.history import HistoryStore
 

@@ -15,9 +15,9 @@ import random
 import pytest
 from cli_helpers import run_cli
 
+from workbench.campaign.aa import measure_spread
 from workbench.errors import UsageError, WorkbenchError
 from workbench.machine import spread as spread_store
-from workbench.measure.aa import measure_spread
 from workbench.measure.runner import RunConfig, Runner
 from workbench.report.compare import gate_report, render_comparison
 from workbench.result import EngineResult, RunRecord, new_run_id, now_iso

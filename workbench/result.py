@@ -117,7 +117,7 @@ class EngineResult:
     #: (per layer achieved), weights, zeros, method, and the format, file, file_bytes and gzip_bytes (gzip -9) of
     #: the file this engine loaded (workbench.models.prune.result_entry); None for a dense model
     sparsity: dict[str, Any] | None = None
-    #: in a sweep: the cell this result measured (workbench.measure.cells.CellSpec.to_dict() plus "key"), and
+    #: in a sweep: the cell this result measured (workbench.campaign.cells.CellSpec.to_dict() plus "key"), and
     #: "probe" for the memory-bounded batch search's probes ({"search": "max-memory", "group": ...})
     cell: dict[str, Any] | None = None
 
@@ -156,7 +156,7 @@ class RunRecord:
     diagnostics: list[dict[str, str]] = field(default_factory=list)
     #: "run" (one workbench run: one result per engine) or "sweep" (one result per cell, see ``sweep``)
     kind: str = "run"
-    #: a sweep's spec (workbench.measure.cells.SweepSpec.to_dict()), state ("running" | "complete" |
+    #: a sweep's spec (workbench.campaign.cells.SweepSpec.to_dict()), state ("running" | "complete" |
     #: "interrupted" | "failed"), cells_total, pid/host of the process running it, elapsed_s, and the memory-bounded
     #: batch searches' outcomes ("memory_search": group key -> {best_batch, limit_mb, probes, reason})
     sweep: dict[str, Any] | None = None

@@ -17,8 +17,8 @@ import json
 import sys
 from dataclasses import replace
 
+from workbench.campaign.aa import measure_spread
 from workbench.machine import sysinfo
-from workbench.measure.aa import measure_spread
 from workbench.measure.runner import RunConfig, Runner
 from workbench.stats.compare import ALPHA, compare
 from workbench.stats.histogram import LogHistogram

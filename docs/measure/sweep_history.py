@@ -24,8 +24,8 @@ import numpy as np
 home = os.environ.get("WB_SCALE_DIR") or tempfile.mkdtemp(prefix="wb-sweep-history-")
 os.environ["WORKBENCH_HOME"] = home
 
-from workbench.measure.cells import CellSpec, SweepSpec, expand  # noqa: E402
-from workbench.measure.sweep import SAVE_EVERY_S  # noqa: E402
+from workbench.campaign.cells import CellSpec, SweepSpec, expand  # noqa: E402
+from workbench.campaign.sweep import SAVE_EVERY_S  # noqa: E402
 from workbench.result import EngineResult, RunRecord, new_run_id, now_iso  # noqa: E402
 from workbench.stats.histogram import LogHistogram  # noqa: E402
 from workbench.stats.summary import summarize  # noqa: E402

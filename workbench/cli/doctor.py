@@ -87,9 +87,9 @@ def run_aa(args: argparse.Namespace) -> int:
     the runs and what it means for a compare of one run each, and store it for this machine."""
     import sys
 
+    from workbench.campaign.aa import MIN_RUNS, measure_spread
     from workbench.errors import UsageError
     from workbench.machine.spread import save_entry
-    from workbench.measure.aa import MIN_RUNS, measure_spread
     from workbench.measure.runner import RunConfig
     from workbench.stats.verdict import ALPHA, SPREAD_METRICS, t_quantile
     from workbench.units import ms, percent, rate

@@ -26,7 +26,7 @@ def _print_json(doc: Any) -> None:
 
 
 def cmd_list(args: argparse.Namespace) -> int:
-    from workbench.measure.fleet import list_submissions
+    from workbench.cluster.fleet import list_submissions
     from workbench.report.fleet import render_list
 
     entries = list_submissions()
@@ -38,7 +38,7 @@ def cmd_list(args: argparse.Namespace) -> int:
 
 
 def cmd_status(args: argparse.Namespace) -> int:
-    from workbench.measure.fleet import load, status
+    from workbench.cluster.fleet import load, status
     from workbench.report.fleet import render_status
 
     st = status(load(args.id))
@@ -50,7 +50,7 @@ def cmd_status(args: argparse.Namespace) -> int:
 
 
 def cmd_collect(args: argparse.Namespace) -> int:
-    from workbench.measure.fleet import collect, load
+    from workbench.cluster.fleet import collect, load
     from workbench.report.fleet import render_collect
     from workbench.store.history import HistoryStore
 
@@ -65,8 +65,8 @@ def cmd_collect(args: argparse.Namespace) -> int:
 
 
 def cmd_resubmit(args: argparse.Namespace) -> int:
+    from workbench.cluster.fleet import load, resubmit_failed
     from workbench.errors import UsageError
-    from workbench.measure.fleet import load, resubmit_failed
     from workbench.report.fleet import render_resubmit
 
     if not args.failed:

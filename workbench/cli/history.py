@@ -60,7 +60,7 @@ def _local(created: str) -> str:
 
 def _sweep_cell(rec: RunRecord) -> str:
     """A sweep's list entry: its state, cells done/total, engines, and its fastest cell."""
-    from workbench.measure.sweep import effective_state
+    from workbench.campaign.sweep import effective_state
 
     info = rec.sweep or {}
     engines = ",".join(dict.fromkeys(r.engine for r in rec.results)) or ",".join(
@@ -70,7 +70,7 @@ def _sweep_cell(rec: RunRecord) -> str:
     best = min(ok, key=lambda r: float((r.latency_ms or {}).get("p50") or 0.0), default=None)
     fastest = ""
     if best is not None:
-        from workbench.measure.cells import CellSpec
+        from workbench.campaign.cells import CellSpec
 
         where = CellSpec.from_dict(best.cell).label() if best.cell else best.engine
         fastest = f"; best p50 {ms((best.latency_ms or {})['p50'])}ms {where}"

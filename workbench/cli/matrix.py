@@ -54,7 +54,7 @@ def register(sub: Any) -> None:
 
 
 def cmd_matrix(args: argparse.Namespace) -> int:
-    from workbench.measure.matrix import Cell, MatrixInterrupted, run_matrix
+    from workbench.campaign.matrix import Cell, MatrixInterrupted, run_matrix
     from workbench.report.matrix import render_markdown, render_matrix
     from workbench.report.text import ProgressLine
     from workbench.units import duration

@@ -1,6 +1,6 @@
 """``workbench recommend``: the best configuration per objective without measuring every combination.
 
-The search itself is :mod:`workbench.measure.recommend` (hints → successive halving → coordinate descent →
+The search itself is :mod:`workbench.campaign.recommend` (hints → successive halving → coordinate descent →
 confirmation beside torch eager fp32; docs/methodology.md, "How recommend searches"). This module turns the flags
 into the search spaces, shows progress with an ETA on stderr, prints each objective's winner (its numbers, drift,
 speedup over torch eager fp32 measured in the same command, the ``workbench run`` command that reproduces it), the
@@ -26,8 +26,8 @@ from workbench.cli.args import cpu_list, engines_list, number, positive_int, sha
 from workbench.errors import UsageError
 
 if TYPE_CHECKING:  # pragma: no cover
-    from workbench.measure.cells import CellSpec, SweepSpec
-    from workbench.measure.recommend import Measurement, Outcome, Recommendation
+    from workbench.campaign.cells import CellSpec, SweepSpec
+    from workbench.campaign.recommend import Measurement, Outcome, Recommendation
     from workbench.result import RunRecord
 
 #: ``--duration`` by name: (final duration s, warm-up s)
@@ -202,7 +202,7 @@ def _check_numbers(args: argparse.Namespace) -> None:
 
 
 def _spec(args: argparse.Namespace, engines: Sequence[str], spaces: Sequence[Any], pool: list[int]) -> "SweepSpec":
-    from workbench.measure.cells import SweepSpec
+    from workbench.campaign.cells import SweepSpec
 
     duration, preset_warmup = args.duration
     warmup = args.warmup if args.warmup is not None else (preset_warmup if preset_warmup is not None else 0.5)
@@ -281,7 +281,7 @@ class _Progress:
 
 # ---- the command -------------------------------------------------------------------------------------------------
 def cmd_recommend(args: argparse.Namespace) -> int:
-    from workbench.measure.recommend import CellEvaluator, Search, build_space, parse_objectives
+    from workbench.campaign.recommend import CellEvaluator, Search, build_space, parse_objectives
     from workbench_engines.registry import get_engine_class
 
     if getattr(args, "across_machines", False):
@@ -294,8 +294,8 @@ def cmd_recommend(args: argparse.Namespace) -> int:
     precisions = {e: tuple(p for p in get_engine_class(e).precisions("cpu") if p in args.precisions) for e in engines}
     spaces = [build_space(o, engines, precisions, len(pool), max_batch=args.max_batch) for o in objectives]
     spec = _spec(args, engines, spaces, pool)
+    from workbench.campaign.cells import check_spec
     from workbench.machine.cpus import allowed_cores
-    from workbench.measure.cells import check_spec
 
     check_spec(spec, allowed_cores())
     progress = _Progress(args.quiet)
@@ -383,8 +383,8 @@ def _save(record: "RunRecord") -> str | None:
 
 def run_command(spec: "SweepSpec", cell: "CellSpec") -> str:
     """The ``workbench run`` command that measures ``cell`` alone (same model, cores, shapes, seed, duration)."""
+    from workbench.campaign.cells import cores_for
     from workbench.machine.cpus import format_cpu_list
-    from workbench.measure.cells import cores_for
 
     pool = list(spec.cores or ())
     parts = ["workbench", "run", "-m", shlex.quote(spec.model), "-e", cell.engine]
@@ -422,7 +422,7 @@ def build_record(
     """One sweep record: ``results`` = the last measurement of every evaluated cell (an EngineResult with ``cell``
     set), ``sweep["spec"]["extra"]["recommend"]`` = the whole recommendation (every evaluation, what was skipped,
     the winners)."""
-    from workbench.measure.cells import failed_result
+    from workbench.campaign.cells import failed_result
     from workbench.result import EngineResult, RunRecord, new_run_id, now_iso
 
     last: dict[str, EngineResult] = {}
@@ -605,8 +605,8 @@ def render(
     rec: "Recommendation", spec: "SweepSpec", commands: dict[str, str], run_id: str | None, *, chart: bool = True
 ) -> str:
     """The recommendation as terminal text (no colour)."""
+    from workbench.campaign.recommend import OUTSIDE_SPACE
     from workbench.machine.cpus import format_cpu_list
-    from workbench.measure.recommend import OUTSIDE_SPACE
     from workbench.report.text import table
     from workbench.units import duration, rate
 

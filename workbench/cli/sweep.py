@@ -1,7 +1,7 @@
 """``workbench sweep``: engines × precisions × threads × batches × modes × streams × requests × sparsity, one pinned
 benchmark process per cell, saved as one history record after every cell; ``--resume ID`` continues one.
 
-Also the hidden ``workbench sweep-cell JOB OUT`` a Slurm array task runs (:func:`workbench.measure.sweep.run_cell_job`).
+Also the hidden ``workbench sweep-cell JOB OUT`` a Slurm array task runs (:func:`workbench.campaign.sweep.run_cell_job`).
 Exit codes: 0 every cell ran, 1 some cell failed (its row says why), 2 bad usage, 130 interrupted (finished cells
 are saved; the message names the ``--resume`` command).
 """
@@ -167,10 +167,10 @@ def register(sub: Any) -> None:
 
 
 def spec_from_args(args: argparse.Namespace) -> Any:
-    """The :class:`~workbench.measure.cells.SweepSpec` the flags describe (defaults filled: installed engines, all
+    """The :class:`~workbench.campaign.cells.SweepSpec` the flags describe (defaults filled: installed engines, all
     cores as the thread count). Raises UsageError."""
+    from workbench.campaign.cells import SweepSpec
     from workbench.machine.cpus import allowed_cores
-    from workbench.measure.cells import SweepSpec
     from workbench.measure.runner import DEFAULT_ENGINES, installed_engines
     from workbench_engines.registry import canonical, require
 
@@ -297,8 +297,8 @@ def interrupt_on_signals() -> Callable[[], None]:
 
 
 def cmd_sweep(args: argparse.Namespace) -> int:
-    from workbench.measure.cells import SweepSpec
-    from workbench.measure.sweep import Sweep, SweepInterrupted, sweep_cells
+    from workbench.campaign.cells import SweepSpec
+    from workbench.campaign.sweep import Sweep, SweepInterrupted, sweep_cells
     from workbench.store.history import HistoryStore
 
     store = HistoryStore(notice=lambda msg: print(f"warning: {msg}", file=sys.stderr))
@@ -314,8 +314,8 @@ def cmd_sweep(args: argparse.Namespace) -> int:
     if args.on == "slurm":
         return _submit_slurm(args, spec)
     if args.dry_run:
+        from workbench.campaign.cells import check_spec
         from workbench.machine.cpus import allowed_cores
-        from workbench.measure.cells import check_spec
 
         check_spec(spec, allowed_cores())
         cells, notes = sweep_cells(spec)
@@ -370,11 +370,11 @@ def _print_and_write(record: Any, args: argparse.Namespace) -> None:
 
 
 def _submit_slurm(args: argparse.Namespace, spec: Any) -> int:
-    from workbench.measure.cells import check_spec
-    from workbench.measure.sweep import sweep_cells
+    from workbench.campaign.cells import check_spec
+    from workbench.campaign.sweep import sweep_cells
 
     try:
-        from workbench.measure.fleet import submit_sweep
+        from workbench.cluster.fleet import submit_sweep
     except ImportError:
         raise UsageError("the Slurm backend is not available in this installation") from None
     if not args.partition:
@@ -399,7 +399,7 @@ def _submit_slurm(args: argparse.Namespace, spec: Any) -> int:
 
 
 def cmd_sweep_cell(args: argparse.Namespace) -> int:
-    from workbench.measure.sweep import run_cell_job
+    from workbench.campaign.sweep import run_cell_job
 
     restore = interrupt_on_signals()
     try:

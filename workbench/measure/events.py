@@ -110,7 +110,7 @@ class SweepStarted:
     sweep_id: str
     total: int
     done: int
-    spec: dict[str, Any]  # workbench.measure.cells.SweepSpec.to_dict()
+    spec: dict[str, Any]  # workbench.campaign.cells.SweepSpec.to_dict()
     kind: str = "sweep_started"
 
 

@@ -1,6 +1,6 @@
 """Text for ``workbench fleet``: a sweep's cells on the cluster, what a collect imported, what a resubmit sent.
 
-Pure: plain data in (:mod:`workbench.measure.fleet`'s status and reports), text out; numbers through
+Pure: plain data in (:mod:`workbench.cluster.fleet`'s status and reports), text out; numbers through
 :mod:`workbench.units`.
 """
 
@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from typing import Any, Mapping, Sequence
 
-from workbench.measure.fleet import CollectReport, FleetStatus, ResubmitReport
+from workbench.cluster.fleet import CollectReport, FleetStatus, ResubmitReport
 from workbench.report.text import table
 from workbench.units import MISSING, ms, rate
 

@@ -1,4 +1,4 @@
-"""The compatibility matrix (:mod:`workbench.measure.matrix`) as a text table and as Markdown.
+"""The compatibility matrix (:mod:`workbench.campaign.matrix`) as a text table and as Markdown.
 
 Rows are model × precision (× device when there are several), columns the engines. A cell reads ``✓ works`` (with
 ``(ran X)`` when the engine ran another precision than asked, and its load / first-inference times), ``– unsupported

@@ -2,7 +2,7 @@
 
 A sweep (:class:`~workbench.result.RunRecord` with ``kind == "sweep"``) holds one
 :class:`~workbench.result.EngineResult` per measured cell, each carrying its ``cell`` (the
-:class:`workbench.measure.cells.CellSpec` dict plus ``"key"``). This module reads them as :class:`Cell` rows and
+:class:`workbench.campaign.cells.CellSpec` dict plus ``"key"``). This module reads them as :class:`Cell` rows and
 derives the tables people publish (docs/methodology.md, "Scaling analysis"):
 
 * **thread scaling** per (engine, precision, batch, mode, streams, requests, sparsity): p50 latency, throughput,
@@ -139,7 +139,7 @@ class Cell:
         return {a: getattr(self, a) for a in AXES if a not in drop}
 
     def label(self) -> str:
-        """Short human text, as :meth:`workbench.measure.cells.CellSpec.label`: ``openvino int8 t2 b8 throughput``."""
+        """Short human text, as :meth:`workbench.campaign.cells.CellSpec.label`: ``openvino int8 t2 b8 throughput``."""
         return describe(self.axes())
 
     def to_dict(self) -> dict[str, Any]:

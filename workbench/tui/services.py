@@ -18,10 +18,10 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, Callable, Iterator, Mapping, Sequence
 
 if TYPE_CHECKING:  # pragma: no cover - typing only
-    from workbench.measure.cells import SweepSpec
+    from workbench.campaign.cells import SweepSpec
+    from workbench.campaign.sweep import Sweep
     from workbench.measure.events import Event
     from workbench.measure.runner import RunConfig, Runner
-    from workbench.measure.sweep import Sweep
     from workbench.models.inputs import InputRequest
     from workbench.result import RunRecord
     from workbench.stats.compare import Comparison
@@ -217,21 +217,21 @@ def export_records(records: Sequence["RunRecord"], fmt: str = "json", name: str 
 
 
 def make_sweep_spec(values: Mapping[str, Any]) -> "SweepSpec":
-    """A :class:`workbench.measure.cells.SweepSpec` from the Sweep screen's values (keys are SweepSpec fields)."""
-    from workbench.measure.cells import SweepSpec
+    """A :class:`workbench.campaign.cells.SweepSpec` from the Sweep screen's values (keys are SweepSpec fields)."""
+    from workbench.campaign.cells import SweepSpec
 
     return SweepSpec(**dict(values))
 
 
 def check_sweep_spec(spec: "SweepSpec") -> int:
-    """Check ``spec``'s axes by the CLI's rules (:func:`workbench.measure.cells.check_spec`, against the cores this
-    process may use); returns the number of cells the sweep runs (:func:`workbench.measure.sweep.sweep_cells`: the
+    """Check ``spec``'s axes by the CLI's rules (:func:`workbench.campaign.cells.check_spec`, against the cores this
+    process may use); returns the number of cells the sweep runs (:func:`workbench.campaign.sweep.sweep_cells`: the
     train cells of an engine without a train mode are left out). Raises UsageError with one line, also when no cell
     is left."""
+    from workbench.campaign.cells import check_spec
+    from workbench.campaign.sweep import sweep_cells
     from workbench.errors import UsageError
     from workbench.machine.cpus import allowed_cores
-    from workbench.measure.cells import check_spec
-    from workbench.measure.sweep import sweep_cells
 
     check_spec(spec, allowed_cores())
     cells, notes = sweep_cells(spec)
@@ -246,12 +246,12 @@ def make_sweep(
     on_event: Callable[["Event"], None],
     resume: "RunRecord | None" = None,
 ) -> "Sweep":
-    """A :class:`workbench.measure.sweep.Sweep` that saves itself to ``store`` after every cell; ``run()`` blocks (a
+    """A :class:`workbench.campaign.sweep.Sweep` that saves itself to ``store`` after every cell; ``run()`` blocks (a
     thread worker), ``cells.stop()`` is thread-safe and makes ``run()`` raise SweepInterrupted. ``resume``: a stored
     sweep to continue (``workbench sweep --resume``): only the cells it does not hold run. Raises UsageError when
     the spec cannot run here or ``resume`` cannot be resumed (a fleet sweep, one still running, one of another
     host)."""
-    from workbench.measure.sweep import Sweep
+    from workbench.campaign.sweep import Sweep
 
     return Sweep(spec, store=store, on_event=on_event, resume=resume)
 

@@ -4,10 +4,10 @@ Opened with ``w`` from the main screen (:meth:`workbench.tui.app.WorkbenchApp.ac
 device, cores and engine options come from the Setup pane (:meth:`SweepTarget.from_setup`); the screen has one
 field per axis, prefilled with a small default sweep (threads 1, 2, 4, … up to every core of the pool, batch 1,
 fp32, latency, 1 s per cell). Axis fields follow ``workbench sweep``'s rules (comma-separated whole numbers ≥ 1,
-precisions and modes by name) and the assembled spec is checked by :func:`workbench.measure.cells.check_spec`;
+precisions and modes by name) and the assembled spec is checked by :func:`workbench.campaign.cells.check_spec`;
 a bad field is one notification line and nothing starts.
 
-Data flow as in the rest of the app: a thread worker owns the :class:`workbench.measure.sweep.Sweep` (one pinned
+Data flow as in the rest of the app: a thread worker owns the :class:`workbench.campaign.sweep.Sweep` (one pinned
 benchmark process per cell; the sweep saves itself to the history after every cell) and turns its events into the
 messages of :mod:`workbench.tui.messages` (``SweepCellStarted``, ``SweepCellFinished``, …); the screen's handlers
 set reactives, add one table row per finished cell and redraw the items/s-vs-threads chart — once per cell, never
@@ -17,7 +17,7 @@ it and closes.
 
 A stored sweep opens here too: Enter on a sweep row in the History pane (:meth:`SweepScreen.for_record`). Its axis
 fields show the stored spec and cannot change, the table holds its finished cells and the progress line says its
-effective state (:func:`workbench.measure.sweep.effective_state`: a sweep whose process died reads
+effective state (:func:`workbench.campaign.sweep.effective_state`: a sweep whose process died reads
 ``interrupted``). ``r`` resumes an interrupted or failed sweep in the same worker — ``Sweep(spec, resume=record)``,
 as ``workbench sweep --resume ID`` — on the record as the history has it then, so no finished cell runs twice; new
 rows append as cells finish and ``s`` stops it again. A complete sweep, a fleet sweep, a sweep still running in
@@ -61,7 +61,7 @@ from workbench.tui.widgets.setup import FormRow
 from workbench.units import MISSING, duration, ms, rate, significant
 
 if TYPE_CHECKING:  # pragma: no cover
-    from workbench.measure.cells import SweepSpec
+    from workbench.campaign.cells import SweepSpec
     from workbench.measure.events import Event
     from workbench.result import RunRecord
     from workbench.stats.scaling import Cell
@@ -287,8 +287,8 @@ def _event_message(event: "Event") -> Message | None:
 
 
 def stored_spec(record: "RunRecord") -> "SweepSpec | None":
-    """The :class:`~workbench.measure.cells.SweepSpec` a stored sweep ran (None: not a sweep, or no readable spec)."""
-    from workbench.measure.cells import SweepSpec
+    """The :class:`~workbench.campaign.cells.SweepSpec` a stored sweep ran (None: not a sweep, or no readable spec)."""
+    from workbench.campaign.cells import SweepSpec
 
     spec = (record.sweep or {}).get("spec") if record.kind == "sweep" else None
     if not isinstance(spec, Mapping):
@@ -307,7 +307,7 @@ def resume_refusal(record: "RunRecord") -> str | None:
     """Why the Sweep screen does not resume this stored sweep, as one line; None when it may (its effective state is
     interrupted or failed). Sweep itself checks again when it is built (a sweep of another host, one that started
     running since it was shown): its UsageError is then the line."""
-    from workbench.measure.sweep import effective_state
+    from workbench.campaign.sweep import effective_state
 
     info = record.sweep or {}
     sid = record.run_id
@@ -342,7 +342,7 @@ def _stored_total(record: "RunRecord", spec: "SweepSpec") -> int:
     total = (record.sweep or {}).get("cells_total")
     if isinstance(total, int) and total > 0:
         return max(total, len(record.results))
-    from workbench.measure.sweep import sweep_cells
+    from workbench.campaign.sweep import sweep_cells
 
     try:
         return max(len(sweep_cells(spec)[0]), len(record.results))
@@ -549,7 +549,7 @@ class SweepScreen(ModalScreen[None]):
         self._compact = False
         self._stopped_here = False  # the sweep shown was stopped with s (its state reads "stopped")
         if record is not None and self.stored is not None:
-            from workbench.measure.sweep import effective_state
+            from workbench.campaign.sweep import effective_state
 
             self._show_stored(record)
             self._state = effective_state(record)
@@ -684,7 +684,7 @@ class SweepScreen(ModalScreen[None]):
 
     # ------------------------------------------------------------------------------------------------ form
     def spec(self) -> "SweepSpec":
-        """The :class:`~workbench.measure.cells.SweepSpec` the fields describe, checked by the CLI's rules (a stored
+        """The :class:`~workbench.campaign.cells.SweepSpec` the fields describe, checked by the CLI's rules (a stored
         sweep: the spec it ran). Raises UsageError (one line naming the field) and marks the field invalid."""
         return self._checked_spec()[0]
 
@@ -860,7 +860,7 @@ class SweepScreen(ModalScreen[None]):
         """Own the Sweep; post messages only (never touches a widget). ``resume_id``: resume that stored sweep, read
         again from the history here (the cells it holds now are the ones not run again); Sweep's refusal (another
         host, running again) is a :class:`SweepRefused` line."""
-        from workbench.measure.sweep import SweepInterrupted
+        from workbench.campaign.sweep import SweepInterrupted
         from workbench.tui import services
 
         def on_event(event: "Event") -> None:
@@ -920,7 +920,7 @@ class SweepScreen(ModalScreen[None]):
 
     def on_sweep_refused(self, message: SweepRefused) -> None:
         """Sweep would not resume the stored sweep: one line, and the screen shows it as before."""
-        from workbench.measure.sweep import effective_state
+        from workbench.campaign.sweep import effective_state
 
         self.running = False
         self._activity = self._current = ""

@@ -1,6 +1,6 @@
 """``workbench sweep``: many cells, each measured in its own pinned benchmark process, saved as one history record.
 
-A sweep expands its axes (:mod:`workbench.measure.cells`) into cells and runs them one after another. Every cell is
+A sweep expands its axes (:mod:`workbench.campaign.cells`) into cells and runs them one after another. Every cell is
 a one-engine :class:`~workbench.measure.runner.Runner` run with its own benchmark process pinned to the first
 ``threads`` cores of the pool — thread counts, batch sizes and streams all change what a process measures, so no
 process is reused across cells. What does not change the measurement is shared: the prepared model (export,
@@ -38,10 +38,10 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any, Callable, Mapping
 
+from workbench.campaign.cells import CellSpec, SweepSpec, check_spec, cores_for, expand, failed_result, group_key
 from workbench.errors import RunFailed, UsageError, WorkbenchError, first_line
 from workbench.machine.cpus import allowed_cores
 from workbench.measure import events as ev
-from workbench.measure.cells import CellSpec, SweepSpec, check_spec, cores_for, expand, failed_result, group_key
 from workbench.measure.runner import RunConfig, Runner, preparation
 from workbench.result import EngineResult, RunRecord, new_run_id, now_iso
 from workbench_engines.base import ModelArtifact
@@ -218,7 +218,7 @@ class CellRunner:
 
 
 def sweep_cells(spec: SweepSpec, batches: list[int] | None = None) -> tuple[list[CellSpec], list[str]]:
-    """The cells a sweep runs — :func:`~workbench.measure.cells.expand` without the cells of a mode an engine does
+    """The cells a sweep runs — :func:`~workbench.campaign.cells.expand` without the cells of a mode an engine does
     not have (``train`` is torch's alone) — and one note per engine × mode left out."""
     from workbench_engines.registry import get_engine_class
 

@@ -6,7 +6,7 @@ every cell shares (the model, duration, warm-up, seed, the core pool); :func:`ex
 list of :class:`CellSpec` the sweep runs. Axes that cannot apply to a cell collapse rather than multiply: streams
 exist only for OpenVINO in throughput mode, requests only in throughput mode.
 
-The same types are used by the local sweep (:mod:`workbench.measure.sweep`), the recommender's search and the Slurm
+The same types are used by the local sweep (:mod:`workbench.campaign.sweep`), the recommender's search and the Slurm
 backend, whose array task runs one cell from its JSON file. This module is pure: no engine imports, no processes.
 """
 

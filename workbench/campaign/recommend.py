@@ -3,7 +3,7 @@
 The space is engines × precisions × threads (× OpenVINO streams × requests in flight × batch for the throughput
 objective), built by :func:`build_space`. The search (:class:`Search`) measures cells through an
 :class:`Evaluator` — the real one, :class:`CellEvaluator`, runs each cell in its own pinned benchmark process
-through :class:`workbench.measure.sweep.CellRunner`; tests use a fake with a known optimum. Per objective:
+through :class:`workbench.campaign.sweep.CellRunner`; tests use a fake with a known optimum. Per objective:
 
 1. **Hints.** Every engine × precision starts at the engine's own defaults: threads = every core of the pool,
    OpenVINO streams and requests in flight left to the engine (its THROUGHPUT/LATENCY hint), batch 1 for latency
@@ -37,13 +37,13 @@ import time
 from dataclasses import dataclass, field, replace
 from typing import TYPE_CHECKING, Any, Callable, Mapping, Protocol, Sequence
 
+from workbench.campaign.cells import STREAM_ENGINES, CellSpec
 from workbench.errors import UsageError, first_line
-from workbench.measure.cells import STREAM_ENGINES, CellSpec
 from workbench.stats.scaling import pareto_front
 from workbench.units import duration
 
 if TYPE_CHECKING:  # pragma: no cover
-    from workbench.measure.cells import SweepSpec
+    from workbench.campaign.cells import SweepSpec
     from workbench.result import EngineResult
 
 OBJECTIVES: tuple[str, ...] = ("latency", "throughput", "memory")
@@ -179,12 +179,12 @@ class Evaluator(Protocol):
 
 class CellEvaluator:
     """The real evaluator: each cell in its own pinned benchmark process through the sweep's
-    :class:`~workbench.measure.sweep.CellRunner` (which caches the prepared models and the parity reference).
+    :class:`~workbench.campaign.sweep.CellRunner` (which caches the prepared models and the parity reference).
     ``on_event``: the cell runs' events. Warm-up is the spec's, capped at the cell's duration (short halving runs
     would otherwise be mostly warm-up)."""
 
     def __init__(self, spec: "SweepSpec", on_event: Callable[[Any], None] | None = None) -> None:
-        from workbench.measure.sweep import CellRunner
+        from workbench.campaign.sweep import CellRunner
 
         self.spec = spec
         self.runner = CellRunner(spec, on_event=on_event)
@@ -223,7 +223,7 @@ def _pow2_upto(n: int) -> list[int]:
 @dataclass(frozen=True)
 class SearchSpace:
     """The cells an objective's search may pick from. ``precisions``: per engine; ``streams`` apply to
-    :data:`~workbench.measure.cells.STREAM_ENGINES` in throughput mode only (and never exceed the cell's threads);
+    :data:`~workbench.campaign.cells.STREAM_ENGINES` in throughput mode only (and never exceed the cell's threads);
     ``requests`` to throughput mode only; None in those axes means "left to the engine"."""
 
     objective: str

@@ -1,7 +1,7 @@
 """A sweep on a cluster: submit its cells as Slurm array jobs, follow them, collect their results, rerun failures.
 
 ``workbench sweep --on slurm --partition A,B`` calls :func:`submit_sweep`: one array job per partition, one array
-task per cell, each task running the same pinned cell runner a local sweep uses (:mod:`workbench.measure.slurm`
+task per cell, each task running the same pinned cell runner a local sweep uses (:mod:`workbench.cluster.slurm`
 writes the script). Everything lives in the sweep's *fleet directory* (default ``data_dir()/fleet/<sweep id>/``,
 ``--fleet-dir DIR`` puts it at ``DIR/<sweep id>/`` on the cluster's shared filesystem)::
 
@@ -40,9 +40,9 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any, Iterator, Mapping, Protocol
 
+from workbench.campaign.cells import CellSpec, SweepSpec, failed_result
+from workbench.cluster import slurm
 from workbench.errors import UsageError, WorkbenchError
-from workbench.measure import slurm
-from workbench.measure.cells import CellSpec, SweepSpec, failed_result
 from workbench.paths import atomic_write, data_dir
 from workbench.result import EngineResult, RunRecord, now_iso
 
@@ -304,7 +304,7 @@ def submit_sweep(
     sbatch commands. Otherwise the fleet directory is written, every partition's script submitted, and
     ``submission.json`` records the array job ids. Raises :class:`UsageError` for impossible requests (no cells,
     a bad or unknown partition, more threads than its nodes have, ``--max-memory``) and for missing Slurm
-    commands; :class:`~workbench.measure.slurm.SlurmError` when sbatch refuses a job (partitions submitted before it
+    commands; :class:`~workbench.cluster.slurm.SlurmError` when sbatch refuses a job (partitions submitted before it
     stay submitted and recorded).
     """
     from workbench.result import new_run_id
@@ -1015,7 +1015,7 @@ def resubmit_failed(sub: Submission, *, dry_run: bool = False) -> ResubmitReport
     """Rerun only the failed cells of ``sub``: per partition, one new array job over exactly their indices (the
     same script, ``--array`` overridden). Their old result and exit files move to ``attempts/`` first, so the
     new attempt's files are the ones read. Cells pending, running or done are left alone. Raises
-    :class:`~workbench.measure.slurm.SlurmError` when sbatch refuses (that partition's files are put back)."""
+    :class:`~workbench.cluster.slurm.SlurmError` when sbatch refuses (that partition's files are put back)."""
     if sub.dry_run:
         raise UsageError("a dry run submitted nothing to resubmit")
     st = status(sub)
