@@ -14,6 +14,7 @@ import sys
 from pathlib import Path
 from typing import Any, Callable
 
+from workbench.campaign.axes import parse_ints
 from workbench.cli.args import (
     add_input_args,
     cpu_list,
@@ -43,21 +44,11 @@ finished is lost; `workbench report ID` shows it again (--html for a page with t
 
 
 def _ints(value: str) -> tuple[int, ...]:
-    out = []
-    for item in value.split(","):
-        item = item.strip()
-        if not item:
-            continue
-        try:
-            n = int(item)
-        except ValueError:
-            raise argparse.ArgumentTypeError(f"{item!r} is not a whole number") from None
-        if n < 1:
-            raise argparse.ArgumentTypeError(f"{n} must be >= 1")
-        out.append(n)
-    if not out:
-        raise argparse.ArgumentTypeError("give at least one number, comma-separated")
-    return tuple(dict.fromkeys(out))
+    """An axis of whole numbers by the one rule of :func:`workbench.campaign.axes.parse_ints` (the UI's too)."""
+    try:
+        return parse_ints(None, value)
+    except UsageError as exc:
+        raise argparse.ArgumentTypeError(str(exc)) from None
 
 
 def _words(value: str) -> tuple[str, ...]:
