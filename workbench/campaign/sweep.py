@@ -274,6 +274,65 @@ def effective_state(record: RunRecord) -> str:
     return state
 
 
+def stored_spec(record: RunRecord) -> SweepSpec | None:
+    """The :class:`~workbench.campaign.cells.SweepSpec` a stored sweep ran (None: not a sweep, or no readable spec)."""
+    spec = (record.sweep or {}).get("spec") if record.kind == "sweep" else None
+    if not isinstance(spec, Mapping):
+        return None
+    try:
+        return SweepSpec.from_dict(spec)
+    except (TypeError, ValueError):
+        return None
+
+
+def unreadable_line(record: RunRecord) -> str:
+    """The one line for a record :func:`stored_spec` cannot read."""
+    return f"{record.run_id} is not a sweep this version can read (no sweep spec stored)"
+
+
+def resume_refusal(record: RunRecord) -> str | None:
+    """Why a stored sweep is not resumed, as one line; None when it may be (its effective state is interrupted or
+    failed). :class:`Sweep` checks again when it is built (a sweep of another host, one that started running since
+    it was shown): its UsageError is then the line."""
+    info = record.sweep or {}
+    sid = record.run_id
+    if stored_spec(record) is None:
+        return unreadable_line(record)
+    fleet = info.get("fleet")
+    if fleet:
+        fleet_id = fleet.get("sweep_id", sid) if isinstance(fleet, Mapping) else sid
+        return (
+            f"sweep {sid} ran on a cluster: rerun its failed cells with `workbench fleet resubmit {fleet_id} --failed`"
+        )
+    state = effective_state(record)
+    if state == COMPLETE:
+        failed = sum(1 for r in record.results if not r.ok)
+        rerun = (
+            f"; rerun its {failed} failed cell{'s' if failed != 1 else ''} with "
+            f"`workbench sweep --resume {sid} --retry-failed`"
+            if failed
+            else ""
+        )
+        return f"sweep {sid} is complete: nothing to resume{rerun}"
+    if state == RUNNING:
+        where = f" (pid {info.get('pid')} on {info.get('host')})" if info.get("pid") else ""
+        return f"sweep {sid} is still running in another process{where}: wait for it, or stop it there"
+    if state not in (INTERRUPTED, FAILED):
+        return f"sweep {sid} is {state or 'in no known state'}: nothing to resume"
+    return None
+
+
+def stored_total(record: RunRecord, spec: SweepSpec) -> int:
+    """A stored sweep's number of cells: as it saved it, else counted from its spec."""
+    total = (record.sweep or {}).get("cells_total")
+    if isinstance(total, int) and total > 0:
+        return max(total, len(record.results))
+    try:
+        return max(len(sweep_cells(spec)[0]), len(record.results))
+    except WorkbenchError:
+        return len(record.results)
+
+
 class Sweep:
     """Run (or resume) a sweep; saves the record after every cell unless ``store`` is None."""
 
