@@ -229,7 +229,8 @@ def _record(mode: str = "latency", note_style: str = "new") -> RunRecord:
 
 
 def test_failed_parity_shows_the_ratio_in_parentheses_labelled_not_a_speedup():
-    from workbench.report.text import render_results, speedup_cell
+    from workbench.report.columns import speedup_cell
+    from workbench.report.text import render_results
     from workbench.stats.speedup import unshown_ratio
 
     record = _record()

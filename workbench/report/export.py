@@ -19,12 +19,12 @@ import json
 import math
 import os
 from pathlib import Path
-from typing import Any, Iterable, Mapping, Protocol, Sequence
+from typing import Any, Mapping, Protocol
 
 from workbench.errors import UsageError, closest
+from workbench.report.columns import VIEWS, format_cores, headers, raw_row, texts
 from workbench.result import SCHEMA_VERSION, EngineResult, RunRecord
-from workbench.stats.speedup import speedup_text
-from workbench.units import MISSING, as_float, json_safe, ms, rate, ratio, significant
+from workbench.units import MISSING, as_float, json_safe, ms, ratio, significant
 
 __all__ = [
     "Exporter",
@@ -54,33 +54,8 @@ class Exporter(Protocol):
 # ---------------------------------------------------------------------------------------------------- helpers
 
 
-def format_cores(cores: Sequence[int] | None) -> str:
-    """``[0, 1, 2, 3, 8]`` → ``"0-3,8"``; ``None``/empty → ``""``."""
-    if not cores:
-        return ""
-    from workbench.machine.cpus import format_cpu_list
-
-    return format_cpu_list(sorted({int(c) for c in cores}))
-
-
 def _lat(r: EngineResult, key: str) -> float | None:
     return as_float((r.latency_ms or {}).get(key))
-
-
-def _parity_status(r: EngineResult) -> str:
-    return str((r.parity or {}).get("status") or "")
-
-
-def _warnings_text(warnings: Iterable[Mapping[str, Any]] | None) -> str:
-    out = []
-    for w in warnings or []:
-        if isinstance(w, Mapping):
-            msg = w.get("message") or w.get("code") or ""
-            code = w.get("code")
-            out.append(f"{code}: {msg}" if code and msg and code != msg else str(msg))
-        else:
-            out.append(str(w))
-    return "; ".join(x for x in out if x)
 
 
 def _machine(record: RunRecord) -> str:
@@ -123,47 +98,8 @@ def _json_default(value: Any) -> Any:
 
 # ------------------------------------------------------------------------------------------------------ CSV
 
-CSV_COLUMNS: tuple[str, ...] = (
-    "run_id",
-    "created",
-    "model",
-    "engine",
-    "engine_version",
-    "device",
-    "mode",
-    "batch",
-    "threads",
-    "cores",
-    "precision_requested",
-    "precision_effective",
-    "p50_ms",
-    "p90_ms",
-    "p95_ms",
-    "p99_ms",
-    "p999_ms",
-    "mean_ms",
-    "std_ms",
-    "min_ms",
-    "max_ms",
-    "throughput",
-    "iterations",
-    "duration_s",
-    "load_ms",
-    "first_inference_ms",
-    "peak_rss_mb",
-    "parity",
-    "speedup",
-    "speedup_ci_low",  # the speedup's 99% interval (workbench.stats.verdict)
-    "speedup_ci_high",
-    "speedup_significant",  # beyond run-to-run variation (false: shown as ≈)
-    "fp32_p50_ms",  # below fp32: the same engine at fp32, measured in the same run
-    "speedup_vs_fp32",
-    "drift_rel_l2",
-    "drift",
-    "warnings",
-    "status",
-    "error",
-)
+#: the CSV's columns (the ``csv`` view of :mod:`workbench.report.columns`)
+CSV_COLUMNS: tuple[str, ...] = VIEWS["csv"]
 
 
 def _csv_value(value: Any) -> Any:
@@ -179,47 +115,7 @@ class CsvExporter:
     suffix = ".csv"
 
     def rows(self, records: list[RunRecord]) -> list[dict[str, Any]]:
-        rows = []
-        for rec in records:
-            for r in rec.results:
-                row = {
-                    "run_id": rec.run_id,
-                    "created": rec.created,
-                    "model": (rec.model or {}).get("name") or r.model,
-                    "engine": r.engine,
-                    "engine_version": r.engine_version,
-                    "device": r.device,
-                    "mode": r.mode,
-                    "batch": r.batch,
-                    "threads": r.threads,
-                    "cores": format_cores(r.cores),
-                    "precision_requested": r.precision_requested,
-                    "precision_effective": r.precision_effective,
-                }
-                for key in ("p50", "p90", "p95", "p99", "p999", "mean", "std", "min", "max"):
-                    row[f"{key}_ms"] = _lat(r, key)
-                row.update(
-                    throughput=as_float(r.throughput),
-                    iterations=r.iterations,
-                    duration_s=as_float(r.duration_s),
-                    load_ms=as_float(r.load_ms),
-                    first_inference_ms=as_float(r.first_inference_ms),
-                    peak_rss_mb=as_float(r.peak_rss_mb),
-                    parity=_parity_status(r),
-                    speedup=as_float(r.speedup),
-                    speedup_ci_low=as_float(r.speedup_ci[0]) if r.speedup_ci else None,
-                    speedup_ci_high=as_float(r.speedup_ci[-1]) if r.speedup_ci else None,
-                    speedup_significant=r.speedup_significant,
-                    fp32_p50_ms=as_float(((r.fp32_baseline or {}).get("latency_ms") or {}).get("p50")),
-                    speedup_vs_fp32=as_float(r.speedup_vs_fp32),
-                    drift_rel_l2=as_float((r.drift or {}).get("rel_l2")),
-                    drift=(r.drift or {}).get("status"),
-                    warnings=_warnings_text(r.warnings),
-                    status=r.status,
-                    error=r.error,
-                )
-                rows.append(row)
-        return rows
+        return [raw_row("csv", r, rec) for rec in records for r in rec.results]
 
     def render(self, records: list[RunRecord]) -> str:
         buf = io.StringIO()
@@ -232,17 +128,8 @@ class CsvExporter:
 
 # ------------------------------------------------------------------------------------------------- Markdown
 
-MARKDOWN_HEADER = (
-    "engine",
-    "precision eff.",
-    "p50 ms",
-    "p90 ms",
-    "p99 ms",
-    "mean±std ms",
-    "throughput",
-    "speedup",
-    "parity",
-)
+#: the Markdown results table's headings (the ``markdown`` view of :mod:`workbench.report.columns`)
+MARKDOWN_HEADER = headers("markdown")
 
 
 def _markdown_vs_fp32(rec: RunRecord) -> list[str]:
@@ -312,22 +199,7 @@ class MarkdownExporter:
                     + " |" * (len(MARKDOWN_HEADER) - 3)
                 )
                 continue
-            mean, std = _lat(r, "mean"), _lat(r, "std")
-            mean_std = MISSING if mean is None else (f"{ms(mean)} ± {ms(std)}" if std is not None else ms(mean))
-            speedup = as_float(r.speedup)
-            cells = [
-                r.engine + (f" ({r.device})" if r.device and r.device != "cpu" else ""),
-                r.precision_effective or f"{r.precision_requested}?",
-                ms(_lat(r, "p50")),
-                ms(_lat(r, "p90")),
-                ms(_lat(r, "p99")),
-                mean_std,
-                rate(r.throughput, "/s"),
-                speedup_text(speedup, r.speedup_significant)
-                if speedup is not None
-                else ("baseline" if rec.baseline == r.engine else MISSING),
-                _parity_status(r) or MISSING,
-            ]
+            cells = texts("markdown", r, rec)
             lines.append("| " + " | ".join(_md(c) for c in cells) + " |")
         lines += _markdown_vs_fp32(rec)
         warnings = list(rec.warnings or [])

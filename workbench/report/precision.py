@@ -27,7 +27,7 @@ def has_baselines(record: "RunRecord") -> bool:
 
 def speed_cell(r: "EngineResult") -> str:
     """``3.31×``; ``(3.31×)`` for a ratio not shown as a speedup (drift over the tolerance); — without one."""
-    from workbench.report.text import speedup_cell
+    from workbench.report.columns import speedup_cell
 
     return speedup_cell(r.speedup_vs_fp32, r.speedup_vs_fp32_note, r.speedup_vs_fp32_significant)
 

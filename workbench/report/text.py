@@ -6,9 +6,10 @@ import os
 import sys
 from typing import TYPE_CHECKING, Any, Mapping, Sequence
 
+from workbench.report.columns import headers, texts
 from workbench.report.parity import verdict_text
 from workbench.stats.speedup import speedup_text, unshown_ratio
-from workbench.units import MISSING, bytes_iec, count, ms, percent, rate, ratio, significant
+from workbench.units import MISSING, bytes_iec, count, percent, ratio
 
 if TYPE_CHECKING:  # pragma: no cover
     from workbench.result import RunRecord
@@ -91,19 +92,6 @@ class ProgressLine:
             self._last_len = 0
 
 
-def speedup_cell(value: float | None, note: str | None, significant: bool | None = None) -> str:
-    """The speedup column: ``2.31×``; ``≈1.03×`` when the ratio is inside the run-to-run spread (``significant``
-    False, :func:`workbench.stats.speedup.attach_intervals`); a ratio that is not a speedup (parity did not pass)
-    in parentheses, ``(1.52×)``, with the note saying what it is; ``n/a`` when not shown and no ratio is known; —
-    otherwise."""
-    if value is not None:
-        return speedup_text(value, significant)
-    kept = unshown_ratio(note)
-    if kept is not None:
-        return f"({ratio(kept)})"
-    return MISSING if not note else "n/a"
-
-
 def describe_inputs(inputs: Mapping[str, Any]) -> str:
     """``sr=16000, x=a.npy, y=feeds.npz[y]`` from a recorded ``config["inputs"]`` (only the given inputs; the
     others were generated)."""
@@ -117,47 +105,20 @@ def describe_inputs(inputs: Mapping[str, Any]) -> str:
     return ", ".join(parts)
 
 
-RESULT_HEADERS: tuple[str, ...] = (
-    "engine",
-    "prec",
-    "p50 ms",
-    "p90 ms",
-    "p99 ms",
-    "mean±std ms",
-    "items/s",
-    "load ms",
-    "1st ms",
-    "RSS MB",
-    "parity",
-    "speedup",
-)
+#: the results table's headings (the ``terminal`` view of :mod:`workbench.report.columns`)
+RESULT_HEADERS: tuple[str, ...] = headers("terminal")
 
 
 def result_rows(record: "RunRecord") -> list[list[str]]:
     """The results table, one row per engine (:data:`RESULT_HEADERS`): the terminal and the HTML report show these."""
     rows = []
+    width = len(RESULT_HEADERS)
     for r in record.results:
         if not r.ok:
             # why it failed is the first note (result_notes): the table stays narrow enough for a terminal
-            rows.append([r.engine, *[MISSING] * 9, "FAILED", MISSING])
+            rows.append([r.engine, *[MISSING] * (width - 3), "FAILED", MISSING])
             continue
-        lat = r.latency_ms or {}
-        rows.append(
-            [
-                r.engine + (f" ({r.device})" if r.device and r.device != "cpu" else ""),
-                r.precision_effective or "?",
-                ms(lat.get("p50")),
-                ms(lat.get("p90")),
-                ms(lat.get("p99")),
-                f"{ms(lat.get('mean'))}±{ms(lat.get('std'))}",
-                rate(r.throughput),
-                ms(r.load_ms),
-                ms(r.first_inference_ms),
-                significant(r.peak_rss_mb),
-                (r.parity or {}).get("status") or MISSING,
-                speedup_cell(r.speedup, r.speedup_note, r.speedup_significant),
-            ]
-        )
+        rows.append(texts("terminal", r, record))
     return rows
 
 

@@ -1,0 +1,325 @@
+"""The one home of a result column: what it is called, its unit, its raw value and its text, and where it shows.
+
+Every table of engine results is built from :data:`COLUMNS` and a view's list of column keys (:data:`VIEWS`):
+
+* ``terminal`` — the table ``workbench run`` prints and the HTML report shows (:func:`workbench.report.text.result_rows`);
+* ``markdown`` — ``--markdown`` (:class:`workbench.report.export.MarkdownExporter`);
+* ``csv`` — ``--csv``: raw numbers, one row per result (:class:`workbench.report.export.CsvExporter`);
+* ``tui`` — the UI's Results table (headers and texts; the widget adds its colours).
+
+Adding a metric (per-token latency, QPS, joules per inference, …) is one :class:`Column` here — a raw getter for
+CSV and JSON-like consumers, a text formatter (through :mod:`workbench.units`, so it reads the same everywhere) —
+plus its key in the views that should show it, and the code that computes the number. Nothing else lists columns.
+
+A column reads an :class:`~workbench.result.EngineResult` and, for the few record-level fields (run id, model,
+baseline), its :class:`~workbench.result.RunRecord`. Pure: no I/O.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any, Callable, Iterable, Mapping
+
+from workbench.stats.speedup import speedup_text, unshown_ratio
+from workbench.units import MISSING, as_float, ms, rate, ratio, significant
+
+if TYPE_CHECKING:  # pragma: no cover
+    from workbench.result import EngineResult, RunRecord
+
+__all__ = [
+    "Column",
+    "COLUMNS",
+    "VIEWS",
+    "column",
+    "headers",
+    "texts",
+    "raw_row",
+    "speedup_cell",
+    "format_cores",
+    "warnings_text",
+]
+
+Getter = Callable[["EngineResult", "RunRecord | None"], Any]
+
+
+@dataclass(frozen=True)
+class Column:
+    """One column. ``key``: stable id (the CSV name for raw values); ``header``: the table heading (``markdown``
+    when Markdown says it otherwise, ``tui`` in the UI's narrow table); ``unit``: of the raw value; ``value``: the
+    raw value (a number, a string, or None); ``text``: the formatted cell (default: the raw value as text)."""
+
+    key: str
+    header: str
+    value: Getter
+    text: Getter | None = None
+    unit: str = ""
+    markdown: str | None = None
+    tui: str | None = None
+    numeric: bool = True
+    #: the cell in Markdown, where it reads otherwise than in the terminal
+    markdown_text: Getter | None = None
+
+    def cell(self, r: "EngineResult", rec: "RunRecord | None" = None, view: str = "terminal") -> str:
+        if view == "markdown" and self.markdown_text is not None:
+            return str(self.markdown_text(r, rec))
+        if self.text is not None:
+            return str(self.text(r, rec))
+        v = self.value(r, rec)
+        return MISSING if v is None or v == "" else str(v)
+
+    def heading(self, view: str) -> str:
+        return {"markdown": self.markdown, "tui": self.tui}.get(view) or self.header
+
+
+def format_cores(cores: Iterable[int] | None) -> str:
+    """``[0, 1, 2, 3, 8]`` → ``"0-3,8"``; ``None``/empty → ``""``."""
+    if not cores:
+        return ""
+    from workbench.machine.cpus import format_cpu_list
+
+    return format_cpu_list(sorted({int(c) for c in cores}))
+
+
+def speedup_cell(value: float | None, note: str | None, significant: bool | None = None) -> str:
+    """The speedup column: ``2.31×``; ``≈1.03×`` when the ratio is inside the run-to-run spread (``significant``
+    False, :func:`workbench.stats.speedup.attach_intervals`); a ratio that is not a speedup (parity did not pass)
+    in parentheses, ``(1.52×)``, with the note saying what it is; ``n/a`` when not shown and no ratio is known; —
+    otherwise."""
+    if value is not None:
+        return speedup_text(value, significant)
+    kept = unshown_ratio(note)
+    if kept is not None:
+        return f"({ratio(kept)})"
+    return MISSING if not note else "n/a"
+
+
+def _lat(key: str) -> Getter:
+    return lambda r, rec: as_float((r.latency_ms or {}).get(key))
+
+
+def _lat_text(key: str) -> Getter:
+    return lambda r, rec: ms((r.latency_ms or {}).get(key))
+
+
+def _field(name: str) -> Getter:
+    return lambda r, rec: getattr(r, name)
+
+
+def _num(name: str) -> Getter:
+    return lambda r, rec: as_float(getattr(r, name))
+
+
+def _engine_label(r: "EngineResult", rec: "RunRecord | None") -> str:
+    return r.engine + (f" ({r.device})" if r.device and r.device != "cpu" else "")
+
+
+def _mean_std(r: "EngineResult", rec: "RunRecord | None") -> str:
+    lat = r.latency_ms or {}
+    return f"{ms(lat.get('mean'))}±{ms(lat.get('std'))}"
+
+
+def _mean_std_md(r: "EngineResult", rec: "RunRecord | None") -> str:
+    lat = r.latency_ms or {}
+    mean, std = as_float(lat.get("mean")), as_float(lat.get("std"))
+    return MISSING if mean is None else (f"{ms(mean)} ± {ms(std)}" if std is not None else ms(mean))
+
+
+def _speedup_md(r: "EngineResult", rec: "RunRecord | None") -> str:
+    if as_float(r.speedup) is not None:
+        return speedup_text(r.speedup, r.speedup_significant)
+    return "baseline" if rec is not None and rec.baseline == r.engine else MISSING
+
+
+def _parity(r: "EngineResult", rec: "RunRecord | None") -> str:
+    return str((r.parity or {}).get("status") or "")
+
+
+def warnings_text(warnings: Iterable[Any] | None) -> str:
+    """``"code: message; …"`` of a result's warnings (the CSV's ``warnings`` cell)."""
+    out = []
+    for w in warnings or []:
+        if isinstance(w, Mapping):
+            msg = w.get("message") or w.get("code") or ""
+            code = w.get("code")
+            out.append(f"{code}: {msg}" if code and msg and code != msg else str(msg))
+        else:
+            out.append(str(w))
+    return "; ".join(x for x in out if x)
+
+
+def _ci(i: int) -> Getter:
+    return lambda r, rec: as_float(r.speedup_ci[i]) if r.speedup_ci else None
+
+
+def _fp32_p50(r: "EngineResult", rec: "RunRecord | None") -> float | None:
+    return as_float(((r.fp32_baseline or {}).get("latency_ms") or {}).get("p50"))
+
+
+_RAW_LATENCIES = ("p50", "p90", "p95", "p99", "p999", "mean", "std", "min", "max")
+
+#: every result column, by key
+COLUMNS: dict[str, Column] = {
+    c.key: c
+    for c in (
+        Column("run_id", "run", lambda r, rec: rec.run_id if rec else None, numeric=False),
+        Column("created", "created", lambda r, rec: rec.created if rec else None, numeric=False),
+        Column(
+            "model",
+            "model",
+            lambda r, rec: ((rec.model or {}).get("name") if rec else None) or r.model,
+            numeric=False,
+        ),
+        Column("engine", "engine", _field("engine"), _engine_label, numeric=False),
+        Column("engine_version", "version", _field("engine_version"), numeric=False),
+        Column("device", "device", _field("device"), numeric=False),
+        Column("mode", "mode", _field("mode"), numeric=False),
+        Column("batch", "batch", _field("batch")),
+        Column("threads", "threads", _field("threads")),
+        Column("cores", "cores", lambda r, rec: format_cores(r.cores), numeric=False),
+        Column("precision_requested", "asked", _field("precision_requested"), numeric=False),
+        Column(
+            "precision_effective",
+            "prec",
+            _field("precision_effective"),
+            lambda r, rec: r.precision_effective or "?",
+            markdown="precision eff.",
+            numeric=False,
+            markdown_text=lambda r, rec: r.precision_effective or f"{r.precision_requested}?",
+        ),
+        *(Column(f"{k}_ms", f"{k} ms", _lat(k), _lat_text(k), unit="ms", tui=k) for k in _RAW_LATENCIES),
+        Column("mean_std", "mean±std ms", _lat("mean"), _mean_std, unit="ms", markdown_text=_mean_std_md),
+        Column(
+            "throughput",
+            "items/s",
+            _num("throughput"),
+            lambda r, rec: rate(r.throughput),
+            unit="items/s",
+            markdown="throughput",
+            markdown_text=lambda r, rec: rate(r.throughput, "/s"),
+        ),
+        Column("iterations", "iterations", _field("iterations")),
+        Column("duration_s", "duration s", _num("duration_s"), unit="s"),
+        Column("load_ms", "load ms", _num("load_ms"), lambda r, rec: ms(r.load_ms), unit="ms"),
+        Column(
+            "first_inference_ms",
+            "1st ms",
+            _num("first_inference_ms"),
+            lambda r, rec: ms(r.first_inference_ms),
+            unit="ms",
+        ),
+        Column("peak_rss_mb", "RSS MB", _num("peak_rss_mb"), lambda r, rec: significant(r.peak_rss_mb), unit="MB"),
+        Column("parity", "parity", _parity, lambda r, rec: _parity(r, rec) or MISSING, numeric=False),
+        Column(
+            "speedup",
+            "speedup",
+            _num("speedup"),
+            lambda r, rec: speedup_cell(r.speedup, r.speedup_note, r.speedup_significant),
+            unit="×",
+            markdown_text=_speedup_md,
+        ),
+        Column("speedup_ci_low", "speedup CI low", _ci(0), unit="×"),  # the speedup's 99% interval
+        Column("speedup_ci_high", "speedup CI high", _ci(-1), unit="×"),
+        Column("speedup_significant", "beyond noise", _field("speedup_significant"), numeric=False),
+        Column("fp32_p50_ms", "fp32 p50 ms", _fp32_p50, unit="ms"),  # below fp32: measured in the same run
+        Column("speedup_vs_fp32", "vs fp32", _num("speedup_vs_fp32"), unit="×"),
+        Column("drift_rel_l2", "drift L2", lambda r, rec: as_float((r.drift or {}).get("rel_l2"))),
+        Column("drift", "drift", lambda r, rec: (r.drift or {}).get("status"), numeric=False),
+        Column("warnings", "warnings", lambda r, rec: warnings_text(r.warnings), numeric=False),
+        Column("warn", "⚠", lambda r, rec: len(r.warnings or []), tui="⚠"),
+        Column("status", "status", _field("status"), numeric=False),
+        Column("error", "error", _field("error"), numeric=False),
+    )
+}
+
+#: which columns each view shows, in order
+VIEWS: dict[str, tuple[str, ...]] = {
+    "terminal": (
+        "engine",
+        "precision_effective",
+        "p50_ms",
+        "p90_ms",
+        "p99_ms",
+        "mean_std",
+        "throughput",
+        "load_ms",
+        "first_inference_ms",
+        "peak_rss_mb",
+        "parity",
+        "speedup",
+    ),
+    "markdown": (
+        "engine",
+        "precision_effective",
+        "p50_ms",
+        "p90_ms",
+        "p99_ms",
+        "mean_std",
+        "throughput",
+        "speedup",
+        "parity",
+    ),
+    "csv": (
+        "run_id",
+        "created",
+        "model",
+        "engine",
+        "engine_version",
+        "device",
+        "mode",
+        "batch",
+        "threads",
+        "cores",
+        "precision_requested",
+        "precision_effective",
+        *(f"{k}_ms" for k in _RAW_LATENCIES),
+        "throughput",
+        "iterations",
+        "duration_s",
+        "load_ms",
+        "first_inference_ms",
+        "peak_rss_mb",
+        "parity",
+        "speedup",
+        "speedup_ci_low",
+        "speedup_ci_high",
+        "speedup_significant",
+        "fp32_p50_ms",
+        "speedup_vs_fp32",
+        "drift_rel_l2",
+        "drift",
+        "warnings",
+        "status",
+        "error",
+    ),
+    "tui": (
+        "engine",
+        "precision_effective",
+        "p50_ms",
+        "p90_ms",
+        "p99_ms",
+        "mean_ms",
+        "throughput",
+        "speedup",
+        "parity",
+        "warn",
+    ),
+}
+
+
+def column(key: str) -> Column:
+    return COLUMNS[key]
+
+
+def headers(view: str) -> tuple[str, ...]:
+    """The headings of ``view``'s columns, in order."""
+    return tuple(COLUMNS[k].heading(view) for k in VIEWS[view])
+
+
+def texts(view: str, r: "EngineResult", rec: "RunRecord | None" = None) -> list[str]:
+    """One result's formatted cells in ``view``."""
+    return [COLUMNS[k].cell(r, rec, view) for k in VIEWS[view]]
+
+
+def raw_row(view: str, r: "EngineResult", rec: "RunRecord | None" = None) -> dict[str, Any]:
+    """One result's raw values in ``view``, by column key (CSV)."""
+    return {k: COLUMNS[k].value(r, rec) for k in VIEWS[view]}
