@@ -13,17 +13,12 @@ from snapshot_apps.tui_fixtures import fixture_app
 from textual.widgets import Checkbox, DataTable, Input
 from tui_helpers import notes, stored_runs, table_rows, wait_for
 
+from workbench.campaign.axes import default_threads, parse_ints, parse_seconds, parse_words
 from workbench.errors import UsageError
 from workbench.stats.scaling import Cell
 from workbench.tui.app import WorkbenchApp
-from workbench.tui.sweep import (
-    SweepScreen,
-    default_threads,
-    parse_ints,
-    parse_seconds,
-    parse_words,
-    throughput_series,
-)
+from workbench.tui.sweep import SweepScreen
+from workbench.tui.widgets.sweep_chart import throughput_series
 
 SIZE = (80, 24)
 

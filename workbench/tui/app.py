@@ -653,9 +653,9 @@ class WorkbenchApp(App[int]):
     def _show_run(self, message: HistoryPane.ShowRun) -> None:
         record = message.record
         if record.kind == "sweep":  # a sweep opens on the Sweep screen: its cells, its state, r resumes it
-            from workbench.tui.sweep import SweepScreen, stored_spec
+            from workbench.tui.sweep import SweepScreen
 
-            if stored_spec(record) is not None:
+            if services.stored_spec(record) is not None:
                 self.push_screen(SweepScreen.for_record(record, cpus=self._cpus))
                 return
         self.push_screen(RunDetailScreen(record))

@@ -1,4 +1,4 @@
-"""Record formatting for narrow terminals: times, engine names, parity, core sets (pure functions, no Textual).
+"""Record formatting for narrow terminals: times, engine names, core sets (pure functions, no Textual).
 
 Numbers (milliseconds, rates, ratios, bytes) and the missing-value mark come from :mod:`workbench.units`.
 """
@@ -6,9 +6,7 @@ Numbers (milliseconds, rates, ratios, bytes) and the missing-value mark come fro
 from __future__ import annotations
 
 import datetime as _dt
-from typing import Any, Iterable, Mapping
-
-from workbench.units import MISSING
+from typing import Any, Iterable
 
 
 def when(created: Any, now: _dt.datetime | None = None) -> str:
@@ -42,12 +40,6 @@ def engines_label(names: Iterable[str], compact: bool = False) -> str:
     if compact:
         return ",".join(short_engine(n) for n in names)
     return ", ".join(names)
-
-
-def parity_label(parity: Mapping[str, Any] | None) -> str:
-    if not parity:
-        return MISSING
-    return str(parity.get("status") or MISSING)
 
 
 def cpu_ranges(cpus: Iterable[int]) -> str:

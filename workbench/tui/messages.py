@@ -128,3 +128,17 @@ class SweepEnded(Message):
     state: str
     record: "RunRecord | None"
     error: str | None = None
+
+
+@dataclass
+class SweepReloaded(Message):
+    """The stored sweep as the history has it just before it resumes (its cells may have grown since it was shown)."""
+
+    record: "RunRecord"
+
+
+@dataclass
+class SweepRefused(Message):
+    """The stored sweep is not resumed (nothing started): one line why."""
+
+    line: str

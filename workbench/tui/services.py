@@ -58,12 +58,6 @@ def parse_cpus(text: str) -> list[int]:
     return parse_cpu_list(text)
 
 
-def format_cpus(cpus: Sequence[int]) -> str:
-    from workbench.machine.cpus import format_cpu_list
-
-    return format_cpu_list(list(cpus))
-
-
 def available_cpus() -> list[int]:
     """CPUs this process may run on."""
     from workbench.machine.cpus import allowed_cores
@@ -254,6 +248,53 @@ def make_sweep(
     from workbench.campaign.sweep import Sweep
 
     return Sweep(spec, store=store, on_event=on_event, resume=resume)
+
+
+def run_sweep(sweep: "Sweep") -> tuple[str, "RunRecord"]:
+    """Run ``sweep`` to its end (blocks: a thread worker): ``("complete", record)``, or ``("interrupted", record)``
+    when ``cells.stop()`` stopped it (its finished cells are saved). Other errors propagate."""
+    from workbench.campaign.sweep import SweepInterrupted
+
+    try:
+        return "complete", sweep.run()
+    except SweepInterrupted as exc:
+        return "interrupted", exc.record
+
+
+def stored_spec(record: "RunRecord") -> "SweepSpec | None":
+    """The spec a stored sweep ran (:func:`workbench.campaign.sweep.stored_spec`; None: not a readable sweep)."""
+    from workbench.campaign.sweep import stored_spec as spec_of
+
+    return spec_of(record)
+
+
+def unreadable_sweep(record: "RunRecord") -> str:
+    """The one line for a sweep record whose spec cannot be read."""
+    from workbench.campaign.sweep import unreadable_line
+
+    return unreadable_line(record)
+
+
+def sweep_state(record: "RunRecord") -> str:
+    """A stored sweep's state as a user should read it (:func:`workbench.campaign.sweep.effective_state`: a sweep
+    whose process died reads ``interrupted``)."""
+    from workbench.campaign.sweep import effective_state
+
+    return effective_state(record)
+
+
+def sweep_total(record: "RunRecord", spec: "SweepSpec") -> int:
+    """A stored sweep's number of cells (:func:`workbench.campaign.sweep.stored_total`)."""
+    from workbench.campaign.sweep import stored_total
+
+    return stored_total(record, spec)
+
+
+def resume_refusal(record: "RunRecord") -> str | None:
+    """Why a stored sweep is not resumed, one line (:func:`workbench.campaign.sweep.resume_refusal`); None: it may."""
+    from workbench.campaign.sweep import resume_refusal as refusal
+
+    return refusal(record)
 
 
 # ---- across machines --------------------------------------------------------------------------------------------
