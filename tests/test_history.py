@@ -651,7 +651,8 @@ def test_corrupt_shard_is_isolated_with_a_notice(home):
 def test_single_file_history_is_split_on_first_open(home):
     from tinydb import TinyDB
 
-    from workbench.store.history import AtomicJSONStorage, _encode
+    from workbench.store.codec import _encode
+    from workbench.store.history import AtomicJSONStorage
 
     recs = [make_record(created=ago(hours=10 - i)) for i in range(7)]
     path = home / "data" / "history.json"
@@ -679,7 +680,7 @@ def test_single_file_history_is_split_on_first_open(home):
 
 
 def test_interrupted_split_is_redone_without_duplicates(home, monkeypatch):
-    from workbench.store import history as h
+    from workbench.store import shards as h
 
     path = home / "data" / "history.json"
     HistoryStore(shard_size=100).import_records([make_record(created=ago(hours=10 - i)) for i in range(7)])
@@ -711,7 +712,7 @@ def test_sealed_shards_and_index_are_private(home):
 
 
 def test_import_writes_once_per_shard(home, monkeypatch):
-    from workbench.store import history as h
+    from workbench.store import shards as h
 
     s = HistoryStore(shard_size=50)
     s.import_records([make_record(engines=("torch",)) for _ in range(30)])
@@ -776,3 +777,68 @@ def test_history_list_says_the_precision_when_it_is_not_fp32():
         results=[res("openvino", "int8"), res("torch", "mixed"), res("onnxruntime", "fp32")],
     )
     assert _engines_cell(rec) == "openvino int8 5.594ms, torch mixed 5.594ms, onnxruntime 5.594ms"
+
+
+# ------------------------------------------------------------------------------------------- the stored format
+
+#: One run as the workbench stored it (TinyDB head, ``z1:`` blob, shared ``systems`` table), written before the store
+#: was split into store/codec/shards. Reading it proves the frozen preset dictionary and the layout are unchanged.
+GOLDEN_RECORD = {
+    "run_id": "20260501-120000-golden01",
+    "created": "2026-05-01T12:00:00+00:00",
+    "schema": 1,
+    "model": {"name": "resnet18", "source": "zoo"},
+    "config": {"mode": "latency", "batch": 1, "threads": 2, "precision": "fp32"},
+    "system": {"fingerprint": "fp-golden", "cpu_model": "Golden CPU", "hostname": "g"},
+    "versions": {"numpy": "2.0"},
+    "tags": ["golden"],
+    "results": [
+        {
+            "engine": "onnxruntime",
+            "model": "resnet18",
+            "status": "ok",
+            "threads": 2,
+            "latency_ms": {"mean": 1.5, "p50": 1.25, "p99": 2.0},
+            "iterations": 100,
+            "duration_s": 0.15,
+        }
+    ],
+}
+GOLDEN_FILE = (
+    '{"systems":{"1":{"key":"b4344e768b3f441e88cb","system":{"fingerprint":"fp-golden","cpu_model":"Golden CPU",'
+    '"hostname":"g"}}},"runs":{"1":{"run_id":"20260501-120000-golden01","created":"2026-05-01T12:00:00+00:00",'
+    '"schema":1,"model":"resnet18","engines":["onnxruntime"],"tags":["golden"],"sys":"b4344e768b3f441e88cb","z":'
+    '"z1:ePn4PtaFxZbvCoIwEMDfxa+h3A0W0XP0XUSXjGRSWkHRu3fTzbU1BMEIRNidbvdn97t7OiwzYFvggCky7Utat00lFKCHa/1RCjwFPCDbA9'
+    "CzGd4RjlPVKtHjLuT5YkqzmPE+YC1FWQZatQBln1bOIE0v8kr0hWxWxxz7H+Mw44ZmmDFuAEZBXIVcVBshu5D/Dl4ePuZoYmWlDCWdrNUwWqg+"
+    "VFF/lV28hzru+BwxG8zXqQkCJTd3Ldw/+kY/6+THxVHXrO7bRauJuFpd5HFanK+kkY9xyJr2KOiuu1iXojHVoAkamm/Gj2QESTI7htBVq1Xb9bI0"
+    'gpNU+tJTverCvAvhMmonltcbLd2dbA=="}}}'
+)
+
+
+def _inflated(text: str) -> str:
+    """The file with each ``z1:`` blob replaced by the JSON it holds (deflate output may differ between zlib builds;
+    what it decodes to may not)."""
+    import base64
+    import re
+    import zlib
+
+    from workbench.store.codec import _ZDICT_V1
+
+    def inflate(m: re.Match[str]) -> str:
+        do = zlib.decompressobj(15, _ZDICT_V1)
+        return json.dumps((do.decompress(base64.b64decode(m.group(1))) + do.flush()).decode("utf-8"))
+
+    return re.sub(r'"z1:([^"]*)"', inflate, text)
+
+
+def test_a_history_in_the_stored_format_reads_and_writes_the_same(home):
+    path = home / "data" / "history.json"
+    path.parent.mkdir(parents=True)
+    path.write_text(GOLDEN_FILE)
+    expected = RunRecord.from_dict(GOLDEN_RECORD)
+    s = HistoryStore()
+    assert s.get(GOLDEN_RECORD["run_id"]).to_dict() == expected.to_dict() and not s.notices
+    assert [r.run_id for r in s.list()] == [expected.run_id]
+    path.unlink()
+    HistoryStore().add(expected)
+    assert _inflated(path.read_text()) == _inflated(GOLDEN_FILE)
