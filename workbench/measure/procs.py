@@ -181,9 +181,6 @@ class EngineProcess:
                 pass
         self._stderr.close()
 
-    def alive(self) -> bool:
-        return self.proc.poll() is None
-
 
 def load_once(
     job: Job, timeout: float, *, want_outputs: bool = False, on_idle: Callable[[], None] | None = None

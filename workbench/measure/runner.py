@@ -20,34 +20,38 @@ import os
 import shutil
 import threading
 import time
-from collections import deque
-from dataclasses import asdict, dataclass, field, replace
+from dataclasses import replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Callable
 
 import numpy as np
 
 from workbench.errors import RunFailed, UsageError, first_line
-from workbench.machine.cpus import allowed_cores, default_cores, format_cpu_list
+from workbench.machine.cpus import allowed_cores
 from workbench.measure import events as ev
 from workbench.measure import wire
+from workbench.measure.assemble import ROLLING_WINDOW, EngineState, apply_speedups, engine_result, model_entry
+from workbench.measure.config import (
+    DEFAULT_ENGINES,
+    RunConfig,
+    check_tolerances,
+    formats_for,
+    installed_engines,
+    preparation,
+    readable_engines,
+    validate,
+)
 from workbench.measure.precision import (
-    DEFAULT_DRIFT_SAMPLES,
     attach_baseline,
     baseline_name,
-    check_precision_flags,
     drift_seeds,
     fp32_options,
-    mismatch_message,
     promote_quantization,
-    quantize_request,
     runs_baseline,
 )
 from workbench.measure.procs import ChildFailed, EngineProcess
 from workbench.models.inputs import (
-    InputRequest,
     ResolvedInputs,
-    check_request,
     record_inputs,
     resolve_inputs,
     with_input_hint,
@@ -55,230 +59,12 @@ from workbench.models.inputs import (
 )
 from workbench.result import EngineResult, RunRecord, new_run_id, now_iso
 from workbench.stats.histogram import LogHistogram
-from workbench.stats.parity import compare as parity_compare
-from workbench.stats.parity import is_reference, reference_parity
-from workbench.stats.summary import summary_from_histogram
 from workbench_engines.base import ModelArtifact
 
 if TYPE_CHECKING:  # pragma: no cover
     from workbench.measure.live import LivePublisher
 
 PROGRESS_HZ = 4.0
-ROLLING_WINDOW = 2048
-
-
-@dataclass(frozen=True)
-class RunConfig:
-    """Everything that defines a run. Validated by :func:`validate` before anything starts."""
-
-    model: str
-    engines: tuple[str, ...]
-    device: str = "cpu"
-    precision: str = "fp32"
-    mode: str = "latency"
-    batch: int = 1
-    threads: int | None = None
-    cores: tuple[int, ...] | None = None
-    duration_s: float = 5.0
-    min_iterations: int = 10
-    warmup_s: float = 1.0
-    warmup_iterations: int | None = None
-    repeats: int = 1
-    requests: int | None = None  # requests the harness keeps in flight in throughput mode (None: engine's optimum)
-    #: engine options, ``(engine, name, value)`` (``--engine-option ENGINE.NAME=VALUE``), validated against the
-    #: adapters' declarations by :func:`validate`
-    engine_options: tuple[tuple[str, str, Any], ...] = ()
-    shapes: tuple[tuple[str, tuple[int, ...]], ...] = ()
-    seed: int = 0
-    baseline: str | None = None
-    save_samples: bool = False
-    parity: bool = True
-    tags: tuple[str, ...] = ()
-    note: str | None = None
-    timeout_s: float = 300.0  # longest silence allowed from a benchmark process
-    percentiles: tuple[float, ...] = ()  # extra percentiles on request, e.g. (97.5, 99.99)
-    #: False when ``engines`` are the defaults rather than the user's: those not installed or unable to read the
-    #: model are then skipped with a warning instead of failing the run (``workbench run -m model.xml``)
-    engines_explicit: bool = True
-    #: given input values (``--input``/``--inputs``, image preprocessing); empty: every input is generated
-    inputs: InputRequest = field(default_factory=InputRequest)
-    rtol: float | None = None  # parity: relative-L2 tolerance replacing the precision's default (--rtol)
-    atol: float | None = None  # parity: an output within this max abs difference also passes (--atol)
-    #: int8: calibration samples (None: all of calibration_data, else 10) and real data to calibrate on
-    calibration_samples: int | None = None
-    calibration_data: str | None = None
-    #: below fp32: seeded inputs the drift against the same engine's fp32 is measured on
-    drift_samples: int = DEFAULT_DRIFT_SAMPLES
-    #: below fp32: also measure every engine at fp32 in the same rounds (speedup over fp32, drift)
-    fp32_baseline: bool = True
-    #: fraction of conv/linear weights pruned to zero (global magnitude) before export, for every engine alike
-    sparsity: float = 0.0
-
-    def to_dict(self) -> dict[str, Any]:
-        d = asdict(self)
-        from workbench_engines.registry import options_by_engine
-
-        d["shapes"] = {k: list(v) for k, v in self.shapes}
-        d["inputs"] = self.inputs.to_dict()
-        d["engine_options"] = options_by_engine(self.engine_options)
-        return d
-
-    def options_for(self, engine: str) -> dict[str, Any]:
-        """The options given for ``engine`` (name -> value)."""
-        return {name: value for e, name, value in self.engine_options if e == engine}
-
-
-DEFAULT_ENGINES: tuple[str, ...] = ("torch", "onnxruntime", "openvino")
-
-
-def installed_engines(names: tuple[str, ...], device: str = "cpu") -> tuple[tuple[str, ...], list[dict[str, str]]]:
-    """For engines the user did not name (the defaults): those installed here, and a warning for each skipped one."""
-    from workbench_engines.registry import canonical, get_engine_class
-
-    kept, skipped = [], []
-    for name in dict.fromkeys(canonical(n) for n in names):
-        cls = get_engine_class(name)
-        if cls.is_installed():
-            kept.append(name)
-        else:
-            skipped.append(_skipped(name, f"not installed (pip install {cls.distribution})"))
-    return tuple(kept), skipped
-
-
-def readable_engines(names: tuple[str, ...], artifact: ModelArtifact) -> tuple[tuple[str, ...], list[dict[str, str]]]:
-    """For default engines: those that can read ``artifact`` (an IR file is for OpenVINO alone), and a warning for
-    each one skipped. Engines the user named are never dropped: they fail with the adapter's one line instead."""
-    from workbench.errors import UnsupportedError
-    from workbench_engines.registry import get_engine_class
-
-    kept, skipped = [], []
-    for name in names:
-        try:
-            get_engine_class(name).pick_format(artifact)
-            kept.append(name)
-        except UnsupportedError as exc:
-            skipped.append(_skipped(name, str(exc)))
-    return tuple(kept), skipped
-
-
-def _skipped(engine: str, why: str) -> dict[str, str]:
-    return {"code": "engine-skipped", "message": f"{engine} skipped (not asked for by name): {why}"}
-
-
-def validate(config: RunConfig) -> RunConfig:
-    """Check a config and fill defaults (cores, threads, baseline). Raises UsageError / EngineUnavailable."""
-    from workbench_engines.base import MODES, PRECISIONS
-    from workbench_engines.registry import canonical, check_engine_options, require
-
-    if not config.engines:
-        raise UsageError("no engines selected; pass --engines torch,onnxruntime,openvino")
-    engines = tuple(dict.fromkeys(canonical(e) for e in config.engines))
-    for name in engines:
-        require(name, config.device)
-    if config.mode not in MODES:
-        raise UsageError(f"--mode must be one of {', '.join(MODES)}, not {config.mode!r}")
-    engines = _engines_for_mode(engines, config.mode, explicit=config.engines_explicit)  # train: torch only
-    if config.precision not in PRECISIONS:
-        raise UsageError(f"--precision must be one of {', '.join(PRECISIONS)}, not {config.precision!r}")
-    if config.duration_s < 0:
-        raise UsageError(f"--duration must be >= 0 seconds, not {config.duration_s:g}")
-    if config.min_iterations < 1 and config.duration_s == 0:
-        raise UsageError("nothing to measure: give --duration > 0 or --iterations >= 1")
-    if config.batch < 1:
-        raise UsageError(f"--batch must be >= 1, not {config.batch}")
-    if config.repeats < 1:
-        raise UsageError(f"--repeats must be >= 1, not {config.repeats}")
-    if config.warmup_s < 0 or (config.warmup_iterations or 0) < 0:
-        raise UsageError("--warmup must be >= 0")
-    bad_p = [p for p in config.percentiles if not 0 < p < 100]
-    if bad_p:
-        raise UsageError(f"--percentile must be between 0 and 100 (exclusive), not {bad_p[0]:g}")
-    if config.requests is not None and config.requests < 1:
-        raise UsageError(f"--requests must be >= 1, not {config.requests}")
-    if not 0 <= config.sparsity < 1:
-        raise UsageError(f"--sparsity must be a fraction in [0, 1), not {config.sparsity:g}")
-    check_tolerances(config.rtol, config.atol)
-    check_request(config.inputs)
-    check_precision_flags(
-        config.precision,
-        calibration_samples=config.calibration_samples,
-        calibration_data=config.calibration_data,
-        drift_samples=config.drift_samples,
-    )
-    engine_options = check_engine_options(
-        config.engine_options, engines=engines, precision=config.precision, mode=config.mode
-    )
-    allowed = allowed_cores()
-    cores = tuple(config.cores) if config.cores else default_cores()
-    bad = sorted(set(cores) - set(allowed))
-    if bad:
-        raise UsageError(
-            f"--cores {','.join(map(str, bad))} not available: this process may use cores {format_cpu_list(allowed)}"
-        )
-    threads = config.threads if config.threads is not None else len(cores)
-    if threads < 1:
-        raise UsageError(f"--threads must be >= 1, not {threads}")
-    baseline = canonical(config.baseline) if config.baseline else engines[0]
-    if baseline not in engines:
-        raise UsageError(f"--baseline {config.baseline!r} is not one of the engines run ({', '.join(engines)})")
-    if config.mode == "train":  # outputs change every step: no parity, no fp32 baseline/drift (docs/methodology.md)
-        config = replace(config, parity=False, fp32_baseline=False)
-    return replace(
-        config, engines=engines, cores=cores, threads=threads, baseline=baseline, engine_options=engine_options
-    )
-
-
-def _engines_for_mode(engines: tuple[str, ...], mode: str, *, explicit: bool) -> tuple[str, ...]:
-    """The engines that can run ``mode`` (each adapter's ``modes``). A named engine that cannot is one line
-    (``onnxruntime cannot run training steps; use -e torch``); default engines that cannot are left out."""
-    from workbench_engines.registry import get_engine_class
-
-    if explicit:
-        for name in engines:
-            get_engine_class(name).check_mode(mode)
-        return engines
-    able = tuple(e for e in engines if mode in get_engine_class(e).modes)
-    if not able:
-        get_engine_class(engines[0]).check_mode(mode)
-    return able
-
-
-def preparation(
-    config: RunConfig,
-    *,
-    engines: tuple[str, ...] | None = None,
-    options_for: Callable[[str], dict[str, Any]] | None = None,
-    parity: bool | None = None,
-) -> dict[str, Any]:
-    """The keyword arguments of :func:`workbench.measure.prepare.prepare` for ``config``: batch, shapes, seed,
-    sparsity, the formats of ``engines`` (default the config's) and, with ``parity``, of the built-ins' reference,
-    and for int8 the quantization of those engines that run it (with ``options_for``'s options) and the
-    calibration. A sweep prepares once for all its engines and passes them here."""
-    from workbench_engines.formats import builtin_reference_engine
-    from workbench_engines.registry import get_engine_class
-
-    engines = config.engines if engines is None else engines
-    check = config.parity if parity is None else parity
-    kw: dict[str, Any] = {
-        "batch": config.batch,
-        "shapes": dict(config.shapes) or None,
-        "formats": formats_for(engines + ((builtin_reference_engine(),) if check else ())),
-        "seed": config.seed,
-        "sparsity": config.sparsity,
-    }
-    if config.precision == "int8":
-        able = [e for e in engines if "int8" in get_engine_class(e).precisions(config.device)]
-        kw["precision"] = "int8"
-        kw["quantize"] = quantize_request(able, options_for or config.options_for)
-        kw["calibration"] = {"samples": config.calibration_samples, "data": config.calibration_data}
-    return kw
-
-
-def check_tolerances(rtol: float | None, atol: float | None) -> None:
-    """``--rtol``/``--atol`` must be positive numbers when given. Raises UsageError."""
-    for flag, value in (("--rtol", rtol), ("--atol", atol)):
-        if value is not None and not (isinstance(value, (int, float)) and 0 < value < float("inf")):
-            raise UsageError(f"{flag} must be a number > 0, not {value}")
 
 
 class _ParentAway:
@@ -326,44 +112,6 @@ class _ParentAway:
                         continue
 
 
-def formats_for(engines: tuple[str, ...]) -> set[str]:
-    """The built-in formats the given engines need (each engine's first preference a built-in can provide)."""
-    from workbench_engines.formats import builtin_formats as builtin
-    from workbench_engines.registry import get_engine_class
-
-    builtin_formats = builtin()
-    need = set()
-    for name in engines:
-        cls = get_engine_class(name)
-        for fmt in cls.formats:
-            if fmt in builtin_formats:
-                need.add(fmt)
-                break
-    return need
-
-
-@dataclass
-class _EngineState:
-    name: str
-    proc: EngineProcess | None = None
-    loaded: dict[str, Any] = field(default_factory=dict)
-    outputs: dict[str, np.ndarray] | None = None
-    hist: LogHistogram = field(default_factory=LogHistogram)
-    rolling: deque = field(default_factory=lambda: deque(maxlen=ROLLING_WINDOW))
-    rounds: list[dict[str, Any]] = field(default_factory=list)
-    round_hist: LogHistogram = field(default_factory=LogHistogram)  # the round in progress (per-repeat percentiles)
-    error: str | None = None
-    error_detail: str | None = None  # the child's full error text (ChildFailed.detail)
-    samples: list[np.ndarray] = field(default_factory=list)
-    noise: list[Any] = field(default_factory=list)
-    measured_ns: int = 0  # measured time of finished rounds
-    round_elapsed_ns: int = 0  # measured time so far in the round in progress (stamped by the child)
-    iterations: int = 0
-    engine: str | None = None  # the engine, when the state's name is a variant's ("torch fp32"); None: name
-    precision: str | None = None  # the precision it runs at; None: the run's
-    drift_outputs: list[dict[str, np.ndarray]] = field(default_factory=list)  # one per drift seed
-
-
 class Runner:
     """One benchmark run. ``on_event`` receives :mod:`workbench.measure.events` objects from the calling thread."""
 
@@ -385,7 +133,7 @@ class Runner:
         self._live_enabled = live
         self._live: LivePublisher | None = None
         self._stop = threading.Event()
-        self._states: dict[str, _EngineState] = {}
+        self._states: dict[str, EngineState] = {}
         self._lock = threading.Lock()
         self._baseline_given = config.baseline is not None
         self._skipped: list[dict[str, str]] = []  # default engines left out (not installed, cannot read the model)
@@ -699,7 +447,7 @@ class Runner:
             ev.Stage(run_id=self.run_id, stage="reference", engine=ref, message=f"reference outputs ({ref} fp32)")
         )
         proc = EngineProcess(self._job(ref, artifact, precision="fp32", device="cpu", outputs=True, reference=True))
-        st = _EngineState(name=f"{ref} (reference)", proc=proc)
+        st = EngineState(name=f"{ref} (reference)", proc=proc)
         with self._lock:
             self._states[st.name] = st
         try:
@@ -714,13 +462,13 @@ class Runner:
             with self._lock:
                 self._states.pop(st.name, None)
 
-    def _await_loaded(self, st: _EngineState, want_outputs: bool) -> None:
+    def _await_loaded(self, st: EngineState, want_outputs: bool) -> None:
         assert st.proc is not None
         st.loaded, st.outputs = st.proc.wait_loaded(
             self.config.timeout_s, want_outputs=want_outputs, label=st.name, on_idle=self._check_stop
         )
 
-    def _await_drift_outputs(self, st: _EngineState, count: int) -> None:
+    def _await_drift_outputs(self, st: EngineState, count: int) -> None:
         """Read the ``count`` output frames the child sends for the drift inputs (after ``loaded``)."""
         assert st.proc is not None
         deadline = time.monotonic() + self.config.timeout_s
@@ -747,7 +495,7 @@ class Runner:
         c = self.config
         engine = engine or name
         precision = precision or c.precision
-        st = _EngineState(name=name, engine=engine, precision=precision)
+        st = EngineState(name=name, engine=engine, precision=precision)
         with self._lock:
             self._states[name] = st
         self._emit(ev.Stage(run_id=self.run_id, stage="loading", engine=name, message=f"loading {name}"))
@@ -774,13 +522,13 @@ class Runner:
             )
         )
 
-    def _fail(self, st: _EngineState, message: str) -> None:
+    def _fail(self, st: EngineState, message: str) -> None:
         st.error = message
         if st.proc is not None:
             st.proc.kill()
         self._emit(ev.EngineFailed(run_id=self.run_id, engine=st.name, error=message))
 
-    def _measure(self, st: _EngineState, round_index: int, done_units: int, total_units: int) -> None:
+    def _measure(self, st: EngineState, round_index: int, done_units: int, total_units: int) -> None:
         c = self.config
         assert st.proc is not None  # measured engines are loaded
         proc = st.proc
@@ -795,7 +543,6 @@ class Runner:
             )
         )
         sampler = self._noise_sampler(st)
-        round_count = 0
         round_started = time.monotonic()
         last_emit = 0.0
         silence = 0.0
@@ -826,7 +573,6 @@ class Runner:
                     st.hist.add(samples)
                     st.round_hist.add(samples)
                     st.rolling.extend(samples[-ROLLING_WINDOW:].tolist())
-                    round_count += samples.size
                     st.iterations += samples.size
                     st.round_elapsed_ns = round_elapsed_ns
                     if c.save_samples:
@@ -859,7 +605,7 @@ class Runner:
                 except Exception as exc:  # advisory: the run stands, the record says what is missing
                     self._diagnose("noise sampling", exc, engine=st.name)
 
-    def _noise_sampler(self, st: _EngineState):
+    def _noise_sampler(self, st: EngineState):
         from workbench.machine.noise import NoiseSampler
 
         try:
@@ -887,7 +633,7 @@ class Runner:
 
     def _progress(
         self,
-        st: _EngineState,
+        st: EngineState,
         round_index: int,
         round_started: float,
         done_units: float,
@@ -923,76 +669,16 @@ class Runner:
         )
 
     # ---- results ---------------------------------------------------------------------------------------------
-    def _result(self, st: _EngineState, artifact: ModelArtifact, reference_outputs, reference_note) -> EngineResult:
+    def _result(self, st: EngineState, artifact: ModelArtifact, reference_outputs, reference_note) -> EngineResult:
         c = self.config
-        eff = st.loaded.get("effective", {}) if st.loaded else {}
-        res = EngineResult(
-            engine=st.name,
-            model=artifact.name,
-            device=c.device,
-            mode=c.mode,
-            batch=c.batch,
-            threads=c.threads,
-            cores=list(c.cores or ()),
-            precision_requested=st.precision or c.precision,
-            precision_effective=eff.get("precision"),
-            streams=eff.get("streams"),
-            requests=eff.get("requests"),
-            engine_version=st.loaded.get("engine_version") if st.loaded else None,
-            load_ms=st.loaded.get("load_ms") if st.loaded else None,
-            first_inference_ms=st.loaded.get("first_inference_ms") if st.loaded else None,
-            effective=eff or None,
+        res = engine_result(
+            st, c, artifact, reference_outputs, reference_note, allowed=self._allowed, on_error=self._diagnose
         )
-        if eff.get("threads"):
-            res.threads = eff["threads"]
-        if artifact.sparsity is not None:  # --sparsity: what was achieved, and the size of this engine's file
-            from workbench.models.prune import result_entry
-
-            res.sparsity = result_entry(artifact, st.engine or st.name, st.precision or c.precision)
-        if st.error is not None or not st.rounds:
-            res.status = "failed"
-            res.error = st.error or "no measurements"
-            res.error_detail = st.error_detail
-            return res
-        wanted = tuple(dict.fromkeys((50, 90, 95, 99, 99.9) + tuple(c.percentiles)))
-        summary = summary_from_histogram(st.hist, percentiles=wanted)
-        ms = 1e6
-        std = summary.std / ms
-        res.latency_ms = {
-            "mean": summary.mean / ms,
-            "std": std if np.isfinite(std) else None,  # one sample: the spread is unknown, not zero
-            "min": summary.min / ms,
-            "max": summary.max / ms,
-            **{k: v / ms for k, v in summary.percentiles.items()},
-        }
-        res.median_ci_ms = [summary.median_ci[0] / ms, summary.median_ci[1] / ms]
-        res.outliers = summary.outliers
-        res.iterations = int(sum(r["iterations"] for r in st.rounds))
-        elapsed_s = sum(r["elapsed_ns"] for r in st.rounds) / 1e9
-        res.duration_s = elapsed_s
-        res.throughput = res.iterations * c.batch / elapsed_s if elapsed_s > 0 else None
-        cpu_s = sum(r.get("cpu_s", 0.0) for r in st.rounds)
-        ncores = max(1, len(c.cores or ()))
-        res.cpu_util_pct = 100.0 * cpu_s / (elapsed_s * ncores) if elapsed_s > 0 else None
-        peaks = [r["peak_rss_mb"] for r in st.rounds if r.get("peak_rss_mb") is not None]
-        res.peak_rss_mb = max(peaks) if peaks else None
-        res.repeats = [
-            {
-                "iterations": r["iterations"],
-                "duration_s": r["elapsed_ns"] / 1e9,
-                "throughput": r["iterations"] * c.batch / (r["elapsed_ns"] / 1e9) if r["elapsed_ns"] else None,
-                **{k: r[k] for k in ("p50", "p90", "p99") if k in r},
-            }
-            for r in st.rounds
-        ]
-        res.histogram = st.hist.to_dict()
-        if c.save_samples and st.samples and st.engine in (None, st.name):  # not for an fp32 baseline variant
+        if res.ok and c.save_samples and st.samples and st.engine in (None, st.name):  # not for a baseline variant
             res.samples_file = self._save_samples(st)
-        res.parity = self._parity(st, artifact, res, reference_outputs, reference_note)
-        res.warnings = self._warnings(st, res)
         return res
 
-    def _save_samples(self, st: _EngineState) -> str:
+    def _save_samples(self, st: EngineState) -> str:
         from workbench.paths import data_dir
 
         folder = data_dir() / "samples"
@@ -1001,71 +687,10 @@ class Runner:
         np.save(path, np.concatenate(st.samples))
         return str(path)
 
-    def _parity(self, st, artifact, res, reference_outputs, reference_note) -> dict[str, Any]:
-        c = self.config
-        ref_label = f"{artifact.reference_engine} fp32"
-        if c.mode == "train":
-            return {"status": "skipped", "reference": None, "message": "parity does not apply to training steps"}
-        if not c.parity:
-            return {"status": "skipped", "reference": None, "message": "parity check disabled (--no-parity)"}
-        if reference_outputs is None:
-            return {"status": "skipped", "reference": ref_label, "message": reference_note or "no reference"}
-        if is_reference(st.name, c.precision, c.device, artifact.reference_engine):
-            return reference_parity(ref_label).to_dict()
-        if st.outputs is None:
-            return {"status": "error", "reference": ref_label, "message": "engine returned no outputs"}
-        precision = res.precision_effective or c.precision
-        return parity_compare(
-            reference_outputs,
-            st.outputs,
-            precision=precision,
-            task=artifact.task,
-            reference=ref_label,
-            rtol=c.rtol,
-            atol=c.atol,
-        ).to_dict()
-
-    def _warnings(self, st: _EngineState, res: EngineResult) -> list[dict[str, str]]:
-        out: list[dict[str, str]] = []
-        c = self.config
-        requested = res.precision_requested
-        if res.precision_effective and res.precision_effective != requested:
-            out.append(
-                {
-                    "code": "precision-mismatch",
-                    "message": mismatch_message(
-                        st.name, requested, res.precision_effective, (res.effective or {}).get("extra")
-                    ),
-                }
-            )
-        from workbench.machine import noise
-
-        lat = res.latency_ms or {}
-        std, mean = lat.get("std"), lat.get("mean")
-        cv = std / mean if std is not None and mean else 0.0  # std is None with a single sample
-        try:
-            out += noise.warnings_from_stats(res.iterations, lat.get("p50"), lat.get("p99"), cv, res.duration_s)
-            for report in st.noise:
-                for w in noise.warnings_from_noise(report):
-                    if w not in out:
-                        out.append(w)
-            # against the mask this process had before the run (the parent itself is moved off the benchmark
-            # cores while it runs, see _ParentAway)
-            out += noise.pinning_warnings(list(c.cores or ()), res.threads or c.threads, affinity=self._allowed)
-        except Exception as exc:  # advisory: the result stands without these warnings, and says so
-            self._diagnose("noise warnings", exc, engine=st.name)
-        return out
-
     def _speedups(self, results: list[EngineResult]) -> None:
-        from workbench.stats.speedup import speedup
-
-        base = next((r for r in results if r.engine == self.config.baseline), None)
-        if base is not None and not base.ok and not self._baseline_given:
-            # the default baseline (the first engine) failed: compare with the first engine that ran instead
-            base = next((r for r in results if r.ok), base)
-            self.config = replace(self.config, baseline=base.engine)
-        for r in results:
-            r.speedup, r.speedup_note = speedup(r, base, self.config.mode)
+        baseline = apply_speedups(results, self.config.baseline, self.config.mode, baseline_given=self._baseline_given)
+        if baseline != self.config.baseline:
+            self.config = replace(self.config, baseline=baseline)
 
     def _intervals(self, record: RunRecord) -> None:
         """Each shown speedup's interval and whether it is beyond run-to-run variation, with this machine's stored
@@ -1097,24 +722,12 @@ class Runner:
             warnings = noise.system_warnings(system, cores=list(c.cores or ())) if system else []
         except Exception as exc:
             self._diagnose("machine warnings", exc)
-        model = {
-            "name": artifact.name,
-            "source": artifact.source,
-            "task": artifact.task,
-            "inputs": [t.to_dict() for t in artifact.inputs],
-            "files": sorted(artifact.files),
-            # lower-precision files by precision: formats made, formats that failed (why), calibration used
-            "variants": {
-                p: {"files": sorted(v.files), "errors": dict(v.errors), "calibration": v.report(None)["calibration"]}
-                for p, v in artifact.variants.items()
-            },
-        }
         config = c.to_dict()
         config["inputs"] = record_inputs(c.inputs, self._inputs)
         return RunRecord(
             run_id=self.run_id,
             created=now_iso(),
-            model=model,
+            model=model_entry(artifact),
             config=config,
             system=system,
             versions=versions,
@@ -1132,4 +745,15 @@ def run(config: RunConfig, on_event: Callable[[ev.Event], None] | None = None, l
     return Runner(config, on_event=on_event, live=live).run()
 
 
-__all__ = ["RunConfig", "Runner", "run", "validate"]
+__all__ = [
+    "DEFAULT_ENGINES",
+    "RunConfig",
+    "Runner",
+    "check_tolerances",
+    "formats_for",
+    "installed_engines",
+    "preparation",
+    "readable_engines",
+    "run",
+    "validate",
+]

@@ -1,0 +1,269 @@
+"""Turn what a benchmark process left behind into results: pure functions over an engine's state (the loaded
+message, the histogram, the finished rounds, the outputs) and the run's config, testable without a process.
+
+The runner (:mod:`workbench.measure.runner`) fills an :class:`EngineState` per engine while it reads the child's
+frames, then calls :func:`engine_result` for each, :func:`apply_speedups` over them, and :func:`model_entry` for the
+record. Nothing here starts a process, writes a file or emits an event; advisory parts that fail (the noise
+warnings) are handed to ``on_error`` so the caller can record them as diagnostics.
+"""
+
+from __future__ import annotations
+
+from collections import deque
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any, Callable, Iterable
+
+import numpy as np
+
+from workbench.measure.precision import mismatch_message
+from workbench.result import EngineResult
+from workbench.stats.histogram import LogHistogram
+from workbench.stats.parity import compare as parity_compare
+from workbench.stats.parity import is_reference, reference_parity
+from workbench.stats.summary import summary_from_histogram
+from workbench_engines.base import ModelArtifact
+
+if TYPE_CHECKING:  # pragma: no cover
+    from workbench.measure.procs import EngineProcess
+    from workbench.measure.runner import RunConfig
+
+ROLLING_WINDOW = 2048
+#: the percentiles every result carries (``--percentile`` adds to them)
+PERCENTILES: tuple[float, ...] = (50, 90, 95, 99, 99.9)
+
+#: ``on_error(where, exc, engine=...)``: an advisory part failed (the runner's ``_diagnose``)
+OnError = Callable[..., None]
+
+
+@dataclass
+class EngineState:
+    """What the runner knows of one engine (or one engine's fp32 baseline variant) of a run."""
+
+    name: str
+    proc: EngineProcess | None = None
+    loaded: dict[str, Any] = field(default_factory=dict)
+    outputs: dict[str, np.ndarray] | None = None
+    hist: LogHistogram = field(default_factory=LogHistogram)
+    rolling: deque = field(default_factory=lambda: deque(maxlen=ROLLING_WINDOW))
+    rounds: list[dict[str, Any]] = field(default_factory=list)
+    round_hist: LogHistogram = field(default_factory=LogHistogram)  # the round in progress (per-repeat percentiles)
+    error: str | None = None
+    error_detail: str | None = None  # the child's full error text (ChildFailed.detail)
+    samples: list[np.ndarray] = field(default_factory=list)
+    noise: list[Any] = field(default_factory=list)
+    measured_ns: int = 0  # measured time of finished rounds
+    round_elapsed_ns: int = 0  # measured time so far in the round in progress (stamped by the child)
+    iterations: int = 0
+    engine: str | None = None  # the engine, when the state's name is a variant's ("torch fp32"); None: name
+    precision: str | None = None  # the precision it runs at; None: the run's
+    drift_outputs: list[dict[str, np.ndarray]] = field(default_factory=list)  # one per drift seed
+
+
+def _raise(where: str, exc: BaseException, engine: str | None = None) -> None:
+    raise exc
+
+
+def engine_result(
+    st: EngineState,
+    config: RunConfig,
+    artifact: ModelArtifact,
+    reference_outputs: dict[str, np.ndarray] | None,
+    reference_note: str | None,
+    *,
+    allowed: Iterable[int] | None = None,
+    on_error: OnError = _raise,
+) -> EngineResult:
+    """The result of one engine's state: what ran (from the ``loaded`` message), and when it measured, the
+    latency summary, throughput, CPU use, peak memory, per-repeat values, the histogram, parity against
+    ``reference_outputs`` and the warnings. ``allowed``: the cores this process could use before the run."""
+    c = config
+    res = _what_ran(st, c, artifact)
+    if st.error is not None or not st.rounds:
+        res.status = "failed"
+        res.error = st.error or "no measurements"
+        res.error_detail = st.error_detail
+        return res
+    _measurements(res, st, c)
+    res.parity = result_parity(st, c, artifact, res, reference_outputs, reference_note)
+    res.warnings = result_warnings(st, res, c, allowed=allowed, on_error=on_error)
+    return res
+
+
+def _what_ran(st: EngineState, c: RunConfig, artifact: ModelArtifact) -> EngineResult:
+    loaded = st.loaded or {}
+    eff = loaded.get("effective", {})
+    res = EngineResult(
+        engine=st.name,
+        model=artifact.name,
+        device=c.device,
+        mode=c.mode,
+        batch=c.batch,
+        threads=c.threads,
+        cores=list(c.cores or ()),
+        precision_requested=st.precision or c.precision,
+        precision_effective=eff.get("precision"),
+        streams=eff.get("streams"),
+        requests=eff.get("requests"),
+        engine_version=loaded.get("engine_version"),
+        load_ms=loaded.get("load_ms"),
+        first_inference_ms=loaded.get("first_inference_ms"),
+        effective=eff or None,
+    )
+    if eff.get("threads"):
+        res.threads = eff["threads"]
+    if artifact.sparsity is not None:  # --sparsity: what was achieved, and the size of this engine's file
+        from workbench.models.prune import result_entry
+
+        res.sparsity = result_entry(artifact, st.engine or st.name, st.precision or c.precision)
+    return res
+
+
+def _measurements(res: EngineResult, st: EngineState, c: RunConfig) -> None:
+    """The latency summary, throughput, CPU use, peak memory and per-repeat values of a measured state."""
+    wanted = tuple(dict.fromkeys(PERCENTILES + tuple(c.percentiles)))
+    summary = summary_from_histogram(st.hist, percentiles=wanted)
+    ms = 1e6
+    std = summary.std / ms
+    res.latency_ms = {
+        "mean": summary.mean / ms,
+        "std": std if np.isfinite(std) else None,  # one sample: the spread is unknown, not zero
+        "min": summary.min / ms,
+        "max": summary.max / ms,
+        **{k: v / ms for k, v in summary.percentiles.items()},
+    }
+    res.median_ci_ms = [summary.median_ci[0] / ms, summary.median_ci[1] / ms]
+    res.outliers = summary.outliers
+    res.iterations = int(sum(r["iterations"] for r in st.rounds))
+    elapsed_s = sum(r["elapsed_ns"] for r in st.rounds) / 1e9
+    res.duration_s = elapsed_s
+    res.throughput = res.iterations * c.batch / elapsed_s if elapsed_s > 0 else None
+    cpu_s = sum(r.get("cpu_s", 0.0) for r in st.rounds)
+    ncores = max(1, len(c.cores or ()))
+    res.cpu_util_pct = 100.0 * cpu_s / (elapsed_s * ncores) if elapsed_s > 0 else None
+    peaks = [r["peak_rss_mb"] for r in st.rounds if r.get("peak_rss_mb") is not None]
+    res.peak_rss_mb = max(peaks) if peaks else None
+    res.repeats = [
+        {
+            "iterations": r["iterations"],
+            "duration_s": r["elapsed_ns"] / 1e9,
+            "throughput": r["iterations"] * c.batch / (r["elapsed_ns"] / 1e9) if r["elapsed_ns"] else None,
+            **{k: r[k] for k in ("p50", "p90", "p99") if k in r},
+        }
+        for r in st.rounds
+    ]
+    res.histogram = st.hist.to_dict()
+
+
+def result_parity(
+    st: EngineState,
+    c: RunConfig,
+    artifact: ModelArtifact,
+    res: EngineResult,
+    reference_outputs: dict[str, np.ndarray] | None,
+    reference_note: str | None,
+) -> dict[str, Any]:
+    """The parity entry of a result: skipped (training, ``--no-parity``, no reference), the reference itself,
+    or its outputs against the reference's at the precision the engine really used."""
+    ref_label = f"{artifact.reference_engine} fp32"
+    if c.mode == "train":
+        return {"status": "skipped", "reference": None, "message": "parity does not apply to training steps"}
+    if not c.parity:
+        return {"status": "skipped", "reference": None, "message": "parity check disabled (--no-parity)"}
+    if reference_outputs is None:
+        return {"status": "skipped", "reference": ref_label, "message": reference_note or "no reference"}
+    if is_reference(st.name, c.precision, c.device, artifact.reference_engine):
+        return reference_parity(ref_label).to_dict()
+    if st.outputs is None:
+        return {"status": "error", "reference": ref_label, "message": "engine returned no outputs"}
+    precision = res.precision_effective or c.precision
+    return parity_compare(
+        reference_outputs,
+        st.outputs,
+        precision=precision,
+        task=artifact.task,
+        reference=ref_label,
+        rtol=c.rtol,
+        atol=c.atol,
+    ).to_dict()
+
+
+def result_warnings(
+    st: EngineState,
+    res: EngineResult,
+    c: RunConfig,
+    *,
+    allowed: Iterable[int] | None = None,
+    on_error: OnError = _raise,
+) -> list[dict[str, str]]:
+    """A result's named warnings: a precision the engine changed, few samples or a wide spread, the noise seen
+    while it ran, and pinning against ``allowed`` (the cores this process could use before the run)."""
+    out: list[dict[str, str]] = []
+    requested = res.precision_requested
+    if res.precision_effective and res.precision_effective != requested:
+        out.append(
+            {
+                "code": "precision-mismatch",
+                "message": mismatch_message(
+                    st.name, requested, res.precision_effective, (res.effective or {}).get("extra")
+                ),
+            }
+        )
+    from workbench.machine import noise
+
+    lat = res.latency_ms or {}
+    std, mean = lat.get("std"), lat.get("mean")
+    cv = std / mean if std is not None and mean else 0.0  # std is None with a single sample
+    try:
+        out += noise.warnings_from_stats(res.iterations, lat.get("p50"), lat.get("p99"), cv, res.duration_s)
+        for report in st.noise:
+            for w in noise.warnings_from_noise(report):
+                if w not in out:
+                    out.append(w)
+        # against the mask this process had before the run (the parent itself is moved off the benchmark
+        # cores while it runs, see runner._ParentAway)
+        out += noise.pinning_warnings(list(c.cores or ()), res.threads or c.threads, affinity=allowed)
+    except Exception as exc:  # advisory: the result stands without these warnings, and says so
+        on_error("noise warnings", exc, engine=st.name)
+    return out
+
+
+def apply_speedups(results: list[EngineResult], baseline: str | None, mode: str, *, baseline_given: bool) -> str | None:
+    """Set each result's speedup over the baseline engine's. When the default baseline (the first engine, not
+    given by the user) failed, the first engine that ran stands in. Returns the baseline engine used."""
+    from workbench.stats.speedup import speedup
+
+    base = next((r for r in results if r.engine == baseline), None)
+    if base is not None and not base.ok and not baseline_given:
+        base = next((r for r in results if r.ok), base)
+        baseline = base.engine
+    for r in results:
+        r.speedup, r.speedup_note = speedup(r, base, mode)
+    return baseline
+
+
+def model_entry(artifact: ModelArtifact) -> dict[str, Any]:
+    """The record's ``model``: what was measured, its files, and the lower-precision variants made."""
+    return {
+        "name": artifact.name,
+        "source": artifact.source,
+        "task": artifact.task,
+        "inputs": [t.to_dict() for t in artifact.inputs],
+        "files": sorted(artifact.files),
+        # lower-precision files by precision: formats made, formats that failed (why), calibration used
+        "variants": {
+            p: {"files": sorted(v.files), "errors": dict(v.errors), "calibration": v.report(None)["calibration"]}
+            for p, v in artifact.variants.items()
+        },
+    }
+
+
+__all__ = [
+    "EngineState",
+    "PERCENTILES",
+    "ROLLING_WINDOW",
+    "apply_speedups",
+    "engine_result",
+    "model_entry",
+    "result_parity",
+    "result_warnings",
+]

@@ -1,0 +1,257 @@
+"""What defines a run and how it is checked: :class:`RunConfig`, :func:`validate` (defaults filled, options checked
+against the adapters' declarations), which default engines run here, and what to prepare for a run
+(:func:`preparation`). Pure of processes: the runner (:mod:`workbench.measure.runner`) runs what this describes.
+"""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, field, replace
+from typing import Any, Callable
+
+from workbench.errors import UsageError
+from workbench.machine.cpus import allowed_cores, default_cores, format_cpu_list
+from workbench.measure.precision import DEFAULT_DRIFT_SAMPLES, check_precision_flags, quantize_request
+from workbench.models.inputs import InputRequest, check_request
+from workbench_engines.base import ModelArtifact
+
+
+@dataclass(frozen=True)
+class RunConfig:
+    """Everything that defines a run. Validated by :func:`validate` before anything starts."""
+
+    model: str
+    engines: tuple[str, ...]
+    device: str = "cpu"
+    precision: str = "fp32"
+    mode: str = "latency"
+    batch: int = 1
+    threads: int | None = None
+    cores: tuple[int, ...] | None = None
+    duration_s: float = 5.0
+    min_iterations: int = 10
+    warmup_s: float = 1.0
+    warmup_iterations: int | None = None
+    repeats: int = 1
+    requests: int | None = None  # requests the harness keeps in flight in throughput mode (None: engine's optimum)
+    #: engine options, ``(engine, name, value)`` (``--engine-option ENGINE.NAME=VALUE``), validated against the
+    #: adapters' declarations by :func:`validate`
+    engine_options: tuple[tuple[str, str, Any], ...] = ()
+    shapes: tuple[tuple[str, tuple[int, ...]], ...] = ()
+    seed: int = 0
+    baseline: str | None = None
+    save_samples: bool = False
+    parity: bool = True
+    tags: tuple[str, ...] = ()
+    note: str | None = None
+    timeout_s: float = 300.0  # longest silence allowed from a benchmark process
+    percentiles: tuple[float, ...] = ()  # extra percentiles on request, e.g. (97.5, 99.99)
+    #: False when ``engines`` are the defaults rather than the user's: those not installed or unable to read the
+    #: model are then skipped with a warning instead of failing the run (``workbench run -m model.xml``)
+    engines_explicit: bool = True
+    #: given input values (``--input``/``--inputs``, image preprocessing); empty: every input is generated
+    inputs: InputRequest = field(default_factory=InputRequest)
+    rtol: float | None = None  # parity: relative-L2 tolerance replacing the precision's default (--rtol)
+    atol: float | None = None  # parity: an output within this max abs difference also passes (--atol)
+    #: int8: calibration samples (None: all of calibration_data, else 10) and real data to calibrate on
+    calibration_samples: int | None = None
+    calibration_data: str | None = None
+    #: below fp32: seeded inputs the drift against the same engine's fp32 is measured on
+    drift_samples: int = DEFAULT_DRIFT_SAMPLES
+    #: below fp32: also measure every engine at fp32 in the same rounds (speedup over fp32, drift)
+    fp32_baseline: bool = True
+    #: fraction of conv/linear weights pruned to zero (global magnitude) before export, for every engine alike
+    sparsity: float = 0.0
+
+    def to_dict(self) -> dict[str, Any]:
+        d = asdict(self)
+        from workbench_engines.registry import options_by_engine
+
+        d["shapes"] = {k: list(v) for k, v in self.shapes}
+        d["inputs"] = self.inputs.to_dict()
+        d["engine_options"] = options_by_engine(self.engine_options)
+        return d
+
+    def options_for(self, engine: str) -> dict[str, Any]:
+        """The options given for ``engine`` (name -> value)."""
+        return {name: value for e, name, value in self.engine_options if e == engine}
+
+
+DEFAULT_ENGINES: tuple[str, ...] = ("torch", "onnxruntime", "openvino")
+
+
+def installed_engines(names: tuple[str, ...], device: str = "cpu") -> tuple[tuple[str, ...], list[dict[str, str]]]:
+    """For engines the user did not name (the defaults): those installed here, and a warning for each skipped one."""
+    from workbench_engines.registry import canonical, get_engine_class
+
+    kept, skipped = [], []
+    for name in dict.fromkeys(canonical(n) for n in names):
+        cls = get_engine_class(name)
+        if cls.is_installed():
+            kept.append(name)
+        else:
+            skipped.append(_skipped(name, f"not installed (pip install {cls.distribution})"))
+    return tuple(kept), skipped
+
+
+def readable_engines(names: tuple[str, ...], artifact: ModelArtifact) -> tuple[tuple[str, ...], list[dict[str, str]]]:
+    """For default engines: those that can read ``artifact`` (an IR file is for OpenVINO alone), and a warning for
+    each one skipped. Engines the user named are never dropped: they fail with the adapter's one line instead."""
+    from workbench.errors import UnsupportedError
+    from workbench_engines.registry import get_engine_class
+
+    kept, skipped = [], []
+    for name in names:
+        try:
+            get_engine_class(name).pick_format(artifact)
+            kept.append(name)
+        except UnsupportedError as exc:
+            skipped.append(_skipped(name, str(exc)))
+    return tuple(kept), skipped
+
+
+def _skipped(engine: str, why: str) -> dict[str, str]:
+    return {"code": "engine-skipped", "message": f"{engine} skipped (not asked for by name): {why}"}
+
+
+def validate(config: RunConfig) -> RunConfig:
+    """Check a config and fill defaults (cores, threads, baseline). Raises UsageError / EngineUnavailable."""
+    from workbench_engines.base import MODES, PRECISIONS
+    from workbench_engines.registry import canonical, check_engine_options, require
+
+    if not config.engines:
+        raise UsageError("no engines selected; pass --engines torch,onnxruntime,openvino")
+    engines = tuple(dict.fromkeys(canonical(e) for e in config.engines))
+    for name in engines:
+        require(name, config.device)
+    if config.mode not in MODES:
+        raise UsageError(f"--mode must be one of {', '.join(MODES)}, not {config.mode!r}")
+    engines = _engines_for_mode(engines, config.mode, explicit=config.engines_explicit)  # train: torch only
+    if config.precision not in PRECISIONS:
+        raise UsageError(f"--precision must be one of {', '.join(PRECISIONS)}, not {config.precision!r}")
+    if config.duration_s < 0:
+        raise UsageError(f"--duration must be >= 0 seconds, not {config.duration_s:g}")
+    if config.min_iterations < 1 and config.duration_s == 0:
+        raise UsageError("nothing to measure: give --duration > 0 or --iterations >= 1")
+    if config.batch < 1:
+        raise UsageError(f"--batch must be >= 1, not {config.batch}")
+    if config.repeats < 1:
+        raise UsageError(f"--repeats must be >= 1, not {config.repeats}")
+    if config.warmup_s < 0 or (config.warmup_iterations or 0) < 0:
+        raise UsageError("--warmup must be >= 0")
+    bad_p = [p for p in config.percentiles if not 0 < p < 100]
+    if bad_p:
+        raise UsageError(f"--percentile must be between 0 and 100 (exclusive), not {bad_p[0]:g}")
+    if config.requests is not None and config.requests < 1:
+        raise UsageError(f"--requests must be >= 1, not {config.requests}")
+    if not 0 <= config.sparsity < 1:
+        raise UsageError(f"--sparsity must be a fraction in [0, 1), not {config.sparsity:g}")
+    check_tolerances(config.rtol, config.atol)
+    check_request(config.inputs)
+    check_precision_flags(
+        config.precision,
+        calibration_samples=config.calibration_samples,
+        calibration_data=config.calibration_data,
+        drift_samples=config.drift_samples,
+    )
+    engine_options = check_engine_options(
+        config.engine_options, engines=engines, precision=config.precision, mode=config.mode
+    )
+    allowed = allowed_cores()
+    cores = tuple(config.cores) if config.cores else default_cores()
+    bad = sorted(set(cores) - set(allowed))
+    if bad:
+        raise UsageError(
+            f"--cores {','.join(map(str, bad))} not available: this process may use cores {format_cpu_list(allowed)}"
+        )
+    threads = config.threads if config.threads is not None else len(cores)
+    if threads < 1:
+        raise UsageError(f"--threads must be >= 1, not {threads}")
+    baseline = canonical(config.baseline) if config.baseline else engines[0]
+    if baseline not in engines:
+        raise UsageError(f"--baseline {config.baseline!r} is not one of the engines run ({', '.join(engines)})")
+    if config.mode == "train":  # outputs change every step: no parity, no fp32 baseline/drift (docs/methodology.md)
+        config = replace(config, parity=False, fp32_baseline=False)
+    return replace(
+        config, engines=engines, cores=cores, threads=threads, baseline=baseline, engine_options=engine_options
+    )
+
+
+def _engines_for_mode(engines: tuple[str, ...], mode: str, *, explicit: bool) -> tuple[str, ...]:
+    """The engines that can run ``mode`` (each adapter's ``modes``). A named engine that cannot is one line
+    (``onnxruntime cannot run training steps; use -e torch``); default engines that cannot are left out."""
+    from workbench_engines.registry import get_engine_class
+
+    if explicit:
+        for name in engines:
+            get_engine_class(name).check_mode(mode)
+        return engines
+    able = tuple(e for e in engines if mode in get_engine_class(e).modes)
+    if not able:
+        get_engine_class(engines[0]).check_mode(mode)
+    return able
+
+
+def preparation(
+    config: RunConfig,
+    *,
+    engines: tuple[str, ...] | None = None,
+    options_for: Callable[[str], dict[str, Any]] | None = None,
+    parity: bool | None = None,
+) -> dict[str, Any]:
+    """The keyword arguments of :func:`workbench.measure.prepare.prepare` for ``config``: batch, shapes, seed,
+    sparsity, the formats of ``engines`` (default the config's) and, with ``parity``, of the built-ins' reference,
+    and for int8 the quantization of those engines that run it (with ``options_for``'s options) and the
+    calibration. A sweep prepares once for all its engines and passes them here."""
+    from workbench_engines.formats import builtin_reference_engine
+    from workbench_engines.registry import get_engine_class
+
+    engines = config.engines if engines is None else engines
+    check = config.parity if parity is None else parity
+    kw: dict[str, Any] = {
+        "batch": config.batch,
+        "shapes": dict(config.shapes) or None,
+        "formats": formats_for(engines + ((builtin_reference_engine(),) if check else ())),
+        "seed": config.seed,
+        "sparsity": config.sparsity,
+    }
+    if config.precision == "int8":
+        able = [e for e in engines if "int8" in get_engine_class(e).precisions(config.device)]
+        kw["precision"] = "int8"
+        kw["quantize"] = quantize_request(able, options_for or config.options_for)
+        kw["calibration"] = {"samples": config.calibration_samples, "data": config.calibration_data}
+    return kw
+
+
+def check_tolerances(rtol: float | None, atol: float | None) -> None:
+    """``--rtol``/``--atol`` must be positive numbers when given. Raises UsageError."""
+    for flag, value in (("--rtol", rtol), ("--atol", atol)):
+        if value is not None and not (isinstance(value, (int, float)) and 0 < value < float("inf")):
+            raise UsageError(f"{flag} must be a number > 0, not {value}")
+
+
+def formats_for(engines: tuple[str, ...]) -> set[str]:
+    """The built-in formats the given engines need (each engine's first preference a built-in can provide)."""
+    from workbench_engines.formats import builtin_formats as builtin
+    from workbench_engines.registry import get_engine_class
+
+    builtin_formats = builtin()
+    need = set()
+    for name in engines:
+        cls = get_engine_class(name)
+        for fmt in cls.formats:
+            if fmt in builtin_formats:
+                need.add(fmt)
+                break
+    return need
+
+
+__all__ = [
+    "DEFAULT_ENGINES",
+    "RunConfig",
+    "check_tolerances",
+    "formats_for",
+    "installed_engines",
+    "preparation",
+    "readable_engines",
+    "validate",
+]
