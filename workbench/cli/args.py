@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import argparse
-from typing import Any
+from typing import Any, Callable
 
 
 def engines_list(value: str) -> tuple[str, ...]:
@@ -211,6 +211,40 @@ def add_tolerance_args(p: argparse.ArgumentParser) -> None:
         type=number,
         help="parity: an output whose largest absolute difference is at most this also passes; recorded",
     )
+
+
+RAW = argparse.RawDescriptionHelpFormatter
+
+
+def add_command(
+    sub: Any, name: str, func: Callable[[argparse.Namespace], int], *, engine_help: bool = False, **kw: Any
+) -> argparse.ArgumentParser:
+    """One subcommand: ``sub.add_parser(name, **kw)`` with ``func`` as its handler. ``engine_help``: its
+    ``-h/--help`` also lists the engines' declared options (:func:`add_help_with_engine_options`)."""
+    if engine_help:
+        kw["add_help"] = False
+    p: argparse.ArgumentParser = sub.add_parser(name, **kw)
+    if engine_help:
+        add_help_with_engine_options(p)
+    p.set_defaults(func=func)
+    return p
+
+
+def add_args(p: Any, *specs: tuple[str, str | None, dict[str, Any]]) -> None:
+    """Arguments from a table of ``(flags, help, kwargs)``: ``flags`` is one string (``"--quiet -q"``, or a
+    positional name), ``help`` its help text (``None`` for none), ``kwargs`` the rest of ``add_argument``'s."""
+    for flags, text, kw in specs:
+        p.add_argument(*flags.split(), help=text, **kw)
+
+
+def add_switches(p: Any, *specs: tuple[str, str]) -> None:
+    """``store_true`` flags from ``(flags, help)`` pairs (flags as in :func:`add_args`)."""
+    add_args(p, *((flags, text, {"action": "store_true"}) for flags, text in specs))
+
+
+def add_files(p: Any, *specs: tuple[str, str]) -> None:
+    """``FILE`` options (``metavar="FILE"``) from ``(flags, help)`` pairs."""
+    add_args(p, *((flags, text, {"metavar": "FILE"}) for flags, text in specs))
 
 
 class Parser(argparse.ArgumentParser):

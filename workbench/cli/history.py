@@ -16,6 +16,7 @@ import sys
 from pathlib import Path
 from typing import Any
 
+from workbench.cli.args import RAW, add_args, add_command, add_switches
 from workbench.errors import UsageError
 from workbench.report.text import table
 from workbench.result import RunRecord
@@ -34,8 +35,6 @@ __all__ = [
 ]
 
 TREND_METRICS = ("p50", "p90", "p99", "mean", "throughput")
-
-_FMT = argparse.RawDescriptionHelpFormatter
 
 
 def _store() -> Any:
@@ -450,10 +449,13 @@ def _percent(text: str) -> float:
 
 
 def _add_filters(p: argparse.ArgumentParser, limit: int | None) -> None:
-    p.add_argument("--model", help="only runs of this model (name, case-insensitive)")
-    p.add_argument("--engine", help="only runs with a result for this engine (torch, onnxruntime, openvino, …)")
-    p.add_argument("--tag", help="only runs carrying this tag")
-    p.add_argument("--since", help="only runs newer than this: a span (7d, 24h, 30m, 2w) or a date (2026-05-01)")
+    add_args(
+        p,
+        ("--model", "only runs of this model (name, case-insensitive)", {}),
+        ("--engine", "only runs with a result for this engine (torch, onnxruntime, openvino, …)", {}),
+        ("--tag", "only runs carrying this tag", {}),
+        ("--since", "only runs newer than this: a span (7d, 24h, 30m, 2w) or a date (2026-05-01)", {}),
+    )
     p.add_argument(
         "--limit",
         type=_non_negative_int,
@@ -462,12 +464,17 @@ def _add_filters(p: argparse.ArgumentParser, limit: int | None) -> None:
     )
 
 
+_RUN_ID = "run id, unique prefix, 'latest' or 'latest~N'"
+
+
 def register(subparsers: Any) -> None:
     """Add ``history`` (list/show/delete/export/import/trend) and ``compare`` to the main CLI's subparsers."""
-    hist = subparsers.add_parser(
+    hist = add_command(
+        subparsers,
         "history",
+        _history_default,
         help="list, show, export, import and plot stored runs",
-        formatter_class=_FMT,
+        formatter_class=RAW,
         description="Every `workbench run` is stored in the local history (WORKBENCH_HISTORY overrides its path).",
         epilog="examples:\n"
         "  workbench history list --model resnet18 --since 7d\n"
@@ -476,101 +483,128 @@ def register(subparsers: Any) -> None:
         "  workbench history trend --model resnet18 --engine openvino",
     )
     hsub = hist.add_subparsers(dest="history_command", metavar="COMMAND")
-    hist.set_defaults(func=_history_default)
+    _register_list_show_delete(hsub)
+    _register_export_import(hsub)
+    _register_trend(hsub)
+    _register_compare(subparsers)
 
-    p = hsub.add_parser(
+
+def _register_list_show_delete(hsub: Any) -> None:
+    p = add_command(
+        hsub,
         "list",
+        cmd_list,
         help="list stored runs, newest first",
-        formatter_class=_FMT,
+        formatter_class=RAW,
         description="List stored runs, newest first, with each engine's p50 latency.",
         epilog="examples:\n  workbench history list\n"
         "  workbench history list --engine openvino --since 24h --limit 100\n"
         "  workbench history list --json | jq '.runs[].run_id'",
     )
     _add_filters(p, 20)
-    p.add_argument("--json", action="store_true", help='print {"schema": 1, "runs": [...]} instead of a table')
-    p.set_defaults(func=cmd_list)
+    add_switches(p, ("--json", 'print {"schema": 1, "runs": [...]} instead of a table'))
 
-    p = hsub.add_parser(
+    p = add_command(
+        hsub,
         "show",
+        cmd_show,
         help="show one run in full",
-        formatter_class=_FMT,
+        formatter_class=RAW,
         description="Show one run: every engine's latencies, throughput, parity and warnings.",
         epilog="examples:\n  workbench history show 3fa2\n  workbench history show latest --json",
     )
-    p.add_argument("id", metavar="ID", help="run id, unique prefix, 'latest' or 'latest~N'")
-    p.add_argument("--json", action="store_true", help="print the run as JSON (as `workbench run --json` writes it)")
-    p.set_defaults(func=cmd_show)
+    p.add_argument("id", metavar="ID", help=_RUN_ID)
+    add_switches(p, ("--json", "print the run as JSON (as `workbench run --json` writes it)"))
 
-    p = hsub.add_parser(
+    p = add_command(
+        hsub,
         "delete",
+        cmd_delete,
         help="delete runs (and their raw-sample files)",
-        formatter_class=_FMT,
+        formatter_class=RAW,
         description="Delete runs by id or unique prefix. All ids are resolved before anything "
         "is deleted; there is no prompt.",
         epilog="examples:\n  workbench history delete 3fa2 91bc\n  workbench history delete latest",
     )
-    p.add_argument("ids", nargs="+", metavar="ID", help="run id, unique prefix, 'latest' or 'latest~N'")
-    p.add_argument("-y", "--yes", action="store_true", help="accepted for scripts; delete never prompts")
-    p.add_argument("--json", action="store_true", help='print {"deleted": N, "run_ids": [...]}')
-    p.set_defaults(func=cmd_delete)
+    p.add_argument("ids", nargs="+", metavar="ID", help=_RUN_ID)
+    add_switches(
+        p,
+        ("-y --yes", "accepted for scripts; delete never prompts"),
+        ("--json", 'print {"deleted": N, "run_ids": [...]}'),
+    )
 
-    p = hsub.add_parser(
+
+def _register_export_import(hsub: Any) -> None:
+    p = add_command(
+        hsub,
         "export",
+        cmd_export,
         help="export runs as JSON, CSV or Markdown",
-        formatter_class=_FMT,
+        formatter_class=RAW,
         description="Export runs (all, the filtered ones or the given ids). JSON re-imports with "
         "`workbench history import`; CSV has one row per engine result.",
         epilog="examples:\n  workbench history export --format markdown latest\n"
         "  workbench history export --format csv --since 30d --output runs.csv\n"
         "  workbench history export --model resnet18 --output resnet18.json",
     )
-    p.add_argument("ids", nargs="*", metavar="ID", help="export only these runs (default: all that match the filters)")
-    p.add_argument("--format", "-f", default="json", help="json (default), csv or markdown")
-    p.add_argument("--output", "-o", metavar="FILE", help="write to FILE (atomically) instead of stdout")
+    add_args(
+        p,
+        ("ids", "export only these runs (default: all that match the filters)", {"nargs": "*", "metavar": "ID"}),
+        ("--format -f", "json (default), csv or markdown", {"default": "json"}),
+        ("--output -o", "write to FILE (atomically) instead of stdout", {"metavar": "FILE"}),
+    )
     _add_filters(p, None)
-    p.set_defaults(func=cmd_export)
 
-    p = hsub.add_parser(
+    p = add_command(
+        hsub,
         "import",
+        cmd_import,
         help="import runs from result/export JSON files",
-        formatter_class=_FMT,
+        formatter_class=RAW,
         description="Import runs from `workbench run --json` output or `history export` JSON. "
         "Runs already in the history (same run id) are skipped.",
         epilog="examples:\n  workbench history import result.json\n  workbench history import ci/*.json",
     )
     p.add_argument("files", nargs="+", metavar="FILE", help="JSON result or export files")
-    p.add_argument("--json", action="store_true", help='print {"added": N, "skipped_duplicates": M}')
-    p.set_defaults(func=cmd_import)
+    add_switches(p, ("--json", 'print {"added": N, "skipped_duplicates": M}'))
 
-    p = hsub.add_parser(
+
+def _register_trend(hsub: Any) -> None:
+    p = add_command(
+        hsub,
         "trend",
+        cmd_trend,
         help="plot a metric over time for one model and engine",
-        formatter_class=_FMT,
+        formatter_class=RAW,
         description="Chart p50/p99/throughput of one model+engine across stored runs (a table when "
         "stdout is not a terminal, or with --plain).",
         epilog="examples:\n  workbench history trend --model resnet18 --engine openvino\n"
         "  workbench history trend --model bert-tiny --engine torch --metric p99 --plain",
     )
-    p.add_argument("--model", required=True, help="model name")
-    p.add_argument("--engine", required=True, help="engine name")
-    p.add_argument(
-        "--metric",
-        default="p50,p99,throughput",
-        help=f"comma-separated metrics from {', '.join(TREND_METRICS)} (default p50,p99,throughput)",
+    add_args(
+        p,
+        ("--model", "model name", {"required": True}),
+        ("--engine", "engine name", {"required": True}),
+        (
+            "--metric",
+            f"comma-separated metrics from {', '.join(TREND_METRICS)} (default p50,p99,throughput)",
+            {"default": "p50,p99,throughput"},
+        ),
+        ("--device", "only results on this device", {}),
+        ("--precision", "only results with this effective precision (fp32, bf16, …)", {}),
+        ("--since", "only runs newer than this (7d, 24h, 2026-05-01)", {}),
+        ("--last", "only the last N runs (0 = all)", {"type": _non_negative_int, "default": 0}),
     )
-    p.add_argument("--device", help="only results on this device")
-    p.add_argument("--precision", help="only results with this effective precision (fp32, bf16, …)")
-    p.add_argument("--since", help="only runs newer than this (7d, 24h, 2026-05-01)")
-    p.add_argument("--last", type=_non_negative_int, default=0, help="only the last N runs (0 = all)")
-    p.add_argument("--plain", action="store_true", help="a table instead of a chart")
-    p.add_argument("--json", action="store_true", help="print the points as JSON")
-    p.set_defaults(func=cmd_trend)
+    add_switches(p, ("--plain", "a table instead of a chart"), ("--json", "print the points as JSON"))
 
-    p = subparsers.add_parser(
+
+def _register_compare(subparsers: Any) -> None:
+    p = add_command(
+        subparsers,
         "compare",
+        cmd_compare,
         help="compare two runs (significance test) or gate CI on a regression",
-        formatter_class=_FMT,
+        formatter_class=RAW,
         description="Compare a baseline run with a candidate run, engine by engine. A change is called faster or "
         "slower only when it is beyond run-to-run variation: with one run each, against the spread this machine "
         "shows between identical runs (measured by `workbench doctor --aa`, else an assumed spread, and the "
@@ -586,30 +620,29 @@ def register(subparsers: Any) -> None:
         "  workbench compare --baseline main.json --candidate pr.json --fail-above 5   # CI gate\n\n"
         "exit codes with --fail-above: 0 no regression, 1 regression, 2 nothing comparable / bad input",
     )
-    p.add_argument("a", nargs="?", metavar="A", help="baseline run")
-    p.add_argument("b", nargs="?", metavar="B", help="candidate run")
-    p.add_argument("--baseline", metavar="RUN", help="baseline run (alternative to A)")
-    p.add_argument("--candidate", metavar="RUN", help="candidate run (alternative to B)")
-    p.add_argument(
-        "--metric",
-        default="p50",
-        choices=("p50", "p90", "p99", "throughput"),
-        help="metric for the verdict and the gate (default p50)",
+    add_args(
+        p,
+        ("a", "baseline run", {"nargs": "?", "metavar": "A"}),
+        ("b", "candidate run", {"nargs": "?", "metavar": "B"}),
+        ("--baseline", "baseline run (alternative to A)", {"metavar": "RUN"}),
+        ("--candidate", "candidate run (alternative to B)", {"metavar": "RUN"}),
+        (
+            "--metric",
+            "metric for the verdict and the gate (default p50)",
+            {"default": "p50", "choices": ("p50", "p90", "p99", "throughput")},
+        ),
+        (
+            "--fail-above",
+            "exit 1 if the candidate is significantly slower by more than PCT percent",
+            {"type": _percent, "metavar": "PCT"},
+        ),
     )
-    p.add_argument(
-        "--fail-above",
-        type=_percent,
-        metavar="PCT",
-        help="exit 1 if the candidate is significantly slower by more than PCT percent",
-    )
-    p.add_argument("--json", action="store_true", help="print the comparison as JSON")
-    p.add_argument(
-        "--force",
-        action="store_true",
-        help="compare runs of different models or input shapes anyway (the numbers are not a speed change)",
+    add_switches(
+        p,
+        ("--json", "print the comparison as JSON"),
+        ("--force", "compare runs of different models or input shapes anyway (the numbers are not a speed change)"),
     )
     _add_machine_compare_args(p)
-    p.set_defaults(func=cmd_compare)
 
 
 # ------------------------------------------------------------------------------- compare --by machine (issue #13)

@@ -7,10 +7,14 @@ import sys
 from typing import Any, Callable
 
 from workbench.cli.args import (
+    RAW,
+    add_args,
+    add_command,
     add_engine_option_arg,
-    add_help_with_engine_options,
+    add_files,
     add_input_args,
     add_model_args,
+    add_switches,
     add_tolerance_args,
     cpu_list,
     input_request,
@@ -22,8 +26,11 @@ from workbench.report.text import render_results
 
 
 def register(sub: Any) -> None:
-    p = sub.add_parser(
+    p = add_command(
+        sub,
         "run",
+        cmd_run,
+        engine_help=True,
         help="benchmark a model on one or more engines",
         description="Benchmark a model on each engine in its own pinned process, interleaving rounds, and print "
         "a side-by-side table (latency percentiles, throughput, load and first-inference time, "
@@ -39,100 +46,118 @@ def register(sub: Any) -> None:
         "  workbench run -m vad.onnx -e onnxruntime,openvino --input sr=16000 --input x=chunk.npy\n"
         "  workbench run -m model.onnx --input pixel_values=cat.jpg --rtol 5e-3   # a real image, looser parity\n"
         "\nexit codes: 0 all good, 1 an engine failed or parity failed, 2 bad usage or input",
-        formatter_class=argparse.RawDescriptionHelpFormatter,
-        add_help=False,
+        formatter_class=RAW,
     )
-    add_help_with_engine_options(p)
     add_model_args(p, engines_default="torch,onnxruntime,openvino")
-    p.add_argument(
-        "--mode",
-        choices=["latency", "throughput", "train"],
-        default="latency",
-        help="latency: one request in flight; throughput: several; train: timed training steps (forward, loss, "
-        "backward, optimizer step; torch only) (default latency)",
-    )
-    p.add_argument(
-        "--optimizer",
-        choices=["sgd", "adamw"],
-        help="train mode's optimizer (default sgd); shorthand for --engine-option torch.optimizer=NAME",
-    )
-    p.add_argument(
-        "--sparsity",
-        type=number,
-        default=0.0,
-        metavar="FRACTION",
-        help="prune this fraction of a built-in's conv/linear weights to zero (global magnitude) before export, "
-        "for every engine alike, e.g. 0.5 (default 0: dense)",
-    )
-    p.add_argument(
-        "--requests",
-        type=positive_int,
-        help="requests the harness keeps in flight in throughput mode, any engine (default: engine's optimum)",
-    )
-    p.add_argument(
-        "--streams",
-        type=positive_int,
-        help="OpenVINO streams in throughput mode (default: automatic); "
-        "shorthand for --engine-option openvino.streams=N",
-    )
+    _add_mode_args(p)
     add_engine_option_arg(p)
-    p.add_argument("--threads", "-t", type=positive_int, help="intra-op threads (default: number of pinned cores)")
-    p.add_argument(
-        "--cores",
-        "-c",
-        type=cpu_list,
-        help="cores to pin each benchmark process to: 1, 0-3, 0,2 (default: all but one when > 2)",
-    )
-    p.add_argument("--duration", "-d", type=number, default=5.0, help="measured seconds per round (default 5)")
-    p.add_argument(
-        "--iterations",
-        "-n",
-        type=positive_int,
-        default=10,
-        help="minimum measured iterations per round; the round runs until both minimums are met (default 10)",
-    )
-    p.add_argument(
-        "--warmup",
-        "-w",
-        type=warmup_arg,
-        default=(1.0, None),
-        help="warm-up before each round, excluded from stats: seconds (1s) or iterations (20it) (default 1s)",
-    )
-    p.add_argument(
-        "--repeats", "-r", type=positive_int, default=1, help="independent rounds per engine, interleaved (default 1)"
-    )
-    p.add_argument(
-        "--percentile",
-        action="append",
-        type=number,
-        default=[],
-        metavar="P",
-        help="report an extra latency percentile, e.g. 97.5 or 99.99 (repeatable)",
-    )
-    p.add_argument("--baseline", help="engine the speedups are relative to (default: the first engine)")
-    p.add_argument("--no-parity", action="store_true", help="skip the output check (speedups are then not shown)")
+    _add_protocol_args(p)
     add_tolerance_args(p)
     add_input_args(p)
     add_precision_args(p)
+    _add_output_args(p)
+
+
+def _add_mode_args(p: argparse.ArgumentParser) -> None:
+    """``--mode`` and what it tunes: the optimizer, sparsity, requests and streams."""
+    add_args(
+        p,
+        (
+            "--mode",
+            "latency: one request in flight; throughput: several; train: timed training steps (forward, loss, "
+            "backward, optimizer step; torch only) (default latency)",
+            {"choices": ["latency", "throughput", "train"], "default": "latency"},
+        ),
+        (
+            "--optimizer",
+            "train mode's optimizer (default sgd); shorthand for --engine-option torch.optimizer=NAME",
+            {"choices": ["sgd", "adamw"]},
+        ),
+        (
+            "--sparsity",
+            "prune this fraction of a built-in's conv/linear weights to zero (global magnitude) before export, "
+            "for every engine alike, e.g. 0.5 (default 0: dense)",
+            {"type": number, "default": 0.0, "metavar": "FRACTION"},
+        ),
+        (
+            "--requests",
+            "requests the harness keeps in flight in throughput mode, any engine (default: engine's optimum)",
+            {"type": positive_int},
+        ),
+        (
+            "--streams",
+            "OpenVINO streams in throughput mode (default: automatic); shorthand for --engine-option openvino.streams=N",
+            {"type": positive_int},
+        ),
+    )
+
+
+def _add_protocol_args(p: argparse.ArgumentParser) -> None:
+    """Threads, cores, and how long and how often each engine is measured."""
+    add_args(
+        p,
+        ("--threads -t", "intra-op threads (default: number of pinned cores)", {"type": positive_int}),
+        (
+            "--cores -c",
+            "cores to pin each benchmark process to: 1, 0-3, 0,2 (default: all but one when > 2)",
+            {"type": cpu_list},
+        ),
+        ("--duration -d", "measured seconds per round (default 5)", {"type": number, "default": 5.0}),
+        (
+            "--iterations -n",
+            "minimum measured iterations per round; the round runs until both minimums are met (default 10)",
+            {"type": positive_int, "default": 10},
+        ),
+        (
+            "--warmup -w",
+            "warm-up before each round, excluded from stats: seconds (1s) or iterations (20it) (default 1s)",
+            {"type": warmup_arg, "default": (1.0, None)},
+        ),
+        (
+            "--repeats -r",
+            "independent rounds per engine, interleaved (default 1)",
+            {"type": positive_int, "default": 1},
+        ),
+        (
+            "--percentile",
+            "report an extra latency percentile, e.g. 97.5 or 99.99 (repeatable)",
+            {"action": "append", "type": number, "default": [], "metavar": "P"},
+        ),
+        ("--baseline", "engine the speedups are relative to (default: the first engine)", {}),
+    )
+    add_switches(p, ("--no-parity", "skip the output check (speedups are then not shown)"))
+
+
+def _add_output_args(p: argparse.ArgumentParser) -> None:
+    """The timeout, the files written, and what the history keeps."""
     p.add_argument(
         "--timeout", type=number, default=300.0, help="seconds a benchmark process may stay silent (default 300)"
     )
-    p.add_argument("--json", metavar="FILE", help="write the result as JSON (- for stdout)")
-    p.add_argument("--csv", metavar="FILE", help="write one CSV row per engine")
-    p.add_argument("--markdown", metavar="FILE", help="write a markdown table")
-    p.add_argument("--save-samples", action="store_true", help="keep raw latencies in a side file of the history")
-    p.add_argument("--no-save", action="store_true", help="do not record this run in the results history")
-    p.add_argument("--tag", action="append", default=[], help="label the run in the history (repeatable)")
-    p.add_argument("--note", help="free-text note stored with the run")
-    p.add_argument("--quiet", "-q", action="store_true", help="no progress bar")
-    p.add_argument(
-        "--verbose",
-        "-v",
-        action="store_true",
-        help="with each diagnostic (an advisory part that failed), its traceback; with a failed engine, "
-        "its full error text",
+    add_files(
+        p,
+        ("--json", "write the result as JSON (- for stdout)"),
+        ("--csv", "write one CSV row per engine"),
+        ("--markdown", "write a markdown table"),
     )
-    p.set_defaults(func=cmd_run)
+    add_switches(
+        p,
+        ("--save-samples", "keep raw latencies in a side file of the history"),
+        ("--no-save", "do not record this run in the results history"),
+    )
+    add_args(
+        p,
+        ("--tag", "label the run in the history (repeatable)", {"action": "append", "default": []}),
+        ("--note", "free-text note stored with the run", {}),
+    )
+    add_switches(
+        p,
+        ("--quiet -q", "no progress bar"),
+        (
+            "--verbose -v",
+            "with each diagnostic (an advisory part that failed), its traceback; with a failed engine, "
+            "its full error text",
+        ),
+    )
 
 
 def _run_config(args: argparse.Namespace):
