@@ -85,26 +85,7 @@ def register(sub: Any) -> None:
     )
     p.add_argument("--model", "-m", help="built-in model name or a model file (required unless --resume)")
     p.add_argument("--engines", "-e", type=engines_list, default=None, help="comma-separated (default: installed)")
-    p.add_argument(
-        "--precision", "--precisions", "-p", dest="precisions", type=_words, default=("fp32",),
-        help="comma-separated precisions: fp32,bf16,fp16,int8 (default fp32)",
-    )  # fmt: skip
-    p.add_argument(
-        "--threads", "-t", type=_ints, default=None, help="comma-separated thread counts (default: all cores)"
-    )
-    p.add_argument("--batch", "-b", dest="batches", type=_ints, default=(1,), help="comma-separated batch sizes (1)")
-    p.add_argument(
-        "--mode", "--modes", dest="modes", type=_words, default=("latency",),
-        help="comma-separated: latency, throughput, train (torch only) (default latency)",
-    )  # fmt: skip
-    p.add_argument("--streams", type=_ints, default=None, help="OpenVINO streams in throughput mode, comma-separated")
-    p.add_argument(
-        "--requests", type=_ints, default=None, help="requests in flight in throughput mode, comma-separated"
-    )
-    p.add_argument(
-        "--sparsity", dest="sparsities", type=_fractions, default=(0.0,),
-        help="comma-separated fractions of conv/linear weights pruned before export, e.g. 0,0.5,0.9 (default 0)",
-    )  # fmt: skip
+    _add_axis_args(p)
     p.add_argument("--cores", "-c", type=cpu_list, default=None, help="the core pool, e.g. 0-7 (default: all allowed)")
     p.add_argument("--device", default="cpu", help="cpu (default) or cuda where an NVIDIA GPU is present")
     p.add_argument("--duration", "-d", type=number, default=3.0, help="measured seconds per cell (default 3)")
@@ -139,14 +120,7 @@ def register(sub: Any) -> None:
     p.add_argument("--csv", metavar="FILE", help="write one row per cell as CSV to FILE (- for stdout)")
     p.add_argument("--markdown", metavar="FILE", help="write the tables as Markdown to FILE (- for stdout)")
     p.add_argument("--quiet", "-q", action="store_true", help="no progress lines")
-    slurm = p.add_argument_group("cluster (Slurm): docs/fleet.md")
-    slurm.add_argument("--on", choices=["local", "slurm"], default="local", help="where the cells run (local)")
-    slurm.add_argument("--partition", type=_words, default=None, help="Slurm partitions, comma-separated")
-    slurm.add_argument("--dry-run", action="store_true", help="print the batch script that would be submitted")
-    slurm.add_argument("--fleet-dir", type=Path, default=None, help="shared directory for jobs and results")
-    slurm.add_argument("--no-exclusive", action="store_true", help="do not ask for exclusive nodes")
-    slurm.add_argument("--physical-cores", action="store_true", help="--hint=nomultithread: one thread per core")
-    slurm.add_argument("--time", type=positive_int, default=None, metavar="MIN", help="time limit per cell (minutes)")
+    _add_slurm_args(p)
     p.set_defaults(func=cmd_sweep)
 
     cell = sub.add_parser("sweep-cell", help=argparse.SUPPRESS, description="Run one sweep cell from a job file.")
@@ -155,6 +129,42 @@ def register(sub: Any) -> None:
     cell.set_defaults(func=cmd_sweep_cell)
     # keep the hidden command out of `workbench --help`
     sub._choices_actions = [a for a in sub._choices_actions if a.dest != "sweep-cell"]
+
+
+def _add_axis_args(p: argparse.ArgumentParser) -> None:
+    """The axes besides engines: precisions, threads, batches, modes, streams, requests, sparsities."""
+    p.add_argument(
+        "--precision", "--precisions", "-p", dest="precisions", type=_words, default=("fp32",),
+        help="comma-separated precisions: fp32,bf16,fp16,int8 (default fp32)",
+    )  # fmt: skip
+    p.add_argument(
+        "--threads", "-t", type=_ints, default=None, help="comma-separated thread counts (default: all cores)"
+    )
+    p.add_argument("--batch", "-b", dest="batches", type=_ints, default=(1,), help="comma-separated batch sizes (1)")
+    p.add_argument(
+        "--mode", "--modes", dest="modes", type=_words, default=("latency",),
+        help="comma-separated: latency, throughput, train (torch only) (default latency)",
+    )  # fmt: skip
+    p.add_argument("--streams", type=_ints, default=None, help="OpenVINO streams in throughput mode, comma-separated")
+    p.add_argument(
+        "--requests", type=_ints, default=None, help="requests in flight in throughput mode, comma-separated"
+    )
+    p.add_argument(
+        "--sparsity", dest="sparsities", type=_fractions, default=(0.0,),
+        help="comma-separated fractions of conv/linear weights pruned before export, e.g. 0,0.5,0.9 (default 0)",
+    )  # fmt: skip
+
+
+def _add_slurm_args(p: argparse.ArgumentParser) -> None:
+    """``--on slurm`` and its settings (docs/fleet.md)."""
+    slurm = p.add_argument_group("cluster (Slurm): docs/fleet.md")
+    slurm.add_argument("--on", choices=["local", "slurm"], default="local", help="where the cells run (local)")
+    slurm.add_argument("--partition", type=_words, default=None, help="Slurm partitions, comma-separated")
+    slurm.add_argument("--dry-run", action="store_true", help="print the batch script that would be submitted")
+    slurm.add_argument("--fleet-dir", type=Path, default=None, help="shared directory for jobs and results")
+    slurm.add_argument("--no-exclusive", action="store_true", help="do not ask for exclusive nodes")
+    slurm.add_argument("--physical-cores", action="store_true", help="--hint=nomultithread: one thread per core")
+    slurm.add_argument("--time", type=positive_int, default=None, metavar="MIN", help="time limit per cell (minutes)")
 
 
 def spec_from_args(args: argparse.Namespace) -> Any:
