@@ -8,7 +8,7 @@ labelled as such and never saved.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any, Sequence
+from typing import TYPE_CHECKING, Any, Mapping, Sequence
 
 from rich.text import Text
 from textual import on
@@ -170,16 +170,44 @@ class ResultsTable(DataTable):
         return None
 
 
+_MUTED = "$text-muted"
+
+
 def result_detail(r: "EngineResult | None", speed: Speedup | None, error: str | None = None) -> Content:
     """Everything about one engine's result that does not fit the table."""
-    muted = "$text-muted"
     if r is None:
         if error:
             return Content.assemble(("✗ ", "$error"), (error, "$error"))
         return Content("")
+    parts: list[Any] = _setting_parts(r)
+    if not r.ok:
+        parts += [("✗ ", "$error"), (str(r.error or "failed"), "$error")]
+        return Content.assemble(*parts)
+    parts += _timing_parts(r)
+    from workbench.report.precision import precision_summary
+
+    below = precision_summary(r)  # below fp32: speedup over the same engine's fp32, drift, how it was quantized
+    if below:
+        over = (r.drift or {}).get("status") not in (None, "within")
+        parts += [(below, "$warning" if over else ""), "\n"]
+    if r.parity:
+        parts += _parity_parts(r.parity)
+    parts += _speedup_parts(speed)
+    for w in r.warnings or []:
+        parts += [
+            ("⚠ ", "$warning"),
+            (str(w.get("message") or w.get("code")), ""),
+            (f" [{w.get('code')}]" if w.get("code") else "", _MUTED),
+            "\n",
+        ]
+    return Content.assemble(*parts)
+
+
+def _setting_parts(r: "EngineResult") -> list[Any]:
+    """``engine version · device · fp32→fp32 · batch 1 · latency · 2 thr · cores 0-1`` and a newline."""
     parts: list[Any] = [(r.engine, "bold")]
     if r.engine_version:
-        parts.append((f" {r.engine_version}", muted))
+        parts.append((f" {r.engine_version}", _MUTED))
     bits = [r.device, f"{r.precision_requested}→{r.precision_effective or '?'}", f"batch {r.batch}", r.mode]
     if r.threads:
         bits.append(f"{r.threads} thr")
@@ -187,10 +215,11 @@ def result_detail(r: "EngineResult | None", speed: Speedup | None, error: str | 
         bits.append(f"cores {cpu_ranges(r.cores)}")
     if r.streams:
         bits.append(f"{r.streams} streams")
-    parts += [(" · " + " · ".join(str(b) for b in bits), muted), "\n"]
-    if not r.ok:
-        parts += [("✗ ", "$error"), (str(r.error or "failed"), "$error")]
-        return Content.assemble(*parts)
+    return parts + [(" · " + " · ".join(str(b) for b in bits), _MUTED), "\n"]
+
+
+def _timing_parts(r: "EngineResult") -> list[Any]:
+    """The latency line (mean ± std, min, max, p99.9, the median's CI, n, outliers) and the resources line."""
     lat = r.latency_ms or {}
     ci = r.median_ci_ms or []
     line = [
@@ -204,7 +233,7 @@ def result_detail(r: "EngineResult | None", speed: Speedup | None, error: str | 
     line.append(f"n={r.iterations}")
     if r.outliers:
         line.append(f"{r.outliers} outliers")
-    parts += [(" · ".join(line), ""), "\n"]
+    parts: list[Any] = [(" · ".join(line), ""), "\n"]
     res = []
     if r.load_ms is not None:
         res.append(f"load {duration(r.load_ms)}")
@@ -215,72 +244,76 @@ def result_detail(r: "EngineResult | None", speed: Speedup | None, error: str | 
     if r.cpu_util_pct is not None:
         res.append(f"CPU {percent(r.cpu_util_pct, decimals=0)}")
     if res:
-        parts += [(" · ".join(res), muted), "\n"]
-    from workbench.report.parity import rule_text, top1_text
-    from workbench.report.precision import precision_summary
+        parts += [(" · ".join(res), _MUTED), "\n"]
+    return parts
 
-    below = precision_summary(r)  # below fp32: speedup over the same engine's fp32, drift, how it was quantized
-    if below:
-        over = (r.drift or {}).get("status") not in (None, "within")
-        parts += [(below, "$warning" if over else ""), "\n"]
-    p = r.parity or {}
-    if p:
-        status = str(p.get("status"))
-        style = {"pass": "$success", "fail": "$error", "error": "$error"}.get(status, muted)
-        parts += [("parity ", muted), (status, f"bold {style}")]
-        if p.get("reference"):
-            parts.append((f" vs {p['reference']}", muted))
-        rule = rule_text(p)  # the comparison that decided the verdict: rel L2 1.2e-07 ≤ 1e-03 (fp32 default)
-        if rule:
-            parts.append((f": {rule}", ""))
-        nums = []
-        if rule is None and isinstance(p.get("rel_l2"), (int, float)):  # a record without its tolerance
-            nums.append(f"rel L2 {p['rel_l2']:.1e}")
-        if isinstance(p.get("max_abs"), (int, float)):
-            nums.append(f"max |Δ| {p['max_abs']:.1e}")
-        top = top1_text(p)  # only where it means something: "top-1 n/a: near-tie (8/8)" otherwise
-        if top:
-            nums.append(top)
-        if nums and rule:
-            parts.append(("".join(f" · {n}" for n in nums), muted))
-        elif nums:
-            parts.append((" (" + ", ".join(nums) + ")", muted))
-        if p.get("message"):
-            parts.append((f" — {p['message']}", muted))
-        parts.append("\n")
-        outputs = p.get("outputs") or []
-        if len(outputs) > 1 or (outputs and status == "fail"):
-            for o in outputs:
-                line = [str(o.get("name"))]
-                if isinstance(o.get("max_abs"), (int, float)):
-                    where = f" at {tuple(o['max_abs_index'])}" if o.get("max_abs_index") else ""
-                    line.append(f"max |Δ| {o['max_abs']:.1e}{where}")
-                if isinstance(o.get("rel_l2"), (int, float)):
-                    line.append(f"rel L2 {o['rel_l2']:.1e}")
-                o_top = top1_text(o)
-                if o_top:
-                    line.append(o_top)
-                o_status = str(o.get("status") or "")
-                o_style = {"pass": "$success", "fail": "$error"}.get(o_status, muted)
-                parts += [("  " + " · ".join(line) + " ", muted), (o_status, o_style), "\n"]
+
+def _parity_parts(p: Mapping[str, Any]) -> list[Any]:
+    """The parity verdict with the rule that decided it, then one line per output when there are several (or one
+    failed)."""
+    from workbench.report.parity import rule_text, top1_text
+
+    status = str(p.get("status"))
+    style = {"pass": "$success", "fail": "$error", "error": "$error"}.get(status, _MUTED)
+    parts: list[Any] = [("parity ", _MUTED), (status, f"bold {style}")]
+    if p.get("reference"):
+        parts.append((f" vs {p['reference']}", _MUTED))
+    rule = rule_text(p)  # the comparison that decided the verdict: rel L2 1.2e-07 ≤ 1e-03 (fp32 default)
+    if rule:
+        parts.append((f": {rule}", ""))
+    nums = []
+    if rule is None and isinstance(p.get("rel_l2"), (int, float)):  # a record without its tolerance
+        nums.append(f"rel L2 {p['rel_l2']:.1e}")
+    if isinstance(p.get("max_abs"), (int, float)):
+        nums.append(f"max |Δ| {p['max_abs']:.1e}")
+    top = top1_text(p)  # only where it means something: "top-1 n/a: near-tie (8/8)" otherwise
+    if top:
+        nums.append(top)
+    if nums and rule:
+        parts.append(("".join(f" · {n}" for n in nums), _MUTED))
+    elif nums:
+        parts.append((" (" + ", ".join(nums) + ")", _MUTED))
+    if p.get("message"):
+        parts.append((f" — {p['message']}", _MUTED))
+    parts.append("\n")
+    outputs = p.get("outputs") or []
+    if len(outputs) > 1 or (outputs and status == "fail"):
+        for o in outputs:
+            parts += _output_parts(o)
+    return parts
+
+
+def _output_parts(o: Mapping[str, Any]) -> list[Any]:
+    """One output's parity line: ``  logits · max |Δ| 1e-06 at (0, 3) · rel L2 2e-07 pass``."""
+    from workbench.report.parity import top1_text
+
+    line = [str(o.get("name"))]
+    if isinstance(o.get("max_abs"), (int, float)):
+        where = f" at {tuple(o['max_abs_index'])}" if o.get("max_abs_index") else ""
+        line.append(f"max |Δ| {o['max_abs']:.1e}{where}")
+    if isinstance(o.get("rel_l2"), (int, float)):
+        line.append(f"rel L2 {o['rel_l2']:.1e}")
+    o_top = top1_text(o)
+    if o_top:
+        line.append(o_top)
+    o_status = str(o.get("status") or "")
+    o_style = {"pass": "$success", "fail": "$error"}.get(o_status, _MUTED)
+    return [("  " + " · ".join(line) + " ", _MUTED), (o_status, o_style), "\n"]
+
+
+def _speedup_parts(speed: Speedup | None) -> list[Any]:
+    """The speedup over the baseline with its interval (or why there is none)."""
     if speed is not None and speed.note and speed.note != "baseline":
-        parts += [("speedup ", muted), (speed.note, "$warning"), "\n"]
-    elif speed is not None and speed.value is not None and speed.ci:
+        return [("speedup ", _MUTED), (speed.note, "$warning"), "\n"]
+    if speed is not None and speed.value is not None and speed.ci:
         within = " — inside run-to-run variation: no real difference" if speed.significant is False else ""
-        parts += [
-            ("speedup ", muted),
+        return [
+            ("speedup ", _MUTED),
             (speedup_text(speed.value, speed.significant), "$warning" if within else ""),
-            (f" ({interval_text(speed.ci)}; {speed.basis or 'run-to-run spread'}){within}", muted),
+            (f" ({interval_text(speed.ci)}; {speed.basis or 'run-to-run spread'}){within}", _MUTED),
             "\n",
         ]
-    for w in r.warnings or []:
-        parts += [
-            ("⚠ ", "$warning"),
-            (str(w.get("message") or w.get("code")), ""),
-            (f" [{w.get('code')}]" if w.get("code") else "", muted),
-            "\n",
-        ]
-    return Content.assemble(*parts)
+    return []
 
 
 class ResultsPane(Vertical):
@@ -299,7 +332,6 @@ class ResultsPane(Vertical):
     ResultsPane > #results-bar > Label {
         width: auto;
         padding: 0 1 0 0;
-        color: $text-muted;
     }
     ResultsPane > #results-bar > Select {
         width: 24;
@@ -307,7 +339,6 @@ class ResultsPane(Vertical):
     ResultsPane > #results-bar > #results-note {
         width: 1fr;
         padding: 0 0 0 2;
-        color: $text-muted;
     }
     ResultsPane > #results-detail {
         height: 1fr;
@@ -316,7 +347,6 @@ class ResultsPane(Vertical):
     ResultsPane > #results-empty {
         height: 1fr;
         content-align: center middle;
-        color: $text-muted;
     }
     """
 

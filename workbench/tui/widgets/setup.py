@@ -93,7 +93,6 @@ class FormRow(Horizontal):
     FormRow > .form-label {
         width: 10;
         padding: 0 1 0 0;
-        color: $text-muted;
     }
     FormRow > .form-field {
         width: 1fr;
@@ -113,7 +112,6 @@ class OptionRow(Horizontal):
     }
     OptionRow > .option-label {
         padding: 0 1 0 0;
-        color: $text-muted;
     }
     OptionRow > Input {
         width: 1fr;
@@ -141,6 +139,19 @@ class OptionRow(Horizontal):
         super().__init__(label, self.input)
 
 
+def _select_row(label: str, options: Sequence[Any], value: Any, field_id: str, allow_blank: bool = False) -> FormRow:
+    """``label | Select`` of the Setup form (compact, one line)."""
+    select: Select[Any] = Select(
+        options, value=value, allow_blank=allow_blank, compact=True, id=field_id, classes="form-field"
+    )
+    return FormRow(label, select)
+
+
+def _input_row(label: str, value: str, field_id: str, **kwargs: Any) -> FormRow:
+    """``label | Input`` of the Setup form (compact, one line); ``kwargs``: placeholder, validators, tooltip, …"""
+    return FormRow(label, Input(value, compact=True, id=field_id, classes="form-field", **kwargs))
+
+
 class SetupPane(VerticalScroll):
     """The run form. Engines and models arrive after mount (see :attr:`engines`, :attr:`models`)."""
 
@@ -163,12 +174,10 @@ class SetupPane(VerticalScroll):
     SetupPane .setup-hint {
         height: auto;
         padding: 0 0 0 10;
-        color: $text-muted;
     }
     SetupPane .setup-error {
         height: auto;
         padding: 0 0 0 10;
-        color: $error;
         display: none;
     }
     SetupPane .setup-error.-shown {
@@ -214,146 +223,78 @@ class SetupPane(VerticalScroll):
     # ------------------------------------------------------------------------------------------------ compose
     def compose(self) -> ComposeResult:
         init = self._initial
+        model, path = self._initial_model()
+        options = [(Content.assemble((m.name, "bold"), (f"  {m.task}", "$text-muted")), m.name) for m in self._models]
+        yield _select_row("Model", options, model or Select.NULL, "setup-model", allow_blank=not options)
+        yield _input_row("or file", path, "setup-path", placeholder="path to .onnx / .xml / .pt (overrides the model)")
+        yield Static("", id="setup-path-error", classes="setup-error")
+        yield FormRow(
+            "Engines", Vertical(Static("discovering engines…", classes="setup-hint-inline"), id="setup-engines")
+        )
+        yield _select_row("Device", [("cpu", "cpu")], str(init.get("device") or "cpu"), "setup-device")
+        precision = init.get("precision") if init.get("precision") in PRECISION_CHOICES else "fp32"
+        yield _select_row("Precision", [(p, p) for p in PRECISION_CHOICES], precision, "setup-precision")
+        mode = init.get("mode") if init.get("mode") in MODE_CHOICES else "latency"
+        yield _select_row("Mode", [(m, m) for m in MODE_CHOICES], mode, "setup-mode")
+        yield from self._number_rows()
+        yield _input_row(
+            "Inputs",
+            _inputs_text(init.get("inputs")),
+            "setup-inputs",
+            placeholder="generated · e.g. sr=16000 x=a.npy img=cat.jpg feeds.npz",
+            tooltip="real input values, separated by spaces or commas: a number (a scalar, or a fill value for "
+            "the input's shape), a .npy file, an image (resized, RGB, ImageNet mean/std), or one .npz of "
+            "arrays keyed by input name; empty: seeded generated values",
+        )
+        yield FormRow("Options", Vertical(id="setup-options"), id="setup-options-row")
+        yield Static("", id="setup-message", classes="setup-error")
+
+    def _initial_model(self) -> tuple[str, str]:
+        """``(model, path)`` to preselect: a built-in name (the default model when none is given), or a file."""
         model_names = [m.name for m in self._models]
-        model = str(init.get("model") or "")
+        model = str(self._initial.get("model") or "")
         path = ""
         if model and model not in model_names:
             path, model = model, ""
         if not model:
             model = DEFAULT_MODEL if DEFAULT_MODEL in model_names else (model_names[0] if model_names else "")
-        options = [(Content.assemble((m.name, "bold"), (f"  {m.task}", "$text-muted")), m.name) for m in self._models]
-        yield FormRow(
-            "Model",
-            Select(
-                options,
-                value=model or Select.NULL,
-                allow_blank=not options,
-                compact=True,
-                id="setup-model",
-                classes="form-field",
-            ),
-        )
-        yield FormRow(
-            "or file",
-            Input(
-                path,
-                placeholder="path to .onnx / .xml / .pt (overrides the model)",
-                compact=True,
-                id="setup-path",
-                classes="form-field",
-            ),
-        )
-        yield Static("", id="setup-path-error", classes="setup-error")
-        yield FormRow(
-            "Engines", Vertical(Static("discovering engines…", classes="setup-hint-inline"), id="setup-engines")
-        )
-        yield FormRow(
-            "Device",
-            Select(
-                [("cpu", "cpu")],
-                value=str(init.get("device") or "cpu"),
-                allow_blank=False,
-                compact=True,
-                id="setup-device",
-                classes="form-field",
-            ),
-        )
-        yield FormRow(
-            "Precision",
-            Select(
-                [(p, p) for p in PRECISION_CHOICES],
-                value=init.get("precision") if init.get("precision") in PRECISION_CHOICES else "fp32",
-                allow_blank=False,
-                compact=True,
-                id="setup-precision",
-                classes="form-field",
-            ),
-        )
-        yield FormRow(
-            "Mode",
-            Select(
-                [(m, m) for m in MODE_CHOICES],
-                value=init.get("mode") if init.get("mode") in MODE_CHOICES else "latency",
-                allow_blank=False,
-                compact=True,
-                id="setup-mode",
-                classes="form-field",
-            ),
-        )
-        yield FormRow(
+        return model, path
+
+    def _number_rows(self) -> ComposeResult:
+        """Batch, threads, cores (with their hint), duration and warm-up."""
+        init = self._initial
+        yield _input_row(
             "Batch",
-            Input(
-                str(init.get("batch") or 1),
-                compact=True,
-                id="setup-batch",
-                validators=[Integer(minimum=1, failure_description="batch: a whole number ≥ 1")],
-                classes="form-field",
-            ),
+            str(init.get("batch") or 1),
+            "setup-batch",
+            validators=[Integer(minimum=1, failure_description="batch: a whole number ≥ 1")],
         )
         threads = init.get("threads")
-        yield FormRow(
+        yield _input_row(
             "Threads",
-            Input(
-                "" if threads in (None, "") else str(threads),
-                placeholder="auto (one per core)",
-                compact=True,
-                id="setup-threads",
-                valid_empty=True,
-                validators=[Integer(minimum=1, failure_description="threads: ≥ 1 or empty")],
-                classes="form-field",
-            ),
+            "" if threads in (None, "") else str(threads),
+            "setup-threads",
+            placeholder="auto (one per core)",
+            valid_empty=True,
+            validators=[Integer(minimum=1, failure_description="threads: ≥ 1 or empty")],
         )
         cores = init.get("cores")
         cores_text = cores if isinstance(cores, str) else (cpu_ranges(cores) if cores else "")
-        yield FormRow(
+        yield _input_row(
             "Cores",
-            Input(
-                cores_text,
-                placeholder="e.g. 0-3,6",
-                compact=True,
-                id="setup-cores",
-                validators=[Function(_cpus_ok, "cores: a CPU list such as 0-3,6")],
-                classes="form-field",
-            ),
+            cores_text,
+            "setup-cores",
+            placeholder="e.g. 0-3,6",
+            validators=[Function(_cpus_ok, "cores: a CPU list such as 0-3,6")],
         )
         yield Static("", id="setup-cores-hint", classes="setup-hint")
-        duration = init.get("duration_s", init.get("duration", DEFAULT_DURATION_S))
-        yield FormRow(
-            "Duration",
-            Input(
-                f"{float(duration):g}",
-                compact=True,
-                id="setup-duration",
-                validators=[Number(minimum=0.05, failure_description="duration: seconds > 0")],
-                classes="form-field",
-            ),
-        )
-        warmup = init.get("warmup_s", init.get("warmup", DEFAULT_WARMUP_S))
-        yield FormRow(
-            "Warm-up",
-            Input(
-                f"{float(warmup):g}",
-                compact=True,
-                id="setup-warmup",
-                validators=[Number(minimum=0, failure_description="warm-up: seconds ≥ 0")],
-                classes="form-field",
-            ),
-        )
-        yield FormRow(
-            "Inputs",
-            Input(
-                _inputs_text(init.get("inputs")),
-                placeholder="generated · e.g. sr=16000 x=a.npy img=cat.jpg feeds.npz",
-                compact=True,
-                id="setup-inputs",
-                tooltip="real input values, separated by spaces or commas: a number (a scalar, or a fill value for "
-                "the input's shape), a .npy file, an image (resized, RGB, ImageNet mean/std), or one .npz of "
-                "arrays keyed by input name; empty: seeded generated values",
-                classes="form-field",
-            ),
-        )
-        yield FormRow("Options", Vertical(id="setup-options"), id="setup-options-row")
-        yield Static("", id="setup-message", classes="setup-error")
+        for label, key, default, least, rule in (
+            ("Duration", "duration", DEFAULT_DURATION_S, 0.05, "duration: seconds > 0"),
+            ("Warm-up", "warmup", DEFAULT_WARMUP_S, 0, "warm-up: seconds ≥ 0"),
+        ):
+            seconds = init.get(f"{key}_s", init.get(key, default))
+            validators = [Number(minimum=least, failure_description=rule)]
+            yield _input_row(label, f"{float(seconds):g}", f"setup-{key}", validators=validators)
 
     def on_mount(self) -> None:
         self.border_title = "Setup"
