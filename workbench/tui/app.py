@@ -385,8 +385,12 @@ class WorkbenchApp(App[int]):
         bars.reserved = frozenset(message.reserved)
 
     # --------------------------------------------------------------------------------------------------- run
-    def _setup_values(self) -> dict[str, Any] | None:
-        """The Setup pane's values, or None after showing its error on the field (and in a notification)."""
+    def _setup_values(self, busy: str) -> dict[str, Any] | None:
+        """The Setup pane's values, or None after showing its error on the field (and in a notification); while a
+        run is in progress: None after notifying ``busy``."""
+        if self.running:
+            self.notify(busy, severity="warning")
+            return None
         setup = self.query_one(SetupPane)
         try:
             values = setup.values()
@@ -400,10 +404,7 @@ class WorkbenchApp(App[int]):
         return values
 
     def action_run_bench(self) -> None:
-        if self.running:
-            self.notify("A run is in progress — press s to stop it first.", severity="warning")
-            return
-        values = self._setup_values()
+        values = self._setup_values("A run is in progress — press s to stop it first.")
         if values is None:
             return
         try:
@@ -640,10 +641,7 @@ class WorkbenchApp(App[int]):
         """Open the Sweep screen (workbench/tui/sweep.py) for the Setup pane's model, engines and cores."""
         from workbench.tui.sweep import SweepScreen, SweepTarget
 
-        if self.running:
-            self.notify("A run is in progress — press s to stop it before starting a sweep.", severity="warning")
-            return
-        values = self._setup_values()
+        values = self._setup_values("A run is in progress — press s to stop it before starting a sweep.")
         if values is None:
             return
         self.push_screen(SweepScreen(SweepTarget.from_setup(values), cpus=self._cpus))

@@ -88,7 +88,6 @@ class HistoryPane(Vertical):
     }
     HistoryPane > #history-hint {
         height: 1;
-        color: $text-muted;
     }
     """
 

@@ -184,12 +184,10 @@ class LivePane(Vertical):
     LivePane > #live-warnings {
         height: auto;
         max-height: 4;
-        color: $warning;
     }
     LivePane > #live-empty {
         height: 1fr;
         content-align: center middle;
-        color: $text-muted;
     }
     """
 
@@ -237,6 +235,11 @@ class LivePane(Vertical):
         self.query_one("#live-empty").display = False
         self.set_class(len(self.engine_names) > 1 and self.size.width >= 110, "-columns")
         self._timer.resume()
+
+    def _warn(self, line: str) -> None:
+        """Add a warning line once."""
+        if line not in self.warnings:
+            self.warnings = (*self.warnings, line)
 
     def _engine(self, name: str) -> EngineLive | None:
         for w in self.query(EngineLive):
@@ -288,9 +291,7 @@ class LivePane(Vertical):
             self.fraction = float(event.fraction or 0.0)
         elif kind == "warning":
             who = f"{event.engine}: " if event.engine else ""
-            line = f"⚠ {who}{event.message}"
-            if line not in self.warnings:
-                self.warnings = (*self.warnings, line)
+            self._warn(f"⚠ {who}{event.message}")
         elif kind == "engine_finished":
             w = self._engine(event.engine)
             if w is not None:
@@ -298,9 +299,7 @@ class LivePane(Vertical):
                 w.phase = "done"
                 w.redraw(force=True)
             for warn in (event.result or {}).get("warnings") or []:
-                line = f"⚠ {event.engine}: {warn.get('message', warn.get('code', ''))}"
-                if line not in self.warnings:
-                    self.warnings = (*self.warnings, line)
+                self._warn(f"⚠ {event.engine}: {warn.get('message', warn.get('code', ''))}")
         elif kind == "engine_failed":
             w = self._engine(event.engine)
             if w is not None:
