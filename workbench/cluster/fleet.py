@@ -23,13 +23,13 @@ per (sweep, machine fingerprint) with a deterministic run id, through the caller
 collecting twice adds nothing and a partial collect is replaced by the next one. :func:`resubmit_failed` reruns
 only the failed cells, as a new array job per partition over exactly those indices.
 
-This module sits in the measure layer: it never imports the history; the CLI passes the store in.
+This module sits in the cluster layer: it never imports the history; the CLI passes the store in. Collecting
+(:func:`collect`, :func:`build_records`) lives in :mod:`workbench.cluster.collect`, re-exported here.
 """
 
 from __future__ import annotations
 
 import fcntl
-import hashlib
 import json
 import os
 import shutil
@@ -40,11 +40,12 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any, Iterator, Mapping, Protocol
 
-from workbench.campaign.cells import CellSpec, SweepSpec, failed_result
+from workbench.campaign.cells import CellSpec, SweepSpec
 from workbench.cluster import slurm
+from workbench.cluster.collect import CollectReport, build_records, collect, record_run_id
 from workbench.errors import UsageError, WorkbenchError
 from workbench.paths import atomic_write, data_dir
-from workbench.result import EngineResult, RunRecord, now_iso
+from workbench.result import RunRecord, now_iso
 
 __all__ = [
     "FLEET_SCHEMA",
@@ -309,6 +310,58 @@ def submit_sweep(
     """
     from workbench.result import new_run_id
 
+    names, cpus = _check_request(spec, cells, partitions, dry_run=dry_run, time_limit_min=time_limit_min)
+    sweep_id = new_run_id()
+    root = (Path(fleet_dir).expanduser() if fleet_dir is not None else default_root()).absolute() / sweep_id
+    options = {
+        "exclusive": bool(exclusive),
+        "physical_cores": bool(physical_cores),
+        "time_limit_min": time_limit_min,
+        "cpus_per_task": cpus,
+    }
+    sub = Submission(
+        sweep_id=sweep_id,
+        fleet_dir=root,
+        created=now_iso(),
+        spec=replace(spec, cores=None),  # the pool is the task's CPUs on its node, not this machine's cores
+        cells=list(cells),
+        partitions={},
+        options=options,
+        python=sys.executable,
+        host=socket.gethostname(),
+        dry_run=dry_run,
+        workbench_version=_version(),
+    )
+    indices = list(range(len(cells)))
+    for name in names:
+        opts = slurm.ScriptOptions(
+            sweep_id=sweep_id,
+            model=spec.model,
+            partition=name,
+            indices=tuple(indices),
+            fleet_dir=str(root),
+            python=sub.python,
+            cpus_per_task=cpus,
+            exclusive=exclusive,
+            physical_cores=physical_cores,
+            time_limit_min=time_limit_min,
+            workbench_version=sub.workbench_version,
+        )
+        script = f"script-{name}.sbatch"
+        sub.partitions[name] = PartitionPlan(name, script, slurm.render_script(opts))
+    if dry_run:
+        for plan in sub.partitions.values():
+            plan.arrays.append(ArrayJob(None, indices, "", slurm.sbatch_argv(str(root / plan.script))))
+        return sub
+    _write_fleet_dir(sub)
+    _submit_partitions(sub, indices)
+    return sub
+
+
+def _check_request(
+    spec: SweepSpec, cells: list[CellSpec], partitions: list[str], *, dry_run: bool, time_limit_min: int | None
+) -> tuple[list[str], int]:
+    """The partitions to submit to and the CPUs per task, or UsageError for an impossible request."""
     if not cells:
         raise UsageError("the sweep has no cells to submit")
     names = list(dict.fromkeys(p.strip() for p in partitions if p and p.strip()))
@@ -324,7 +377,6 @@ def submit_sweep(
     if time_limit_min is not None and time_limit_min < 1:
         raise UsageError(f"--time must be a number of minutes >= 1, not {time_limit_min}")
     cpus = max(int(c.threads) for c in cells)
-
     if not dry_run:
         slurm.require("sbatch")
         slurm.require("squeue")
@@ -342,64 +394,23 @@ def submit_sweep(
                     f"--threads {cpus} needs {cpus} CPUs per node, but partition {name!r} has nodes with {info.cpus}",
                     hint="lower --threads or leave that partition out",
                 )
+    return names, cpus
 
-    sweep_id = new_run_id()
-    root = (Path(fleet_dir).expanduser() if fleet_dir is not None else default_root()).absolute() / sweep_id
-    node_spec = replace(spec, cores=None)  # the pool is the task's CPUs on its node, not this machine's cores
-    version = _version()
-    python = sys.executable
-    options = {
-        "exclusive": bool(exclusive),
-        "physical_cores": bool(physical_cores),
-        "time_limit_min": time_limit_min,
-        "cpus_per_task": cpus,
-    }
-    sub = Submission(
-        sweep_id=sweep_id,
-        fleet_dir=root,
-        created=now_iso(),
-        spec=node_spec,
-        cells=list(cells),
-        partitions={},
-        options=options,
-        python=python,
-        host=socket.gethostname(),
-        dry_run=dry_run,
-        workbench_version=version,
-    )
-    indices = list(range(len(cells)))
-    for name in names:
-        opts = slurm.ScriptOptions(
-            sweep_id=sweep_id,
-            model=spec.model,
-            partition=name,
-            indices=tuple(indices),
-            fleet_dir=str(root),
-            python=python,
-            cpus_per_task=cpus,
-            exclusive=exclusive,
-            physical_cores=physical_cores,
-            time_limit_min=time_limit_min,
-            workbench_version=version,
-        )
-        script = f"script-{name}.sbatch"
-        sub.partitions[name] = PartitionPlan(name, script, slurm.render_script(opts))
-    if dry_run:
-        for plan in sub.partitions.values():
-            plan.arrays.append(ArrayJob(None, indices, "", slurm.sbatch_argv(str(root / plan.script))))
-        return sub
 
-    # ---- write the fleet directory, then submit partition by partition
+def _write_fleet_dir(sub: Submission) -> None:
+    """The fleet directory: every cell's job file, each partition's result and exit folders and its script, the
+    submission, and its entry in the registry."""
+    root = sub.fleet_dir
     try:
         for sub_dir in ("jobs", "logs", "nodes", "results", "exits"):
             (root / sub_dir).mkdir(parents=True, exist_ok=True)
     except OSError as exc:
         raise UsageError(f"cannot create the fleet directory {root}: {exc.strerror or exc}") from None
-    spec_doc = node_spec.to_dict()
-    for i, cell in enumerate(cells):
+    spec_doc = sub.spec.to_dict()
+    for i, cell in enumerate(sub.cells):
         _write_json(
             root / "jobs" / f"{i:04d}.json",
-            {"sweep_id": sweep_id, "index": i, "spec": spec_doc, "cell": cell.to_dict()},
+            {"sweep_id": sub.sweep_id, "index": i, "spec": spec_doc, "cell": cell.to_dict()},
         )
     for plan in sub.partitions.values():
         (root / "results" / plan.name).mkdir(exist_ok=True)
@@ -407,6 +418,11 @@ def submit_sweep(
         atomic_write(root / plan.script, plan.script_text.encode("utf-8"), 0o755)
     sub.save()
     _register(sub)
+
+
+def _submit_partitions(sub: Submission, indices: list[int]) -> None:
+    """sbatch each partition's script, recording its array job as soon as it is accepted."""
+    root = sub.fleet_dir
     with _locked(root):
         for plan in sub.partitions.values():
             path = str(root / plan.script)
@@ -417,13 +433,12 @@ def submit_sweep(
                 if not done:
                     raise
                 raise slurm.SlurmError(
-                    f"{exc.message}; partitions {', '.join(done)} were submitted as sweep {sweep_id}",
-                    hint=f"`workbench fleet status {sweep_id}`; `workbench fleet resubmit {sweep_id} --failed` "
+                    f"{exc.message}; partitions {', '.join(done)} were submitted as sweep {sub.sweep_id}",
+                    hint=f"`workbench fleet status {sub.sweep_id}`; `workbench fleet resubmit {sub.sweep_id} --failed` "
                     f"submits {plan.name} once it can",
                 ) from None
             plan.arrays.append(ArrayJob(job_id, indices, now_iso(), slurm.sbatch_argv(path)))
             sub.save()
-    return sub
 
 
 # ================================================================================================ registry
@@ -649,100 +664,27 @@ def status(sub: Submission, *, ask_scheduler: bool = True) -> FleetStatus:
         (plan, i, plan.current(i)) for plan in sub.partitions.values() for i in range(len(sub.cells))
     ]
     results: dict[tuple[str, int], dict[str, Any]] = {}
-    for plan, i, _ in plans:
-        doc = _result_doc(root, plan.name, i, sub.sweep_id)
-        if doc is not None:
-            results[(plan.name, i)] = doc
+    _read_results(sub, plans, results)
     wanted = {a.job_id for plan, i, a in plans if a and a.job_id and (plan.name, i) not in results}
     view, asked, notes = _scheduler_view(sub, wanted if ask_scheduler else set())
-    for plan, i, _ in plans:  # a task that finished while the scheduler was asked: its result is there now
-        if (plan.name, i) not in results:
-            doc = _result_doc(root, plan.name, i, sub.sweep_id)
-            if doc is not None:
-                results[(plan.name, i)] = doc
+    _read_results(sub, plans, results)  # a task that finished while the scheduler was asked: its result is there now
     if not ask_scheduler and wanted:
         asked = False
     observed_doc = _read_json(root / OBSERVED)
     observed: dict[str, Any] = observed_doc if isinstance(observed_doc, dict) else {}
     new_observed = dict(observed)
-
     cells: list[CellStatus] = []
     for plan, i, array in plans:
-        cell = sub.cells[i]
-        aid = array.job_id if array else None
-        okey = f"{plan.name}/{i}"
-        exit_doc = _read_json(root / "exits" / plan.name / f"{i:04d}.json")
-        if not isinstance(exit_doc, dict) or (aid and str(exit_doc.get("array_job_id") or aid) != aid):
-            exit_doc = None
+        cs = CellStatus(plan.name, i, sub.cells[i], "unknown", array_job_id=array.job_id if array else None)
         doc = results.get((plan.name, i))
-        cs = CellStatus(plan.name, i, cell, "unknown", array_job_id=aid)
         if array is None:  # sbatch refused this partition's job at submission
             cs.state = "failed"
             cs.reason = f"not submitted: sbatch refused partition {plan.name}'s job; resubmit --failed submits it"
-            cells.append(cs)
-            continue
-        if doc is not None:
-            r = doc.get("result") or {}
-            cs.result = doc
-            cs.node = _short(doc.get("host")) or (exit_doc or {}).get("node")
-            cs.exit_code = (exit_doc or {}).get("exit_code")
-            if r.get("status") == "ok":
-                cs.state = "done"
-            else:
-                cs.state = "failed"
-                cs.reason = str(r.get("error") or "the cell failed")
-                cs.detail = r.get("error_detail") or _log_tail(_log_path(root, aid, i))
-            cells.append(cs)
-            continue
-        task = view.get((aid, i)) if aid is not None else None
-        seen = observed.get(okey) if isinstance(observed.get(okey), dict) else None
-        if seen and seen.get("array_job_id") != aid:
-            seen = None
-        if task is not None:
-            new_observed[okey] = {"array_job_id": aid, "task": task.to_dict(), "seen": now_iso()}
-        elif seen is not None:
-            task = slurm.TaskState.from_dict(seen.get("task") or {"array_job_id": aid, "index": i, "state": "UNKNOWN"})
-        if exit_doc is not None:
-            cs.exit_code = exit_doc.get("exit_code")
-            cs.node = exit_doc.get("node") or cs.node
-        if task is not None:
-            cs.slurm_state = task.state
-            cs.node = cs.node or task.node
-            cs.elapsed = task.elapsed
-            if cs.exit_code is None:
-                cs.exit_code = task.exit_code
-        in_view = aid is not None and (aid, i) in view
-        if task is not None and task.active and in_view:
-            cs.state = _pending_state(task)
-            cs.reason = task.reason if cs.state == "pending" else None
-        elif task is not None and (task.failed or task.state == "COMPLETED" or not task.active):
-            tail = _log_tail(_log_path(root, aid, i))
-            cs.state = "failed"
-            if task.state == "COMPLETED":
-                cs.reason = f"slurm COMPLETED: task {i} of job {aid} wrote no result (see its log)"
-            else:
-                cs.reason = slurm.describe_failure(task)
-            verdict = _slurm_line(tail)
-            if verdict and verdict not in cs.reason:
-                cs.reason += f"; {verdict}"
-            cs.detail = tail
-        elif exit_doc is not None:
-            cs.state = "failed"
-            cs.reason = (
-                f"task {i} of job {aid} exited with code {exit_doc.get('exit_code')} on node {exit_doc.get('node')} "
-                "and wrote no result"
-            )
-            cs.detail = _log_tail(_log_path(root, aid, i))
-        elif asked and aid:
-            cs.state = "failed"
-            cs.reason = (
-                f"lost: the scheduler no longer knows task {i} of job {aid} and it left no result "
-                "(cancelled while pending, or finished longer ago than MinJobAge)"
-            )
-            cs.detail = _log_tail(_log_path(root, aid, i))
+        elif doc is not None:
+            _from_result(cs, doc, _exit_doc(root, cs), root)
         else:
-            cs.state = "unknown"
-            cs.reason = "no result yet; the scheduler could not be asked"
+            task = _task(cs, view, observed, new_observed)
+            _from_scheduler(cs, task, _exit_doc(root, cs), root, in_view=(cs.array_job_id, i) in view, asked=asked)
         cells.append(cs)
     if new_observed != observed:
         try:
@@ -751,6 +693,111 @@ def status(sub: Submission, *, ask_scheduler: bool = True) -> FleetStatus:
         except (WorkbenchError, OSError) as exc:  # read-only fleet dir: the status stands, it is not remembered
             notes.append(f"could not keep the scheduler's view in {root / OBSERVED}: {exc}")
     return FleetStatus(sub, cells, asked, notes)
+
+
+def _read_results(
+    sub: Submission, plans: list[tuple[PartitionPlan, int, ArrayJob | None]], results: dict[tuple[str, int], Any]
+) -> None:
+    """Add to ``results`` the result files now present for the cells it does not have yet."""
+    for plan, i, _ in plans:
+        if (plan.name, i) not in results:
+            doc = _result_doc(sub.fleet_dir, plan.name, i, sub.sweep_id)
+            if doc is not None:
+                results[(plan.name, i)] = doc
+
+
+def _exit_doc(root: Path, cs: CellStatus) -> dict[str, Any] | None:
+    """The exit file the task's script wrote, when it is of this attempt."""
+    doc = _read_json(root / "exits" / cs.partition / f"{cs.index:04d}.json")
+    aid = cs.array_job_id
+    if not isinstance(doc, dict) or (aid and str(doc.get("array_job_id") or aid) != aid):
+        return None
+    return doc
+
+
+def _from_result(cs: CellStatus, doc: dict[str, Any], exit_doc: dict[str, Any] | None, root: Path) -> None:
+    """A cell with a result file: done, or failed with the runner's error."""
+    r = doc.get("result") or {}
+    cs.result = doc
+    cs.node = _short(doc.get("host")) or (exit_doc or {}).get("node")
+    cs.exit_code = (exit_doc or {}).get("exit_code")
+    if r.get("status") == "ok":
+        cs.state = "done"
+    else:
+        cs.state = "failed"
+        cs.reason = str(r.get("error") or "the cell failed")
+        cs.detail = r.get("error_detail") or _log_tail(_log_path(root, cs.array_job_id, cs.index))
+
+
+def _task(
+    cs: CellStatus,
+    view: dict[tuple[str, int], slurm.TaskState],
+    observed: dict[str, Any],
+    new_observed: dict[str, Any],
+) -> slurm.TaskState | None:
+    """The scheduler's word on a cell's task: what it says now (noted in ``new_observed``), or what it said
+    before (``observed``) for this attempt."""
+    aid, i = cs.array_job_id, cs.index
+    okey = f"{cs.partition}/{i}"
+    task = view.get((aid, i)) if aid is not None else None
+    seen = observed.get(okey) if isinstance(observed.get(okey), dict) else None
+    if seen and seen.get("array_job_id") != aid:
+        seen = None
+    if task is not None:
+        new_observed[okey] = {"array_job_id": aid, "task": task.to_dict(), "seen": now_iso()}
+    elif seen is not None:
+        task = slurm.TaskState.from_dict(seen.get("task") or {"array_job_id": aid, "index": i, "state": "UNKNOWN"})
+    return task
+
+
+def _from_scheduler(
+    cs: CellStatus,
+    task: slurm.TaskState | None,
+    exit_doc: dict[str, Any] | None,
+    root: Path,
+    *,
+    in_view: bool,
+    asked: bool,
+) -> None:
+    """A cell without a result: pending or running while the scheduler has it, else failed with the reason."""
+    aid, i = cs.array_job_id, cs.index
+    if exit_doc is not None:
+        cs.exit_code = exit_doc.get("exit_code")
+        cs.node = exit_doc.get("node") or cs.node
+    if task is not None:
+        cs.slurm_state = task.state
+        cs.node = cs.node or task.node
+        cs.elapsed = task.elapsed
+        if cs.exit_code is None:
+            cs.exit_code = task.exit_code
+    if task is not None and task.active and in_view and aid is not None:
+        cs.state = _pending_state(task)
+        cs.reason = task.reason if cs.state == "pending" else None
+        return
+    ended = task is not None and (task.failed or task.state == "COMPLETED" or not task.active)
+    if not ended and exit_doc is None and not (asked and aid):
+        cs.reason = "no result yet; the scheduler could not be asked"
+        return
+    cs.state = "failed"
+    cs.detail = _log_tail(_log_path(root, aid, i))
+    if task is not None and ended:
+        if task.state == "COMPLETED":
+            cs.reason = f"slurm COMPLETED: task {i} of job {aid} wrote no result (see its log)"
+        else:
+            cs.reason = slurm.describe_failure(task)
+        verdict = _slurm_line(cs.detail)
+        if verdict and verdict not in cs.reason:
+            cs.reason += f"; {verdict}"
+    elif exit_doc is not None:
+        cs.reason = (
+            f"task {i} of job {aid} exited with code {exit_doc.get('exit_code')} on node {exit_doc.get('node')} "
+            "and wrote no result"
+        )
+    else:
+        cs.reason = (
+            f"lost: the scheduler no longer knows task {i} of job {aid} and it left no result "
+            "(cancelled while pending, or finished longer ago than MinJobAge)"
+        )
 
 
 def _result_doc(root: Path, partition: str, index: int, sweep_id: str) -> dict[str, Any] | None:
@@ -763,223 +810,6 @@ def _result_doc(root: Path, partition: str, index: int, sweep_id: str) -> dict[s
 
 def _short(host: Any) -> str | None:
     return str(host).split(".", 1)[0] if host else None
-
-
-# ================================================================================================ collect
-def record_run_id(sweep_id: str, fingerprint: str) -> str:
-    """The history run id of a fleet sweep's record for one machine: stable, so collecting again replaces it."""
-    return hashlib.sha256(f"fleet|{sweep_id}|{fingerprint}".encode()).hexdigest()[:12]
-
-
-@dataclass
-class CollectReport:
-    """What :func:`collect` did: one entry per record (run_id, fingerprint, machine, nodes, ok, failed, state,
-    action: "added" | "updated" | "unchanged"), cells still outstanding, failed cells no machine could be named for."""
-
-    sweep_id: str
-    records: list[dict[str, Any]]
-    outstanding: int
-    unfiled: list[dict[str, Any]]
-    notes: list[str] = field(default_factory=list)
-
-    def to_dict(self) -> dict[str, Any]:
-        return {
-            "sweep_id": self.sweep_id,
-            "records": self.records,
-            "outstanding": self.outstanding,
-            "unfiled": self.unfiled,
-            "notes": self.notes,
-        }
-
-
-def _node_systems(root: Path) -> dict[str, dict[str, Any]]:
-    out: dict[str, dict[str, Any]] = {}
-    for path in sorted((root / "nodes").glob("*.json")):
-        doc = _read_json(path)
-        if isinstance(doc, dict) and doc.get("fingerprint"):
-            out[path.stem] = doc
-    return out
-
-
-def _error_result(sub: Submission, cs: CellStatus) -> EngineResult:
-    return failed_result(
-        cs.cell, sub.spec.model, cs.reason or "the task failed", device=sub.spec.device, detail=cs.detail
-    )
-
-
-def build_records(st: FleetStatus) -> tuple[list[RunRecord], list[CellStatus]]:
-    """The history records of the finished cells in ``st``: one :class:`RunRecord` (kind "sweep") per machine
-    fingerprint, run id :func:`record_run_id`, results in cell order (each result's ``cell`` names its key,
-    partition, node and Slurm task). Failed cells without a result are filed under their node's machine
-    (``nodes/<node>.json``, or another result from that node); those that never reached a node are returned apart."""
-    sub = st.submission
-    root = sub.fleet_dir
-    nodes = _node_systems(root)
-    host_fp: dict[str, tuple[str, dict[str, Any]]] = {}
-    for node, system in nodes.items():
-        host_fp[node] = (str(system["fingerprint"]), system)
-    for cs in st.cells:
-        system = (cs.result or {}).get("system") or {}
-        if system.get("fingerprint") and cs.node:
-            host_fp.setdefault(cs.node, (str(system["fingerprint"]), system))
-
-    groups: dict[str, list[CellStatus]] = {}
-    systems: dict[str, dict[str, Any]] = {}
-    unfiled: list[CellStatus] = []
-    for cs in st.cells:
-        if not cs.finished:
-            continue
-        fp: str | None = None
-        if cs.result is not None and ((cs.result.get("system") or {}).get("fingerprint")):
-            fp = str(cs.result["system"]["fingerprint"])
-            systems.setdefault(fp, cs.result["system"])
-        elif cs.node and cs.node in host_fp:
-            fp, system = host_fp[cs.node]
-            systems.setdefault(fp, system)
-        if fp is None:
-            unfiled.append(cs)
-            continue
-        groups.setdefault(fp, []).append(cs)
-
-    # which partitions ran on one machine only (then their outstanding cells belong to that machine's record)
-    part_fps: dict[str, set[str]] = {}
-    for fp, members in groups.items():
-        for cs in members:
-            part_fps.setdefault(cs.partition, set()).add(fp)
-    outstanding: dict[str, int] = {}
-    for cs in st.cells:
-        if not cs.finished:
-            outstanding[cs.partition] = outstanding.get(cs.partition, 0) + 1
-
-    records: list[RunRecord] = []
-    for fp, members in groups.items():
-        members.sort(key=lambda c: (c.index, list(sub.partitions).index(c.partition)))
-        with_doc = [c for c in members if c.result is not None]
-        first = with_doc[0].result if with_doc else None
-        system = dict(systems.get(fp) or {})
-        results: list[EngineResult] = []
-        for cs in members:
-            if cs.result is not None:
-                r = EngineResult.from_dict(cs.result["result"])
-            else:
-                r = _error_result(sub, cs)
-            r.cell = {
-                **(dict(r.cell) if isinstance(r.cell, dict) else cs.cell.to_dict()),
-                "key": cs.cell.key(),
-                "index": cs.index,
-                "partition": cs.partition,
-                "node": cs.node,
-                "slurm_job": cs.job,
-            }
-            results.append(r)
-        partitions = sorted({c.partition for c in members}, key=list(sub.partitions).index)
-        pending = sum(outstanding.get(p, 0) for p in partitions if part_fps.get(p) == {fp})
-        ok = sum(1 for r in results if r.ok)
-        state = "running" if pending else ("complete" if ok else "failed")
-        starts = [str(c.result.get("started")) for c in with_doc if c.result and c.result.get("started")]
-        ends = [str(c.result.get("finished")) for c in with_doc if c.result and c.result.get("finished")]
-        node_names = sorted({c.node for c in members if c.node})
-        elapsed = _span_s(min(starts), max(ends)) if starts and ends else None
-        versions = dict((first or {}).get("versions") or system.get("versions") or {})
-        records.append(
-            RunRecord(
-                run_id=record_run_id(sub.sweep_id, fp),
-                created=sub.created,
-                model=dict((first or {}).get("model") or {"name": sub.spec.model}),
-                config=dict((first or {}).get("config") or {}),
-                system=system,
-                versions=versions,
-                results=results,
-                tags=list(dict.fromkeys([*sub.spec.tags, "fleet"])),
-                note=sub.spec.note,
-                kind="sweep",
-                sweep={
-                    "spec": sub.spec.to_dict(),
-                    "state": state,
-                    "cells_total": len(members) + pending,
-                    "cells_done": len(members),
-                    "pid": None,
-                    "host": ",".join(node_names) or None,
-                    "elapsed_s": elapsed,
-                    "started": min(starts) if starts else sub.created,
-                    "memory_search": {},
-                    "fleet": {
-                        "backend": "slurm",
-                        "sweep_id": sub.sweep_id,
-                        "fleet_dir": str(sub.fleet_dir),
-                        "partitions": partitions,
-                        "nodes": node_names,
-                        "jobs": {p: sub.job_ids().get(p, []) for p in partitions},
-                        "fingerprint": fp,
-                    },
-                },
-            )
-        )
-    records.sort(key=lambda r: r.run_id)
-    return records, unfiled
-
-
-def _span_s(start: str, end: str) -> float | None:
-    import datetime as _dt
-
-    try:
-        a = _dt.datetime.fromisoformat(start)
-        b = _dt.datetime.fromisoformat(end)
-        return round((b - a).total_seconds(), 3)
-    except (TypeError, ValueError):
-        return None
-
-
-def _same(stored: RunRecord, new: RunRecord) -> bool:
-    a = json.loads(json.dumps(stored.to_dict(), sort_keys=True, default=str))
-    b = json.loads(json.dumps(new.to_dict(), sort_keys=True, default=str))
-    return bool(a == b)
-
-
-def collect(sub: Submission, store: StoreLike, *, st: FleetStatus | None = None) -> CollectReport:
-    """Import the finished cells of ``sub`` into the history through ``store`` (one ``put`` per machine record).
-
-    Idempotent: the run ids are deterministic and ``put`` replaces a stored record with the same id; a record
-    equal to the stored one is not written again ("unchanged"). Cells still pending or running are not imported;
-    collect again later and the record is replaced with the fuller one.
-    """
-    st = st if st is not None else status(sub)
-    records, unfiled = build_records(st)
-    entries: list[dict[str, Any]] = []
-    for rec in records:
-        try:
-            stored: RunRecord | None = store.get(rec.run_id)
-        except WorkbenchError:
-            stored = None
-        if stored is not None and stored.run_id != rec.run_id:
-            stored = None  # a prefix match on another run
-        if stored is not None and _same(stored, rec):
-            action = "unchanged"
-        else:
-            store.put(rec)
-            action = "updated" if stored is not None else "added"
-        fleet = (rec.sweep or {}).get("fleet") or {}
-        entries.append(
-            {
-                "run_id": rec.run_id,
-                "fingerprint": fleet.get("fingerprint"),
-                "cpu_model": (rec.system.get("cpu") or {}).get("model") or rec.system.get("cpu_model"),
-                "nodes": fleet.get("nodes"),
-                "partitions": fleet.get("partitions"),
-                "ok": sum(1 for r in rec.results if r.ok),
-                "failed": sum(1 for r in rec.results if not r.ok),
-                "state": (rec.sweep or {}).get("state"),
-                "action": action,
-            }
-        )
-    outstanding = sum(1 for c in st.cells if not c.finished)
-    return CollectReport(
-        sub.sweep_id,
-        entries,
-        outstanding,
-        [{"partition": c.partition, "index": c.index, "label": c.cell.label(), "reason": c.reason} for c in unfiled],
-        list(st.notes),
-    )
 
 
 # ================================================================================================ resubmit
