@@ -14,7 +14,7 @@ import sys
 from typing import Any, Sequence
 
 from workbench import __version__
-from workbench.cli.args import Parser
+from workbench.cli.args import Parser, add_args, add_command
 from workbench.errors import UsageError, WorkbenchError
 
 EPILOG = """\
@@ -43,19 +43,16 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--version", action="version", version=f"workbench {__version__}")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=Parser)
 
-    p = sub.add_parser("ui", help="open the terminal UI (the default with no command)")
+    p = add_command(sub, "ui", cmd_ui, help="open the terminal UI (the default with no command)")
     p.add_argument("--model", "-m", help="preselect a model (built-in name or file)")
-    p.set_defaults(func=cmd_ui)
 
     from workbench.cli import doctor, fleet, history, info, matrix, parity, recommend, report, run, size, sweep, watch
 
     for module in (run, parity, info, doctor, watch, size, matrix, sweep, recommend, fleet, report):
         module.register(sub)
 
-    p = sub.add_parser("serve", help="serve the UI to a browser (textual-serve), on 127.0.0.1 by default")
-    p.add_argument("--host", default="127.0.0.1")
-    p.add_argument("--port", type=int, default=8000)
-    p.set_defaults(func=cmd_serve)
+    p = add_command(sub, "serve", cmd_serve, help="serve the UI to a browser (textual-serve), on 127.0.0.1 by default")
+    add_args(p, ("--host", None, {"default": "127.0.0.1"}), ("--port", None, {"type": int, "default": 8000}))
     history.register(sub)
     return parser
 

@@ -14,11 +14,10 @@ import json
 import sys
 from typing import Any
 
+from workbench.cli.args import RAW, add_command, add_switches
 from workbench.units import json_safe
 
 __all__ = ["register", "cmd_list", "cmd_status", "cmd_collect", "cmd_resubmit"]
-
-_FMT = argparse.RawDescriptionHelpFormatter
 
 
 def _print_json(doc: Any) -> None:
@@ -79,12 +78,18 @@ def cmd_resubmit(args: argparse.Namespace) -> int:
     return 0
 
 
+_SWEEP_ID = "sweep id, unique prefix, or the sweep's fleet directory"
+_JSON = ("--json", "machine-readable output")
+
+
 def register(sub: Any) -> None:
     """Add ``fleet`` (list/status/collect/resubmit) to the main CLI's subparsers."""
-    fleet = sub.add_parser(
+    fleet = add_command(
+        sub,
         "fleet",
+        cmd_list,
         help="sweeps running on a cluster (Slurm): status, collect, resubmit failures",
-        formatter_class=_FMT,
+        formatter_class=RAW,
         description="Follow sweeps submitted with `workbench sweep ... --on slurm --partition P1,P2`: every cell is "
         "one Slurm array task whose result lands in the sweep's fleet directory. See docs/fleet.md.",
         epilog="examples:\n"
@@ -95,43 +100,47 @@ def register(sub: Any) -> None:
         "  workbench compare --by machine -m resnet50",
     )
     fsub = fleet.add_subparsers(dest="fleet_command", metavar="COMMAND")
-    fleet.set_defaults(func=cmd_list, json=False)
+    fleet.set_defaults(json=False)
 
-    p = fsub.add_parser("list", help="sweeps submitted from here, newest first")
-    p.add_argument("--json", action="store_true", help="machine-readable output")
-    p.set_defaults(func=cmd_list)
+    p = add_command(fsub, "list", cmd_list, help="sweeps submitted from here, newest first")
+    add_switches(p, _JSON)
 
-    p = fsub.add_parser(
+    p = add_command(
+        fsub,
         "status",
+        cmd_status,
         help="where each cell of a sweep is (pending, running, done, failed and why)",
         description="Each cell on each partition: its Slurm task, node, state, p50 once done, and for a failure "
         "the scheduler's reason (time limit, node failure, preemption, cancellation, non-zero exit). "
         "Exits 1 when some cell failed.",
     )
-    p.add_argument("id", metavar="ID", help="sweep id, unique prefix, or the sweep's fleet directory")
-    p.add_argument("--failed-only", action="store_true", help="list only cells that are not done")
-    p.add_argument("--json", action="store_true", help="machine-readable output")
-    p.set_defaults(func=cmd_status)
+    p.add_argument("id", metavar="ID", help=_SWEEP_ID)
+    add_switches(p, ("--failed-only", "list only cells that are not done"), _JSON)
 
-    p = fsub.add_parser(
+    p = add_command(
+        fsub,
         "collect",
+        cmd_collect,
         help="import finished cells into the history (one record per machine; idempotent)",
         description="Import the finished cells (and failed ones, as error rows) into the history: one sweep record "
         "per machine fingerprint, with the fingerprint of the node that ran it. Collecting again replaces those "
         "records (same run ids): no duplicates, and a partial collect grows as cells finish.",
     )
-    p.add_argument("id", metavar="ID", help="sweep id, unique prefix, or the sweep's fleet directory")
-    p.add_argument("--json", action="store_true", help="machine-readable output")
-    p.set_defaults(func=cmd_collect)
+    p.add_argument("id", metavar="ID", help=_SWEEP_ID)
+    add_switches(p, _JSON)
 
-    p = fsub.add_parser(
+    p = add_command(
+        fsub,
         "resubmit",
+        cmd_resubmit,
         help="rerun the failed cells of a sweep",
         description="Submit the failed cells again: per partition one array job over exactly their indices, with "
         "the same script. Cells pending, running or done are left alone.",
     )
-    p.add_argument("id", metavar="ID", help="sweep id, unique prefix, or the sweep's fleet directory")
-    p.add_argument("--failed", action="store_true", help="rerun the cells that failed (required)")
-    p.add_argument("--dry-run", action="store_true", help="print the sbatch commands, submit nothing")
-    p.add_argument("--json", action="store_true", help="machine-readable output")
-    p.set_defaults(func=cmd_resubmit)
+    p.add_argument("id", metavar="ID", help=_SWEEP_ID)
+    add_switches(
+        p,
+        ("--failed", "rerun the cells that failed (required)"),
+        ("--dry-run", "print the sbatch commands, submit nothing"),
+        _JSON,
+    )

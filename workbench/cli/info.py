@@ -6,25 +6,27 @@ import argparse
 import json
 from typing import Any
 
+from workbench.cli.args import add_command, add_switches
+
+_JSON = ("--json", "machine-readable output")
+
 
 def register(sub: Any) -> None:
-    p = sub.add_parser("engines", help="engines installed here, their versions and devices")
-    p.add_argument("--json", action="store_true", help="machine-readable output")
-    p.add_argument("--quick", action="store_true", help="do not import engines to probe their devices")
-    p.add_argument(
-        "--options",
-        action="store_true",
-        help="list the options each engine declares (for --engine-option ENGINE.NAME=VALUE); imports no engine",
+    p = add_command(sub, "engines", cmd_engines, help="engines installed here, their versions and devices")
+    add_switches(
+        p,
+        _JSON,
+        ("--quick", "do not import engines to probe their devices"),
+        (
+            "--options",
+            "list the options each engine declares (for --engine-option ENGINE.NAME=VALUE); imports no engine",
+        ),
     )
-    p.set_defaults(func=cmd_engines)
-
-    p = sub.add_parser("models", help="built-in models")
-    p.add_argument("--json", action="store_true", help="machine-readable output")
-    p.set_defaults(func=cmd_models)
-
-    p = sub.add_parser("sysinfo", help="what this machine is: CPU, ISA flags, NUMA, memory, governor, GPUs")
-    p.add_argument("--json", action="store_true", help="machine-readable output")
-    p.set_defaults(func=cmd_sysinfo)
+    add_switches(add_command(sub, "models", cmd_models, help="built-in models"), _JSON)
+    p = add_command(
+        sub, "sysinfo", cmd_sysinfo, help="what this machine is: CPU, ISA flags, NUMA, memory, governor, GPUs"
+    )
+    add_switches(p, _JSON)
 
 
 def cmd_engine_options(args: argparse.Namespace) -> int:

@@ -8,7 +8,7 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from workbench.cli.args import engines_list, number
+from workbench.cli.args import add_args, add_command, add_files, add_switches, engines_list, number
 
 
 def _items(value: str) -> tuple[str, ...]:
@@ -19,8 +19,10 @@ def _items(value: str) -> tuple[str, ...]:
 
 
 def register(sub: Any) -> None:
-    p = sub.add_parser(
+    p = add_command(
+        sub,
         "matrix",
+        cmd_matrix,
         help="what runs here: models × engines × precisions → works / unsupported / failed",
         description="Attempt every model × engine × device × precision the way a run would: prepare the model "
         "(export, convert, quantize for int8; cached), load it in the engine's benchmark process and run one "
@@ -29,28 +31,29 @@ def register(sub: Any) -> None:
         "workbench version and machine; --refresh attempts them again. Exit 0 when the matrix was produced "
         "(failed cells included), 2 on bad input, 130 when interrupted (finished cells stay cached).",
     )
-    p.add_argument(
-        "--models",
-        "-m",
-        type=_items,
-        default=None,
-        help="comma-separated built-in names or model files, or 'all' for every built-in "
-        "(default resnet18,mobilenet_v3_small,distilbert: every cell exports its model, which takes a while)",
+    add_args(
+        p,
+        (
+            "--models -m",
+            "comma-separated built-in names or model files, or 'all' for every built-in "
+            "(default resnet18,mobilenet_v3_small,distilbert: every cell exports its model, which takes a while)",
+            {"type": _items, "default": None},
+        ),
+        ("--engines -e", "comma-separated engines (default: all installed)", {"type": engines_list, "default": None}),
+        (
+            "--precisions -p",
+            "comma-separated: fp32,bf16,fp16,int8 (default fp32)",
+            {"type": _items, "default": ("fp32",)},
+        ),
+        ("--device --devices", "default cpu", {"dest": "devices", "type": _items, "default": ("cpu",)}),
     )
-    p.add_argument(
-        "--engines", "-e", type=engines_list, default=None, help="comma-separated engines (default: all installed)"
+    add_switches(p, ("--refresh", "attempt every cell again instead of using the cache"))
+    add_args(
+        p,
+        ("--timeout", "seconds each cell's preparation and load may take (600)", {"type": number, "default": 600.0}),
     )
-    p.add_argument(
-        "--precisions", "-p", type=_items, default=("fp32",), help="comma-separated: fp32,bf16,fp16,int8 (default fp32)"
-    )
-    p.add_argument("--device", "--devices", dest="devices", type=_items, default=("cpu",), help="default cpu")
-    p.add_argument("--refresh", action="store_true", help="attempt every cell again instead of using the cache")
-    p.add_argument(
-        "--timeout", type=number, default=600.0, help="seconds each cell's preparation and load may take (600)"
-    )
-    p.add_argument("--json", action="store_true", help="every cell as JSON on stdout instead of the table")
-    p.add_argument("--markdown", metavar="FILE", help="also write the table as Markdown to FILE")
-    p.set_defaults(func=cmd_matrix)
+    add_switches(p, ("--json", "every cell as JSON on stdout instead of the table"))
+    add_files(p, ("--markdown", "also write the table as Markdown to FILE"))
 
 
 def cmd_matrix(args: argparse.Namespace) -> int:

@@ -7,18 +7,22 @@ import json
 from typing import Any
 
 from workbench.cli.args import (
+    add_command,
     add_engine_option_arg,
-    add_help_with_engine_options,
     add_input_args,
     add_model_args,
+    add_switches,
     add_tolerance_args,
     input_request,
 )
 
 
 def register(sub: Any) -> None:
-    p = sub.add_parser(
+    p = add_command(
+        sub,
         "parity",
+        cmd_parity,
+        engine_help=True,
         help="check that engines compute the same outputs",
         description="Feed one identical input (seeded generated values, or the ones given with --input/--inputs) "
         "to every engine and compare each output with the reference "
@@ -26,15 +30,12 @@ def register(sub: Any) -> None:
         "error, relative L2 error, top-1 agreement (over the items whose reference top-1 is not a near-tie), per "
         "output. Tolerances depend on the precision (docs/methodology.md; --rtol/--atol override them). "
         "Exit 0 when all pass, 1 when any fails.",
-        add_help=False,
     )
-    add_help_with_engine_options(p)
     add_model_args(p, engines_default="torch,onnxruntime,openvino")
     add_engine_option_arg(p)
     add_tolerance_args(p)
     add_input_args(p)
-    p.add_argument("--json", action="store_true", help="machine-readable output (with every output's results)")
-    p.set_defaults(func=cmd_parity)
+    add_switches(p, ("--json", "machine-readable output (with every output's results)"))
 
 
 def cmd_parity(args: argparse.Namespace) -> int:

@@ -22,7 +22,17 @@ import time
 from dataclasses import replace
 from typing import TYPE_CHECKING, Any, Sequence
 
-from workbench.cli.args import cpu_list, engines_list, number, positive_int, shape_arg
+from workbench.cli.args import (
+    RAW,
+    add_args,
+    add_command,
+    add_switches,
+    cpu_list,
+    engines_list,
+    number,
+    positive_int,
+    shape_arg,
+)
 from workbench.errors import UsageError
 
 if TYPE_CHECKING:  # pragma: no cover
@@ -80,64 +90,92 @@ def _words(value: str) -> tuple[str, ...]:
 
 def register(sub: Any) -> None:
     """Add the command to the main CLI's subparsers."""
-    p = sub.add_parser(
+    p = add_command(
+        sub,
         "recommend",
+        cmd_recommend,
         help="search engines × precisions × threads × streams × batch for the best configuration",
         description="Find the best configuration of a model on this machine for an objective — latency (p50 at "
         "batch 1), throughput (items/s, batches up to --max-batch) or memory (peak RSS of the benchmark process) "
         "— without measuring every combination, and compare it with torch eager fp32 measured in the same command.",
         epilog=EXAMPLES,
-        formatter_class=argparse.RawDescriptionHelpFormatter,
+        formatter_class=RAW,
     )
-    p.add_argument("--model", "-m", required=True, help="built-in model name or a model file")
-    p.add_argument(
-        "--engines", "-e", type=engines_list, default=None,
-        help="comma-separated engines to search (default: torch,onnxruntime,openvino, those installed)",
-    )  # fmt: skip
-    p.add_argument(
-        "--objective", "-o", default="latency", metavar="latency|throughput|memory",
-        help="what to optimise; several comma-separated (default latency)",
-    )  # fmt: skip
-    p.add_argument(
-        "--latency-budget", type=number, default=None, metavar="MS",
-        help="p99 per inference call a throughput or memory winner must stay within (ms)",
-    )  # fmt: skip
-    p.add_argument(
-        "--time-budget", type=number, default=None, metavar="MIN",
-        help="minutes of measuring the search may use; it stops there and says so (default: no limit)",
-    )  # fmt: skip
-    p.add_argument(
-        "--max-drift", type=number, default=None, metavar="REL_L2",
-        help="largest output drift (relative L2 against the fp32 reference) a winner may have",
-    )  # fmt: skip
-    p.add_argument(
-        "--precisions", "-p", type=_words, default=("fp32", "bf16", "int8"),
-        help="precisions to consider, where each engine offers them (default fp32,bf16,int8)",
-    )  # fmt: skip
-    p.add_argument("--cores", "-c", type=cpu_list, default=None, help="the core pool, e.g. 0-7 (default: all allowed)")
-    p.add_argument(
-        "--duration", "-d", type=_duration, default=(3.0, None), metavar="SECONDS|tiny|short|standard",
-        help="measured seconds of the confirmation and baseline runs; halving starts at 1/6 of it (default 3; "
-        "tiny = 0.3 s, short = 1 s)",
-    )  # fmt: skip
-    p.add_argument("--warmup", type=number, default=None, help="warm-up seconds per evaluation (default 0.5)")
-    p.add_argument("--iterations", type=positive_int, default=10, help="minimum measured iterations per run (10)")
-    p.add_argument("--max-batch", type=positive_int, default=32, help="largest batch the throughput search tries (32)")
-    p.add_argument("--shape", action="append", type=shape_arg, default=[], metavar="NAME=DIMS", help="bind an input")
-    p.add_argument("--seed", type=int, default=0, help="seed for built-in weights and inputs (default 0)")
-    p.add_argument("--json", metavar="FILE", help="write the recommendation as JSON to FILE (- for stdout)")
-    p.add_argument("--no-chart", action="store_true", help="no Pareto chart")
-    p.add_argument("--no-save", action="store_true", help="do not save the recommendation to the history")
-    p.add_argument("--tag", action="append", default=[], help="tag the saved sweep (repeatable)")
-    p.add_argument("--note", help="a note stored with the saved sweep")
-    p.add_argument("--quiet", "-q", action="store_true", help="no progress on stderr")
-    # issue #13: from stored results (e.g. a fleet sweep collected from a cluster) instead of measuring here
-    p.add_argument(
-        "--across-machines", action="store_true",
-        help="measure nothing: the best machine (node type) per objective from the stored results of --model, "
-        "with each machine's best configuration and the spread (objectives latency, throughput; docs/fleet.md)",
-    )  # fmt: skip
-    p.set_defaults(func=cmd_recommend)
+    add_args(
+        p,
+        ("--model -m", "built-in model name or a model file", {"required": True}),
+        (
+            "--engines -e",
+            "comma-separated engines to search (default: torch,onnxruntime,openvino, those installed)",
+            {"type": engines_list, "default": None},
+        ),
+        (
+            "--objective -o",
+            "what to optimise; several comma-separated (default latency)",
+            {"default": "latency", "metavar": "latency|throughput|memory"},
+        ),
+        (
+            "--latency-budget",
+            "p99 per inference call a throughput or memory winner must stay within (ms)",
+            {"type": number, "default": None, "metavar": "MS"},
+        ),
+        (
+            "--time-budget",
+            "minutes of measuring the search may use; it stops there and says so (default: no limit)",
+            {"type": number, "default": None, "metavar": "MIN"},
+        ),
+        (
+            "--max-drift",
+            "largest output drift (relative L2 against the fp32 reference) a winner may have",
+            {"type": number, "default": None, "metavar": "REL_L2"},
+        ),
+        (
+            "--precisions -p",
+            "precisions to consider, where each engine offers them (default fp32,bf16,int8)",
+            {"type": _words, "default": ("fp32", "bf16", "int8")},
+        ),
+        ("--cores -c", "the core pool, e.g. 0-7 (default: all allowed)", {"type": cpu_list, "default": None}),
+    )
+    _add_measure_args(p)
+
+
+def _add_measure_args(p: argparse.ArgumentParser) -> None:
+    """How long each evaluation measures, what the search may try, and what is written and kept."""
+    add_args(
+        p,
+        (
+            "--duration -d",
+            "measured seconds of the confirmation and baseline runs; halving starts at 1/6 of it (default 3; "
+            "tiny = 0.3 s, short = 1 s)",
+            {"type": _duration, "default": (3.0, None), "metavar": "SECONDS|tiny|short|standard"},
+        ),
+        ("--warmup", "warm-up seconds per evaluation (default 0.5)", {"type": number, "default": None}),
+        ("--iterations", "minimum measured iterations per run (10)", {"type": positive_int, "default": 10}),
+        ("--max-batch", "largest batch the throughput search tries (32)", {"type": positive_int, "default": 32}),
+        ("--shape", "bind an input", {"action": "append", "type": shape_arg, "default": [], "metavar": "NAME=DIMS"}),
+        ("--seed", "seed for built-in weights and inputs (default 0)", {"type": int, "default": 0}),
+        ("--json", "write the recommendation as JSON to FILE (- for stdout)", {"metavar": "FILE"}),
+    )
+    add_switches(
+        p,
+        ("--no-chart", "no Pareto chart"),
+        ("--no-save", "do not save the recommendation to the history"),
+    )
+    add_args(
+        p,
+        ("--tag", "tag the saved sweep (repeatable)", {"action": "append", "default": []}),
+        ("--note", "a note stored with the saved sweep", {}),
+    )
+    add_switches(
+        p,
+        ("--quiet -q", "no progress on stderr"),
+        # issue #13: from stored results (e.g. a fleet sweep collected from a cluster) instead of measuring here
+        (
+            "--across-machines",
+            "measure nothing: the best machine (node type) per objective from the stored results of --model, "
+            "with each machine's best configuration and the spread (objectives latency, throughput; docs/fleet.md)",
+        ),
+    )
 
 
 # ---- setting up --------------------------------------------------------------------------------------------------

@@ -22,6 +22,7 @@ import sys
 from pathlib import Path
 from typing import Any, Callable
 
+from workbench.cli.args import RAW, add_command, add_files, add_switches
 from workbench.errors import UsageError
 from workbench.result import RunRecord
 
@@ -131,8 +132,10 @@ def cmd_report(args: argparse.Namespace) -> int:
 
 
 def register(sub: Any) -> None:
-    p = sub.add_parser(
+    p = add_command(
+        sub,
         "report",
+        cmd_report,
         help="a run or sweep in the terminal, or as one self-contained HTML file, CSV, Markdown or JSON",
         description="Show a run or a sweep. Without a file option it is printed: a run's results table, or a "
         "sweep's cells, thread and batch scaling (speedup and parallel efficiency), precision gain, memory search, "
@@ -144,14 +147,16 @@ def register(sub: Any) -> None:
         epilog="examples:\n  workbench report latest\n  workbench report latest --html run.html\n"
         "  workbench report SWEEP_ID --html sweep.html --csv sweep.csv\n"
         "  workbench report result.json --markdown run.md",
-        formatter_class=argparse.RawDescriptionHelpFormatter,
+        formatter_class=RAW,
     )
     p.add_argument(
         "run", metavar="RUN", help="a run or sweep id or unique prefix, latest, latest~N, or a result JSON file"
     )
-    p.add_argument("--html", metavar="FILE", help="write the self-contained HTML report to FILE (atomically)")
-    p.add_argument("--csv", metavar="FILE", help="write CSV to FILE (a sweep: one row per cell)")
+    add_files(
+        p,
+        ("--html", "write the self-contained HTML report to FILE (atomically)"),
+        ("--csv", "write CSV to FILE (a sweep: one row per cell)"),
+    )
     p.add_argument("--markdown", "--md", metavar="FILE", dest="markdown", help="write the tables as Markdown to FILE")
-    p.add_argument("--json", metavar="FILE", help='write JSON to FILE (a sweep: the record plus "analysis")')
-    p.add_argument("--no-charts", action="store_true", help="print without the terminal charts")
-    p.set_defaults(func=cmd_report)
+    add_files(p, ("--json", 'write JSON to FILE (a sweep: the record plus "analysis")'))
+    add_switches(p, ("--no-charts", "print without the terminal charts"))

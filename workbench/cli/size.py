@@ -12,7 +12,7 @@ import tempfile
 from pathlib import Path
 from typing import Any, Sequence
 
-from workbench.cli.args import positive_int, shape_arg
+from workbench.cli.args import RAW, add_args, add_command, add_switches, positive_int, shape_arg
 from workbench.errors import ModelError, UsageError
 
 SIZE_PRECISIONS = ("fp32", "int8")
@@ -32,33 +32,37 @@ def precision_list(value: str) -> tuple[str, ...]:
 
 
 def register(sub: Any) -> None:
-    p = sub.add_parser(
+    p = add_command(
+        sub,
         "size",
+        cmd_size,
         help="parameters, on-disk and gzip -9 size of a model per engine format and precision",
         description="Prepare the model's artifacts (the fp32 exports and, for int8, the quantized files, cached like "
         "'workbench run' does) and print, per engine format and precision: parameters (stored weight elements), "
         "bytes on disk and bytes after gzip -9.",
         epilog="examples:\n  workbench size -m resnet50\n  workbench size -m resnet18 --precision fp32 --markdown",
-        formatter_class=argparse.RawDescriptionHelpFormatter,
+        formatter_class=RAW,
     )
-    p.add_argument("--model", "-m", required=True, help="built-in model name or a model file")
-    p.add_argument(
-        "--precision",
-        "-p",
-        type=precision_list,
-        default=SIZE_PRECISIONS,
-        help="comma-separated: fp32,int8 (default both)",
+    add_args(
+        p,
+        ("--model -m", "built-in model name or a model file", {"required": True}),
+        (
+            "--precision -p",
+            "comma-separated: fp32,int8 (default both)",
+            {"type": precision_list, "default": SIZE_PRECISIONS},
+        ),
+        ("--batch -b", "batch size the files are made for", {"type": positive_int, "default": 1}),
+        ("--shape", None, {"action": "append", "type": shape_arg, "default": [], "metavar": "NAME=DIMS"}),
+        ("--seed", "seed of built-in weights (default 0)", {"type": int, "default": 0}),
+        ("--calibration-samples", "int8 calibration samples", {"type": positive_int, "metavar": "N"}),
+        ("--calibration-data", "int8: calibrate on real data", {"metavar": "FILE.npz|DIR"}),
     )
-    p.add_argument("--batch", "-b", type=positive_int, default=1, help="batch size the files are made for")
-    p.add_argument("--shape", action="append", type=shape_arg, default=[], metavar="NAME=DIMS")
-    p.add_argument("--seed", type=int, default=0, help="seed of built-in weights (default 0)")
-    p.add_argument("--calibration-samples", type=positive_int, metavar="N", help="int8 calibration samples")
-    p.add_argument("--calibration-data", metavar="FILE.npz|DIR", help="int8: calibrate on real data")
-    out = p.add_mutually_exclusive_group()
-    out.add_argument("--json", action="store_true", help="print the rows as JSON")
-    out.add_argument("--markdown", action="store_true", help="print a markdown table")
+    add_switches(
+        p.add_mutually_exclusive_group(),
+        ("--json", "print the rows as JSON"),
+        ("--markdown", "print a markdown table"),
+    )
     p.add_argument("--timeout", type=float, default=1800.0, help="seconds the size measurement may take")
-    p.set_defaults(func=cmd_size)
 
 
 def measure(artifact: Any, precisions: Sequence[str], timeout: float) -> list[dict[str, Any]]:

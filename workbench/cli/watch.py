@@ -8,7 +8,7 @@ import sys
 import time
 from typing import Any
 
-from workbench.cli.args import number
+from workbench.cli.args import add_args, add_command, add_switches, number
 from workbench.errors import WorkbenchError
 from workbench.measure import events as ev
 from workbench.measure.live import follow, list_live_runs
@@ -112,11 +112,15 @@ def _sweep_event(event: Any, as_json: bool) -> int | None:
 
 
 def register(sub: Any) -> None:
-    p = sub.add_parser("watch", help="follow the live progress of a run or sweep started in another terminal")
-    p.add_argument("run_id", nargs="?", help="run or sweep id to follow (default: the newest in flight)")
-    p.add_argument("--wait", type=number, default=0.0, help="seconds to wait for a run to start (default 0)")
-    p.add_argument("--json", action="store_true", help="print events as JSON lines")
-    p.set_defaults(func=cmd_watch)
+    p = add_command(
+        sub, "watch", cmd_watch, help="follow the live progress of a run or sweep started in another terminal"
+    )
+    add_args(
+        p,
+        ("run_id", "run or sweep id to follow (default: the newest in flight)", {"nargs": "?"}),
+        ("--wait", "seconds to wait for a run to start (default 0)", {"type": number, "default": 0.0}),
+    )
+    add_switches(p, ("--json", "print events as JSON lines"))
 
 
 def cmd_watch(args: argparse.Namespace) -> int:
