@@ -1,6 +1,6 @@
 """Where the workbench keeps its state.
 
-``WORKBENCH_HOME``, when set, holds everything (cache, history, config, live event files) — tests and scripts use
+``WORKBENCH_HOME``, when set, holds everything (cache, history, live event files) — tests and scripts use
 it to stay hermetic. Otherwise the XDG base directories are used.
 """
 
@@ -62,10 +62,6 @@ def cache_dir() -> Path:
 def data_dir() -> Path:
     """The results history and saved samples (keep)."""
     return _state_dir("data", "XDG_DATA_HOME", ".local/share", "inference-workbench")
-
-
-def config_dir() -> Path:
-    return _state_dir("config", "XDG_CONFIG_HOME", ".config", "inference-workbench")
 
 
 def live_dir() -> Path:

@@ -32,7 +32,6 @@ from workbench.paths import atomic_write
 WORKS = "works"
 UNSUPPORTED = "unsupported"
 FAILED = "failed"
-STATUSES: tuple[str, ...] = (WORKS, UNSUPPORTED, FAILED)
 
 #: The models of a matrix when none are named. Small on purpose: every cell exports (and for int8 quantizes) its
 #: model, which on a 2-core box takes seconds to minutes per model; these three cover a small CNN, a mobile CNN with
