@@ -310,40 +310,7 @@ class SetupPane(VerticalScroll):
         box = self.query_one("#setup-engines", Vertical)
         previous = {cb.name: cb.value for cb in box.query(Checkbox)}
         box.remove_children()
-        boxes = []
-        for info in engines:
-            if info.installed:
-                label = Content.assemble((info.name, "bold"), (f" {info.version or ''}".rstrip(), "$text-muted"))
-                if previous:
-                    checked = previous.get(info.name, False)
-                elif self._selected_engines is not None:
-                    checked = info.name in self._selected_engines
-                else:
-                    checked = True
-                boxes.append(
-                    Checkbox(
-                        label,
-                        checked,
-                        id=_engine_id(info.name),
-                        name=info.name,
-                        tooltip=info.display_name,
-                        compact=True,
-                    )
-                )
-            else:
-                reason = info.note or "not available"
-                label = Content.assemble((info.name, "strike"), (f" — {reason}", "$text-muted"))
-                boxes.append(
-                    Checkbox(
-                        label,
-                        False,
-                        id=_engine_id(info.name),
-                        name=info.name,
-                        disabled=True,
-                        tooltip=reason,
-                        compact=True,
-                    )
-                )
+        boxes = [self._engine_box(info, previous) for info in engines]
         box.mount_all(boxes)
         self._build_options(engines, selected={str(cb.name) for cb in boxes if cb.value and not cb.disabled})
         devices: list[str] = ["cpu"]
@@ -355,6 +322,26 @@ class SetupPane(VerticalScroll):
         current = select.value if select.value is not Select.NULL else "cpu"
         select.set_options([(d, d) for d in devices])
         select.value = current if current in devices else "cpu"
+
+    def _engine_box(self, info: "EngineInfo", previous: Mapping[str | None, bool]) -> Checkbox:
+        """An installed engine's checkbox (ticked as before a re-discovery, as preselected, or by default), or a
+        struck-out, disabled one saying why the engine is not available."""
+        if info.installed:
+            label = Content.assemble((info.name, "bold"), (f" {info.version or ''}".rstrip(), "$text-muted"))
+            if previous:
+                checked = previous.get(info.name, False)
+            elif self._selected_engines is not None:
+                checked = info.name in self._selected_engines
+            else:
+                checked = True
+            tooltip, disabled = info.display_name, False
+        else:
+            tooltip = info.note or "not available"
+            label = Content.assemble((info.name, "strike"), (f" — {tooltip}", "$text-muted"))
+            checked, disabled = False, True
+        return Checkbox(
+            label, checked, id=_engine_id(info.name), name=info.name, disabled=disabled, tooltip=tooltip, compact=True
+        )
 
     def _build_options(self, engines: tuple["EngineInfo", ...], selected: set[str]) -> None:
         """One row per option the offered (installed) engines declare; typed values survive a re-discovery. The
