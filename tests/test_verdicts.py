@@ -129,10 +129,10 @@ def test_spread_for_prefers_the_same_configuration_then_the_model_then_the_machi
     key = {"model": "m", "engine": "onnxruntime", "precision": "fp32", "threads": 2, "batch": 1, "mode": "latency"}
     s = spread_for(entries, "p50", key)
     assert s.sigma == 0.02 and s.df == 9 and s.measured and "this configuration" in s.detail
-    s = spread_for(entries, "p50", {**key, "threads": 4})
-    assert s.sigma == 0.03 and "nearest" in s.detail
-    s = spread_for(entries, "p50", {**key, "model": "new"})
-    assert s.sigma == 0.08 and "largest on this machine" in s.detail
+    s = spread_for(entries, "p50", {**key, "threads": 4})  # the model's two measurements, pooled (9 + 9 df)
+    assert s.sigma == pytest.approx(math.sqrt((0.02**2 + 0.03**2) / 2)) and s.df == 18 and "pooled" in s.detail
+    s = spread_for(entries, "p50", {**key, "model": "new"})  # the whole machine, pooled by degrees of freedom
+    assert s.sigma == pytest.approx(math.sqrt((9 * 0.02**2 + 9 * 0.03**2 + 5 * 0.08**2) / 23)) and s.df == 23
     assert spread_for([], "p99", key) == ASSUMED["p99"] and not ASSUMED["p99"].measured
     assert spread_from_values([1.0]) is None
     sigma, df = spread_from_values([1.0, 1.1, 0.9])
@@ -186,7 +186,7 @@ def test_aa_runs_that_drift_between_processes_get_no_verdict_and_a_real_change_d
 @pytest.mark.usefixtures("test_engines")
 def test_doctor_aa_measures_and_stores_the_spread_and_compare_uses_it(monkeypatch):
     monkeypatch.setenv("WB_DRIFT_US", "300")
-    factors = iter([1.0, 1.05, 0.97, 1.02])
+    factors = iter([1.0, 1.05, 0.97, 1.02, 0.99, 1.03])
 
     def on_event(e):  # each run is its own process: set the next run's factor before it starts
         pass
@@ -202,21 +202,21 @@ def test_doctor_aa_measures_and_stores_the_spread_and_compare_uses_it(monkeypatc
 
     monkeypatch.setenv("WB_DRIFT_FACTOR", "1.0")
     next(factors)
-    result = measure_spread(config, runs=3, on_run=next_factor, artifact=ARTIFACT)
+    result = measure_spread(config, runs=5, on_run=next_factor, artifact=ARTIFACT)
     e = result.entry
-    assert e["runs"] == 3 and e["engine"] == "drift" and e["threads"] == 1 and len(e["values"]["p50"]) == 3
+    assert e["runs"] == 5 and e["engine"] == "drift" and e["threads"] == 1 and len(e["values"]["p50"]) == 5
     assert 0.005 < e["sigma"]["p50"] < 0.2  # the 5 % factors show; the busy loop itself is steady
     assert result.fingerprint
     spread_store.save_entry(result.fingerprint, e)
     stored = spread_store.entries([result.fingerprint])
     assert len(stored) == 1 and stored[0]["sigma"] == e["sigma"]
-    spread_store.save_entry(result.fingerprint, {**e, "runs": 4})  # same configuration: replaced, not added
-    assert [x["runs"] for x in spread_store.entries([result.fingerprint])] == [4]
+    spread_store.save_entry(result.fingerprint, {**e, "runs": 6})  # same configuration: replaced, not added
+    assert [x["runs"] for x in spread_store.entries([result.fingerprint])] == [6]
     a, b = result.records[0], result.records[1]
     v = compare(a, b, spreads=stored).pairs[0].verdicts["p50"]
     assert v.spread["source"] == "measured" and "this configuration" in v.spread["detail"]
-    with pytest.raises(WorkbenchError, match="at least 3 runs"):
-        measure_spread(config, runs=2, artifact=ARTIFACT)
+    with pytest.raises(WorkbenchError, match="at least 5 runs"):
+        measure_spread(config, runs=4, artifact=ARTIFACT)
 
 
 def test_a_damaged_spread_file_reads_as_empty_and_is_kept_aside():

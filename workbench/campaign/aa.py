@@ -21,7 +21,7 @@ from workbench.stats.verdict import SPREAD_METRICS, spread_from_values
 
 __all__ = ["AAResult", "measure_spread", "MIN_RUNS"]
 
-MIN_RUNS = 3
+MIN_RUNS = 5  # fewer runs know too little: with 2 degrees of freedom the 99% t is 9.9
 
 
 @dataclass

@@ -255,25 +255,33 @@ def spread_for(
 ) -> Spread:
     """The spread of ``metric`` a verdict should use, from a machine's stored A/A entries
     (``workbench.machine.spread``: each has the configuration fields of :data:`_KEY_FIELDS`, ``runs`` and
-    ``sigma: {metric: value}``). In order: the entry of the same configuration as ``key``, one of the same model
-    and engine (the largest), the largest on this machine, else :data:`ASSUMED`."""
+    ``sigma: {metric: value}``). In order: the entry of the same configuration as ``key``, those of the same model
+    and engine, every one on this machine, else :data:`ASSUMED`. Several entries are pooled (the variances weighted
+    by their degrees of freedom, which add up): a typical spread of this machine, known better than any one."""
     usable = [e for e in entries or () if isinstance((e.get("sigma") or {}).get(metric), (int, float))]
     key = key or {}
+
+    def df_of(e: Mapping[str, Any]) -> float | None:
+        runs = e.get("runs")
+        return float(runs) - 1 if isinstance(runs, int) and runs >= 2 else None
 
     def pick(cands: list[Mapping[str, Any]], how: str) -> Spread | None:
         if not cands:
             return None
-        e = max(cands, key=lambda e: float(e["sigma"][metric]))
-        runs = e.get("runs")
-        df = float(runs) - 1 if isinstance(runs, int) and runs >= 2 else None
-        return Spread(float(e["sigma"][metric]), df, "measured", _describe(e, how))
+        if len(cands) == 1:
+            e = cands[0]
+            return Spread(float(e["sigma"][metric]), df_of(e), "measured", _describe(e, how))
+        weights = [(df_of(e) or 1.0, float(e["sigma"][metric])) for e in cands]
+        dof = sum(w for w, _ in weights)
+        sigma = math.sqrt(sum(w * s * s for w, s in weights) / dof)
+        return Spread(sigma, dof, "measured", f"A/A pooled over {len(cands)} stored measurements, {how}")
 
     same = [e for e in usable if all(e.get(k) == key.get(k) for k in _KEY_FIELDS if key.get(k) is not None)]
     near = [e for e in usable if e.get("model") == key.get("model") and e.get("engine") == key.get("engine")]
     return (
         (pick(same, "for this configuration") if key else None)
-        or (pick(near, "nearest stored") if key else None)
-        or pick(usable, "largest on this machine")
+        or (pick(near, "of this model and engine") if key else None)
+        or pick(usable, "of this machine")
         or ASSUMED.get(metric, ASSUMED["p50"])
     )
 
