@@ -27,7 +27,6 @@ import math
 from html import escape
 from typing import Any, Callable, Mapping, Sequence
 
-from workbench.machine.spread import for_records
 from workbench.report.export import format_cores
 from workbench.report.precision import precision_notes, precision_rows
 from workbench.report.text import RESULT_HEADERS, describe_inputs, result_notes, result_rows
@@ -134,6 +133,16 @@ def _kv(rows: Sequence[tuple[str, Any]]) -> str:
     return f'<table class="kv"><tbody>{body}</tbody></table>'
 
 
+def _svg_head(width: int, height: int, title: str, left: int) -> list[str]:
+    """The opening of an inline SVG chart: the element, its accessible title, and the title drawn at ``left``."""
+    return [
+        f'<svg xmlns="http://www.w3.org/2000/svg" width="{width}" height="{height}" '
+        f'viewBox="0 0 {width} {height}" role="img" aria-label="{_e(title)}">',
+        f"<title>{_e(title)}</title>",
+        f'<text x="{left}" y="14" font-weight="600">{_e(title)}</text>',
+    ]
+
+
 def _ticks(top: float, n: int = 4) -> list[float]:
     """``n`` or so round tick values from 0 to at least ``top``."""
     if top <= 0:
@@ -175,12 +184,7 @@ def histogram_svg(
     latency axis in ms, and a dashed vertical line per ``marks`` entry (label → ms, e.g. p50/p99)."""
     left, right, top, bottom = 48, 12, 22, 34
     pw, ph = width - left - right, height - top - bottom
-    parts = [
-        f'<svg xmlns="http://www.w3.org/2000/svg" width="{width}" height="{height}" '
-        f'viewBox="0 0 {width} {height}" role="img" aria-label="{_e(title)}">',
-        f"<title>{_e(title)}</title>",
-        f'<text x="{left}" y="14" font-weight="600">{_e(title)}</text>',
-    ]
+    parts = _svg_head(width, height, title, left)
     if not counts or len(edges_ms) != len(counts) + 1:
         parts.append(f'<text x="{left}" y="{top + ph / 2:.1f}">no histogram stored</text></svg>')
         return "\n".join(parts)
@@ -249,12 +253,7 @@ def bar_chart_svg(
     ticks = _ticks(vmax)
     top_v = ticks[-1]
     pw = width - left - right
-    parts = [
-        f'<svg xmlns="http://www.w3.org/2000/svg" width="{width}" height="{height}" '
-        f'viewBox="0 0 {width} {height}" role="img" aria-label="{_e(title)}">',
-        f"<title>{_e(title)}</title>",
-        f'<text x="{left}" y="14" font-weight="600">{_e(title)}</text>',
-    ]
+    parts = _svg_head(width, height, title, left)
     for k, name in enumerate(names):
         cls = "bar" if k % 2 == 0 else "bar2"
         parts.append(f'<rect class="{cls}" x="{left + 90 * k}" y="21" width="10" height="10"/>')
@@ -573,12 +572,7 @@ def line_chart_svg(
     legend, top = _legend(names, left, 32, width - left - right, classes)
     top += 4
     pw, ph = width - left - right, height - top - bottom
-    head = [
-        f'<svg xmlns="http://www.w3.org/2000/svg" width="{width}" height="{height}" '
-        f'viewBox="0 0 {width} {height}" role="img" aria-label="{_e(title)}">',
-        f"<title>{_e(title)}</title>",
-        f'<text x="{left}" y="14" font-weight="600">{_e(title)}</text>',
-    ]
+    head = _svg_head(width, height, title, left)
     clean = {name: _finite_points(series[name]) for name in names}
     pts_all = [p for pts in clean.values() for p in pts]
     if not pts_all:
@@ -587,17 +581,7 @@ def line_chart_svg(
     fx, log = _x_axis(xs, left, pw)
     hv = as_float(hline)
     ys = [y for _, y in pts_all] + ([hv] if hv is not None else [])
-    ymax, ymin = max(ys + [0.0]), min(ys)
-    if y_from_zero or ymax <= ymin:
-        yt = _ticks(ymax * 1.05 if ymax > 0 else 1.0)  # room above the highest point
-    else:  # zoomed: round ticks around the data, one step of margin where the data reach the edge
-        span = ymax - ymin
-        yt = _range_ticks(ymin - span * 0.1, ymax + span * 0.1)
-        step = yt[1] - yt[0] if len(yt) > 1 else span
-        while yt[0] > ymin - span * 0.05:
-            yt.insert(0, round(yt[0] - step, 12))
-        while yt[-1] < ymax + span * 0.05:
-            yt.append(round(yt[-1] + step, 12))
+    yt = _y_ticks(max(ys + [0.0]), min(ys), y_from_zero)
     ybottom, ytop = yt[0], yt[-1]
     yspan = (ytop - ybottom) or 1.0
 
@@ -628,22 +612,52 @@ def line_chart_svg(
         if hline_label:
             parts.append(f'<text x="{left + pw - 4}" y="{fy(hv) - 4:.1f}" text-anchor="end">{_e(hline_label)}</text>')
     for name, cls in zip(names, classes):
-        pts = clean[name]
-        if not pts:
-            continue
-        dash = ' stroke-dasharray="5 4"' if name in dashed else ""
-        coords = " ".join(f"{fx(x):.1f},{fy(y):.1f}" for x, y in pts)
-        parts.append(f'<polyline class="line {cls}"{dash} points="{coords}"/>')
-        if name in dashed:
-            continue
-        for x, y in pts:
-            parts.append(
-                f'<circle class="pt {cls}" cx="{fx(x):.1f}" cy="{fy(y):.1f}" r="3.2">'
-                f"<title>{_e(name)}: {_e(x_label)} {_e(_tick_text(x))} → {_e(significant(y))} {_e(y_label)}</title>"
-                "</circle>"
-            )
+        parts += _series_marks(name, cls, clean[name], fx, fy, name in dashed, x_label, y_label)
     parts.append("</svg>")
     return "\n".join(parts)
+
+
+def _y_ticks(ymax: float, ymin: float, from_zero: bool) -> list[float]:
+    """A line chart's y ticks: from 0 with room above the highest point, or (``from_zero`` False) round ticks
+    around the data, one step of margin where the data reach the edge."""
+    if from_zero or ymax <= ymin:
+        return _ticks(ymax * 1.05 if ymax > 0 else 1.0)
+    span = ymax - ymin
+    yt = _range_ticks(ymin - span * 0.1, ymax + span * 0.1)
+    step = yt[1] - yt[0] if len(yt) > 1 else span
+    while yt[0] > ymin - span * 0.05:
+        yt.insert(0, round(yt[0] - step, 12))
+    while yt[-1] < ymax + span * 0.05:
+        yt.append(round(yt[-1] + step, 12))
+    return yt
+
+
+def _series_marks(
+    name: str,
+    cls: str,
+    pts: Sequence[tuple[float, float]],
+    fx: Callable[[float], float],
+    fy: Callable[[float], float],
+    dashed: bool,
+    x_label: str,
+    y_label: str,
+) -> list[str]:
+    """One series of a line chart: its line (dashed, without markers, for an ideal line) and a marker per point
+    with a ``<title>`` of its values."""
+    if not pts:
+        return []
+    dash = ' stroke-dasharray="5 4"' if dashed else ""
+    coords = " ".join(f"{fx(x):.1f},{fy(y):.1f}" for x, y in pts)
+    out = [f'<polyline class="line {cls}"{dash} points="{coords}"/>']
+    if dashed:
+        return out
+    for x, y in pts:
+        out.append(
+            f'<circle class="pt {cls}" cx="{fx(x):.1f}" cy="{fy(y):.1f}" r="3.2">'
+            f"<title>{_e(name)}: {_e(x_label)} {_e(_tick_text(x))} → {_e(significant(y))} {_e(y_label)}</title>"
+            "</circle>"
+        )
+    return out
 
 
 def pareto_svg(
@@ -658,12 +672,7 @@ def pareto_svg(
     ``<title>`` names its cell."""
     left, right, top, bottom = 64, 14, 44, 40
     pw, ph = width - left - right, height - top - bottom
-    head = [
-        f'<svg xmlns="http://www.w3.org/2000/svg" width="{width}" height="{height}" '
-        f'viewBox="0 0 {width} {height}" role="img" aria-label="{_e(title)}">',
-        f"<title>{_e(title)}</title>",
-        f'<text x="{left}" y="14" font-weight="600">{_e(title)}</text>',
-    ]
+    head = _svg_head(width, height, title, left)
     usable = [(float(x), float(y), str(label)) for x, y, label in points if as_float(x) and as_float(y) is not None]
     best = [(float(x), float(y), str(label)) for x, y, label in front if as_float(x) and as_float(y) is not None]
     if not usable and not best:
@@ -734,150 +743,8 @@ def _note_list(notes: Sequence[str], cls: str = "note") -> str:
     return "<ul>" + "".join(f'<li class="{cls}">{_e(n)}</li>' for n in notes) + "</ul>" if notes else ""
 
 
-def _group_parts(
-    section: str,
-    groups: Sequence[Any],
-    caption: Callable[[Any], str],
-    headers: Sequence[str],
-    rows: Callable[[Any], Sequence[Sequence[Any]]],
-) -> list[str]:
-    """The HTML of scaling groups (thread, batch, sparsity): the section's explanation, then per group its caption,
-    its table and its notes (the charts follow). A group has ``rows`` (each with ``.cell``) and ``note``."""
-    from workbench.report import sweep as sw
-
-    parts = [f'<p class="muted">{_e(section.partition(": ")[2])}</p>']
-    for g in groups:
-        parts.append(f"<h3>{_e(caption(g))}</h3>")
-        parts.append(_sweep_table(headers, rows(g)))
-        parts.append(_note_list(sw.group_notes([r.cell for r in g.rows], g.note)))
-    return parts
-
-
-def _sweep_table(headers: Sequence[str], rows: Sequence[Sequence[Any]]) -> str:
-    from workbench.report.sweep import numeric_columns
-
-    return html_table(headers, rows, numeric_columns(headers))
-
-
 def render_sweep_html(record: RunRecord) -> str:
-    """The whole report of a sweep as one self-contained HTML document: machine, configuration (the spec), the cell
-    table with every failure's error, thread scaling (tables, items/s and speedup curves with the ideal line),
-    batch scaling (items/s and per-item latency curves), precision gain (table and bars), the memory-bounded batch
-    search (best batch, the batch → peak RSS curve against the limit), the sparsity study, and the p50/throughput
-    Pareto front. Everything from the record is escaped; no network, no script."""
-    from workbench.report import sweep as sw
-    from workbench.stats.scaling import analyse
+    """The whole report of a sweep as one self-contained HTML document (:mod:`workbench.report.sweep_html`)."""
+    from workbench.report.sweep_html import render_sweep_html as render
 
-    a = analyse(record, for_records(record))
-    model = sw.model_name(record)
-    body = [
-        section("Machine", _kv(_system(record))),
-        section("Configuration", _kv(sw.spec_rows(record))),
-    ]
-    failures = sw.failure_notes(a.cells)
-    body.append(
-        section(
-            "Cells",
-            f'<p class="meta">{_e(sw.summary_line(record, a))}</p>',
-            _sweep_table(sw.cell_headers(a.cells), sw.cell_rows(a.cells))
-            if a.cells
-            else f"<p>{_e(sw.no_cells_text(a))}</p>",
-            "<h3>Failed cells</h3>" + _note_list(failures, "bad") if failures else "",
-        )
-    )
-    if a.threads:
-        parts = _group_parts(sw.THREAD_SECTION, a.threads, sw.thread_caption, sw.thread_headers(), sw.thread_rows)
-        charts = [line_chart_svg(s, title, "threads", "items/s") for title, s in sw.thread_series(a.threads)]
-        for title, series in sw.speedup_series(a.threads):
-            charts.append(line_chart_svg(series, title, "threads", "speedup ×", dashed=(sw.IDEAL,)))
-        parts.append(_figures(charts))
-        body.append(section("Thread scaling", *parts))
-    if a.batches:
-        parts = _group_parts(sw.BATCH_SECTION, a.batches, sw.batch_caption, sw.batch_headers(), sw.batch_rows)
-        charts = [line_chart_svg(s, title, "batch", "items/s") for title, s in sw.batch_series(a.batches)]
-        charts += [
-            line_chart_svg(s, title, "batch", "ms per item") for title, s in sw.batch_series(a.batches, "per_item_ms")
-        ]
-        parts.append(_figures(charts))
-        body.append(section("Batch scaling", *parts))
-    if a.precision:
-        shown = [g for g in a.precision if g.ratio is not None]
-        bars = (
-            bar_chart_svg(
-                [g.cell.label() for g in shown],
-                {"gain": [g.gain for g in shown], "ratio, not a gain": [None if g.gain else g.ratio for g in shown]},
-                "lower precision over the same engine's fp32",
-                unit="×",
-                width=640 + max(0, _label_px(g.cell.label() for g in shown) - 120),
-                label_width=max(120, _label_px(g.cell.label() for g in shown)),
-            )
-            if shown
-            else ""
-        )
-        body.append(
-            section(
-                "Precision gain",
-                '<p class="muted">Each lower-precision cell against the same engine’s fp32 cell with the same other '
-                "axes: fp32 p50 ÷ p50 in latency mode, items/s ÷ fp32 items/s in throughput mode. A ratio is a gain "
-                "only when both cells pass parity; otherwise it is shown in parentheses.</p>",
-                _sweep_table(sw.precision_headers(), sw.precision_rows(a.precision)),
-                _note_list(sw.precision_notes(a.precision)),
-                f"<figure>{bars}</figure>" if bars else "",
-            )
-        )
-    if a.memory:
-        parts = [
-            '<p class="muted">The largest batch whose benchmark process stays under the memory limit (peak RSS), '
-            "found by probing batches.</p>"
-        ]
-        for m in a.memory:
-            parts.append(f"<h3>{_e(sw.memory_summary(m))}</h3>")
-            if m.probes:
-                parts.append(_sweep_table(sw.memory_headers(), sw.memory_rows(m)))
-            if m.reason:
-                parts.append(f'<p class="muted">{_e(m.reason)}</p>')
-            if m.curve():
-                limit = f"limit {significant(m.limit_mb)} MB" if m.limit_mb is not None else ""
-                svg = line_chart_svg(
-                    {"peak RSS": [(b, v) for b, v in m.curve()]},
-                    f"peak RSS vs batch · {m.title}",
-                    "batch",
-                    "MB",
-                    hline=m.limit_mb,
-                    hline_label=limit,
-                    y_from_zero=False,
-                )
-                parts.append(f"<figure>{svg}</figure>")
-        body.append(section("Memory-bounded batch search", *parts))
-    if a.sparsity:
-        parts = _group_parts(
-            sw.SPARSITY_SECTION, a.sparsity, sw.sparsity_caption, sw.sparsity_headers(), sw.sparsity_rows
-        )
-        charts = [line_chart_svg(s, title, "sparsity %", "items/s") for title, s in sw.sparsity_series(a.sparsity)]
-        parts.append(_figures(charts))
-        body.append(section("Sparsity study", *parts))
-    ran = [c for c in a.cells if c.ok and c.p50_ms is not None and c.throughput is not None]
-    if ran:
-        svg = pareto_svg(
-            [(c.p50_ms, c.throughput, c.label()) for c in ran],
-            [(c.p50_ms, c.throughput, c.label()) for c in a.pareto],
-        )
-        body.append(
-            section(
-                "Latency and throughput: the Pareto front",
-                '<p class="muted">Every cell that ran; the front is the cells no other cell beats on both p50 '
-                "latency per call and throughput.</p>",
-                f"<figure>{svg}</figure>",
-                _sweep_table(sw.pareto_headers(), sw.pareto_rows(a.pareto)),
-            )
-        )
-    if record.diagnostics:
-        items = [f"{d.get('where')}: {d.get('error')}" for d in record.diagnostics]
-        body.append(section("Diagnostics", _note_list(items)))
-    body.append(
-        f'<p class="meta">sweep <code>{_e(record.run_id)}</code> · created {_e(record.created)} · '
-        f"schema {_e(record.schema)}</p>"
-    )
-    state = (record.sweep or {}).get("state") if isinstance(record.sweep, Mapping) else None
-    subtitle = f"{len(a.cells)} cells · {state or MISSING} · sweep {record.run_id} · {record.created}"
-    return document(f"{model} — workbench sweep", body, subtitle)
+    return render(record)
