@@ -232,13 +232,13 @@ COLUMNS: dict[str, Column] = {
 }
 
 #: which columns each view shows, in order
+#: the first columns of every table a person reads: what ran and how fast
+_SPEED = ("engine", "precision_effective", "p50_ms", "p90_ms", "p99_ms")
+
+#: which columns each view shows, in order
 VIEWS: dict[str, tuple[str, ...]] = {
     "terminal": (
-        "engine",
-        "precision_effective",
-        "p50_ms",
-        "p90_ms",
-        "p99_ms",
+        *_SPEED,
         "mean_std",
         "throughput",
         "load_ms",
@@ -247,17 +247,7 @@ VIEWS: dict[str, tuple[str, ...]] = {
         "parity",
         "speedup",
     ),
-    "markdown": (
-        "engine",
-        "precision_effective",
-        "p50_ms",
-        "p90_ms",
-        "p99_ms",
-        "mean_std",
-        "throughput",
-        "speedup",
-        "parity",
-    ),
+    "markdown": (*_SPEED, "mean_std", "throughput", "speedup", "parity"),
     "csv": (
         "run_id",
         "created",
@@ -291,18 +281,7 @@ VIEWS: dict[str, tuple[str, ...]] = {
         "status",
         "error",
     ),
-    "tui": (
-        "engine",
-        "precision_effective",
-        "p50_ms",
-        "p90_ms",
-        "p99_ms",
-        "mean_ms",
-        "throughput",
-        "speedup",
-        "parity",
-        "warn",
-    ),
+    "tui": (*_SPEED, "mean_ms", "throughput", "speedup", "parity", "warn"),
 }
 
 

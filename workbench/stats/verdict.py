@@ -417,12 +417,7 @@ def _conclude(
 
 
 def paired_test(
-    a: Side,
-    b: Side,
-    spread: Spread,
-    *,
-    alpha: float = ALPHA,
-    practical_pct: float = PRACTICAL_PCT,
+    a: Side, b: Side, spread: Spread, *, alpha: float = ALPHA, practical_pct: float = PRACTICAL_PCT
 ) -> RatioTest:
     """:func:`ratio_test` for two measurements taken in the same interleaved rounds (``a.repeats[i]`` and
     ``b.repeats[i]`` from round ``i``, as ``workbench run`` measures its engines A B C, B C A, …). With at least
