@@ -3,9 +3,10 @@
 Every call the UI makes into the runner, the live stream, the engine registry, the model zoo, sysinfo, the
 history, the exporters and the sweep campaign (running one, reading a stored one's spec, state and resumability)
 goes through this module, so a change in one of those contracts is absorbed here — which is why most functions are
-one forwarding call. What the UI imports directly is plain data and pure text: records and events, the units, and
-the report and stats renderers (``workbench.report.*``, ``stats.speedup`` text). Heavy or optional modules are
-imported inside the functions: importing this module (and so the app) imports no engine and no numpy.
+one forwarding call. What the UI imports directly is plain data and pure functions: records and events, the units,
+the axis parsers (``campaign.axes``) and the report and stats renderers (``workbench.report.*``, ``stats.speedup``
+text). Heavy or optional modules are imported inside the functions: importing this module (and so the app) imports
+no engine and no numpy.
 
 Blocking functions (:func:`system_info`, :func:`engine_infos`, :func:`list_history`, :func:`make_runner`'s
 ``run``, :func:`follow`) are called from thread workers, never from the event loop — except the history write
