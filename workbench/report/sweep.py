@@ -18,14 +18,12 @@ from __future__ import annotations
 
 import csv
 import io
-import math
-import re
-import threading
 from typing import Any, Callable, Mapping, Sequence
 
 from workbench.machine.spread import for_records
 from workbench.report.export import format_cores
 from workbench.report.text import table
+from workbench.report.textchart import add_charts, line_chart
 from workbench.result import EngineResult, RunRecord
 from workbench.stats.scaling import (
     BatchScaling,
@@ -88,11 +86,6 @@ __all__ = [
     "machine",
     "spec_rows",
 ]
-
-#: plotext charts of one kind shown in the terminal; the rest are named (the HTML report has them all)
-MAX_CHARTS = 4
-CHART_WIDTH = 78
-CHART_HEIGHT = 15
 
 # ------------------------------------------------------------------------------------------------- header
 
@@ -500,85 +493,6 @@ def pareto_rows(cells: Sequence[Cell]) -> list[list[str]]:
 
 # ------------------------------------------------------------------------------------------------- charts
 
-_PLOT_LOCK = threading.Lock()  # plotext draws on one module-level figure
-_ANSI = re.compile(r"\x1b\[[0-9;]*m")
-_MARKERS = ("•", "x", "o", "+", "*", "#", "@", "%")
-
-
-def nice_ticks(top: float, n: int = 4) -> list[float]:
-    """About ``n`` round tick values from 0 to at least ``top`` (steps of 1, 2, 2.5 or 5 × 10^k)."""
-    if top <= 0:
-        return [0.0, 1.0]
-    raw = top / n
-    mag = 10.0 ** math.floor(math.log10(raw))
-    step = next(m * mag for m in (1, 2, 2.5, 5, 10) if m * mag >= raw)
-    count = math.ceil(top / step - 1e-9)
-    return [round(k * step, 12) for k in range(count + 1)]
-
-
-def line_chart(
-    title: str,
-    series: Mapping[str, Sequence[tuple[float, float]]],
-    xlabel: str,
-    ylabel: str,
-    width: int = CHART_WIDTH,
-    height: int = CHART_HEIGHT,
-    hline: float | None = None,
-    scatter: Mapping[str, Sequence[tuple[float, float]]] | None = None,
-    data_ticks: bool = True,
-    y_from_zero: bool = True,
-) -> str:
-    """A plotext chart as plain text (no colour codes), ``width`` columns wide: one line per ``series`` entry
-    (each its own marker, named in the legend), optional ``scatter`` points and a horizontal line at ``hline``.
-    The x axis is logarithmic when the x values are positive and span 16× or more; its ticks are the x values
-    (``data_ticks``, for axes such as threads and batch) or plotext's own; the y axis starts at 0 with round ticks
-    (``y_from_zero=False``: zoomed on the data). An empty chart is ``""``."""
-    xs = sorted({float(x) for pts in (*series.values(), *(scatter or {}).values()) for x, _ in pts})
-    if not xs:
-        return ""
-    import plotext as plt
-
-    with _PLOT_LOCK:
-        plt.clear_figure()
-        plt.theme("clear")
-        plt.plotsize(width, height)
-        k = 0
-        for name, pts in (scatter or {}).items():
-            if pts:
-                plt.scatter([p[0] for p in pts], [p[1] for p in pts], label=name, marker=_MARKERS[k % len(_MARKERS)])
-                k += 1
-        for name, pts in series.items():
-            if pts:
-                pts = sorted(pts)
-                plt.plot([p[0] for p in pts], [p[1] for p in pts], label=name, marker=_MARKERS[k % len(_MARKERS)])
-                k += 1
-        ys = [float(y) for pts in (*series.values(), *(scatter or {}).values()) for _, y in pts]
-        if hline is not None:
-            plt.hline(hline)
-            ys.append(float(hline))
-        top = max(ys) if ys else 1.0
-        low = min(ys) if ys and not y_from_zero else 0.0
-        if y_from_zero or top <= low:
-            yticks = nice_ticks(top * 1.05 if top > 0 else 1.0)
-            bottom = 0.0
-        else:  # zoomed on the data (a memory curve a few MB apart), with a margin
-            span = top - low
-            step = nice_ticks(span)[1]
-            bottom = math.floor((low - span * 0.1) / step) * step
-            yticks = [round(bottom + k * step, 12) for k in range(math.ceil((top + span * 0.05 - bottom) / step) + 1)]
-        plt.ylim(bottom, bottom + (yticks[-1] - bottom) * 1.25)  # room above the data for the legend
-        plt.yticks(yticks, [significant(t, 3) if t else "0" for t in yticks])
-        if xs[0] > 0 and xs[-1] / xs[0] >= 16:
-            plt.xscale("log")
-        if data_ticks and len(xs) <= 12:
-            plt.xticks(xs, [significant(x, 3) if x != int(x) else str(int(x)) for x in xs])
-        plt.title(title)
-        plt.xlabel(xlabel)
-        plt.ylabel(ylabel)
-        text = plt.build()
-        plt.clear_figure()
-    return "\n".join(line.rstrip() for line in _ANSI.sub("", text).splitlines())
-
 
 def chart_context(axes: Mapping[str, Any], *drop: str) -> tuple[tuple[str, Any], ...]:
     """The axes of a group but ``drop``: what one chart holds fixed (its lines differ in the dropped axes)."""
@@ -636,20 +550,6 @@ def sparsity_series(groups: Sequence[SparsityGroup]) -> list[tuple[str, dict[str
     return [(f"items/s vs sparsity · {dict(ctx)['model']} {describe(dict(ctx))}", s) for ctx, s in charts.items()]
 
 
-def _charts(
-    out: list[str], charts: Sequence[tuple[str, Mapping[str, Sequence[tuple[float, float]]]]], xlabel: str, ylabel: str
-) -> None:
-    shown = 0
-    for title, series in charts:
-        if shown == MAX_CHARTS:
-            out.append(f"({len(charts) - shown} more chart(s) in `workbench report ID --html FILE`)")
-            break
-        text = line_chart(title, series, xlabel, ylabel)
-        if text:
-            out += ["", text]
-            shown += 1
-
-
 # ------------------------------------------------------------------------------------------------ terminal
 
 
@@ -676,41 +576,23 @@ def render_sweep(record: RunRecord, charts: bool = True) -> str:
     """The sweep for the terminal (see the module docstring); ``charts=False`` leaves the plotext charts out."""
     a = analyse(record, for_records(record))
     out = [summary_line(record, a), f"machine: {machine(record)}"]
-    spec = _spec(record)
-    if spec:
-        axes = [
-            f"engines {_join(spec.get('engines'))}",
-            f"precisions {_join(spec.get('precisions'))}",
-            f"threads {_join(spec.get('threads'))}",
-            f"batches {_join(spec.get('batches'))}" if spec.get("max_memory_mb") is None else "batches searched",
-            f"modes {_join(spec.get('modes'))}",
-        ]
-        if len(spec.get("sparsities") or []) > 1:
-            axes.append(f"sparsities {_join(spec.get('sparsities'))}")
-        out.append("axes: " + " · ".join(axes))
+    axes = _axes_line(_spec(record))
+    if axes:
+        out.append(axes)
     out.append("")
-    if a.cells:
-        out.append(aligned(cell_headers(a.cells), cell_rows(a.cells)))
-    else:
-        out.append(no_cells_text(a))
+    out.append(aligned(cell_headers(a.cells), cell_rows(a.cells)) if a.cells else no_cells_text(a))
     failures = failure_notes(a.cells)
     if failures:
         out.append("failed cells:")
         out += [f"  {line}" for line in failures]
     if a.threads:
-        out += ["", THREAD_SECTION]
-        for g in a.threads:
-            out += ["", thread_caption(g), aligned(thread_headers(), thread_rows(g))]
-            out += [f"  {n}" for n in group_notes([r.cell for r in g.rows], g.note)]
+        out += _text_groups(THREAD_SECTION, a.threads, thread_caption, thread_headers(), thread_rows)
         if charts:
-            _charts(out, thread_series(a.threads), "threads", "items/s")
+            add_charts(out, thread_series(a.threads), "threads", "items/s")
     if a.batches:
-        out += ["", BATCH_SECTION]
-        for b in a.batches:
-            out += ["", batch_caption(b), aligned(batch_headers(), batch_rows(b))]
-            out += [f"  {n}" for n in group_notes([r.cell for r in b.rows], b.note)]
+        out += _text_groups(BATCH_SECTION, a.batches, batch_caption, batch_headers(), batch_rows)
         if charts:
-            _charts(out, batch_series(a.batches), "batch", "items/s")
+            add_charts(out, batch_series(a.batches), "batch", "items/s")
     if a.precision:
         out += [
             "",
@@ -720,44 +602,85 @@ def render_sweep(record: RunRecord, charts: bool = True) -> str:
         out.append(aligned(precision_headers(), precision_rows(a.precision)))
         out += [f"  {n}" for n in precision_notes(a.precision)]
     if a.memory:
-        out += ["", "Memory-bounded batch search (the largest batch whose benchmark process stays under the limit)"]
-        for m in a.memory:
-            out += ["", memory_summary(m)]
-            if m.probes:
-                out.append(aligned(memory_headers(), memory_rows(m)))
-            if m.reason:
-                out.append(f"  {m.reason}")
-            if charts and len(m.curve()) > 1:
-                curve = [(float(b), v) for b, v in m.curve()]
-                limit = f" (line: limit {significant(m.limit_mb)} MB)" if m.limit_mb is not None else ""
-                title = f"peak RSS vs batch · {m.title}{limit}"
-                text = line_chart(title, {"peak RSS": curve}, "batch", "MB", hline=m.limit_mb, y_from_zero=False)
-                if text:
-                    out += ["", text]
+        out += _memory_text(a.memory, charts)
     if a.sparsity:
-        out += ["", SPARSITY_SECTION]
-        for s in a.sparsity:
-            out += ["", sparsity_caption(s), aligned(sparsity_headers(), sparsity_rows(s))]
-            out += [f"  {n}" for n in group_notes([r.cell for r in s.rows], s.note)]
+        out += _text_groups(SPARSITY_SECTION, a.sparsity, sparsity_caption, sparsity_headers(), sparsity_rows)
         if charts:
-            _charts(out, sparsity_series(a.sparsity), "sparsity %", "items/s")
+            add_charts(out, sparsity_series(a.sparsity), "sparsity %", "items/s")
     if len(a.pareto) > 0 and sum(1 for c in a.cells if c.ok) > 1:
-        out += ["", "Pareto front: the cells no other cell beats on both p50 latency and throughput"]
-        out.append(aligned(pareto_headers(), pareto_rows(a.pareto)))
-        if charts:
-            front_keys = {c.key for c in a.pareto}
-            others = [_point(c) for c in a.cells if c.key not in front_keys and _point(c)]
-            text = line_chart(
-                "items/s vs p50 latency (front joined)",
-                {"front": [p for p in map(_point, a.pareto) if p]},
-                "p50 ms per call",
-                "items/s",
-                scatter={"other cells": [p for p in others if p]} if others else None,
-                data_ticks=False,
-            )
+        out += _pareto_text(a, charts)
+    return "\n".join(out)
+
+
+def _axes_line(spec: Mapping[str, Any]) -> str | None:
+    """``axes: engines … · precisions … · threads … · batches … · modes …`` (sparsities when several)."""
+    if not spec:
+        return None
+    axes = [
+        f"engines {_join(spec.get('engines'))}",
+        f"precisions {_join(spec.get('precisions'))}",
+        f"threads {_join(spec.get('threads'))}",
+        f"batches {_join(spec.get('batches'))}" if spec.get("max_memory_mb") is None else "batches searched",
+        f"modes {_join(spec.get('modes'))}",
+    ]
+    if len(spec.get("sparsities") or []) > 1:
+        axes.append(f"sparsities {_join(spec.get('sparsities'))}")
+    return "axes: " + " · ".join(axes)
+
+
+def _text_groups(
+    section: str,
+    groups: Sequence[Any],
+    caption: Callable[[Any], str],
+    headers: Sequence[str],
+    rows: Callable[[Any], list[list[str]]],
+) -> list[str]:
+    """Scaling groups (thread, batch, sparsity) for the terminal: the section's line, then per group its caption,
+    its table and its notes. A group has ``rows`` (each with ``.cell``) and ``note``."""
+    out = ["", section]
+    for g in groups:
+        out += ["", caption(g), aligned(headers, rows(g))]
+        out += [f"  {n}" for n in group_notes([r.cell for r in g.rows], g.note)]
+    return out
+
+
+def _memory_text(memory: Sequence[MemorySearch], charts: bool) -> list[str]:
+    """The memory-bounded batch searches: per group the best batch, its probes and the peak RSS chart."""
+    out = ["", "Memory-bounded batch search (the largest batch whose benchmark process stays under the limit)"]
+    for m in memory:
+        out += ["", memory_summary(m)]
+        if m.probes:
+            out.append(aligned(memory_headers(), memory_rows(m)))
+        if m.reason:
+            out.append(f"  {m.reason}")
+        if charts and len(m.curve()) > 1:
+            curve = [(float(b), v) for b, v in m.curve()]
+            limit = f" (line: limit {significant(m.limit_mb)} MB)" if m.limit_mb is not None else ""
+            title = f"peak RSS vs batch · {m.title}{limit}"
+            text = line_chart(title, {"peak RSS": curve}, "batch", "MB", hline=m.limit_mb, y_from_zero=False)
             if text:
                 out += ["", text]
-    return "\n".join(out)
+    return out
+
+
+def _pareto_text(a: SweepAnalysis, charts: bool) -> list[str]:
+    """The Pareto front's table, and a chart of every cell with the front joined."""
+    out = ["", "Pareto front: the cells no other cell beats on both p50 latency and throughput"]
+    out.append(aligned(pareto_headers(), pareto_rows(a.pareto)))
+    if charts:
+        front_keys = {c.key for c in a.pareto}
+        others = [_point(c) for c in a.cells if c.key not in front_keys and _point(c)]
+        text = line_chart(
+            "items/s vs p50 latency (front joined)",
+            {"front": [p for p in map(_point, a.pareto) if p]},
+            "p50 ms per call",
+            "items/s",
+            scatter={"other cells": [p for p in others if p]} if others else None,
+            data_ticks=False,
+        )
+        if text:
+            out += ["", text]
+    return out
 
 
 # ------------------------------------------------------------------------------------------------------ CSV
