@@ -16,7 +16,7 @@ for colour, so every theme — ours or a built-in — applies.
 from __future__ import annotations
 
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from textual.theme import Theme
 
@@ -25,53 +25,40 @@ if TYPE_CHECKING:  # pragma: no cover
 
 __all__ = ["WORKBENCH_DARK", "WORKBENCH_LIGHT", "THEMES", "DEFAULT_THEME", "stylesheet_path", "register"]
 
-WORKBENCH_DARK = Theme(
-    name="workbench-dark",
-    primary="#5fafff",  # 75
-    secondary="#8787d7",  # 104
-    accent="#ffaf5f",  # 215
-    warning="#ffd75f",  # 221
-    error="#ff5f5f",  # 203
-    success="#87d787",  # 114
-    foreground="#e4e4e4",  # 254
-    background="#121212",  # 233
-    surface="#1c1c1c",  # 234
-    panel="#303030",  # 236
-    dark=True,
-    variables={
-        "footer-key-foreground": "#5fafff",
-        "block-cursor-background": "#005f87",  # 24
-        "block-cursor-foreground": "#ffffff",
-        "block-cursor-text-style": "bold",
-        "input-selection-background": "#005f87",
-        "border": "#5fafff",
-        "border-blurred": "#4e4e4e",  # 239
-    },
-)
 
-WORKBENCH_LIGHT = Theme(
-    name="workbench-light",
-    primary="#005faf",  # 25
-    secondary="#5f5faf",  # 61
-    accent="#af5f00",  # 130
-    warning="#af8700",  # 136
-    error="#d70000",  # 160
-    success="#008700",  # 28
-    foreground="#1c1c1c",  # 234
-    background="#eeeeee",  # 255
-    surface="#e4e4e4",  # 254
-    panel="#d0d0d0",  # 252
-    dark=False,
-    variables={
-        "footer-key-foreground": "#005faf",
-        "block-cursor-background": "#005faf",
-        "block-cursor-foreground": "#ffffff",
-        "block-cursor-text-style": "bold",
-        "input-selection-background": "#87afd7",  # 110
-        "border": "#005faf",
-        "border-blurred": "#a8a8a8",  # 248
-    },
-)
+def _theme(name: str, *, dark: bool, cursor: str, selection: str, blurred: str, **colours: Any) -> Theme:
+    """One of our themes from its base colours: footer keys and focused borders in ``primary``, the block cursor
+    bold white on ``cursor``, selected input text on ``selection``, unfocused borders in ``blurred``."""
+    primary = colours["primary"]
+    return Theme(
+        name=name,
+        dark=dark,
+        **colours,
+        variables={
+            "footer-key-foreground": primary,
+            "block-cursor-background": cursor,
+            "block-cursor-foreground": "#ffffff",
+            "block-cursor-text-style": "bold",
+            "input-selection-background": selection,
+            "border": primary,
+            "border-blurred": blurred,
+        },
+    )
+
+
+# xterm colours, in order: 75 104 215 221 203 114 · 254 233 234 236 · 24 24 239
+WORKBENCH_DARK = _theme(
+    "workbench-dark", dark=True, primary="#5fafff", secondary="#8787d7", accent="#ffaf5f", warning="#ffd75f",
+    error="#ff5f5f", success="#87d787", foreground="#e4e4e4", background="#121212", surface="#1c1c1c",
+    panel="#303030", cursor="#005f87", selection="#005f87", blurred="#4e4e4e",
+)  # fmt: skip
+
+# xterm colours, in order: 25 61 130 136 160 28 · 234 255 254 252 · 25 110 248
+WORKBENCH_LIGHT = _theme(
+    "workbench-light", dark=False, primary="#005faf", secondary="#5f5faf", accent="#af5f00", warning="#af8700",
+    error="#d70000", success="#008700", foreground="#1c1c1c", background="#eeeeee", surface="#e4e4e4",
+    panel="#d0d0d0", cursor="#005faf", selection="#87afd7", blurred="#a8a8a8",
+)  # fmt: skip
 
 THEMES: tuple[Theme, ...] = (WORKBENCH_DARK, WORKBENCH_LIGHT)
 DEFAULT_THEME = WORKBENCH_DARK.name
