@@ -240,17 +240,13 @@ class HardwarePane(Vertical):
         self.border_title = "Hardware"
         self._render_summary()
 
-    def watch_info(self) -> None:
-        self._render_summary()
-
-    def watch_engines(self) -> None:
-        self._render_summary()
-
     def _render_summary(self) -> None:
         if composed(self):
             self.query_one("#hw-summary", Static).update(summary_content(self.info, self.engines))
             host = (self.info or {}).get("hostname")
             self.border_subtitle = str(host) if host else ""
+
+    watch_info = watch_engines = _render_summary  # either one changes the summary
 
     @property
     def bars(self) -> CoreBars:

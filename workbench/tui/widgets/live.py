@@ -79,18 +79,11 @@ class EngineLive(Vertical):
         self._dirty = True
         self._update_stats()
 
-    def watch_phase(self) -> None:
-        self._update_stats()
-
-    def watch_detail(self) -> None:
-        self._update_stats()
-
-    def watch_final(self) -> None:
-        self._update_stats()
-
     def _update_stats(self) -> None:
         if composed(self):
             self.query_one(".engine-stats", Static).update(self._stats())
+
+    watch_phase = watch_detail = watch_final = _update_stats  # each one changes the stats line
 
     def _stats(self) -> Content:
         p = self.progress
