@@ -11,6 +11,7 @@ from contextlib import nullcontext
 from pathlib import Path
 from typing import Any, Callable, Collection, Iterable
 
+from workbench.measure.config import check_tolerances, formats_for, installed_engines, readable_engines
 from workbench.measure.procs import ChildFailed, load_once
 from workbench.measure.wire import Job
 from workbench.models.inputs import (
@@ -22,6 +23,7 @@ from workbench.models.inputs import (
     write_job_inputs,
 )
 from workbench.stats.parity import AGREES, compare, is_reference, reference_parity
+from workbench_engines.base import ModelArtifact
 
 
 def _outputs(job: Job, timeout: float) -> tuple[dict[str, Any], dict[str, Any] | None]:
@@ -51,17 +53,76 @@ def run_parity(
     declarations and reach each engine's process; the reference runs with its engine's defaults. ``inputs`` (the
     given values, else every input is generated from ``seed``) reach every engine and the reference alike;
     ``rtol``/``atol`` replace the precision's tolerance (:func:`workbench.stats.parity.compare`)."""
+    from workbench_engines.registry import options_by_engine
+
+    request = inputs or InputRequest()
+    names, skipped, options, artifact = _prepare(
+        model,
+        engines,
+        engines_explicit=engines_explicit,
+        device=device,
+        precision=precision,
+        batch=batch,
+        shapes=shapes,
+        seed=seed,
+        engine_options=engine_options,
+        checks=lambda: _check_flags(rtol, atol, request),
+    )
+    resolved = resolve_inputs(request, artifact.inputs) if not request.empty else None
+    report: dict[str, Any] = {
+        "model": artifact.name,
+        "batch": batch,
+        "seed": seed,
+        "precision": precision,
+        "device": device,
+        "reference": f"{artifact.reference_engine} fp32",
+        "engine_options": options_by_engine(options),
+        "inputs": record_inputs(request, resolved),
+        "rtol": rtol,
+        "atol": atol,
+        "skipped": skipped,
+    }
+    needs_folder = resolved is not None and bool(resolved.arrays)
+    with tempfile.TemporaryDirectory(prefix="inputs-", dir=_tmp_dir()) if needs_folder else nullcontext("") as folder:
+        job_inputs = write_job_inputs(resolved, Path(folder)) if resolved is not None else {}
+
+        report.update(
+            _compare_engines(
+                artifact,
+                names,
+                _job_maker(artifact, options, seed, job_inputs),
+                timeout=timeout,
+                precision=precision,
+                device=device,
+                rtol=rtol,
+                atol=atol,
+                given=resolved.names if resolved is not None else (),
+            )
+        )
+    return report
+
+
+def _prepare(
+    model: str,
+    engines: tuple[str, ...],
+    *,
+    engines_explicit: bool,
+    device: str,
+    precision: str,
+    batch: int,
+    shapes: dict | None,
+    seed: int,
+    engine_options: Iterable[tuple[str, str, Any]],
+    checks: Callable[[], None],
+) -> tuple[tuple[str, ...], list[dict[str, str]], tuple[tuple[str, str, Any], ...], ModelArtifact]:
+    """The engines to compare (the defaults: those installed here that can read the model, with a warning for
+    each one skipped), their checked options, and the resolved model with the formats they and the reference
+    need; ``checks`` (the flags' own) run before the model is resolved. Raises UsageError / EngineUnavailable /
+    UnsupportedError."""
     from workbench.errors import UsageError
-    from workbench.measure.runner import check_tolerances, formats_for, installed_engines, readable_engines
     from workbench.models.resolve import resolve
     from workbench_engines.formats import builtin_reference_engine
-    from workbench_engines.registry import (
-        canonical,
-        check_engine_options,
-        get_engine_class,
-        options_by_engine,
-        require,
-    )
+    from workbench_engines.registry import canonical, check_engine_options, get_engine_class, require
 
     names = tuple(dict.fromkeys(canonical(e) for e in engines))
     skipped: list[dict[str, str]] = []
@@ -72,9 +133,7 @@ def run_parity(
     for n in names:
         require(n, device)
     options = check_engine_options(engine_options, engines=names, precision=precision, mode="latency")
-    check_tolerances(rtol, atol)
-    request = inputs or InputRequest()
-    check_request(request)
+    checks()
     wanted = names + (builtin_reference_engine(),)
     artifact = resolve(model, batch=batch, shapes=shapes, formats=formats_for(wanted), seed=seed)
     if not engines_explicit:
@@ -86,53 +145,34 @@ def run_parity(
             )
     for n in names:
         get_engine_class(n).pick_format(artifact)
-    ref_engine = artifact.reference_engine
-    ref_label = f"{ref_engine} fp32"
-    resolved = resolve_inputs(request, artifact.inputs) if not request.empty else None
-    report: dict[str, Any] = {
-        "model": artifact.name,
-        "batch": batch,
-        "seed": seed,
-        "precision": precision,
-        "device": device,
-        "reference": ref_label,
-        "engine_options": options_by_engine(options),
-        "inputs": record_inputs(request, resolved),
-        "rtol": rtol,
-        "atol": atol,
-        "skipped": skipped,
-    }
-    needs_folder = resolved is not None and bool(resolved.arrays)
-    with tempfile.TemporaryDirectory(prefix="inputs-", dir=_tmp_dir()) if needs_folder else nullcontext("") as folder:
-        job_inputs = write_job_inputs(resolved, Path(folder)) if resolved is not None else {}
+    return names, skipped, options, artifact
 
-        def job(engine: str, prec: str, dev: str, *, reference: bool = False) -> Job:
-            given = {} if reference else {n: v for e, n, v in options if e == engine}
-            return Job(
-                engine,
-                artifact.to_dict(),
-                device=dev,
-                precision=prec,
-                seed=seed,
-                outputs=True,
-                options=given,
-                inputs=job_inputs,
-            )
 
-        report.update(
-            _compare_engines(
-                artifact,
-                names,
-                job,
-                timeout=timeout,
-                precision=precision,
-                device=device,
-                rtol=rtol,
-                atol=atol,
-                given=resolved.names if resolved is not None else (),
-            )
+def _check_flags(rtol: float | None, atol: float | None, request: InputRequest) -> None:
+    check_tolerances(rtol, atol)
+    check_request(request)
+
+
+def _job_maker(
+    artifact: ModelArtifact, options: tuple[tuple[str, str, Any], ...], seed: int, job_inputs: dict[str, Any]
+) -> Callable[..., Job]:
+    """``job(engine, precision, device, reference=False)``: an engine's outputs-only job with its given options
+    (the reference runs with its engine's defaults) and the given inputs."""
+
+    def job(engine: str, prec: str, dev: str, *, reference: bool = False) -> Job:
+        given = {} if reference else {n: v for e, n, v in options if e == engine}
+        return Job(
+            engine,
+            artifact.to_dict(),
+            device=dev,
+            precision=prec,
+            seed=seed,
+            outputs=True,
+            options=given,
+            inputs=job_inputs,
         )
-    return report
+
+    return job
 
 
 def _tmp_dir() -> Path:
