@@ -2,13 +2,17 @@
 virtualisation and steal, background load on the watched cores, installed engines, the in-process timing cost.
 
 Each check is ``{"name", "status": "ok"|"warn"|"fail", "detail"}``; the CLI renders them (workbench/cli/doctor.py).
+:data:`CHECKS` names the check functions in the order they run: each takes the :class:`Machine` under examination
+and returns its row(s) — none when it does not apply (no CPU quota warning, no engines asked about).
 """
 
 from __future__ import annotations
 
 import os
 import threading
-from typing import Any, Iterable, Mapping
+from dataclasses import dataclass
+from functools import cached_property
+from typing import Any, Callable, Iterable, Mapping
 
 from workbench.machine.cpus import format_cpu_list
 from workbench.machine.noise import (
@@ -22,9 +26,224 @@ from workbench.machine.noise import (
     system_warnings,
 )
 
+Row = dict[str, str]
 
-def _check(name: str, status: str, detail: str) -> dict[str, str]:
+
+def _check(name: str, status: str, detail: str) -> Row:
     return {"name": name, "status": status, "detail": detail}
+
+
+@dataclass
+class Machine:
+    """What the checks read: the machine description, the cores asked about and, sampled once when a check first
+    asks for it, the noise on the watched cores."""
+
+    info: Mapping[str, Any]
+    affinity: list[int]  # this process's cores, live (the cached sysinfo may predate a re-pin)
+    requested: list[int] | None  # the cores asked about; None: the whole affinity
+    sample_s: float
+    engines: list[tuple[str, bool, str | None]] | None
+    overhead_n: int
+
+    def section(self, key: str) -> Mapping[str, Any]:
+        return self.info.get(key) or {}
+
+    @cached_property
+    def pinning(self) -> list[dict[str, str]]:
+        """What is wrong with the requested cores (empty when none were requested or all are available)."""
+        return pinning_warnings(self.requested, None, self.affinity) if self.requested is not None else []
+
+    @cached_property
+    def watch(self) -> list[int]:
+        """The cores the per-core checks watch: the requested ones this process may use, else the affinity."""
+        if self.requested is None:
+            return list(self.affinity)
+        if self.pinning:
+            return [c for c in self.requested if c in set(self.affinity)] or list(self.affinity)
+        return self.requested
+
+    @cached_property
+    def system(self) -> dict[str, str]:
+        """:func:`~workbench.machine.noise.system_warnings` for the watched cores, code -> message."""
+        cores = self.watch if self.requested is not None else None
+        return {w["code"]: w["message"] for w in system_warnings(self.info, cores)}
+
+    @cached_property
+    def noise(self) -> NoiseReport | None:
+        """Background load and steal on the watched cores over ``sample_s`` seconds (None when 0)."""
+        if not (self.sample_s and self.sample_s > 0):
+            return None
+        # our own process (this thread waiting, the sampler thread) is not background load
+        interval = max(0.05, min(0.25, self.sample_s / 4))
+        sampler = NoiseSampler(self.watch, interval_s=interval, exclude_pids={os.getpid()})
+        sampler.start()
+        threading.Event().wait(self.sample_s)
+        return sampler.stop()
+
+
+def check_cpu(m: Machine) -> list[Row]:
+    cpu = m.section("cpu")
+    isa = ", ".join(cpu.get("highlights") or []) or "no AVX2/AVX-512/AMX"
+    detail = (
+        f"{cpu.get('model') or 'unknown CPU'}: {cpu.get('physical_cores') or '?'} cores / "
+        f"{cpu.get('logical_cpus') or '?'} threads, ISA: {isa}"
+    )
+    return [_check("cpu", "ok", detail)]
+
+
+def check_cores(m: Machine) -> list[Row]:
+    if m.requested is None:
+        return [_check("cores", "ok", f"this process may run on cores {format_cpu_list(m.affinity)}")]
+    if m.pinning:
+        return [_check("cores", "fail", m.pinning[0]["message"])]
+    return [_check("cores", "ok", f"cores {format_cpu_list(m.watch)} are available to this process")]
+
+
+def check_governor(m: Machine) -> list[Row]:
+    if not m.section("frequency").get("governors"):
+        return [_check("governor", "ok", "not exposed here (VM or container): the host controls the CPU frequency")]
+    if "governor" in m.system:
+        return [_check("governor", "warn", m.system["governor"])]
+    return [_check("governor", "ok", "performance on every core")]
+
+
+def check_turbo(m: Machine) -> list[Row]:
+    freq = m.section("frequency")
+    if freq.get("turbo") is None:
+        return [_check("turbo", "ok", "not readable here (no intel_pstate/no_turbo or cpufreq/boost)")]
+    if "turbo" in m.system:
+        return [_check("turbo", "warn", m.system["turbo"])]
+    return [_check("turbo", "ok", f"off ({freq.get('turbo_source')})")]
+
+
+def check_smt(m: Machine) -> list[Row]:
+    smt = m.section("smt")
+    if "smt-siblings" in m.system:
+        return [_check("smt", "warn", m.system["smt-siblings"])]
+    if not smt.get("active"):
+        return [_check("smt", "ok", "off" if smt.get("active") is False else "unknown")]
+    sib = (m.section("cpu").get("smt_siblings") or [])[:1]
+    example = f", e.g. cpus {sib[0]} share a core" if sib else ""
+    per_core = f"{smt.get('threads_per_core') or '?'} threads per core{example}"
+    detail = f"on ({per_core}): for latency runs pin one thread per physical core"
+    return [_check("smt", "ok", detail)]
+
+
+def check_cpu_quota(m: Machine) -> list[Row]:
+    return [_check("cpu quota", "warn", m.system["cpu-quota"])] if "cpu-quota" in m.system else []
+
+
+def check_isolated_cpus(m: Machine) -> list[Row]:
+    iso = m.info.get("isolated_cpus")
+    if not iso:
+        return [_check("isolated cpus", "ok", "none (isolcpus not set): pinned cores can still run other tasks")]
+    listed = format_cpu_list(iso)
+    return [_check("isolated cpus", "ok", f"{listed} isolated from the scheduler: pin there with --cores {listed}")]
+
+
+def check_memory(m: Machine) -> list[Row]:
+    mem = m.section("memory")
+    avail, total = mem.get("available_bytes"), mem.get("total_bytes")
+    if psutil is not None:
+        try:
+            avail = int(psutil.virtual_memory().available)
+        except Exception:
+            pass
+    if not isinstance(avail, (int, float)):
+        return [_check("memory", "warn", "available memory not readable")]
+    gib = avail / (1 << 30)
+    total = total if isinstance(total, (int, float)) else None
+    tot = f" of {total / (1 << 30):.1f} GiB" if total is not None else ""
+    if gib < 1:
+        return [_check("memory", "fail", f"only {gib:.2f} GiB available{tot}: models will not load; free memory")]
+    if gib < 4 or (total and avail / total < 0.1):
+        return [_check("memory", "warn", f"{gib:.1f} GiB available{tot}: large models may swap or fail")]
+    return [_check("memory", "ok", f"{gib:.1f} GiB available{tot}")]
+
+
+def check_virtualisation(m: Machine) -> list[Row]:
+    virt = m.section("virtualisation")
+    steal = m.noise.steal_pct if m.noise is not None else None
+    steal_txt = f"steal {steal:.1f}% over {m.sample_s:g} s" if steal is not None else "steal not measurable"
+    vm = virt.get("vm") or "VM"
+    if steal is not None and steal >= 10:
+        hint = "the hypervisor is taking a lot of CPU time; numbers will not be reproducible"
+        return [_check("virtualisation", "fail", f"{vm}: {steal_txt}: {hint}")]
+    if steal is not None and steal >= STEAL_PCT:
+        hint = "shared host, numbers may not be reproducible"
+        return [_check("virtualisation", "warn", f"{vm}: {steal_txt}: {hint}")]
+    if virt.get("vm"):
+        hint = "compare only with runs on the same instance type"
+        return [_check("virtualisation", "warn", f"virtual machine ({virt['vm']}), {steal_txt}: {hint}")]
+    where = f"container ({virt['container']}) on " if virt.get("container") else ""
+    return [_check("virtualisation", "ok", f"{where}bare metal or undetectable VM; {steal_txt}")]
+
+
+def check_background_load(m: Machine) -> list[Row]:
+    if m.noise is None or not m.noise.samples:
+        return [_check("background load", "warn", "could not sample per-core load")]
+    by_core = m.noise.other_by_core()
+    loaded = sorted(((c, v) for c, v in by_core.items() if v >= BACKGROUND_LOAD_PCT), key=lambda cv: -cv[1])
+    if loaded:
+        busiest = ", ".join(f"core {c} {v:.0f}%" for c, v in loaded[:6])
+        quiet = [c for c, v in by_core.items() if v < BACKGROUND_LOAD_PCT / 2]
+        hint = (
+            f"; quiet cores: {format_cpu_list(quiet)} (use --cores)"
+            if quiet
+            else "; no quiet core: stop other programs"
+        )
+        return [_check("background load", "warn", f"other processes are busy on {busiest}{hint}")]
+    top = max(by_core.items(), key=lambda cv: cv[1]) if by_core else None
+    worst = f" (max {top[1]:.1f}% on core {top[0]})" if top else ""
+    detail = f"all {len(by_core)} watched cores below {BACKGROUND_LOAD_PCT:.0f}% busy{worst}"
+    return [_check("background load", "ok", detail)]
+
+
+def check_engines(m: Machine) -> list[Row]:
+    if m.engines is None:
+        return []
+    rows = [
+        _check(f"engine {name}", "ok", f"installed ({version or 'version unknown'})")
+        if installed
+        else _check(f"engine {name}", "warn", "not installed")
+        for name, installed, version in m.engines
+    ]
+    if not any(installed for _, installed, _ in m.engines):
+        hint = "no inference engine is installed: pip install torch onnxruntime openvino"
+        rows.append(_check("engines", "fail", hint))
+    return rows
+
+
+def check_harness_overhead(m: Machine) -> list[Row]:
+    """The in-process timing loop's cost; runs after the sampling, so it does not count as background load."""
+    if not (m.overhead_n and m.overhead_n > 0):
+        return []
+    oh = measure_harness_overhead(m.overhead_n)
+    status = "ok" if oh["median_ns"] < 1000 else "warn"
+    detail = (
+        f"timing loop around an empty call costs {oh['median_ns']:.0f} ns median / {oh['mean_ns']:.0f} ns "
+        f"mean per iteration (timer resolution {oh['timer_resolution_ns']:.0f} ns)"
+    )
+    if status != "ok":
+        detail += ": high for sub-millisecond models; check for a slow clock source"
+    return [_check("harness overhead (in-process)", status, detail)]
+
+
+#: The checks of ``workbench doctor``, in the order they run and are shown.
+CHECKS: tuple[Callable[[Machine], list[Row]], ...] = (
+    check_cpu,
+    check_cores,
+    check_governor,
+    check_turbo,
+    check_smt,
+    check_cpu_quota,
+    check_isolated_cpus,
+    check_memory,
+    check_virtualisation,
+    check_background_load,
+    check_engines,
+    check_harness_overhead,
+)
 
 
 def doctor_report(
@@ -46,201 +265,16 @@ def doctor_report(
     from workbench.machine import sysinfo
 
     info = info if info is not None else sysinfo.collect()
-    checks: list[dict[str, str]] = []
     try:
         affinity = sorted(os.sched_getaffinity(0))  # live: the cached sysinfo may predate a re-pin
     except (AttributeError, OSError):
         affinity = info.get("affinity") or list(range(os.cpu_count() or 1))
-    watch = sorted(set(cores)) if cores is not None else list(affinity)
-
-    cpu = info.get("cpu") or {}
-    checks.append(
-        _check(
-            "cpu",
-            "ok",
-            f"{cpu.get('model') or 'unknown CPU'}: {cpu.get('physical_cores') or '?'} cores / "
-            f"{cpu.get('logical_cpus') or '?'} threads, ISA: {', '.join(cpu.get('highlights') or []) or 'no AVX2/AVX-512/AMX'}",
-        )
+    machine = Machine(
+        info=info,
+        affinity=affinity,
+        requested=sorted(set(cores)) if cores is not None else None,
+        sample_s=sample_s,
+        engines=list(engines) if engines is not None else None,
+        overhead_n=overhead_n,
     )
-
-    # affinity / requested cores
-    if cores is not None:
-        bad = pinning_warnings(watch, None, affinity)
-        if bad:
-            checks.append(_check("cores", "fail", bad[0]["message"]))
-            watch = [c for c in watch if c in set(affinity)] or list(affinity)
-        else:
-            checks.append(_check("cores", "ok", f"cores {format_cpu_list(watch)} are available to this process"))
-    else:
-        checks.append(_check("cores", "ok", f"this process may run on cores {format_cpu_list(affinity)}"))
-
-    sys_w = {w["code"]: w["message"] for w in system_warnings(info, watch if cores is not None else None)}
-    freq = info.get("frequency") or {}
-
-    # governor
-    if not freq.get("governors"):
-        checks.append(
-            _check("governor", "ok", "not exposed here (VM or container): the host controls the CPU frequency")
-        )
-    elif "governor" in sys_w:
-        checks.append(_check("governor", "warn", sys_w["governor"]))
-    else:
-        checks.append(_check("governor", "ok", "performance on every core"))
-
-    # turbo
-    if freq.get("turbo") is None:
-        checks.append(_check("turbo", "ok", "not readable here (no intel_pstate/no_turbo or cpufreq/boost)"))
-    elif "turbo" in sys_w:
-        checks.append(_check("turbo", "warn", sys_w["turbo"]))
-    else:
-        checks.append(_check("turbo", "ok", f"off ({freq.get('turbo_source')})"))
-
-    # SMT
-    smt = info.get("smt") or {}
-    if "smt-siblings" in sys_w:
-        checks.append(_check("smt", "warn", sys_w["smt-siblings"]))
-    elif smt.get("active"):
-        sib = (cpu.get("smt_siblings") or [])[:1]
-        checks.append(
-            _check(
-                "smt",
-                "ok",
-                f"on ({smt.get('threads_per_core') or '?'} threads per core"
-                + (f", e.g. cpus {sib[0]} share a core" if sib else "")
-                + "): for latency runs pin one thread per physical core",
-            )
-        )
-    else:
-        checks.append(_check("smt", "ok", "off" if smt.get("active") is False else "unknown"))
-
-    # CPU quota
-    if "cpu-quota" in sys_w:
-        checks.append(_check("cpu quota", "warn", sys_w["cpu-quota"]))
-
-    # isolated cpus
-    iso = info.get("isolated_cpus")
-    if iso:
-        checks.append(
-            _check(
-                "isolated cpus",
-                "ok",
-                f"{format_cpu_list(iso)} isolated from the scheduler: pin there with --cores {format_cpu_list(iso)}",
-            )
-        )
-    else:
-        checks.append(_check("isolated cpus", "ok", "none (isolcpus not set): pinned cores can still run other tasks"))
-
-    # memory
-    mem = info.get("memory") or {}
-    avail, total = mem.get("available_bytes"), mem.get("total_bytes")
-    if psutil is not None:
-        try:
-            avail = int(psutil.virtual_memory().available)
-        except Exception:
-            pass
-    if not isinstance(avail, (int, float)):
-        checks.append(_check("memory", "warn", "available memory not readable"))
-    else:
-        gib = avail / (1 << 30)
-        tot = f" of {total / (1 << 30):.1f} GiB" if isinstance(total, (int, float)) else ""
-        if gib < 1:
-            checks.append(
-                _check("memory", "fail", f"only {gib:.2f} GiB available{tot}: models will not load; free memory")
-            )
-        elif gib < 4 or (isinstance(total, (int, float)) and total and avail / total < 0.1):
-            checks.append(_check("memory", "warn", f"{gib:.1f} GiB available{tot}: large models may swap or fail"))
-        else:
-            checks.append(_check("memory", "ok", f"{gib:.1f} GiB available{tot}"))
-
-    # virtualisation + steal + background load: one sample
-    report: NoiseReport | None = None
-    if sample_s and sample_s > 0:
-        # our own process (this thread waiting, the sampler thread) is not background load
-        sampler = NoiseSampler(watch, interval_s=max(0.05, min(0.25, sample_s / 4)), exclude_pids={os.getpid()})
-        sampler.start()
-        threading.Event().wait(sample_s)
-        report = sampler.stop()
-
-    virt = info.get("virtualisation") or {}
-    steal = report.steal_pct if report is not None else None
-    steal_txt = f"steal {steal:.1f}% over {sample_s:g} s" if steal is not None else "steal not measurable"
-    if steal is not None and steal >= 10:
-        checks.append(
-            _check(
-                "virtualisation",
-                "fail",
-                f"{virt.get('vm') or 'VM'}: {steal_txt}: the hypervisor is taking a lot of CPU time; numbers will not be reproducible",
-            )
-        )
-    elif steal is not None and steal >= STEAL_PCT:
-        checks.append(
-            _check(
-                "virtualisation",
-                "warn",
-                f"{virt.get('vm') or 'VM'}: {steal_txt}: shared host, numbers may not be reproducible",
-            )
-        )
-    elif virt.get("vm"):
-        checks.append(
-            _check(
-                "virtualisation",
-                "warn",
-                f"virtual machine ({virt['vm']}), {steal_txt}: compare only with runs on the same instance type",
-            )
-        )
-    else:
-        where = f"container ({virt['container']}) on " if virt.get("container") else ""
-        checks.append(_check("virtualisation", "ok", f"{where}bare metal or undetectable VM; {steal_txt}"))
-
-    if report is not None and report.samples:
-        by_core = report.other_by_core()
-        loaded = sorted(((c, v) for c, v in by_core.items() if v >= BACKGROUND_LOAD_PCT), key=lambda cv: -cv[1])
-        quiet = [c for c, v in by_core.items() if v < BACKGROUND_LOAD_PCT / 2]
-        if loaded:
-            busiest = ", ".join(f"core {c} {v:.0f}%" for c, v in loaded[:6])
-            hint = (
-                f"; quiet cores: {format_cpu_list(quiet)} (use --cores)"
-                if quiet
-                else "; no quiet core: stop other programs"
-            )
-            checks.append(_check("background load", "warn", f"other processes are busy on {busiest}{hint}"))
-        else:
-            top = max(by_core.items(), key=lambda cv: cv[1]) if by_core else None
-            worst = f" (max {top[1]:.1f}% on core {top[0]})" if top else ""
-            checks.append(
-                _check(
-                    "background load",
-                    "ok",
-                    f"all {len(by_core)} watched cores below {BACKGROUND_LOAD_PCT:.0f}% busy{worst}",
-                )
-            )
-    else:
-        checks.append(_check("background load", "warn", "could not sample per-core load"))
-
-    # engines
-    if engines is not None:
-        engines = list(engines)
-        for name, installed, version in engines:
-            if installed:
-                checks.append(_check(f"engine {name}", "ok", f"installed ({version or 'version unknown'})"))
-            else:
-                checks.append(_check(f"engine {name}", "warn", "not installed"))
-        if not any(inst for _, inst, _ in engines):
-            checks.append(
-                _check("engines", "fail", "no inference engine is installed: pip install torch onnxruntime openvino")
-            )
-
-    # harness overhead (after sampling, so it does not count as background load); overhead_n=0 skips it
-    if overhead_n and overhead_n > 0:
-        oh = measure_harness_overhead(overhead_n)
-        status = "ok" if oh["median_ns"] < 1000 else "warn"
-        checks.append(
-            _check(
-                "harness overhead (in-process)",
-                status,
-                f"timing loop around an empty call costs {oh['median_ns']:.0f} ns median / {oh['mean_ns']:.0f} ns "
-                f"mean per iteration (timer resolution {oh['timer_resolution_ns']:.0f} ns)"
-                + ("" if status == "ok" else ": high for sub-millisecond models; check for a slow clock source"),
-            )
-        )
-    return checks
+    return [row for check in CHECKS for row in check(machine)]
