@@ -397,6 +397,20 @@ def test_axis_parsing_follows_the_cli_rules():
             parse_seconds("duration", text, positive=True)
 
 
+def test_the_cli_and_the_screen_parse_an_axis_by_one_rule():
+    import argparse
+
+    from workbench.cli.sweep import _ints
+
+    assert _ints("1, 2,2 4") == parse_ints("threads", "1, 2,2 4") == (1, 2, 4)
+    for text in ("", "0", "1.5"):
+        with pytest.raises(UsageError) as ui:
+            parse_ints("threads", text)
+        with pytest.raises(argparse.ArgumentTypeError) as cli:
+            _ints(text)
+        assert str(ui.value) == f"threads: {cli.value}"
+
+
 def _c(engine: str, threads: int, thr: float | None, batch: int = 1, status: str = "ok") -> Cell:
     """TEST FIXTURE DATA: a hand-made cell."""
     return Cell(
