@@ -511,43 +511,7 @@ def compare(
     pairs: list[PairComparison] = []
     warnings = _record_warnings(a, b)
     for ra, rb, how in pairs_raw:
-        deltas = {m: _delta(m, _metric_value(ra, m), _metric_value(rb, m)) for m in METRICS}
-        pw = _pair_warnings(ra, rb)
-        failed_side = None
-        if not ra.ok or not rb.ok:
-            failed_side = "both" if not (ra.ok or rb.ok) else ("baseline" if not ra.ok else "candidate")
-            failed = rb if not rb.ok else ra
-            note = f"{failed_side} failed: {failed.error or 'unknown error'}"
-            verdicts = {m: Verdict(m, UNTESTED, "none", note=note) for m in GATE_METRICS}
-            pw.append({"code": "engine_failed", "message": f"{ra.engine}: {note}"})
-        else:
-            ha, hb = _histogram(ra), _histogram(rb)
-            verdicts = {
-                m: _verdict(m, ra, rb, ha, hb, deltas[m], spreads, model, alpha, practical_pct) for m in GATE_METRICS
-            }
-            for h, r, which in ((ha, ra, "baseline"), (hb, rb, "candidate")):
-                if h is not None and h.count < 30:
-                    pw.append(
-                        {
-                            "code": "few_samples",
-                            "message": f"{r.engine}: only {h.count} samples in the {which}; tests have little power",
-                        }
-                    )
-        pairs.append(
-            PairComparison(
-                engine=ra.engine,
-                device=ra.device if ra.device == rb.device else f"{ra.device}→{rb.device}",
-                precision_baseline=ra.precision_effective or ra.precision_requested,
-                precision_candidate=rb.precision_effective or rb.precision_requested,
-                paired_by=how,
-                deltas=deltas,
-                verdicts=verdicts,
-                warnings=pw,
-                samples_baseline=_count(ra),
-                samples_candidate=_count(rb),
-                failed=failed_side,
-            )
-        )
+        pairs.append(_pair_comparison(ra, rb, how, spreads, model, alpha, practical_pct))
     unpaired_a = [f"{r.engine} ({r.device}, {r.precision_effective or r.precision_requested})" for r in left_a]
     unpaired_b = [f"{r.engine} ({r.device}, {r.precision_effective or r.precision_requested})" for r in left_b]
     if unpaired_a:
@@ -568,6 +532,54 @@ def compare(
         unpaired_baseline=unpaired_a,
         unpaired_candidate=unpaired_b,
         warnings=warnings,
+    )
+
+
+def _pair_comparison(
+    ra: EngineResult,
+    rb: EngineResult,
+    how: str,
+    spreads: Sequence[Mapping[str, Any]] | None,
+    model: str | None,
+    alpha: float,
+    practical_pct: float,
+) -> PairComparison:
+    """One engine's baseline and candidate results compared: deltas on every metric, a verdict per gate metric
+    (untested when a side failed), the pair's warnings."""
+    deltas = {m: _delta(m, _metric_value(ra, m), _metric_value(rb, m)) for m in METRICS}
+    pw = _pair_warnings(ra, rb)
+    failed_side = None
+    if not ra.ok or not rb.ok:
+        failed_side = "both" if not (ra.ok or rb.ok) else ("baseline" if not ra.ok else "candidate")
+        failed = rb if not rb.ok else ra
+        note = f"{failed_side} failed: {failed.error or 'unknown error'}"
+        verdicts = {m: Verdict(m, UNTESTED, "none", note=note) for m in GATE_METRICS}
+        pw.append({"code": "engine_failed", "message": f"{ra.engine}: {note}"})
+    else:
+        ha, hb = _histogram(ra), _histogram(rb)
+        verdicts = {
+            m: _verdict(m, ra, rb, ha, hb, deltas[m], spreads, model, alpha, practical_pct) for m in GATE_METRICS
+        }
+        for h, r, which in ((ha, ra, "baseline"), (hb, rb, "candidate")):
+            if h is not None and h.count < 30:
+                pw.append(
+                    {
+                        "code": "few_samples",
+                        "message": f"{r.engine}: only {h.count} samples in the {which}; tests have little power",
+                    }
+                )
+    return PairComparison(
+        engine=ra.engine,
+        device=ra.device if ra.device == rb.device else f"{ra.device}→{rb.device}",
+        precision_baseline=ra.precision_effective or ra.precision_requested,
+        precision_candidate=rb.precision_effective or rb.precision_requested,
+        paired_by=how,
+        deltas=deltas,
+        verdicts=verdicts,
+        warnings=pw,
+        samples_baseline=_count(ra),
+        samples_candidate=_count(rb),
+        failed=failed_side,
     )
 
 
