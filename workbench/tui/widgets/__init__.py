@@ -1,4 +1,4 @@
-"""Panes of the workbench's main screen."""
+"""Panes of the workbench's main screen, and the Sweep screen's form, table and chart (``sweep_*``)."""
 
 from __future__ import annotations
 
