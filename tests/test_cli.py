@@ -11,18 +11,9 @@ import time
 from pathlib import Path
 
 import pytest
+from cli_helpers import wb
 
 HEAVY = ("torch", "openvino", "onnxruntime", "textual", "transformers", "torchvision")
-
-
-def wb(*args: str, timeout: float = 240, env: dict | None = None) -> subprocess.CompletedProcess:
-    return subprocess.run(
-        [sys.executable, "-m", "workbench", *args],
-        capture_output=True,
-        text=True,
-        timeout=timeout,
-        env={**os.environ, **(env or {})},
-    )
 
 
 def test_import_and_help_import_no_engine_or_ui():

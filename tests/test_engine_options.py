@@ -15,6 +15,7 @@ import time
 from pathlib import Path
 
 import pytest
+from cli_helpers import wb
 
 from workbench.errors import UsageError
 from workbench.measure.runner import RunConfig, Runner, validate
@@ -46,12 +47,6 @@ def knob_options(record: dict) -> dict:
     from wb_test_engines import knob_options as read
 
     return read(record)
-
-
-def wb(*args: str, timeout: float = 240) -> subprocess.CompletedProcess:
-    return subprocess.run(
-        [sys.executable, "-m", "workbench", *args], capture_output=True, text=True, timeout=timeout, env=os.environ
-    )
 
 
 def one_line_exit_2(out: subprocess.CompletedProcess, *needles: str) -> str:

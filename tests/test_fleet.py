@@ -15,10 +15,12 @@ import shutil
 import subprocess
 import sys
 import time
+from functools import partial
 from pathlib import Path
 from typing import Any
 
 import pytest
+from cli_helpers import wb
 
 from workbench.campaign.cells import CellSpec, SweepSpec
 from workbench.cluster import fleet, slurm
@@ -37,16 +39,9 @@ def fixture(name: str) -> str:
     return (FIXTURES / name).read_text()
 
 
-def cli(*argv: str, timeout: float = 120) -> subprocess.CompletedProcess[str]:
-    """The real ``workbench`` command in a child (the environment — WORKBENCH_HOME, WORKBENCH_CACHE — travels on
-    to sbatch and from there to the array tasks)."""
-    return subprocess.run(
-        [sys.executable, "-m", "workbench", *argv],
-        capture_output=True,
-        text=True,
-        timeout=timeout,
-        env=os.environ.copy(),
-    )
+#: The real ``workbench`` command in a child (the environment — WORKBENCH_HOME, WORKBENCH_CACHE — travels on to
+#: sbatch and from there to the array tasks).
+cli = partial(wb, timeout=120)
 
 
 # ================================================================================================ the script

@@ -9,14 +9,14 @@ dicts under any name. The engines' own exception texts are produced for real whe
 from __future__ import annotations
 
 import json
-import os
 import re
 import shlex
 import subprocess
-import sys
+from functools import partial
 from pathlib import Path
 from typing import Any
 
+import cli_helpers
 import numpy as np
 import pytest
 
@@ -29,14 +29,7 @@ SOURCE_PATH = re.compile(r"src/\S+\.(?:cpp|cc|h|hpp):\d+")
 QUICK = ("--duration", "0.2", "--iterations", "3", "--warmup", "2it", "--no-save", "--quiet")
 
 
-def wb(*args: str, timeout: float = 300) -> subprocess.CompletedProcess:
-    return subprocess.run(
-        [sys.executable, "-m", "workbench", *args],
-        capture_output=True,
-        text=True,
-        timeout=timeout,
-        env=dict(os.environ),
-    )
+wb = partial(cli_helpers.wb, timeout=300)
 
 
 def run_json(tmp_path: Path, *args: str) -> tuple[subprocess.CompletedProcess, dict[str, Any]]:

@@ -7,12 +7,10 @@ elapsed time (duration + a fixed overhead); nothing here stands in for a measure
 from __future__ import annotations
 
 import json
-import os
-import subprocess
-import sys
 from dataclasses import replace
 
 import pytest
+from cli_helpers import wb
 
 from workbench.campaign.cells import CellSpec
 from workbench.campaign.recommend import (
@@ -326,16 +324,6 @@ def test_progress_reports_evaluations_time_and_eta():
 
 
 # ---- the command ------------------------------------------------------------------------------------------------
-def wb(*args: str, timeout: float = 240) -> subprocess.CompletedProcess:
-    return subprocess.run(
-        [sys.executable, "-m", "workbench", *args],
-        capture_output=True,
-        text=True,
-        timeout=timeout,
-        env=dict(os.environ),
-    )
-
-
 @pytest.mark.parametrize(
     "argv, needle",
     [

@@ -7,12 +7,12 @@ from __future__ import annotations
 
 import os
 import re
-import subprocess
-import sys
 import xml.etree.ElementTree as ET
+from functools import partial
 from html.parser import HTMLParser
 from pathlib import Path
 
+import cli_helpers
 import pytest
 from test_export import record, result
 
@@ -108,12 +108,7 @@ def test_charts_degrade_without_data():
 # ----------------------------------------------------------------------------------------------------- the CLI
 
 
-def wb(*args: str, home: Path) -> subprocess.CompletedProcess[str]:
-    env = {**os.environ, "WORKBENCH_HOME": str(home)}
-    env.pop("WORKBENCH_HISTORY", None)
-    return subprocess.run(
-        [sys.executable, "-m", "workbench", *args], capture_output=True, text=True, timeout=120, env=env
-    )
+wb = partial(cli_helpers.wb, timeout=120)
 
 
 @pytest.fixture()

@@ -11,12 +11,12 @@ import io
 import json
 import os
 import re
-import subprocess
-import sys
 import xml.etree.ElementTree as ET
+from functools import partial
 from html.parser import HTMLParser
 from pathlib import Path
 
+import cli_helpers
 import pytest
 from test_scaling import cell_result, key, sweep_record
 
@@ -244,8 +244,7 @@ def test_svg_helpers_degrade_without_data():
 # ---------------------------------------------------------------------------------------------------- CLI
 
 
-def wb(*args: str) -> subprocess.CompletedProcess[str]:
-    return subprocess.run([sys.executable, "-m", "workbench", *args], capture_output=True, text=True, timeout=120)
+wb = partial(cli_helpers.wb, timeout=120)
 
 
 def test_cli_report_of_a_sweep_in_the_history(tmp_path: Path):
