@@ -18,7 +18,8 @@ derives the tables people publish (docs/methodology.md, "Scaling analysis"):
   sizes (from ``result.sparsity``) against the dense cell of the same other axes;
 * the **memory-bounded batch search** outcomes (``record.sweep["memory_search"]``): best batch, its throughput, the
   batch → peak RSS curve;
-* the **Pareto front** of p50 latency against throughput (:func:`pareto_front`, reusable on any points).
+* the **Pareto front** of p50 latency against throughput (:func:`workbench.stats.pareto.pareto_front`, reusable on
+  any points, re-exported here).
 
 Failed cells stay in every table as rows with their error; they never break the arithmetic. Memory-search probes
 (``cell["search"] == "max-memory"``) are kept apart from the grid (:attr:`SweepAnalysis.probes`). Pure: no I/O, no
@@ -28,9 +29,10 @@ engines, no processes.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Any, Iterable, Mapping, Sequence, TypeVar
+from typing import Any, Iterable, Mapping, Sequence
 
 from workbench.result import EngineResult, RunRecord
+from workbench.stats.pareto import pareto_front
 from workbench.units import as_float
 
 __all__ = [
@@ -67,9 +69,6 @@ PROBE_SEARCH = "max-memory"
 
 #: the axes of a cell, in the order labels and group titles name them
 AXES: tuple[str, ...] = ("engine", "precision", "threads", "batch", "mode", "streams", "requests", "sparsity")
-
-P = TypeVar("P")
-
 
 # ---------------------------------------------------------------------------------------------------- cells
 
@@ -335,6 +334,23 @@ def _group(cells: Iterable[Cell], drop: str) -> dict[tuple[Any, ...], list[Cell]
 # ------------------------------------------------------------------------------------------------ threads
 
 
+class _Group:
+    """What the scaling groups (threads, batches, sparsity) share: a title from their fixed axes, and the shape of
+    their plain data (axes, title, the group's own fields, note, rows)."""
+
+    axes: dict[str, Any]
+    note: str | None
+    rows: Sequence[Any]
+
+    @property
+    def title(self) -> str:
+        return describe(self.axes)
+
+    def _doc(self, **fields: Any) -> dict[str, Any]:
+        rows = [r.to_dict() for r in self.rows]
+        return {"axes": dict(self.axes), "title": self.title, **fields, "note": self.note, "rows": rows}
+
+
 @dataclass(frozen=True)
 class ThreadRow:
     """One thread count of a :class:`ThreadScaling`. ``speedup``/``efficiency`` are None for a failed cell."""
@@ -365,7 +381,7 @@ class ThreadRow:
 
 
 @dataclass(frozen=True)
-class ThreadScaling:
+class ThreadScaling(_Group):
     """Thread scaling of one group: every axis but ``threads`` fixed (``axes``).
 
     ``basis``: ``"throughput"`` (speedup = items/s ÷ the base's items/s) or ``"latency"`` (base p50 ÷ p50).
@@ -379,20 +395,8 @@ class ThreadScaling:
     note: str | None
     rows: list[ThreadRow]
 
-    @property
-    def title(self) -> str:
-        return describe(self.axes)
-
     def to_dict(self) -> dict[str, Any]:
-        return {
-            "axes": dict(self.axes),
-            "title": self.title,
-            "basis": self.basis,
-            "base_threads": self.base_threads,
-            "estimated": self.estimated,
-            "note": self.note,
-            "rows": [r.to_dict() for r in self.rows],
-        }
+        return self._doc(basis=self.basis, base_threads=self.base_threads, estimated=self.estimated)
 
 
 def thread_scaling(cells: Sequence[Cell], spreads: Sequence[Mapping[str, Any]] | None = None) -> list[ThreadScaling]:
@@ -471,7 +475,7 @@ class BatchRow:
 
 
 @dataclass(frozen=True)
-class BatchScaling:
+class BatchScaling(_Group):
     """Batch scaling of one group: every axis but ``batch`` fixed. ``base_batch``: the smallest batch that ran
     (the throughput gains are against it); None when nothing ran."""
 
@@ -480,18 +484,8 @@ class BatchScaling:
     note: str | None
     rows: list[BatchRow]
 
-    @property
-    def title(self) -> str:
-        return describe(self.axes)
-
     def to_dict(self) -> dict[str, Any]:
-        return {
-            "axes": dict(self.axes),
-            "title": self.title,
-            "base_batch": self.base_batch,
-            "note": self.note,
-            "rows": [r.to_dict() for r in self.rows],
-        }
+        return self._doc(base_batch=self.base_batch)
 
 
 def batch_scaling(cells: Sequence[Cell]) -> list[BatchScaling]:
@@ -647,7 +641,7 @@ class SparsityRow:
 
 
 @dataclass(frozen=True)
-class SparsityGroup:
+class SparsityGroup(_Group):
     """The sparsity study of one model × engine (other axes fixed, ``axes``): rows by sparsity, the dense cell
     (sparsity 0) the baseline; ``note`` when there is no dense cell that ran."""
 
@@ -657,19 +651,8 @@ class SparsityGroup:
     note: str | None
     rows: list[SparsityRow]
 
-    @property
-    def title(self) -> str:
-        return describe(self.axes)
-
     def to_dict(self) -> dict[str, Any]:
-        return {
-            "model": self.model,
-            "axes": dict(self.axes),
-            "title": self.title,
-            "basis": self.basis,
-            "note": self.note,
-            "rows": [r.to_dict() for r in self.rows],
-        }
+        return {"model": self.model, **self._doc(basis=self.basis)}
 
 
 def _size_ratio(a: float | None, b: float | None) -> float | None:
@@ -820,29 +803,6 @@ def memory_searches(sweep: Mapping[str, Any] | None, cells: Sequence[Cell]) -> l
 
 
 # ---------------------------------------------------------------------------------------------- the front
-
-
-def pareto_front(points: Iterable[tuple[float, float, P]]) -> list[tuple[float, float, P]]:
-    """The non-dominated points of ``(latency_ms, throughput, payload)``, sorted by latency (ties: higher
-    throughput first). Lower latency and higher throughput are better; a point is dominated when another is at
-    least as good on both and better on one. Exact duplicates of a front point are all kept. Points whose latency
-    or throughput is not a finite number are ignored. Pure; the payload is carried through untouched."""
-    usable = []
-    for p in points:
-        lat, thr = as_float(p[0]), as_float(p[1])
-        if lat is not None and thr is not None:
-            usable.append((lat, thr, p))
-    usable.sort(key=lambda t: (t[0], -t[1]))
-    front: list[tuple[float, float, P]] = []
-    best = float("-inf")
-    last: tuple[float, float] | None = None
-    for lat, thr, p in usable:
-        if thr > best:
-            front.append(p)
-            best, last = thr, (lat, thr)
-        elif last == (lat, thr):
-            front.append(p)
-    return front
 
 
 def pareto_cells(cells: Sequence[Cell]) -> list[Cell]:
