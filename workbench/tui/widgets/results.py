@@ -18,6 +18,7 @@ from textual.content import Content
 from textual.reactive import reactive
 from textual.widgets import DataTable, Label, Select, Static
 
+from workbench.report.columns import VIEWS, column, headers
 from workbench.stats.speedup import speedup_text, unshown_ratio
 from workbench.stats.verdict import interval_text
 from workbench.tui.analysis import Speedup, speedups
@@ -28,21 +29,10 @@ from workbench.units import MISSING, duration, ms, percent, rate, ratio, signifi
 if TYPE_CHECKING:  # pragma: no cover
     from workbench.result import EngineResult, RunRecord
 
-COLUMNS: tuple[tuple[str, str], ...] = (
-    ("engine", "engine"),
-    ("prec", "prec"),
-    ("p50", "p50"),
-    ("p90", "p90"),
-    ("p99", "p99"),
-    ("mean", "mean"),
-    ("thr", "items/s"),
-    ("speedup", "speedup"),
-    ("parity", "parity"),
-    ("warn", "⚠"),
+#: the table's columns: the ``tui`` view of the column registry (key, heading, right-aligned when numeric)
+COLUMNS: tuple[tuple[str, str, bool], ...] = tuple(
+    (key, heading, column(key).numeric) for key, heading in zip(VIEWS["tui"], headers("tui"))
 )
-
-
-NUMERIC = frozenset({"p50", "p90", "p99", "mean", "thr", "speedup", "warn"})
 
 
 def _cell(text: str, style: str = "", right: bool = False) -> Text:
@@ -96,8 +86,8 @@ class ResultsTable(DataTable):
         self._last: tuple[Any, ...] | None = None
 
     def on_mount(self) -> None:
-        for key, label in COLUMNS:
-            self.add_column(_cell(label, right=key in NUMERIC), key=key)
+        for key, label, numeric in COLUMNS:
+            self.add_column(_cell(label, right=numeric), key=key)
         self.app.theme_changed_signal.subscribe(self, lambda _theme: self._rerender())
 
     def _rerender(self) -> None:
