@@ -6,11 +6,16 @@ import argparse
 from typing import Any, Callable
 
 
-def engines_list(value: str) -> tuple[str, ...]:
+def comma_items(value: str, error: str = "give at least one item, comma-separated") -> tuple[str, ...]:
+    """``a, b,c`` -> ``("a", "b", "c")`` (blanks dropped); none at all is a usage error saying ``error``."""
     items = tuple(s.strip() for s in value.split(",") if s.strip())
     if not items:
-        raise argparse.ArgumentTypeError("give at least one engine, e.g. torch,onnxruntime,openvino")
+        raise argparse.ArgumentTypeError(error)
     return items
+
+
+def engines_list(value: str) -> tuple[str, ...]:
+    return comma_items(value, "give at least one engine, e.g. torch,onnxruntime,openvino")
 
 
 def cpu_list(value: str) -> tuple[int, ...]:

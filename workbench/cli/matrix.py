@@ -8,14 +8,7 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from workbench.cli.args import add_args, add_command, add_files, add_switches, engines_list, number
-
-
-def _items(value: str) -> tuple[str, ...]:
-    items = tuple(s.strip() for s in value.split(",") if s.strip())
-    if not items:
-        raise argparse.ArgumentTypeError("give at least one item, comma-separated")
-    return items
+from workbench.cli.args import add_args, add_command, add_files, add_switches, comma_items, engines_list, number
 
 
 def register(sub: Any) -> None:
@@ -37,15 +30,15 @@ def register(sub: Any) -> None:
             "--models -m",
             "comma-separated built-in names or model files, or 'all' for every built-in "
             "(default resnet18,mobilenet_v3_small,distilbert: every cell exports its model, which takes a while)",
-            {"type": _items, "default": None},
+            {"type": comma_items, "default": None},
         ),
         ("--engines -e", "comma-separated engines (default: all installed)", {"type": engines_list, "default": None}),
         (
             "--precisions -p",
             "comma-separated: fp32,bf16,fp16,int8 (default fp32)",
-            {"type": _items, "default": ("fp32",)},
+            {"type": comma_items, "default": ("fp32",)},
         ),
-        ("--device --devices", "default cpu", {"dest": "devices", "type": _items, "default": ("cpu",)}),
+        ("--device --devices", "default cpu", {"dest": "devices", "type": comma_items, "default": ("cpu",)}),
     )
     add_switches(p, ("--refresh", "attempt every cell again instead of using the cache"))
     add_args(

@@ -27,6 +27,7 @@ from workbench.cli.args import (
     add_args,
     add_command,
     add_switches,
+    comma_items,
     cpu_list,
     engines_list,
     number,
@@ -82,10 +83,7 @@ def _duration(value: str) -> tuple[float, float | None]:
 
 
 def _words(value: str) -> tuple[str, ...]:
-    items = tuple(dict.fromkeys(s.strip() for s in value.split(",") if s.strip()))
-    if not items:
-        raise argparse.ArgumentTypeError("give at least one item, comma-separated")
-    return items
+    return tuple(dict.fromkeys(comma_items(value)))
 
 
 def register(sub: Any) -> None:

@@ -160,44 +160,33 @@ def _add_output_args(p: argparse.ArgumentParser) -> None:
     )
 
 
+#: ``workbench run`` options that are :class:`RunConfig` fields of the same name and value
+_AS_GIVEN = (
+    "model", "device", "precision", "mode", "batch", "threads", "cores", "repeats", "requests", "seed", "baseline",
+    "save_samples", "note", "rtol", "atol", "calibration_samples", "calibration_data", "drift_samples", "sparsity",
+)  # fmt: skip
+
+
 def _run_config(args: argparse.Namespace):
     from workbench.measure.runner import DEFAULT_ENGINES, RunConfig
 
     warmup_s, warmup_iters = args.warmup
     return RunConfig(
-        model=args.model,
+        **{name: getattr(args, name) for name in _AS_GIVEN},
         engines=args.engines or DEFAULT_ENGINES,
         engines_explicit=args.engines is not None,
-        device=args.device,
-        precision=args.precision,
-        mode=args.mode,
-        batch=args.batch,
-        threads=args.threads,
-        cores=args.cores,
         duration_s=args.duration,
         min_iterations=args.iterations,
         warmup_s=warmup_s,
         warmup_iterations=warmup_iters,
-        repeats=args.repeats,
-        requests=args.requests,
         engine_options=_engine_options(args),
         shapes=tuple(args.shape),
-        seed=args.seed,
-        baseline=args.baseline,
-        save_samples=args.save_samples,
         parity=not args.no_parity,
         tags=tuple(args.tag),
-        note=args.note,
         timeout_s=args.timeout,
         percentiles=tuple(args.percentile),
         inputs=input_request(args),
-        rtol=args.rtol,
-        atol=args.atol,
-        calibration_samples=args.calibration_samples,
-        calibration_data=args.calibration_data,
-        drift_samples=args.drift_samples,
         fp32_baseline=not args.no_fp32_baseline,
-        sparsity=args.sparsity,
     )
 
 
