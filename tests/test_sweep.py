@@ -54,6 +54,19 @@ def test_expand_orders_engines_innermost_and_collapses_axes_that_do_not_apply():
     assert CellSpec.from_dict(cells[3].to_dict()) == cells[3]
 
 
+def test_a_cells_stored_form_is_its_fields_and_key_and_shared_defaults_come_from_one_table():
+    from workbench.measure.config import RunConfig
+    from workbench.measure.settings import RUN, SWEEP, default_threads
+
+    cell = CellSpec(engine="openvino", precision="int8", threads=2, batch=8, mode="throughput", streams=2)
+    assert cell.stored() == {**cell.to_dict(), "key": cell.key()}
+    assert CellSpec.from_dict(cell.stored()) == cell
+    run, spec = RunConfig(model="m", engines=("torch",)), SweepSpec(model="m", engines=("torch",))
+    assert (run.duration_s, run.warmup_s, run.min_iterations) == (RUN.duration_s, RUN.warmup_s, 10) == (5.0, 1.0, 10)
+    assert (spec.duration_s, spec.warmup_s, spec.device, spec.seed) == (SWEEP.duration_s, SWEEP.warmup_s, "cpu", 0)
+    assert default_threads(None, (0, 1, 2)) == 3 and default_threads(1, (0, 1, 2)) == 1
+
+
 def test_impossible_axes_are_one_line_usage_errors():
     base = SweepSpec(model="m", engines=("onnxruntime",))
     for spec, needle in (

@@ -16,6 +16,7 @@ from dataclasses import asdict, dataclass, field, fields, replace
 from typing import Any, Mapping, Sequence
 
 from workbench.errors import UsageError
+from workbench.measure.settings import SWEEP
 from workbench.result import EngineResult
 
 #: engines whose ``streams`` option a sweep's streams axis sets (``openvino.streams``)
@@ -56,6 +57,10 @@ class CellSpec:
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
 
+    def stored(self) -> dict[str, Any]:
+        """The cell as a result keeps it (``EngineResult.cell``, the journal, Slurm job files): its fields and key."""
+        return self.to_dict() | {"key": self.key()}
+
     @classmethod
     def from_dict(cls, d: Mapping[str, Any]) -> "CellSpec":
         known = {f.name for f in fields(cls)}
@@ -69,20 +74,20 @@ class SweepSpec:
 
     model: str
     engines: tuple[str, ...]
-    precisions: tuple[str, ...] = ("fp32",)
+    precisions: tuple[str, ...] = (SWEEP.precision,)
     threads: tuple[int, ...] = (1,)
-    batches: tuple[int, ...] = (1,)
-    modes: tuple[str, ...] = ("latency",)
+    batches: tuple[int, ...] = (SWEEP.batch,)
+    modes: tuple[str, ...] = (SWEEP.mode,)
     streams: tuple[int | None, ...] = (None,)
     requests: tuple[int | None, ...] = (None,)
     sparsities: tuple[float, ...] = (0.0,)
-    device: str = "cpu"
+    device: str = SWEEP.device
     cores: tuple[int, ...] | None = None
-    duration_s: float = 3.0
-    warmup_s: float = 0.5
-    min_iterations: int = 10
-    seed: int = 0
-    parity: bool = True
+    duration_s: float = SWEEP.duration_s
+    warmup_s: float = SWEEP.warmup_s
+    min_iterations: int = SWEEP.min_iterations
+    seed: int = SWEEP.seed
+    parity: bool = SWEEP.parity
     shapes: tuple[tuple[str, tuple[int, ...]], ...] = ()
     #: memory-bounded batch search: the largest batch whose benchmark process peak RSS stays under this (MB);
     #: replaces the batch axis with a search per (engine, precision, threads, mode, streams, requests, sparsity)
@@ -240,7 +245,7 @@ def failed_result(
         precision_requested=cell.precision,
         streams=cell.streams,
         requests=cell.requests,
-        cell=cell.to_dict() | {"key": cell.key()},
+        cell=cell.stored(),
     )
 
 

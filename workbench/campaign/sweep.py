@@ -161,7 +161,7 @@ class CellRunner:
         if self._stop.is_set():
             raise KeyboardInterrupt
         config = self.config_for(cell, duration_s, warmup_s)
-        meta = cell.to_dict() | {"key": cell.key()}
+        meta = cell.stored()
         self.last_record = None
         try:
             artifact = self._artifact(cell, config)
@@ -490,7 +490,7 @@ class Sweep:
         key = cell.key()
         if key in self._done:
             return self._done[key]
-        meta = cell.to_dict() | {"key": key} | dict(extra or {})
+        meta = cell.stored() | dict(extra or {})
         left = max(total - len(self.record.results), 1)
         self._emit(
             ev.CellStarted(
@@ -653,7 +653,7 @@ def run_cell_job(job_path: Path, out_path: Path, on_event: Callable[[ev.Event], 
     out = {
         "sweep_id": job.get("sweep_id"),
         "index": job.get("index"),
-        "cell": cell.to_dict() | {"key": cell.key()},
+        "cell": cell.stored(),
         "result": result.to_dict(),
         "system": system,
         "versions": dict(record.versions) if record is not None else dict(system.get("versions") or {}),

@@ -211,6 +211,7 @@ def _error_detail(exc: BaseException, *, user: bool) -> str:
 
 
 def _serve(job: Job, cores: list[int], chan: FrameWriter) -> int:
+    from workbench.measure.settings import default_threads
     from workbench.models.inputs import feeds_for_job
     from workbench_engines.base import LoadSettings, ModelArtifact
     from workbench_engines.registry import require
@@ -222,7 +223,7 @@ def _serve(job: Job, cores: list[int], chan: FrameWriter) -> int:
     settings = LoadSettings(
         device=job.device,
         precision=job.precision,
-        threads=job.threads or len(cores),
+        threads=default_threads(job.threads or None, cores),
         mode=job.mode,
         requests=job.requests,
         options=engine.options_with_defaults(options),

@@ -11,6 +11,7 @@ from typing import Any, Callable
 from workbench.errors import UsageError
 from workbench.machine.cpus import allowed_cores, default_cores, format_cpu_list
 from workbench.measure.precision import DEFAULT_DRIFT_SAMPLES, check_precision_flags, quantize_request
+from workbench.measure.settings import RUN, default_threads
 from workbench.models.inputs import InputRequest, check_request
 from workbench_engines.base import ModelArtifact
 
@@ -21,15 +22,15 @@ class RunConfig:
 
     model: str
     engines: tuple[str, ...]
-    device: str = "cpu"
-    precision: str = "fp32"
-    mode: str = "latency"
-    batch: int = 1
-    threads: int | None = None
+    device: str = RUN.device
+    precision: str = RUN.precision
+    mode: str = RUN.mode
+    batch: int = RUN.batch
+    threads: int | None = None  # None: one per core (settings.default_threads)
     cores: tuple[int, ...] | None = None
-    duration_s: float = 5.0
-    min_iterations: int = 10
-    warmup_s: float = 1.0
+    duration_s: float = RUN.duration_s
+    min_iterations: int = RUN.min_iterations
+    warmup_s: float = RUN.warmup_s
     warmup_iterations: int | None = None
     repeats: int = 1
     requests: int | None = None  # requests the harness keeps in flight in throughput mode (None: engine's optimum)
@@ -37,10 +38,10 @@ class RunConfig:
     #: adapters' declarations by :func:`validate`
     engine_options: tuple[tuple[str, str, Any], ...] = ()
     shapes: tuple[tuple[str, tuple[int, ...]], ...] = ()
-    seed: int = 0
+    seed: int = RUN.seed
     baseline: str | None = None
     save_samples: bool = False
-    parity: bool = True
+    parity: bool = RUN.parity
     tags: tuple[str, ...] = ()
     note: str | None = None
     timeout_s: float = 300.0  # longest silence allowed from a benchmark process
@@ -163,7 +164,7 @@ def validate(config: RunConfig) -> RunConfig:
         raise UsageError(
             f"--cores {','.join(map(str, bad))} not available: this process may use cores {format_cpu_list(allowed)}"
         )
-    threads = config.threads if config.threads is not None else len(cores)
+    threads = default_threads(config.threads, cores)
     if threads < 1:
         raise UsageError(f"--threads must be >= 1, not {threads}")
     baseline = canonical(config.baseline) if config.baseline else engines[0]
