@@ -12,8 +12,9 @@ Rules this module keeps:
 * **Cheap.** Only small files under ``/proc`` and ``/sys`` plus, at most, two short subprocesses started in
   parallel (``systemd-detect-virt`` and ``nvidia-smi``, the latter only when the binary exists). The result is
   cached; ``collect(refresh=True)`` re-reads.
-* **Testable.** Parsers are pure functions over text (:func:`parse_cpuinfo`, :func:`parse_os_release`, ...), and
-  every filesystem read goes through a ``root`` directory that tests point at a fake tree.
+* **Testable.** Parsers are pure functions over text (:func:`parse_cpuinfo`, :func:`parse_os_release`, ...; they
+  live in :mod:`workbench.machine.cpuinfo` and are re-exported here), and every filesystem read goes through a
+  ``root`` directory that tests point at a fake tree.
 
 The ``fingerprint`` is a short hash over the fields that change what a benchmark measures
 (:data:`FINGERPRINT_KEYS`); ``fingerprint_fields`` keeps those fields so a comparison can say *what* differs
@@ -40,8 +41,20 @@ import subprocess
 import sys
 import time
 from pathlib import Path
-from typing import Any, Iterable, Mapping
+from typing import Any, Mapping
 
+from workbench.machine.cpuinfo import (
+    ISA_FLAGS,
+    bracketed_choice,
+    flag_highlights,
+    isa_flags,
+    parse_cpuinfo,
+    parse_nvidia_smi,
+    parse_os_release,
+    parse_size,
+    sibling_lists,
+    summarise_per_cpu,
+)
 from workbench.machine.cpus import format_cpu_list, parse_cpu_list
 
 try:  # psutil is a dependency, but sysinfo must still degrade if it is broken
@@ -70,31 +83,6 @@ __all__ = [
     "fingerprint_diff",
     "package_versions",
 ]
-
-#: /proc/cpuinfo flags that matter for inference, in the order they are shown.
-ISA_FLAGS: tuple[str, ...] = (
-    "avx2",
-    "avx512f",
-    "avx512_vnni",
-    "avx_vnni",
-    "avx512_bf16",
-    "avx512_fp16",
-    "amx_bf16",
-    "amx_int8",
-    "amx_tile",
-)
-
-# flag -> short human label used in "highlights" (amx_tile is implied by the AMX data types, so it has no label)
-_HIGHLIGHT_LABELS: tuple[tuple[str, str], ...] = (
-    ("avx2", "AVX2"),
-    ("avx512f", "AVX-512"),
-    ("avx512_vnni", "AVX512-VNNI"),
-    ("avx_vnni", "AVX-VNNI"),
-    ("avx512_bf16", "AVX512-BF16"),
-    ("avx512_fp16", "AVX512-FP16"),
-    ("amx_bf16", "AMX-BF16"),
-    ("amx_int8", "AMX-INT8"),
-)
 
 #: Versions reported under ``versions`` besides the engines': key -> distributions to try, first found wins. The
 #: engines' own (key = engine name) come from their adapters (``Engine.distributions``), see
@@ -170,151 +158,6 @@ def _try_cpu_list(text: str | None) -> list[int] | None:
         return parse_cpu_list(text, allow_empty=True)
     except ValueError:
         return None
-
-
-# =====================================================================================================================
-# Pure parsers
-# =====================================================================================================================
-
-
-def parse_cpuinfo(text: str) -> dict[str, Any]:
-    """Parse ``/proc/cpuinfo`` text.
-
-    Returns ``model`` (str|None), ``vendor`` (str|None), ``flags`` (sorted list of the first processor's flags),
-    ``logical_cpus`` (number of ``processor`` blocks, or None), ``sockets`` and ``physical_cores`` (from distinct
-    ``physical id`` / ``core id``; None where the kernel does not report them, e.g. many ARM systems) and
-    ``siblings`` (list of CPU lists, one per physical core that has more than one hardware thread).
-    """
-    blocks: list[dict[str, str]] = []
-    current: dict[str, str] = {}
-    for line in text.splitlines():
-        if not line.strip():
-            if current:
-                blocks.append(current)
-                current = {}
-            continue
-        key, sep, value = line.partition(":")
-        if not sep:
-            continue
-        current.setdefault(key.strip().lower(), value.strip())
-    if current:
-        blocks.append(current)
-
-    procs = [b for b in blocks if "processor" in b]
-    first = procs[0] if procs else (blocks[0] if blocks else {})
-
-    model = (
-        first.get("model name")
-        or first.get("cpu model")
-        or first.get("hardware")
-        or _first_value(blocks, ("model name", "hardware", "cpu model"))
-    )
-    vendor = first.get("vendor_id") or first.get("vendor") or _first_value(blocks, ("vendor_id",))
-    if vendor is None and first.get("cpu implementer"):
-        vendor = _ARM_IMPLEMENTERS.get(first["cpu implementer"].lower(), f"ARM implementer {first['cpu implementer']}")
-    flags_text = first.get("flags") or first.get("features") or ""
-    flags = sorted(set(flags_text.split()))
-
-    logical = len(procs) or None
-    sockets: int | None = None
-    physical: int | None = None
-    siblings: list[str] = []
-    if procs and all("physical id" in b and "core id" in b for b in procs):
-        sockets = len({b["physical id"] for b in procs})
-        groups: dict[tuple[str, str], list[int]] = {}
-        for b in procs:
-            try:
-                cpu = int(b["processor"])
-            except ValueError:
-                continue
-            groups.setdefault((b["physical id"], b["core id"]), []).append(cpu)
-        physical = len(groups)
-        siblings = [format_cpu_list(g) for g in sorted(groups.values(), key=min) if len(g) > 1]
-    return {
-        "model": model,
-        "vendor": vendor,
-        "flags": flags,
-        "logical_cpus": logical,
-        "sockets": sockets,
-        "physical_cores": physical,
-        "siblings": siblings,
-    }
-
-
-_ARM_IMPLEMENTERS = {
-    "0x41": "ARM",
-    "0x42": "Broadcom",
-    "0x43": "Cavium",
-    "0x46": "Fujitsu",
-    "0x48": "HiSilicon",
-    "0x4e": "NVIDIA",
-    "0x50": "Ampere (APM)",
-    "0x51": "Qualcomm",
-    "0x61": "Apple",
-    "0xc0": "Ampere",
-}
-
-
-def _first_value(blocks: list[dict[str, str]], keys: tuple[str, ...]) -> str | None:
-    for b in blocks:
-        for k in keys:
-            if b.get(k):
-                return b[k]
-    return None
-
-
-def isa_flags(flags: Iterable[str]) -> dict[str, bool]:
-    """``{flag: present}`` for every flag in :data:`ISA_FLAGS`."""
-    have = set(flags)
-    return {f: f in have for f in ISA_FLAGS}
-
-
-def flag_highlights(flags: Iterable[str]) -> list[str]:
-    """Short human labels for the inference-relevant flags present, e.g. ``["AVX2", "AVX-512", "AMX-BF16"]``."""
-    have = set(flags)
-    return [label for flag, label in _HIGHLIGHT_LABELS if flag in have]
-
-
-def parse_os_release(text: str) -> dict[str, str]:
-    """Parse ``/etc/os-release`` (``KEY=value`` / ``KEY="value"`` lines) into a dict."""
-    out: dict[str, str] = {}
-    for line in text.splitlines():
-        line = line.strip()
-        if not line or line.startswith("#") or "=" not in line:
-            continue
-        key, _, value = line.partition("=")
-        value = value.strip()
-        if len(value) >= 2 and value[0] == value[-1] and value[0] in "\"'":
-            value = value[1:-1]
-        out[key.strip()] = value.replace('\\"', '"')
-    return out
-
-
-_SIZE_RE = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*([KMGT]?)(?:i?B)?\s*$", re.IGNORECASE)
-
-
-def parse_size(text: str | None) -> int | None:
-    """``"48K"`` -> 49152, ``"2048K"`` -> 2097152, ``"32 MiB"`` -> 33554432; None when unparseable."""
-    if text is None:
-        return None
-    m = _SIZE_RE.match(text)
-    if not m:
-        return None
-    mult = {"": 1, "K": 1 << 10, "M": 1 << 20, "G": 1 << 30, "T": 1 << 40}[m.group(2).upper()]
-    return int(float(m.group(1)) * mult)
-
-
-def summarise_per_cpu(values: Mapping[int, str | None]) -> dict[str, list[int]]:
-    """Group a per-CPU setting by value: ``{0: "performance", 1: "performance"}`` -> ``{"performance": [0, 1]}``.
-
-    ``None`` values (unreadable) are left out. Keys of the result are sorted; CPU lists are sorted.
-    """
-    groups: dict[str, list[int]] = {}
-    for cpu, value in values.items():
-        if value is None:
-            continue
-        groups.setdefault(value, []).append(cpu)
-    return {k: sorted(groups[k]) for k in sorted(groups)}
 
 
 # =====================================================================================================================
@@ -405,8 +248,7 @@ def _cpu_section(root: str) -> dict[str, Any]:
                 for cpu in pkgs:
                     groups.setdefault((pkgs[cpu], cores.get(cpu)), []).append(cpu)
                 physical = physical or len(groups)
-                if not siblings:
-                    siblings = [format_cpu_list(g) for g in sorted(groups.values(), key=min) if len(g) > 1]
+                siblings = siblings or sibling_lists(groups.values())
     if psutil is not None:
         try:
             logical = logical or psutil.cpu_count(logical=True)
@@ -559,14 +401,6 @@ def _memory(root: str) -> dict[str, Any]:
     }
 
 
-def _bracketed(text: str | None) -> str | None:
-    """``"always [madvise] never"`` -> ``"madvise"``."""
-    if not text:
-        return None
-    m = re.search(r"\[([^\]]+)\]", text)
-    return m.group(1) if m else text.strip() or None
-
-
 def _frequency(root: str) -> dict[str, Any]:
     cur = fmin = fmax = None
     if psutil is not None:
@@ -685,8 +519,8 @@ def _os_section(root: str) -> dict[str, Any]:
         "distro": distro,
         "distro_id": rel.get("ID"),
         "distro_version": rel.get("VERSION_ID"),
-        "transparent_hugepages": _bracketed(_read_line(root, "sys/kernel/mm/transparent_hugepage/enabled")),
-        "transparent_hugepages_defrag": _bracketed(_read_line(root, "sys/kernel/mm/transparent_hugepage/defrag")),
+        "transparent_hugepages": bracketed_choice(_read_line(root, "sys/kernel/mm/transparent_hugepage/enabled")),
+        "transparent_hugepages_defrag": bracketed_choice(_read_line(root, "sys/kernel/mm/transparent_hugepage/defrag")),
     }
 
 
@@ -767,24 +601,6 @@ def _finish(proc: subprocess.Popen[str] | None, deadline: float) -> tuple[int | 
         return None, None
 
 
-def _parse_nvidia_smi(text: str) -> list[dict[str, Any]]:
-    gpus = []
-    for line in text.splitlines():
-        parts = [p.strip() for p in line.split(",")]
-        if len(parts) < 3 or not parts[0]:
-            continue
-        mem = re.match(r"(\d+)", parts[1])
-        gpus.append(
-            {
-                "vendor": "NVIDIA",
-                "name": parts[0],
-                "memory_total_mib": int(mem.group(1)) if mem else None,
-                "driver": parts[2] or None,
-            }
-        )
-    return gpus
-
-
 # =====================================================================================================================
 # collect
 # =====================================================================================================================
@@ -860,7 +676,7 @@ def _collect_cached(root: str) -> dict[str, Any]:
         info["virtualisation"] = None
 
     rc, out = _finish(smi, deadline)
-    info["gpus"] = _parse_nvidia_smi(out) if (rc == 0 and out) else []
+    info["gpus"] = parse_nvidia_smi(out) if (rc == 0 and out) else []
 
     try:
         fields = fingerprint_fields(info)
