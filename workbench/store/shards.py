@@ -86,8 +86,8 @@ def _validate(data: Any) -> None:
 class AtomicJSONStorage(Storage):
     """A TinyDB storage that reads the JSON file once per operation and replaces it atomically on write.
 
-    One instance lives for exactly one locked operation (a :class:`_Session` makes one per shard it loads): the parsed data is
-    cached for that operation only, which is safe because the caller holds the file lock throughout.
+    One instance lives for exactly one locked operation (a :class:`_Session` makes one per shard it loads): the
+    parsed data is cached for that operation only, which is safe because the caller holds the file lock throughout.
     Compact JSON (no indent, no spaces) keeps a 10,000-run history fast to parse and write.
     """
 
