@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import tempfile
 from contextlib import nullcontext
+from functools import partial
 from pathlib import Path
 from typing import Any, Callable, Collection, Iterable
 
@@ -56,17 +57,9 @@ def run_parity(
     from workbench_engines.registry import options_by_engine
 
     request = inputs or InputRequest()
+    checks = partial(_check_flags, rtol, atol, request)
     names, skipped, options, artifact = _prepare(
-        model,
-        engines,
-        engines_explicit=engines_explicit,
-        device=device,
-        precision=precision,
-        batch=batch,
-        shapes=shapes,
-        seed=seed,
-        engine_options=engine_options,
-        checks=lambda: _check_flags(rtol, atol, request),
+        model, engines, engines_explicit, device, precision, batch, shapes, seed, engine_options, checks
     )
     resolved = resolve_inputs(request, artifact.inputs) if not request.empty else None
     report: dict[str, Any] = {
@@ -105,7 +98,6 @@ def run_parity(
 def _prepare(
     model: str,
     engines: tuple[str, ...],
-    *,
     engines_explicit: bool,
     device: str,
     precision: str,

@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import csv
 import io
+from dataclasses import dataclass
 from typing import Any, Callable, Mapping, Sequence
 
 from workbench.machine.spread import for_records
@@ -449,6 +450,23 @@ def sparsity_caption(g: SparsityGroup) -> str:
     return f"{g.model} · {g.title}"
 
 
+@dataclass(frozen=True)
+class GroupKind:
+    """How one kind of scaling group (thread, batch, sparsity) is shown in every format: the section's title, its
+    explanation line (``"Title: what the columns mean"``), and the builders of a group's caption, headers, rows."""
+
+    title: str
+    section: str
+    caption: Callable[[Any], str]
+    headers: Callable[[], list[str]]
+    rows: Callable[[Any], list[list[str]]]
+
+
+THREADS = GroupKind("Thread scaling", THREAD_SECTION, thread_caption, thread_headers, thread_rows)
+BATCHES = GroupKind("Batch scaling", BATCH_SECTION, batch_caption, batch_headers, batch_rows)
+SPARSITY = GroupKind("Sparsity study", SPARSITY_SECTION, sparsity_caption, sparsity_headers, sparsity_rows)
+
+
 def memory_headers() -> list[str]:
     return ["batch", "peak RSS MB", "status", "fits"]
 
@@ -586,11 +604,11 @@ def render_sweep(record: RunRecord, charts: bool = True) -> str:
         out.append("failed cells:")
         out += [f"  {line}" for line in failures]
     if a.threads:
-        out += _text_groups(THREAD_SECTION, a.threads, thread_caption, thread_headers(), thread_rows)
+        out += _text_groups(THREADS, a.threads)
         if charts:
             add_charts(out, thread_series(a.threads), "threads", "items/s")
     if a.batches:
-        out += _text_groups(BATCH_SECTION, a.batches, batch_caption, batch_headers(), batch_rows)
+        out += _text_groups(BATCHES, a.batches)
         if charts:
             add_charts(out, batch_series(a.batches), "batch", "items/s")
     if a.precision:
@@ -604,7 +622,7 @@ def render_sweep(record: RunRecord, charts: bool = True) -> str:
     if a.memory:
         out += _memory_text(a.memory, charts)
     if a.sparsity:
-        out += _text_groups(SPARSITY_SECTION, a.sparsity, sparsity_caption, sparsity_headers(), sparsity_rows)
+        out += _text_groups(SPARSITY, a.sparsity)
         if charts:
             add_charts(out, sparsity_series(a.sparsity), "sparsity %", "items/s")
     if len(a.pareto) > 0 and sum(1 for c in a.cells if c.ok) > 1:
@@ -628,18 +646,12 @@ def _axes_line(spec: Mapping[str, Any]) -> str | None:
     return "axes: " + " · ".join(axes)
 
 
-def _text_groups(
-    section: str,
-    groups: Sequence[Any],
-    caption: Callable[[Any], str],
-    headers: Sequence[str],
-    rows: Callable[[Any], list[list[str]]],
-) -> list[str]:
+def _text_groups(kind: GroupKind, groups: Sequence[Any]) -> list[str]:
     """Scaling groups (thread, batch, sparsity) for the terminal: the section's line, then per group its caption,
     its table and its notes. A group has ``rows`` (each with ``.cell``) and ``note``."""
-    out = ["", section]
+    out = ["", kind.section]
     for g in groups:
-        out += ["", caption(g), aligned(headers, rows(g))]
+        out += ["", kind.caption(g), aligned(kind.headers(), kind.rows(g))]
         out += [f"  {n}" for n in group_notes([r.cell for r in g.rows], g.note)]
     return out
 
@@ -816,20 +828,13 @@ def _md_table(
     return lines
 
 
-def _md_groups(
-    title: str,
-    section: str,
-    groups: Sequence[Any],
-    caption: Callable[[Any], str],
-    headers: Sequence[str],
-    rows: Callable[[Any], list[list[str]]],
-) -> list[str]:
+def _md_groups(kind: GroupKind, groups: Sequence[Any]) -> list[str]:
     """A Markdown section of scaling groups (thread, batch, sparsity): the section's explanation, then per group its
     caption, its table and its notes. A group has ``rows`` (each with ``.cell``) and ``note``."""
-    lines = ["", f"### {title}", "", _md(section.partition(": ")[2])]
+    lines = ["", f"### {kind.title}", "", _md(kind.section.partition(": ")[2])]
     for g in groups:
-        lines += ["", f"**{_md(caption(g))}**", ""]
-        lines += _md_table(headers, rows(g))
+        lines += ["", f"**{_md(kind.caption(g))}**", ""]
+        lines += _md_table(kind.headers(), kind.rows(g))
         lines += [f"- {_md(n)}" for n in group_notes([r.cell for r in g.rows], g.note)]
     return lines
 
@@ -849,9 +854,9 @@ def sweep_markdown(record: RunRecord) -> str:
             row[-1] = f"failed: {c.error}"
     lines += _md_table(cell_headers(a.cells), rows) if rows else [f"_{no_cells_text(a)}_"]
     if a.threads:
-        lines += _md_groups("Thread scaling", THREAD_SECTION, a.threads, thread_caption, thread_headers(), thread_rows)
+        lines += _md_groups(THREADS, a.threads)
     if a.batches:
-        lines += _md_groups("Batch scaling", BATCH_SECTION, a.batches, batch_caption, batch_headers(), batch_rows)
+        lines += _md_groups(BATCHES, a.batches)
     if a.precision:
         lines += ["", "### Precision gain over the same engine's fp32", ""]
         lines += _md_table(precision_headers(), precision_rows(a.precision))
@@ -865,9 +870,7 @@ def sweep_markdown(record: RunRecord) -> str:
             if m.reason:
                 lines += ["", _md(m.reason)]
     if a.sparsity:
-        lines += _md_groups(
-            "Sparsity study", SPARSITY_SECTION, a.sparsity, sparsity_caption, sparsity_headers(), sparsity_rows
-        )
+        lines += _md_groups(SPARSITY, a.sparsity)
     if a.pareto:
         lines += ["", "### Pareto front (p50 latency vs throughput)", ""]
         lines += _md_table(pareto_headers(), pareto_rows(a.pareto))

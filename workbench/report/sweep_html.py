@@ -8,7 +8,7 @@ shell and the inline SVG charts of :mod:`workbench.report.html`. Pure: a record 
 
 from __future__ import annotations
 
-from typing import Any, Callable, Mapping, Sequence
+from typing import Any, Mapping, Sequence
 
 from workbench.machine.spread import for_records
 from workbench.report import sweep as sw
@@ -31,19 +31,13 @@ from workbench.stats.scaling import SweepAnalysis, analyse
 from workbench.units import MISSING, significant
 
 
-def _group_parts(
-    section: str,
-    groups: Sequence[Any],
-    caption: Callable[[Any], str],
-    headers: Sequence[str],
-    rows: Callable[[Any], Sequence[Sequence[Any]]],
-) -> list[str]:
+def _group_parts(kind: sw.GroupKind, groups: Sequence[Any]) -> list[str]:
     """The HTML of scaling groups (thread, batch, sparsity): the section's explanation, then per group its caption,
     its table and its notes (the charts follow). A group has ``rows`` (each with ``.cell``) and ``note``."""
-    parts = [f'<p class="muted">{_e(section.partition(": ")[2])}</p>']
+    parts = [f'<p class="muted">{_e(kind.section.partition(": ")[2])}</p>']
     for g in groups:
-        parts.append(f"<h3>{_e(caption(g))}</h3>")
-        parts.append(_sweep_table(headers, rows(g)))
+        parts.append(f"<h3>{_e(kind.caption(g))}</h3>")
+        parts.append(_sweep_table(kind.headers(), kind.rows(g)))
         parts.append(_note_list(sw.group_notes([r.cell for r in g.rows], g.note)))
     return parts
 
@@ -101,43 +95,17 @@ def _scaling_sections(a: SweepAnalysis) -> tuple[str, str, str]:
     ]
     sparsity = [line_chart_svg(s, title, "sparsity %", "items/s") for title, s in sw.sparsity_series(a.sparsity)]
     return (
-        _scaling_section(
-            "Thread scaling",
-            sw.THREAD_SECTION,
-            a.threads,
-            sw.thread_caption,
-            sw.thread_headers(),
-            sw.thread_rows,
-            threads,
-        ),
-        _scaling_section(
-            "Batch scaling", sw.BATCH_SECTION, a.batches, sw.batch_caption, sw.batch_headers(), sw.batch_rows, batches
-        ),
-        _scaling_section(
-            "Sparsity study",
-            sw.SPARSITY_SECTION,
-            a.sparsity,
-            sw.sparsity_caption,
-            sw.sparsity_headers(),
-            sw.sparsity_rows,
-            sparsity,
-        ),
+        _scaling_section(sw.THREADS, a.threads, threads),
+        _scaling_section(sw.BATCHES, a.batches, batches),
+        _scaling_section(sw.SPARSITY, a.sparsity, sparsity),
     )
 
 
-def _scaling_section(
-    title: str,
-    text: str,
-    groups: Sequence[Any],
-    caption: Callable[[Any], str],
-    headers: Sequence[str],
-    rows: Callable[[Any], Sequence[Sequence[Any]]],
-    charts: list[str],
-) -> str:
+def _scaling_section(kind: sw.GroupKind, groups: Sequence[Any], charts: list[str]) -> str:
     """One scaling section ("" without groups): the groups' tables and notes, then the charts."""
     if not groups:
         return ""
-    return section(title, *_group_parts(text, groups, caption, headers, rows), _figures(charts))
+    return section(kind.title, *_group_parts(kind, groups), _figures(charts))
 
 
 def _precision_section(a: SweepAnalysis) -> str:
