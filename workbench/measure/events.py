@@ -115,26 +115,27 @@ class SweepStarted:
 
 
 @dataclass(frozen=True)
-class CellStarted:
-    """Cell ``index`` (0-based, in run order) of ``total`` starts; ``eta_s`` is the estimate for what is left
-    (None until a cell has finished in this process)."""
+class _CellEvent:
+    """What every cell event names: cell ``index`` (0-based, in run order) of ``total`` of the sweep."""
 
     sweep_id: str
     index: int
     total: int
-    cell: dict[str, Any]  # CellSpec.to_dict() + "key"
+    cell: dict[str, Any]  # CellSpec.stored(): its fields and "key"
     label: str
+
+
+@dataclass(frozen=True)
+class CellStarted(_CellEvent):
+    """A cell starts; ``eta_s`` is the estimate for what is left (None until a cell has finished in this
+    process)."""
+
     eta_s: float | None
     kind: str = "cell_started"
 
 
 @dataclass(frozen=True)
-class CellFinished:
-    sweep_id: str
-    index: int
-    total: int
-    cell: dict[str, Any]
-    label: str
+class CellFinished(_CellEvent):
     result: dict[str, Any]  # EngineResult.to_dict() (status "failed" with its error for a cell that failed)
     done: int  # cells finished so far, this one included
     eta_s: float | None
