@@ -101,6 +101,10 @@ def _lat_text(key: str) -> Getter:
     return lambda r, rec: ms((r.latency_ms or {}).get(key))
 
 
+def _ms_text(name: str) -> Getter:
+    return lambda r, rec: ms(getattr(r, name))
+
+
 def _field(name: str) -> Getter:
     return lambda r, rec: getattr(r, name)
 
@@ -199,13 +203,9 @@ COLUMNS: dict[str, Column] = {
         ),
         Column("iterations", "iterations", _field("iterations")),
         Column("duration_s", "duration s", _num("duration_s"), unit="s"),
-        Column("load_ms", "load ms", _num("load_ms"), lambda r, rec: ms(r.load_ms), unit="ms"),
-        Column(
-            "first_inference_ms",
-            "1st ms",
-            _num("first_inference_ms"),
-            lambda r, rec: ms(r.first_inference_ms),
-            unit="ms",
+        *(
+            Column(k, h, _num(k), _ms_text(k), unit="ms")
+            for k, h in (("load_ms", "load ms"), ("first_inference_ms", "1st ms"))
         ),
         Column("peak_rss_mb", "RSS MB", _num("peak_rss_mb"), lambda r, rec: significant(r.peak_rss_mb), unit="MB"),
         Column("parity", "parity", _parity, lambda r, rec: _parity(r, rec) or MISSING, numeric=False),
@@ -232,6 +232,9 @@ COLUMNS: dict[str, Column] = {
 }
 
 #: which columns each view shows, in order
+#: what a run measured besides its latencies, in the CSV's order
+_MEASURED = ("throughput", "iterations", "duration_s", "load_ms", "first_inference_ms", "peak_rss_mb")
+
 #: the first columns of every table a person reads: what ran and how fast
 _SPEED = ("engine", "precision_effective", "p50_ms", "p90_ms", "p99_ms")
 
@@ -262,12 +265,7 @@ VIEWS: dict[str, tuple[str, ...]] = {
         "precision_requested",
         "precision_effective",
         *(f"{k}_ms" for k in _RAW_LATENCIES),
-        "throughput",
-        "iterations",
-        "duration_s",
-        "load_ms",
-        "first_inference_ms",
-        "peak_rss_mb",
+        *_MEASURED,
         "parity",
         "speedup",
         "speedup_ci_low",
