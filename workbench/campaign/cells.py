@@ -23,6 +23,12 @@ from workbench.result import EngineResult
 STREAM_ENGINES: tuple[str, ...] = ("openvino",)
 
 
+def _known(cls: type, d: Mapping[str, Any]) -> dict[str, Any]:
+    """The entries of ``d`` that are fields of the dataclass ``cls`` (newer or older files carry others)."""
+    names = {f.name for f in fields(cls)}
+    return {k: v for k, v in d.items() if k in names}
+
+
 @dataclass(frozen=True)
 class CellSpec:
     """One configuration of a sweep. ``streams``/``requests`` are None where they do not apply (or are left to the
@@ -63,8 +69,7 @@ class CellSpec:
 
     @classmethod
     def from_dict(cls, d: Mapping[str, Any]) -> "CellSpec":
-        known = {f.name for f in fields(cls)}
-        return cls(**{k: v for k, v in d.items() if k in known})
+        return cls(**_known(cls, d))
 
 
 @dataclass(frozen=True)
@@ -112,8 +117,7 @@ class SweepSpec:
 
     @classmethod
     def from_dict(cls, d: Mapping[str, Any]) -> "SweepSpec":
-        known = {f.name for f in fields(cls)}
-        kw = {k: v for k, v in d.items() if k in known}
+        kw = _known(cls, d)
         for name in (
             "engines",
             "precisions",
