@@ -142,9 +142,6 @@ class NoiseReport:
         """``{core: other-process %}`` for the cores that could be measured."""
         return {c: v for c, v in zip(self.cores, self.other_pct) if v is not None}
 
-    def busy_by_core(self) -> dict[int, float]:
-        return {c: v for c, v in zip(self.cores, self.busy_pct) if v is not None}
-
 
 # =====================================================================================================================
 # Counter readers
@@ -692,6 +689,93 @@ def warnings_from_stats(
     return out
 
 
+def _on(cpus: Iterable[int], core_set: set[int] | None) -> list[int]:
+    return [c for c in cpus if core_set is None or c in core_set]
+
+
+def _governor_warning(freq: Mapping[str, Any], core_set: set[int] | None) -> dict[str, str] | None:
+    governors: Mapping[str, list[int]] = freq.get("governors") or {}
+    bad = {g: _on(cpus, core_set) for g, cpus in governors.items() if g != "performance"}
+    bad = {g: cpus for g, cpus in bad.items() if cpus}
+    if not bad:
+        return None
+    desc = "; ".join(f"{g} on core{'s' if len(cpus) > 1 else ''} {format_cpu_list(cpus)}" for g, cpus in bad.items())
+    epp = (freq.get("energy_performance_preference") or {}).items()
+    epp_txt = ", ".join(p for p, cpus in epp if p != "performance" and _on(cpus, core_set))
+    return _w(
+        "governor",
+        f"governor is {desc}"
+        + (f" (energy_performance_preference: {epp_txt})" if epp_txt else "")
+        + ": set performance for stable numbers: sudo cpupower frequency-set -g performance",
+    )
+
+
+def _turbo_warning(freq: Mapping[str, Any]) -> dict[str, str] | None:
+    if freq.get("turbo") is not True:
+        return None
+    src = freq.get("turbo_source") or ""
+    if "intel_pstate" in src:
+        cmd = "echo 1 | sudo tee /sys/devices/system/cpu/intel_pstate/no_turbo"
+    elif src == "cpufreq/boost":
+        cmd = "echo 0 | sudo tee /sys/devices/system/cpu/cpufreq/boost"
+    else:
+        cmd = "echo 0 | sudo tee /sys/devices/system/cpu/cpu*/cpufreq/boost"
+    return _w(
+        "turbo",
+        "turbo boost is on: the clock depends on temperature and on how many cores are busy, so runs can "
+        f"differ by 10% or more; for reproducible numbers disable it ({cmd}), for peak numbers keep it "
+        "and say so",
+    )
+
+
+def _smt_warning(info: Mapping[str, Any], core_set: set[int] | None) -> dict[str, str] | None:
+    if not core_set:
+        return None
+    pairs = []
+    for group in (info.get("cpu") or {}).get("smt_siblings") or []:
+        try:
+            members = [c for c in parse_cpu_list(group) if c in core_set]
+        except ValueError:
+            continue
+        if len(members) > 1:
+            pairs.append(members)
+    if not pairs:
+        return None
+    shown = "; ".join(" and ".join(str(c) for c in m) for m in pairs[:3])
+    more = f" (+{len(pairs) - 3} more pairs)" if len(pairs) > 3 else ""
+    return _w(
+        "smt-siblings",
+        f"cores {shown}{more} are hyperthreads of one physical core: they share its execution units, "
+        "so threads on them slow each other down; pin one thread per physical core (see "
+        "`workbench sysinfo`) unless you mean to measure SMT",
+    )
+
+
+def _vm_warning(info: Mapping[str, Any]) -> dict[str, str] | None:
+    vm = (info.get("virtualisation") or {}).get("vm")
+    if not vm:
+        return None
+    return _w(
+        "virtualised",
+        f"running in a virtual machine ({vm}): the hypervisor and other tenants can take CPU time "
+        "and vCPUs may not map to fixed physical cores; watch for steal-time warnings and compare only "
+        "with runs on the same instance type",
+    )
+
+
+def _quota_warning(info: Mapping[str, Any], core_set: set[int] | None) -> dict[str, str] | None:
+    quota = (info.get("cgroup") or {}).get("cpu_quota")
+    used = len(core_set) if core_set else len(info.get("affinity") or [])
+    if not (quota and used and quota < used):
+        return None
+    return _w(
+        "cpu-quota",
+        f"this container's cgroup allows {quota:g} CPUs of time but {used} cores are in use: threads beyond "
+        f"the quota are throttled in bursts (long tails); use --cores/--threads within {int(quota) or 1} "
+        "or raise the container's CPU limit",
+    )
+
+
 def system_warnings(info: Mapping[str, Any] | None, cores: Iterable[int] | None = None) -> list[dict[str, str]]:
     """Warnings from :func:`workbench.machine.sysinfo.collect` about settings that make numbers drift.
 
@@ -700,96 +784,16 @@ def system_warnings(info: Mapping[str, Any] | None, cores: Iterable[int] | None 
     """
     if not info:
         return []
-    out: list[dict[str, str]] = []
     core_set = set(cores) if cores is not None else None
     freq = info.get("frequency") or {}
-
-    governors: Mapping[str, list[int]] = freq.get("governors") or {}
-    bad = {
-        g: [c for c in cpus if core_set is None or c in core_set] for g, cpus in governors.items() if g != "performance"
-    }
-    bad = {g: cpus for g, cpus in bad.items() if cpus}
-    if bad:
-        desc = "; ".join(
-            f"{g} on core{'s' if len(cpus) > 1 else ''} {format_cpu_list(cpus)}" for g, cpus in bad.items()
-        )
-        epp = {
-            p: [c for c in cpus if core_set is None or c in core_set]
-            for p, cpus in (freq.get("energy_performance_preference") or {}).items()
-            if p != "performance"
-        }
-        epp_txt = ", ".join(p for p, cpus in epp.items() if cpus)
-        out.append(
-            _w(
-                "governor",
-                f"governor is {desc}"
-                + (f" (energy_performance_preference: {epp_txt})" if epp_txt else "")
-                + ": set performance for stable numbers: sudo cpupower frequency-set -g performance",
-            )
-        )
-
-    if freq.get("turbo") is True:
-        src = freq.get("turbo_source") or ""
-        if "intel_pstate" in src:
-            cmd = "echo 1 | sudo tee /sys/devices/system/cpu/intel_pstate/no_turbo"
-        elif src == "cpufreq/boost":
-            cmd = "echo 0 | sudo tee /sys/devices/system/cpu/cpufreq/boost"
-        else:
-            cmd = "echo 0 | sudo tee /sys/devices/system/cpu/cpu*/cpufreq/boost"
-        out.append(
-            _w(
-                "turbo",
-                "turbo boost is on: the clock depends on temperature and on how many cores are busy, so runs can "
-                f"differ by 10% or more; for reproducible numbers disable it ({cmd}), for peak numbers keep it "
-                "and say so",
-            )
-        )
-
-    if core_set:
-        siblings = (info.get("cpu") or {}).get("smt_siblings") or []
-        pairs = []
-        for group in siblings:
-            try:
-                members = [c for c in parse_cpu_list(group) if c in core_set]
-            except ValueError:
-                continue
-            if len(members) > 1:
-                pairs.append(members)
-        if pairs:
-            shown = "; ".join(" and ".join(str(c) for c in m) for m in pairs[:3])
-            more = f" (+{len(pairs) - 3} more pairs)" if len(pairs) > 3 else ""
-            out.append(
-                _w(
-                    "smt-siblings",
-                    f"cores {shown}{more} are hyperthreads of one physical core: they share its execution units, "
-                    "so threads on them slow each other down; pin one thread per physical core (see "
-                    "`workbench sysinfo`) unless you mean to measure SMT",
-                )
-            )
-
-    virt = info.get("virtualisation") or {}
-    if virt.get("vm"):
-        out.append(
-            _w(
-                "virtualised",
-                f"running in a virtual machine ({virt['vm']}): the hypervisor and other tenants can take CPU time "
-                "and vCPUs may not map to fixed physical cores; watch for steal-time warnings and compare only "
-                "with runs on the same instance type",
-            )
-        )
-
-    quota = (info.get("cgroup") or {}).get("cpu_quota")
-    used = len(core_set) if core_set else len(info.get("affinity") or [])
-    if quota and used and quota < used:
-        out.append(
-            _w(
-                "cpu-quota",
-                f"this container's cgroup allows {quota:g} CPUs of time but {used} cores are in use: threads beyond "
-                f"the quota are throttled in bursts (long tails); use --cores/--threads within {int(quota) or 1} "
-                "or raise the container's CPU limit",
-            )
-        )
-    return out
+    found = (
+        _governor_warning(freq, core_set),
+        _turbo_warning(freq),
+        _smt_warning(info, core_set),
+        _vm_warning(info),
+        _quota_warning(info, core_set),
+    )
+    return [w for w in found if w is not None]
 
 
 def pinning_warnings(
