@@ -248,6 +248,10 @@ class ModelArtifact:
     #: a pruned built-in (``--sparsity``): target, achieved, per-layer achieved, method and the sizes of each
     #: file (:mod:`workbench.models.prune`); None for a dense model
     sparsity: Mapping[str, Any] | None = None
+    #: how model preparation made each file, by format: ``onnx`` the export (exporter, opset, dynamic dims and
+    #: axes, traced attention), ``openvino`` the conversion, ``torch-builtin`` the attention torch runs; empty for
+    #: a model file run as given (docs/schema.md)
+    export: Mapping[str, Mapping[str, Any]] = field(default_factory=dict)
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -262,6 +266,7 @@ class ModelArtifact:
             "batch": self.batch,
             "variants": {k: v.to_dict() for k, v in self.variants.items()},
             "sparsity": dict(self.sparsity) if self.sparsity is not None else None,
+            "export": {k: dict(v) for k, v in self.export.items()},
         }
 
     @classmethod
@@ -278,6 +283,7 @@ class ModelArtifact:
             batch=int(d.get("batch", 1)),
             variants=variants_from_dict(d.get("variants")),
             sparsity=dict(d["sparsity"]) if d.get("sparsity") is not None else None,
+            export={k: dict(v) for k, v in (d.get("export") or {}).items()},
         )
 
 

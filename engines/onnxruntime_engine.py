@@ -7,6 +7,11 @@ exported; int8 (CPU) runs the quantized model that model preparation made (:mod:
 QDQ U8S8/S8S8 by ``int8_scheme``, or dynamic by ``int8_method``), and the effective precision is read from the graph
 ORT optimised and runs (:mod:`workbench_engines.precision`). fp16/bf16 are refused in one line naming what runs,
 rather than silently running fp32.
+
+Shapes: the session runs the file as it is. A built-in transformers export keeps dynamic batch/sequence axes (as
+optimum exports it) and gets static inputs at run time; no free-dimension overrides bind them in the session,
+because with every shape known ORT rewrites the MatMuls into Gemm calls wrapped in Reshapes, which measured
+slower (docs/engines.md). ``effective.extra`` records the input dims the session saw and how the file was made.
 """
 
 from __future__ import annotations
@@ -111,6 +116,8 @@ class OrtModel(LoadedModel):
         #: the precision read from the optimised graph and what it rests on (see OnnxRuntimeEngine.load)
         self.precision = "fp32"
         self.precision_extra: dict[str, Any] = {}
+        #: how model preparation made the ONNX file (``ModelArtifact.export["onnx"]``), empty for a file as given
+        self.export: dict[str, Any] = dict(artifact.export.get("onnx") or {})
 
     def effective(self) -> Effective:
         providers = self._sess.get_providers()
@@ -123,6 +130,9 @@ class OrtModel(LoadedModel):
                 "providers": providers,
                 "inter_op_threads": opts.inter_op_num_threads,
                 "graph_optimization": str(opts.graph_optimization_level).rsplit(".", 1)[-1],
+                # symbolic dims stay free: their sizes come with the inputs (see the module docstring)
+                "input_dims": {i.name: list(i.shape) for i in self._sess.get_inputs()},
+                **({"export": dict(self.export)} if self.export else {}),
                 **self.precision_extra,
             },
         )

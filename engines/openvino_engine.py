@@ -296,6 +296,10 @@ class OvModel(LoadedModel):
         self.quantization: dict[str, Any] | None = None
         #: the ``sparse_weights_rate`` option when given (then effective() reports whether it was active)
         self.sparse_rate: float | None = None
+        #: how model preparation made the file compiled (``ModelArtifact.export``), empty for a file as given
+        self.export: dict[str, Any] = {}
+        #: whether the file read had dynamic inputs, reshaped to the artifact's static shapes before compiling
+        self.reshaped = False
 
     def _prop(self, key: str) -> Any:
         try:
@@ -315,6 +319,9 @@ class OvModel(LoadedModel):
         }
         if self.converted_ir:
             extra["converted_ir"] = self.converted_ir
+        if self.export:
+            extra["export"] = dict(self.export)
+        extra["reshaped_at_load"] = self.reshaped
         precision, evidence = openvino_precision(self._compiled, _type_name(self._prop("INFERENCE_PRECISION_HINT")))
         extra.update(evidence)
         if self.quantization is not None:
@@ -527,6 +534,11 @@ class OpenVinoEngine(Engine):
                 raise cls._compile_error(exc, ov_device, config) from exc
         loaded = OvModel(compiled, ov, artifact, device)
         loaded.converted_ir = converted
+        loaded.reshaped = dynamic and converted is None
+        made = dict(artifact.export.get(fmt) or {})
+        if made and fmt == "openvino" and artifact.export.get("onnx"):
+            made["onnx"] = dict(artifact.export["onnx"])  # the IR was converted from that export
+        loaded.export = made
         loaded.quantization = variant.report(fmt) if variant is not None else None
         loaded.sparse_rate = float(sparse_rate) if sparse_rate is not None else None
         loaded.load_ms = (time.perf_counter_ns() - t0) / 1e6

@@ -12,6 +12,10 @@ Training (``mode="train"``): the module runs in train mode (``module.train()``: 
 its statistics) and every :meth:`TorchModel.infer` is one full step — zero the gradients, forward (under
 autocast for bf16), the loss against seeded generated targets, backward, the optimizer's step (``optimizer``
 option: SGD or AdamW). See :func:`train_loss` for the loss each model gets.
+
+Attention: transformers models (built-ins, checkpoint directories) run the attention transformers gives its users
+by default (SDPA where the architecture has it), not the eager attention their ONNX export traces; the one in force
+is read back from the model's config into ``effective.extra["attention"]`` (docs/engines.md).
 """
 
 from __future__ import annotations
@@ -39,6 +43,17 @@ CLASSIFIER_TASKS = ("image-classification", "text-classification", "ocr")
 #: added to the run's seed for train mode's targets (apart from the input and drift seeds)
 TARGET_SEED_OFFSET = 20_000
 _NAMES = {"float32": "fp32", "bfloat16": "bf16", "float16": "fp16", "float64": "fp64", "qint8": "int8"}
+
+
+def attention_in_force(module: Any) -> str | None:
+    """The attention implementation a transformers model runs (``"sdpa"``, ``"eager"``, ...), read from its config;
+    the model may be wrapped (``.model``, as the built-ins and checkpoint directories are). None for other modules."""
+    for candidate in (module, getattr(module, "model", None)):
+        config = getattr(candidate, "config", None)
+        value = getattr(config, "_attn_implementation", None) if config is not None else None
+        if value:
+            return str(value)
+    return None
 
 
 def _gpu_present() -> bool:
@@ -113,6 +128,9 @@ class TorchModel(LoadedModel):
             if params:
                 dtypes = {str(p.dtype).replace("torch.", "") for p in params}
                 precision = _NAMES.get(dtypes.pop(), "mixed") if len(dtypes) == 1 else "mixed"
+        attention = attention_in_force(self.eager)
+        if attention is not None:
+            extra["attention"] = attention
         if self.compiled is not None:
             extra["compile"] = dict(self.compiled)
         if self.train_info is not None:

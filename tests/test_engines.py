@@ -109,6 +109,43 @@ def test_cuda_paths_refuse_cleanly_without_a_gpu(tiny):
     assert "cuda" not in get_engine_class("torch").quick_devices()
 
 
+def test_each_engine_records_what_it_was_given(tiny, monkeypatch):
+    """torch reads back the attention it runs, ONNX Runtime the dims its session sees and how the file was
+    exported, OpenVINO how its IR was made: a transformers built-in (dynamic ONNX, static IR, SDPA in torch)
+    and a CNN (static ONNX, no attention)."""
+    pytest.importorskip("transformers")
+    from test_models import tiny_text_builder
+
+    from workbench.models import zoo
+    from workbench.models.resolve import resolve
+
+    monkeypatch.setitem(zoo._BUILDERS, "distilbert", tiny_text_builder)
+    text = resolve("distilbert", shapes={"input_ids": (1, 16)})  # the test's own cache: a tiny distilbert
+    outputs = {}
+    for engine in ENGINES:
+        model = _load(engine, text)
+        model.infer()
+        outputs[engine] = next(iter(model.outputs().values()))
+        extra = model.effective().extra
+        if engine == "torch":
+            assert extra["attention"] == "sdpa"  # transformers' default, not the eager attention of the export
+        elif engine == "onnxruntime":
+            assert extra["input_dims"] == {"input_ids": ["batch", "seq"], "attention_mask": ["batch", "seq"]}
+            assert extra["export"]["dynamic_dims"] == ["batch", "seq"] and extra["export"]["opset"] == 18
+            assert extra["export"]["attention"] == "eager"
+        else:
+            assert extra["export"]["static_shapes"] is True and extra["reshaped_at_load"] is False
+            assert extra["export"]["onnx"]["dynamic_dims"] == ["batch", "seq"]
+        model.close()
+    for engine in ("onnxruntime", "openvino"):  # parity holds across the attention implementations
+        a, b = outputs["torch"], outputs[engine]
+        assert np.linalg.norm(a - b) / np.linalg.norm(a) < 1e-4, engine
+    cnn = {e: _load(e, tiny).effective().extra for e in ENGINES}
+    assert "attention" not in cnn["torch"]
+    assert cnn["onnxruntime"]["input_dims"] == {"pixel_values": [2, 3, 32, 32]}
+    assert cnn["onnxruntime"]["export"]["opset"] == 17 and cnn["onnxruntime"]["export"]["dynamic_dims"] == []
+
+
 def test_engine_cannot_run_a_format_it_does_not_load(tiny):
     from dataclasses import replace
 

@@ -236,6 +236,83 @@ def test_builtin_shape_overrides_and_batch() -> None:
 
 
 # ---------------------------------------------------------------------------------------------------------------
+# how transformers built-ins are exported (docs/engines.md, "What each engine is given")
+# ---------------------------------------------------------------------------------------------------------------
+
+
+def tiny_text_builder(attention: str | None = zoo.EXPORT_ATTENTION):  # type: ignore[no-untyped-def]
+    """distilbert's architecture at a tiny size, built like the real one (the full model exports in tens of s)."""
+    zoo.ensure_torchvision(required=False)
+    import transformers as tf
+
+    config = tf.DistilBertConfig(  # type: ignore[call-arg]
+        vocab_size=30522, dim=32, n_layers=2, n_heads=2, hidden_dim=64, max_position_embeddings=64, num_labels=2
+    )
+    model = tf.DistilBertForSequenceClassification._from_config(config, attn_implementation=attention)
+    return zoo._logits_only(model, text=True)
+
+
+@pytest.fixture
+def tiny_distilbert(monkeypatch: pytest.MonkeyPatch) -> ModelArtifact:
+    """Built-in ``distilbert`` resolved through the real export path, its builder swapped for a tiny one."""
+    pytest.importorskip("transformers")
+    monkeypatch.setitem(zoo._BUILDERS, "distilbert", tiny_text_builder)
+    return models.resolve("distilbert", shapes={"input_ids": (1, 16)})
+
+
+def test_export_recipes_dynamic_for_text_transformers_static_elsewhere() -> None:
+    text = zoo.export_recipe("bert_base")
+    assert text.opset == zoo.DYNAMIC_OPSET == 18 and text.attention == "eager"
+    assert text.to_dict()["dynamic_dims"] == ["batch", "seq"]
+    assert text.dynamic_axes == {
+        "input_ids": {0: "batch", 1: "seq"},
+        "attention_mask": {0: "batch", 1: "seq"},
+        "logits": {0: "batch"},
+    }
+    for name in ("tiny_cnn", "resnet18", "mobilevit_xs"):
+        recipe = zoo.export_recipe(name)
+        assert recipe.opset == models.ONNX_OPSET == 17 and not recipe.dynamic_axes, name
+    assert zoo.export_recipe("mobilevit_xs").attention == "eager" and zoo.export_recipe("tiny_cnn").attention is None
+    # the recipe is part of the cache key: exports made before it (static, opset 17) are never reused
+    specs = zoo.get("distilbert").input_specs()
+    fields = models.cache_fields("distilbert", specs, 1, 0)
+    assert fields["onnx_export"] == zoo.export_recipe("distilbert").to_dict() and fields["onnx_opset"] == 18
+    old = {k: v for k, v in fields.items() if k not in ("onnx_export", "openvino_convert")} | {"onnx_opset": 17}
+    assert models.cache_key(fields) != models.cache_key(old)
+
+
+def test_transformer_builtin_exports_dynamic_axes_and_a_static_ir(tiny_distilbert: ModelArtifact) -> None:
+    import onnx
+
+    torch = pytest.importorskip("torch")
+    ort = pytest.importorskip("onnxruntime")
+    art = tiny_distilbert
+    assert [s.shape for s in art.inputs] == [(1, 16), (1, 16)]  # the run's shapes stay static in the artifact
+    proto = onnx.load(art.files["onnx"], load_external_data=False)
+    assert {o.domain: o.version for o in proto.opset_import}[""] == 18
+    dims = {i.name: [d.dim_param or d.dim_value for d in i.type.tensor_type.shape.dim] for i in proto.graph.input}
+    assert dims == {"input_ids": ["batch", "seq"], "attention_mask": ["batch", "seq"]}
+    assert [d.dim_param for d in proto.graph.output[0].type.tensor_type.shape.dim][0] == "batch"
+    ir_specs, _ = models.read_ir_specs(Path(art.files["openvino"]))  # converted with the bound shapes
+    assert [s.shape for s in ir_specs] == [(1, 16), (1, 16)]
+    # the artifact (and so the record) says how each file was made; it survives the trip to the child
+    assert art.export["onnx"]["dynamic_dims"] == ["batch", "seq"] and art.export["onnx"]["opset"] == 18
+    assert art.export["onnx"]["attention"] == "eager" and art.export["openvino"]["static_shapes"] is True
+    assert art.export["torch-builtin"] == {"attention": "transformers default"}
+    assert ModelArtifact.from_dict(json.loads(json.dumps(art.to_dict()))) == art
+    meta = json.loads((Path(art.files["onnx"]).parent / "meta.json").read_text())
+    assert meta["onnx_export"]["dynamic_dims"] == ["batch", "seq"]
+    # torch runs transformers' default attention (SDPA) and still computes the function of the eager export
+    module = models.load_torch_builtin(art)
+    assert module.model.config._attn_implementation == "sdpa"
+    feeds = make_inputs(art.inputs, seed=3)
+    with torch.no_grad():
+        ref = module(*(torch.from_numpy(feeds[s.name]) for s in art.inputs)).numpy()
+    got = ort.InferenceSession(art.files["onnx"], providers=["CPUExecutionProvider"]).run(None, feeds)[0]
+    assert got.shape == ref.shape == (1, 2) and rel_l2(got, ref) < 1e-4
+
+
+# ---------------------------------------------------------------------------------------------------------------
 # ONNX files
 # ---------------------------------------------------------------------------------------------------------------
 

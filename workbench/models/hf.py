@@ -12,7 +12,8 @@ from ``--shape`` or :data:`DEFAULT_SEQ` (at most ``max_position_embeddings``); v
 ``pixel_values`` of ``batch x channels x image_size x image_size``. The module the engines see
 (:func:`load_module`) takes those inputs positionally and returns the model output's tensors as a tuple, named by
 :func:`signature`. :mod:`workbench.models.resolve` exports it to ONNX and IR through the same cache as built-ins,
-keyed by the directory's content (:func:`content_hash`); torch runs it eager.
+keyed by the directory's content (:func:`content_hash`), with eager attention; torch runs it eager with
+transformers' default attention (SDPA where the architecture has it), as ``from_pretrained`` gives it its users.
 
 Nothing here imports torch or transformers at module level.
 """
@@ -204,15 +205,17 @@ def _model_class(transformers: Any, config: Mapping[str, Any]) -> Any:
     return transformers.AutoModel
 
 
-def load_pretrained(path: Path) -> torch.nn.Module:
-    """The checkpoint's transformers model, loaded offline in fp32 eval mode with eager attention (the attention
-    the ONNX export traces, so every engine runs the same function). Raises ModelError."""
+def load_pretrained(path: Path, attention: str | None = "eager") -> torch.nn.Module:
+    """The checkpoint's transformers model, loaded offline in fp32 eval mode with ``attention`` as its attention
+    implementation: ``"eager"`` (the attention the ONNX export traces), or None for transformers' default (what
+    ``from_pretrained`` gives its users: SDPA where the architecture has it). Raises ModelError."""
     transformers = _transformers()
     config = read_config(path)
     cls = _model_class(transformers, config)
     try:
         try:
-            model = cls.from_pretrained(str(path), local_files_only=True, attn_implementation="eager")
+            kwargs = {"attn_implementation": attention} if attention else {}
+            model = cls.from_pretrained(str(path), local_files_only=True, **kwargs)
         except (ValueError, TypeError) as exc:  # an architecture without the eager/sdpa choice
             if "attn_implementation" not in str(exc) and "attention" not in str(exc).lower():
                 raise
@@ -256,9 +259,9 @@ def wrap(model: torch.nn.Module, names: Sequence[str]) -> torch.nn.Module:
     return Positional(model, tuple(names)).eval()
 
 
-def load_module(path: Path, names: Sequence[str]) -> torch.nn.Module:
-    """The checkpoint as the engines run it: :func:`load_pretrained` wrapped by :func:`wrap`."""
-    return wrap(load_pretrained(path), names)
+def load_module(path: Path, names: Sequence[str], attention: str | None = "eager") -> torch.nn.Module:
+    """The checkpoint as the engines run it: :func:`load_pretrained` (with ``attention``) wrapped by :func:`wrap`."""
+    return wrap(load_pretrained(path, attention), names)
 
 
 def signature(path: Path, config: Mapping[str, Any]) -> dict[str, Any]:

@@ -3,7 +3,9 @@
 Two sources:
 
 * **Built-ins** (:mod:`workbench.models.zoo`): the architecture is built with seeded random weights, and its state dict,
-  ONNX export (opset 17, static shapes, legacy TorchScript-based exporter) and OpenVINO IR (fp32 weights) are
+  ONNX export (legacy TorchScript-based exporter, by the model's :func:`~workbench.models.zoo.export_recipe`: opset
+  17 with static shapes, or for transformers text models opset 18 with dynamic batch/sequence axes, as optimum
+  exports them) and OpenVINO IR (fp32 weights, converted with the run's static shapes) are
   cached under ``cache_dir()/models/<name>/<key>/``. The key hashes everything that changes the files (see
   :func:`cache_fields`). Builds are serialised with a file lock and land by atomic rename, so concurrent
   processes never see half-written files; a second use is a few ``stat`` calls.
@@ -49,8 +51,8 @@ if TYPE_CHECKING:  # pragma: no cover - typing only
 
 #: Bump when the layout or content of cached built-in files changes: old cache entries are then ignored.
 CACHE_FORMAT = 1
-#: ONNX opset of built-in exports.
-ONNX_OPSET = 17
+#: ONNX opset of static built-in exports (transformers text models: :data:`workbench.models.zoo.DYNAMIC_OPSET`).
+ONNX_OPSET = zoo.STATIC_OPSET
 #: Formats a built-in can be resolved to (from the format table, :mod:`workbench_engines.formats`).
 BUILTIN_FORMATS: tuple[str, ...] = model_formats.builtin_formats()
 #: Packages whose versions change the cached files (architectures, exporter, converter).
@@ -123,19 +125,22 @@ def load_torch_builtin(artifact: ModelArtifact) -> torch.nn.Module:
 
     The state dict is read with ``torch.load(weights_only=True)``. A Hugging Face checkpoint directory (the
     ``torch-builtin`` file of an artifact resolved from one) is loaded offline by :func:`workbench.models.hf.
-    load_module`, taking the artifact's inputs positionally. Returns the module in eval mode. Raises
+    load_module`, taking the artifact's inputs positionally. Transformers models get transformers' default
+    attention (:data:`workbench.models.zoo.TORCH_ATTENTION`: SDPA where the architecture has it), not the eager
+    attention the ONNX export traces. Returns the module in eval mode. Raises
     ModelError when the artifact is not a built-in with ``torch-builtin`` weights or the weights do not load.
     """
     weights = artifact.files.get("torch-builtin")
     if weights and Path(weights).is_dir():
         from workbench.models import hf
 
-        return hf.load_module(Path(weights), [s.name for s in artifact.inputs])
+        return hf.load_module(Path(weights), [s.name for s in artifact.inputs], attention=zoo.TORCH_ATTENTION)
     if not artifact.builtin or not weights:
         raise ModelError(f"{artifact.name!r} has no built-in torch weights; resolve it with format torch-builtin")
     import torch
 
-    module = zoo.build_module(artifact.builtin, calibrate=False)  # the state dict brings the BN statistics
+    # the state dict brings the BN statistics; transformers models run the attention their users get by default
+    module = zoo.build_module(artifact.builtin, calibrate=False, attention=zoo.TORCH_ATTENTION)
     try:
         state = torch.load(weights, map_location="cpu", weights_only=True)
         module.load_state_dict(state, strict=True)
@@ -147,7 +152,9 @@ def load_torch_builtin(artifact: ModelArtifact) -> torch.nn.Module:
 
 
 def cache_fields(name: str, inputs: Sequence[TensorSpec], batch: int, seed: int) -> dict[str, object]:
-    """Everything the cached files of a built-in depend on; :func:`cache_key` hashes it."""
+    """Everything the cached files of a built-in depend on (its export recipe among them); :func:`cache_key`
+    hashes it."""
+    recipe = zoo.export_recipe(name)
     return {
         "cache_format": CACHE_FORMAT,
         "name": name,
@@ -155,9 +162,26 @@ def cache_fields(name: str, inputs: Sequence[TensorSpec], batch: int, seed: int)
         "batch": batch,
         "precision": "fp32",
         "seed": seed,
-        "onnx_opset": ONNX_OPSET,
+        "onnx_opset": recipe.opset,
+        "onnx_export": recipe.to_dict(),
+        "openvino_convert": OPENVINO_CONVERT,
         "versions": {pkg: _version(pkg) for pkg in CACHE_PACKAGES},
     }
+
+
+#: How the IR is converted from the ONNX export (recorded with the artifact, part of the cache key).
+OPENVINO_CONVERT = "ov.convert_model(onnx, input=static shapes), fp32 weights"
+
+
+def export_record(recipe: zoo.ExportRecipe, *, torch_attention: str | None = None) -> dict[str, dict[str, Any]]:
+    """``ModelArtifact.export`` of files made by this module: per format, how it was made (docs/schema.md)."""
+    out: dict[str, dict[str, Any]] = {
+        "onnx": recipe.to_dict(),
+        "openvino": {"from": "onnx", "converter": OPENVINO_CONVERT, "static_shapes": True},
+    }
+    if recipe.attention is not None:
+        out["torch-builtin"] = {"attention": torch_attention or "transformers default"}
+    return out
 
 
 def cache_key(fields: Mapping[str, object]) -> str:
@@ -171,8 +195,16 @@ def builtin_cache_dir(name: str, key: str) -> Path:
     return paths.cache_dir() / "models" / name / key
 
 
-def export_onnx(module: torch.nn.Module, inputs: Sequence[TensorSpec], path: Path, outputs: Sequence[str]) -> None:
-    """Export ``module`` to ONNX at ``path``: legacy exporter, opset 17, static shapes, constant folding.
+def export_onnx(
+    module: torch.nn.Module,
+    inputs: Sequence[TensorSpec],
+    path: Path,
+    outputs: Sequence[str],
+    recipe: zoo.ExportRecipe | None = None,
+) -> None:
+    """Export ``module`` to ONNX at ``path`` with the legacy (TorchScript) exporter and constant folding, by
+    ``recipe`` (default: opset :data:`ONNX_OPSET`, static shapes). The example inputs have the run's static
+    shapes; the recipe's dynamic axes stay symbolic in the graph.
 
     Example inputs come from :func:`workbench.models.inputs.make_inputs` (valid token ids, ones for masks).
     Raises whatever torch raises; the caller turns it into a ModelError.
@@ -190,22 +222,31 @@ def export_onnx(module: torch.nn.Module, inputs: Sequence[TensorSpec], path: Pat
             args,
             str(path),
             dynamo=False,
-            opset_version=ONNX_OPSET,
+            opset_version=recipe.opset if recipe is not None else ONNX_OPSET,
             input_names=[t.name for t in inputs],
             output_names=list(outputs),
+            dynamic_axes={n: dict(a) for n, a in recipe.dynamic_axes.items()}
+            if recipe and recipe.dynamic_axes
+            else None,
             do_constant_folding=True,
         )
 
 
-def convert_openvino(onnx_path: Path, xml_path: Path) -> None:
+def convert_openvino(onnx_path: Path, xml_path: Path, inputs: Sequence[TensorSpec] = ()) -> None:
     """Convert an ONNX file to OpenVINO IR at ``xml_path`` (``.bin`` beside it) keeping fp32 weights.
 
-    ``openvino.save_model`` compresses weights to fp16 by default; we pass ``compress_to_fp16=False`` so the IR
-    computes the same fp32 function as the other engines. Raises whatever OpenVINO raises.
+    ``inputs`` (static specs) fix the input shapes in the conversion, so an ONNX export with dynamic axes gives
+    the same static IR as a static export (OpenVINO compiles static shapes into faster kernels; the IR is cached
+    per shape anyway). ``openvino.save_model`` compresses weights to fp16 by default; we pass
+    ``compress_to_fp16=False`` so the IR computes the same fp32 function as the other engines. Raises whatever
+    OpenVINO raises.
     """
     import openvino as ov
 
-    model = ov.convert_model(str(onnx_path))
+    static = (
+        [(t.name, [int(d) for d in t.shape]) for t in inputs] if inputs and all(t.is_static for t in inputs) else []
+    )
+    model = ov.convert_model(str(onnx_path), input=static) if static else ov.convert_model(str(onnx_path))
     ov.save_model(model, str(xml_path), compress_to_fp16=False)
 
 
@@ -241,10 +282,11 @@ def _resolve_builtin(
     files = {f: folder / _CACHE_FILES[f] for f in wanted}
     # a pruned folder always keeps its pruned weights: the report is measured from them, exports made from them
     build = wanted + (["torch-builtin"] if sparsity and "torch-builtin" not in wanted else [])
+    recipe = zoo.export_recipe(name)
     if not all(_complete(folder / _CACHE_FILES[f]) for f in build):
         folder.mkdir(parents=True, exist_ok=True)
         with _file_lock(folder / ".lock"):
-            _build_missing(name, specs, info.outputs, seed, folder, build, fields, module_fn=module_fn)
+            _build_missing(name, specs, info.outputs, seed, folder, build, fields, module_fn=module_fn, recipe=recipe)
     report = _sparsity_report(name, seed, folder, sparsity) if sparsity else None
     return ModelArtifact(
         name=name,
@@ -257,6 +299,7 @@ def _resolve_builtin(
         reference_engine=model_formats.builtin_reference_engine(),
         batch=real_batch,
         sparsity=report,
+        export={f: v for f, v in export_record(recipe).items() if f in files},
     )
 
 
@@ -322,7 +365,9 @@ def _resolve_hf(path: Path, batch: int, shapes: dict[str, tuple[int, ...]], form
     torch runs the directory itself (``torch-builtin``: architecture from ``config.json``, weights from the
     safetensors); ONNX and IR are exported/converted like a built-in's, cached under
     ``cache_dir()/models/hf-<dir name>/<content hash>/<key>/``. The model's inputs and output names are found
-    once per content hash (one forward pass) and kept in ``signature.json`` beside the exports.
+    once per content hash (one forward pass) and kept in ``signature.json`` beside the exports. Text models are
+    exported like the built-in ones (eager attention, dynamic batch/sequence axes, opset 18) and torch runs them
+    with transformers' default attention; vision models are exported with static shapes.
     """
     from workbench.models import hf
 
@@ -331,12 +376,13 @@ def _resolve_hf(path: Path, batch: int, shapes: dict[str, tuple[int, ...]], form
     digest = hf.content_hash(path)
     base = builtin_cache_dir(f"hf-{re.sub(r'[^A-Za-z0-9_.-]+', '_', label)}", digest[:16])
     sig = _hf_signature(path, base, config)
-    specs = bind_shapes(
-        hf.input_specs(config, sig["inputs"]), batch=batch, shapes=shapes, defaults=hf.default_dims(config), label=label
-    )
+    template = hf.input_specs(config, sig["inputs"])
+    specs = bind_shapes(template, batch=batch, shapes=shapes, defaults=hf.default_dims(config), label=label)
     hf.check_dims(specs, config, label)
     real_batch = _leading_dim(specs, batch)
     outputs = tuple(sig["outputs"])
+    text = any("seq" in t.shape for t in template)
+    recipe = zoo.recipe_for(template, zoo.TEXT_DYNAMIC if text else (), transformers=True, outputs=outputs)
     wanted = [f for f in BUILTIN_FORMATS if f != "torch-builtin" and (formats is None or f in formats)]
     fields = {
         "cache_format": CACHE_FORMAT,
@@ -344,7 +390,9 @@ def _resolve_hf(path: Path, batch: int, shapes: dict[str, tuple[int, ...]], form
         "inputs": [[t.name, list(t.shape), t.dtype] for t in specs],
         "batch": real_batch,
         "precision": "fp32",
-        "onnx_opset": ONNX_OPSET,
+        "onnx_opset": recipe.opset,
+        "onnx_export": recipe.to_dict(),
+        "openvino_convert": OPENVINO_CONVERT,
         "versions": {pkg: _version(pkg) for pkg in CACHE_PACKAGES},
     }
     folder = base / cache_key(fields)
@@ -361,6 +409,7 @@ def _resolve_hf(path: Path, batch: int, shapes: dict[str, tuple[int, ...]], form
                 wanted,
                 fields,
                 module_fn=lambda _folder, _tmp: _step(f"load {label}", hf.load_module, path, sig["inputs"]),
+                recipe=recipe,
             )
     out: dict[str, str] = {}
     if formats is None or "torch-builtin" in formats:
@@ -376,6 +425,7 @@ def _resolve_hf(path: Path, batch: int, shapes: dict[str, tuple[int, ...]], form
         builtin=None,
         reference_engine=model_formats.builtin_reference_engine(),
         batch=real_batch,
+        export={f: v for f, v in export_record(recipe).items() if f in out},
     )
 
 
@@ -418,12 +468,14 @@ def _build_missing(
     wanted: list[str],
     fields: Mapping[str, object],
     module_fn: Callable[[Path, Path], torch.nn.Module] | None = None,
+    recipe: zoo.ExportRecipe | None = None,
 ) -> None:
     """Build the files in ``wanted`` that ``folder`` lacks. Call with the folder's lock held.
 
     Files are written into a temp dir inside ``folder`` and moved into place with ``os.replace``. The ONNX file
     is built (and kept) whenever the IR is needed, since the IR is converted from it. ``module_fn(folder, tmp)``
-    gives the module to export (default: built-in ``name`` with the folder's cached weights). Raises ModelError
+    gives the module to export (default: built-in ``name`` with the folder's cached weights); ``recipe`` says how
+    (:func:`export_onnx`; default static, opset :data:`ONNX_OPSET`). Raises ModelError
     when the build, export or conversion fails or the cache cannot be written.
     """
     need = {f for f in wanted if not _complete(folder / _CACHE_FILES[f])}
@@ -441,10 +493,12 @@ def _build_missing(
             else:
                 module = _module_with_cached_weights(name, seed, folder, tmp)
             if "onnx" in need:
-                _step(f"export {name} to ONNX", export_onnx, module, specs, tmp / "model.onnx", outputs)
+                _step(f"export {name} to ONNX", export_onnx, module, specs, tmp / "model.onnx", outputs, recipe)
                 os.replace(tmp / "model.onnx", folder / "model.onnx")
             if "openvino" in need:
-                _step(f"convert {name} to OpenVINO IR", convert_openvino, folder / "model.onnx", tmp / "model.xml")
+                _step(
+                    f"convert {name} to OpenVINO IR", convert_openvino, folder / "model.onnx", tmp / "model.xml", specs
+                )
                 os.replace(tmp / "model.bin", folder / "model.bin")  # .bin first: a present .xml means complete
                 os.replace(tmp / "model.xml", folder / "model.xml")
             (tmp / "meta.json").write_text(json.dumps(fields, indent=2, sort_keys=True))

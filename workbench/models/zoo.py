@@ -11,6 +11,12 @@ importing torch.
 
 Input templates use symbolic dims: ``"batch"`` always comes from ``--batch``; the other symbols (``height``,
 ``width``, ``seq``) take their defaults from :attr:`BuiltinModel.dims` unless ``--shape`` overrides them.
+
+How a built-in reaches each engine is part of the measurement, so it is stated here, once (:func:`export_recipe`):
+transformers text models are exported the way their users get them from optimum (opset 18, batch and sequence
+axes dynamic, so ONNX Runtime keeps plain MatMuls instead of rewriting them into Gemm calls wrapped in Reshapes)
+and torch runs them with transformers' default attention (SDPA), not the eager attention the export traces.
+docs/engines.md (*What each engine is given*) has the measurements behind these choices.
 """
 
 from __future__ import annotations
@@ -47,6 +53,9 @@ class BuiltinModel:
     params: int = 0  # approximate parameter count
     source: str = "torchvision"  # "torchvision" | "transformers" | "workbench"
     outputs: tuple[str, ...] = ("logits",)
+    #: symbolic dims of ``inputs`` left dynamic in the ONNX export (the engines bind them when they load the file);
+    #: empty: the export has the static shapes of the run
+    dynamic: tuple[str, ...] = ()
 
     def input_specs(self, batch: int = 1) -> tuple[TensorSpec, ...]:
         """Static input specs for ``batch`` with the default sizes of the other symbolic dims.
@@ -95,6 +104,76 @@ def _hw(size: int) -> dict[str, int]:
     return {"height": size, "width": size}
 
 
+#: The dims optimum's ONNX export leaves dynamic for text encoders (``batch_size``, ``sequence_length``).
+TEXT_DYNAMIC: tuple[str, ...] = ("batch", "seq")
+#: ONNX opset of static exports (the torchvision and workbench built-ins).
+STATIC_OPSET = 17
+#: ONNX opset of dynamic (transformers) exports: optimum's default (``OnnxConfig.DEFAULT_ONNX_OPSET``).
+DYNAMIC_OPSET = 18
+#: Attention implementation the ONNX export of a transformers model traces. Measured on bert_base (docs/engines.md):
+#: ONNX Runtime ran the eager-traced graph 6 % faster than the SDPA-traced one (which optimum exports).
+EXPORT_ATTENTION = "eager"
+#: Attention implementation torch runs transformers built-ins with: None is transformers' own default, what
+#: ``from_pretrained`` gives its users (SDPA where the architecture supports it, else eager).
+TORCH_ATTENTION: str | None = None
+
+
+@dataclass(frozen=True)
+class ExportRecipe:
+    """How a model is exported to ONNX (the ONNX Runtime file, and the source of the OpenVINO IR)."""
+
+    exporter: str  # the torch exporter: "torchscript" (torch.onnx.export(dynamo=False))
+    opset: int
+    #: input name -> {axis: symbolic dim} left dynamic in the graph; empty for a fully static export
+    dynamic_axes: Mapping[str, Mapping[int, str]] = field(default_factory=dict)
+    #: the transformers attention implementation traced (None: not a transformers model)
+    attention: str | None = None
+
+    def to_dict(self) -> dict[str, Any]:
+        """The recipe as plain data (the cache key and the result record carry it)."""
+        dims = sorted({d for axes in self.dynamic_axes.values() for d in axes.values()})
+        return {
+            "exporter": self.exporter,
+            "opset": self.opset,
+            "dynamic_dims": dims,
+            "dynamic_axes": {n: {str(i): d for i, d in sorted(a.items())} for n, a in self.dynamic_axes.items()},
+            "attention": self.attention,
+        }
+
+
+def dynamic_axes(inputs: tuple[TensorSpec, ...], dynamic: tuple[str, ...]) -> dict[str, dict[int, str]]:
+    """``{input: {axis: dim}}`` for the symbolic dims of ``inputs`` (templates) named in ``dynamic``."""
+    out: dict[str, dict[int, str]] = {}
+    for spec in inputs:
+        axes = {i: d for i, d in enumerate(spec.shape) if isinstance(d, str) and d in dynamic}
+        if axes:
+            out[spec.name] = axes
+    return out
+
+
+def recipe_for(
+    inputs: tuple[TensorSpec, ...], dynamic: tuple[str, ...], *, transformers: bool, outputs: tuple[str, ...] = ()
+) -> ExportRecipe:
+    """The export recipe of a model with input templates ``inputs``: dynamic (opset :data:`DYNAMIC_OPSET`) over the
+    dims in ``dynamic`` when any input has one, else static (opset :data:`STATIC_OPSET`). A dynamic batch is
+    dynamic in the outputs too (their leading dim), as optimum exports it."""
+    axes = dynamic_axes(inputs, dynamic)
+    if axes and "batch" in dynamic:
+        axes.update({name: {0: "batch"} for name in outputs if name not in axes})
+    return ExportRecipe(
+        exporter="torchscript",
+        opset=DYNAMIC_OPSET if axes else STATIC_OPSET,
+        dynamic_axes=axes,
+        attention=EXPORT_ATTENTION if transformers else None,
+    )
+
+
+def export_recipe(name: str) -> ExportRecipe:
+    """How built-in ``name`` is exported to ONNX. Raises ModelError for unknown names."""
+    info = get(name)
+    return recipe_for(info.inputs, info.dynamic, transformers=info.source == "transformers", outputs=info.outputs)
+
+
 # fmt: off
 _BUILTIN_LIST: tuple[BuiltinModel, ...] = (
     BuiltinModel("resnet18", "ResNet-18 image classifier (torchvision), 224x224", "image-classification",
@@ -118,9 +197,11 @@ _BUILTIN_LIST: tuple[BuiltinModel, ...] = (
     BuiltinModel("mobilevit_xs", "MobileViT-XS hybrid CNN/transformer classifier (transformers), 256x256",
                  "image-classification", _image(), _hw(256), 2_317_848, "transformers"),
     BuiltinModel("distilbert", "DistilBERT-base sequence classifier (transformers, 2 labels), seq 128",
-                 "text-classification", _text(30522), {"seq": 128}, 66_955_010, "transformers"),
+                 "text-classification", _text(30522), {"seq": 128}, 66_955_010, "transformers",
+                 dynamic=TEXT_DYNAMIC),
     BuiltinModel("bert_base", "BERT-base sequence classifier (transformers, 2 labels), seq 128",
-                 "text-classification", _text(30522), {"seq": 128}, 109_483_778, "transformers"),
+                 "text-classification", _text(30522), {"seq": 128}, 109_483_778, "transformers",
+                 dynamic=TEXT_DYNAMIC),
     BuiltinModel("ocr_crnn", "CRNN-style text-line recogniser (CNN + BiLSTM), 1x224x224 grayscale -> 56x37",
                  "ocr", _image(1), _hw(224), 1_531_141, "workbench"),
     BuiltinModel("tiny_cnn", "Tiny 3-layer CNN, 3x32x32 -> 10 classes: a smoke-test model, not a benchmark",
@@ -212,11 +293,16 @@ def ensure_torchvision(required: bool = True) -> None:
 # ---------------------------------------------------------------------------------------------------------------
 
 
-def build_module(name: str, seed: int = 0, *, calibrate: bool = True) -> torch.nn.Module:
+def build_module(
+    name: str, seed: int = 0, *, calibrate: bool = True, attention: str | None = EXPORT_ATTENTION
+) -> torch.nn.Module:
     """Build built-in ``name`` with weights drawn after ``torch.manual_seed(seed)``; returned in eval mode.
 
     With ``calibrate`` (the default) BatchNorm layers are set up as in a trained network (see
     :func:`calibrate_batchnorm`); pass False when a saved state dict will replace the weights anyway.
+    ``attention`` is the attention implementation of a transformers built-in (``"eager"``, the one the ONNX
+    export traces, by default; ``"sdpa"``; None for transformers' own default, :data:`TORCH_ATTENTION`); the
+    weights do not depend on it, and other built-ins ignore it (the torch adapter reads back the one in force).
     The module's ``forward`` takes the inputs of :meth:`BuiltinModel.input_specs` positionally, in order, and
     returns one tensor of logits. Raises ModelError for unknown names.
     """
@@ -225,7 +311,7 @@ def build_module(name: str, seed: int = 0, *, calibrate: bool = True) -> torch.n
 
     builder = _BUILDERS[name]
     torch.manual_seed(seed)
-    module = builder().eval()
+    module = (builder(attention) if info.source == "transformers" else builder()).eval()
     if calibrate:
         calibrate_batchnorm(module, info, seed)
     return module
@@ -411,8 +497,8 @@ def _logits_only(model: torch.nn.Module, *, text: bool) -> torch.nn.Module:
     return TextLogits(model) if text else ImageLogits(model)
 
 
-def _transformers(kind: str) -> Callable[[], torch.nn.Module]:
-    def build() -> torch.nn.Module:
+def _transformers(kind: str) -> Callable[..., torch.nn.Module]:
+    def build(attention: str | None = EXPORT_ATTENTION) -> torch.nn.Module:
         ensure_torchvision(required=False)  # transformers imports torchvision when it is installed
         try:
             import transformers as tf
@@ -435,14 +521,15 @@ def _transformers(kind: str) -> Callable[[], torch.nn.Module]:
                 num_labels=1000,
             )
             cls = tf.MobileViTForImageClassification
-        # eager attention: SDPA/flash paths do not export with the legacy (TorchScript) ONNX exporter
-        model = cls._from_config(config, attn_implementation="eager")
+        # the attention does not change the weights: eager for the export (EXPORT_ATTENTION), None for torch
+        # (transformers' default, SDPA where the architecture has it)
+        model = cls._from_config(config, attn_implementation=attention)
         return _logits_only(model, text=kind != "mobilevit_xs")
 
     return build
 
 
-_BUILDERS: dict[str, Callable[[], torch.nn.Module]] = {
+_BUILDERS: dict[str, Callable[..., torch.nn.Module]] = {
     "resnet18": _torchvision("resnet18"),
     "resnet50": _torchvision("resnet50"),
     "vgg19": _torchvision("vgg19"),
