@@ -10,9 +10,9 @@ from __future__ import annotations
 
 import argparse
 import json
-from typing import Any
+from typing import Any, Callable, Mapping
 
-from workbench.cli.args import cpu_list
+from workbench.cli.args import add_args, add_command, cpu_list
 from workbench.report.text import table
 
 
@@ -82,17 +82,12 @@ def run_doctor(cores: tuple[int, ...] | None = None, as_json: bool = False) -> i
     return 1 if any(c["status"] == "fail" for c in checks) else 0
 
 
-def run_aa(args: argparse.Namespace) -> int:
-    """``doctor --aa``: run one configuration ``--runs`` times (each its own process), print the spread between
-    the runs and what it means for a compare of one run each, and store it for this machine."""
-    import sys
-
-    from workbench.campaign.aa import MIN_RUNS, measure_spread
+def _aa_config(args: argparse.Namespace) -> Any:
+    """The one-engine :class:`~workbench.measure.runner.RunConfig` that ``doctor --aa`` repeats; usage errors for
+    what cannot make a spread."""
+    from workbench.campaign.aa import MIN_RUNS
     from workbench.errors import UsageError
-    from workbench.machine.spread import save_entry
     from workbench.measure.runner import RunConfig
-    from workbench.stats.verdict import ALPHA, SPREAD_METRICS, t_quantile
-    from workbench.units import ms, percent, rate
 
     if not args.model:
         raise UsageError("--aa needs the model to measure: -m MODEL", hint="e.g. `workbench doctor --aa -m resnet18`")
@@ -101,7 +96,7 @@ def run_aa(args: argparse.Namespace) -> int:
         raise UsageError(f"--aa measures one engine at a time; got {', '.join(engines)}", hint="run it once per engine")
     if args.runs < MIN_RUNS:
         raise UsageError(f"--runs must be at least {MIN_RUNS} (a spread needs several runs), not {args.runs}")
-    config = RunConfig(
+    return RunConfig(
         model=args.model,
         engines=tuple(engines),
         precision=args.precision,
@@ -112,6 +107,13 @@ def run_aa(args: argparse.Namespace) -> int:
         duration_s=args.duration,
     )
 
+
+def _aa_progress(args: argparse.Namespace) -> Callable[[int, Any], None]:
+    """One line per finished run (to stderr under --json, so stdout stays JSON)."""
+    import sys
+
+    from workbench.units import ms, rate
+
     def progress(i: int, record: Any) -> None:
         r = record.results[0]
         print(
@@ -121,13 +123,16 @@ def run_aa(args: argparse.Namespace) -> int:
             flush=True,
         )
 
-    result = measure_spread(config, args.runs, on_run=progress)
-    entry = result.entry
-    stored = None
-    if result.fingerprint and not args.no_save:
-        stored = save_entry(result.fingerprint, entry)
-    df = entry["runs"] - 1
-    crit = t_quantile(ALPHA, df)
+    return progress
+
+
+def _spread_rows(entry: Mapping[str, Any]) -> list[list[str]]:
+    """Per metric: the range over the runs, the run-to-run spread and the smallest change a compare of one run
+    each can call (99% two-sided, t with runs - 1 df)."""
+    from workbench.stats.verdict import ALPHA, SPREAD_METRICS, t_quantile
+    from workbench.units import ms, percent, rate
+
+    crit = t_quantile(ALPHA, entry["runs"] - 1)
     rows = []
     for m in SPREAD_METRICS:
         sigma = entry["sigma"].get(m)
@@ -137,40 +142,56 @@ def run_aa(args: argparse.Namespace) -> int:
         fmt = rate if m == "throughput" else ms
         mdc = 100 * (pow(2.718281828459045, crit * sigma * 2**0.5) - 1)
         rows.append([m, f"{fmt(min(vals))} – {fmt(max(vals))}", f"±{percent(100 * sigma)}", f"±{percent(mdc)}"])
-    if args.json:
-        print(json.dumps({"fingerprint": result.fingerprint, "stored": str(stored) if stored else None, **entry}))
-        return 0
+    return rows
+
+
+def _print_spread(entry: Mapping[str, Any], rows: list[list[str]], fingerprint: str | None, stored: Any) -> None:
+    headers = [
+        "metric",
+        f"range over {entry['runs']} runs",
+        "run-to-run spread",
+        "smallest change one run each can call",
+    ]
     print()
-    print(
-        table(
-            [
-                "metric",
-                f"range over {entry['runs']} runs",
-                "run-to-run spread",
-                "smallest change one run each can call",
-            ],
-            rows,
-            align="lrrr",
-        )
-    )
+    print(table(headers, rows, align="lrrr"))
     print(
         f"\n{entry['engine']} {entry['model']} {entry['precision']} t{entry['threads']} b{entry['batch']} "
         f"{entry['mode']}: a `workbench compare` of one run each calls a change only beyond the last column "
-        f"(99% two-sided, t with {df} df); with --repeats 3 or more the repeats decide, never below this spread."
+        f"(99% two-sided, t with {entry['runs'] - 1} df); with --repeats 3 or more the repeats decide, never below "
+        "this spread."
     )
     if stored:
         print(
-            f"stored for this machine (fingerprint {result.fingerprint}) in {stored}; compare, the CI gate, "
+            f"stored for this machine (fingerprint {fingerprint}) in {stored}; compare, the CI gate, "
             "speedups, sweeps and recommend use it from now on"
         )
+
+
+def run_aa(args: argparse.Namespace) -> int:
+    """``doctor --aa``: run one configuration ``--runs`` times (each its own process), print the spread between
+    the runs and what it means for a compare of one run each, and store it for this machine."""
+    from workbench.campaign.aa import measure_spread
+    from workbench.machine.spread import save_entry
+
+    config = _aa_config(args)
+    result = measure_spread(config, args.runs, on_run=_aa_progress(args))
+    entry = result.entry
+    stored = save_entry(result.fingerprint, entry) if result.fingerprint and not args.no_save else None
+    rows = _spread_rows(entry)
+    if args.json:
+        print(json.dumps({"fingerprint": result.fingerprint, "stored": str(stored) if stored else None, **entry}))
+        return 0
+    _print_spread(entry, rows, result.fingerprint, stored)
     return 0
 
 
 def register(sub: Any) -> None:
     from workbench.cli.args import engines_list, positive_int
 
-    p = sub.add_parser(
+    p = add_command(
+        sub,
         "doctor",
+        cmd_doctor,
         help="check the machine for noise before benchmarking; measure harness overhead and the run-to-run spread",
         description="Check the cores a benchmark would use for noise (background load, steal, governor, SMT "
         "siblings) and measure the harness's own overhead. With --aa, run one configuration several times, each "
@@ -180,22 +201,28 @@ def register(sub: Any) -> None:
         epilog="examples:\n  workbench doctor\n  workbench doctor --aa -m resnet18 -e onnxruntime   # 10 runs of 2 s, about a minute",
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
-    p.add_argument("--json", action="store_true", help="machine-readable output")
-    p.add_argument("--cores", "-c", type=cpu_list, help="cores to check (default: the benchmark default)")
-    g = p.add_argument_group("A/A spread (--aa)")
-    g.add_argument("--aa", action="store_true", help="measure this machine's run-to-run spread for -m/-e")
-    g.add_argument("--model", "-m", help="the model to measure (a built-in name or a file)")
-    g.add_argument("--engines", "-e", type=engines_list, help="the one engine to measure (default onnxruntime)")
-    g.add_argument(
-        "--runs", type=positive_int, default=10, help="separate runs (default 10; at least 3: fewer runs know less)"
+    add_args(
+        p,
+        ("--json", "machine-readable output", {"action": "store_true"}),
+        ("--cores -c", "cores to check (default: the benchmark default)", {"type": cpu_list}),
     )
-    g.add_argument("--duration", type=float, default=2.0, help="seconds measured per run (default 2)")
-    g.add_argument("--threads", "-t", type=positive_int, help="threads (default: one per pinned core)")
-    g.add_argument("--batch", "-b", type=positive_int, default=1, help="batch size (default 1)")
-    g.add_argument("--precision", "-p", default="fp32", choices=["fp32", "bf16", "fp16", "int8"], help="precision")
-    g.add_argument("--mode", default="latency", choices=["latency", "throughput"], help="mode (default latency)")
-    g.add_argument("--no-save", action="store_true", help="print the spread without storing it")
-    p.set_defaults(func=cmd_doctor)
+    add_args(
+        p.add_argument_group("A/A spread (--aa)"),
+        ("--aa", "measure this machine's run-to-run spread for -m/-e", {"action": "store_true"}),
+        ("--model -m", "the model to measure (a built-in name or a file)", {}),
+        ("--engines -e", "the one engine to measure (default onnxruntime)", {"type": engines_list}),
+        (
+            "--runs",
+            "separate runs (default 10; at least 3: fewer runs know less)",
+            {"type": positive_int, "default": 10},
+        ),
+        ("--duration", "seconds measured per run (default 2)", {"type": float, "default": 2.0}),
+        ("--threads -t", "threads (default: one per pinned core)", {"type": positive_int}),
+        ("--batch -b", "batch size (default 1)", {"type": positive_int, "default": 1}),
+        ("--precision -p", "precision", {"default": "fp32", "choices": ["fp32", "bf16", "fp16", "int8"]}),
+        ("--mode", "mode (default latency)", {"default": "latency", "choices": ["latency", "throughput"]}),
+        ("--no-save", "print the spread without storing it", {"action": "store_true"}),
+    )
 
 
 def cmd_doctor(args: argparse.Namespace) -> int:
