@@ -63,25 +63,26 @@ except Exception:  # pragma: no cover - exercised only on broken installs
     psutil = None
 
 __all__ = [
-    "ISA_FLAGS",
     "MACHINE_FINGERPRINT_KEYS",
     "CORE_DISTRIBUTIONS",
     "fingerprint_keys",
     "engine_distributions",
     "collect",
     "summary",
-    "parse_cpuinfo",
-    "isa_flags",
-    "flag_highlights",
-    "parse_os_release",
-    "parse_size",
-    "summarise_per_cpu",
     "read_per_cpu",
     "governor_summary",
     "fingerprint_fields",
     "fingerprint",
     "fingerprint_diff",
     "package_versions",
+    # the pure parsers, re-exported from workbench.machine.cpuinfo
+    "ISA_FLAGS",
+    "flag_highlights",
+    "isa_flags",
+    "parse_cpuinfo",
+    "parse_os_release",
+    "parse_size",
+    "summarise_per_cpu",
 ]
 
 #: Versions reported under ``versions`` besides the engines': key -> distributions to try, first found wins. The
