@@ -466,7 +466,7 @@ def build_record(
         r = m.result
         if r is None:  # an evaluator that raised: keep the failure as a result too
             r = failed_result(m.cell, spec.model, m.error)
-        r.cell = m.cell.to_dict() | {"key": m.cell.key()}
+        r.cell = m.cell.stored()
         last.pop(m.cell.key(), None)
         last[m.cell.key()] = r
     extra: dict[str, Any] = {"objectives": [], "strategy": None, "state": state, "tried": [m.to_dict() for m in tried]}

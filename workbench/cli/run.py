@@ -22,6 +22,7 @@ from workbench.cli.args import (
     positive_int,
     warmup_arg,
 )
+from workbench.measure.settings import RUN
 from workbench.report.text import render_results
 
 
@@ -102,7 +103,11 @@ def _add_protocol_args(p: argparse.ArgumentParser) -> None:
             "cores to pin each benchmark process to: 1, 0-3, 0,2 (default: all but one when > 2)",
             {"type": cpu_list},
         ),
-        ("--duration -d", "measured seconds per round (default 5)", {"type": number, "default": 5.0}),
+        (
+            "--duration -d",
+            f"measured seconds per round (default {RUN.duration_s:g})",
+            {"type": number, "default": RUN.duration_s},
+        ),
         (
             "--iterations -n",
             "minimum measured iterations per round; the round runs until both minimums are met (default 10)",

@@ -25,6 +25,7 @@ from textual.validation import Function, Integer, Number
 from textual.widget import Widget
 from textual.widgets import Checkbox, Input, Label, Select, Static
 
+from workbench.measure.settings import RUN
 from workbench.tui.format import cpu_ranges
 from workbench.tui.widgets import composed
 from workbench_engines.base import PRECISIONS
@@ -36,7 +37,7 @@ if TYPE_CHECKING:  # pragma: no cover
 PRECISION_CHOICES: tuple[str, ...] = PRECISIONS  # below fp32 each engine also runs at fp32: speedup and drift
 MODE_CHOICES: tuple[str, ...] = ("latency", "throughput", "train")  # train: torch only (timed training steps)
 DEFAULT_MODEL = "resnet18"
-DEFAULT_DURATION_S = 5.0
+DEFAULT_DURATION_S = RUN.duration_s
 DEFAULT_WARMUP_S = 1.0
 
 
