@@ -56,6 +56,7 @@ from workbench.machine.cpuinfo import (
     summarise_per_cpu,
 )
 from workbench.machine.cpus import format_cpu_list, parse_cpu_list
+from workbench.stats.machines import HARDWARE_KEYS  # the node type; the kernel varies within one
 
 try:  # psutil is a dependency, but sysinfo must still degrade if it is broken
     import psutil
@@ -96,16 +97,7 @@ CORE_DISTRIBUTIONS: dict[str, tuple[str, ...]] = {
 
 #: The machine's part of ``fingerprint_fields``; each engine adds its own keys (``Engine.fingerprint_fields``,
 #: by default its version), see :func:`fingerprint_keys`. ``FINGERPRINT_KEYS`` is the whole tuple, computed on access.
-MACHINE_FINGERPRINT_KEYS: tuple[str, ...] = (
-    "cpu_model",
-    "machine",
-    "sockets",
-    "physical_cores",
-    "logical_cpus",
-    "isa",
-    "memory_total_gib",
-    "kernel",
-)
+MACHINE_FINGERPRINT_KEYS: tuple[str, ...] = (*HARDWARE_KEYS, "kernel")
 
 
 def _engine_classes() -> list[Any]:
