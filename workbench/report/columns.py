@@ -280,6 +280,8 @@ VIEWS: dict[str, tuple[str, ...]] = {
         "error",
     ),
     "tui": (*_SPEED, "mean_ms", "throughput", "speedup", "parity", "warn"),
+    #: what a sweep's cell table shows of each cell's measurement (its axes come first, its status last)
+    "sweep": ("p50_ms", "p99_ms", "throughput", "peak_rss_mb", "parity"),
 }
 
 

@@ -22,6 +22,7 @@ from dataclasses import dataclass
 from typing import Any, Callable, Mapping, Sequence
 
 from workbench.machine.spread import for_records
+from workbench.report.columns import VIEWS, headers, texts
 from workbench.report.export import format_cores
 from workbench.report.text import table
 from workbench.report.textchart import add_charts, line_chart
@@ -214,11 +215,7 @@ CELL_HEADERS: tuple[str, ...] = (
     "mode",
     "streams",
     "req",
-    "p50 ms",
-    "p99 ms",
-    "items/s",
-    "RSS MB",
-    "parity",
+    *headers("sweep"),  # the measured columns: the column registry's sweep view
     "status",
 )
 
@@ -259,11 +256,7 @@ def cell_rows(cells: Sequence[Cell]) -> list[list[str]]:
             c.mode,
             _opt(c.streams_effective if c.streams_effective is not None else c.streams),
             _opt(c.requests_effective if c.requests_effective is not None else c.requests),
-            ms(c.p50_ms),
-            ms(c.p99_ms),
-            rate(c.throughput),
-            significant(c.peak_rss_mb),
-            c.parity or MISSING,
+            *(texts("sweep", c.result) if c.result is not None else [MISSING] * len(VIEWS["sweep"])),
             "ok" if c.ok else "FAILED",
         ]
         if sparse:

@@ -123,6 +123,8 @@ class Cell:
     gzip_bytes: float | None = None
     #: position of the result in ``record.results``
     index: int = 0
+    #: the result it was read from (the column registry renders its measured cells); not part of its data
+    result: EngineResult | None = field(default=None, compare=False, repr=False)
 
     @property
     def ok(self) -> bool:
@@ -143,6 +145,7 @@ class Cell:
 
     def to_dict(self) -> dict[str, Any]:
         d = dict(self.__dict__)
+        d.pop("result", None)
         d["label"] = self.label()
         d["per_item_ms"] = self.per_item_ms
         return d
@@ -256,6 +259,7 @@ def cell_of(result: EngineResult, index: int = 0) -> Cell:
         file_bytes=_positive(info.get("file_bytes")),
         gzip_bytes=_positive(info.get("gzip_bytes")),
         index=index,
+        result=result,
     )
 
 
