@@ -416,3 +416,24 @@ def test_workbench_size_prints_the_gzip_table(shared_cache, capsys):
     with pytest.raises(SystemExit):
         main(["size", "-m", "tiny_cnn", "--precision", "bf16"])
     assert "no files of its own" in capsys.readouterr().err
+
+
+def test_ort_pre_processing_leaves_nothing_in_the_working_directory(tmp_path, monkeypatch):
+    """ONNX Runtime's symbolic shape inference saves `sym_shape_infer_temp.onnx` (and its external data) into the
+    current directory when it cannot finish on a dynamic-axes model, then raises; the workbench runs it in a
+    scratch directory and quantizes the model as it is."""
+    from pathlib import Path
+
+    from workbench.models.quantize import _pre_process
+
+    def litters(src: str, dst: str, **kw) -> None:
+        Path("sym_shape_infer_temp.onnx").write_bytes(b"x")
+        raise RuntimeError("Incomplete symbolic shape inference")
+
+    work = tmp_path / "user"
+    work.mkdir()
+    monkeypatch.chdir(work)
+    src = tmp_path / "m.onnx"
+    model_in, what = _pre_process(litters, src, tmp_path / "pre.onnx")
+    assert model_in == src.resolve() and what == "skipped: Incomplete symbolic shape inference"
+    assert list(work.iterdir()) == [] and Path.cwd() == work

@@ -249,6 +249,8 @@ def model_entry(artifact: ModelArtifact) -> dict[str, Any]:
         "task": artifact.task,
         "inputs": [t.to_dict() for t in artifact.inputs],
         "files": sorted(artifact.files),
+        # how preparation made each file (ONNX export: exporter, opset, dynamic axes, traced attention)
+        "export": {k: dict(v) for k, v in (artifact.export or {}).items()},
         # lower-precision files by precision: formats made, formats that failed (why), calibration used
         "variants": {
             p: {"files": sorted(v.files), "errors": dict(v.errors), "calibration": v.report(None)["calibration"]}

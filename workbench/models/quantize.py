@@ -454,6 +454,24 @@ def _folder(artifact: ModelArtifact) -> Path:
 
 
 # ---- ONNX Runtime -----------------------------------------------------------------------------------------------
+def _pre_process(quant_pre_process: Any, src: Path, pre: Path) -> tuple[Path, str]:
+    """ONNX Runtime's ``quant_pre_process`` (symbolic shape inference, optimisation) into ``pre``: ``(the model to
+    quantize, what happened)``. It runs in a scratch working directory: when symbolic shape inference cannot finish
+    (a model with dynamic axes) ONNX Runtime saves ``sym_shape_infer_temp.onnx`` and its external data — hundreds of
+    MB — into the current directory before it raises, and the user's directory is not ours to litter."""
+    src, pre = Path(src).resolve(), Path(pre).resolve()
+    here = os.getcwd()
+    with tempfile.TemporaryDirectory(prefix="wb-quant-pre-") as scratch:
+        os.chdir(scratch)
+        try:
+            quant_pre_process(str(src), str(pre), skip_symbolic_shape=False)
+            return pre, "quant_pre_process"
+        except Exception as exc:  # pre-processing only helps; quantize the model as it is and say so
+            return src, f"skipped: {_first_line(exc)}"
+        finally:
+            os.chdir(here)
+
+
 def _ort_quantize(
     src: Path, out: Path, artifact: ModelArtifact, settings: Mapping[str, Any], cal_file: Path
 ) -> dict[str, Any]:
@@ -470,13 +488,7 @@ def _ort_quantize(
         raise QuantizeFailed(f"onnxruntime int8 needs onnxruntime.quantization ({_first_line(exc)})") from None
     detail: dict[str, Any] = {}
     pre = out.with_name("pre.onnx")
-    try:
-        quant_pre_process(str(src), str(pre), skip_symbolic_shape=False)
-        model_in = pre
-        detail["pre_process"] = "quant_pre_process"
-    except Exception as exc:  # pre-processing only helps; quantize the model as it is and say so
-        model_in = src
-        detail["pre_process"] = f"skipped: {_first_line(exc)}"
+    model_in, detail["pre_process"] = _pre_process(quant_pre_process, src, pre)
     samples = load_samples(cal_file)
     names = [t.name for t in artifact.inputs]
     try:
