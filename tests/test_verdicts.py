@@ -374,3 +374,79 @@ def test_compare_by_machine_calls_a_difference_inside_the_spread_a_tie():
     assert rows[1]["vs_best_significant"] is False and rows[2]["vs_best_significant"] is True
     text = render_machines(cmp)
     assert "≈1.04×" in text and "2.00×" in text
+
+
+# ------------------------------------------------------------------- drift within a run widens its verdicts
+
+
+def test_block_medians_split_a_round_by_its_own_clock():
+    import numpy as np
+
+    from workbench.measure.assemble import BLOCKS, BlockMedians
+
+    b = BlockMedians(duration_s=0.6)  # 0.1 s blocks
+    for i in range(60):  # frames every 10 ms; the machine is twice as slow in the second half
+        b.add(np.full(10, 1_000_000 if i < 30 else 2_000_000, dtype=np.int64), elapsed_ns=(i + 1) * 10_000_000)
+    medians = b.finish()
+    assert len(medians) == BLOCKS
+    assert medians[0] == pytest.approx(1.0, rel=0.01) and medians[-1] == pytest.approx(2.0, rel=0.01)
+
+
+def test_a_run_that_drifted_within_itself_is_judged_with_that_drift():
+    from workbench.stats.verdict import drift_within
+
+    steady = [[10.0, 10.1, 9.9, 10.0, 10.05, 9.95]]
+    drifting = [[6.0, 8.0, 10.0, 13.0, 17.0, 22.0]]
+    var_s, _ = drift_within(steady)
+    var_d, df_d = drift_within(drifting)
+    assert var_s < ASSUMED["p50"].sigma ** 2 < var_d and df_d == 5
+    spread = ASSUMED["p50"]
+    # +50 %: beyond the spread between two steady runs, inside it when the candidate itself drifted 3.7x
+    assert ratio_test(Side(10.0, drift_var=var_s), Side(15.0, drift_var=var_s), spread).beyond_noise
+    assert not ratio_test(Side(10.0, drift_var=var_s), Side(15.0, drift_var=var_d, drift_df=df_d), spread).beyond_noise
+
+
+@pytest.mark.usefixtures("test_engines")
+def test_each_measured_round_keeps_its_time_block_medians(monkeypatch):
+    monkeypatch.setenv("WB_DRIFT_US", "300")
+    rec = _drift_run(monkeypatch, 1.0, repeats=2)
+    for rep in rec.results[0].repeats:
+        assert len(rep["blocks"]) >= 3 and all(0.2 < b < 1.0 for b in rep["blocks"])  # ~0.3 ms busy loop
+
+
+# ------------------------------------------------------------------- the history's own A/A evidence
+
+
+def _hist_rec(p50: float, fingerprint: str = "fp", threads: int = 2, kind: str = "run") -> RunRecord:
+    rec = _rec(p50=p50, threads=threads)
+    rec.system = {"fingerprint": fingerprint}
+    rec.kind = kind
+    return rec
+
+
+def test_history_entries_measure_the_spread_of_repeated_configurations_on_this_machine():
+    from workbench.stats.verdict import history_entries
+
+    runs = [_hist_rec(v) for v in (1.5, 1.8, 2.4, 1.6)]
+    elsewhere = [_hist_rec(9.0, fingerprint="other") for _ in range(3)]
+    sweep = [_hist_rec(5.0, kind="sweep") for _ in range(3)]
+    (e,) = history_entries(runs + elsewhere + sweep, "fp")
+    assert e["runs"] == 4 and e["origin"] == "history" and e["threads"] == 2 and e["engine"] == "onnxruntime"
+    assert e["sigma"]["p50"] == pytest.approx(spread_from_values([1.5, 1.8, 2.4, 1.6])[0])
+    assert history_entries(runs[:2], "fp") == []  # two runs know too little
+
+
+def test_cli_compare_uses_the_other_stored_runs_of_the_configuration_as_its_spread(capsys):
+    from workbench.store.history import HistoryStore
+
+    s = HistoryStore()
+    # a machine that moves by ~20 % between identical runs: the last pair differs by +33 %
+    runs = [_hist_rec(v) for v in (1.5, 1.9, 1.4, 2.1, 1.6, 2.13)]
+    for i, r in enumerate(runs):
+        r.created = f"2026-12-06T05:0{i}:00+00:00"
+    s.import_records(runs)
+    assert run_cli(["compare", "latest~1", "latest", "--json"]) == 0
+    v = json.loads(capsys.readouterr().out)["pairs"][0]["verdicts"]["p50"]
+    assert v["verdict"] == "no significant change" and v["spread"]["source"] == "measured"
+    assert "stored runs of this configuration" in v["spread"]["detail"]
+    assert v["spread"]["pct"] > 15

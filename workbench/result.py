@@ -100,7 +100,7 @@ class EngineResult:
     speedup_significant: bool | None = None
     speedup_basis: str | None = None  # what the interval rests on ("paired over 5 interleaved rounds", ...)
     warnings: list[dict[str, str]] = field(default_factory=list)
-    repeats: list[dict[str, float | None]] = field(default_factory=list)  # per-repeat p50/mean/throughput/iterations
+    repeats: list[dict[str, Any]] = field(default_factory=list)  # per-repeat p50/mean/throughput/iterations
     histogram: dict[str, Any] | None = None  # workbench.stats.histogram.LogHistogram.to_dict()
     samples_file: str | None = None
     effective: dict[str, Any] | None = None  # engines.base.Effective.to_dict()

@@ -396,9 +396,9 @@ def cmd_compare(args: argparse.Namespace) -> int:
                 f"with `workbench report {rec.run_id}`",
                 hint="`workbench compare --by machine -m MODEL` compares stored results across machines",
             )
-    from workbench.machine.spread import entries
+    from workbench.store.history import run_to_run_entries
 
-    spreads = entries([(rec.system or {}).get("fingerprint") for rec in (baseline, candidate)])
+    spreads = run_to_run_entries(store, baseline, candidate)
     comparison = compare(baseline, candidate, metric=args.metric, spreads=spreads, force=args.force)
     if args.fail_above is not None:
         code, summary = gate_report(comparison, args.fail_above, args.metric)

@@ -35,6 +35,41 @@ PERCENTILES: tuple[float, ...] = (50, 90, 95, 99, 99.9)
 OnError = Callable[..., None]
 
 
+#: time blocks per measured round: their medians show how much the machine drifted within the round
+BLOCKS = 6
+#: a block with fewer samples has no median worth keeping
+MIN_BLOCK_SAMPLES = 5
+
+
+class BlockMedians:
+    """The medians of a round's samples in :data:`BLOCKS` consecutive time blocks of ``duration_s / BLOCKS`` (by
+    the child's round clock, a frame at a time). A run's drift *within* a round — the machine slowing down for a
+    second — makes its median a worse estimate of its speed; the verdicts between runs widen by it
+    (:mod:`workbench.stats.verdict`). Pure."""
+
+    def __init__(self, duration_s: float) -> None:
+        self._block_ns = max(1.0, duration_s * 1e9 / BLOCKS)
+        self._hist = LogHistogram()
+        self._index = 0
+        self.medians: list[float] = []
+
+    def add(self, samples: np.ndarray, elapsed_ns: int) -> None:
+        self._hist.add(samples)
+        if elapsed_ns >= (self._index + 1) * self._block_ns and self._index < BLOCKS - 1:
+            self._close()
+            self._index = min(BLOCKS - 1, int(elapsed_ns // self._block_ns))
+
+    def _close(self) -> None:
+        if self._hist.count >= MIN_BLOCK_SAMPLES:
+            self.medians.append(float(self._hist.quantile(0.5)) / 1e6)
+        self._hist = LogHistogram()
+
+    def finish(self) -> list[float]:
+        """The block medians in ms (the last block closed here)."""
+        self._close()
+        return self.medians
+
+
 @dataclass
 class EngineState:
     """What the runner knows of one engine (or one engine's fp32 baseline variant) of a run."""
@@ -47,6 +82,7 @@ class EngineState:
     rolling: deque = field(default_factory=lambda: deque(maxlen=ROLLING_WINDOW))
     rounds: list[dict[str, Any]] = field(default_factory=list)
     round_hist: LogHistogram = field(default_factory=LogHistogram)  # the round in progress (per-repeat percentiles)
+    blocks: "BlockMedians | None" = None  # the round in progress, in time blocks (its drift within the round)
     error: str | None = None
     error_detail: str | None = None  # the child's full error text (ChildFailed.detail)
     samples: list[np.ndarray] = field(default_factory=list)
@@ -147,7 +183,7 @@ def _measurements(res: EngineResult, st: EngineState, c: RunConfig) -> None:
             "iterations": r["iterations"],
             "duration_s": r["elapsed_ns"] / 1e9,
             "throughput": r["iterations"] * c.batch / (r["elapsed_ns"] / 1e9) if r["elapsed_ns"] else None,
-            **{k: r[k] for k in ("p50", "p90", "p99") if k in r},
+            **{k: r[k] for k in ("p50", "p90", "p99", "blocks") if k in r},
         }
         for r in st.rounds
     ]

@@ -30,7 +30,14 @@ from workbench.errors import RunFailed, UsageError, first_line
 from workbench.machine.cpus import allowed_cores
 from workbench.measure import events as ev
 from workbench.measure import wire
-from workbench.measure.assemble import ROLLING_WINDOW, EngineState, apply_speedups, engine_result, model_entry
+from workbench.measure.assemble import (
+    ROLLING_WINDOW,
+    BlockMedians,
+    EngineState,
+    apply_speedups,
+    engine_result,
+    model_entry,
+)
 from workbench.measure.config import (
     DEFAULT_ENGINES,
     RunConfig,
@@ -572,6 +579,9 @@ class Runner:
                     round_elapsed_ns, samples = wire.decode_samples(payload)
                     st.hist.add(samples)
                     st.round_hist.add(samples)
+                    if st.blocks is None:
+                        st.blocks = BlockMedians(c.duration_s)
+                    st.blocks.add(samples, round_elapsed_ns)
                     st.rolling.extend(samples[-ROLLING_WINDOW:].tolist())
                     st.iterations += samples.size
                     st.round_elapsed_ns = round_elapsed_ns
@@ -581,7 +591,9 @@ class Runner:
                     if st.round_hist.count:  # this round's own percentiles: the per-repeat values verdicts test
                         q = st.round_hist.quantiles([0.5, 0.9, 0.99]) / 1e6
                         payload = {**payload, "p50": float(q[0]), "p90": float(q[1]), "p99": float(q[2])}
-                    st.round_hist = LogHistogram()
+                    if st.blocks is not None:
+                        payload["blocks"] = st.blocks.finish()
+                    st.round_hist, st.blocks = LogHistogram(), None
                     st.rounds.append(payload)
                     st.measured_ns += int(payload["elapsed_ns"])
                     st.round_elapsed_ns = 0

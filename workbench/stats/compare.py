@@ -35,7 +35,7 @@ spreads are resolved by ``workbench.cli.history``) and renders no reports (``wor
 from __future__ import annotations
 
 import math
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 from typing import Any, Mapping, Sequence
 
 from workbench.errors import UsageError
@@ -45,6 +45,7 @@ from workbench.stats.verdict import (
     MIN_REPEATS,
     PRACTICAL_PCT,
     Side,
+    drift_within,
     ratio_test,
     spread_for,
     student_t_sf,
@@ -279,11 +280,15 @@ def _se_log(r: EngineResult, metric: str, h: Any) -> float:
 
 def side(r: EngineResult, metric: str, h: Any = None) -> Side:
     """One result's :class:`~workbench.stats.verdict.Side` for ``metric``: its value, its per-repeat values
-    (``repeats[i][metric]``, stored since per-repeat percentiles were kept) and its sampling error."""
+    (``repeats[i][metric]``, stored since per-repeat percentiles were kept), its sampling error and, for p50 and
+    throughput, its drift within its rounds (``repeats[i]["blocks"]``)."""
     reps = tuple(
         v for v in (as_float(rep.get(metric)) for rep in r.repeats or [] if isinstance(rep, Mapping)) if v is not None
     )
-    return Side(_metric_value(r, metric), reps, _se_log(r, metric, h))
+    drift, dof = 0.0, None
+    if metric in ("p50", "throughput"):  # the blocks are medians: they show how the run's speed drifted
+        drift, dof = drift_within(rep.get("blocks") or [] for rep in r.repeats or [] if isinstance(rep, Mapping))
+    return Side(_metric_value(r, metric), reps, _se_log(r, metric, h), drift, dof)
 
 
 def spread_key(r: EngineResult, model: str | None) -> dict[str, Any]:
@@ -314,8 +319,8 @@ def _verdict(
     sa, sb = side(ra, metric, ha), side(rb, metric, hb)
     if metric == "throughput":  # higher is better: test the inverse, so "worse" reads the same way as latency
         sa, sb = (
-            Side(1 / sa.value if sa.value else None, tuple(1 / v for v in sa.repeats if v), sa.se_log),
-            Side(1 / sb.value if sb.value else None, tuple(1 / v for v in sb.repeats if v), sb.se_log),
+            replace(x, value=1 / x.value if x.value else None, repeats=tuple(1 / v for v in x.repeats if v))
+            for x in (sa, sb)
         )
     t = ratio_test(sa, sb, spread, alpha=alpha, practical_pct=practical_pct)
     if t.p_value is None or delta.worse_pct is None:

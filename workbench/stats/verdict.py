@@ -62,6 +62,8 @@ __all__ = [
     "change_text",
     "spread_for",
     "spread_from_values",
+    "history_entries",
+    "drift_within",
     "spread_text",
     "min_detectable",
     "spreads_sentence",
@@ -185,18 +187,20 @@ class Spread:
         return {"sigma": self.sigma, "pct": self.pct, "df": self.df, "source": self.source, "detail": self.detail}
 
 
-#: The run-to-run spread assumed where none was measured: the sd of ln(value) between runs of one configuration,
-#: measured on a 2-vCPU KVM cloud VM (AMD EPYC), the noisiest kind of machine this tool is used on (the A/A
-#: figures are in docs/methodology.md). Tails drift more than the median between runs.
+#: The run-to-run spread assumed where none was measured: the sd of ln(value) between runs of one configuration.
+#: On a 2-vCPU cloud VM (AMD EPYC, Firecracker/KVM) A/A runs of one configuration moved by 4.2 % (p50) in a quiet
+#: hour and by 19–20 % in a busy one (docs/methodology.md); 8 % lies between, so one run each calls a change beyond
+#: about 34 % — a halving of threads, not a 10 % regression. Tails drift more than the median between runs.
+#: Measuring the machine (``workbench doctor --aa``) replaces these.
 ASSUMED: dict[str, Spread] = {
     m: Spread(s, None, "assumed", "not measured on this machine")
-    for m, s in {"p50": 0.05, "p90": 0.10, "p99": 0.15, "throughput": 0.06}.items()
+    for m, s in {"p50": 0.08, "p90": 0.12, "p99": 0.16, "throughput": 0.09}.items()
 }
 
 
 def min_detectable(spread: Spread, alpha: float = ALPHA) -> float:
     """The smallest relative difference one run each can call real at ``alpha``: ``exp(t·√2·σ) - 1`` (0.20 for
-    the assumed 5 % p50 spread). Searches use it as the margin a step must gain."""
+    the assumed 8 % p50 spread gives 0.34). Searches use it as the margin a step must gain."""
     return math.expm1(t_quantile(alpha, spread.df) * math.sqrt(2.0) * spread.sigma)
 
 
@@ -224,6 +228,25 @@ def spreads_sentence(basis: str, spreads: Mapping[str, Mapping[str, Any] | None]
     return f"{basis}; run-to-run spread here {parts} ({tail})"
 
 
+def drift_within(block_lists: Iterable[Sequence[float]]) -> tuple[float, float | None]:
+    """``(variance, df)`` of a run's ``ln(median)`` from its rounds' time-block medians (each round's list from
+    ``repeats[i]["blocks"]``): the pooled variance of ln(block median) within each round over the number of
+    blocks. A run the machine slowed down in for a second knows its own speed less well than a steady one; the
+    verdict takes the larger of this and the machine's run-to-run spread. ``(0.0, None)`` without blocks."""
+    ss, dof, n = 0.0, 0, 0
+    for blocks in block_lists:
+        logs = [math.log(v) for v in blocks if isinstance(v, (int, float)) and v > 0]
+        if len(logs) < 3:
+            continue
+        m = sum(logs) / len(logs)
+        ss += sum((x - m) ** 2 for x in logs)
+        dof += len(logs) - 1
+        n += len(logs)
+    if dof == 0:
+        return 0.0, None
+    return ss / dof / n, float(dof)
+
+
 def spread_from_values(values: Sequence[float]) -> tuple[float, int] | None:
     """``(sigma, df)`` of positive ``values`` (one per run): the sample sd of their logarithms; None below two."""
     logs = [math.log(v) for v in values if isinstance(v, (int, float)) and v > 0 and math.isfinite(v)]
@@ -236,7 +259,44 @@ def spread_from_values(values: Sequence[float]) -> tuple[float, int] | None:
 _KEY_FIELDS = ("model", "engine", "precision", "threads", "batch", "mode")
 
 
+def history_entries(records: Iterable[Any], fingerprint: str | None) -> list[dict[str, Any]]:
+    """Spread entries (the shape :func:`spread_for` reads) from stored runs of this machine: every configuration
+    (model, engine, precision that ran, threads, batch, mode) with at least :data:`MIN_HISTORY_RUNS` successful
+    runs on the machine ``fingerprint`` gives the spread between them. Identical runs are an A/A measurement; runs
+    that differ by a real change inflate the spread, which can only make a verdict more cautious, never call noise
+    a change. ``records``: :class:`~workbench.result.RunRecord` objects (sweeps are left out: their cells share a
+    prepared model and a process start-up pattern that single runs do not)."""
+    groups: dict[tuple[Any, ...], list[Any]] = {}
+    for rec in records:
+        if getattr(rec, "kind", "run") != "run" or (rec.system or {}).get("fingerprint") != fingerprint:
+            continue
+        model = (rec.model or {}).get("name")
+        for r in rec.results:
+            if r.ok:
+                key = (model, r.engine, r.precision_effective or r.precision_requested, r.threads, r.batch, r.mode)
+                groups.setdefault(key, []).append(r)
+    out = []
+    for key, results in groups.items():
+        if len(results) < MIN_HISTORY_RUNS:
+            continue
+        values = {
+            m: [float(v) for v in (r.throughput if m == "throughput" else (r.latency_ms or {}).get(m) for r in results)
+                if isinstance(v, (int, float)) and v > 0]
+            for m in SPREAD_METRICS
+        }  # fmt: skip
+        sigma = {m: est[0] for m, vs in values.items() if (est := spread_from_values(vs)) is not None}
+        entry = dict(zip(_KEY_FIELDS, key))
+        out.append({**entry, "runs": len(results), "sigma": sigma, "origin": "history"})
+    return out
+
+
+#: stored runs of one configuration that make a spread (fewer know too little)
+MIN_HISTORY_RUNS = 3
+
+
 def _describe(entry: Mapping[str, Any], how: str) -> str:
+    if entry.get("origin") == "history":
+        return f"{entry.get('runs')} stored runs of this configuration in the history ({how})"
     what = " ".join(
         str(entry.get(k))
         for k in ("model", "engine", "precision")
@@ -297,6 +357,10 @@ class Side:
     value: float | None
     repeats: tuple[float, ...] = ()
     se_log: float = 0.0
+    #: the variance of ``ln(value)`` from the run's drift within its rounds, and its degrees of freedom
+    #: (:func:`drift_within`; 0 when unknown)
+    drift_var: float = 0.0
+    drift_df: float | None = None
 
     def usable_repeats(self) -> list[float]:
         return [v for v in self.repeats if isinstance(v, (int, float)) and v > 0 and math.isfinite(v)]
@@ -358,7 +422,8 @@ def _side_parts(s: Side, spread: Spread) -> tuple[list[tuple[float, float | None
         if spread.measured and spread.sigma**2 > s2:
             return [(spread.sigma**2 / k, spread.df)], k, True
         return [(s2 / k, float(k - 1))], k, False
-    parts = [(spread.sigma**2, spread.df)]
+    # one run: the machine's spread between runs — or, when this run drifted more within itself, that drift
+    parts = [(spread.sigma**2, spread.df) if spread.sigma**2 >= s.drift_var else (s.drift_var, s.drift_df)]
     if s.se_log > 0:
         parts.append((s.se_log**2, None))
     return parts, 0, True

@@ -647,3 +647,28 @@ class HistoryStore:
             pass
         except OSError as exc:
             self._say(f"could not remove the samples file {resolved}: {exc.strerror or exc}")
+
+
+def run_to_run_entries(store: "HistoryStore | None", *records: RunRecord) -> list[dict[str, Any]]:
+    """What a verdict between ``records`` knows of their machines' run-to-run spread: the A/A measurements stored
+    by ``workbench doctor --aa`` (:mod:`workbench.machine.spread`) and, from ``store``, the spread between the
+    *other* stored runs of one configuration on the same machine (:func:`workbench.stats.verdict.history_entries`;
+    the compared runs are left out, or a real change between them would widen the spread that judges it). Never
+    raises: without either, the verdicts use the assumed spread and say so."""
+    from workbench.machine.spread import for_records
+    from workbench.stats.verdict import history_entries
+
+    out = for_records(*records)
+    if store is None:
+        return out
+    try:
+        for fp in dict.fromkeys((r.system or {}).get("fingerprint") for r in records):
+            models = dict.fromkeys(str((r.model or {}).get("name") or "") for r in records)
+            compared = {r.run_id for r in records}  # the pair itself would hide the very change it is asked about
+            for model in models:
+                if fp and model:
+                    others = [r for r in store.list(model=model, limit=None) if r.run_id not in compared]
+                    out += history_entries(others, fp)
+    except Exception:  # an unreadable history must not break a comparison
+        return out
+    return out

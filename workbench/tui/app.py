@@ -663,7 +663,7 @@ class WorkbenchApp(App[int]):
         from workbench.errors import UsageError
 
         try:
-            comparison = services.compare_runs(message.a, message.b)
+            comparison = services.compare_runs(message.a, message.b, self._store)
         except UsageError as exc:  # different models or inputs: not a speed change
             self.notify(str(exc), severity="warning", timeout=8)
             return

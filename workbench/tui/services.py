@@ -301,15 +301,15 @@ def resume_refusal(record: "RunRecord") -> str | None:
 
 
 # ---- across machines --------------------------------------------------------------------------------------------
-def compare_runs(a: "RunRecord", b: "RunRecord") -> "Comparison":
-    """``workbench compare A B``'s comparison, with the machines' stored run-to-run spreads. Raises
+def compare_runs(a: "RunRecord", b: "RunRecord", store: "HistoryStore | None" = None) -> "Comparison":
+    """``workbench compare A B``'s comparison, with the machines' run-to-run spreads (stored A/A measurements and,
+    with ``store``, the spread between stored runs of one configuration). Raises
     :class:`~workbench.errors.UsageError` for runs of different models or inputs (the UI says so and opens
     nothing)."""
-    from workbench.machine.spread import entries
     from workbench.stats.compare import compare
+    from workbench.store.history import run_to_run_entries
 
-    spreads = entries([(r.system or {}).get("fingerprint") for r in (a, b)])
-    return compare(a, b, spreads=spreads)
+    return compare(a, b, spreads=run_to_run_entries(store, a, b))
 
 
 def machine_comparison(store: "HistoryStore", model: str) -> str:
