@@ -31,8 +31,6 @@ from workbench.machine.cpus import allowed_cores
 from workbench.measure import events as ev
 from workbench.measure import wire
 from workbench.measure.assemble import (
-    ROLLING_WINDOW,
-    BlockMedians,
     EngineState,
     apply_speedups,
     engine_result,
@@ -65,7 +63,6 @@ from workbench.models.inputs import (
     write_job_inputs,
 )
 from workbench.result import EngineResult, RunRecord, new_run_id, now_iso
-from workbench.stats.histogram import LogHistogram
 from workbench_engines.base import ModelArtifact
 
 if TYPE_CHECKING:  # pragma: no cover
@@ -576,27 +573,9 @@ class Runner:
                 silence = 0.0
                 kind, payload = frame
                 if kind == wire.SAMPLES:
-                    round_elapsed_ns, samples = wire.decode_samples(payload)
-                    st.hist.add(samples)
-                    st.round_hist.add(samples)
-                    if st.blocks is None:
-                        st.blocks = BlockMedians(c.duration_s)
-                    st.blocks.add(samples, round_elapsed_ns)
-                    st.rolling.extend(samples[-ROLLING_WINDOW:].tolist())
-                    st.iterations += samples.size
-                    st.round_elapsed_ns = round_elapsed_ns
-                    if c.save_samples:
-                        st.samples.append(samples.copy())
+                    st.add_samples(*wire.decode_samples(payload), duration_s=c.duration_s, keep=c.save_samples)
                 elif kind == wire.JSON and payload.get("type") == "round_done":
-                    if st.round_hist.count:  # this round's own percentiles: the per-repeat values verdicts test
-                        q = st.round_hist.quantiles([0.5, 0.9, 0.99]) / 1e6
-                        payload = {**payload, "p50": float(q[0]), "p90": float(q[1]), "p99": float(q[2])}
-                    if st.blocks is not None:
-                        payload["blocks"] = st.blocks.finish()
-                    st.round_hist, st.blocks = LogHistogram(), None
-                    st.rounds.append(payload)
-                    st.measured_ns += int(payload["elapsed_ns"])
-                    st.round_elapsed_ns = 0
+                    st.finish_round(payload)
                     self._progress(st, round_index, round_started, done_units + 1, total_units, force=True)
                     return
                 now = time.monotonic()
