@@ -25,13 +25,14 @@ from pathlib import Path
 from typing import Any, Mapping, Sequence
 
 from workbench.paths import atomic_write, data_dir
+from workbench.stats import verdict
 
 __all__ = ["FILE", "KEY_FIELDS", "path", "entries", "for_records", "save_entry", "load_all"]
 
 FILE = "spread.json"
 SCHEMA = 1
-#: the configuration an entry is for (and is replaced by)
-KEY_FIELDS = ("model", "engine", "precision", "threads", "batch", "mode")
+#: the configuration an entry is for (and is replaced by): the verdict rule's
+KEY_FIELDS = verdict.KEY_FIELDS
 
 
 def path() -> Path:

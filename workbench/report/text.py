@@ -152,20 +152,17 @@ def result_notes(record: "RunRecord") -> list[tuple[str, str]]:
 def interval_notes(record: "RunRecord") -> list[tuple[str, str]]:
     """One note per shown speedup with its interval: ``onnxruntime: 1.52× (99% CI 1.31–1.76×; one run each;
     run-to-run spread here ±5.1 % (assumed: …))`` — and what ``≈`` means when a ratio is inside the spread."""
-    from workbench.stats.verdict import ALPHA, interval_text
+    from workbench.stats.speedup import interval_detail
 
-    notes: list[tuple[str, str]] = []
-    for r in record.results:
-        if r.speedup is not None and r.speedup_ci:
-            within = " — within run-to-run variation: no real difference" if r.speedup_significant is False else ""
-            notes.append(
-                (
-                    "note",
-                    f"{r.engine}: speedup {speedup_text(r.speedup, r.speedup_significant)} "
-                    f"({interval_text(r.speedup_ci, ALPHA)}; {r.speedup_basis or 'run-to-run spread'}){within}",
-                )
-            )
-    return notes
+    return [
+        (
+            "note",
+            f"{r.engine}: speedup {speedup_text(r.speedup, r.speedup_significant)} "
+            + interval_detail(r.speedup_ci, r.speedup_significant, r.speedup_basis),
+        )
+        for r in record.results
+        if r.speedup is not None and r.speedup_ci
+    ]
 
 
 def train_sparsity_notes(record: "RunRecord") -> list[tuple[str, str]]:

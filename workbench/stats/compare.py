@@ -35,7 +35,7 @@ spreads are resolved by ``workbench.cli.history``) and renders no reports (``wor
 from __future__ import annotations
 
 import math
-from dataclasses import asdict, dataclass, field, replace
+from dataclasses import asdict, dataclass, field
 from typing import Any, Mapping, Sequence
 
 from workbench.errors import UsageError
@@ -47,6 +47,7 @@ from workbench.stats.verdict import (
     Side,
     drift_within,
     ratio_test,
+    result_key,
     spread_for,
     student_t_sf,
 )
@@ -291,18 +292,6 @@ def side(r: EngineResult, metric: str, h: Any = None) -> Side:
     return Side(_metric_value(r, metric), reps, _se_log(r, metric, h), drift, dof)
 
 
-def spread_key(r: EngineResult, model: str | None) -> dict[str, Any]:
-    """The configuration a stored A/A spread is looked up by (:func:`workbench.stats.verdict.spread_for`)."""
-    return {
-        "model": model,
-        "engine": r.engine,
-        "precision": r.precision_effective or r.precision_requested,
-        "threads": r.threads,
-        "batch": r.batch,
-        "mode": r.mode,
-    }
-
-
 def _verdict(
     metric: str,
     ra: EngineResult,
@@ -315,13 +304,10 @@ def _verdict(
     alpha: float,
     practical_pct: float,
 ) -> Verdict:
-    spread = spread_for(spreads, metric, spread_key(rb, model))
+    spread = spread_for(spreads, metric, result_key(rb, model))
     sa, sb = side(ra, metric, ha), side(rb, metric, hb)
     if metric == "throughput":  # higher is better: test the inverse, so "worse" reads the same way as latency
-        sa, sb = (
-            replace(x, value=1 / x.value if x.value else None, repeats=tuple(1 / v for v in x.repeats if v))
-            for x in (sa, sb)
-        )
+        sa, sb = sa.inverted(), sb.inverted()
     t = ratio_test(sa, sb, spread, alpha=alpha, practical_pct=practical_pct)
     if t.p_value is None or delta.worse_pct is None:
         return Verdict(

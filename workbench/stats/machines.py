@@ -383,9 +383,8 @@ def _versus(
     def side(c: ConfigStats) -> Side:
         vals = c.values(o)
         v = c.value(o)
-        if o.metric == "throughput":  # time per item: "worse" is a ratio above 1 for both objectives
-            return Side(1.0 / v if v else None, tuple(1.0 / x for x in vals))
-        return Side(v, tuple(vals))
+        s = Side(v, tuple(vals))
+        return s.inverted() if o.metric == "throughput" else s  # time per item: "worse" is above 1 for both
 
     key = {"model": model, "engine": other.config.engine, "threads": other.config.threads, "batch": other.config.batch}
     t = ratio_test(side(best), side(other), spread_for(spreads, o.metric, key))

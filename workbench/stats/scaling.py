@@ -300,23 +300,17 @@ def judge(
     variation — two cells are two runs, judged by :func:`workbench.stats.verdict.ratio_test` against this machine's
     spread (``spreads``: the stored A/A entries; the assumed spread without them). ``(None, None)`` when a value
     is missing."""
-    from workbench.stats.verdict import Side, ratio_test, spread_for
+    from workbench.stats.verdict import Side, config_key, ratio_test, spread_for
 
     metric = "throughput" if basis == "throughput" else "p50"
     tc, tb = _metric(c, basis), _metric(base, basis)
     if tc is None or tb is None:
         return None, None
+    sc, sb = Side(tc), Side(tb)
     if basis == "throughput":  # compare times per item, so the ratio below is the speed ratio either way
-        tc, tb = 1.0 / tc, 1.0 / tb
-    key = {
-        "model": c.model,
-        "engine": c.engine,
-        "precision": c.precision_effective or c.precision,
-        "threads": c.threads,
-        "batch": c.batch,
-        "mode": c.mode,
-    }
-    t = ratio_test(Side(tc), Side(tb), spread_for(spreads, metric, key))
+        sc, sb = sc.inverted(), sb.inverted()
+    key = config_key(c.model, c.engine, c.precision_effective or c.precision, c.threads, c.batch, c.mode)
+    t = ratio_test(sc, sb, spread_for(spreads, metric, key))
     return t.ci, t.beyond_noise
 
 

@@ -115,30 +115,22 @@ def _side_of(d: Mapping[str, Any], mode: str) -> Any:
         for v in (as_float(rep.get(key)) if isinstance(rep, Mapping) else None for rep in d.get("repeats") or [])
         if v is not None
     )
-    if key == "throughput":  # the ratio is slower/faster alike: test the time per item
-        value = 1.0 / value if value else None
-        reps = tuple(1.0 / v for v in reps if v)
-    return Side(value, reps)
+    side = Side(value, reps)
+    return side.inverted() if key == "throughput" else side  # slower/faster alike: test the time per item
 
 
 def speedup_test(
-    r: Mapping[str, Any], base: Mapping[str, Any], mode: str, entries: Sequence[Mapping[str, Any]] | None, model: str
+    r: "EngineResult", base: Mapping[str, Any], mode: str, entries: Sequence[Mapping[str, Any]] | None, model: str
 ) -> Any:
-    """The :class:`~workbench.stats.verdict.RatioTest` of ``r``'s speed over ``base``'s (result dicts: ``to_dict()``
-    or an ``fp32_baseline`` summary), measured in the same run: its ratio is the speedup (base p50 / p50, or items/s
-    over the baseline's) and its interval that speedup's. ``entries``: the machine's stored A/A spreads."""
-    from workbench.stats.verdict import paired_test, spread_for
+    """The :class:`~workbench.stats.verdict.RatioTest` of ``r``'s speed over ``base``'s (a result dict:
+    ``to_dict()`` or an ``fp32_baseline`` summary), measured in the same run: its ratio is the speedup (base p50 /
+    p50, or items/s over the baseline's) and its interval that speedup's. ``entries``: the machine's stored A/A
+    spreads."""
+    from workbench.stats.verdict import paired_test, result_key, spread_for
 
     metric = "throughput" if mode == "throughput" else "p50"
-    key = {
-        "model": model,
-        "engine": r.get("engine"),
-        "precision": r.get("precision_effective") or r.get("precision_requested"),
-        "threads": r.get("threads"),
-        "batch": r.get("batch"),
-        "mode": mode,
-    }
-    return paired_test(_side_of(r, mode), _side_of(base, mode), spread_for(entries, metric, key))
+    spread = spread_for(entries, metric, result_key(r, model))
+    return paired_test(_side_of(r.to_dict(), mode), _side_of(base, mode), spread)
 
 
 def attach_intervals(
@@ -150,14 +142,14 @@ def attach_intervals(
     for r in results:
         model = r.model
         if r.speedup is not None and base is not None and r is not base and r.engine != base.engine:
-            t = speedup_test(r.to_dict(), base.to_dict(), mode, entries, model)
+            t = speedup_test(r, base.to_dict(), mode, entries, model)
             if t.ci:
                 r.speedup_ci = [t.ci[0], t.ci[1]]
                 r.speedup_significant = t.beyond_noise
                 r.speedup_basis = t.sentence()
         fp32 = r.fp32_baseline
         if r.speedup_vs_fp32 is not None and isinstance(fp32, Mapping):
-            t = speedup_test(r.to_dict(), fp32, mode, entries, model)
+            t = speedup_test(r, fp32, mode, entries, model)
             if t.ci:
                 r.speedup_vs_fp32_ci = [t.ci[0], t.ci[1]]
                 r.speedup_vs_fp32_significant = t.beyond_noise
@@ -168,3 +160,13 @@ def speedup_text(value: float | None, significant: bool | None) -> str:
     if value is None:
         return ratio(value)
     return f"≈{ratio(value)}" if significant is False else ratio(value)
+
+
+def interval_detail(ci: Sequence[float] | None, significant: bool | None, basis: str | None) -> str:
+    """What follows a shown speedup: ``(99% CI 1.31–1.76×; paired over 3 interleaved rounds)``, and ``— within
+    run-to-run variation: no real difference`` when it is inside the spread. The run's notes and the UI's detail
+    say the same."""
+    from workbench.stats.verdict import interval_text
+
+    within = " — within run-to-run variation: no real difference" if significant is False else ""
+    return f"({interval_text(ci)}; {basis or 'run-to-run spread'}){within}"

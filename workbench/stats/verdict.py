@@ -42,7 +42,7 @@ Pure functions, standard library only.
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any, Iterable, Mapping, Sequence
 
 from workbench.units import percent
@@ -52,6 +52,9 @@ __all__ = [
     "PRACTICAL_PCT",
     "MIN_REPEATS",
     "SPREAD_METRICS",
+    "KEY_FIELDS",
+    "config_key",
+    "result_key",
     "ASSUMED",
     "Spread",
     "Side",
@@ -256,7 +259,18 @@ def spread_from_values(values: Sequence[float]) -> tuple[float, int] | None:
     return math.sqrt(sum((x - m) ** 2 for x in logs) / (len(logs) - 1)), len(logs) - 1
 
 
-_KEY_FIELDS = ("model", "engine", "precision", "threads", "batch", "mode")
+#: the configuration a spread is measured for (and an A/A entry replaced by)
+KEY_FIELDS = ("model", "engine", "precision", "threads", "batch", "mode")
+
+
+def config_key(model: Any, engine: Any, precision: Any, threads: Any, batch: Any, mode: Any) -> dict[str, Any]:
+    """The configuration (:data:`KEY_FIELDS`) a spread is looked up by and stored for."""
+    return dict(zip(KEY_FIELDS, (model, engine, precision, threads, batch, mode)))
+
+
+def result_key(r: Any, model: Any) -> dict[str, Any]:
+    """:func:`config_key` of an :class:`~workbench.result.EngineResult` (the precision that ran) of ``model``."""
+    return config_key(model, r.engine, r.precision_effective or r.precision_requested, r.threads, r.batch, r.mode)
 
 
 def history_entries(records: Iterable[Any], fingerprint: str | None) -> list[dict[str, Any]]:
@@ -273,8 +287,7 @@ def history_entries(records: Iterable[Any], fingerprint: str | None) -> list[dic
         model = (rec.model or {}).get("name")
         for r in rec.results:
             if r.ok:
-                key = (model, r.engine, r.precision_effective or r.precision_requested, r.threads, r.batch, r.mode)
-                groups.setdefault(key, []).append(r)
+                groups.setdefault(tuple(result_key(r, model).values()), []).append(r)
     out = []
     for key, results in groups.items():
         if len(results) < MIN_HISTORY_RUNS:
@@ -285,8 +298,7 @@ def history_entries(records: Iterable[Any], fingerprint: str | None) -> list[dic
             for m in SPREAD_METRICS
         }  # fmt: skip
         sigma = {m: est[0] for m, vs in values.items() if (est := spread_from_values(vs)) is not None}
-        entry = dict(zip(_KEY_FIELDS, key))
-        out.append({**entry, "runs": len(results), "sigma": sigma, "origin": "history"})
+        out.append({**config_key(*key), "runs": len(results), "sigma": sigma, "origin": "history"})
     return out
 
 
@@ -314,7 +326,7 @@ def spread_for(
     entries: Sequence[Mapping[str, Any]] | None, metric: str, key: Mapping[str, Any] | None = None
 ) -> Spread:
     """The spread of ``metric`` a verdict should use, from a machine's stored A/A entries
-    (``workbench.machine.spread``: each has the configuration fields of :data:`_KEY_FIELDS`, ``runs`` and
+    (``workbench.machine.spread``: each has the configuration fields of :data:`KEY_FIELDS`, ``runs`` and
     ``sigma: {metric: value}``). In order: the entry of the same configuration as ``key``, those of the same model
     and engine, every one on this machine, else :data:`ASSUMED`. Several entries are pooled (the variances weighted
     by their degrees of freedom, which add up): a typical spread of this machine, known better than any one."""
@@ -336,7 +348,7 @@ def spread_for(
         sigma = math.sqrt(sum(w * s * s for w, s in weights) / dof)
         return Spread(sigma, dof, "measured", f"A/A pooled over {len(cands)} stored measurements, {how}")
 
-    same = [e for e in usable if all(e.get(k) == key.get(k) for k in _KEY_FIELDS if key.get(k) is not None)]
+    same = [e for e in usable if all(e.get(k) == key.get(k) for k in KEY_FIELDS if key.get(k) is not None)]
     near = [e for e in usable if e.get("model") == key.get("model") and e.get("engine") == key.get("engine")]
     return (
         (pick(same, "for this configuration") if key else None)
@@ -361,6 +373,13 @@ class Side:
     #: (:func:`drift_within`; 0 when unknown)
     drift_var: float = 0.0
     drift_df: float | None = None
+
+    def inverted(self) -> "Side":
+        """The same measurement as its reciprocal (items/s → time per item), so that "worse" is a ratio above 1
+        for latency and throughput alike. Variances of a logarithm do not change under it."""
+        return replace(
+            self, value=1.0 / self.value if self.value else None, repeats=tuple(1.0 / v for v in self.repeats if v)
+        )
 
     def usable_repeats(self) -> list[float]:
         return [v for v in self.repeats if isinstance(v, (int, float)) and v > 0 and math.isfinite(v)]
@@ -513,7 +532,7 @@ def paired_test(
     return _conclude(r, var, df, basis, used, alpha, practical_pct)
 
 
-def interval_text(ci: tuple[float, float] | list[float] | None, alpha: float = ALPHA) -> str:
+def interval_text(ci: Sequence[float] | None, alpha: float = ALPHA) -> str:
     """``"99% CI 1.41–1.64×"``, or empty."""
     if not ci:
         return ""

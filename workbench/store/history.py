@@ -661,14 +661,15 @@ def run_to_run_entries(store: "HistoryStore | None", *records: RunRecord) -> lis
     out = for_records(*records)
     if store is None:
         return out
+    fingerprints = [fp for fp in dict.fromkeys((r.system or {}).get("fingerprint") for r in records) if fp]
+    compared = {r.run_id for r in records}  # the pair itself would hide the very change it is asked about
     try:
-        for fp in dict.fromkeys((r.system or {}).get("fingerprint") for r in records):
-            models = dict.fromkeys(str((r.model or {}).get("name") or "") for r in records)
-            compared = {r.run_id for r in records}  # the pair itself would hide the very change it is asked about
-            for model in models:
-                if fp and model:
-                    others = [r for r in store.list(model=model, limit=None) if r.run_id not in compared]
-                    out += history_entries(others, fp)
+        for model in dict.fromkeys(str((r.model or {}).get("name") or "") for r in records):
+            if not model or not fingerprints:
+                continue
+            others = [r for r in store.list(model=model, limit=None) if r.run_id not in compared]
+            for fp in fingerprints:
+                out += history_entries(others, fp)
     except Exception:  # an unreadable history must not break a comparison
         return out
     return out

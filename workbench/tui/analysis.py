@@ -50,7 +50,7 @@ def speedups(
     for r in record.results:
         value, note = speedup(r, base, mode)
         if value is not None and base is not None and r.engine != base.engine:
-            t = speedup_test(r.to_dict(), base.to_dict(), mode, spreads, r.model)
+            t = speedup_test(r, base.to_dict(), mode, spreads, r.model)
             out[r.engine] = Speedup(value, note, t.ci, t.beyond_noise if t.ci else None, t.sentence())
         else:
             out[r.engine] = Speedup(value, note)

@@ -19,8 +19,7 @@ from textual.reactive import reactive
 from textual.widgets import DataTable, Label, Select, Static
 
 from workbench.report.columns import VIEWS, column, headers
-from workbench.stats.speedup import speedup_text, unshown_ratio
-from workbench.stats.verdict import interval_text
+from workbench.stats.speedup import interval_detail, speedup_text, unshown_ratio
 from workbench.tui.analysis import Speedup, speedups
 from workbench.tui.format import cpu_ranges
 from workbench.tui.widgets import composed
@@ -296,11 +295,10 @@ def _speedup_parts(speed: Speedup | None) -> list[Any]:
     if speed is not None and speed.note and speed.note != "baseline":
         return [("speedup ", _MUTED), (speed.note, "$warning"), "\n"]
     if speed is not None and speed.value is not None and speed.ci:
-        within = " — inside run-to-run variation: no real difference" if speed.significant is False else ""
         return [
             ("speedup ", _MUTED),
-            (speedup_text(speed.value, speed.significant), "$warning" if within else ""),
-            (f" ({interval_text(speed.ci)}; {speed.basis or 'run-to-run spread'}){within}", _MUTED),
+            (speedup_text(speed.value, speed.significant), "$warning" if speed.significant is False else ""),
+            (" " + interval_detail(speed.ci, speed.significant, speed.basis), _MUTED),
             "\n",
         ]
     return []
