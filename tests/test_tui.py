@@ -133,12 +133,18 @@ def _noop_config(**kw):
 
 
 @pytest.mark.timeout(60)
-async def test_stop_mid_run_is_prompt_and_saves_nothing(monkeypatch):
+async def test_stop_asks_first_then_is_prompt_and_saves_nothing(monkeypatch):
+    """The first s only asks (saying what is kept) and the run goes on; a second s within 3 s stops it at once."""
     _noop_runner(monkeypatch)
     app = fixture_app(history=None)
     async with app.run_test(size=SIZE) as pilot:
         app.start_run(_noop_config(duration_s=30.0))
         assert await wait_for(pilot, lambda: app.query_one(LivePane).fraction > 0, 30)
+        await pilot.press("s")
+        await pilot.pause(0.3)
+        assert app.running
+        assert any("Press s again to stop the run" in m and "nothing is saved" in m for m, _ in notes(app)), notes(app)
+        assert "press s again" in str(app.query_one("#live-status").render())
         t0 = time.monotonic()
         await pilot.press("s")
         assert await wait_for(pilot, lambda: not app.running, 5)
@@ -147,6 +153,40 @@ async def test_stop_mid_run_is_prompt_and_saves_nothing(monkeypatch):
         assert app.query_one(ResultsPane).record is None
         assert any("stopped" in m.lower() for m, _ in notes(app))
         assert "stopped" in app.query_one(LivePane).status
+    assert stored_runs() == []
+
+
+@pytest.mark.timeout(60)
+async def test_escape_in_a_field_leaves_it_and_never_stops_a_run(monkeypatch):
+    """Esc (in a field or not) never stops a run: in a field it only moves the focus out; letters typed in a
+    field are text (r, s, q do nothing to the run); a first q asks, as s does."""
+    _noop_runner(monkeypatch)
+    app = fixture_app(history=None)
+    async with app.run_test(size=SIZE) as pilot:
+        app.start_run(_noop_config(duration_s=30.0))
+        assert await wait_for(pilot, lambda: app.query_one(LivePane).fraction > 0, 30)
+        await pilot.press("2")
+        field = app.query_one("#setup-batch", Input)
+        field.focus()
+        await pilot.pause(0.05)
+        shown = {b.binding.key for b in app.screen.active_bindings.values() if b.binding.show}
+        assert "escape" in shown and "enter" in shown
+        assert not shown & {"r", "s", "e", "q", "w", "m"}  # typing: the letters are text, the footer says so
+        await pilot.press("end", "s", "q", "r")
+        assert field.value == "1sqr" and app.running
+        await pilot.press("escape")
+        await pilot.pause(0.1)
+        assert app.running and not isinstance(app.focused, Input)
+        await pilot.press("escape", "escape")
+        await pilot.pause(0.3)
+        assert app.running
+        assert not any("stop" in m.lower() for m, _ in notes(app)), notes(app)
+        await pilot.press("q")
+        await pilot.pause(0.1)
+        assert app.running and app.is_running
+        assert any("Press q again to stop the run and quit" in m for m, _ in notes(app))
+        await pilot.press("s", "s")
+        assert await wait_for(pilot, lambda: not app.running, 5)
     assert stored_runs() == []
 
 

@@ -21,6 +21,7 @@ Pure functions, standard library only.
 from __future__ import annotations
 
 import math
+import re
 from typing import Any
 
 __all__ = [
@@ -117,6 +118,36 @@ def duration(value_ms: Any) -> str:
         if abs(f) >= size:
             return f"{significant(f / size)} {unit}"
     return f"{significant(f / 1e-6)} ns"
+
+
+_SECONDS_UNITS = {"": 1.0, "s": 1.0, "sec": 1.0, "ms": 1e-3, "m": 60.0, "min": 60.0}
+_SECONDS_TEXT = re.compile(r"^\s*([0-9]*\.?[0-9]+(?:[eE][-+]?[0-9]+)?)\s*([a-z]*)\s*$")
+
+
+def parse_seconds_text(text: str) -> float:
+    """A duration typed by a person, in seconds: ``"5"``, ``"5 s"``, ``"500ms"``, ``"1.5 min"``. ValueError saying
+    what is expected otherwise (negative numbers are refused here: no duration is negative)."""
+    match = _SECONDS_TEXT.match(str(text).lower())
+    unit = match.group(2) if match else None
+    if match is None or unit not in _SECONDS_UNITS:
+        raise ValueError(f"{str(text).strip()!r} is not a duration: give seconds, e.g. 5, 5 s, 500ms or 2 min")
+    value = float(match.group(1)) * _SECONDS_UNITS[unit]
+    if not math.isfinite(value):
+        raise ValueError(f"{str(text).strip()!r} is not a duration: give seconds, e.g. 5, 5 s, 500ms or 2 min")
+    return value
+
+
+def eta(seconds: Any) -> str:
+    """Time left, as people read a countdown: ``"9 s"``, ``"3 min 05 s"``, ``"1 h 02 min"`` (rounded up)."""
+    f = as_float(seconds)
+    if f is None or f < 0:
+        return MISSING
+    s = math.ceil(f)
+    if s < 60:
+        return f"{s} s"
+    if s < 3600:
+        return f"{s // 60} min {s % 60:02d} s"
+    return f"{s // 3600} h {(s % 3600) // 60:02d} min"
 
 
 def rate(value: Any, unit: str = "") -> str:

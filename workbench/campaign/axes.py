@@ -12,6 +12,7 @@ import re
 from typing import Sequence
 
 from workbench.errors import UsageError
+from workbench.units import parse_seconds_text
 
 __all__ = ["items", "parse_ints", "parse_words", "parse_seconds", "default_threads"]
 
@@ -53,11 +54,14 @@ def parse_words(name: str, text: str, choices: Sequence[str]) -> tuple[str, ...]
 
 
 def parse_seconds(name: str, text: str, *, positive: bool) -> float:
-    """Seconds as a number: > 0 (``positive``) or ≥ 0. Raises UsageError."""
+    """Seconds as a number, or with a unit (``500ms``, ``2 min``): > 0 (``positive``) or ≥ 0. Raises UsageError."""
     try:
         value = float(text.strip())
     except ValueError:
-        raise _fail(name, f"{text.strip()!r} is not a number of seconds") from None
+        try:
+            value = parse_seconds_text(text)  # with a unit: "500ms", "2 min"
+        except ValueError:
+            raise _fail(name, f"{text.strip()!r} is not a number of seconds (e.g. 5, 500ms, 2 min)") from None
     if not math.isfinite(value):
         raise _fail(name, f"{text.strip()!r} is not a number of seconds")
     if positive and value <= 0:

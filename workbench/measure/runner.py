@@ -69,6 +69,10 @@ if TYPE_CHECKING:  # pragma: no cover
     from workbench.measure.live import LivePublisher
 
 PROGRESS_HZ = 4.0
+#: The live histogram sent with each progress event: log-spaced bins from p0.1 to p99 (a slow outlier, or a tail an
+#: order of magnitude out, cannot squeeze the body into one column; what lies beyond is counted as "overflow").
+LIVE_BINS = 40
+LIVE_TOP_Q = 0.99
 
 
 class _ParentAway:
@@ -641,7 +645,7 @@ class Runner:
             p50, p99 = (float(v) / 1e6 for v in np.percentile(window, [50, 99]))
         measured_s = (st.measured_ns + st.round_elapsed_ns) / 1e9  # the child's clock, not ours
         throughput = (st.iterations * c.batch / measured_s) if measured_s > 0 and st.iterations else None
-        hist = st.hist.binned(40) if st.hist.count else {}
+        hist = st.hist.binned(LIVE_BINS, lo_q=0.001, hi_q=LIVE_TOP_Q, log=True) if st.hist.count else {}
         self._emit(
             ev.Progress(
                 run_id=self.run_id,

@@ -392,10 +392,12 @@ class LogHistogram:
         return _outliers_from_deviations(dev, weights, mad, float(threshold))
 
     # ---------------------------------------------------------------- plotting
-    def binned(self, n_bins: int = 40, lo_q: float = 0.0, hi_q: float = 0.995) -> dict[str, Any]:
-        """Coarse linear re-binning for plots, in milliseconds.
+    def binned(self, n_bins: int = 40, lo_q: float = 0.0, hi_q: float = 0.995, log: bool = False) -> dict[str, Any]:
+        """Coarse re-binning for plots, in milliseconds.
 
-        ``n_bins`` equal-width bins between ``quantile(lo_q)`` and ``quantile(hi_q)``. Samples above the top edge
+        ``n_bins`` equal-width bins between ``quantile(lo_q)`` and ``quantile(hi_q)`` (``log``: equal width in
+        log(latency), so a tail an order of magnitude out still leaves the body its columns; the dict then has
+        ``"scale": "log"``). Samples above the top edge
         are counted in the last bin *and* in ``"overflow"``; samples below the bottom edge in the first bin and in
         ``"underflow"``, so ``sum(counts) == count``. Returns
         ``{"edges_ms": [n_bins + 1], "counts": [n_bins], "overflow": int, "underflow": int}`` (empty lists when the
@@ -411,17 +413,23 @@ class LogHistogram:
         lo_v, hi_v = (float(v) for v in self.quantiles([lo_q, hi_q]))
         if hi_v <= lo_v:  # degenerate (all values equal): give the plot a visible width
             hi_v = lo_v + max(abs(lo_v) * self._p, 1.0)
-        edges = np.linspace(lo_v, hi_v, n_bins + 1)
+        if log and lo_v > 0:
+            edges = np.geomspace(lo_v, hi_v, n_bins + 1)
+        else:
+            log, edges = False, np.linspace(lo_v, hi_v, n_bins + 1)
         nz, vals, _ = self._view()
         weights = self._counts[nz]
         idx = np.clip(np.searchsorted(edges, vals, side="right") - 1, 0, n_bins - 1)
         counts = np.bincount(idx, weights=weights, minlength=n_bins).astype(np.int64)
-        return {
+        out: dict[str, Any] = {
             "edges_ms": (edges / 1e6).tolist(),
             "counts": counts.tolist(),
             "overflow": int(weights[vals > hi_v].sum()),
             "underflow": int(weights[vals < lo_v].sum()),
         }
+        if log:
+            out["scale"] = "log"
+        return out
 
     # ---------------------------------------------------------------- serialisation
     def to_dict(self) -> dict[str, Any]:

@@ -16,6 +16,7 @@ import argparse
 import functools
 import sys
 import threading
+import time
 from typing import Any, Iterable, Mapping, Sequence
 
 from textual import events, on, work
@@ -45,6 +46,13 @@ from workbench.tui.widgets.workspace import VIEWS, WIDE_MIN, Workspace
 __all__ = ["WorkbenchApp", "run_app", "readable_error", "main"]
 
 HISTORY_LIMIT = 50
+
+#: Seconds a first ``s`` (stop) or ``q`` (quit) during a run waits for the second press that confirms it.
+CONFIRM_WINDOW_S = 3.0
+
+#: The app's actions bound to printable keys: while a text field has the focus those keys are text, so the footer
+#: does not offer them (and they could not fire anyway).
+LETTER_ACTIONS = frozenset({"run_bench", "stop", "export", "monitor", "sweep", "help", "quit", "show_view"})
 
 #: Where each view sends the focus when it is opened with a key (narrow layout).
 VIEW_FOCUS = {
@@ -95,9 +103,12 @@ class WorkbenchApp(App[int]):
 
     BINDINGS = [
         Binding("r", "run_bench", "Run", id="run", tooltip="Run the benchmark set up in the Setup pane"),
-        Binding("s", "stop", "Stop", id="stop", tooltip="Stop the run in progress; nothing partial is saved"),
         Binding(
-            "escape", "stop(True)", "Stop", show=False, id="stop-escape", tooltip="Stop the run in progress (same as s)"
+            "s",
+            "stop",
+            "Stop",
+            id="stop",
+            tooltip="Stop the run in progress (press twice: the first press asks); nothing partial is saved",
         ),
         Binding(
             "e",
@@ -115,7 +126,9 @@ class WorkbenchApp(App[int]):
             tooltip="Sweep threads × batch × precision × mode of the Setup's model and engines, filled in live",
         ),
         Binding("question_mark", "help", "Help", key_display="?", id="help", tooltip="List every key"),
-        Binding("q", "quit", "Quit", id="quit", tooltip="Quit (a run in progress is stopped)"),
+        Binding(
+            "q", "quit", "Quit", id="quit", tooltip="Quit (while a run is in progress: press twice, it is stopped)"
+        ),
         Binding(
             "1", "show_view('overview')", "Overview", show=False, id="view-overview", tooltip="Hardware and History"
         ),
@@ -138,16 +151,23 @@ class WorkbenchApp(App[int]):
         cpus: Sequence[int] | None = None,
         live_cpu: bool = True,
         history: Sequence[Any] | None = None,
+        remember: bool = False,
     ) -> None:
         """``initial`` preselects Setup fields (model, engines, device, precision, mode, batch, threads, cores,
         duration_s, warmup_s). The other arguments inject fixed data (tests and snapshots): ``sysinfo`` replaces
         :func:`workbench.machine.sysinfo.collect`, ``engines`` the registry, ``models`` the zoo, ``cpus`` the CPUs this
         process may use, ``history`` the records shown at start (the store is still written on a run);
-        ``live_cpu=False`` freezes the per-core utilisation bars."""
+        ``live_cpu=False`` freezes the per-core utilisation bars. ``remember``: start from the last setup run (kept
+        under the XDG config dir; ``initial`` still wins) and remember each new one — what ``workbench ui`` does."""
         super().__init__()
         workbench_themes.register(self)
         self.theme = workbench_themes.DEFAULT_THEME
-        self._initial = dict(initial or {})
+        self._remember = remember
+        self._setup_problem: str | None = None
+        remembered: dict[str, Any] = {}
+        if remember:
+            remembered, self._setup_problem = services.load_setup()
+        self._initial = {**remembered, **dict(initial or {})}
         self._fixed_sysinfo = dict(sysinfo) if sysinfo is not None else None
         self._fixed_engines = tuple(engines) if engines is not None else None
         self._models = list(models) if models is not None else services.builtin_models()
@@ -164,6 +184,7 @@ class WorkbenchApp(App[int]):
         self._partial: dict[str, Any] = {}
         self._errors: dict[str, str] = {}
         self._run_cores: tuple[int, ...] = ()
+        self._confirm: dict[str, float] = {}  # key -> until when a second press confirms (stop, quit)
 
     # ----------------------------------------------------------------------------------------------- compose
     def compose(self) -> ComposeResult:
@@ -186,7 +207,7 @@ class WorkbenchApp(App[int]):
         yield QuietFooter()
 
     def on_mount(self) -> None:
-        self.query_one(Workspace).show_view(self.view, self.wide, True)
+        self.query_one(Workspace).show_view(self.view, self.wide, self._live_first())
         self._apply_size(self.size.width, self.size.height)
         setup = self.query_one(SetupPane)
         setup.cpus = tuple(self._cpus)
@@ -208,6 +229,8 @@ class WorkbenchApp(App[int]):
             services.cpu_percent()  # prime psutil's per-CPU counters
             self.set_interval(1.0, self._sample_cpu, name="cpu-utilisation")
         self.call_after_refresh(self._focus_view_default)
+        if self._setup_problem:
+            self.notify(self._setup_problem, severity="warning", title="Setup", markup=False)
 
     # ------------------------------------------------------------------------------------------------ layout
     def on_resize(self, event: events.Resize) -> None:
@@ -216,12 +239,15 @@ class WorkbenchApp(App[int]):
     def _apply_size(self, width: int, height: int) -> None:
         self.wide = width >= WIDE_MIN[0] and height >= WIDE_MIN[1]
 
-    def _live_first(self) -> bool:
-        """Wide layout: Live gets the larger share while a run is in flight or before any result exists."""
+    def _live_first(self) -> str:
+        """Wide layout: Live gets the larger share while a run is in flight (``"run"``), Results once there are
+        results (``"results"``); before anything ran (``"idle"``) Live is a few lines."""
+        if self.running:
+            return "run"
         try:
-            return self.running or self.query_one(ResultsPane).view is None
+            return "idle" if self.query_one(ResultsPane).view is None else "results"
         except NoMatches:
-            return True
+            return "idle"
 
     def _workspace(self) -> Workspace | None:
         try:
@@ -285,6 +311,8 @@ class WorkbenchApp(App[int]):
     # ---------------------------------------------------------------------------------------------- bindings
     def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
         modal = isinstance(self.screen, ModalScreen)
+        if action in LETTER_ACTIONS and isinstance(self.focused, Input):
+            return False  # typing: the letter is text (the field's own keys show instead)
         if action in ("run_bench", "monitor", "show_view", "sweep") and modal:
             return False
         if action in ("run_bench", "sweep") and self.running:
@@ -412,6 +440,11 @@ class WorkbenchApp(App[int]):
         except (WorkbenchError, TypeError, ValueError) as exc:
             self.notify(readable_error(exc), severity="error", title="Setup")
             return
+        if self._remember:
+            inputs_text = self.query_one(SetupPane).inputs_text()
+            threading.Thread(
+                target=services.save_setup, args=(values, inputs_text), name="workbench-remember", daemon=True
+            ).start()
         self.start_run(config)
 
     @on(Input.Submitted, "#setup Input")
@@ -423,6 +456,7 @@ class WorkbenchApp(App[int]):
     def start_run(self, config: Any) -> None:
         """Start a benchmark of ``config`` (a RunConfig) in a thread worker."""
         self._stop_requested = False
+        self._confirm = {}
         self._partial, self._errors = {}, {}
         self._active, self._active_id = "run", None
         self._run_cores = tuple(getattr(config, "cores", None) or ())
@@ -457,11 +491,47 @@ class WorkbenchApp(App[int]):
         except Exception as exc:
             return record, False, exc
 
-    def action_stop(self, quiet: bool = False) -> None:
+    def _confirmed(self, key: str, what: str) -> bool:
+        """Whether this press of ``key`` confirms ``what`` (a second press within :data:`CONFIRM_WINDOW_S`); a
+        first press says what the second one will do and what is kept."""
+        now = time.monotonic()
+        if self._confirm.get(key, 0.0) > now:
+            self._confirm.pop(key, None)
+            return True
+        self._confirm = {key: now + CONFIRM_WINDOW_S}
+        done = [name for name in self._partial]
+        kept = (
+            f"{', '.join(done)} finished and will be shown, not saved"
+            if done
+            else "nothing has finished yet; nothing is saved"
+        )
+        self.notify(
+            f"Press {key} again to {what} ({kept}). The run goes on otherwise.",
+            severity="warning",
+            title="Run in progress",
+            timeout=CONFIRM_WINDOW_S,
+            markup=False,
+        )
+        live = self.query_one(LivePane)
+        live.hint = f"press {key} again to {what}"
+
+        def expire() -> None:
+            if self._confirm.get(key, 0.0) <= time.monotonic():
+                live.hint = ""
+
+        self.set_timer(CONFIRM_WINDOW_S + 0.05, expire)
+        return False
+
+    def action_stop(self, quiet: bool = False, confirmed: bool = False) -> None:
+        """Stop the run in progress: the first ``s`` asks, a second one within 3 s stops (``confirmed``: the palette's
+        explicit command stops at once). A followed run is only left (it goes on in its own session)."""
         if not self.running:
             if not quiet:
                 self.notify("Nothing is running.", severity="information")
             return
+        if self._active == "run" and not confirmed and not self._confirmed("s", "stop the run"):
+            return
+        self.query_one(LivePane).hint = ""
         if self._active == "monitor":
             if self._follow_stop is not None:
                 self._follow_stop.set()
@@ -755,6 +825,8 @@ class WorkbenchApp(App[int]):
 
     # --------------------------------------------------------------------------------------------------- quit
     async def action_quit(self) -> None:
+        if self.running and self._active == "run" and not self._confirmed("q", "stop the run and quit"):
+            return
         self._shutdown_run()
         self.exit(0)
 
@@ -781,7 +853,7 @@ def run_app(**initial_setup: Any) -> int:
     """Run the TUI until the user quits; returns the exit code. ``initial_setup`` preselects Setup fields
     (``model``, ``engines``, ``device``, ``precision``, ``mode``, ``batch``, ``threads``, ``cores``,
     ``duration_s``, ``warmup_s``)."""
-    app = WorkbenchApp(initial={k: v for k, v in initial_setup.items() if v is not None})
+    app = WorkbenchApp(initial={k: v for k, v in initial_setup.items() if v is not None}, remember=True)
     result = app.run()
     if app.return_code not in (None, 0):
         return int(app.return_code)

@@ -14,7 +14,11 @@ def workbench_commands(app: "WorkbenchApp") -> list[tuple[str, str, Callable[[],
     """``(name, help, callback)`` for the palette, mirroring the key bindings."""
     return [
         ("Run benchmark", "Run the benchmark set up in the Setup pane (r)", app.action_run_bench),
-        ("Stop run", "Stop the run in progress; nothing partial is saved (s / escape)", app.action_stop),
+        (
+            "Stop run",
+            "Stop the run in progress now; nothing partial is saved (s twice)",
+            lambda: app.action_stop(confirmed=True),
+        ),
         (
             "Export results as JSON",
             "Write the current results to WORKBENCH_HOME or the working directory (e)",

@@ -111,6 +111,85 @@ def builtin_models() -> list[ModelChoice]:
     return [ModelChoice(m.name, m.description, m.task) for m in zoo.BUILTINS.values()]
 
 
+@dataclass(frozen=True)
+class ModelFileInfo:
+    """What the Setup pane says about a model file before a run: its format, the engines that read it, its inputs."""
+
+    format: str  # the format's label ("ONNX", "OpenVINO IR", …)
+    engines: tuple[str, ...]  # the (offered) engines whose adapter reads the format
+    inputs: tuple[str, ...]  # "name  1×3×224×224 float32" per input; empty when only the run can tell
+    note: str = ""  # why the inputs are not listed, or what else to know
+
+
+def inspect_model_file(path: str) -> ModelFileInfo:
+    """The format, readers and inputs of the model file ``path``, read without importing an engine (a TorchScript
+    file's inputs need torch: the run reads them). Raises WorkbenchError in one line for what the run would
+    refuse."""
+    from workbench.models import resolve
+    from workbench_engines import formats
+
+    file = Path(path).expanduser()
+    fmt = formats.detect_format(file)
+    label = formats.get_format(fmt).label
+    engines = formats.engines_for(fmt)
+    if fmt == "torchscript":
+        return ModelFileInfo(label, engines, (), "its inputs are read when the run starts (TorchScript needs torch)")
+    artifact = resolve.resolve_file(file)
+    lines = tuple(f"{spec.name}  {'×'.join(str(d) for d in spec.shape)}  {spec.dtype}" for spec in artifact.inputs)
+    return ModelFileInfo(label, engines, lines)
+
+
+def setup_file() -> Path:
+    """Where the UI keeps the last setup it ran (under the XDG config dir)."""
+    from workbench import paths
+
+    return paths.config_dir() / "tui-setup.json"
+
+
+#: Setup values remembered between sessions (the RunConfig keys the form sets; ``inputs`` as typed).
+REMEMBERED = ("model", "engines", "precision", "mode", "batch", "threads", "cores", "duration_s", "warmup_s", "inputs")
+
+
+def load_setup() -> tuple[dict[str, Any], str | None]:
+    """``(values, problem)``: the last setup saved by :func:`save_setup` (empty when none), and one line when the
+    file could not be used (it is then ignored, not deleted)."""
+    import json
+
+    try:
+        path = setup_file()
+        if not path.is_file():
+            return {}, None
+        data = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, ValueError) as exc:
+        return {}, f"the last setup was not restored ({exc.__class__.__name__}: {exc}); using the defaults"
+    except Exception as exc:  # an unusable config dir (UsageError from paths)
+        return {}, f"the last setup was not restored: {exc}"
+    if not isinstance(data, dict):
+        return {}, f"the last setup was not restored ({setup_file()} is not a JSON object); using the defaults"
+    values = {k: data[k] for k in REMEMBERED if data.get(k) not in (None, "", [])}
+    options = data.get("engine_options")
+    if isinstance(options, list):
+        values["engine_options"] = tuple(tuple(o) for o in options if isinstance(o, list) and len(o) == 3)
+    return values, None
+
+
+def save_setup(values: Mapping[str, Any], inputs_text: str = "") -> None:
+    """Remember the setup a run started with (best effort: a read-only config dir only loses the memory)."""
+    import json
+
+    from workbench import paths
+
+    doc: dict[str, Any] = {k: values.get(k) for k in REMEMBERED if k != "inputs"}
+    doc["engines"] = list(values.get("engines") or ())
+    doc["cores"] = list(values["cores"]) if values.get("cores") else None
+    doc["inputs"] = inputs_text or None
+    doc["engine_options"] = [[e, n, str(v)] for e, n, v in values.get("engine_options") or ()]
+    try:
+        paths.atomic_write(setup_file(), (json.dumps(doc, indent=1) + "\n").encode(), mode=0o644)
+    except Exception:
+        pass
+
+
 # ----------------------------------------------------------------------------------------------------- running
 
 

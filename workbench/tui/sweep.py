@@ -62,6 +62,7 @@ from workbench.tui.widgets.sweep_chart import SweepChart
 from workbench.tui.widgets.sweep_form import SweepForm, field_texts
 from workbench.tui.widgets.sweep_table import FULL_NAMES_FROM, SweepTable, cell_of
 from workbench.units import duration, ms, rate
+from workbench.units import eta as eta_text
 
 if TYPE_CHECKING:  # pragma: no cover
     from workbench.campaign.cells import SweepSpec
@@ -686,7 +687,7 @@ class SweepScreen(ModalScreen[None]):
         self.query_one("#sweep-dialog").border_subtitle = f"sweep {self._sweep_id}" if self._sweep_id else ""
         if self.running:
             left = max(self._total - self._done, 0)
-            eta = f" · ETA {duration(self._eta * 1000)}" if self._eta is not None and left else ""
+            eta = f" · ETA {eta_text(self._eta)}" if self._eta is not None and left else ""
             style = "$warning" if self._stop_requested else "$accent"
             state = "stopping" if self._stop_requested else "running"
             status = Content.assemble((state, f"bold {style}"), (f" · {cells} · {left} left{eta}", ""))

@@ -7,19 +7,22 @@ timer (:data:`REDRAW_S`), refreshing the plot widget — never per event and nev
 
 from __future__ import annotations
 
+import time
+from dataclasses import dataclass
 from typing import Any, Iterable
 
 from textual.app import ComposeResult
-from textual.color import Color
 from textual.containers import Container, Vertical
 from textual.content import Content
 from textual.reactive import reactive
 from textual.widgets import ProgressBar, Static
-from textual_plotext import PlotextPlot
 
+from workbench.measure.precision import baseline_name
 from workbench.tui.format import engines_label
 from workbench.tui.widgets import composed
+from workbench.tui.widgets.histchart import LatencyHistogram
 from workbench.units import MISSING, duration, ms, rate
+from workbench.units import eta as eta_text
 
 #: Seconds between histogram redraws while a run is live (~3-4 Hz).
 REDRAW_S = 0.3
@@ -33,8 +36,19 @@ PHASES = {
 }
 
 
+@dataclass
+class Series:
+    """What is known of one measured variant of an engine: the run's precision, or its fp32 baseline."""
+
+    progress: Any = None
+    phase: str = "waiting"
+    detail: str = ""
+    final: dict[str, Any] | None = None
+
+
 class EngineLive(Vertical):
-    """One engine: a stats line and its histogram."""
+    """One engine: a stats line (two when the run also measures its fp32 baseline) and its histogram, the
+    baseline's drawn behind in a muted colour on the same log-latency axis."""
 
     DEFAULT_CSS = """
     EngineLive {
@@ -44,7 +58,14 @@ class EngineLive(Vertical):
     EngineLive > .engine-stats {
         height: 1;
     }
-    EngineLive > PlotextPlot {
+    EngineLive > .engine-baseline {
+        height: 1;
+        display: none;
+    }
+    EngineLive.-baseline > .engine-baseline {
+        display: block;
+    }
+    EngineLive > LatencyHistogram {
         height: 1fr;
         min-height: 2;
     }
@@ -58,22 +79,16 @@ class EngineLive(Vertical):
     def __init__(self, engine: str, **kwargs: Any) -> None:
         super().__init__(**kwargs)
         self.engine = engine
+        self.baseline: Series | None = None  # the fp32 baseline variant (runs below fp32)
         self._dirty = False
 
     def compose(self) -> ComposeResult:
         yield Static(self._stats(), classes="engine-stats")
-        yield PlotextPlot(classes="engine-hist")
+        yield Static("", classes="engine-baseline")
+        yield LatencyHistogram(classes="engine-hist")
 
     def on_mount(self) -> None:
-        self._setup_plot()
         self.app.theme_changed_signal.subscribe(self, lambda _theme: self.redraw(force=True))
-
-    def _setup_plot(self) -> None:
-        plt = self.query_one(PlotextPlot).plt
-        plt.clear_data()
-        plt.yticks([])
-        plt.yaxes(False, False)
-        plt.xaxes(False, False)  # tick labels only: one row, the rest is histogram
 
     def watch_progress(self) -> None:
         self._dirty = True
@@ -85,67 +100,74 @@ class EngineLive(Vertical):
 
     watch_phase = watch_detail = watch_final = _update_stats  # each one changes the stats line
 
+    def update_baseline(self, **changes: Any) -> None:
+        """Apply ``changes`` (progress, phase, detail, final) to the fp32 baseline series and show its line."""
+        if self.baseline is None:
+            self.baseline = Series()
+            self.add_class("-baseline")
+        for key, value in changes.items():
+            setattr(self.baseline, key, value)
+        if "progress" in changes:
+            self._dirty = True
+        if composed(self):
+            b = self.baseline
+            line = _series_stats("  fp32 ", b.phase, b.detail, b.progress, b.final, name_style="$text-muted")
+            self.query_one(".engine-baseline", Static).update(line)
+
     def _stats(self) -> Content:
-        p = self.progress
-        parts: list[Any] = [(f"{self.engine} ", "bold")]
-        phase = PHASES.get(self.phase, self.phase)
-        phase_style = {"failed": "$error", "done": "$success"}.get(self.phase, "$text-muted")
-        parts.append((f"{phase} ", phase_style))
-        if self.phase == "failed":
-            parts.append((self.detail, "$error"))
-            return Content.assemble(*parts)
-        final = self.final or {}
-        lat = final.get("latency_ms") or {}
-        p50 = lat.get("p50") if lat else (p.p50_ms if p else None)
-        p99 = lat.get("p99") if lat else (p.p99_ms if p else None)
-        thr = final.get("throughput") if final else (p.throughput if p else None)
-        its = final.get("iterations") if final else (p.iterations if p else None)
-        if p is not None or final:
-            parts += [
-                ("p50 ", "$text-muted"),
-                (f"{ms(p50)} ", "bold"),
-                ("p99 ", "$text-muted"),
-                (f"{ms(p99)} ms ", "bold"),
-                (f"{rate(thr, '/s')} ", "$accent"),
-                (f"n={its if its is not None else MISSING}", "$text-muted"),
-            ]
-        if self.detail:
-            parts.append((f"  {self.detail}", "$text-muted"))
-        return Content.assemble(*parts)
+        return _series_stats(f"{self.engine} ", self.phase, self.detail, self.progress, self.final)
 
     def redraw(self, force: bool = False) -> None:
         """Redraw the histogram from the latest pre-binned counts (only when they changed)."""
         if not (self._dirty or force) or not composed(self):
             return
         self._dirty = False
-        p = self.progress
-        hist = getattr(p, "hist", None) or {}
-        edges = list(hist.get("edges_ms") or [])
-        counts = list(hist.get("counts") or [])
-        plot = self.query_one(PlotextPlot)
-        plt = plot.plt
-        plt.clear_data()
-        if len(edges) == len(counts) + 1 and counts:
-            centres = [(a + b) / 2 for a, b in zip(edges, edges[1:])]
-            color = _plot_color(self, "accent")
-            plt.plot(centres, counts, fillx=True, marker="hd", color=color)
-            ticks = [edges[0], edges[len(edges) // 2], edges[-1]]
-            plt.xticks(ticks, [f"{ms(t)}" for t in ticks])
-            plt.xlim(edges[0], edges[-1])
-            top = max(counts) or 1
-            rows = max(1, plot.size.height - 1)
-            # a floor of a fraction of one row keeps empty bins blank instead of a half-block baseline
-            plt.ylim(top / (4 * rows), top)
-        plt.yticks([])
-        plot.refresh()
+        own = _hist(self.progress)
+        chart = self.query_one(LatencyHistogram)
+        chart.series = (_hist(self.baseline.progress), own) if self.baseline is not None else (own,)
+        chart.refresh()
 
 
-def _plot_color(widget: Any, variable: str) -> tuple[int, int, int] | str:
-    try:
-        value = widget.app.theme_variables.get(variable)
-        return Color.parse(value).rgb if value else "default"
-    except Exception:  # pragma: no cover - defensive
-        return "default"
+def _hist(progress: Any) -> dict[str, Any] | None:
+    """A progress event's pre-binned histogram when it is drawable."""
+    hist = getattr(progress, "hist", None) or {}
+    edges, counts = list(hist.get("edges_ms") or []), list(hist.get("counts") or [])
+    if counts and len(edges) == len(counts) + 1:
+        return {**hist, "edges_ms": edges, "counts": counts}
+    return None
+
+
+def _series_stats(
+    name: str, phase_key: str, detail: str, p: Any, final: dict[str, Any] | None, name_style: str = "bold"
+) -> Content:
+    """One series' stats line: phase, rolling (or final) p50/p99, throughput, samples, what lies beyond the axis."""
+    parts: list[Any] = [(name, name_style)]
+    phase = PHASES.get(phase_key, phase_key)
+    parts.append((f"{phase} ", {"failed": "$error", "done": "$success"}.get(phase_key, "$text-muted")))
+    if phase_key == "failed":
+        parts.append((detail, "$error"))
+        return Content.assemble(*parts)
+    final = final or {}
+    lat = final.get("latency_ms") or {}
+    p50 = lat.get("p50") if lat else (p.p50_ms if p else None)
+    p99 = lat.get("p99") if lat else (p.p99_ms if p else None)
+    thr = final.get("throughput") if final else (p.throughput if p else None)
+    its = final.get("iterations") if final else (p.iterations if p else None)
+    if p is not None or final:
+        parts += [
+            ("p50 ", "$text-muted"),
+            (f"{ms(p50)} ", "bold"),
+            ("p99 ", "$text-muted"),
+            (f"{ms(p99)} ms ", "bold"),
+            (f"{rate(thr, '/s')} ", "$accent"),
+            (f"n={its if its is not None else MISSING}", "$text-muted"),
+        ]
+        hist = _hist(p)
+        if hist and hist.get("overflow"):
+            parts.append((f" ▸{hist['overflow']} > {ms(hist['edges_ms'][-1])} ms", "$text-muted"))
+    if detail:
+        parts.append((f"  {detail}", "$text-muted"))
+    return Content.assemble(*parts)
 
 
 class LivePane(Vertical):
@@ -186,6 +208,7 @@ class LivePane(Vertical):
 
     status: reactive[str] = reactive("idle")
     headline: reactive[str] = reactive("")
+    hint: reactive[str] = reactive("")  # a key waiting for its confirming second press ("press s again to stop")
     fraction: reactive[float] = reactive(0.0)
     warnings: reactive[tuple[str, ...]] = reactive(())
 
@@ -194,12 +217,14 @@ class LivePane(Vertical):
         self.run_id: str | None = None
         self.origin: str | None = None
         self.engine_names: tuple[str, ...] = ()
+        self._measuring_since: float | None = None  # when the first progress arrived (the ETA's clock)
+        self._eta_s: float | None = None
 
     def compose(self) -> ComposeResult:
         yield Static("", id="live-status")
         yield ProgressBar(total=100, show_eta=False, id="live-progress")
         yield Static(
-            "No run yet — press r to run the benchmark set up in Setup, or m to follow a run in another session.",
+            "No run yet: r runs what Setup says, m follows a run of another session.",
             id="live-empty",
         )
         yield Container(id="live-engines")
@@ -221,6 +246,8 @@ class LivePane(Vertical):
         self.status = "preparing"
         self.fraction = 0.0
         self.warnings = ()
+        self.hint = ""
+        self._measuring_since, self._eta_s = None, None
         box = self.query_one("#live-engines", Container)
         box.remove_children()
         box.mount_all([EngineLive(name, id=None) for name in self.engine_names])
@@ -233,6 +260,30 @@ class LivePane(Vertical):
         """Add a warning line once."""
         if line not in self.warnings:
             self.warnings = (*self.warnings, line)
+
+    def _series(self, name: str) -> tuple[EngineLive | None, bool]:
+        """The widget showing engine ``name``, and whether ``name`` is an engine's fp32 baseline variant (drawn in
+        that engine's widget)."""
+        for w in self.query(EngineLive):
+            if baseline_name(w.engine) == name:
+                return w, True
+        return self._engine(name), False
+
+    def _update(self, name: str, **changes: Any) -> EngineLive | None:
+        """Set ``changes`` (progress, phase, detail, final) on engine ``name``'s series."""
+        w, baseline = self._series(name)
+        if w is None:
+            return None
+        if baseline:
+            if changes.get("phase") == "running" and w.baseline is not None and w.baseline.phase in ("done", "failed"):
+                changes.pop("phase")
+            w.update_baseline(**changes)
+            return w
+        if changes.get("phase") == "running" and w.phase in ("done", "failed"):
+            changes.pop("phase")
+        for key, value in changes.items():
+            setattr(w, key, value)
+        return w
 
     def _engine(self, name: str) -> EngineLive | None:
         for w in self.query(EngineLive):
@@ -259,57 +310,40 @@ class LivePane(Vertical):
         elif kind == "stage":
             self.status = str(event.message)
             if event.stage == "loading" and event.engine:
-                w = self._engine(event.engine)
-                if w is not None:
-                    w.detail = "loading…"
+                self._update(event.engine, detail="loading…")
         elif kind == "engine_loaded":
-            w = self._engine(event.engine)
-            if w is not None:
-                eff = event.effective or {}
-                bits = [f"loaded {duration(event.load_ms)}"]
-                if eff.get("precision"):
-                    bits.append(str(eff["precision"]))
-                if eff.get("threads"):
-                    bits.append(f"{eff['threads']} thr")
-                w.detail = " · ".join(bits)
-                w.phase = "loaded"
+            eff = event.effective or {}
+            bits = [f"loaded {duration(event.load_ms)}"]
+            if eff.get("precision"):
+                bits.append(str(eff["precision"]))
+            if eff.get("threads"):
+                bits.append(f"{eff['threads']} thr")
+            self._update(event.engine, detail=" · ".join(bits), phase="loaded")
         elif kind == "progress":
             if self.status != "running":
                 self.status = "running"
-            w = self._engine(event.engine)
-            if w is not None:
-                w.progress = event
-                if w.phase not in ("done", "failed"):
-                    w.phase = "running"
+            self._update(event.engine, progress=event, phase="running")
             self.fraction = float(event.fraction or 0.0)
+            self._estimate()
         elif kind == "warning":
             who = f"{event.engine}: " if event.engine else ""
             self._warn(f"⚠ {who}{event.message}")
         elif kind == "engine_finished":
-            w = self._engine(event.engine)
+            w = self._update(event.engine, final=dict(event.result or {}), phase="done")
             if w is not None:
-                w.final = dict(event.result or {})
-                w.phase = "done"
                 w.redraw(force=True)
             for warn in (event.result or {}).get("warnings") or []:
                 self._warn(f"⚠ {event.engine}: {warn.get('message', warn.get('code', ''))}")
         elif kind == "engine_failed":
-            w = self._engine(event.engine)
-            if w is not None:
-                w.phase = "failed"
-                w.detail = event.error
+            self._update(event.engine, phase="failed", detail=event.error)
         elif kind == "run_finished":
             for result in (event.record or {}).get("results") or []:
-                w = self._engine(str(result.get("engine")))
-                if w is None:
-                    continue
                 if result.get("status") == "ok":
-                    w.final = dict(result)
-                    w.phase = "done"
+                    self._update(str(result.get("engine")), final=dict(result), phase="done")
                 else:
-                    w.phase = "failed"
-                    w.detail = str(result.get("error") or "failed")
+                    self._update(str(result.get("engine")), phase="failed", detail=str(result.get("error") or "failed"))
             self.fraction = 1.0
+            self._eta_s = None
             self.status = "finished"
             self._finish()
         elif kind == "run_aborted":
@@ -321,7 +355,19 @@ class LivePane(Vertical):
         self.status = status
         self._finish()
 
+    def _estimate(self) -> None:
+        """The ETA from the measured share of the run and the time since measuring began (engines load in
+        between, so it is an estimate; shown once 3 % is done)."""
+        now = time.monotonic()
+        if self._measuring_since is None:
+            self._measuring_since = now
+        done = self.fraction
+        self._eta_s = (now - self._measuring_since) * (1 - done) / done if 0.03 <= done < 1 else None
+        self._render_status()
+
     def _finish(self) -> None:
+        self._eta_s = None
+        self.hint = ""
         self._timer.pause()
         for w in self.query(EngineLive):
             w.redraw()
@@ -339,6 +385,9 @@ class LivePane(Vertical):
         self._render_status()
 
     def watch_headline(self) -> None:
+        self._render_status()
+
+    def watch_hint(self) -> None:
         self._render_status()
 
     def watch_warnings(self, warnings: tuple[str, ...]) -> None:
@@ -365,7 +414,12 @@ class LivePane(Vertical):
             else ""
         )
         parts: list[Any] = [(f"{label}{self.status}", f"bold {style}")]
-        if self.headline:
+        if self.status == "running" and self.fraction > 0:
+            eta = f" · ETA {eta_text(self._eta_s)}" if self._eta_s is not None else ""
+            parts.append((f" {self.fraction:.0%}{eta}", "$accent"))
+        if self.hint:
+            parts += [("  ", ""), (self.hint, "bold $warning")]
+        elif self.headline:
             parts += [("  ", ""), (self.headline, "")]
         self.query_one("#live-status", Static).update(Content.assemble(*parts))
 

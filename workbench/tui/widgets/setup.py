@@ -10,24 +10,27 @@ each, placeholder = the default; the section is hidden when no offered engine de
 
 from __future__ import annotations
 
+import functools
 import re
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Mapping, Sequence
 
-from textual import on
+from textual import on, work
 from textual.app import ComposeResult
 from textual.containers import Horizontal, Vertical, VerticalScroll
 from textual.content import Content
 from textual.message import Message
 from textual.reactive import reactive
-from textual.validation import Function, Integer, Number
+from textual.validation import Function, Integer
 from textual.widget import Widget
 from textual.widgets import Checkbox, Input, Label, Select, Static
 
 from workbench.measure.settings import RUN
 from workbench.tui.format import cpu_ranges
 from workbench.tui.widgets import composed
+from workbench.tui.widgets.fields import FieldInput, PathInput, Tick
+from workbench.units import parse_seconds_text
 from workbench_engines.base import PRECISIONS
 
 if TYPE_CHECKING:  # pragma: no cover
@@ -63,6 +66,18 @@ def _parse_cpus(text: str) -> list[int]:
     from workbench.tui import services
 
     return services.parse_cpus(text)
+
+
+def _seconds_ok(text: str, least: float) -> bool:
+    try:
+        return parse_seconds_text(text) >= least if text.strip() else True
+    except ValueError:
+        return False
+
+
+def _seconds_rule(label: str, least: float) -> str:
+    floor = f"at least {least:g} s" if least > 0 else "0 s or more"
+    return f"{label.lower()}: a duration such as 5, 5 s, 500ms or 2 min ({floor})"
 
 
 def _cpus_ok(text: str) -> bool:
@@ -105,16 +120,19 @@ class FormRow(Horizontal):
 
 
 class OptionRow(Horizontal):
-    """``engine.name | Input`` for one declared engine option (placeholder: its default and where it applies)."""
+    """``name | field`` for one declared engine option, under its engine's heading: a drop-down when the option
+    has choices (first entry: the default), else a field whose placeholder is the default and where it applies."""
 
     DEFAULT_CSS = """
     OptionRow {
         height: auto;
     }
     OptionRow > .option-label {
-        padding: 0 1 0 0;
+        padding: 0 1 0 2;
+        text-overflow: ellipsis;
+        text-wrap: nowrap;
     }
-    OptionRow > Input {
+    OptionRow > .form-field {
         width: 1fr;
     }
     """
@@ -123,21 +141,45 @@ class OptionRow(Horizontal):
         self.engine = engine
         self.option = option
         key = f"{engine}.{option.name}"
-        choices = f"one of {option.choices_text()}" if option.choices else ""
-        hint = " · ".join(p for p in (option.default_text(), choices, option.scope()) if p)
-        label = Label(key, classes="option-label")
-        label.styles.width = max(label_width, len(key)) + 1
-        self.input = Input(
-            value,
-            placeholder=hint,
-            compact=True,
-            id=_option_id(engine, option.name),
-            valid_empty=True,
-            validators=[Function(lambda text: _option_ok(option, text), f"{key}: {option.expects()}")],
-            tooltip=option.help or None,
-            classes="form-field",
-        )
-        super().__init__(label, self.input)
+        label = Label(option.name, classes="option-label")
+        label.tooltip = key
+        label.styles.width = label_width + 3
+        self.field: Input | Select[str]
+        if option.choices:
+            default = option.default_text()
+            entries = [(f"{default} (default)", "")] + [
+                (str(c), str(c)) for c in option.choices if str(c) != default
+            ]
+            known = {v for _, v in entries}
+            self.field = Select(
+                entries,
+                value=value if value in known else "",
+                allow_blank=False,
+                compact=True,
+                id=_option_id(engine, option.name),
+                tooltip=" · ".join(p for p in (option.help, option.scope()) if p) or None,
+                classes="form-field",
+            )
+        else:
+            hint = " · ".join(p for p in (option.default_text(), option.scope()) if p)
+            self.field = FieldInput(
+                value,
+                placeholder=hint,
+                id=_option_id(engine, option.name),
+                valid_empty=True,
+                validators=[Function(lambda text: _option_ok(option, text), f"{key}: {option.expects()}")],
+                tooltip=option.help or None,
+                classes="form-field",
+            )
+        super().__init__(label, self.field)
+
+    @property
+    def text(self) -> str:
+        """The value given (empty: the default)."""
+        if isinstance(self.field, Select):
+            value = self.field.value
+            return "" if value is Select.NULL else str(value)
+        return self.field.value.strip()
 
 
 def _select_row(label: str, options: Sequence[Any], value: Any, field_id: str, allow_blank: bool = False) -> FormRow:
@@ -150,7 +192,7 @@ def _select_row(label: str, options: Sequence[Any], value: Any, field_id: str, a
 
 def _input_row(label: str, value: str, field_id: str, **kwargs: Any) -> FormRow:
     """``label | Input`` of the Setup form (compact, one line); ``kwargs``: placeholder, validators, tooltip, …"""
-    return FormRow(label, Input(value, compact=True, id=field_id, classes="form-field", **kwargs))
+    return FormRow(label, FieldInput(value, id=field_id, classes="form-field", **kwargs))
 
 
 class SetupPane(VerticalScroll):
@@ -176,6 +218,15 @@ class SetupPane(VerticalScroll):
         height: auto;
         padding: 0 0 0 10;
     }
+    SetupPane #setup-path-info {
+        display: none;
+    }
+    SetupPane #setup-path-info.-shown {
+        display: block;
+    }
+    SetupPane .option-engine {
+        text-style: bold;
+    }
     SetupPane .setup-error {
         height: auto;
         padding: 0 0 0 10;
@@ -186,6 +237,7 @@ class SetupPane(VerticalScroll):
     }
     SetupPane #setup-options-row {
         display: none;
+        height: auto;
     }
     SetupPane #setup-options-row.-shown {
         display: block;
@@ -220,6 +272,8 @@ class SetupPane(VerticalScroll):
         self._selected_engines: set[str] | None = (
             set(self._initial["engines"]) if self._initial.get("engines") else None
         )
+        self._ticks_before_file: dict[str, bool] | None = None  # engine ticks before a model file chose its readers
+        self.file_info: Any = None  # the chosen model file's ModelFileInfo, once read
 
     # ------------------------------------------------------------------------------------------------ compose
     def compose(self) -> ComposeResult:
@@ -227,8 +281,17 @@ class SetupPane(VerticalScroll):
         model, path = self._initial_model()
         options = [(Content.assemble((m.name, "bold"), (f"  {m.task}", "$text-muted")), m.name) for m in self._models]
         yield _select_row("Model", options, model or Select.NULL, "setup-model", allow_blank=not options)
-        yield _input_row("or file", path, "setup-path", placeholder="path to .onnx / .xml / .pt (overrides the model)")
+        yield FormRow(
+            "or file",
+            PathInput(
+                path,
+                id="setup-path",
+                classes="form-field",
+                placeholder="path to .onnx / .xml / .pt (Tab completes; overrides the model)",
+            ),
+        )
         yield Static("", id="setup-path-error", classes="setup-error")
+        yield Static("", id="setup-path-info", classes="setup-hint")
         yield FormRow(
             "Engines", Vertical(Static("discovering engines…", classes="setup-hint-inline"), id="setup-engines")
         )
@@ -247,7 +310,9 @@ class SetupPane(VerticalScroll):
             "the input's shape), a .npy file, an image (resized, RGB, ImageNet mean/std), or one .npz of "
             "arrays keyed by input name; empty: seeded generated values",
         )
-        yield FormRow("Options", Vertical(id="setup-options"), id="setup-options-row")
+        with Vertical(id="setup-options-row"):
+            yield Label("Engine options", classes="form-label")
+            yield Vertical(id="setup-options")
         yield Static("", id="setup-message", classes="setup-error")
 
     def _initial_model(self) -> tuple[str, str]:
@@ -289,13 +354,19 @@ class SetupPane(VerticalScroll):
             validators=[Function(_cpus_ok, "cores: a CPU list such as 0-3,6")],
         )
         yield Static("", id="setup-cores-hint", classes="setup-hint")
-        for label, key, default, least, rule in (
-            ("Duration", "duration", DEFAULT_DURATION_S, 0.05, "duration: seconds > 0"),
-            ("Warm-up", "warmup", DEFAULT_WARMUP_S, 0, "warm-up: seconds ≥ 0"),
+        for label, key, default, least in (
+            ("Duration", "duration", DEFAULT_DURATION_S, 0.05),
+            ("Warm-up", "warmup", DEFAULT_WARMUP_S, 0.0),
         ):
             seconds = init.get(f"{key}_s", init.get(key, default))
-            validators = [Number(minimum=least, failure_description=rule)]
-            yield _input_row(label, f"{float(seconds):g}", f"setup-{key}", validators=validators)
+            yield _input_row(
+                label,
+                f"{float(seconds):g} s",
+                f"setup-{key}",
+                placeholder="seconds, e.g. 5, 500ms, 2 min",
+                validators=[Function(functools.partial(_seconds_ok, least=least), _seconds_rule(label, least))],
+            )
+        yield Static("", id="setup-field-error", classes="setup-error")
 
     def on_mount(self) -> None:
         self.border_title = "Setup"
@@ -313,6 +384,9 @@ class SetupPane(VerticalScroll):
         box.remove_children()
         boxes = [self._engine_box(info, previous) for info in engines]
         box.mount_all(boxes)
+        if self.file_info is not None:  # a model file read before the engines arrived chooses its readers
+            self._ticks_before_file = None
+            self._tick_readers(self.file_info.engines)
         self._build_options(engines, selected={str(cb.name) for cb in boxes if cb.value and not cb.disabled})
         devices: list[str] = ["cpu"]
         for info in engines:
@@ -340,39 +414,41 @@ class SetupPane(VerticalScroll):
             tooltip = info.note or "not available"
             label = Content.assemble((info.name, "strike"), (f" — {tooltip}", "$text-muted"))
             checked, disabled = False, True
-        return Checkbox(
+        return Tick(
             label, checked, id=_engine_id(info.name), name=info.name, disabled=disabled, tooltip=tooltip, compact=True
         )
 
     def _build_options(self, engines: tuple["EngineInfo", ...], selected: set[str]) -> None:
-        """One row per option the offered (installed) engines declare; typed values survive a re-discovery. The
-        options of an engine that is not selected are disabled (and not passed to the run)."""
+        """The options the offered (installed) engines declare, under one heading per engine; values survive a
+        re-discovery. The options of an engine that is not selected are disabled (and not passed to the run)."""
         box = self.query_one("#setup-options", Vertical)
-        previous = {row.input.id: row.input.value for row in box.query(OptionRow)}
+        previous = {row.field.id: row.text for row in box.query(OptionRow)}
         given = {f"{e}.{n}": str(v) for e, n, v in self._initial.get("engine_options") or ()}
         box.remove_children()
         declared = [(info.name, opt) for info in engines if info.installed for opt in info.options]
-        width = max((len(f"{e}.{o.name}") for e, o in declared), default=0)
-        rows = []
-        for engine, opt in declared:
-            value = previous.get(_option_id(engine, opt.name), given.get(f"{engine}.{opt.name}", ""))
-            row = OptionRow(engine, opt, value, label_width=width)
-            row.input.disabled = engine not in selected
-            rows.append(row)
-        box.mount_all(rows)
-        self.query_one("#setup-options-row").set_class(bool(rows), "-shown")
+        width = min(16, max((len(o.name) for _, o in declared), default=0))
+        widgets: list[Widget] = []
+        for engine in dict.fromkeys(e for e, _ in declared):
+            widgets.append(Label(engine, classes="option-engine", name=engine))
+            for _, opt in (d for d in declared if d[0] == engine):
+                value = previous.get(_option_id(engine, opt.name), given.get(f"{engine}.{opt.name}", ""))
+                row = OptionRow(engine, opt, value, label_width=width)
+                row.field.disabled = engine not in selected
+                widgets.append(row)
+        box.mount_all(widgets)
+        self.query_one("#setup-options-row").set_class(bool(widgets), "-shown")
 
     @on(Checkbox.Changed, "#setup-engines Checkbox")
     def _engine_toggled(self, event: Checkbox.Changed) -> None:
         for row in self.query(OptionRow).results(OptionRow):
             if row.engine == event.checkbox.name:
-                row.input.disabled = not event.value
+                row.field.disabled = not event.value
 
     def engine_options(self, engines: Sequence[str]) -> tuple[tuple[str, str, str], ...]:
         """``(engine, name, text)`` for every option filled in, of the given (selected) engines only."""
         out = []
         for row in self.query(OptionRow).results(OptionRow):
-            text = row.input.value.strip()
+            text = row.text
             if text and row.engine in engines:
                 out.append((row.engine, row.option.name, text))
         return tuple(out)
@@ -428,12 +504,81 @@ class SetupPane(VerticalScroll):
         self._check_path(event.value)
 
     def _check_path(self, value: str) -> str | None:
-        """Show/hide the inline error under the path; returns the error line or None."""
+        """Show/hide the inline error under the path and, for a usable file, read what it is (in a thread);
+        returns the error line or None."""
         error = path_error(value)
         box = self.query_one("#setup-path-error", Static)
         box.update(f"✗ {error}" if error else "")
         box.set_class(bool(error), "-shown")
+        info = self.query_one("#setup-path-info", Static)
+        info.update("")
+        info.set_class(False, "-shown")
+        if error or not value.strip():
+            self.file_info = None
+            self._restore_engines()
+        else:
+            info.update("reading the file…")
+            info.set_class(True, "-shown")
+            self._inspect(value.strip())
         return error
+
+    @work(thread=True, exclusive=True, exit_on_error=False, group="model-file", description="Reading the model file")
+    def _inspect(self, path: str) -> None:
+        from workbench.errors import WorkbenchError
+        from workbench.tui import services
+
+        try:
+            info: Any = services.inspect_model_file(path)
+        except WorkbenchError as exc:
+            info = str(exc)
+        except Exception as exc:  # a file no reader understands: the run would say the same
+            info = f"cannot read {Path(path).name}: {exc.__class__.__name__}: {str(exc).splitlines()[0] if str(exc) else ''}"
+        self.post_message(self.FileInspected(path, info))
+
+    @dataclass
+    class FileInspected(Message):
+        """A model file was read (``info``: a ModelFileInfo, or the line saying why it cannot be used)."""
+
+        path: str
+        info: Any
+
+    @on(FileInspected)
+    def _file_inspected(self, message: "SetupPane.FileInspected") -> None:
+        if not composed(self) or self.query_one("#setup-path", Input).value.strip() != message.path:
+            return  # the field changed since
+        box = self.query_one("#setup-path-info", Static)
+        if isinstance(message.info, str):
+            self.file_info = None
+            box.update(Content.assemble(("✗ ", "$error"), (message.info, "$error")))
+            return
+        self.file_info = message.info
+        info = message.info
+        readers = ", ".join(info.engines) or "no installed engine"
+        lines = [f"{info.format} · read by {readers}"]
+        lines += [f"in  {line}" for line in info.inputs[:4]]
+        if len(info.inputs) > 4:
+            lines.append(f"    … {len(info.inputs) - 4} more inputs")
+        if info.note:
+            lines.append(info.note)
+        box.update("\n".join(lines))
+        self._tick_readers(info.engines)
+
+    def _tick_readers(self, readers: Sequence[str]) -> None:
+        """Tick only the engines that read the chosen file (the previous ticks come back when the path is
+        cleared)."""
+        boxes = [cb for cb in self.query("#setup-engines Checkbox").results(Checkbox) if not cb.disabled]
+        if self._ticks_before_file is None:
+            self._ticks_before_file = {str(cb.name): cb.value for cb in boxes}
+        for cb in boxes:
+            cb.value = cb.name in readers
+
+    def _restore_engines(self) -> None:
+        if self._ticks_before_file is None:
+            return
+        for cb in self.query("#setup-engines Checkbox").results(Checkbox):
+            if not cb.disabled and cb.name in self._ticks_before_file:
+                cb.value = self._ticks_before_file[str(cb.name)]
+        self._ticks_before_file = None
 
     # ------------------------------------------------------------------------------------------------- values
     def selected_engines(self) -> tuple[str, ...]:
@@ -469,9 +614,9 @@ class SetupPane(VerticalScroll):
                 return empty
             if not text and field == "setup-threads":
                 return None
-            result = widget.validate(text)
-            if result is not None and not result.is_valid:
-                raise SetupError(field, "; ".join(result.failure_descriptions) or f"invalid {field}")
+            problem = self.field_problem(widget)
+            if problem:
+                raise SetupError(field, problem)
             try:
                 return kind(text)
             except ValueError:
@@ -499,10 +644,89 @@ class SetupPane(VerticalScroll):
             "batch": number("setup-batch", int, empty=1),
             "threads": number("setup-threads", int),
             "cores": tuple(cores) if cores else None,
-            "duration_s": number("setup-duration", float, empty=DEFAULT_DURATION_S),
-            "warmup_s": number("setup-warmup", float, empty=DEFAULT_WARMUP_S),
+            "duration_s": self._seconds("setup-duration", DEFAULT_DURATION_S),
+            "warmup_s": self._seconds("setup-warmup", DEFAULT_WARMUP_S),
             "inputs": self._inputs(),
         }
+
+    def _seconds(self, field: str, default: float) -> float:
+        """A duration field in seconds (units accepted); SetupError saying what is wrong in words."""
+        widget = self.query_one(f"#{field}", Input)
+        text = widget.value.strip()
+        if not text:
+            return default
+        problem = self.field_problem(widget)
+        if problem:
+            raise SetupError(field, problem)
+        return parse_seconds_text(text)
+
+    def field_problem(self, widget: Input) -> str | None:
+        """What is wrong with a field's text, in words (``duration: 'xyz' is not a duration …``), or None."""
+        text = widget.value.strip()
+        name = (widget.id or "").removeprefix("setup-").replace("warmup", "warm-up")
+        if widget.id in ("setup-duration", "setup-warmup") and text:
+            try:
+                seconds = parse_seconds_text(text)
+            except ValueError as exc:
+                return f"{name}: {exc}"
+            least = 0.05 if widget.id == "setup-duration" else 0.0
+            if seconds < least:
+                return f"{name}: {text!r} is too short (at least {least:g} s)" if least else None
+            return None
+        if widget.id in ("setup-batch", "setup-threads") and text:
+            try:
+                number = int(text)
+            except ValueError:
+                return f"{name}: {text!r} is not a whole number"
+            if number < 1:
+                return f"{name}: {number} — give a whole number of 1 or more"
+            if widget.id == "setup-threads":
+                run, _ = self.planned_cores()
+                if run and number > len(run):
+                    cores = f"{len(run)} core{'s' if len(run) != 1 else ''} ({cpu_ranges(run)})"
+                    return (
+                        f"threads: {number} is more than the {cores} the run is pinned to; threads would share "
+                        "cores — lower it, or give more cores"
+                    )
+            return None
+        if widget.id == "setup-cores" and text:
+            try:
+                _parse_cpus(text)
+            except ValueError as exc:
+                return f"cores: {exc}"
+            return None
+        result = widget.validate(widget.value)
+        if result is not None and not result.is_valid:
+            return "; ".join(result.failure_descriptions) or f"{name}: invalid"
+        return None
+
+    @on(Input.Changed, "#setup Input")
+    def _field_changed(self, event: Input.Changed) -> None:
+        """Say what is wrong with the form's fields as they are typed (before any run)."""
+        if event.input.id == "setup-path":
+            return
+        self.check_fields()
+
+    def check_fields(self) -> str | None:
+        """Show the first field problem under the duration fields (and mark that field); returns it."""
+        if not composed(self):
+            return None
+        first = None
+        for widget in self.query(Input).results(Input):
+            if widget.id == "setup-path" or widget.disabled:
+                continue
+            problem = self.field_problem(widget)
+            widget.set_class(bool(problem), "-invalid")
+            if problem and first is None:
+                first = problem
+        box = self.query_one("#setup-field-error", Static)
+        box.update(f"✗ {first}" if first else "")
+        box.set_class(bool(first), "-shown")
+        return first
+
+    def inputs_text(self) -> str:
+        """The inputs field as typed (remembered with the setup)."""
+        return self.query_one("#setup-inputs", Input).value.strip()
 
     def _inputs(self) -> Any:
         """The inputs field as an :class:`~workbench.models.inputs.InputRequest` (SetupError with one line)."""
@@ -588,8 +812,12 @@ class SetupPane(VerticalScroll):
         if initial.get("engine_options"):
             self._initial["engine_options"] = tuple(initial["engine_options"])
             for engine, name, value in self._initial["engine_options"]:
-                for widget in self.query(f"#{_option_id(engine, name)}").results(Input):
-                    widget.value = str(value)
+                for row in self.query(OptionRow).results(OptionRow):
+                    if row.engine == engine and row.option.name == name:
+                        try:
+                            row.field.value = str(value)
+                        except Exception:  # not one of a drop-down's choices: the run's check names it
+                            pass
         for key in ("precision", "mode", "device"):
             if initial.get(key):
                 try:

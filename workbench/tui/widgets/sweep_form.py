@@ -15,6 +15,7 @@ from textual.widgets import Input
 
 from workbench.campaign.axes import default_threads, parse_ints, parse_seconds, parse_words
 from workbench.errors import UsageError
+from workbench.tui.widgets.fields import StartFieldInput
 from workbench.tui.widgets.setup import FormRow
 
 if TYPE_CHECKING:  # pragma: no cover
@@ -90,7 +91,7 @@ class SweepForm(Grid):
 
     @staticmethod
     def _field(label: str, field_id: str, value: str, tooltip: str) -> FormRow:
-        return FormRow(label, Input(value, compact=True, id=field_id, tooltip=tooltip, classes="form-field"))
+        return FormRow(label, StartFieldInput(value, id=field_id, tooltip=tooltip, classes="form-field"))
 
     def read(self) -> dict[str, Any]:
         """The axes and seconds the fields hold (SweepSpec keyword arguments). Raises UsageError (one line naming

@@ -75,7 +75,7 @@ class Workspace(Horizontal):
     Workspace.-wide > #col-left {
         width: 2fr;
         max-width: 64;
-        min-width: 50;
+        min-width: 54;
         height: 1fr;
     }
     Workspace.-wide > #col-right {
@@ -89,9 +89,10 @@ class Workspace(Horizontal):
     Workspace.-wide #history { height: 2fr; }
     """
 
-    def show_view(self, view: str, wide: bool, live_first: bool = False) -> None:
-        """Show ``view`` (narrow) or every pane (wide; ``live_first`` gives Live the larger share while a run is
-        in flight, Results otherwise)."""
+    def show_view(self, view: str, wide: bool, live_first: str = "results") -> None:
+        """Show ``view`` (narrow) or every pane (wide; ``live_first`` — ``"run"`` gives Live the larger share while a
+        run is in flight, ``"results"`` gives it to Results, ``"idle"`` (nothing run yet) keeps Live to a few lines
+        and leaves the room to Results and History)."""
         if self.has_class("-wide") != wide:
             self.set_class(wide, "-wide")
         plan = _NARROW.get(view, _NARROW["overview"])
@@ -107,10 +108,13 @@ class Workspace(Horizontal):
                 widget.display = True
 
 
-#: wide layout: (pane, live_first) -> height overriding the -wide rules
-_WIDE_HEIGHTS: dict[tuple[str, bool], str] = {
-    ("live", True): "5fr",
-    ("results", True): "3fr",
-    ("live", False): "2fr",
-    ("results", False): "5fr",
+#: wide layout: (pane, state) -> height overriding the -wide rules
+_WIDE_HEIGHTS: dict[tuple[str, str], str] = {
+    ("live", "run"): "5fr",
+    ("results", "run"): "3fr",
+    ("live", "results"): "2fr",
+    ("results", "results"): "5fr",
+    ("live", "idle"): "6",
+    ("results", "idle"): "3fr",
+    ("history", "idle"): "3fr",
 }
