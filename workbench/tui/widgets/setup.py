@@ -147,9 +147,7 @@ class OptionRow(Horizontal):
         self.field: Input | Select[str]
         if option.choices:
             default = option.default_text()
-            entries = [(f"{default} (default)", "")] + [
-                (str(c), str(c)) for c in option.choices if str(c) != default
-            ]
+            entries = [(f"{default} (default)", "")] + [(str(c), str(c)) for c in option.choices if str(c) != default]
             known = {v for _, v in entries}
             self.field = Select(
                 entries,
