@@ -29,6 +29,7 @@ if TYPE_CHECKING:  # pragma: no cover
 __all__ = [
     "Column",
     "COLUMNS",
+    "NARROW_DROP",
     "VIEWS",
     "column",
     "headers",
@@ -283,6 +284,11 @@ VIEWS: dict[str, tuple[str, ...]] = {
     #: what a sweep's cell table shows of each cell's measurement (its axes come first, its status last)
     "sweep": ("p50_ms", "p99_ms", "throughput", "peak_rss_mb", "parity"),
 }
+
+
+#: columns a view's table drops when the terminal is too narrow for all of them, first to last (the Results
+#: pane's detail lines still give their values)
+NARROW_DROP: dict[str, tuple[str, ...]] = {"tui": ("mean_ms", "p90_ms")}
 
 
 def column(key: str) -> Column:

@@ -26,7 +26,7 @@ from textual.containers import Vertical
 from textual.css.query import NoMatches
 from textual.reactive import reactive
 from textual.screen import ModalScreen
-from textual.widgets import Header, Input, Tab, Tabs
+from textual.widgets import Input, Tab, Tabs
 from textual.worker import Worker, WorkerState
 
 import workbench_themes
@@ -41,6 +41,7 @@ from workbench.tui.widgets.history import HistoryPane
 from workbench.tui.widgets.live import LivePane
 from workbench.tui.widgets.results import ResultsPane, ResultsView
 from workbench.tui.widgets.setup import SetupError, SetupPane
+from workbench.tui.widgets.titlebar import TitleBar
 from workbench.tui.widgets.workspace import VIEWS, WIDE_MIN, Workspace
 
 __all__ = ["WorkbenchApp", "run_app", "readable_error", "main"]
@@ -188,7 +189,7 @@ class WorkbenchApp(App[int]):
 
     # ----------------------------------------------------------------------------------------------- compose
     def compose(self) -> ComposeResult:
-        yield Header(show_clock=False, icon="≡")
+        yield TitleBar(id="titlebar")
         yield Tabs(
             Tab("Overview", id="tab-overview"),
             Tab("Setup", id="tab-setup"),
@@ -207,6 +208,7 @@ class WorkbenchApp(App[int]):
         yield QuietFooter()
 
     def on_mount(self) -> None:
+        self.query_one(TitleBar).set_title(self.title, "")
         self.query_one(Workspace).show_view(self.view, self.wide, self._live_first())
         self._apply_size(self.size.width, self.size.height)
         setup = self.query_one(SetupPane)
@@ -231,6 +233,18 @@ class WorkbenchApp(App[int]):
         self.call_after_refresh(self._focus_view_default)
         if self._setup_problem:
             self.notify(self._setup_problem, severity="warning", title="Setup", markup=False)
+
+    def _refresh_notifications(self) -> None:
+        """Notifications show in the title line on the main screen (never over the panes); dialogs keep toasts."""
+        try:
+            main = self.screen_stack[0]
+            bar = main.query_one(TitleBar)
+        except (NoMatches, IndexError):
+            super()._refresh_notifications()
+            return
+        if self.screen is not main:
+            super()._refresh_notifications()
+        bar.show_notifications(self._notifications)
 
     # ------------------------------------------------------------------------------------------------ layout
     def on_resize(self, event: events.Resize) -> None:
@@ -374,6 +388,7 @@ class WorkbenchApp(App[int]):
         self.query_one(HardwarePane).info = message.info
         host = message.info.get("hostname")
         self.sub_title = str(host) if host else ""
+        self.query_one(TitleBar).set_title(self.title, self.sub_title)
 
     @_after_teardown_ok
     def on_engines_loaded(self, message: EnginesLoaded) -> None:
@@ -714,7 +729,8 @@ class WorkbenchApp(App[int]):
         values = self._setup_values("A run is in progress — press s to stop it before starting a sweep.")
         if values is None:
             return
-        self.push_screen(SweepScreen(SweepTarget.from_setup(values), cpus=self._cpus))
+        offered = [info.name for info in self.query_one(SetupPane).engines if info.installed]
+        self.push_screen(SweepScreen(SweepTarget.from_setup(values), cpus=self._cpus, engines=offered))
 
     # ------------------------------------------------------------------------------------------------ history
     @on(HistoryPane.ShowRun)

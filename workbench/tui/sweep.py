@@ -43,7 +43,7 @@ from textual.content import Content
 from textual.message import Message
 from textual.reactive import reactive
 from textual.screen import ModalScreen
-from textual.widgets import DataTable, Input, ProgressBar, Static
+from textual.widgets import Checkbox, DataTable, Input, Label, ProgressBar, Static
 
 from workbench.errors import UsageError, WorkbenchError
 from workbench.tui import services
@@ -57,6 +57,7 @@ from workbench.tui.messages import (
     SweepRefused,
     SweepReloaded,
 )
+from workbench.tui.widgets.fields import Tick
 from workbench.tui.widgets.footer import QuietFooter
 from workbench.tui.widgets.sweep_chart import SweepChart
 from workbench.tui.widgets.sweep_form import SweepForm, field_texts
@@ -156,6 +157,16 @@ class SweepScreen(ModalScreen[None]):
     SweepScreen #sweep-info {
         height: 1;
     }
+    SweepScreen #sweep-engines {
+        height: 1;
+    }
+    SweepScreen #sweep-engines > .form-label {
+        width: 10;
+    }
+    SweepScreen #sweep-engines > Tick {
+        width: auto;
+        margin-right: 2;
+    }
     SweepScreen #sweep-progress-row {
         height: 1;
     }
@@ -234,13 +245,21 @@ class SweepScreen(ModalScreen[None]):
 
     running: reactive[bool] = reactive(False)
 
-    def __init__(self, target: SweepTarget, cpus: Sequence[int] = (), record: "RunRecord | None" = None) -> None:
+    def __init__(
+        self,
+        target: SweepTarget,
+        cpus: Sequence[int] = (),
+        record: "RunRecord | None" = None,
+        engines: Sequence[str] = (),
+    ) -> None:
         """``target``: what to sweep (from the Setup pane); ``cpus``: the CPUs the app may use (the core pool when
         the target names none); ``record``: a stored sweep to show (and resume) instead of setting one up — see
-        :meth:`for_record`, which also makes ``target`` from it. Raises UsageError when ``record`` has no readable
-        sweep spec."""
+        :meth:`for_record`, which also makes ``target`` from it; ``engines``: the installed engines offered as
+        ticks (the target's are ticked). Raises UsageError when ``record`` has no readable sweep spec."""
         super().__init__()
         self.target = target
+        self.offered: tuple[str, ...] = tuple(dict.fromkeys((*target.engines, *engines)))
+        self._new_until = 0.0  # a first r over a finished sweep waits for the second until then
         self.pool: tuple[int, ...] = tuple(target.cores or cpus or ())
         self.record: "RunRecord | None" = record  # the stored sweep shown, or the last sweep run here, as saved
         #: the stored sweep's spec: its axes are fixed (the fields show them, disabled); None when setting one up
@@ -312,6 +331,10 @@ class SweepScreen(ModalScreen[None]):
     def compose(self) -> ComposeResult:
         with Vertical(id="sweep-dialog"):
             yield Static(self._info(), id="sweep-info")
+            with Horizontal(id="sweep-engines"):
+                yield Label("Engines", classes="form-label")
+                for name in self.offered:
+                    yield Tick(name, name in self.target.engines, name=name, compact=True, id=f"sweep-engine-{name}")
             yield SweepForm(field_texts(self.stored, len(self.pool)), id="sweep-form")
             with Horizontal(id="sweep-progress-row"):
                 yield ProgressBar(total=100, show_eta=False, id="sweep-bar")
@@ -328,6 +351,7 @@ class SweepScreen(ModalScreen[None]):
         self.set_class(self.size.width >= self.WIDE_FROM, "-wide")
         if self.stored is not None:  # a stored sweep: its axes cannot change; its cells are in the table
             self.query_one("#sweep-form").disabled = True
+            self.query_one("#sweep-engines").disabled = True
             self._rebuild_table()
             self._render_progress()
             self.query_one("#sweep-table").focus()
@@ -358,9 +382,12 @@ class SweepScreen(ModalScreen[None]):
         """:meth:`spec` and its number of cells (:func:`workbench.tui.services.check_sweep_spec`)."""
         if self.stored is not None:
             return self.stored, self._total
+        engines = self.chosen_engines()
+        if not engines:
+            raise UsageError("engines: tick at least one engine to sweep")
         values = dict(
             model=self.target.model,
-            engines=self.target.engines,
+            engines=engines,
             device=self.target.device,
             cores=self.target.cores,
             engine_options=self.target.engine_options,
@@ -392,8 +419,18 @@ class SweepScreen(ModalScreen[None]):
         )
         return cells
 
+    def chosen_engines(self) -> tuple[str, ...]:
+        """The engines ticked on the screen (a stored sweep: the ones it ran)."""
+        if self.stored is not None:
+            return tuple(self.target.engines)
+        return tuple(str(t.name) for t in self.query("#sweep-engines Tick").results(Tick) if t.value)
+
     @on(Input.Changed, "#sweep-form Input")
     def _field_changed(self) -> None:
+        self._check_form()
+
+    @on(Checkbox.Changed, "#sweep-engines Tick")
+    def _engine_ticked(self) -> None:
         self._check_form()
 
     @on(Input.Submitted, "#sweep-form Input")
@@ -427,6 +464,8 @@ class SweepScreen(ModalScreen[None]):
         except WorkbenchError as exc:
             self.notify(str(exc), severity="error", title="Sweep", markup=False)
             return
+        if self.results and not self._confirm_new():
+            return
         self.results, self.record, self._failed = [], None, 0
         self._sweep_id, self._total, self._done = None, cells, 0
         self._cell_fraction, self._eta, self._current, self._state = 0.0, None, "", "running"
@@ -437,6 +476,24 @@ class SweepScreen(ModalScreen[None]):
         self.running = True
         self._render_progress()
         self._sweep_worker(spec)
+
+    def _confirm_new(self) -> bool:
+        """A new sweep over the one shown: the first r asks (the shown sweep stays in History), a second within
+        3 s starts."""
+        now = time.monotonic()
+        if now < self._new_until:
+            self._new_until = 0.0
+            return True
+        self._new_until = now + self.ESCAPE_WINDOW_S
+        kept = f"sweep {self._sweep_id}" if self._sweep_id else "the sweep shown"
+        self.notify(
+            f"Press r again to start a new sweep; {kept} stays saved in History.",
+            severity="warning",
+            title="Sweep",
+            timeout=self.ESCAPE_WINDOW_S,
+            markup=False,
+        )
+        return False
 
     def action_resume(self) -> None:
         """Resume the stored sweep shown (interrupted or failed) in the thread worker, as ``workbench sweep --resume
@@ -492,6 +549,7 @@ class SweepScreen(ModalScreen[None]):
 
     def watch_running(self, running: bool) -> None:
         self.query_one("#sweep-form").disabled = running or self.stored is not None
+        self.query_one("#sweep-engines").disabled = running or self.stored is not None
         if running:
             self.query_one("#sweep-table").focus()
         self.refresh_bindings()
@@ -626,9 +684,10 @@ class SweepScreen(ModalScreen[None]):
                 markup=False,
             )
         elif message.state == "interrupted":
+            where = here or " or from History (enter on the sweep, then r)"
             self.notify(
                 f"Sweep stopped: {done} finished cell{'s' if done != 1 else ''} saved in sweep {sweep_id}; "
-                f"continue with `workbench sweep --resume {sweep_id}`{here}",
+                f"resume it with `workbench sweep --resume {sweep_id}`{where}",
                 severity="warning",
                 title="Sweep stopped",
                 markup=False,
@@ -702,6 +761,8 @@ class SweepScreen(ModalScreen[None]):
             parts: list[Any] = [(label, f"bold {style}"), (f" · {cells}{failed}", "")]
             if self.stored is not None and self._state in ("interrupted", "failed"):
                 parts.append((" · r resumes", "$text-muted"))
+            elif self._state == "interrupted" and self._sweep_id:
+                parts.append((" · resume from History: enter on the sweep, then r", "$text-muted"))
             status = Content.assemble(*parts)
         self._set_status(status)
         line = self.query_one("#sweep-current", Static)

@@ -18,7 +18,7 @@ from textual.content import Content
 from textual.reactive import reactive
 from textual.widgets import DataTable, Label, Select, Static
 
-from workbench.report.columns import VIEWS, column, headers
+from workbench.report.columns import NARROW_DROP, VIEWS, column, headers
 from workbench.stats.speedup import interval_detail, speedup_text, unshown_ratio
 from workbench.tui.analysis import Speedup, speedups
 from workbench.tui.format import cpu_ranges
@@ -85,9 +85,20 @@ class ResultsTable(DataTable):
         self._last: tuple[Any, ...] | None = None
 
     def on_mount(self) -> None:
-        for key, label, numeric in COLUMNS:
-            self.add_column(_cell(label, right=numeric), key=key)
+        self._set_columns([key for key, _, _ in COLUMNS])
         self.app.theme_changed_signal.subscribe(self, lambda _theme: self._rerender())
+
+    def _set_columns(self, keys: Sequence[str]) -> None:
+        """Show the columns ``keys`` (in the view's order): the table is rebuilt when the set changes."""
+        if list(keys) == [key.value for key in self.columns]:
+            return
+        self.clear(columns=True)
+        for key, label, numeric in COLUMNS:
+            if key in keys:
+                self.add_column(_cell(label, right=numeric), key=key)
+
+    def on_resize(self) -> None:
+        self._rerender()
 
     def _rerender(self) -> None:
         if self._last is not None:
@@ -98,13 +109,13 @@ class ResultsTable(DataTable):
     ) -> None:
         self._last = (results, speed, extra_errors)
         cursor = self.cursor_row
-        self.clear()
         ok_c, bad_c, warn_c, muted_c = (theme_color(self, v) for v in ("success", "error", "warning", "text-muted"))
         self._engines = []
+        rows: list[tuple[str, dict[str, Text]]] = []
         for r in results:
             self._engines.append(r.engine)
             if not r.ok:
-                self._failed_row(r.engine, r.precision_requested or MISSING, bad_c)
+                rows.append((r.engine, self._failed_cells(r.engine, r.precision_requested or MISSING, bad_c)))
                 continue
             lat = r.latency_ms or {}
             eff = r.precision_effective or r.precision_requested or MISSING
@@ -123,7 +134,7 @@ class ResultsTable(DataTable):
                 sp_cell = _cell(ratio(sp.value), ok_c if sp.value >= 1.0 else warn_c, right=True)
             parity = (r.parity or {}).get("status") or MISSING
             nwarn = len(r.warnings or [])
-            self.add_row(
+            cells = [
                 _cell(r.engine, "bold"),
                 _cell(eff, warn_c if mismatch else ""),
                 _cell(ms(lat.get("p50")), "bold", right=True),
@@ -134,24 +145,37 @@ class ResultsTable(DataTable):
                 sp_cell,
                 _cell(parity, {"pass": ok_c, "fail": bad_c, "error": bad_c}.get(parity, muted_c)),
                 _cell(f"{nwarn}" if nwarn else "", warn_c, right=True),
-                key=r.engine,
-            )
+            ]
+            rows.append((r.engine, {key: c for (key, _, _), c in zip(COLUMNS, cells)}))
         for engine, _error in extra_errors:
             if engine in self._engines:
                 continue
             self._engines.append(engine)
-            self._failed_row(engine, MISSING, bad_c)
+            rows.append((engine, self._failed_cells(engine, MISSING, bad_c)))
+        self._set_columns(self._fitting([row for _, row in rows]))
+        self.clear()
+        for engine, row in rows:
+            self.add_row(*(row[str(key.value)] for key in self.columns), key=engine)
         if self.row_count:
             self.move_cursor(row=min(max(cursor, 0), self.row_count - 1))
 
-    def _failed_row(self, engine: str, precision: str, bad: str) -> None:
-        self.add_row(
-            _cell(engine, "bold"),
-            _cell(precision),
-            _cell("✗ failed", bad),
-            *[_cell(MISSING, right=True) for _ in range(len(COLUMNS) - 3)],
-            key=engine,
-        )
+    def _fitting(self, rows: Sequence[dict[str, Text]]) -> list[str]:
+        """The view's columns that fit the table's width, dropping :data:`NARROW_DROP`'s first."""
+        width = {
+            key: max([len(label) + 1, *(row[key].cell_len for row in rows if key in row)]) for key, label, _ in COLUMNS
+        }
+        keys = [key for key, _, _ in COLUMNS]
+        room = self.size.width - 1  # the vertical scrollbar
+        for key in NARROW_DROP.get("tui", ()):
+            if room <= 0 or sum(width[k] for k in keys) <= room:
+                break
+            keys.remove(key)
+        return keys
+
+    def _failed_cells(self, engine: str, precision: str, bad: str) -> dict[str, Text]:
+        cells = [_cell(engine, "bold"), _cell(precision), _cell("✗ failed", bad)]
+        cells += [_cell(MISSING, right=True) for _ in range(len(COLUMNS) - 3)]
+        return {key: c for (key, _, _), c in zip(COLUMNS, cells)}
 
     def engine_at_cursor(self) -> str | None:
         if 0 <= self.cursor_row < len(self._engines):

@@ -75,7 +75,7 @@ class Workspace(Horizontal):
     Workspace.-wide > #col-left {
         width: 2fr;
         max-width: 64;
-        min-width: 54;
+        min-width: 50;
         height: 1fr;
     }
     Workspace.-wide > #col-right {
