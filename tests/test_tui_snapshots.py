@@ -11,7 +11,7 @@ from __future__ import annotations
 import time
 
 import pytest
-from snapshot_apps.tui_fixtures import fixture_app, fixture_record
+from snapshot_apps.tui_fixtures import feed_live, fixture_app, fixture_record
 
 from workbench.tui.widgets.results import ResultsView
 
@@ -52,3 +52,26 @@ def test_light_theme_setup_view(snap_compare):
         await pilot.pause(0.1)
 
     assert snap_compare(fixture_app(), terminal_size=(80, 24), run_before=run_before)
+
+
+@pytest.mark.parametrize("size", [(80, 24), (120, 40)], ids=["80x24", "120x40"])
+def test_live_view_three_engines_int8(snap_compare, size):
+    """A run in flight (TEST FIXTURE DATA): three engines at int8, each with its fp32 baseline drawn behind, a
+    log-latency axis with units (one slow outlier does not squeeze the body into a column), an ETA."""
+
+    async def run_before(pilot) -> None:
+        pilot.app.running = True
+        await pilot.press("3")
+        feed_live(pilot.app)
+        await pilot.pause(0.3)
+
+    assert snap_compare(fixture_app(), terminal_size=size, run_before=run_before)
+
+
+@pytest.mark.parametrize("size", [(80, 24), (120, 40)], ids=["80x24", "120x40"])
+def test_setup_view(snap_compare, size):
+    async def run_before(pilot) -> None:
+        await pilot.press("2")
+        await pilot.pause(0.1)
+
+    assert snap_compare(fixture_app(), terminal_size=size, run_before=run_before)

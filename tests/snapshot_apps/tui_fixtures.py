@@ -160,3 +160,75 @@ def fixture_app(**kwargs):
     app = WorkbenchApp(**options)
     app.animation_level = "none"  # no tab-underline / scroll animations to wait for in tests
     return app
+
+
+def fixture_live_events(precision: str = "int8"):
+    """TEST FIXTURE DATA: the events of a three-engine run in flight (seeded synthetic lognormal latencies, one
+    slow outlier per engine); below fp32 each engine's fp32 baseline variant streams too."""
+    import numpy as np
+
+    from workbench.measure import events as ev
+    from workbench.measure.precision import baseline_name
+    from workbench.stats.histogram import LogHistogram
+
+    run_id = "fixturelive1"
+    engines = ("torch", "onnxruntime", "openvino")
+    out: list = [
+        ev.RunStarted(
+            run_id=run_id,
+            model="resnet18",
+            engines=engines,
+            config={"precision": precision, "mode": "latency", "batch": 1},
+            pid=1,
+        )
+    ]
+    names = [(e, 1.0) for e in engines]
+    if precision != "fp32":
+        names += [(baseline_name(e), 1.8) for e in engines]
+    for i, (name, slower) in enumerate(names):
+        rng = np.random.default_rng(100 + i)
+        base_ms = (4.0, 2.5, 2.0)[i % 3] * slower
+        samples = rng.lognormal(np.log(base_ms * 1e6), 0.08, 600).astype(np.int64)
+        samples[0] = int(base_ms * 40 * 1e6)  # one slow outlier, 40× the median
+        hist = LogHistogram()
+        hist.add(samples)
+        p50, p99 = (float(v) / 1e6 for v in np.percentile(samples, [50, 99]))
+        out.append(
+            ev.EngineLoaded(
+                run_id=run_id,
+                engine=name,
+                load_ms=100.0 + i,
+                first_inference_ms=5.0,
+                effective={"precision": precision if name in engines else "fp32", "threads": 7},
+            )
+        )
+        out.append(
+            ev.Progress(
+                run_id=run_id,
+                engine=name,
+                round=0,
+                rounds=1,
+                iterations=600,
+                elapsed_s=2.0,
+                target_s=5.0,
+                fraction=0.4,
+                p50_ms=p50,
+                p99_ms=p99,
+                throughput=1000.0 / p50,
+                hist=hist.binned(40, lo_q=0.001, hi_q=0.99, log=True),
+            )
+        )
+    return out
+
+
+def feed_live(app, precision: str = "int8", eta_s: float = 12.0) -> None:
+    """Show :func:`fixture_live_events` in the app's Live pane as a run in flight, with a fixed ETA."""
+    from workbench.tui.widgets.live import LivePane
+
+    live = app.query_one(LivePane)
+    live.begin(("torch", "onnxruntime", "openvino"), "resnet18 · preparing the model…", origin="run")
+    for event in fixture_live_events(precision):
+        live.apply(event)
+    live._eta_s = eta_s
+    live._render_status()
+    live._redraw()

@@ -33,6 +33,7 @@ import workbench_themes
 from workbench.errors import RunFailed, WorkbenchError
 from workbench.tui import services
 from workbench.tui.commands import WorkbenchCommands
+from workbench.tui.format import cpu_ranges
 from workbench.tui.messages import EnginesLoaded, HistoryLoaded, RunEventReceived, SystemInfoLoaded
 from workbench.tui.screens import CompareScreen, HelpScreen, MonitorScreen, RunDetailScreen
 from workbench.tui.widgets.footer import QuietFooter
@@ -785,8 +786,11 @@ class WorkbenchApp(App[int]):
         main += [
             ("ctrl+p", "Command palette: every action by name, and theme switching"),
             ("tab / shift+tab", "Move the focus between controls"),
-            ("ctrl+q", "Quit"),
+            ("ctrl+q", "Quit (during a run: stops it, no second press)"),
         ]
+        run, kept = services.default_cores(self._cpus) if self._cpus else ([], [])
+        default = f"run on {cpu_ranges(run)}" if run else "every allowed core"
+        default += f", core {cpu_ranges(kept)} kept for the UI" if kept else " (with one or two cores, none is kept)"
         return [
             ("Everywhere", main),
             (
@@ -809,10 +813,12 @@ class WorkbenchApp(App[int]):
             (
                 "Setup",
                 [
-                    ("↑ ↓ / enter", "Open and choose in a drop-down"),
-                    ("space", "Tick an engine"),
-                    ("enter", "In a text field: run the benchmark"),
-                    ("Cores", "A CPU list such as 0-3,6 (empty: all but one core, kept for the UI)"),
+                    ("enter", "Open and choose in a drop-down; in a text field: run the benchmark"),
+                    ("space", "Tick or untick an engine (↑ ↓ move through the list)"),
+                    ("escape", "Leave the text field: the app's keys work again; a run in flight goes on"),
+                    ("tab", "In the model-file field: complete the path (as a shell does), else the next field"),
+                    ("Cores", f"A CPU list such as 0-3,6; empty: {default} (this machine)"),
+                    ("Duration", "Seconds, or with a unit: 5, 500ms, 2 min"),
                 ],
             ),
             (
@@ -827,7 +833,12 @@ class WorkbenchApp(App[int]):
             (
                 "Sweep (w)",
                 [
-                    ("enter / r", "Start the sweep set up in the fields (comma-separated axes)"),
+                    (
+                        "enter / r",
+                        "Start the sweep set up in the fields (comma-separated axes); over a finished "
+                        "sweep r asks first",
+                    ),
+                    ("space", "Tick the engines to sweep"),
                     ("s", "Stop: the cell in flight is killed, finished cells stay saved (workbench sweep --resume)"),
                     ("escape", "Close (while a sweep runs: twice stops it and closes)"),
                 ],

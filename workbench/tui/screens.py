@@ -54,14 +54,26 @@ class _Modal(ModalScreen[Any]):
 # --------------------------------------------------------------------------------------------------------- help
 
 
-def help_content(sections: Iterable[tuple[str, Iterable[tuple[str, str]]]]) -> Content:
+#: width of the key column in the help (the descriptions wrap under their own column, never under the keys)
+HELP_KEY_WIDTH = 16
+
+
+def help_content(sections: Iterable[tuple[str, Iterable[tuple[str, str]]]], width: int = 76) -> Content:
+    """The help as two columns: keys, and descriptions wrapped to ``width`` with a hanging indent."""
+    import textwrap
+
     parts: list[Any] = []
+    room = max(20, width - 2 - HELP_KEY_WIDTH)
+    pad = " " * (2 + HELP_KEY_WIDTH)
     for title, rows in sections:
         if parts:
             parts.append("\n")
         parts += [(title, "bold $accent"), "\n"]
         for key, text in rows:
-            parts += [(f"  {key:<14}", "bold $primary"), (text, ""), "\n"]
+            lines = textwrap.wrap(text, room) or [""]
+            parts += [(f"  {key:<{HELP_KEY_WIDTH}}", "bold $primary"), (lines[0], ""), "\n"]
+            for line in lines[1:]:
+                parts += [(pad + line, ""), "\n"]
     return Content.assemble(*parts)
 
 
@@ -87,6 +99,11 @@ class HelpScreen(_Modal):
     def on_mount(self) -> None:
         self.query_one("#help-dialog").border_title = "Help"
         self.query_one("#help-body").focus()
+
+    def on_resize(self) -> None:
+        width = self.query_one("#help-body").size.width - 1  # the scrollbar
+        if width > 0:
+            self.query_one("#help-text", Static).update(help_content(self._sections, width))
 
 
 # ------------------------------------------------------------------------------------------------- run details

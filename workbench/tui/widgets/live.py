@@ -89,6 +89,8 @@ class EngineLive(Vertical):
 
     def on_mount(self) -> None:
         self.app.theme_changed_signal.subscribe(self, lambda _theme: self.redraw(force=True))
+        self._update_stats()  # events may have arrived before the children were composed
+        self._baseline_line()
 
     def watch_progress(self) -> None:
         self._dirty = True
@@ -109,7 +111,10 @@ class EngineLive(Vertical):
             setattr(self.baseline, key, value)
         if "progress" in changes:
             self._dirty = True
-        if composed(self):
+        self._baseline_line()
+
+    def _baseline_line(self) -> None:
+        if composed(self) and self.baseline is not None:
             b = self.baseline
             line = _series_stats("  fp32 ", b.phase, b.detail, b.progress, b.final, name_style="$text-muted")
             self.query_one(".engine-baseline", Static).update(line)

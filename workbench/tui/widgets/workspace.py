@@ -110,8 +110,9 @@ class Workspace(Horizontal):
 
 #: wide layout: (pane, state) -> height overriding the -wide rules
 _WIDE_HEIGHTS: dict[tuple[str, str], str] = {
-    ("live", "run"): "5fr",
-    ("results", "run"): "3fr",
+    ("live", "run"): "7fr",
+    ("results", "run"): "2fr",
+    ("history", "run"): "2fr",
     ("live", "results"): "2fr",
     ("results", "results"): "5fr",
     ("live", "idle"): "6",
