@@ -126,7 +126,9 @@ async def test_stop_kills_the_cell_in_flight_keeps_finished_cells_and_names_resu
         assert 1 <= len(stored.results) < 3 and all(r.ok for r in stored.results)
         assert table.row_count == len(stored.results)
         assert any(f"workbench sweep --resume {record.run_id}" in m for m, _ in notes(app)), notes(app)
-        assert "stopped" in str(screen.query_one("#sweep-status").render())
+        assert any("from History (enter on the sweep, then r)" in m for m, _ in notes(app)), notes(app)
+        status = str(screen.query_one("#sweep-status").render())
+        assert "stopped" in status and "resume from History" in status
         await pilot.press("escape")
         assert await wait_for(pilot, lambda: not isinstance(app.screen, SweepScreen), 5)
 
