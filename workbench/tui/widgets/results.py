@@ -23,7 +23,7 @@ from workbench.stats.speedup import interval_detail, speedup_text, unshown_ratio
 from workbench.tui.analysis import Speedup, speedups
 from workbench.tui.format import cpu_ranges
 from workbench.tui.widgets import composed
-from workbench.units import MISSING, duration, ms, percent, rate, ratio, significant
+from workbench.units import MISSING, duration, ms, percent, ratio, significant
 
 if TYPE_CHECKING:  # pragma: no cover
     from workbench.result import EngineResult, RunRecord
@@ -117,7 +117,6 @@ class ResultsTable(DataTable):
             if not r.ok:
                 rows.append((r.engine, self._failed_cells(r.engine, r.precision_requested or MISSING, bad_c)))
                 continue
-            lat = r.latency_ms or {}
             eff = r.precision_effective or r.precision_requested or MISSING
             mismatch = bool(r.precision_effective and r.precision_effective != r.precision_requested)
             sp = speed.get(r.engine) or Speedup(None, None)
@@ -134,19 +133,23 @@ class ResultsTable(DataTable):
                 sp_cell = _cell(ratio(sp.value), ok_c if sp.value >= 1.0 else warn_c, right=True)
             parity = (r.parity or {}).get("status") or MISSING
             nwarn = len(r.warnings or [])
-            cells = [
-                _cell(r.engine, "bold"),
-                _cell(eff, warn_c if mismatch else ""),
-                _cell(ms(lat.get("p50")), "bold", right=True),
-                _cell(ms(lat.get("p90")), right=True),
-                _cell(ms(lat.get("p99")), right=True),
-                _cell(ms(lat.get("mean")), right=True),
-                _cell(rate(r.throughput), right=True),
-                sp_cell,
-                _cell(parity, {"pass": ok_c, "fail": bad_c, "error": bad_c}.get(parity, muted_c)),
-                _cell(f"{nwarn}" if nwarn else "", warn_c, right=True),
-            ]
-            rows.append((r.engine, {key: c for (key, _, _), c in zip(COLUMNS, cells)}))
+            styled = {  # the columns this table colours; every other column is the registry's cell as it is
+                "engine": _cell(r.engine, "bold"),
+                "precision_effective": _cell(eff, warn_c if mismatch else ""),
+                "p50_ms": _cell(column("p50_ms").cell(r, None, "tui"), "bold", right=True),
+                "speedup": sp_cell,
+                "parity": _cell(parity, {"pass": ok_c, "fail": bad_c, "error": bad_c}.get(parity, muted_c)),
+                "warn": _cell(f"{nwarn}" if nwarn else "", warn_c, right=True),
+            }
+            rows.append(
+                (
+                    r.engine,
+                    {
+                        key: styled.get(key) or _cell(column(key).cell(r, None, "tui"), right=numeric)
+                        for key, _, numeric in COLUMNS
+                    },
+                )
+            )
         for engine, _error in extra_errors:
             if engine in self._engines:
                 continue
