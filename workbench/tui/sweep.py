@@ -414,7 +414,7 @@ class SweepScreen(ModalScreen[None]):
             Content.assemble(
                 ("ready ", "bold $accent"),
                 (f"{cells} cell{'s' if cells != 1 else ''} · at least {duration(least)} · ", ""),
-                ("enter or r starts", "$text-muted"),
+                ("enter starts (r, outside a field)", "$text-muted"),
             )
         )
         return cells

@@ -39,8 +39,8 @@ def field_texts(spec: "SweepSpec | None", pool: int) -> dict[str, str]:
             batch="1",
             precisions="fp32",
             modes="latency",
-            duration=f"{DEFAULT_DURATION_S:g}",
-            warmup=f"{DEFAULT_WARMUP_S:g}",
+            duration=f"{DEFAULT_DURATION_S:g} s",
+            warmup=f"{DEFAULT_WARMUP_S:g} s",
         )
     batch = _join(spec.batches)
     if spec.max_memory_mb is not None:
@@ -50,8 +50,8 @@ def field_texts(spec: "SweepSpec | None", pool: int) -> dict[str, str]:
         batch=batch,
         precisions=_join(spec.precisions),
         modes=_join(spec.modes),
-        duration=f"{spec.duration_s:g}",
-        warmup=f"{spec.warmup_s:g}",
+        duration=f"{spec.duration_s:g} s",
+        warmup=f"{spec.warmup_s:g} s",
     )
 
 
@@ -86,7 +86,7 @@ class SweepForm(Grid):
         yield self._field("Batch", "sweep-batch", v["batch"], "batch sizes, e.g. 1,8,32")
         yield self._field("Precision", "sweep-precisions", v["precisions"], f"comma-separated: {', '.join(PRECISIONS)}")
         yield self._field("Mode", "sweep-modes", v["modes"], f"comma-separated: {', '.join(MODES)}")
-        yield self._field("Duration", "sweep-duration", v["duration"], "measured seconds per cell")
+        yield self._field("Duration", "sweep-duration", v["duration"], "measured seconds per cell (5, 500ms, 2 min)")
         yield self._field("Warm-up", "sweep-warmup", v["warmup"], "warm-up seconds per cell")
 
     @staticmethod
