@@ -8,7 +8,8 @@ Order matters and is the reason this module imports almost nothing at the top:
 3. move the protocol to a private file descriptor and point fd 1 at stderr, so anything an engine prints cannot
    corrupt the stream to the parent;
 4. import the engine, load the model, bind seeded inputs, time the first inference, report;
-5. obey commands (``measure``/``exit``) from the parent, streaming raw samples in batches.
+5. obey commands (``measure``/``exit``) from the parent, streaming raw samples in batches; with a LoadGen
+   scenario in the job, each ``measure`` is one LoadGen test (:mod:`workbench.measure.loadgen_run`).
 
 In ``train`` mode the adapter's ``infer`` is one full training step (forward, loss, backward, optimizer step;
 see the torch adapter), so the same loop times steps: the first one is ``first_inference_ms``, warm-up steps are
@@ -265,7 +266,12 @@ def _serve(job: Job, cores: list[int], chan: FrameWriter) -> int:
         cmd = parse_command(line)
         if cmd is None:  # exit
             break
-        if job.mode == "throughput":
+        if job.scenario:
+            from workbench.measure.loadgen_run import run_scenario
+            from workbench.measure.scenario import Scenario
+
+            stats = run_scenario(model, chan, cmd, Scenario.from_dict(job.scenario))
+        elif job.mode == "throughput":
             stats = _measure_inflight(model, chan, cmd, requests)
         else:
             stats = _measure_latency(model, chan, cmd)
