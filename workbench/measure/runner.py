@@ -684,7 +684,8 @@ class Runner:
         if self.config.scenario not in (None, "singlestream"):  # latencies under load depend on the offered load
             for r in results:
                 if r.speedup is not None:
-                    r.speedup, r.speedup_note = None, "not shown under load: compare LoadGen's QPS and latency"
+                    note = "not shown under load: compare LoadGen's QPS and latency"
+                    r.speedup, r.speedup_note = None, ("baseline" if r.engine == baseline else note)
         if baseline != self.config.baseline:
             self.config = replace(self.config, baseline=baseline)
 

@@ -282,6 +282,13 @@ COLUMNS: dict[str, Column] = {
             unit="ms",
         ),
         Column(
+            "max_qps",
+            "max QPS",
+            lambda r, rec: as_float(((r.qps_search or {}).get("best") or {}).get("target_qps")),
+            lambda r, rec: rate(((r.qps_search or {}).get("best") or {}).get("target_qps")),
+            unit="queries/s",
+        ),
+        Column(
             "loadgen_reasons",
             "why",
             lambda r, rec: "; ".join((r.loadgen or {}).get("reasons") or []) or None,
@@ -351,6 +358,7 @@ VIEWS: dict[str, tuple[str, ...]] = {
         "drift",
         *_LOADGEN,
         "loadgen_reasons",
+        "max_qps",
         "warnings",
         "status",
         "error",
