@@ -31,6 +31,10 @@ from workbench.measure.scenario import LOADGEN_NAMES, Scenario, loadgen_entry, p
 from workbench.measure.wire import FrameWriter, MeasureCommand
 
 FLUSH_S = 0.1
+#: Offline: the expected rate LoadGen sizes its one query by, over the fastest warm-up call's rate
+OFFLINE_MARGIN = 1.5
+#: warm-up calls timed at least, for the expected latency
+MIN_TIMED_CALLS = 5
 #: the settings the official rules set, read back after ``FromConfig`` (re-applied to every round)
 _RULE_FIELDS = (
     "min_duration_ms",
@@ -88,22 +92,24 @@ def _settings(lg: Any, scenario: Scenario, expected_ns: int, scratch: str) -> An
         if p is not None:
             ts.server_target_latency_percentile = p
     if scenario.name == "offline":
-        ts.offline_expected_qps = float(scenario.target_qps or 1e9 / expected_ns)
+        # LoadGen issues expected_qps x min_duration samples in one query: an estimate that is too low ends the
+        # run before its minimum duration (INVALID), one too high only makes it longer
+        ts.offline_expected_qps = float(scenario.target_qps or OFFLINE_MARGIN * 1e9 / expected_ns)
     return ts
 
 
 def _warm_up(model: Any, cmd: MeasureCommand) -> tuple[int, int]:
-    """The round's warm-up (excluded, as in every mode); returns ``(iterations, median ns of its calls)`` — the
-    expected latency LoadGen sizes its query schedule with. At least 3 calls are timed."""
+    """The round's warm-up (excluded, as in every mode); returns ``(iterations, ns of its fastest call)`` — the
+    expected latency LoadGen sizes its query schedule with (the first calls of a cold engine are the slow ones).
+    At least :data:`MIN_TIMED_CALLS` calls are timed."""
     perf = time.perf_counter_ns
     warm_end = perf() + int(cmd.warmup_s * 1e9)
     times: list[int] = []
-    while len(times) < max(3, cmd.warmup_iterations) or perf() < warm_end:
+    while len(times) < max(MIN_TIMED_CALLS, cmd.warmup_iterations) or perf() < warm_end:
         t0 = perf()
         model.infer()
         times.append(perf() - t0)
-    times.sort()
-    return len(times), times[len(times) // 2]
+    return len(times), min(times)
 
 
 class _Stream:

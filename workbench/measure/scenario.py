@@ -210,7 +210,8 @@ def loadgen_entry(detail: Mapping[str, Any], scenario: Scenario, *, issue: Mappi
     """The result's ``loadgen`` entry of one LoadGen test from its detail log's keys: the verdict (``validity``
     VALID/INVALID, ``valid``, ``reasons``: every constraint that failed, in LoadGen's words where it gives them),
     the early-stopping estimate, LoadGen's latency percentiles (ms), the achieved rate (``qps``: completed samples
-    per second for Server, samples per second for Offline, queries per second for the stream scenarios), and the
+    per second for Server, samples per second for Offline, queries per second for SingleStream; None for
+    MultiStream, whose only metric is its latency percentile), and the
     settings LoadGen really used (``effective_*`` keys)."""
     d = detail
     validity = str(d.get("result_validity") or "UNKNOWN")
@@ -243,8 +244,10 @@ def loadgen_entry(detail: Mapping[str, Any], scenario: Scenario, *, issue: Mappi
         qps = d.get("result_completed_samples_per_sec")
     elif name == "offline":
         qps = d.get("result_samples_per_second")
-    else:
+    elif name == "singlestream":
         qps = d.get("result_qps_with_loadgen_overhead")
+    else:
+        qps = None
     target_pct = d.get("effective_target_latency_percentile")
     pct_value = float(target_pct) * 100 if isinstance(target_pct, (int, float)) else scenario.effective_percentile
     entry: dict[str, Any] = {
