@@ -211,3 +211,17 @@ def test_missing_loadgen_names_what_to_install(tmp_path):
     out = wb("run", "-m", "tiny_cnn", "-e", "onnxruntime", "--scenario", "offline", "--no-save", env=env)
     assert out.returncode == 2
     assert out.stderr.strip().count("\n") == 0 and "pip install mlcommons-loadgen" in out.stderr
+
+
+def test_search_report_and_html_curve_show_the_answer_and_probes():
+    from workbench.report.html import render_html
+    from workbench.report.loadgen import render_search
+
+    config = RunConfig(model="m", engines=("onnxruntime",), latency_bound_ms=50.0, duration_s=1.0)
+    out = MaxQpsSearch(config, probe=_fake_probe(80.0, 50.0, []), resolution=0.05, confirm=2).run()
+    text = render_search([out.to_dict()])
+    assert "max QPS under the latency bound" in text and "2/2" in text and "✗" in text and "✓" in text
+    res = replace(out.result, qps_search=out.to_dict())
+    html = render_html(RunRecord("id", "now", {"name": "m"}, {"mode": "latency"}, {}, {}, [res]))
+    assert "Max QPS under the bound" in html and "p99 latency vs offered QPS" in html
+    assert "Under load (MLPerf LoadGen)" in html
