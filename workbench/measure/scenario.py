@@ -265,7 +265,9 @@ def loadgen_entry(detail: Mapping[str, Any], scenario: Scenario, *, issue: Mappi
         "scheduled_qps": d.get("result_scheduled_samples_per_sec"),
         "queries": d.get("result_query_count"),
         "overlatency_queries": d.get("result_overlatency_query_count"),
-        "target_qps": d.get("effective_target_qps") if name in ("server", "offline") else None,
+        "target_qps": d.get("effective_target_qps") if name == "server" else None,
+        # Offline: the rate LoadGen sized its one query by (not a target: Offline has none)
+        "expected_qps": d.get("effective_target_qps") if name == "offline" else None,
         "latency_bound_ms": _ms(d.get("effective_target_latency_ns")) if name == "server" else None,
         "percentile": pct_value,
         "samples_per_query": d.get("effective_samples_per_query"),
