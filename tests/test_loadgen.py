@@ -15,6 +15,7 @@ from cli_helpers import wb
 
 from workbench.campaign.maxqps import MaxQpsSearch
 from workbench.errors import UsageError
+from workbench.measure.events import Progress
 from workbench.measure.runner import RunConfig, Runner
 from workbench.measure.scenario import Scenario, loadgen_entry, parse_detail, parse_duration_ms
 from workbench.result import EngineResult, RunRecord
@@ -65,6 +66,21 @@ def test_latency_bound_parses_units():
         parse_duration_ms("fast")
 
 
+def test_official_rules_apply_to_every_round_of_a_process(tmp_path):
+    # LoadGen loads mlperf.conf only on the first FromConfig of a process: the settings are read once and re-applied
+    import mlperf_loadgen as lg
+
+    from workbench.measure.loadgen_run import _settings
+
+    rules = Scenario("server", 1.0, target_qps=10.0, mlperf_rules=True, model="resnet50")
+    for _ in range(2):
+        ts = _settings(lg, rules, 1_000_000, str(tmp_path))
+        assert ts.min_duration_ms == 600_000 and ts.server_target_qps == 10.0
+    plain = _settings(lg, Scenario("server", 1.0, target_qps=10.0, latency_bound_ms=250.0, seed=7), 1_000_000, "")
+    assert plain.min_duration_ms == 1000 and plain.min_query_count == 460 and plain.schedule_rng_seed == 7
+    assert plain.server_target_latency_ns == 250_000_000
+
+
 # ---- the four scenarios on a real engine -------------------------------------------------------------------------
 
 _SHORT = {
@@ -87,8 +103,11 @@ def test_each_scenario_runs_in_the_benchmark_process_and_is_valid(scenario, shar
         scenario=scenario,
         **_SHORT[scenario],
     )
-    record = Runner(config, live=False).run()
+    events: list = []
+    record = Runner(config, on_event=events.append, live=False).run()
     (res,) = record.results
+    # the per-query latencies stream live like any run's samples (watch, the UI): progress with a histogram
+    assert any(isinstance(e, Progress) and e.iterations > 0 and e.hist for e in events)
     assert res.ok, res.error
     lg = res.loadgen or {}
     assert res.scenario == scenario and lg["scenario"] == scenario
