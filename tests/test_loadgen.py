@@ -158,6 +158,10 @@ def _fake_probe(capacity: float, bound_ms: float, calls: list[RunConfig], offlin
             lat = bound_ms * (0.5 if ok else 3)
             lg = {"scenario": "server", "valid": ok, "validity": "VALID" if ok else "INVALID", "qps": config.target_qps}
             lg.update(target_latency_ms=lat, reasons=[] if ok else ["Reduce target QPS to improve latency."])
+            if ok and config.target_qps > 0.9 * capacity and config.min_queries is None:
+                # near the answer a few queries go over the bound: early stopping wants more queries to tell
+                lg.update(valid=False, validity="INVALID", reasons=["early stopping not met"], queries=460)
+                lg["early_stopping"] = ["Run unsuccessful.", "Would need to run at least 67 more queries,"]
         res = EngineResult(engine=config.engines[0], model="m", scenario=config.scenario, loadgen=lg)
         return RunRecord("id", "now", {"name": "m"}, {}, {}, {}, [res])
 
@@ -177,7 +181,11 @@ def test_max_qps_search_finds_the_known_answer_and_confirms_it():
     # probes long enough to see the bound: at least 100 bounds
     assert all(c.duration_s >= 5.0 and c.latency_bound_ms == 50.0 for c in calls[1:])
     invalid = [p for p in out.probes if not p["valid"] and p["kind"] == "probe"]
-    assert invalid and min(p["target_qps"] for p in invalid) > out.best["target_qps"]
+    assert invalid and min(p["target_qps"] for p in invalid if p["target_qps"] > 80) > out.best["target_qps"]
+    # a probe within the bound that early stopping could not judge is run again with the queries LoadGen asked for
+    extended = [c for c in calls if c.min_queries is not None]
+    assert extended and all(c.min_queries == 460 + int(67 * 1.1) + 1 for c in extended)
+    assert any(p["kind"] == "extend" and p["valid"] for p in out.probes)
 
 
 def test_max_qps_search_with_nothing_valid_says_so():

@@ -31,13 +31,16 @@ def cpu_model() -> str:
     return "unknown"
 
 
-def wb(args: list[str]) -> dict:
+def wb(args: list[str], *, show: bool = False) -> dict:
+    """``workbench run ARGS`` (not saved); ``show``: its progress lines (the search's probes) go to our stderr."""
     with tempfile.TemporaryDirectory() as tmp:
         out = Path(tmp) / "r.json"
-        cmd = [sys.executable, "-m", "workbench", "run", *args, "--no-save", "-q", "--json", str(out)]
-        proc = subprocess.run(cmd, capture_output=True, text=True)
+        cmd = [sys.executable, "-m", "workbench", "run", *args, "--no-save", "--json", str(out)]
+        if not show:
+            cmd.append("-q")
+        proc = subprocess.run(cmd, stdout=subprocess.DEVNULL, stderr=None if show else subprocess.PIPE, text=True)
         if proc.returncode != 0:
-            raise SystemExit(f"failed ({proc.returncode}): {' '.join(cmd)}\n{proc.stderr}")
+            raise SystemExit(f"failed ({proc.returncode}): {' '.join(cmd)}\n{proc.stderr or ''}")
         return json.loads(out.read_text())
 
 
@@ -76,7 +79,7 @@ def pairs(a: argparse.Namespace) -> dict:
 def maxqps(a: argparse.Namespace) -> dict:
     common = ["-m", a.model, "-e", a.engine, "--cores", a.cores, "--no-parity"]
     t0 = time.monotonic()
-    rec = wb(common + ["--find-max-qps", "--latency-bound", a.bound, "-d", str(a.duration)])
+    rec = wb(common + ["--find-max-qps", "--latency-bound", a.bound, "-d", str(a.duration)], show=True)
     took = time.monotonic() - t0
     search = rec["results"][0]["qps_search"]
     best = search["best"]

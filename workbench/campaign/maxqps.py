@@ -6,7 +6,9 @@ process):
 1. **Offline** — the engine's saturated rate: no Server rate above it can be sustained, so it bounds the search.
 2. **Bisect** the Server target QPS between 0 and the Offline rate: a probe that LoadGen calls VALID (the
    percentile within the bound, early stopping satisfied) raises the lower end, an INVALID one lowers the upper end,
-   until the interval is narrower than ``resolution`` of the Offline rate. Each probe runs at least
+   until the interval is narrower than ``resolution`` of the Offline rate. A probe INVALID only because early
+   stopping could not tell yet (its percentile within the bound) is run again at the same rate with the queries
+   LoadGen said it needs (:data:`MAX_EXTEND`). Each probe runs at least
    ``max(duration, PROBE_BOUNDS x bound)`` seconds and the queries early stopping needs at the percentile
    (:data:`workbench.measure.scenario.DEFAULT_MIN_QUERIES`), so the bound is seen many times over.
 3. **Confirm** the highest VALID rate with ``confirm`` more runs: it stands when most of them are VALID; otherwise
@@ -24,6 +26,7 @@ from dataclasses import dataclass, field, replace
 from typing import Any, Callable
 
 from workbench.measure.runner import RunConfig, Runner
+from workbench.measure.scenario import early_stopping_needs
 from workbench.result import EngineResult, RunRecord
 
 __all__ = ["MaxQpsSearch", "SearchResult", "find_max_qps", "PROBE_BOUNDS", "MAX_STEP_DOWNS"]
@@ -31,6 +34,9 @@ __all__ = ["MaxQpsSearch", "SearchResult", "find_max_qps", "PROBE_BOUNDS", "MAX_
 #: a probe lasts at least this many latency bounds (a p99 over 100 bound-lengths sees the bound 100 times)
 PROBE_BOUNDS = 100
 MAX_STEP_DOWNS = 2
+#: a probe INVALID only for early stopping (within the bound, too few queries to tell) is run again at the same rate
+#: with the queries LoadGen said it needs, when they are at most this many times the queries it ran
+MAX_EXTEND = 2
 
 #: runs one config, returns its record (the default: a Runner run in its own pinned process)
 Probe = Callable[[RunConfig], RunRecord]
@@ -124,6 +130,16 @@ class MaxQpsSearch:
         out.probes.append(entry)
         if self.on_probe is not None:
             self.on_probe({"engine": self.engine, **entry})
+        need = early_stopping_needs(res.loadgen) if scenario == "server" and kind != "extend" else None
+        queries = (res.loadgen or {}).get("queries") or 0
+        if need is not None and need <= MAX_EXTEND * max(1, queries):
+            # within the bound, but too few queries for early stopping to tell: the same rate, run long enough
+            more = int(queries + need * 1.1) + 1
+            self.base, base = replace(self.base, min_queries=more), self.base
+            try:
+                return self._run("extend", scenario, target, out)
+            finally:
+                self.base = base
         return res
 
     def run(self) -> SearchResult:
@@ -145,7 +161,7 @@ class MaxQpsSearch:
             if mid <= lo or mid >= hi:
                 break
             res = self._run("probe", "server", mid, out)
-            if out.probes[-1]["valid"]:
+            if out.probes[-1]["valid"]:  # the last entry: the probe, or its extension
                 lo, best_res = mid, res
             else:
                 hi = mid

@@ -284,6 +284,20 @@ def loadgen_entry(detail: Mapping[str, Any], scenario: Scenario, *, issue: Mappi
     return entry
 
 
+def early_stopping_needs(entry: Mapping[str, Any] | None) -> int | None:
+    """The queries LoadGen said an INVALID run would need on top of those it ran, when early stopping is the only
+    constraint that failed (the latency at the percentile was within the bound: the run was too short to tell, not
+    too slow); None otherwise."""
+    e = entry or {}
+    if e.get("valid") or any(r.startswith("performance constraints") for r in e.get("reasons") or []):
+        return None
+    for line in e.get("early_stopping") or []:
+        m = re.search(r"need to run at least (\d+) more queries", line)
+        if m:
+            return int(m.group(1))
+    return None
+
+
 def _pct_key(p: float) -> str:
     """99.0 -> ``p99``, 99.9 -> ``p99.9``, 97 -> ``p97``."""
     return f"p{p:g}"
@@ -314,6 +328,7 @@ __all__ = [
     "Scenario",
     "check_loadgen",
     "check_scenario",
+    "early_stopping_needs",
     "loadgen_entry",
     "parse_detail",
     "parse_duration_ms",
