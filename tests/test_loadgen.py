@@ -252,3 +252,24 @@ def test_search_report_and_html_curve_show_the_answer_and_probes():
     html = render_html(RunRecord("id", "now", {"name": "m"}, {"mode": "latency"}, {}, {}, [res]))
     assert "Max QPS under the bound" in html and "p99 latency vs offered QPS" in html
     assert "Under load (MLPerf LoadGen)" in html
+
+
+def test_history_lists_the_load_and_keeps_it_out_of_the_back_to_back_trend(capsys):
+    from cli_helpers import run_cli
+
+    from workbench.cli.history import trend_points
+    from workbench.store.history import HistoryStore
+
+    plain = EngineResult(engine="onnxruntime", model="m", latency_ms={"p50": 1.0})
+    loaded = replace(plain, scenario="server", loadgen={"validity": "VALID"})
+    a = RunRecord("aaaaaaaaaaaa", "2026-01-01T00:00:00+00:00", {"name": "m"}, {}, {}, {}, [plain])
+    b = RunRecord(
+        "bbbbbbbbbbbb", "2026-01-01T00:00:01+00:00", {"name": "m"}, {"scenario": "server", "target_qps": 40}, {}, {},
+        [loaded],
+    )  # fmt: skip
+    store = HistoryStore()
+    store.add(a)
+    store.add(b)
+    assert run_cli(["history", "list"]) == 0
+    assert "m [server 40 QPS]" in capsys.readouterr().out
+    assert [p["run_id"] for p in trend_points([a, b], "onnxruntime")] == ["aaaaaaaaaaaa"]

@@ -68,7 +68,8 @@ def cmd_find_max_qps(
 
     def on_probe(p: dict[str, Any]) -> None:
         what = "offline" if p["kind"] == "offline" else f"server {rate(p['target_qps'])} QPS ({p['kind']})"
-        lat = f" p{checked_pct:g} {ms(p['latency_ms'])} ms" if p.get("latency_ms") is not None else ""
+        # an Offline run's latency is where a sample sat in its one query: not worth a line
+        lat = f" p{checked_pct:g} {ms(p['latency_ms'])} ms" if p["kind"] != "offline" and p.get("latency_ms") else ""
         progress.clear()
         print(
             f"{p['engine']}: {what} -> {p['validity']}{lat}, achieved {rate(p['qps'])}/s",
