@@ -273,3 +273,17 @@ def test_history_lists_the_load_and_keeps_it_out_of_the_back_to_back_trend(capsy
     assert run_cli(["history", "list"]) == 0
     assert "m [server 40 QPS]" in capsys.readouterr().out
     assert [p["run_id"] for p in trend_points([a, b], "onnxruntime")] == ["aaaaaaaaaaaa"]
+
+
+@pytest.mark.parametrize("scenario", ["singlestream", "server"])
+def test_an_engine_error_inside_loadgen_is_the_engines_one_line_not_a_hang(scenario, test_engines, tmp_path):
+    extra = ["--target-qps", "200"] if scenario == "server" else []
+    out = wb(
+        "run", "-m", "tiny_cnn", "-e", "noop,raise", "--cores", "0", "--no-parity", "--no-save", "--timeout", "60",
+        "--scenario", scenario, *extra, "--duration", "0.5", "--warmup", "0", "--json", str(tmp_path / "r.json"),
+        env={"WB_RAISE_AFTER": "40"}, timeout=120,
+    )  # fmt: skip
+    assert out.returncode == 1 and "Traceback" not in out.stdout + out.stderr
+    noop, raised = json.loads((tmp_path / "r.json").read_text())["results"]
+    assert noop["status"] == "ok" and noop["loadgen"]["validity"] == "VALID"
+    assert raised["status"] == "failed" and "engine exploded mid-run" in raised["error"]

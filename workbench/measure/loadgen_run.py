@@ -25,7 +25,7 @@ import tempfile
 import threading
 import time
 from array import array
-from typing import Any
+from typing import Any, Callable
 
 from workbench.measure.scenario import LOADGEN_NAMES, Scenario, loadgen_entry, parse_detail
 from workbench.measure.wire import FrameWriter, MeasureCommand
@@ -145,16 +145,25 @@ class _Stream:
         while not self._stop.wait(FLUSH_S):
             self._flush()
 
+    def stop_flushing(self) -> None:
+        """No more frames from the flusher (an error message is about to be the last frame)."""
+        self._stop.set()
+        if self._thread.is_alive() and self._thread is not threading.current_thread():
+            self._thread.join()
+
     def end(self) -> None:
         self._stop.set()
         self._thread.join()
         self._flush()
 
 
-def run_scenario(model: Any, chan: FrameWriter, cmd: MeasureCommand, scenario: Scenario) -> dict[str, Any]:
+def run_scenario(
+    model: Any, chan: FrameWriter, cmd: MeasureCommand, scenario: Scenario, *, fail: Callable[[BaseException], None]
+) -> dict[str, Any]:
     """One LoadGen test of ``scenario`` on the loaded ``model`` (one measured round): the ``round_done`` fields —
     ``iterations`` (engine calls), ``elapsed_ns`` (first issue to last completion), CPU time, peak RSS — and
-    ``loadgen`` (:func:`workbench.measure.scenario.loadgen_entry`)."""
+    ``loadgen`` (:func:`workbench.measure.scenario.loadgen_entry`). An engine call that raises inside LoadGen's
+    callbacks goes to ``fail`` (which ends the process: LoadGen would wait for its completion forever)."""
     import mlperf_loadgen as lg
 
     from workbench.measure.child import _rusage
@@ -172,8 +181,12 @@ def run_scenario(model: Any, chan: FrameWriter, cmd: MeasureCommand, scenario: S
         t0 = perf()
         if not first_issue[0]:
             first_issue[0] = t0
-        for _ in samples:
-            infer()
+        try:
+            for _ in samples:
+                infer()
+        except BaseException as exc:
+            stream.stop_flushing()
+            fail(exc)
         t1 = perf()
         complete([response(s.id, 0, 0) for s in samples])
         stream.add(t1 - t0, len(samples), t1)
@@ -191,7 +204,11 @@ def run_scenario(model: Any, chan: FrameWriter, cmd: MeasureCommand, scenario: S
                 return
             t0, samples = item
             for s in samples:
-                infer()
+                try:
+                    infer()
+                except BaseException as exc:
+                    stream.stop_flushing()
+                    fail(exc)
                 t1 = perf()
                 complete([response(s.id, 0, 0)])
                 stream.add(t1 - t0, 1, t1)
