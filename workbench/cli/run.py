@@ -180,7 +180,8 @@ def _add_protocol_args(p: argparse.ArgumentParser) -> None:
         ),
         (
             "--percentile",
-            "report an extra latency percentile, e.g. 97.5 or 99.99 (repeatable)",
+            "report an extra latency percentile, e.g. 97.5 or 99.99 (repeatable); with --scenario or "
+            "--find-max-qps the last one is also the percentile LoadGen judges (default p90 singlestream, else p99)",
             {"action": "append", "type": number, "default": [], "metavar": "P"},
         ),
         ("--baseline", "engine the speedups are relative to (default: the first engine)", {}),
