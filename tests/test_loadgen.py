@@ -218,6 +218,7 @@ def test_compare_refuses_runs_under_different_load():
         (["--scenario", "server", "--target-qps=-3"], "--target-qps must be"),
         (["--scenario", "server"], "--scenario server needs --target-qps"),
         (["--target-qps", "40"], "--target-qps needs --scenario"),
+        (["--mlperf-rules"], "--mlperf-rules needs --scenario"),
         (["--scenario", "offline", "--mode", "throughput"], "use --mode latency"),
         (["--find-max-qps"], "--find-max-qps needs --latency-bound"),
         (["--find-max-qps", "--latency-bound", "0ms"], "--latency-bound must be > 0"),

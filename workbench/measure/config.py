@@ -218,6 +218,7 @@ def _check_scenario(config: RunConfig) -> None:
         samples_per_query=config.samples_per_query,
         min_queries=config.min_queries,
         mode=config.mode,
+        mlperf_rules=config.mlperf_rules,
     )
     if config.scenario is not None:
         check_loadgen()

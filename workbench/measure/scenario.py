@@ -109,6 +109,7 @@ def check_scenario(
     min_queries: int | None = None,
     mode: str = "latency",
     find_max_qps: bool = False,
+    mlperf_rules: bool = False,
 ) -> None:
     """One :class:`UsageError` line for an impossible scenario setting (bound 0, QPS <= 0, a Server run without a
     target QPS, a scenario in throughput or train mode). Nothing to check without a scenario."""
@@ -120,6 +121,7 @@ def check_scenario(
                 ("--latency-bound", latency_bound_ms),
                 ("--samples-per-query", samples_per_query),
                 ("--min-queries", min_queries),
+                ("--mlperf-rules", True if mlperf_rules else None),
             )
             if v is not None
         ]
