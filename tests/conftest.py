@@ -11,7 +11,7 @@ TESTS = Path(__file__).parent
 PLUGINS = TESTS / "plugins"
 TEST_ENGINES = ",".join(
     f"wb_test_engines:{c}"
-    for c in ("EchoEngine", "CrashEngine", "OomEngine", "HangEngine", "BrokenLoadEngine", "DriftEngine")
+    for c in ("EchoEngine", "CrashEngine", "OomEngine", "HangEngine", "BrokenLoadEngine", "DriftEngine", "RaiseEngine")
 )
 
 

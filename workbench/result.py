@@ -120,6 +120,17 @@ class EngineResult:
     #: in a sweep: the cell this result measured (workbench.campaign.cells.CellSpec.to_dict() plus "key"), and
     #: "probe" for the memory-bounded batch search's probes ({"search": "max-memory", "group": ...})
     cell: dict[str, Any] | None = None
+    #: a LoadGen scenario run (``--scenario``): singlestream | multistream | server | offline; None otherwise
+    scenario: str | None = None
+    #: LoadGen's own account of the scenario (workbench.measure.scenario.loadgen_entry): validity (VALID/INVALID),
+    #: valid, reasons, early_stopping, latency_ms (its percentiles), qps, target_qps, latency_bound_ms,
+    #: percentile, target_latency_ms, queries, settings used; with several rounds the worst round, plus rounds and
+    #: valid_rounds. ``latency_ms`` above is the workbench's own per-query timestamps of the same queries.
+    loadgen: dict[str, Any] | None = None
+    #: ``--find-max-qps``: the search that ended at this result's run (workbench.campaign.maxqps.SearchResult:
+    #: latency_bound_ms, percentile, offline_qps, best (the probe at the highest confirmed VALID QPS), probes,
+    #: confirmed, confirm_runs, elapsed_s, note)
+    qps_search: dict[str, Any] | None = None
 
     def to_dict(self) -> dict[str, Any]:
         # Fields hold JSON-able values already; a shallow copy is ~50x cheaper than dataclasses.asdict's deep copy.

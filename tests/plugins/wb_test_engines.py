@@ -150,3 +150,26 @@ class DriftEngine(NoopEngine):
     @classmethod
     def load(cls, artifact: ModelArtifact, settings: LoadSettings | None = None) -> _Drifting:
         return _Drifting(artifact, (settings or LoadSettings()).threads)
+
+
+class _Raising(_NoopModel):
+    def __init__(self, artifact: ModelArtifact, threads: int | None) -> None:
+        super().__init__(artifact, threads)
+        self._n, self._after = 0, int(os.environ.get("WB_RAISE_AFTER", "50"))
+
+    def infer(self) -> None:
+        self._n += 1
+        if self._n > self._after:
+            raise RuntimeError("engine exploded mid-run (test)")
+
+
+class RaiseEngine(NoopEngine):
+    """Raises from ``infer`` after ``WB_RAISE_AFTER`` calls: an engine error in the middle of measuring (inside
+    LoadGen's callbacks, in a scenario run)."""
+
+    name = "raise"
+    display_name = "Raise (test)"
+
+    @classmethod
+    def load(cls, artifact: ModelArtifact, settings: LoadSettings | None = None) -> _Raising:
+        return _Raising(artifact, (settings or LoadSettings()).threads)

@@ -136,7 +136,7 @@ def cmd_list(args: argparse.Namespace) -> int:
         [
             r.run_id,
             _local(r.created),
-            str((r.model or {}).get("name") or "?"),
+            str((r.model or {}).get("name") or "?") + _load_label(r),
             _engines_cell(r),
             _cfg(r, "batch"),
             _cfg(r, "threads"),
@@ -236,6 +236,18 @@ def _parse_metrics(text: str) -> list[str]:
     return list(dict.fromkeys(metrics))
 
 
+def _load_label(r: RunRecord) -> str:
+    """`` [server 40 QPS]`` for a LoadGen scenario run, `` [max QPS ≤100 ms]`` for a search; empty otherwise."""
+    c = r.config or {}
+    search = c.get("find_max_qps")
+    if isinstance(search, dict):
+        return f" [max QPS p{search.get('percentile', 99):g} ≤{search.get('latency_bound_ms', 0):g} ms]"
+    if not c.get("scenario"):
+        return ""
+    qps = f" {c['target_qps']:g} QPS" if isinstance(c.get("target_qps"), (int, float)) else ""
+    return f" [{c['scenario']}{qps}]"
+
+
 def trend_points(
     records: list[RunRecord], engine: str, device: str | None = None, precision: str | None = None
 ) -> list[dict[str, Any]]:
@@ -244,6 +256,8 @@ def trend_points(
     for rec in sorted(records, key=lambda r: r.created):
         for r in rec.results:
             if r.engine.lower() != engine.lower() or not r.ok:
+                continue
+            if r.scenario:  # latencies under a LoadGen load are not points of the back-to-back trend
                 continue
             if device and r.device != device:
                 continue

@@ -46,6 +46,8 @@ def register(sub: Any) -> None:
         "  workbench run -m resnet18 -e torch,onnxruntime,openvino --sparsity 0.9   # 90 % of weights pruned\n"
         "  workbench run -m vad.onnx -e onnxruntime,openvino --input sr=16000 --input x=chunk.npy\n"
         "  workbench run -m model.onnx --input pixel_values=cat.jpg --rtol 5e-3   # a real image, looser parity\n"
+        "  workbench run -m resnet18 -e onnxruntime --scenario server --target-qps 40 --latency-bound 250ms\n"
+        "  workbench run -m resnet18 -e onnxruntime,openvino --find-max-qps --latency-bound 100ms --percentile 99\n"
         "\nexit codes: 0 all good, 1 an engine failed or parity failed, 2 bad usage or input",
         formatter_class=RAW,
     )
@@ -56,7 +58,60 @@ def register(sub: Any) -> None:
     add_tolerance_args(p)
     add_input_args(p)
     add_precision_args(p)
+    add_scenario_args(p)
     _add_output_args(p)
+
+
+def latency_bound(value: str) -> float:
+    """``100ms``, ``0.1s``, ``100`` (ms) -> milliseconds (argparse type; the value itself is checked later)."""
+    from workbench.measure.scenario import parse_duration_ms
+
+    try:
+        return parse_duration_ms(value)
+    except ValueError as exc:
+        raise argparse.ArgumentTypeError(str(exc)) from None
+
+
+def add_scenario_args(p: argparse.ArgumentParser) -> None:
+    """``--scenario`` and its settings, ``--find-max-qps`` (MLPerf LoadGen; docs/methodology.md)."""
+    g = p.add_argument_group(
+        "latency under load (MLPerf LoadGen scenarios)",
+        "LoadGen drives the engine inside its pinned benchmark process; the result carries LoadGen's verdict\n"
+        "(VALID/INVALID and why), its percentiles and the achieved rate. One LoadGen sample is one engine call\n"
+        "at --batch. --duration is LoadGen's minimum duration; a short run is only indicative (--mlperf-rules).",
+    )
+    add_args(
+        g,
+        (
+            "--scenario",
+            "singlestream (one query at a time, p90), multistream (queries of --samples-per-query samples, p99), "
+            "server (random arrivals at --target-qps, judged against --latency-bound), offline (all at once)",
+            {"choices": ["singlestream", "multistream", "server", "offline"]},
+        ),
+        ("--target-qps", "server: arrival rate in queries/s; offline: the expected rate", {"type": number}),
+        (
+            "--latency-bound",
+            "server / --find-max-qps: the latency bound, e.g. 100ms or 0.25s, at the percentile given by "
+            "--percentile (default p99) (default LoadGen's 100ms)",
+            {"type": latency_bound, "metavar": "DURATION"},
+        ),
+        ("--samples-per-query", "multistream: samples per query (default 8)", {"type": positive_int}),
+        (
+            "--min-queries",
+            "queries LoadGen must issue at least (default: multistream 662, which early stopping needs; "
+            "offline 1; else 100)",
+            {"type": positive_int},
+        ),
+    )
+    add_switches(
+        g,
+        ("--mlperf-rules", "apply the official mlperf.conf minimums (600 s, seeds, early stopping): a quotable run"),
+        (
+            "--find-max-qps",
+            "search the highest server QPS that stays VALID under --latency-bound: an offline run, then "
+            "bisected server probes, confirmed with repeats (each engine on its own)",
+        ),
+    )
 
 
 def _add_mode_args(p: argparse.ArgumentParser) -> None:
@@ -125,7 +180,8 @@ def _add_protocol_args(p: argparse.ArgumentParser) -> None:
         ),
         (
             "--percentile",
-            "report an extra latency percentile, e.g. 97.5 or 99.99 (repeatable)",
+            "report an extra latency percentile, e.g. 97.5 or 99.99 (repeatable); with --scenario or "
+            "--find-max-qps the last one is also the percentile LoadGen judges (default p90 singlestream, else p99)",
             {"action": "append", "type": number, "default": [], "metavar": "P"},
         ),
         ("--baseline", "engine the speedups are relative to (default: the first engine)", {}),
@@ -192,7 +248,24 @@ def _run_config(args: argparse.Namespace):
         percentiles=tuple(args.percentile),
         inputs=input_request(args),
         fp32_baseline=not args.no_fp32_baseline,
+        **_scenario_fields(args),
     )
+
+
+def _scenario_fields(args: argparse.Namespace) -> dict[str, Any]:
+    """The RunConfig fields of the scenario options. With a scenario, the last ``--percentile`` is also the one its
+    latency is judged at (and still reported)."""
+    scenario = getattr(args, "scenario", None)
+    judged = args.percentile[-1] if args.percentile and (scenario or getattr(args, "find_max_qps", False)) else None
+    return {
+        "scenario": scenario,
+        "target_qps": args.target_qps,
+        "latency_bound_ms": args.latency_bound,
+        "latency_percentile": judged,
+        "samples_per_query": args.samples_per_query,
+        "min_queries": args.min_queries,
+        "mlperf_rules": args.mlperf_rules,
+    }
 
 
 def add_precision_args(p: argparse.ArgumentParser) -> None:
@@ -282,6 +355,10 @@ def cmd_run(args: argparse.Namespace) -> int:
     from workbench.measure.runner import Runner
     from workbench.report.text import ProgressLine
 
+    if args.find_max_qps:
+        from workbench.cli.maxqps import cmd_find_max_qps
+
+        return cmd_find_max_qps(args, _run_config(args), _progress_printer, _write_outputs)
     config = _run_config(args)
     progress = ProgressLine(enabled=False if args.quiet else None)
     runner = Runner(config, on_event=_progress_printer(progress))

@@ -215,6 +215,14 @@ def _measurements(res: EngineResult, st: EngineState, c: RunConfig) -> None:
         for r in st.rounds
     ]
     res.histogram = st.hist.to_dict()
+    entries = [r["loadgen"] for r in st.rounds if r.get("loadgen")]
+    if entries:  # a LoadGen scenario: its verdict per round, and the result's (the worst round's)
+        from workbench.measure.scenario import worst
+
+        for rep, entry in zip(res.repeats, entries):
+            rep["loadgen"] = {k: entry.get(k) for k in ("validity", "qps", "target_latency_ms")}
+        res.scenario = entries[0].get("scenario")
+        res.loadgen = worst(entries)
 
 
 def result_parity(

@@ -8,7 +8,8 @@ Order matters and is the reason this module imports almost nothing at the top:
 3. move the protocol to a private file descriptor and point fd 1 at stderr, so anything an engine prints cannot
    corrupt the stream to the parent;
 4. import the engine, load the model, bind seeded inputs, time the first inference, report;
-5. obey commands (``measure``/``exit``) from the parent, streaming raw samples in batches.
+5. obey commands (``measure``/``exit``) from the parent, streaming raw samples in batches; with a LoadGen
+   scenario in the job, each ``measure`` is one LoadGen test (:mod:`workbench.measure.loadgen_run`).
 
 In ``train`` mode the adapter's ``infer`` is one full training step (forward, loss, backward, optimizer step;
 see the torch adapter), so the same loop times steps: the first one is ``first_inference_ms``, warm-up steps are
@@ -166,18 +167,23 @@ def main() -> int:
     try:
         return _serve(job, cores, chan)
     except BaseException as exc:  # report, never a traceback to the user; the parent turns it into a row
-        msg = error_message(exc)
-        msg["message"] = _explain(job.engine, exc)
-        detail = _error_detail(exc, user=msg["kind"] == "user")
-        if detail:
-            msg["detail"] = detail
-        try:
-            chan.json(**msg)
-        except OSError:
-            pass
-        if detail:
-            print(detail, file=sys.stderr, flush=True)  # the parent keeps the tail for --verbose / logs
-        return 3
+        return _report(job, chan, exc)
+
+
+def _report(job: Job, chan: FrameWriter, exc: BaseException) -> int:
+    """Send ``exc`` to the parent as one ``error`` message (its line, its full text); the exit status to use."""
+    msg = error_message(exc)
+    msg["message"] = _explain(job.engine, exc)
+    detail = _error_detail(exc, user=msg["kind"] == "user")
+    if detail:
+        msg["detail"] = detail
+    try:
+        chan.json(**msg)
+    except OSError:
+        pass
+    if detail:
+        print(detail, file=sys.stderr, flush=True)  # the parent keeps the tail for --verbose / logs
+    return 3
 
 
 #: Most characters of an error's full text that travel to the parent (the end is kept: engines put the cause last).
@@ -265,7 +271,15 @@ def _serve(job: Job, cores: list[int], chan: FrameWriter) -> int:
         cmd = parse_command(line)
         if cmd is None:  # exit
             break
-        if job.mode == "throughput":
+        if job.scenario:
+            from workbench.measure.loadgen_run import run_scenario
+            from workbench.measure.scenario import Scenario
+
+            def fail(exc: BaseException) -> None:  # an engine error inside LoadGen's callbacks: LoadGen cannot be
+                os._exit(_report(job, chan, exc))  # aborted, and would wait for the completion forever
+
+            stats = run_scenario(model, chan, cmd, Scenario.from_dict(job.scenario), fail=fail)
+        elif job.mode == "throughput":
             stats = _measure_inflight(model, chan, cmd, requests)
         else:
             stats = _measure_latency(model, chan, cmd)

@@ -62,6 +62,15 @@ class RunConfig:
     fp32_baseline: bool = True
     #: fraction of conv/linear weights pruned to zero (global magnitude) before export, for every engine alike
     sparsity: float = 0.0
+    #: a LoadGen scenario (``--scenario``; workbench.measure.scenario): each round is one LoadGen test of it, in
+    #: the pinned benchmark process; None: the mode's own timed loop. The settings below apply only with it.
+    scenario: str | None = None
+    target_qps: float | None = None  # Server: the Poisson arrival rate; Offline: the expected rate (sizing only)
+    latency_bound_ms: float | None = None  # Server: the bound (None: LoadGen's 100 ms, or the rules')
+    latency_percentile: float | None = None  # the percentile judged (None: the scenario's, p90 / p99)
+    samples_per_query: int | None = None  # MultiStream (None: 8)
+    min_queries: int | None = None  # None: the scenario's (MultiStream 662 for early stopping, else LoadGen's)
+    mlperf_rules: bool = False  # the official mlperf.conf minimums (600 s, seeds, per-model bounds)
 
     def to_dict(self) -> dict[str, Any]:
         d = asdict(self)
@@ -71,6 +80,25 @@ class RunConfig:
         d["inputs"] = self.inputs.to_dict()
         d["engine_options"] = options_by_engine(self.engine_options)
         return d
+
+    def scenario_job(self, model: str = "") -> dict[str, Any]:
+        """The LoadGen scenario a benchmark process runs (:attr:`wire.Job.scenario`); empty without one."""
+        if self.scenario is None:
+            return {}
+        from workbench.measure.scenario import Scenario
+
+        return Scenario(
+            name=self.scenario,
+            duration_s=self.duration_s,
+            target_qps=self.target_qps,
+            latency_bound_ms=self.latency_bound_ms,
+            percentile=self.latency_percentile,
+            samples_per_query=self.samples_per_query,
+            min_queries=self.min_queries,
+            seed=self.seed,
+            mlperf_rules=self.mlperf_rules,
+            model=model,
+        ).to_dict()
 
     def options_for(self, engine: str) -> dict[str, Any]:
         """The options given for ``engine`` (name -> value)."""
@@ -148,6 +176,7 @@ def validate(config: RunConfig) -> RunConfig:
         raise UsageError(f"--sparsity must be a fraction in [0, 1), not {config.sparsity:g}")
     check_tolerances(config.rtol, config.atol)
     check_request(config.inputs)
+    _check_scenario(config)
     check_precision_flags(
         config.precision,
         calibration_samples=config.calibration_samples,
@@ -175,6 +204,24 @@ def validate(config: RunConfig) -> RunConfig:
     return replace(
         config, engines=engines, cores=cores, threads=threads, baseline=baseline, engine_options=engine_options
     )
+
+
+def _check_scenario(config: RunConfig) -> None:
+    """A scenario's settings (one line each, exit 2) and LoadGen itself (one line naming what to install)."""
+    from workbench.measure.scenario import check_loadgen, check_scenario
+
+    check_scenario(
+        config.scenario,
+        target_qps=config.target_qps,
+        latency_bound_ms=config.latency_bound_ms,
+        percentile=config.latency_percentile,
+        samples_per_query=config.samples_per_query,
+        min_queries=config.min_queries,
+        mode=config.mode,
+        mlperf_rules=config.mlperf_rules,
+    )
+    if config.scenario is not None:
+        check_loadgen()
 
 
 def _engines_for_mode(engines: tuple[str, ...], mode: str, *, explicit: bool) -> tuple[str, ...]:

@@ -327,6 +327,7 @@ class Runner:
             options=options,
             inputs=self._job_inputs,
             drift_seeds=drift_seeds,
+            scenario={} if reference else c.scenario_job(artifact.name),
         )
 
     def _needs_separate_reference(self, artifact: ModelArtifact) -> bool:
@@ -684,6 +685,11 @@ class Runner:
 
     def _speedups(self, results: list[EngineResult]) -> None:
         baseline = apply_speedups(results, self.config.baseline, self.config.mode, baseline_given=self._baseline_given)
+        if self.config.scenario not in (None, "singlestream"):  # latencies under load depend on the offered load
+            for r in results:
+                if r.speedup is not None:
+                    note = "not shown under load: compare LoadGen's QPS and latency"
+                    r.speedup, r.speedup_note = None, ("baseline" if r.engine == baseline else note)
         if baseline != self.config.baseline:
             self.config = replace(self.config, baseline=baseline)
 

@@ -38,6 +38,7 @@ __all__ = [
     "speedup_cell",
     "format_cores",
     "warnings_text",
+    "has_loadgen",
 ]
 
 Getter = Callable[["EngineResult", "RunRecord | None"], Any]
@@ -160,6 +161,28 @@ def _fp32_p50(r: "EngineResult", rec: "RunRecord | None") -> float | None:
     return as_float(((r.fp32_baseline or {}).get("latency_ms") or {}).get("p50"))
 
 
+def _lg(key: str) -> Getter:
+    return lambda r, rec: (r.loadgen or {}).get(key)
+
+
+def _lg_num(key: str) -> Getter:
+    return lambda r, rec: as_float((r.loadgen or {}).get(key))
+
+
+def _lg_validity(r: "EngineResult", rec: "RunRecord | None") -> str:
+    lg = r.loadgen or {}
+    v = lg.get("validity")
+    if not v:
+        return MISSING
+    rounds = lg.get("rounds") or 1
+    return f"{v} ({lg.get('valid_rounds')}/{rounds})" if rounds > 1 else str(v)
+
+
+def _lg_percentile(r: "EngineResult", rec: "RunRecord | None") -> str:
+    p = as_float((r.loadgen or {}).get("percentile"))
+    return MISSING if p is None else f"p{p:g}"
+
+
 _RAW_LATENCIES = ("p50", "p90", "p95", "p99", "p999", "mean", "std", "min", "max")
 
 #: every result column, by key
@@ -225,6 +248,53 @@ COLUMNS: dict[str, Column] = {
         Column("speedup_vs_fp32", "vs fp32", _num("speedup_vs_fp32"), unit="×"),
         Column("drift_rel_l2", "drift L2", lambda r, rec: as_float((r.drift or {}).get("rel_l2"))),
         Column("drift", "drift", lambda r, rec: (r.drift or {}).get("status"), numeric=False),
+        # LoadGen scenarios (--scenario, --find-max-qps): LoadGen's own numbers, shown only where a result has them
+        Column("scenario", "scenario", _field("scenario"), numeric=False),
+        Column("loadgen_validity", "LoadGen", _lg("validity"), _lg_validity, numeric=False),
+        Column(
+            "loadgen_qps",
+            "QPS",
+            _lg_num("qps"),
+            lambda r, rec: rate((r.loadgen or {}).get("qps")),
+            unit="queries/s",
+            markdown="achieved QPS",
+        ),
+        Column(
+            "loadgen_target_qps",
+            "target QPS",
+            _lg_num("target_qps"),
+            lambda r, rec: rate((r.loadgen or {}).get("target_qps")),
+            unit="queries/s",
+        ),
+        Column("loadgen_percentile", "at", _lg_num("percentile"), _lg_percentile, unit="%"),
+        Column(
+            "loadgen_latency_ms",
+            "latency ms",
+            _lg_num("target_latency_ms"),
+            lambda r, rec: ms((r.loadgen or {}).get("target_latency_ms")),
+            unit="ms",
+            markdown="LoadGen latency ms",
+        ),
+        Column(
+            "loadgen_bound_ms",
+            "bound ms",
+            _lg_num("latency_bound_ms"),
+            lambda r, rec: ms((r.loadgen or {}).get("latency_bound_ms")),
+            unit="ms",
+        ),
+        Column(
+            "max_qps",
+            "max QPS",
+            lambda r, rec: as_float(((r.qps_search or {}).get("best") or {}).get("target_qps")),
+            lambda r, rec: rate(((r.qps_search or {}).get("best") or {}).get("target_qps")),
+            unit="queries/s",
+        ),
+        Column(
+            "loadgen_reasons",
+            "why",
+            lambda r, rec: "; ".join((r.loadgen or {}).get("reasons") or []) or None,
+            numeric=False,
+        ),
         Column("warnings", "warnings", lambda r, rec: warnings_text(r.warnings), numeric=False),
         Column("warn", "⚠", lambda r, rec: len(r.warnings or []), tui="⚠"),
         Column("status", "status", _field("status"), numeric=False),
@@ -238,6 +308,17 @@ _MEASURED = ("throughput", "iterations", "duration_s", "load_ms", "first_inferen
 
 #: the first columns of every table a person reads: what ran and how fast
 _SPEED = ("engine", "precision_effective", "p50_ms", "p90_ms", "p99_ms")
+
+#: a LoadGen scenario's numbers (LoadGen's own), in every view that shows them
+_LOADGEN = (
+    "scenario",
+    "loadgen_validity",
+    "loadgen_qps",
+    "loadgen_target_qps",
+    "loadgen_percentile",
+    "loadgen_latency_ms",
+    "loadgen_bound_ms",
+)
 
 #: which columns each view shows, in order
 VIEWS: dict[str, tuple[str, ...]] = {
@@ -276,10 +357,15 @@ VIEWS: dict[str, tuple[str, ...]] = {
         "speedup_vs_fp32",
         "drift_rel_l2",
         "drift",
+        *_LOADGEN,
+        "loadgen_reasons",
+        "max_qps",
         "warnings",
         "status",
         "error",
     ),
+    #: a LoadGen scenario's table, below the results table where some result ran a scenario (:func:`has_loadgen`)
+    "loadgen": ("engine", *_LOADGEN),
     "tui": (*_SPEED, "mean_ms", "throughput", "speedup", "parity", "warn"),
     #: what a sweep's cell table shows of each cell's measurement (its axes come first, its status last)
     "sweep": ("p50_ms", "p99_ms", "throughput", "peak_rss_mb", "parity"),
@@ -303,6 +389,11 @@ def headers(view: str) -> tuple[str, ...]:
 def texts(view: str, r: "EngineResult", rec: "RunRecord | None" = None) -> list[str]:
     """One result's formatted cells in ``view``."""
     return [COLUMNS[k].cell(r, rec, view) for k in VIEWS[view]]
+
+
+def has_loadgen(results: Iterable["EngineResult"]) -> bool:
+    """Whether any result ran a LoadGen scenario (its table is shown only then)."""
+    return any(r.loadgen for r in results)
 
 
 def raw_row(view: str, r: "EngineResult", rec: "RunRecord | None" = None) -> dict[str, Any]:

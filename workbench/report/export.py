@@ -202,6 +202,9 @@ class MarkdownExporter:
             cells = texts("markdown", r, rec)
             lines.append("| " + " | ".join(_md(c) for c in cells) + " |")
         lines += _markdown_vs_fp32(rec)
+        from workbench.report.loadgen import markdown_loadgen
+
+        lines += markdown_loadgen(rec, _md)
         warnings = list(rec.warnings or [])
         for r in rec.results:
             warnings.extend(

@@ -408,6 +408,55 @@ def _histogram(r: EngineResult) -> str:
     return f"<figure>{svg}<figcaption>{_e(caption)}</figcaption></figure>"
 
 
+def _loadgen_parts(record: RunRecord) -> list[str]:
+    """A LoadGen scenario's table (the ``loadgen`` view) and its notes, when some result ran one."""
+    from workbench.report.columns import has_loadgen, headers
+    from workbench.report.loadgen import loadgen_notes, loadgen_rows
+
+    if not has_loadgen(record.results):
+        return []
+    notes = "".join(f'<li class="note">{_e(n)}</li>' for n in loadgen_notes(record))
+    return [
+        "<h3>Under load (MLPerf LoadGen)</h3>",
+        html_table(headers("loadgen"), loadgen_rows(record)),
+        f"<ul>{notes}</ul>" if notes else "",
+    ]
+
+
+def _qps_curve(record: RunRecord) -> str:
+    """``--find-max-qps``: LoadGen's latency at the percentile against the Server target QPS of every probe, one
+    line per engine, the bound dashed."""
+    searches = [r.qps_search for r in record.results if r.qps_search]
+    if not searches:
+        return ""
+    series: dict[str, list[tuple[Any, Any]]] = {}
+    for r in record.results:
+        s = r.qps_search or {}
+        pts = sorted(
+            (p.get("target_qps"), p.get("latency_ms"))
+            for p in s.get("probes") or []
+            if p.get("kind") != "offline" and p.get("target_qps") and p.get("latency_ms") is not None
+        )
+        if pts:
+            series[r.engine] = pts
+    first = searches[0]
+    pct = f"p{as_float(first.get('percentile')) or 99:g}"
+    svg = line_chart_svg(
+        series,
+        f"{pct} latency vs offered QPS (LoadGen Server probes)",
+        "target QPS",
+        f"{pct} ms",
+        hline=as_float(first.get("latency_bound_ms")),
+        hline_label="bound",
+    )
+    best = "; ".join(
+        f"{r.engine}: {((r.qps_search or {}).get('best') or {}).get('target_qps') or 'none VALID'} QPS"
+        for r in record.results
+        if r.qps_search
+    )
+    return section("Max QPS under the bound", f"<figure>{svg}<figcaption>{_e(best)}</figcaption></figure>")
+
+
 def render_html(record: RunRecord) -> str:
     """The whole report of one run as a self-contained HTML document (see the module docstring); a sweep record
     (``kind == "sweep"``) is rendered by :func:`render_sweep_html`."""
@@ -429,7 +478,13 @@ def render_html(record: RunRecord) -> str:
             f"<h3>{_e(c.get('precision'))} against each engine's own fp32 (same run; drift {_e(samples)}{_e(tol)})</h3>"
         )
         results.append(html_table(headers, rows))
+    under_load = _loadgen_parts(record)
+    if under_load:
+        results += under_load
     body.append(section("Results", *results))
+    curve = _qps_curve(record)
+    if curve:
+        body.append(curve)
     ok = [r for r in record.results if r.ok]
     if ok:
         charts = [_histogram(r) for r in ok]

@@ -251,6 +251,11 @@ def render_results(record: "RunRecord") -> str:
     below = render_precision(record)  # below fp32: the same engines against their own fp32, with the drift
     if below:
         lines.append(below)
+    from workbench.report.loadgen import render_loadgen
+
+    under_load = render_loadgen(record)  # a LoadGen scenario: its verdict, rate and latency at the percentile
+    if under_load:
+        lines.append(under_load)
     notes = [f"  {text}" for _, text in result_notes(record)]
     if notes:
         lines.append("notes:")

@@ -17,7 +17,7 @@ The rule (:mod:`workbench.stats.verdict`, shared with every other cross-run verd
     variance term.
 
 Like for like
-    Runs of different models or input shapes are refused (:class:`~workbench.errors.UsageError`) unless
+    Runs of different models, input shapes or loads (LoadGen scenario settings, :data:`~workbench.stats.verdict.LOAD_FIELDS`) are refused (:class:`~workbench.errors.UsageError`) unless
     ``force=True``: a ratio between two functions is not a speed change. A configuration, precision, library or
     machine difference is kept as a warning, and the reports print those *first*.
 
@@ -46,6 +46,7 @@ from workbench.stats.verdict import (
     PRACTICAL_PCT,
     Side,
     drift_within,
+    load_mismatch,
     ratio_test,
     result_key,
     spread_for,
@@ -77,7 +78,14 @@ __all__ = [
 METRICS = ("p50", "p90", "p99", "mean", "throughput")  # deltas reported for these
 GATE_METRICS = ("p50", "p90", "p99", "throughput")  # verdicts (and gates) for these
 #: warnings that say the two sides are not like for like: the reports print them first
-MISMATCH_CODES = ("model_differs", "shapes_differ", "config_differs", "precision_differs", "machine_differs")
+MISMATCH_CODES = (
+    "model_differs",
+    "load_differs",
+    "shapes_differ",
+    "config_differs",
+    "precision_differs",
+    "machine_differs",
+)
 
 FASTER, SLOWER, SAME, UNTESTED = "faster", "slower", "no significant change", "not tested"
 
@@ -414,6 +422,9 @@ def mismatch(a: RunRecord, b: RunRecord) -> str | None:
     ma, mb = (a.model or {}).get("name"), (b.model or {}).get("name")
     if ma != mb:
         return f"different models: {_fmt(ma)} vs {_fmt(mb)}"
+    load = load_mismatch(a.config, b.config)
+    if load:  # LoadGen scenarios: a latency is only comparable under the same load
+        return f"different load (LoadGen scenario settings): {load}"
     batch_differs = (a.config or {}).get("batch") != (b.config or {}).get("batch")
     sa, sb = _shapes(a, batch_differs), _shapes(b, batch_differs)
     if sa and sb and sa != sb:
@@ -430,7 +441,11 @@ def _record_warnings(a: RunRecord, b: RunRecord) -> list[dict[str, str]]:
     out = []
     why = mismatch(a, b)
     if why:
-        code = "model_differs" if why.startswith("different models") else "shapes_differ"
+        code = (
+            "model_differs"
+            if why.startswith("different models")
+            else ("load_differs" if why.startswith("different load") else "shapes_differ")
+        )
         out.append({"code": code, "message": why + " (compared with --force)"})
     sa, sb = a.system or {}, b.system or {}
     fa, fb = sa.get("fingerprint"), sb.get("fingerprint")

@@ -53,6 +53,9 @@ __all__ = [
     "MIN_REPEATS",
     "SPREAD_METRICS",
     "KEY_FIELDS",
+    "LOAD_FIELDS",
+    "load_key",
+    "load_mismatch",
     "config_key",
     "result_key",
     "ASSUMED",
@@ -260,17 +263,58 @@ def spread_from_values(values: Sequence[float]) -> tuple[float, int] | None:
 
 
 #: the configuration a spread is measured for (and an A/A entry replaced by)
-KEY_FIELDS = ("model", "engine", "precision", "threads", "batch", "mode")
+KEY_FIELDS = ("model", "engine", "precision", "threads", "batch", "mode", "scenario")
+
+#: a run's load (``workbench run --scenario``/``--find-max-qps``, in its record's config): two runs are like for
+#: like only when all of these agree — a latency under 40 QPS of random arrivals is not the back-to-back latency
+LOAD_FIELDS = (
+    "scenario",
+    "target_qps",
+    "latency_bound_ms",
+    "latency_percentile",
+    "samples_per_query",
+    "min_queries",
+    "mlperf_rules",
+    "find_max_qps",
+)
 
 
-def config_key(model: Any, engine: Any, precision: Any, threads: Any, batch: Any, mode: Any) -> dict[str, Any]:
-    """The configuration (:data:`KEY_FIELDS`) a spread is looked up by and stored for."""
-    return dict(zip(KEY_FIELDS, (model, engine, precision, threads, batch, mode)))
+def config_key(
+    model: Any, engine: Any, precision: Any, threads: Any, batch: Any, mode: Any, scenario: Any = None
+) -> dict[str, Any]:
+    """The configuration (:data:`KEY_FIELDS`) a spread is looked up by and stored for (``scenario`` None: the mode's
+    own loop; a stored entry without one matches only such runs)."""
+    return dict(zip(KEY_FIELDS, (model, engine, precision, threads, batch, mode, scenario)))
 
 
 def result_key(r: Any, model: Any) -> dict[str, Any]:
     """:func:`config_key` of an :class:`~workbench.result.EngineResult` (the precision that ran) of ``model``."""
-    return config_key(model, r.engine, r.precision_effective or r.precision_requested, r.threads, r.batch, r.mode)
+    return config_key(
+        model,
+        r.engine,
+        r.precision_effective or r.precision_requested,
+        r.threads,
+        r.batch,
+        r.mode,
+        getattr(r, "scenario", None),
+    )
+
+
+def load_key(config: Mapping[str, Any] | None) -> dict[str, Any]:
+    """The load a run was measured under (:data:`LOAD_FIELDS` of its record's config; None where not given)."""
+    c = config or {}
+    return {k: c.get(k) or None for k in LOAD_FIELDS}
+
+
+def load_mismatch(a: Mapping[str, Any] | None, b: Mapping[str, Any] | None) -> str | None:
+    """Why two runs' loads differ (``scenario server → none, target_qps 40 → —``), or None when alike."""
+    ka, kb = load_key(a), load_key(b)
+    diffs = [
+        f"{k} {ka[k] if ka[k] is not None else '—'} → {kb[k] if kb[k] is not None else '—'}"
+        for k in LOAD_FIELDS
+        if ka[k] != kb[k]
+    ]
+    return ", ".join(diffs) if diffs else None
 
 
 def history_entries(records: Iterable[Any], fingerprint: str | None) -> list[dict[str, Any]]:

@@ -1,0 +1,98 @@
+"""A LoadGen scenario's results (``--scenario``) and a max-QPS search (``--find-max-qps``) as text and Markdown.
+
+The scenario table is the ``loadgen`` view of :mod:`workbench.report.columns` and appears below the results table
+only when some result ran a scenario; its notes say why a result is INVALID (LoadGen's words) and what its early
+stopping estimated. Pure: no I/O.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any, Mapping, Sequence
+
+from workbench.report.columns import has_loadgen, headers, texts
+from workbench.units import MISSING, ms, rate
+
+if TYPE_CHECKING:  # pragma: no cover
+    from workbench.result import RunRecord
+
+
+def loadgen_rows(record: "RunRecord") -> list[list[str]]:
+    return [texts("loadgen", r, record) for r in record.results if r.ok and r.loadgen]
+
+
+def loadgen_notes(record: "RunRecord") -> list[str]:
+    """Why each INVALID result is invalid, and each result's early-stopping estimate (LoadGen's words)."""
+    notes = []
+    for r in record.results:
+        lg = r.loadgen or {}
+        if not lg:
+            continue
+        if not lg.get("valid"):
+            notes.append(f"{r.engine}: LoadGen {lg.get('validity')}: " + ("; ".join(lg.get("reasons") or []) or "?"))
+        estimate = [line for line in lg.get("early_stopping") or [] if "estimate" in line]
+        if estimate:
+            notes.append(f"{r.engine}: early stopping: " + "; ".join(estimate))
+    return notes
+
+
+def render_loadgen(record: "RunRecord") -> str:
+    """The scenario table and its notes (empty when no result ran a scenario)."""
+    if not has_loadgen(record.results):
+        return ""
+    from workbench.report.text import table
+
+    first = next(r.loadgen for r in record.results if r.loadgen) or {}
+    rules = "official mlperf.conf rules" if first.get("mlperf_rules") else "short run: indicative only, not quotable"
+    lines = [f"under load (MLPerf LoadGen {first.get('loadgen_version') or ''}; {rules}):".replace(" ;", ";")]
+    lines.append(table(headers("loadgen"), loadgen_rows(record)))
+    lines += [f"  {n}" for n in loadgen_notes(record)]
+    return "\n".join(lines)
+
+
+def markdown_loadgen(record: "RunRecord", md) -> list[str]:
+    """The scenario table in Markdown (``md`` escapes a cell); empty when no result ran a scenario."""
+    if not has_loadgen(record.results):
+        return []
+    heads = headers("loadgen")
+    lines = ["", "Under load (MLPerf LoadGen):", "", "| " + " | ".join(heads) + " |"]
+    lines.append("|" + "|".join(["---"] * 3 + ["---:"] * (len(heads) - 3)) + "|")
+    for row in loadgen_rows(record):
+        lines.append("| " + " | ".join(md(c) for c in row) + " |")
+    lines += [f"- {md(n)}" for n in loadgen_notes(record)]
+    return lines
+
+
+def render_search(searches: Sequence[Mapping[str, Any]]) -> str:
+    """``--find-max-qps``: per engine, the highest VALID server QPS under the bound, its latency, and the probes."""
+    from workbench.report.text import table
+
+    if not searches:
+        return ""
+    rows = []
+    for s in searches:
+        best = s.get("best") or {}
+        rows.append(
+            [
+                s.get("engine"),
+                rate(s.get("offline_qps")),
+                rate(best.get("target_qps")) if best else "none VALID",
+                f"p{s.get('percentile'):g} " + ms(best.get("latency_ms")) if best else MISSING,
+                ms(s.get("latency_bound_ms")),
+                f"{s.get('confirmed', 0)}/{s.get('confirm_runs', 0)}",
+                str(len(s.get("probes") or [])),
+                f"{s.get('elapsed_s', 0):.0f} s",
+            ]
+        )
+    head = ["engine", "offline/s", "max QPS", "latency ms", "bound ms", "confirmed", "probes", "took"]
+    lines = ["max QPS under the latency bound (LoadGen Server, bisected):", table(head, rows)]
+    for s in searches:
+        probes = ", ".join(
+            f"{rate(p.get('target_qps'))}{'✓' if p.get('valid') else '✗'}" for p in s.get("probes") or []
+        )
+        lines.append(f"  {s.get('engine')}: probes {probes}")
+        if s.get("note"):
+            lines.append(f"  {s.get('engine')}: {s['note']}")
+    return "\n".join(lines)
+
+
+__all__ = ["loadgen_notes", "loadgen_rows", "markdown_loadgen", "render_loadgen", "render_search"]
