@@ -120,6 +120,13 @@ class EngineResult:
     #: in a sweep: the cell this result measured (workbench.campaign.cells.CellSpec.to_dict() plus "key"), and
     #: "probe" for the memory-bounded batch search's probes ({"search": "max-memory", "group": ...})
     cell: dict[str, Any] | None = None
+    #: energy over the measured rounds (workbench.machine.energy.energy_summary): status "measured" with joules,
+    #: watts, j_per_inference, j_per_item, inferences_per_j, items_per_j, domains, by_domain_j, idle_watts,
+    #: above_idle_watts, above_idle_share; or status "unavailable" with the reason. None: records before energy
+    energy: dict[str, Any] | None = None
+    #: what the measured throughput costs at a machine price: price_per_hour, currency, source, usd_per_million
+    #: (per million items); None when no price was given
+    cost: dict[str, Any] | None = None
 
     def to_dict(self) -> dict[str, Any]:
         # Fields hold JSON-able values already; a shallow copy is ~50x cheaper than dataclasses.asdict's deep copy.
