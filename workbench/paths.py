@@ -64,6 +64,12 @@ def data_dir() -> Path:
     return _state_dir("data", "XDG_DATA_HOME", ".local/share", "inference-workbench")
 
 
+def config_dir() -> Path:
+    """User settings (the prices file, ``prices.json``): ``$WORKBENCH_HOME/config``, else
+    ``$XDG_CONFIG_HOME/inference-workbench`` (default ``~/.config/inference-workbench``)."""
+    return _state_dir("config", "XDG_CONFIG_HOME", ".config", "inference-workbench")
+
+
 def live_dir() -> Path:
     """Live event streams of runs in flight (``workbench watch`` and the UI monitor read them)."""
     return _state_dir("live", "XDG_RUNTIME_DIR", ".cache", "inference-workbench-live")
