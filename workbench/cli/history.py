@@ -660,7 +660,8 @@ def _add_machine_compare_args(p: argparse.ArgumentParser) -> None:
     g.add_argument(
         "--objective",
         default="latency,throughput",
-        help="with --by machine: latency (p50 per call), throughput (items/s), or both (default)",
+        help="with --by machine: latency (p50 per call), throughput (items/s), cost ($ per million items, priced "
+        "results or the prices file), energy (J per item, where measured); comma-separated (default latency,throughput)",
     )
     g.add_argument("--html", metavar="FILE", help="with --by machine: also write the comparison as an HTML page")
 
@@ -678,7 +679,26 @@ def machine_comparison(model: str, objective: str = "latency,throughput") -> Any
     from workbench.machine.spread import for_records
 
     records = list(records)
+    if "cost" in objectives:
+        _price_stored(records)
     return compare_machines(records, model, objectives, spreads=for_records(*records))
+
+
+def _price_stored(records: list[Any]) -> None:
+    """Results stored without a price get one from the prices file, by their machine (the price is the file's now;
+    a result priced when it ran keeps its own)."""
+    from workbench.cli.pricing import PriceSource
+    from workbench.machine.prices import cost_entry
+
+    prices = PriceSource(None)
+    for rec in records:
+        price = None
+        for r in rec.results:
+            if r.cost is None and r.ok:
+                price = price or prices.for_system(rec.system, here=False)
+                if price is None:
+                    break
+                r.cost = cost_entry(r, price)
 
 
 def cmd_compare_machines(args: argparse.Namespace) -> int:

@@ -28,8 +28,9 @@ class PriceSource:
         self.path = prices_path() if self.given is None else None
         self.prices = load_prices(self.path) if self.given is None else {}
 
-    def for_system(self, system: Any) -> Any:
-        """The :class:`~workbench.machine.prices.Price` of the machine described by ``system`` (None: none known)."""
+    def for_system(self, system: Any, *, here: bool = True) -> Any:
+        """The :class:`~workbench.machine.prices.Price` of the machine described by ``system`` (None: none known).
+        ``here``: the machine is the one this process runs on, so its Slurm partition applies."""
         from workbench.machine.prices import Price, current_partition, lookup
         from workbench.stats.machines import machine_key
 
@@ -40,7 +41,7 @@ class PriceSource:
         system = system or {}
         return lookup(
             self.prices,
-            partition=current_partition(),
+            partition=current_partition() if here else None,
             machine_keys=(system.get("fingerprint"), machine_key(system)),
             path=self.path,
         )
