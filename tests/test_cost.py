@@ -119,3 +119,34 @@ def test_cli_malformed_prices_file_is_one_line(workbench_home):
     (workbench_home / "config" / "prices.json").write_text("{oops")
     out = wb("run", "-m", "tiny_cnn", timeout=120)
     assert out.returncode == 2 and "prices.json is not JSON" in out.stderr and "Traceback" not in out.stderr
+
+
+def test_compare_by_machine_ranks_by_cost_from_the_prices_file(workbench_home, capsys):
+    """Machine A is faster but dearer: per million items B is cheaper. A machine without a price is left out."""
+    from cli_helpers import run_cli
+
+    from workbench.result import new_run_id, now_iso
+    from workbench.store.history import HistoryStore
+
+    def rec(cpu: str, p50: float, throughput: float) -> RunRecord:
+        r = EngineResult(
+            engine="onnxruntime", model="m", threads=2, latency_ms={"p50": p50, "p99": p50}, throughput=throughput
+        )
+        r.parity = {"status": "pass"}
+        system = {"fingerprint": f"fp-{cpu}", "fingerprint_fields": {"cpu_model": cpu}, "cpu": {"model": cpu}}
+        return RunRecord(new_run_id(), now_iso(), {"name": "m"}, {}, system, {}, [r])
+
+    store = HistoryStore()
+    for r in (rec("Xeon A", 1.0, 1000.0), rec("Xeon B", 2.0, 500.0), rec("Xeon C", 0.5, 2000.0)):
+        store.add(r)
+    (workbench_home / "config").mkdir()
+    (workbench_home / "config" / "prices.json").write_text(
+        json.dumps({"machines": {"fp-Xeon A": 4.0, "fp-Xeon B": 1.0}})
+    )
+    assert run_cli(["compare", "--by", "machine", "-m", "m", "--objective", "cost", "--json"]) == 0
+    doc = json.loads(capsys.readouterr().out)
+    ranking = doc["objectives"]["cost"]
+    assert [r["label"].split()[1] for r in ranking["machines"]] == ["B", "A"]  # C has no price: not ranked
+    assert ranking["winner"]["best"]["value"] == pytest.approx(1.0 / 3600 / 500 * 1e6)
+    front = doc["latency_cost_front"]
+    assert [f["label"].split()[1] for f in front] == ["A", "B"]  # A is faster, B cheaper: both on the front

@@ -190,3 +190,33 @@ def test_without_counters_the_run_says_why_and_nothing_else_changes(tmp_path, mo
         "(a virtual machine, or a kernel without the intel_rapl driver)"
     ]
     assert "J/item" not in MarkdownExporter().render([record])
+
+
+def test_a_sweep_shows_items_per_joule_vs_threads_and_dollars(tmp_path, shared_cache):
+    """The CLI sweep over threads on a fake tree at 30 W with a price: the cell table, the thread table (the
+    efficiency curve) and the CSV carry items/J and $/M."""
+    from cli_helpers import wb
+
+    from workbench.machine.cpus import allowed_cores
+
+    threads = "1,2" if len(allowed_cores()) >= 2 else "1"
+    pkg = _zone(tmp_path, "intel-rapl:0", "package-0", 0)
+    csv_path = tmp_path / "sweep.csv"
+    with Advancing({pkg: 30.0}, {pkg: 0}):
+        out = wb(
+            "sweep", "-m", "tiny_cnn", "-e", "noop", "--threads", threads, "--duration", "0.3", "--warmup", "0.05",
+            "--no-parity", "--no-charts", "--price-per-hour", "2", "--csv", str(csv_path),
+            env={"WORKBENCH_POWERCAP_ROOT": str(tmp_path)},
+        )  # fmt: skip
+    assert out.returncode == 0, out.stderr
+    header = next(ln for ln in out.stdout.splitlines() if ln.startswith("engine"))
+    assert "items/J" in header and "$/M" in header
+    if threads == "1,2":
+        thread_header = next(ln for ln in out.stdout.splitlines() if ln.startswith("threads"))
+        assert thread_header.split()[-1] == "items/J"
+    import csv
+
+    rows = list(csv.DictReader(csv_path.open()))
+    assert rows and all(float(r["items_per_j"]) > 0 and float(r["usd_per_million"]) > 0 for r in rows)
+    for r in rows:  # items per joule = items/s ÷ watts, at the fake tree's 30 W
+        assert float(r["items_per_j"]) == pytest.approx(float(r["throughput"]) / 30.0, rel=0.2)

@@ -172,7 +172,7 @@ def _sig(get: Getter) -> Getter:
 
 def _share(r: "EngineResult", rec: "RunRecord | None") -> str:
     v = _energy("above_idle_share")(r, rec)
-    return MISSING if v is None else percent(v * 100, decimals=0)
+    return MISSING if v is None else percent(round(v * 100) + 0.0, decimals=0)  # + 0.0: no "-0%"
 
 
 def _usd(r: "EngineResult", rec: "RunRecord | None") -> float | None:

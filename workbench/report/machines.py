@@ -114,6 +114,22 @@ def render_machines(cmp: MachineComparison) -> str:
             + (f"; the slowest machine's best is {ratio(spread)} worse" if spread else "")
         )
         out.append(table(_headers(rk), _ranking_rows(rk), align="lllrrlrrl"))
+    front = cmp.cost_front() if "cost" in cmp.rankings else []
+    if front:
+        out.append("")
+        out.append(
+            "latency × cost: the (machine, configuration) pairs no other beats on both p50 and $ per million items"
+        )
+        out.append(
+            table(
+                ["machine", "hardware", "configuration", "p50 ms", "$/M items"],
+                [
+                    [f["machine"], f["label"], f["config"]["label"], ms(f["p50_ms"]), significant(f["usd_per_million"])]
+                    for f in front
+                ],
+                align="lllrr",
+            )
+        )
     out.append("")
     out.append("machines (grouped by CPU model, ISA flags, cores, memory; kernel and engine versions may differ):")
     for m in cmp.machines:

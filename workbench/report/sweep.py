@@ -22,7 +22,7 @@ from dataclasses import dataclass
 from typing import Any, Callable, Mapping, Sequence
 
 from workbench.machine.spread import for_records
-from workbench.report.columns import COLUMNS, headers, texts, view_keys
+from workbench.report.columns import COLUMNS, WHEN_MEASURED, headers, texts, view_keys
 from workbench.report.columns import headers as headers_of
 from workbench.report.export import format_cores
 from workbench.report.text import table
@@ -518,12 +518,29 @@ def memory_summary(m: MemorySearch) -> str:
     return " · ".join(parts)
 
 
-def pareto_headers() -> list[str]:
-    return ["cell", "p50 ms", "items/s", "per item ms", "RSS MB"]
+def _value_keys(cells: Sequence[Cell]) -> tuple[str, ...]:
+    """$/M and items/J of the front's cells, where they were priced or measured energy."""
+    return tuple(k for k in view_keys("sweep", [c.result for c in cells if c.result is not None]) if k in WHEN_MEASURED)
+
+
+def pareto_headers(cells: Sequence[Cell] = ()) -> list[str]:
+    return ["cell", "p50 ms", "items/s", "per item ms", "RSS MB", *headers_of("sweep", _value_keys(cells))]
 
 
 def pareto_rows(cells: Sequence[Cell]) -> list[list[str]]:
-    return [[c.label(), ms(c.p50_ms), rate(c.throughput), ms(c.per_item_ms), significant(c.peak_rss_mb)] for c in cells]
+    """The front's cells; with a price the front is also the latency × cost front (one price: $/M ∝ 1 / items/s)."""
+    keys = _value_keys(cells)
+    return [
+        [
+            c.label(),
+            ms(c.p50_ms),
+            rate(c.throughput),
+            ms(c.per_item_ms),
+            significant(c.peak_rss_mb),
+            *(texts("sweep", c.result, None, keys) if c.result is not None else [MISSING] * len(keys)),
+        ]
+        for c in cells
+    ]
 
 
 # ------------------------------------------------------------------------------------------------- charts
@@ -695,7 +712,7 @@ def _memory_text(memory: Sequence[MemorySearch], charts: bool) -> list[str]:
 def _pareto_text(a: SweepAnalysis, charts: bool) -> list[str]:
     """The Pareto front's table, and a chart of every cell with the front joined."""
     out = ["", "Pareto front: the cells no other cell beats on both p50 latency and throughput"]
-    out.append(aligned(pareto_headers(), pareto_rows(a.pareto)))
+    out.append(aligned(pareto_headers(a.pareto), pareto_rows(a.pareto)))
     if charts:
         front_keys = {c.key for c in a.pareto}
         others = [_point(c) for c in a.cells if c.key not in front_keys and _point(c)]
@@ -898,7 +915,7 @@ def sweep_markdown(record: RunRecord) -> str:
         lines += _md_groups(SPARSITY, a.sparsity)
     if a.pareto:
         lines += ["", "### Pareto front (p50 latency vs throughput)", ""]
-        lines += _md_table(pareto_headers(), pareto_rows(a.pareto))
+        lines += _md_table(pareto_headers(a.pareto), pareto_rows(a.pareto))
     lines.append("")
     return "\n".join(lines)
 

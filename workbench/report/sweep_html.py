@@ -179,7 +179,7 @@ def _pareto_section(a: SweepAnalysis) -> str:
         '<p class="muted">Every cell that ran; the front is the cells no other cell beats on both p50 '
         "latency per call and throughput.</p>",
         f"<figure>{svg}</figure>",
-        _sweep_table(sw.pareto_headers(), sw.pareto_rows(a.pareto)),
+        _sweep_table(sw.pareto_headers(a.pareto), sw.pareto_rows(a.pareto)),
     )
 
 

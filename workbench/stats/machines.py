@@ -379,14 +379,40 @@ class MachineComparison:
     records: int
     results: int
 
+    def cost_front(self) -> list[dict[str, Any]]:
+        """The Pareto front of p50 latency × dollars per million items over every priced configuration of every
+        machine (each its median): what no other (machine, configuration) beats on both. Empty without prices."""
+        from workbench.stats.pareto import cost_front
+
+        lat, cost = OBJECTIVES["latency"], OBJECTIVES["cost"]
+        pts = []
+        for m in self.machines:
+            for cs in m.configs.values():
+                p50, usd = cs.value(lat), cs.value(cost)
+                if p50 is not None and usd is not None:
+                    pts.append((p50, usd, (m, cs)))
+        return [
+            {
+                "machine": m.key,
+                "label": m.label,
+                "config": cs.config.to_dict(),
+                "p50_ms": p50,
+                "usd_per_million": usd,
+            }
+            for p50, usd, (m, cs) in cost_front(pts)
+        ]
+
     def to_dict(self) -> dict[str, Any]:
-        return {
+        d = {
             "model": self.model,
             "records": self.records,
             "results": self.results,
             "machines": [m.to_dict() for m in self.machines],
             "objectives": {name: r.to_dict() for name, r in self.rankings.items()},
         }
+        if "cost" in self.rankings:
+            d["latency_cost_front"] = self.cost_front()
+        return d
 
 
 def _model_name(rec: RunRecord) -> str:
