@@ -252,9 +252,12 @@ def open_meter(device: str = "cpu", *, root: Path | None = None, nvml: Any = Non
     return Meter(counters, missing), None
 
 
-def measure_idle(meter: Meter, seconds: float = IDLE_S, sleep: Callable[[float], None] = time.sleep) -> dict[str, Any]:
-    """Idle power: the meter's domains over ``seconds`` of this process sleeping. ``{"watts", "by_domain",
-    "seconds"}``."""
+def measure_idle(
+    meter: Meter, seconds: float | None = None, sleep: Callable[[float], None] = time.sleep
+) -> dict[str, Any]:
+    """Idle power: the meter's domains over ``seconds`` (default :data:`IDLE_S`) of this process sleeping.
+    ``{"watts", "by_domain", "seconds"}``."""
+    seconds = IDLE_S if seconds is None else seconds
     t0 = time.perf_counter()
     meter.begin()
     sleep(seconds)
