@@ -150,3 +150,17 @@ def test_compare_by_machine_ranks_by_cost_from_the_prices_file(workbench_home, c
     assert ranking["winner"]["best"]["value"] == pytest.approx(1.0 / 3600 / 500 * 1e6)
     front = doc["latency_cost_front"]
     assert [f["label"].split()[1] for f in front] == ["A", "B"]  # A is faster, B cheaper: both on the front
+
+
+def test_cli_run_with_a_price_has_dollars_per_million_in_the_table_and_json(tmp_path, shared_cache):
+    out_json = tmp_path / "r.json"
+    out = wb(
+        "run", "-m", "tiny_cnn", "-e", "noop", "--duration", "0.3", "--no-parity", "--price-per-hour", "2.5",
+        "--json", str(out_json), "--no-save",
+    )  # fmt: skip
+    assert out.returncode == 0, out.stderr
+    header = next(ln for ln in out.stdout.splitlines() if ln.startswith("engine"))
+    assert header.split()[-1] == "$/M" and "cost: $2.500/hour (--price-per-hour)" in out.stdout
+    doc = json.loads(out_json.read_text())
+    r = (doc[0] if isinstance(doc, list) else doc)["results"][0]
+    assert r["cost"]["usd_per_million"] == pytest.approx(2.5 / 3600 / r["throughput"] * 1e6)

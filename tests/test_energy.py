@@ -172,6 +172,9 @@ def test_a_real_run_reads_advancing_counters_across_a_wraparound(tmp_path, monke
 
     text = render_results(record)
     assert "J/item" in text and "items/J" in text and "energy: dram-0 + package-0" in text
+    from workbench.report.html import render_html
+
+    assert "J/item" in render_html(record)
 
 
 def test_without_counters_the_run_says_why_and_nothing_else_changes(tmp_path, monkeypatch):
@@ -220,3 +223,14 @@ def test_a_sweep_shows_items_per_joule_vs_threads_and_dollars(tmp_path, shared_c
     assert rows and all(float(r["items_per_j"]) > 0 and float(r["usd_per_million"]) > 0 for r in rows)
     for r in rows:  # items per joule = items/s ÷ watts, at the fake tree's 30 W
         assert float(r["items_per_j"]) == pytest.approx(float(r["throughput"]) / 30.0, rel=0.2)
+
+
+def test_doctor_says_whether_energy_is_readable(tmp_path, monkeypatch):
+    from workbench.machine.doctor import Machine, check_energy
+
+    m = Machine(info={}, affinity=[0], requested=None, sample_s=0, engines=None, overhead_n=0)
+    monkeypatch.setenv("WORKBENCH_POWERCAP_ROOT", str(tmp_path / "absent"))
+    assert "not readable" in check_energy(m)[0]["detail"]
+    _zone(tmp_path, "intel-rapl:0", "package-0", 5)
+    monkeypatch.setenv("WORKBENCH_POWERCAP_ROOT", str(tmp_path))
+    assert check_energy(m)[0]["detail"].startswith("readable: package-0")
