@@ -135,6 +135,8 @@ def test_energy_summary_arithmetic():
     assert e["idle_watts"] == 20.0 and e["above_idle_watts"] == 30.0 and e["above_idle_share"] == 0.6
     assert e["domains"] == ["dram-0", "package-0"] and "note" not in e
     assert en.energy_summary([{"iterations": 1, "elapsed_ns": 1}], batch=1) is None
+    stuck = en.energy_summary([{"iterations": 9, "elapsed_ns": 10**9, "energy_j": {"package-0": 0.0}}], batch=1)
+    assert stuck["status"] == "unavailable" and "did not advance" in stuck["reason"]
 
 
 def _cfg(**kw) -> RunConfig:

@@ -20,7 +20,7 @@ from workbench.cli.args import RAW, add_args, add_command, add_switches
 from workbench.errors import UsageError
 from workbench.report.text import table
 from workbench.result import RunRecord
-from workbench.units import MISSING, json_safe, ms, rate
+from workbench.units import MISSING, json_safe, ms, rate, significant
 
 __all__ = [
     "register",
@@ -34,7 +34,9 @@ __all__ = [
     "resolve_operand",
 ]
 
-TREND_METRICS = ("p50", "p90", "p99", "mean", "throughput")
+TREND_METRICS = ("p50", "p90", "p99", "mean", "throughput", "j_per_item", "usd_per_million")
+#: trend metrics that are not latencies in ms: their heading (shown as a table, never on the latency chart)
+_TREND_UNITS = {"throughput": "throughput", "j_per_item": "J/item", "usd_per_million": "$/M items"}
 
 
 def _store() -> Any:
@@ -259,6 +261,10 @@ def trend_points(
                     "precision": r.precision_effective or r.precision_requested,
                     **{m: lat.get(m) for m in ("p50", "p90", "p99", "mean")},
                     "throughput": r.throughput,
+                    "j_per_item": (r.energy or {}).get("j_per_item")
+                    if (r.energy or {}).get("status") == "measured"
+                    else None,
+                    "usd_per_million": (r.cost or {}).get("usd_per_million"),
                 }
             )
             break
@@ -311,19 +317,23 @@ def cmd_trend(args: argparse.Namespace) -> int:
         )
     configs = {(p["batch"], p["threads"], p["precision"]) for p in points}
     title = f"{args.model} · {args.engine} · {len(points)} run{'s' if len(points) != 1 else ''}"
-    if args.plain or not sys.stdout.isatty() or len(points) < 2:
+    value = any(m in ("j_per_item", "usd_per_million") for m in metrics)
+    if args.plain or value or not sys.stdout.isatty() or len(points) < 2:
         rows = [
             [
                 p["run_id"],
                 _local(p["created"]),
-                *[rate(p[m]) if m == "throughput" else ms(p[m]) for m in metrics],
+                *[
+                    rate(p[m]) if m == "throughput" else significant(p[m]) if m in _TREND_UNITS else ms(p[m])
+                    for m in metrics
+                ],
             ]
             for p in points
         ]
         print(title)
         print(
             table(
-                ["id", "created", *[m if m == "throughput" else f"{m} ms" for m in metrics]],
+                ["id", "created", *[_TREND_UNITS.get(m, f"{m} ms") for m in metrics]],
                 rows,
                 align="ll" + "r" * len(metrics),
             )

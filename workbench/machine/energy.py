@@ -276,7 +276,7 @@ def energy_summary(
     """A result's ``energy`` entry from its measured rounds (each with ``energy_j``: joules by domain, and
     ``elapsed_ns``/``iterations``): joules, average watts, J per inference and per item, inferences and items
     per joule, the domains, and with ``idle`` the idle power and the run's share above it. None when no round
-    carries energy."""
+    carries energy; ``status: "unavailable"`` when the counters did not advance."""
     measured = [r for r in rounds if isinstance(r.get("energy_j"), dict)]
     if not measured:
         return None
@@ -285,6 +285,12 @@ def energy_summary(
         for k, v in r["energy_j"].items():
             by_domain[k] = by_domain.get(k, 0.0) + float(v)
     joules = sum(by_domain.values())
+    if joules <= 0:  # a real counter always advances: a stuck or emulated one is no measurement
+        return {
+            "status": "unavailable",
+            "reason": f"the energy counters ({', '.join(sorted(by_domain))}) did not advance during the rounds "
+            "(a stuck or emulated counter)",
+        }
     seconds = sum(r["elapsed_ns"] for r in measured) / 1e9
     iterations = int(sum(r["iterations"] for r in measured))
     items = iterations * batch

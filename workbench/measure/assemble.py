@@ -241,7 +241,7 @@ def result_energy(st: EngineState, batch: int) -> dict[str, Any] | None:
             "status": "unavailable",
             "reason": f"reading the counters failed: {errors[0]}" if errors else "no round read the counters",
         }
-    if said.get("not_measured"):
+    if said.get("not_measured") and out.get("status") == "measured":
         out["not_measured"] = list(said["not_measured"])
     return out
 
