@@ -63,6 +63,10 @@ class Parity:
         return asdict(self)
 
 
+#: EngineResult fields left out of its dict when None (absent reads back as None)
+_OMIT_WHEN_NONE = ("energy", "cost")
+
+
 @dataclass
 class EngineResult:
     engine: str
@@ -133,6 +137,9 @@ class EngineResult:
         d = dict(self.__dict__)
         d["warnings"] = [dict(w) for w in self.warnings]
         d["repeats"] = [dict(r) for r in self.repeats]
+        for key in _OMIT_WHEN_NONE:  # newer optional fields: a record without them is stored as before
+            if d[key] is None:
+                del d[key]
         return d
 
     @classmethod
