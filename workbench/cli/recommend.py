@@ -330,7 +330,7 @@ def cmd_recommend(args: argparse.Namespace) -> int:
     from workbench.cli.pricing import PriceSource
 
     prices = PriceSource(getattr(args, "price_per_hour", None))
-    price = _this_machine_price(prices) if "cost" in objectives or prices.given is not None else None
+    price = _this_machine_price(prices)  # the flag, else this machine's entry in the prices file, else None
     if "energy" in objectives:
         from workbench.machine.energy import open_meter
 
