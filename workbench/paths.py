@@ -65,8 +65,9 @@ def data_dir() -> Path:
 
 
 def config_dir() -> Path:
-    """Settings the user's tools keep between sessions (the UI's last setup): ``$WORKBENCH_HOME/config``, else
-    ``$XDG_CONFIG_HOME/inference-workbench`` (``~/.config/inference-workbench``)."""
+    """User settings kept between sessions (the prices file ``prices.json``, the UI's last setup
+    ``tui-setup.json``): ``$WORKBENCH_HOME/config``, else ``$XDG_CONFIG_HOME/inference-workbench`` (default
+    ``~/.config/inference-workbench``)."""
     return _state_dir("config", "XDG_CONFIG_HOME", ".config", "inference-workbench")
 
 

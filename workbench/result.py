@@ -63,6 +63,10 @@ class Parity:
         return asdict(self)
 
 
+#: EngineResult fields left out of its dict when None (absent reads back as None)
+_OMIT_WHEN_NONE = ("energy", "cost")
+
+
 @dataclass
 class EngineResult:
     engine: str
@@ -131,12 +135,22 @@ class EngineResult:
     #: latency_bound_ms, percentile, offline_qps, best (the probe at the highest confirmed VALID QPS), probes,
     #: confirmed, confirm_runs, elapsed_s, note)
     qps_search: dict[str, Any] | None = None
+    #: energy over the measured rounds (workbench.machine.energy.energy_summary): status "measured" with joules,
+    #: watts, j_per_inference, j_per_item, inferences_per_j, items_per_j, domains, by_domain_j, idle_watts,
+    #: above_idle_watts, above_idle_share; or status "unavailable" with the reason. None: records before energy
+    energy: dict[str, Any] | None = None
+    #: what the measured throughput costs at a machine price: price_per_hour, currency, source, usd_per_million
+    #: (per million items); None when no price was given
+    cost: dict[str, Any] | None = None
 
     def to_dict(self) -> dict[str, Any]:
         # Fields hold JSON-able values already; a shallow copy is ~50x cheaper than dataclasses.asdict's deep copy.
         d = dict(self.__dict__)
         d["warnings"] = [dict(w) for w in self.warnings]
         d["repeats"] = [dict(r) for r in self.repeats]
+        for key in _OMIT_WHEN_NONE:  # newer optional fields: a record without them is stored as before
+            if d[key] is None:
+                del d[key]
         return d
 
     @classmethod

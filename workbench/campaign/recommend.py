@@ -71,6 +71,8 @@ DESCENT_AXES: dict[str, tuple[str, ...]] = {
     "latency": ("precision", "threads"),
     "memory": ("precision", "threads"),
     "throughput": ("precision", "threads", "streams", "requests", "batch"),
+    "cost": ("precision", "threads", "streams", "requests", "batch"),
+    "energy": ("precision", "threads", "streams", "requests", "batch"),
 }
 #: direction an axis is walked first from the incumbent (-1: towards smaller values)
 FIRST_DIRECTION: dict[str, int] = {"precision": 1, "threads": -1, "streams": 1, "requests": 1, "batch": 1}
@@ -109,6 +111,10 @@ class Measurement:
     precision_effective: str | None = None
     streams_effective: int | None = None
     requests_effective: int | None = None
+    #: joules per item over the measured rounds, where the energy counters were read (None otherwise)
+    j_per_item: float | None = None
+    #: dollars per million items at the search's price (set by the search when it has one)
+    usd_per_million: float | None = None
     elapsed_s: float = 0.0
     result: "EngineResult | None" = None
     stage: str = ""
@@ -124,6 +130,7 @@ class Measurement:
         """A measurement from a benchmark's :class:`~workbench.result.EngineResult`."""
         lat = result.latency_ms or {}
         parity = result.parity or {}
+        energy = result.energy or {}
 
         def num(v: Any) -> float | None:
             return float(v) if isinstance(v, (int, float)) and not isinstance(v, bool) and math.isfinite(v) else None
@@ -142,6 +149,7 @@ class Measurement:
             precision_effective=result.precision_effective,
             streams_effective=result.streams,
             requests_effective=result.requests,
+            j_per_item=num(energy.get("j_per_item")) if energy.get("status") == "measured" else None,
             elapsed_s=elapsed_s,
             result=result,
         )
@@ -167,6 +175,8 @@ class Measurement:
             "precision_effective": self.precision_effective,
             "streams_effective": self.streams_effective,
             "requests_effective": self.requests_effective,
+            "j_per_item": self.j_per_item,
+            "usd_per_million": self.usd_per_million,
         }
 
 
@@ -314,6 +324,7 @@ class Search:
         start_s: float | None = None,
         time_budget_s: float | None = None,
         latency_budget_ms: float | None = None,
+        price_per_hour: float | None = None,
         max_drift: float | None = None,
         noise: float = NOISE,
         keep: int = KEEP,
@@ -336,6 +347,10 @@ class Search:
         self.start_s = float(start_s) if start_s else default_start
         self.time_budget_s = time_budget_s
         self.latency_budget_ms = latency_budget_ms
+        if price_per_hour is not None and not price_per_hour > 0:
+            raise UsageError(f"--price-per-hour must be a positive number of dollars per hour, not {price_per_hour:g}")
+        #: this machine's price (cost objective): each measurement's $/M = price / 3600 / items per second × 10⁶
+        self.price_per_hour = price_per_hour
         self.max_drift = max_drift
         self.noise = noise
         #: per objective, the difference two single measurements must show to be real on this machine
@@ -407,6 +422,8 @@ class Search:
             raise
         except Exception as exc:  # an evaluator that raises: the cell failed, the search goes on
             m = Measurement(cell, duration_s, ok=False, error=first_line(exc), elapsed_s=time.perf_counter() - t0)
+        if self.price_per_hour is not None and m.ok and m.throughput and m.throughput > 0:
+            m.usd_per_million = self.price_per_hour / 3600.0 / m.throughput * 1e6
         m.stage = f"{self._objective}: {self._stage}"
         m.index = len(self.tried)
         self.tried.append(m)
@@ -418,10 +435,17 @@ class Search:
 
     # ---- scoring -------------------------------------------------------------------------------------------------
     def value(self, m: Measurement, objective: str) -> float | None:
-        """The figure ``objective`` optimises, as lower-is-better: p50 ms, −items/s, peak RSS MB."""
+        """The figure ``objective`` optimises, as lower-is-better: p50 ms, −items/s, peak RSS MB, $ per million
+        items, joules per item."""
         if not m.ok:
             return None
-        v = {"latency": m.p50_ms, "throughput": m.throughput, "memory": m.peak_rss_mb}[objective]
+        v = {
+            "latency": m.p50_ms,
+            "throughput": m.throughput,
+            "memory": m.peak_rss_mb,
+            "cost": m.usd_per_million,
+            "energy": m.j_per_item,
+        }[objective]
         if v is None:
             return None
         return -v if objective == "throughput" else v
@@ -481,6 +505,11 @@ class Search:
     def run(self, spaces: Sequence[SearchSpace]) -> Recommendation:
         """Search every space (one per objective, in order) and confirm each winner. Never raises for failing
         cells; KeyboardInterrupt propagates (the evaluations so far stay in :attr:`tried`)."""
+        if self.price_per_hour is None and any(s.objective == "cost" for s in spaces):
+            raise UsageError(
+                "--objective cost needs this machine's price: --price-per-hour USD, or an entry in the prices file "
+                "(prices.json in the config folder; docs/methodology.md)"
+            )
         outcomes = [Outcome(s.objective, s) for s in spaces]
         self._finals_left = 2 * len(spaces) if self.with_baseline else len(spaces)
         out_of_time = False

@@ -12,7 +12,10 @@ from typing import Any, Mapping, Sequence
 from workbench.campaign.cells import STREAM_ENGINES, CellSpec
 from workbench.errors import UsageError
 
-OBJECTIVES: tuple[str, ...] = ("latency", "throughput", "memory")
+OBJECTIVES: tuple[str, ...] = ("latency", "throughput", "memory", "cost", "energy")
+#: objectives searched in throughput mode (batch, streams, requests): what a served deployment pays for is items
+#: per second, per dollar (cost) or per joule (energy)
+THROUGHPUT_OBJECTIVES: tuple[str, ...] = ("throughput", "cost", "energy")
 #: the precisions a search considers, where the engine declares them (fp16 is a GPU precision: not searched on CPU)
 SEARCH_PRECISIONS: tuple[str, ...] = ("fp32", "bf16", "int8")
 #: the throughput objective's batch axis (bounded further by ``max_batch``)
@@ -132,7 +135,7 @@ def build_space(
     if not precs:
         raise UsageError("nothing to search: no engine offers fp32, bf16 or int8 here")
     threads = threads_axis(cores)
-    if objective != "throughput":
+    if objective not in THROUGHPUT_OBJECTIVES:
         return SearchSpace(objective, "latency", tuple(e for e, _ in precs), precs, threads)
     if max_batch < 1:
         raise UsageError(f"--max-batch must be >= 1, not {max_batch}")
@@ -162,6 +165,7 @@ __all__ = [
     "HINT_PRECISIONS",
     "OBJECTIVES",
     "SEARCH_PRECISIONS",
+    "THROUGHPUT_OBJECTIVES",
     "SearchSpace",
     "build_space",
     "check_objective",

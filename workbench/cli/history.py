@@ -20,7 +20,7 @@ from workbench.cli.args import RAW, add_args, add_command, add_switches
 from workbench.errors import UsageError
 from workbench.report.text import table
 from workbench.result import RunRecord
-from workbench.units import MISSING, json_safe, ms, rate
+from workbench.units import MISSING, json_safe, ms, rate, significant
 
 __all__ = [
     "register",
@@ -34,7 +34,9 @@ __all__ = [
     "resolve_operand",
 ]
 
-TREND_METRICS = ("p50", "p90", "p99", "mean", "throughput")
+TREND_METRICS = ("p50", "p90", "p99", "mean", "throughput", "j_per_item", "usd_per_million")
+#: trend metrics that are not latencies in ms: their heading (shown as a table, never on the latency chart)
+_TREND_UNITS = {"throughput": "throughput", "j_per_item": "J/item", "usd_per_million": "$/M items"}
 
 
 def _store() -> Any:
@@ -273,6 +275,10 @@ def trend_points(
                     "precision": r.precision_effective or r.precision_requested,
                     **{m: lat.get(m) for m in ("p50", "p90", "p99", "mean")},
                     "throughput": r.throughput,
+                    "j_per_item": (r.energy or {}).get("j_per_item")
+                    if (r.energy or {}).get("status") == "measured"
+                    else None,
+                    "usd_per_million": (r.cost or {}).get("usd_per_million"),
                 }
             )
             break
@@ -325,19 +331,23 @@ def cmd_trend(args: argparse.Namespace) -> int:
         )
     configs = {(p["batch"], p["threads"], p["precision"]) for p in points}
     title = f"{args.model} · {args.engine} · {len(points)} run{'s' if len(points) != 1 else ''}"
-    if args.plain or not sys.stdout.isatty() or len(points) < 2:
+    value = any(m in ("j_per_item", "usd_per_million") for m in metrics)
+    if args.plain or value or not sys.stdout.isatty() or len(points) < 2:
         rows = [
             [
                 p["run_id"],
                 _local(p["created"]),
-                *[rate(p[m]) if m == "throughput" else ms(p[m]) for m in metrics],
+                *[
+                    rate(p[m]) if m == "throughput" else significant(p[m]) if m in _TREND_UNITS else ms(p[m])
+                    for m in metrics
+                ],
             ]
             for p in points
         ]
         print(title)
         print(
             table(
-                ["id", "created", *[m if m == "throughput" else f"{m} ms" for m in metrics]],
+                ["id", "created", *[_TREND_UNITS.get(m, f"{m} ms") for m in metrics]],
                 rows,
                 align="ll" + "r" * len(metrics),
             )
@@ -674,7 +684,8 @@ def _add_machine_compare_args(p: argparse.ArgumentParser) -> None:
     g.add_argument(
         "--objective",
         default="latency,throughput",
-        help="with --by machine: latency (p50 per call), throughput (items/s), or both (default)",
+        help="with --by machine: latency (p50 per call), throughput (items/s), cost ($ per million items, priced "
+        "results or the prices file), energy (J per item, where measured); comma-separated (default latency,throughput)",
     )
     g.add_argument("--html", metavar="FILE", help="with --by machine: also write the comparison as an HTML page")
 
@@ -692,7 +703,26 @@ def machine_comparison(model: str, objective: str = "latency,throughput") -> Any
     from workbench.machine.spread import for_records
 
     records = list(records)
+    if "cost" in objectives:
+        _price_stored(records)
     return compare_machines(records, model, objectives, spreads=for_records(*records))
+
+
+def _price_stored(records: list[Any]) -> None:
+    """Results stored without a price get one from the prices file, by their machine (the price is the file's now;
+    a result priced when it ran keeps its own)."""
+    from workbench.cli.pricing import PriceSource
+    from workbench.machine.prices import cost_entry
+
+    prices = PriceSource(None)
+    for rec in records:
+        price = None
+        for r in rec.results:
+            if r.cost is None and r.ok:
+                price = price or prices.for_system(rec.system, here=False)
+                if price is None:
+                    break
+                r.cost = cost_entry(r, price)
 
 
 def cmd_compare_machines(args: argparse.Namespace) -> int:

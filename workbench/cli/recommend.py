@@ -110,11 +110,11 @@ def register(sub: Any) -> None:
         (
             "--objective -o",
             "what to optimise; several comma-separated (default latency)",
-            {"default": "latency", "metavar": "latency|throughput|memory"},
+            {"default": "latency", "metavar": "latency|throughput|memory|cost|energy"},
         ),
         (
             "--latency-budget",
-            "p99 per inference call a throughput or memory winner must stay within (ms)",
+            "p99 per inference call a throughput, memory, cost or energy winner must stay within (ms)",
             {"type": number, "default": None, "metavar": "MS"},
         ),
         (
@@ -135,6 +135,9 @@ def register(sub: Any) -> None:
         ("--cores -c", "the core pool, e.g. 0-7 (default: all allowed)", {"type": cpu_list, "default": None}),
     )
     _add_measure_args(p)
+    from workbench.cli.pricing import add_price_arg
+
+    add_price_arg(p)
 
 
 def _add_measure_args(p: argparse.ArgumentParser) -> None:
@@ -171,7 +174,7 @@ def _add_measure_args(p: argparse.ArgumentParser) -> None:
         (
             "--across-machines",
             "measure nothing: the best machine (node type) per objective from the stored results of --model, "
-            "with each machine's best configuration and the spread (objectives latency, throughput; docs/fleet.md)",
+            "with each machine's best configuration and the spread (objectives latency, throughput, cost, energy; docs/fleet.md)",
         ),
     )
 
@@ -324,6 +327,16 @@ def cmd_recommend(args: argparse.Namespace) -> int:
         return _recommend_across_machines(args)
     objectives = parse_objectives(args.objective)
     _check_numbers(args)
+    from workbench.cli.pricing import PriceSource
+
+    prices = PriceSource(getattr(args, "price_per_hour", None))
+    price = _this_machine_price(prices)  # the flag, else this machine's entry in the prices file, else None
+    if "energy" in objectives:
+        from workbench.machine.energy import open_meter
+
+        meter, why = open_meter("cpu")
+        if meter is None:
+            raise UsageError(f"--objective energy needs energy counters, and this machine has none readable: {why}")
     _check_model(args.model)
     engines = _engines(args)
     pool = _pool(args)
@@ -341,6 +354,7 @@ def cmd_recommend(args: argparse.Namespace) -> int:
         duration_s=spec.duration_s,
         time_budget_s=args.time_budget * 60 if args.time_budget is not None else None,
         latency_budget_ms=args.latency_budget,
+        price_per_hour=price.per_hour if price is not None else None,
         max_drift=args.max_drift,
         on_progress=progress,
         margins=run_to_run_margins(spec.model),
@@ -366,6 +380,10 @@ def cmd_recommend(args: argparse.Namespace) -> int:
         progress.clear()
     commands = {o.objective: run_command(spec, o.best.cell) for o in rec.outcomes if o.best is not None}
     record = build_record(spec, rec, rec.tried, evaluator, "complete", started, time.monotonic() - t0, commands)
+    if price is not None:
+        from workbench.machine.prices import attach_costs
+
+        attach_costs(record, price)
     run_id = _save(record) if not args.no_save else None
     doc = recommendation_json(rec, spec, commands, run_id)
     if args.json != "-":
@@ -380,6 +398,17 @@ def cmd_recommend(args: argparse.Namespace) -> int:
             write_text(args.json, text)
             print(f"wrote {args.json}", file=sys.stderr)
     return 0 if all(o.best is not None for o in rec.outcomes) else 1
+
+
+def _this_machine_price(prices: Any) -> Any:
+    """This machine's :class:`~workbench.machine.prices.Price` (the flag, else the prices file), or None."""
+    from workbench.machine import sysinfo
+
+    try:
+        system = sysinfo.collect()
+    except Exception:  # no machine description: only the flag or the partition can price it
+        system = {}
+    return prices.for_system(system)
 
 
 def run_to_run_margins(model: str) -> dict[str, float]:
@@ -397,6 +426,9 @@ def run_to_run_margins(model: str) -> dict[str, float]:
     return {
         "latency": min_detectable(spread_for(stored, "p50", {"model": model})),
         "throughput": min_detectable(spread_for(stored, "throughput", {"model": model})),
+        # $/M at a fixed price varies as 1/throughput; joules per item have no stored A/A spread (the assumed one)
+        "cost": min_detectable(spread_for(stored, "throughput", {"model": model})),
+        "energy": min_detectable(spread_for(stored, "j_per_item", {"model": model})),
     }
 
 
@@ -523,7 +555,7 @@ def recommendation_json(
 
 # ---- rendering ---------------------------------------------------------------------------------------------------
 def _num(m: "Measurement") -> str:
-    from workbench.units import duration, rate
+    from workbench.units import duration, rate, significant
 
     parts = [
         f"p50 {duration(m.p50_ms)}",
@@ -531,6 +563,10 @@ def _num(m: "Measurement") -> str:
         rate(m.throughput, " items/s"),
         f"peak RSS {m.peak_rss_mb:.0f} MB" if m.peak_rss_mb is not None else "peak RSS —",
     ]
+    if m.usd_per_million is not None:
+        parts.append(f"${significant(m.usd_per_million)} per million items")
+    if m.j_per_item is not None:
+        parts.append(f"{significant(m.j_per_item)} J/item")
     return " · ".join(parts)
 
 
@@ -556,7 +592,13 @@ def _label(m: "Measurement") -> str:
 def _outcome_lines(o: "Outcome", commands: dict[str, str], budget_ms: float | None) -> list[str]:
     from workbench.units import duration, ratio
 
-    what = {"latency": "lowest p50 latency", "throughput": "highest throughput", "memory": "smallest peak RSS"}
+    what = {
+        "latency": "lowest p50 latency",
+        "throughput": "highest throughput",
+        "memory": "smallest peak RSS",
+        "cost": "fewest dollars per million items",
+        "energy": "fewest joules per item",
+    }
     lines = [f"{o.objective} ({what[o.objective]}):"]
     if o.best is None:
         lines.append("  no recommendation: " + ("; ".join(o.notes) or o.stopped or "nothing ran"))
@@ -694,7 +736,8 @@ __all__ = ["build_record", "cmd_recommend", "recommendation_json", "register", "
 # ---- --across-machines (issue #13): from stored results, no measuring -------------------------------------------
 def _recommend_across_machines(args: argparse.Namespace) -> int:
     """The best machine per objective for ``--model`` from the history (workbench.stats.machines), printed, and
-    with ``--json FILE`` written as JSON. Only the latency and throughput objectives apply."""
+    with ``--json FILE`` written as JSON. The latency, throughput, cost and energy objectives apply (memory is a
+    per-machine search only)."""
     import json
     import sys
 

@@ -210,6 +210,9 @@ def _add_output_args(p: argparse.ArgumentParser) -> None:
         ("--tag", "label the run in the history (repeatable)", {"action": "append", "default": []}),
         ("--note", "free-text note stored with the run", {}),
     )
+    from workbench.cli.pricing import add_price_arg
+
+    add_price_arg(p)
     add_switches(
         p,
         ("--quiet -q", "no progress bar"),
@@ -352,6 +355,7 @@ def _write_outputs(record, args: argparse.Namespace) -> None:
 
 
 def cmd_run(args: argparse.Namespace) -> int:
+    from workbench.cli.pricing import PriceSource
     from workbench.measure.runner import Runner
     from workbench.report.text import ProgressLine
 
@@ -360,6 +364,7 @@ def cmd_run(args: argparse.Namespace) -> int:
 
         return cmd_find_max_qps(args, _run_config(args), _progress_printer, _write_outputs)
     config = _run_config(args)
+    price = PriceSource(args.price_per_hour)
     progress = ProgressLine(enabled=False if args.quiet else None)
     runner = Runner(config, on_event=_progress_printer(progress))
     try:
@@ -371,6 +376,7 @@ def cmd_run(args: argparse.Namespace) -> int:
         return 130
     finally:
         progress.clear()
+    price.apply(record)
     if args.json != "-":
         print(render_results(record), flush=True)  # results first: nothing below may lose them
     print_diagnostics(record.diagnostics, verbose=args.verbose)

@@ -88,6 +88,9 @@ def register(sub: Any) -> None:
     _add_axis_args(p)
     p.add_argument("--cores", "-c", type=cpu_list, default=None, help="the core pool, e.g. 0-7 (default: all allowed)")
     p.add_argument("--device", default="cpu", help="cpu (default) or cuda where an NVIDIA GPU is present")
+    from workbench.cli.pricing import add_price_arg
+
+    add_price_arg(p)
     p.add_argument("--duration", "-d", type=number, default=3.0, help="measured seconds per cell (default 3)")
     p.add_argument("--warmup", type=number, default=0.5, help="warm-up seconds per cell (default 0.5)")
     p.add_argument("--iterations", type=positive_int, default=10, help="minimum measured iterations per cell (10)")
@@ -325,6 +328,9 @@ def cmd_sweep(args: argparse.Namespace) -> int:
         for cell in cells:
             print(cell.label())
         return 0
+    from workbench.cli.pricing import PriceSource
+
+    price = PriceSource(getattr(args, "price_per_hour", None))
     progress = _Progress(args.quiet)
     sweep = Sweep(spec, store=store, on_event=progress, resume=resume, retry_failed=args.retry_failed, live=True)
     for note in sweep.notes:
@@ -344,6 +350,11 @@ def cmd_sweep(args: argparse.Namespace) -> int:
     finally:
         restore()
         progress.clear()
+    if any(r.ok for r in record.results):
+        before = [r.cost for r in record.results]
+        price.apply(record)
+        if [r.cost for r in record.results] != before:
+            store.put(record)
     _print_and_write(record, args)
     return 0 if all(r.ok for r in record.results) else 1
 

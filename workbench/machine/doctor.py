@@ -199,6 +199,17 @@ def check_background_load(m: Machine) -> list[Row]:
     return [_check("background load", "ok", detail)]
 
 
+def check_energy(m: Machine) -> list[Row]:
+    """Whether runs here will carry energy (RAPL through powercap; docs/methodology.md, *Energy*). Not having it
+    does not disturb a timing, so it is never a warning: the row says what the results will and will not hold."""
+    from workbench.machine.energy import open_meter
+
+    meter, why = open_meter("cpu")
+    if meter is None:
+        return [_check("energy counters", "ok", f"not readable, results will carry no energy: {why}")]
+    return [_check("energy counters", "ok", f"readable: {', '.join(meter.domains)} (J per inference in every result)")]
+
+
 def check_engines(m: Machine) -> list[Row]:
     if m.engines is None:
         return []
@@ -241,6 +252,7 @@ CHECKS: tuple[Callable[[Machine], list[Row]], ...] = (
     check_memory,
     check_virtualisation,
     check_background_load,
+    check_energy,
     check_engines,
     check_harness_overhead,
 )

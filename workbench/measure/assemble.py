@@ -93,6 +93,8 @@ class EngineState:
     engine: str | None = None  # the engine, when the state's name is a variant's ("torch fp32"); None: name
     precision: str | None = None  # the precision it runs at; None: the run's
     drift_outputs: list[dict[str, np.ndarray]] = field(default_factory=list)  # one per drift seed
+    #: idle power measured by the runner before the rounds (workbench.machine.energy.measure_idle); None: not measured
+    idle: dict[str, Any] | None = None
 
     def add_samples(self, elapsed_ns: int, samples: np.ndarray, *, duration_s: float, keep: bool = False) -> None:
         """A frame of a round's samples (ns), stamped with the round's clock: into the run's histogram, the
@@ -223,6 +225,33 @@ def _measurements(res: EngineResult, st: EngineState, c: RunConfig) -> None:
             rep["loadgen"] = {k: entry.get(k) for k in ("validity", "qps", "target_latency_ms")}
         res.scenario = entries[0].get("scenario")
         res.loadgen = worst(entries)
+    res.energy = result_energy(st, c.batch)
+    for rep, r in zip(res.repeats, st.rounds):
+        if isinstance(r.get("energy_j"), dict):
+            rep["joules"] = sum(r["energy_j"].values())
+
+
+def result_energy(st: EngineState, batch: int) -> dict[str, Any] | None:
+    """A result's ``energy``: measured from the rounds' counters (:func:`workbench.machine.energy.energy_summary`,
+    against the idle power the runner measured), or ``{"status": "unavailable", "reason"}`` when the benchmark
+    process could read no counter; None for records of processes that did not say."""
+    from workbench.machine.energy import energy_summary
+
+    said = (st.loaded or {}).get("energy")
+    if not isinstance(said, dict):
+        return None
+    if said.get("unavailable"):
+        return {"status": "unavailable", "reason": str(said["unavailable"])}
+    out = energy_summary(st.rounds, batch=batch, idle=st.idle)
+    if out is None:
+        errors = [r["energy_error"] for r in st.rounds if r.get("energy_error")]
+        return {
+            "status": "unavailable",
+            "reason": f"reading the counters failed: {errors[0]}" if errors else "no round read the counters",
+        }
+    if said.get("not_measured") and out.get("status") == "measured":
+        out["not_measured"] = list(said["not_measured"])
+    return out
 
 
 def result_parity(

@@ -57,7 +57,23 @@ def _rusage() -> tuple[float, float | None]:
     return r.ru_utime + r.ru_stime, _peak_rss_mb()  # cpu seconds, peak RSS MiB
 
 
-def _measure_latency(model: Any, chan: FrameWriter, cmd: MeasureCommand) -> dict[str, Any]:
+def _energy_begin(meter: Any) -> None:
+    if meter is not None:
+        meter.begin()
+
+
+def _energy_end(meter: Any, stats: dict[str, Any]) -> dict[str, Any]:
+    """The round's joules by domain (``energy_j``) from the counters read around the timed loop; a counter that
+    fails mid-run leaves the round without energy and says why (``energy_error``)."""
+    if meter is not None:
+        try:
+            stats["energy_j"] = meter.end()
+        except Exception as exc:  # advisory: the timing stands
+            stats["energy_error"] = f"{type(exc).__name__}: {exc}"
+    return stats
+
+
+def _measure_latency(model: Any, chan: FrameWriter, cmd: MeasureCommand, meter: Any = None) -> dict[str, Any]:
     from array import array
 
     perf = time.perf_counter_ns
@@ -72,6 +88,7 @@ def _measure_latency(model: Any, chan: FrameWriter, cmd: MeasureCommand) -> dict
     cpu0, _ = _rusage()
     buf = array("q")
     append = buf.append
+    _energy_begin(meter)
     start = perf()
     deadline = start + int(cmd.duration_s * 1e9)
     next_flush = start + FLUSH_NS
@@ -90,6 +107,7 @@ def _measure_latency(model: Any, chan: FrameWriter, cmd: MeasureCommand) -> dict
         if t1 >= deadline and n >= min_iter:
             break
     end = perf()
+    stats = _energy_end(meter, {})
     chan.samples(buf.tobytes(), end - start)
     cpu1, rss = _rusage()
     return {
@@ -98,10 +116,13 @@ def _measure_latency(model: Any, chan: FrameWriter, cmd: MeasureCommand) -> dict
         "warmup_iterations": warm_iters,
         "cpu_s": cpu1 - cpu0,
         "peak_rss_mb": rss,
+        **stats,
     }
 
 
-def _measure_inflight(model: Any, chan: FrameWriter, cmd: MeasureCommand, requests: int) -> dict[str, Any]:
+def _measure_inflight(
+    model: Any, chan: FrameWriter, cmd: MeasureCommand, requests: int, meter: Any = None
+) -> dict[str, Any]:
     import threading
     from array import array
 
@@ -138,11 +159,13 @@ def _measure_inflight(model: Any, chan: FrameWriter, cmd: MeasureCommand, reques
             chan.samples(buf.tobytes(), max(0, last - start))
 
     cpu0, _ = _rusage()
+    _energy_begin(meter)
     start = perf()
     deadline = start + int(cmd.duration_s * 1e9)
     thread = threading.Thread(target=flusher, daemon=True)
     thread.start()
     model.run_inflight(requests, lambda: not (perf() >= deadline and state["n"] >= min_iter), on_done)
+    energy = _energy_end(meter, {})
     stop.set()
     thread.join()
     with lock:
@@ -155,6 +178,7 @@ def _measure_inflight(model: Any, chan: FrameWriter, cmd: MeasureCommand, reques
         "warmup_iterations": warm[0],
         "cpu_s": cpu1 - cpu0,
         "peak_rss_mb": rss,
+        **energy,
     }
 
 
@@ -249,8 +273,14 @@ def _serve(job: Job, cores: list[int], chan: FrameWriter) -> int:
         requests = 1
     eff.requests = requests
     _, rss = _rusage()
+    from workbench.machine.energy import open_meter
+
+    meter, energy_why = open_meter(job.device)
     chan.json(
         type="loaded",
+        energy={"domains": meter.domains, "not_measured": meter.not_measured}
+        if meter is not None
+        else {"unavailable": energy_why},
         load_ms=model.load_ms,
         first_inference_ms=first_ms,
         effective=eff.to_dict(),
@@ -280,9 +310,9 @@ def _serve(job: Job, cores: list[int], chan: FrameWriter) -> int:
 
             stats = run_scenario(model, chan, cmd, Scenario.from_dict(job.scenario), fail=fail)
         elif job.mode == "throughput":
-            stats = _measure_inflight(model, chan, cmd, requests)
+            stats = _measure_inflight(model, chan, cmd, requests, meter)
         else:
-            stats = _measure_latency(model, chan, cmd)
+            stats = _measure_latency(model, chan, cmd, meter)
         chan.json(type="round_done", round=cmd.round, **stats)
     model.close()
     return 0

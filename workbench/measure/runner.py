@@ -393,6 +393,7 @@ class Runner:
             elif ref_state is not None:
                 reference_note = f"reference {artifact.reference_engine} failed: {ref_state.error}"
         live = [n for n in self._measured(config) if self._states[n].error is None]
+        self._measure_idle([self._states[n] for n in live])
         total_units = max(1, len(live) * config.repeats)
         done_units = 0
         for r in range(config.repeats):
@@ -600,6 +601,25 @@ class Runner:
                         )
                 except Exception as exc:  # advisory: the run stands, the record says what is missing
                     self._diagnose("noise sampling", exc, engine=st.name)
+
+    def _measure_idle(self, states: list[EngineState]) -> None:
+        """Idle power before the rounds, with every engine loaded and waiting, when a benchmark process can read
+        energy counters: each result's share above idle is measured against it (docs/methodology.md)."""
+        if not any(((st.loaded or {}).get("energy") or {}).get("domains") for st in states):
+            return
+        from workbench.machine.energy import measure_idle, open_meter
+
+        try:
+            meter, _ = open_meter(self.config.device)
+            if meter is None:
+                return
+            self._emit(ev.Stage(run_id=self.run_id, stage="loading", message="measuring idle power"))
+            idle = measure_idle(meter)
+        except Exception as exc:  # advisory: energy stands without the idle share, and the record says so
+            self._diagnose("idle power", exc)
+            return
+        for st in states:
+            st.idle = idle
 
     def _noise_sampler(self, st: EngineState):
         from workbench.machine.noise import NoiseSampler

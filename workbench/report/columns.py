@@ -21,7 +21,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Callable, Iterable, Mapping
 
 from workbench.stats.speedup import speedup_text, unshown_ratio
-from workbench.units import MISSING, as_float, ms, rate, ratio, significant
+from workbench.units import MISSING, as_float, ms, percent, rate, ratio, significant
 
 if TYPE_CHECKING:  # pragma: no cover
     from workbench.result import EngineResult, RunRecord
@@ -39,6 +39,8 @@ __all__ = [
     "format_cores",
     "warnings_text",
     "has_loadgen",
+    "WHEN_MEASURED",
+    "view_keys",
 ]
 
 Getter = Callable[["EngineResult", "RunRecord | None"], Any]
@@ -183,6 +185,24 @@ def _lg_percentile(r: "EngineResult", rec: "RunRecord | None") -> str:
     return MISSING if p is None else f"p{p:g}"
 
 
+def _energy(key: str) -> Getter:
+    """A number of a result's measured energy (None when energy was not measured)."""
+    return lambda r, rec: as_float((r.energy or {}).get(key)) if (r.energy or {}).get("status") == "measured" else None
+
+
+def _sig(get: Getter) -> Getter:
+    return lambda r, rec: significant(get(r, rec))
+
+
+def _share(r: "EngineResult", rec: "RunRecord | None") -> str:
+    v = _energy("above_idle_share")(r, rec)
+    return MISSING if v is None else percent(round(v * 100) + 0.0, decimals=0)  # + 0.0: no "-0%"
+
+
+def _usd(r: "EngineResult", rec: "RunRecord | None") -> float | None:
+    return as_float((r.cost or {}).get("usd_per_million"))
+
+
 _RAW_LATENCIES = ("p50", "p90", "p95", "p99", "p999", "mean", "std", "min", "max")
 
 #: every result column, by key
@@ -295,6 +315,26 @@ COLUMNS: dict[str, Column] = {
             lambda r, rec: "; ".join((r.loadgen or {}).get("reasons") or []) or None,
             numeric=False,
         ),
+        Column("j_per_inference", "J/inf", _energy("j_per_inference"), _sig(_energy("j_per_inference")), unit="J"),
+        Column("j_per_item", "J/item", _energy("j_per_item"), _sig(_energy("j_per_item")), unit="J"),
+        Column("watts", "avg W", _energy("watts"), _sig(_energy("watts")), unit="W"),
+        Column("idle_watts", "idle W", _energy("idle_watts"), _sig(_energy("idle_watts")), unit="W"),
+        Column("above_idle_share", "above idle", _energy("above_idle_share"), _share, unit="fraction"),
+        Column("inferences_per_j", "inf/J", _energy("inferences_per_j"), _sig(_energy("inferences_per_j")), unit="1/J"),
+        Column("items_per_j", "items/J", _energy("items_per_j"), _sig(_energy("items_per_j")), unit="items/J"),
+        Column(
+            "energy_domains",
+            "domains",
+            lambda r, rec: " ".join((r.energy or {}).get("domains") or []) or None,
+            numeric=False,
+        ),
+        Column(
+            "energy_status",
+            "energy",
+            lambda r, rec: (r.energy or {}).get("status"),
+            numeric=False,
+        ),
+        Column("usd_per_million", "$/M", _usd, _sig(_usd), unit="USD per million items", markdown="$ per M items"),
         Column("warnings", "warnings", lambda r, rec: warnings_text(r.warnings), numeric=False),
         Column("warn", "⚠", lambda r, rec: len(r.warnings or []), tui="⚠"),
         Column("status", "status", _field("status"), numeric=False),
@@ -304,6 +344,9 @@ COLUMNS: dict[str, Column] = {
 
 #: which columns each view shows, in order
 #: what a run measured besides its latencies, in the CSV's order
+#: what a measured result costs, in joules and dollars (shown only when measured: WHEN_MEASURED)
+_VALUE = ("j_per_item", "watts", "above_idle_share", "items_per_j", "usd_per_million")
+
 _MEASURED = ("throughput", "iterations", "duration_s", "load_ms", "first_inference_ms", "peak_rss_mb")
 
 #: the first columns of every table a person reads: what ran and how fast
@@ -331,8 +374,9 @@ VIEWS: dict[str, tuple[str, ...]] = {
         "peak_rss_mb",
         "parity",
         "speedup",
+        *_VALUE,
     ),
-    "markdown": (*_SPEED, "mean_std", "throughput", "speedup", "parity"),
+    "markdown": (*_SPEED, "mean_std", "throughput", "speedup", "parity", *_VALUE),
     "csv": (
         "run_id",
         "created",
@@ -360,6 +404,16 @@ VIEWS: dict[str, tuple[str, ...]] = {
         *_LOADGEN,
         "loadgen_reasons",
         "max_qps",
+        "energy_status",
+        "j_per_inference",
+        "j_per_item",
+        "watts",
+        "idle_watts",
+        "above_idle_share",
+        "inferences_per_j",
+        "items_per_j",
+        "energy_domains",
+        "usd_per_million",
         "warnings",
         "status",
         "error",
@@ -368,8 +422,28 @@ VIEWS: dict[str, tuple[str, ...]] = {
     "loadgen": ("engine", *_LOADGEN),
     "tui": (*_SPEED, "mean_ms", "throughput", "speedup", "parity", "warn"),
     #: what a sweep's cell table shows of each cell's measurement (its axes come first, its status last)
-    "sweep": ("p50_ms", "p99_ms", "throughput", "peak_rss_mb", "parity"),
+    "sweep": ("p50_ms", "p99_ms", "throughput", "peak_rss_mb", "items_per_j", "usd_per_million", "parity"),
 }
+
+#: columns a table of results shows only when one of its results has a value (energy where the machine exposes
+#: counters, cost where a price was given): on a machine without them the tables read as before
+WHEN_MEASURED: frozenset[str] = frozenset(
+    ("j_per_inference", "j_per_item", "watts", "idle_watts", "above_idle_share", "inferences_per_j", "items_per_j")
+    + ("usd_per_million",)
+)
+
+
+def view_keys(
+    view: str, results: "Iterable[EngineResult] | None" = None, rec: "RunRecord | None" = None
+) -> tuple[str, ...]:
+    """``view``'s column keys for a table of ``results``: the :data:`WHEN_MEASURED` ones only where some result
+    has a value (None: none of them). CSV keeps every column (a stable header)."""
+    rs = list(results or [])
+    return tuple(
+        k
+        for k in VIEWS[view]
+        if view == "csv" or k not in WHEN_MEASURED or any(COLUMNS[k].value(r, rec) is not None for r in rs)
+    )
 
 
 #: columns a view's table drops when the terminal is too narrow for all of them, first to last (the Results
@@ -381,14 +455,15 @@ def column(key: str) -> Column:
     return COLUMNS[key]
 
 
-def headers(view: str) -> tuple[str, ...]:
-    """The headings of ``view``'s columns, in order."""
-    return tuple(COLUMNS[k].heading(view) for k in VIEWS[view])
+def headers(view: str, keys: Iterable[str] | None = None) -> tuple[str, ...]:
+    """The headings of ``view``'s columns (``keys``: :func:`view_keys` of a table; default: the view's columns
+    without the :data:`WHEN_MEASURED` ones), in order."""
+    return tuple(COLUMNS[k].heading(view) for k in (view_keys(view) if keys is None else keys))
 
 
-def texts(view: str, r: "EngineResult", rec: "RunRecord | None" = None) -> list[str]:
-    """One result's formatted cells in ``view``."""
-    return [COLUMNS[k].cell(r, rec, view) for k in VIEWS[view]]
+def texts(view: str, r: "EngineResult", rec: "RunRecord | None" = None, keys: Iterable[str] | None = None) -> list[str]:
+    """One result's formatted cells in ``view`` (``keys`` as in :func:`headers`)."""
+    return [COLUMNS[k].cell(r, rec, view) for k in (view_keys(view) if keys is None else keys)]
 
 
 def has_loadgen(results: Iterable["EngineResult"]) -> bool:

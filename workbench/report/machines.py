@@ -11,7 +11,7 @@ from typing import Any, Mapping
 
 from workbench.report.text import table
 from workbench.stats.machines import MachineComparison, Ranking
-from workbench.units import MISSING, ms, rate, ratio
+from workbench.units import MISSING, ms, rate, ratio, significant
 
 __all__ = ["render_machines", "render_recommendation", "machines_html_section", "render_machines_html"]
 
@@ -23,7 +23,18 @@ def _n(n: int, word: str) -> str:
 def _value(objective_metric: str, v: Any) -> str:
     if v is None:
         return MISSING
+    if objective_metric in ("usd_per_million", "j_per_item"):
+        return significant(v)
     return rate(v) if objective_metric == "throughput" else ms(v)
+
+
+def _no_rows(o: Any) -> str:
+    """Why an objective ranks no machine."""
+    return {
+        "cost": "cost: no priced results (a price per hour: `--price-per-hour` when running, or the prices file "
+        "prices.json in the config folder, keyed by machine or Slurm partition; docs/methodology.md)",
+        "energy": "energy: no results with measured energy (no readable RAPL/NVML counters where they ran)",
+    }.get(o.name, f"{o.name}: no successful results")
 
 
 def _repeats(best: Mapping[str, Any], metric: str) -> str:
@@ -63,7 +74,9 @@ def _ranking_rows(rk: Ranking) -> list[list[str]]:
 
 
 def _headers(rk: Ranking) -> list[str]:
-    unit = "p50 ms" if rk.objective.metric != "throughput" else "items/s"
+    unit = {"throughput": "items/s", "usd_per_million": "$/M items", "j_per_item": "J/item"}.get(
+        rk.objective.metric, "p50 ms"
+    )
     return [
         "machine",
         "hardware",
@@ -91,7 +104,7 @@ def render_machines(cmp: MachineComparison) -> str:
         o = rk.objective
         out.append("")
         if not rk.rows:
-            out.append(f"{o.name}: no successful results")
+            out.append(_no_rows(o))
             continue
         win = rk.winner or {}
         spread = rk.spread()
@@ -101,6 +114,22 @@ def render_machines(cmp: MachineComparison) -> str:
             + (f"; the slowest machine's best is {ratio(spread)} worse" if spread else "")
         )
         out.append(table(_headers(rk), _ranking_rows(rk), align="lllrrlrrl"))
+    front = cmp.cost_front() if "cost" in cmp.rankings else []
+    if front:
+        out.append("")
+        out.append(
+            "latency × cost: the (machine, configuration) pairs no other beats on both p50 and $ per million items"
+        )
+        out.append(
+            table(
+                ["machine", "hardware", "configuration", "p50 ms", "$/M items"],
+                [
+                    [f["machine"], f["label"], f["config"]["label"], ms(f["p50_ms"]), significant(f["usd_per_million"])]
+                    for f in front
+                ],
+                align="lllrr",
+            )
+        )
     out.append("")
     out.append("machines (grouped by CPU model, ISA flags, cores, memory; kernel and engine versions may differ):")
     for m in cmp.machines:
@@ -134,7 +163,7 @@ def render_recommendation(cmp: MachineComparison) -> str:
         o = rk.objective
         win = rk.winner
         if win is None:
-            out.append(f"  {o.name}: no successful results")
+            out.append(f"  {_no_rows(o)}")
             continue
         spread = rk.spread()
         out.append(

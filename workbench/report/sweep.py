@@ -22,7 +22,8 @@ from dataclasses import dataclass
 from typing import Any, Callable, Mapping, Sequence
 
 from workbench.machine.spread import for_records
-from workbench.report.columns import VIEWS, headers, texts
+from workbench.report.columns import COLUMNS, WHEN_MEASURED, headers, texts, view_keys
+from workbench.report.columns import headers as headers_of
 from workbench.report.export import format_cores
 from workbench.report.text import table
 from workbench.report.textchart import add_charts, line_chart
@@ -234,9 +235,18 @@ def _sparse(cells: Sequence[Cell]) -> bool:
     return len({c.sparsity for c in cells}) > 1
 
 
+def _measured_keys(cells: Sequence[Cell]) -> tuple[str, ...]:
+    """The sweep view's columns for these cells: items per joule and $/M only where a cell measured them."""
+    return view_keys("sweep", [c.result for c in cells if c.result is not None])
+
+
 def cell_headers(cells: Sequence[Cell]) -> list[str]:
-    """:data:`CELL_HEADERS`, with a ``sparsity`` column after ``req`` when the cells hold several sparsity values."""
+    """:data:`CELL_HEADERS`, with a ``sparsity`` column after ``req`` when the cells hold several sparsity values,
+    and items/J and $/M where the cells measured energy or were priced."""
+    keys = _measured_keys(cells)
     headers = list(CELL_HEADERS)
+    at = headers.index("status")
+    headers[7:at] = list(headers_of("sweep", keys))
     if _sparse(cells):
         headers.insert(headers.index("req") + 1, "sparsity")
     return headers
@@ -246,6 +256,7 @@ def cell_rows(cells: Sequence[Cell]) -> list[list[str]]:
     """The cell table (:func:`cell_headers`), one row per cell; a failed cell reads FAILED (its error is in
     :func:`failure_notes`). Streams and requests are what the engine ran (the cell's axis value otherwise)."""
     sparse = _sparse(cells)
+    keys = _measured_keys(cells)
     rows = []
     for c in cells:
         row = [
@@ -256,7 +267,7 @@ def cell_rows(cells: Sequence[Cell]) -> list[list[str]]:
             c.mode,
             _opt(c.streams_effective if c.streams_effective is not None else c.streams),
             _opt(c.requests_effective if c.requests_effective is not None else c.requests),
-            *(texts("sweep", c.result) if c.result is not None else [MISSING] * len(VIEWS["sweep"])),
+            *(texts("sweep", c.result, None, keys) if c.result is not None else [MISSING] * len(keys)),
             "ok" if c.ok else "FAILED",
         ]
         if sparse:
@@ -294,8 +305,19 @@ def failure_notes(cells: Sequence[Cell]) -> list[str]:
 # ------------------------------------------------------------------------------------------------ scaling
 
 
-def thread_headers() -> list[str]:
-    return ["threads", "p50 ms", "items/s", "RSS MB", "speedup", "efficiency"]
+def _items_per_j(c: Cell) -> float | None:
+    return COLUMNS["items_per_j"].value(c.result, None) if c.result is not None else None
+
+
+def _energy_measured(g: ThreadScaling | None) -> bool:
+    """A thread group whose cells measured energy shows items per joule (the efficiency curve) beside items/s."""
+    return g is not None and any(_items_per_j(r.cell) is not None for r in g.rows)
+
+
+def thread_headers(g: ThreadScaling | None = None) -> list[str]:
+    return ["threads", "p50 ms", "items/s", "RSS MB", "speedup", "efficiency"] + (
+        ["items/J"] if _energy_measured(g) else []
+    )
 
 
 def _failed(c: Cell) -> str:
@@ -306,6 +328,7 @@ def thread_rows(g: ThreadScaling) -> list[list[str]]:
     """threads | p50 | items/s | RSS | speedup | efficiency; a speedup estimated from another base reads ``~2.00×``,
     one inside the run-to-run spread ``≈1.03×``."""
     rows = []
+    energy = _energy_measured(g)
     for r in g.rows:
         c = r.cell
         speed = speedup_text(r.speedup, r.significant)
@@ -319,6 +342,7 @@ def thread_rows(g: ThreadScaling) -> list[list[str]]:
                 significant(c.peak_rss_mb),
                 speed,
                 percent(r.efficiency * 100) if r.efficiency is not None else MISSING,
+                *([significant(_items_per_j(c))] if energy else []),
             ]
         )
     return rows
@@ -347,7 +371,7 @@ def group_notes(rows: Sequence[Cell], note: str | None) -> list[str]:
     return out
 
 
-def batch_headers() -> list[str]:
+def batch_headers(g: Any = None) -> list[str]:
     return ["batch", "p50 ms", "per item ms", "items/s", "RSS MB", "vs smallest"]
 
 
@@ -406,7 +430,7 @@ def precision_notes(gains: Sequence[PrecisionGain]) -> list[str]:
     return [f"{g.cell.label()}: {g.note}" for g in gains if g.note]
 
 
-def sparsity_headers() -> list[str]:
+def sparsity_headers(g: Any = None) -> list[str]:
     return ["sparsity", "achieved", "p50 ms", "items/s", "file", "gzip -9", "vs dense", "gzip vs dense", "parity"]
 
 
@@ -451,7 +475,7 @@ class GroupKind:
     title: str
     section: str
     caption: Callable[[Any], str]
-    headers: Callable[[], list[str]]
+    headers: Callable[[Any], list[str]]  # of a group (a column may appear only where the group measured it)
     rows: Callable[[Any], list[list[str]]]
 
 
@@ -494,12 +518,29 @@ def memory_summary(m: MemorySearch) -> str:
     return " · ".join(parts)
 
 
-def pareto_headers() -> list[str]:
-    return ["cell", "p50 ms", "items/s", "per item ms", "RSS MB"]
+def _value_keys(cells: Sequence[Cell]) -> tuple[str, ...]:
+    """$/M and items/J of the front's cells, where they were priced or measured energy."""
+    return tuple(k for k in view_keys("sweep", [c.result for c in cells if c.result is not None]) if k in WHEN_MEASURED)
+
+
+def pareto_headers(cells: Sequence[Cell] = ()) -> list[str]:
+    return ["cell", "p50 ms", "items/s", "per item ms", "RSS MB", *headers_of("sweep", _value_keys(cells))]
 
 
 def pareto_rows(cells: Sequence[Cell]) -> list[list[str]]:
-    return [[c.label(), ms(c.p50_ms), rate(c.throughput), ms(c.per_item_ms), significant(c.peak_rss_mb)] for c in cells]
+    """The front's cells; with a price the front is also the latency × cost front (one price: $/M ∝ 1 / items/s)."""
+    keys = _value_keys(cells)
+    return [
+        [
+            c.label(),
+            ms(c.p50_ms),
+            rate(c.throughput),
+            ms(c.per_item_ms),
+            significant(c.peak_rss_mb),
+            *(texts("sweep", c.result, None, keys) if c.result is not None else [MISSING] * len(keys)),
+        ]
+        for c in cells
+    ]
 
 
 # ------------------------------------------------------------------------------------------------- charts
@@ -644,7 +685,7 @@ def _text_groups(kind: GroupKind, groups: Sequence[Any]) -> list[str]:
     its table and its notes. A group has ``rows`` (each with ``.cell``) and ``note``."""
     out = ["", kind.section]
     for g in groups:
-        out += ["", kind.caption(g), aligned(kind.headers(), kind.rows(g))]
+        out += ["", kind.caption(g), aligned(kind.headers(g), kind.rows(g))]
         out += [f"  {n}" for n in group_notes([r.cell for r in g.rows], g.note)]
     return out
 
@@ -671,7 +712,7 @@ def _memory_text(memory: Sequence[MemorySearch], charts: bool) -> list[str]:
 def _pareto_text(a: SweepAnalysis, charts: bool) -> list[str]:
     """The Pareto front's table, and a chart of every cell with the front joined."""
     out = ["", "Pareto front: the cells no other cell beats on both p50 latency and throughput"]
-    out.append(aligned(pareto_headers(), pareto_rows(a.pareto)))
+    out.append(aligned(pareto_headers(a.pareto), pareto_rows(a.pareto)))
     if charts:
         front_keys = {c.key for c in a.pareto}
         others = [_point(c) for c in a.cells if c.key not in front_keys and _point(c)]
@@ -723,6 +764,10 @@ SWEEP_CSV_COLUMNS: tuple[str, ...] = (
     "peak_rss_mb",
     "load_ms",
     "iterations",
+    "j_per_item",
+    "items_per_j",
+    "watts",
+    "usd_per_million",
     "parity",
     "parity_rel_l2",
     "thread_speedup",
@@ -792,6 +837,10 @@ def sweep_csv(record: RunRecord) -> str:
             "peak_rss_mb": c.peak_rss_mb,
             "load_ms": as_float(r.load_ms) if r is not None else None,
             "iterations": c.iterations,
+            **{
+                k: COLUMNS[k].value(r, record) if r is not None else None
+                for k in ("j_per_item", "items_per_j", "watts", "usd_per_million")
+            },
             "parity": c.parity,
             "parity_rel_l2": c.parity_rel_l2,
             "thread_speedup": t.speedup if t is not None else None,
@@ -827,7 +876,7 @@ def _md_groups(kind: GroupKind, groups: Sequence[Any]) -> list[str]:
     lines = ["", f"### {kind.title}", "", _md(kind.section.partition(": ")[2])]
     for g in groups:
         lines += ["", f"**{_md(kind.caption(g))}**", ""]
-        lines += _md_table(kind.headers(), kind.rows(g))
+        lines += _md_table(kind.headers(g), kind.rows(g))
         lines += [f"- {_md(n)}" for n in group_notes([r.cell for r in g.rows], g.note)]
     return lines
 
@@ -866,7 +915,7 @@ def sweep_markdown(record: RunRecord) -> str:
         lines += _md_groups(SPARSITY, a.sparsity)
     if a.pareto:
         lines += ["", "### Pareto front (p50 latency vs throughput)", ""]
-        lines += _md_table(pareto_headers(), pareto_rows(a.pareto))
+        lines += _md_table(pareto_headers(a.pareto), pareto_rows(a.pareto))
     lines.append("")
     return "\n".join(lines)
 

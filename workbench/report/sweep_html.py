@@ -37,7 +37,7 @@ def _group_parts(kind: sw.GroupKind, groups: Sequence[Any]) -> list[str]:
     parts = [f'<p class="muted">{_e(kind.section.partition(": ")[2])}</p>']
     for g in groups:
         parts.append(f"<h3>{_e(kind.caption(g))}</h3>")
-        parts.append(_sweep_table(kind.headers(), kind.rows(g)))
+        parts.append(_sweep_table(kind.headers(g), kind.rows(g)))
         parts.append(_note_list(sw.group_notes([r.cell for r in g.rows], g.note)))
     return parts
 
@@ -179,7 +179,7 @@ def _pareto_section(a: SweepAnalysis) -> str:
         '<p class="muted">Every cell that ran; the front is the cells no other cell beats on both p50 '
         "latency per call and throughput.</p>",
         f"<figure>{svg}</figure>",
-        _sweep_table(sw.pareto_headers(), sw.pareto_rows(a.pareto)),
+        _sweep_table(sw.pareto_headers(a.pareto), sw.pareto_rows(a.pareto)),
     )
 
 

@@ -6,10 +6,10 @@ import os
 import sys
 from typing import TYPE_CHECKING, Any, Mapping, Sequence
 
-from workbench.report.columns import headers, texts
+from workbench.report.columns import headers, texts, view_keys
 from workbench.report.parity import verdict_text
 from workbench.stats.speedup import speedup_text, unshown_ratio
-from workbench.units import MISSING, bytes_iec, count, percent, ratio
+from workbench.units import MISSING, bytes_iec, count, percent, ratio, significant
 
 if TYPE_CHECKING:  # pragma: no cover
     from workbench.result import RunRecord
@@ -109,16 +109,24 @@ def describe_inputs(inputs: Mapping[str, Any]) -> str:
 RESULT_HEADERS: tuple[str, ...] = headers("terminal")
 
 
+def result_headers(record: "RunRecord") -> list[str]:
+    """The results table's headings for ``record``: :data:`RESULT_HEADERS`, plus the energy and cost columns when
+    one of its results measured them (:data:`workbench.report.columns.WHEN_MEASURED`)."""
+    return list(headers("terminal", view_keys("terminal", record.results, record)))
+
+
 def result_rows(record: "RunRecord") -> list[list[str]]:
-    """The results table, one row per engine (:data:`RESULT_HEADERS`): the terminal and the HTML report show these."""
+    """The results table, one row per engine (:func:`result_headers`): the terminal and the HTML report show these."""
     rows = []
-    width = len(RESULT_HEADERS)
+    keys = view_keys("terminal", record.results, record)
     for r in record.results:
         if not r.ok:
             # why it failed is the first note (result_notes): the table stays narrow enough for a terminal
-            rows.append([r.engine, *[MISSING] * (width - 3), "FAILED", MISSING])
+            row = [MISSING] * len(keys)
+            row[0], row[keys.index("parity")] = r.engine, "FAILED"
+            rows.append(row)
             continue
-        rows.append(texts("terminal", r, record))
+        rows.append(texts("terminal", r, record, keys))
     return rows
 
 
@@ -129,6 +137,7 @@ def result_notes(record: "RunRecord") -> list[tuple[str, str]]:
         ("bad", f"{r.engine} failed: {r.error or 'no measurements'}") for r in record.results if not r.ok
     ]
     notes += train_sparsity_notes(record)
+    notes += energy_notes(record)
     notes += interval_notes(record)
     for r in record.results:
         if r.speedup_note and r.speedup_note != "baseline" and r.speedup is None and r.ok:
@@ -222,9 +231,47 @@ def train_sparsity_notes(record: "RunRecord") -> list[tuple[str, str]]:
     return notes
 
 
+def energy_notes(record: "RunRecord") -> list[tuple[str, str]]:
+    """One line when no result could measure energy (why), else what was measured (the domains, idle power, and
+    what was not measured); one line for the price behind the $/M column."""
+    out: list[tuple[str, str]] = []
+    ok = [r for r in record.results if r.ok and r.energy]
+    unavailable = {str(r.energy.get("reason")) for r in ok if r.energy and r.energy.get("status") == "unavailable"}
+    measured = [r for r in ok if r.energy and r.energy.get("status") == "measured"]
+    if unavailable and not measured:
+        out.append(("note", f"energy: not measured — {'; '.join(sorted(unavailable))}"))
+    elif measured:
+        e = measured[0].energy or {}
+        idle = e.get("idle_watts")
+        idle_s = (
+            f", idle {significant(idle)} W measured before the rounds" if idle is not None else ", idle not measured"
+        )
+        out.append(
+            ("note", f"energy: {' + '.join(e.get('domains') or [])} (RAPL/NVML counters around each round){idle_s}")
+        )
+        for why in sorted({w for r in measured for w in (r.energy or {}).get("not_measured") or []}):
+            out.append(("note", f"energy not measured for {why}"))
+        for r in measured:
+            if (r.energy or {}).get("note"):
+                out.append(("warn", f"{r.engine}: energy {(r.energy or {}).get('note')}"))
+        for r in ok:
+            if r.energy and r.energy.get("status") == "unavailable":
+                out.append(("note", f"{r.engine}: energy not measured — {r.energy.get('reason')}"))
+    priced = next((r.cost for r in record.results if r.cost), None)
+    if priced:
+        out.append(
+            (
+                "note",
+                f"cost: ${significant(priced.get('price_per_hour'))}/hour ({priced.get('source')}) over the measured "
+                "throughput, in $ per million items",
+            )
+        )
+    return out
+
+
 def render_results(record: "RunRecord") -> str:
     rows = result_rows(record)
-    headers = list(RESULT_HEADERS)
+    headers = result_headers(record)
     c = record.config
     cores = c.get("cores") or []
     from workbench.report.export import format_cores

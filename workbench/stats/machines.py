@@ -13,7 +13,10 @@ batch, mode, streams, requests, sparsity) with the best value, where a configura
 across machines, the best machine's value against each other machine's (``vs best``) and worst ÷ best overall.
 
 Objectives: ``latency`` — p50 per inference call (per batch), lower is better; ``throughput`` — items per second,
-higher is better. Results whose output parity failed are left out (a faster wrong answer is not a better
+higher is better; ``cost`` — dollars per million items at the machine's price per hour (results priced with
+``--price-per-hour`` or the prices file), lower is better; ``energy`` — joules per item where the machine's energy
+counters were read, lower is better. A machine without a price or without energy counters has no value for that
+objective and is left out of its ranking (never estimated). Results whose output parity failed are left out (a faster wrong answer is not a better
 configuration); results that failed have no numbers and are counted only.
 
 Pure: records in, plain data out. No I/O.
@@ -66,14 +69,22 @@ _BAD_PARITY = ("fail", "error")
 @dataclass(frozen=True)
 class Objective:
     name: str
-    metric: str  # "p50" | "throughput"
-    unit: str  # "ms" | "items/s"
+    metric: str  # "p50" | "throughput" | "usd_per_million" | "j_per_item"
+    unit: str  # "ms" | "items/s" | "$/M items" | "J/item"
     lower_is_better: bool
     description: str
+    #: the run-to-run spread a verdict on this objective uses (workbench.stats.verdict.SPREAD_METRICS): $/M at a
+    #: fixed price varies exactly as 1/throughput
+    spread_metric: str = ""
 
     def value(self, r: EngineResult) -> float | None:
         if self.metric == "throughput":
             return as_float(r.throughput)
+        if self.metric == "usd_per_million":
+            return as_float((r.cost or {}).get("usd_per_million"))
+        if self.metric == "j_per_item":
+            e = r.energy or {}
+            return as_float(e.get("j_per_item")) if e.get("status") == "measured" else None
         return as_float((r.latency_ms or {}).get(self.metric))
 
     def better(self, a: float, b: float) -> bool:
@@ -89,6 +100,17 @@ class Objective:
 OBJECTIVES: dict[str, Objective] = {
     "latency": Objective("latency", "p50", "ms", True, "p50 per inference call (per batch), lower is better"),
     "throughput": Objective("throughput", "throughput", "items/s", False, "items per second, higher is better"),
+    "cost": Objective(
+        "cost",
+        "usd_per_million",
+        "$/M items",
+        True,
+        "dollars per million items at the machine's price per hour, lower is better",
+        spread_metric="throughput",
+    ),
+    "energy": Objective(
+        "energy", "j_per_item", "J/item", True, "joules per item from the energy counters, lower is better"
+    ),
 }
 
 
@@ -224,9 +246,15 @@ class Measurement:
     throughput: float | None
     parity: str | None
     precision_requested: str
+    usd_per_million: float | None = None
+    j_per_item: float | None = None
 
     def value(self, objective: Objective) -> float | None:
-        return self.throughput if objective.metric == "throughput" else self.p50_ms
+        return {
+            "throughput": self.throughput,
+            "usd_per_million": self.usd_per_million,
+            "j_per_item": self.j_per_item,
+        }.get(objective.metric, self.p50_ms)
 
 
 @dataclass
@@ -351,14 +379,40 @@ class MachineComparison:
     records: int
     results: int
 
+    def cost_front(self) -> list[dict[str, Any]]:
+        """The Pareto front of p50 latency × dollars per million items over every priced configuration of every
+        machine (each its median): what no other (machine, configuration) beats on both. Empty without prices."""
+        from workbench.stats.pareto import cost_front
+
+        lat, cost = OBJECTIVES["latency"], OBJECTIVES["cost"]
+        pts = []
+        for m in self.machines:
+            for cs in m.configs.values():
+                p50, usd = cs.value(lat), cs.value(cost)
+                if p50 is not None and usd is not None:
+                    pts.append((p50, usd, (m, cs)))
+        return [
+            {
+                "machine": m.key,
+                "label": m.label,
+                "config": cs.config.to_dict(),
+                "p50_ms": p50,
+                "usd_per_million": usd,
+            }
+            for p50, usd, (m, cs) in cost_front(pts)
+        ]
+
     def to_dict(self) -> dict[str, Any]:
-        return {
+        d = {
             "model": self.model,
             "records": self.records,
             "results": self.results,
             "machines": [m.to_dict() for m in self.machines],
             "objectives": {name: r.to_dict() for name, r in self.rankings.items()},
         }
+        if "cost" in self.rankings:
+            d["latency_cost_front"] = self.cost_front()
+        return d
 
 
 def _model_name(rec: RunRecord) -> str:
@@ -387,7 +441,7 @@ def _versus(
         return s.inverted() if o.metric == "throughput" else s  # time per item: "worse" is above 1 for both
 
     key = {"model": model, "engine": other.config.engine, "threads": other.config.threads, "batch": other.config.batch}
-    t = ratio_test(side(best), side(other), spread_for(spreads, o.metric, key))
+    t = ratio_test(side(best), side(other), spread_for(spreads, o.spread_metric or o.metric, key))
     return (list(t.ci) if t.ci else None), (t.beyond_noise if t.p_value is not None else None)
 
 
@@ -446,6 +500,8 @@ def compare_machines(
                 throughput=as_float(r.throughput),
                 parity=parity,
                 precision_requested=r.precision_requested,
+                usd_per_million=OBJECTIVES["cost"].value(r),
+                j_per_item=OBJECTIVES["energy"].value(r),
             )
             cfg = Config.of(r)
             m.configs.setdefault(cfg, ConfigStats(cfg)).measurements.append(meas)

@@ -33,4 +33,11 @@ def pareto_front(points: Iterable[tuple[float, float, P]]) -> list[tuple[float, 
     return front
 
 
-__all__ = ["pareto_front"]
+def cost_front(points: Iterable[tuple[float, float, P]]) -> list[tuple[float, float, P]]:
+    """The non-dominated points of ``(latency_ms, cost, payload)`` where both are lower-is-better (dollars per
+    million items, joules per item): :func:`pareto_front` on the negated cost. Sorted by latency."""
+    usable = [(p[0], -c, p) for p in points if (c := as_float(p[1])) is not None]
+    return [q[2] for q in pareto_front(usable)]
+
+
+__all__ = ["pareto_front", "cost_front"]
