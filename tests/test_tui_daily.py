@@ -360,3 +360,71 @@ def test_help_descriptions_wrap_under_their_own_column():
     indent = " " * (2 + HELP_KEY_WIDTH)
     assert body[0].startswith("  ctrl+p") and all(line.startswith(indent + "word") for line in body[1:-1])
     assert body[-1].startswith("  q")
+
+
+# ------------------------------------------------------------------------------------------- load, energy, cost
+
+
+async def test_setup_runs_a_loadgen_scenario_and_checks_its_settings():
+    from textual.widgets import Select
+
+    app = fixture_app()
+    async with app.run_test(size=SIZE) as pilot:
+        await pilot.press("2")
+        assert not app.query_one("#setup-server-row").display
+        assert "scenario" not in app.query_one("#setup").values()  # no load: back-to-back calls
+        app.query_one("#setup-scenario", Select).value = "server"
+        await pilot.pause(0.1)
+        assert app.query_one("#setup-server-row").display
+        app.query_one("#setup-qps", Input).value = "0"
+        await pilot.pause(0.1)
+        assert "target QPS: 0 — give a rate above 0" in str(app.query_one("#setup-field-error").render())
+        app.query_one("#setup-qps", Input).value = "40"
+        app.query_one("#setup-bound", Input).value = "250ms"
+        await pilot.pause(0.1)
+        values = app.query_one("#setup").values()
+        assert (values["scenario"], values["target_qps"], values["latency_bound_ms"]) == ("server", 40.0, 250.0)
+        app.query_one("#setup-scenario", Select).value = "offline"
+        await pilot.pause(0.1)
+        assert app.query_one("#setup").values()["scenario"] == "offline"
+        assert not app.query_one("#setup-server-row").display
+
+
+async def test_results_table_shows_energy_cost_and_loadgen_columns_only_when_measured():
+    from dataclasses import replace
+
+    rec = fixture_record()
+    plain = [c for c in rec.results]
+    measured = [
+        replace(
+            r,
+            energy={"status": "measured", "j_per_item": 0.5, "items_per_j": 2.0},
+            cost={"usd_per_million": 4.25},
+            scenario="server",
+            loadgen={"validity": "VALID", "qps": 39.9},
+        )
+        for r in plain
+    ]
+    app = fixture_app()
+    async with app.run_test(size=WIDE) as pilot:
+        app.show_results(ResultsView(results=tuple(plain), record=rec, fixture=True))
+        await pilot.pause(0.2)
+        keys = {c.value for c in app.query_one(ResultsTable).columns}
+        assert not keys & {"items_per_j", "usd_per_million", "loadgen_validity", "loadgen_qps"}
+        app.show_results(ResultsView(results=tuple(measured), record=rec, fixture=True))
+        await pilot.pause(0.2)
+        table = app.query_one(ResultsTable)
+        keys = [c.value for c in table.columns]
+        assert {"loadgen_validity", "speedup", "parity", "warn"} <= set(keys)  # narrower columns went first
+        assert sum(c.get_render_width(table) for c in table.columns.values()) <= table.size.width
+        row = [str(c).strip() for c in table.get_row_at(0)]
+        assert "VALID" in row
+        detail = str(app.query_one("#results-detail-text").render())
+        assert "LoadGen server VALID · 39.90 QPS" in detail and "0.5000 J/item" in detail
+        assert "$4.250 per million items" in detail
+    app = fixture_app()
+    async with app.run_test(size=(140, 40)) as pilot:
+        app.show_results(ResultsView(results=tuple(measured), record=rec, fixture=True))
+        await pilot.pause(0.2)
+        keys = [c.value for c in app.query_one(ResultsTable).columns]
+        assert {"items_per_j", "usd_per_million", "loadgen_qps", "loadgen_validity"} <= set(keys)

@@ -420,7 +420,18 @@ VIEWS: dict[str, tuple[str, ...]] = {
     ),
     #: a LoadGen scenario's table, below the results table where some result ran a scenario (:func:`has_loadgen`)
     "loadgen": ("engine", *_LOADGEN),
-    "tui": (*_SPEED, "mean_ms", "throughput", "speedup", "parity", "warn"),
+    "tui": (
+        *_SPEED,
+        "mean_ms",
+        "throughput",
+        "loadgen_validity",
+        "loadgen_qps",
+        "items_per_j",
+        "usd_per_million",
+        "speedup",
+        "parity",
+        "warn",
+    ),
     #: what a sweep's cell table shows of each cell's measurement (its axes come first, its status last)
     "sweep": ("p50_ms", "p99_ms", "throughput", "peak_rss_mb", "items_per_j", "usd_per_million", "parity"),
 }
@@ -430,6 +441,7 @@ VIEWS: dict[str, tuple[str, ...]] = {
 WHEN_MEASURED: frozenset[str] = frozenset(
     ("j_per_inference", "j_per_item", "watts", "idle_watts", "above_idle_share", "inferences_per_j", "items_per_j")
     + ("usd_per_million",)
+    + ("loadgen_validity", "loadgen_qps")  # a LoadGen scenario's verdict and rate, in the UI's table
 )
 
 
@@ -448,7 +460,9 @@ def view_keys(
 
 #: columns a view's table drops when the terminal is too narrow for all of them, first to last (the Results
 #: pane's detail lines still give their values)
-NARROW_DROP: dict[str, tuple[str, ...]] = {"tui": ("mean_ms", "p90_ms")}
+NARROW_DROP: dict[str, tuple[str, ...]] = {
+    "tui": ("mean_ms", "p90_ms", "usd_per_million", "items_per_j", "loadgen_qps", "p99_ms")
+}
 
 
 def column(key: str) -> Column:

@@ -147,7 +147,10 @@ def setup_file() -> Path:
 
 
 #: Setup values remembered between sessions (the RunConfig keys the form sets; ``inputs`` as typed).
-REMEMBERED = ("model", "engines", "precision", "mode", "batch", "threads", "cores", "duration_s", "warmup_s", "inputs")
+REMEMBERED = (
+    *("model", "engines", "precision", "mode", "batch", "threads", "cores", "duration_s", "warmup_s", "inputs"),
+    *("scenario", "target_qps", "latency_bound_ms"),
+)
 
 
 def load_setup() -> tuple[dict[str, Any], str | None]:

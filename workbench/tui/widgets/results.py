@@ -18,7 +18,7 @@ from textual.content import Content
 from textual.reactive import reactive
 from textual.widgets import DataTable, Label, Select, Static
 
-from workbench.report.columns import NARROW_DROP, VIEWS, column, headers
+from workbench.report.columns import NARROW_DROP, VIEWS, column, headers, view_keys
 from workbench.stats.speedup import interval_detail, speedup_text, unshown_ratio
 from workbench.tui.analysis import Speedup, speedups
 from workbench.tui.format import cpu_ranges
@@ -30,7 +30,7 @@ if TYPE_CHECKING:  # pragma: no cover
 
 #: the table's columns: the ``tui`` view of the column registry (key, heading, right-aligned when numeric)
 COLUMNS: tuple[tuple[str, str, bool], ...] = tuple(
-    (key, heading, column(key).numeric) for key, heading in zip(VIEWS["tui"], headers("tui"))
+    (key, heading, column(key).numeric) for key, heading in zip(VIEWS["tui"], headers("tui", VIEWS["tui"]))
 )
 
 
@@ -155,24 +155,26 @@ class ResultsTable(DataTable):
                 continue
             self._engines.append(engine)
             rows.append((engine, self._failed_cells(engine, MISSING, bad_c)))
-        self._set_columns(self._fitting([row for _, row in rows]))
+        shown = set(view_keys("tui", results))  # energy, cost, LoadGen: only when a result has them
+        self._set_columns(self._fitting([row for _, row in rows], shown))
         self.clear()
         for engine, row in rows:
             self.add_row(*(row[str(key.value)] for key in self.columns), key=engine)
         if self.row_count:
             self.move_cursor(row=min(max(cursor, 0), self.row_count - 1))
 
-    def _fitting(self, rows: Sequence[dict[str, Text]]) -> list[str]:
-        """The view's columns that fit the table's width, dropping :data:`NARROW_DROP`'s first."""
+    def _fitting(self, rows: Sequence[dict[str, Text]], shown: set[str]) -> list[str]:
+        """The ``shown`` columns of the view that fit the table's width, dropping :data:`NARROW_DROP`'s first."""
         width = {
             key: max([len(label) + 1, *(row[key].cell_len for row in rows if key in row)]) for key, label, _ in COLUMNS
         }
-        keys = [key for key, _, _ in COLUMNS]
+        keys = [key for key, _, _ in COLUMNS if key in shown]
         room = self.size.width - 1  # the vertical scrollbar
         for key in NARROW_DROP.get("tui", ()):
             if room <= 0 or sum(width[k] for k in keys) <= room:
                 break
-            keys.remove(key)
+            if key in keys:
+                keys.remove(key)
         return keys
 
     def _failed_cells(self, engine: str, precision: str, bad: str) -> dict[str, Text]:
@@ -206,6 +208,7 @@ def result_detail(r: "EngineResult | None", speed: Speedup | None, error: str | 
     if below:
         over = (r.drift or {}).get("status") not in (None, "within")
         parts += [(below, "$warning" if over else ""), "\n"]
+    parts += _value_parts(r)
     if r.parity:
         parts += _parity_parts(r.parity)
     parts += _speedup_parts(speed)
@@ -217,6 +220,48 @@ def result_detail(r: "EngineResult | None", speed: Speedup | None, error: str | 
             "\n",
         ]
     return Content.assemble(*parts)
+
+
+def _value_parts(r: "EngineResult") -> list[Any]:
+    """Under load (LoadGen's verdict and rate), energy (or why it was not measured) and cost, as the registry's
+    cells say them."""
+    parts: list[Any] = []
+    lg = r.loadgen or {}
+    if lg:
+        validity = column("loadgen_validity").cell(r, None, "tui")
+        style = "$success" if lg.get("validity") == "VALID" else "$warning"
+        parts += [(f"LoadGen {r.scenario or ''} ", _MUTED), (validity, f"bold {style}")]
+        parts += [(f" · {column('loadgen_qps').cell(r)} QPS", "")]
+        if lg.get("target_qps"):
+            parts += [(f" (target {column('loadgen_target_qps').cell(r)})", _MUTED)]
+        if lg.get("latency_bound_ms"):
+            at = column("loadgen_percentile").cell(r)
+            parts += [(f" · {at} {column('loadgen_latency_ms').cell(r)} ms ≤ {column('loadgen_bound_ms').cell(r)}", "")]
+        reasons = column("loadgen_reasons").value(r, None)
+        if reasons:
+            parts += [(f" · {reasons}", _MUTED)]
+        parts.append("\n")
+    energy = r.energy or {}
+    if energy.get("status") == "measured":
+        parts += [("energy ", _MUTED), (f"{column('j_per_item').cell(r)} J/item", "bold")]
+        parts += [(f" · {column('items_per_j').cell(r)} items/J", "")]
+        if energy.get("watts") is not None:
+            parts += [(f" · {column('watts').cell(r)} W", "")]
+        if energy.get("idle_watts") is not None:
+            parts += [(f" · {column('above_idle_share').cell(r)} above idle", _MUTED)]
+        parts.append("\n")
+    elif energy.get("status") == "unavailable":
+        parts += [("energy not measured: ", _MUTED), (str(energy.get("reason") or ""), _MUTED), "\n"]
+    if (r.cost or {}).get("usd_per_million") is not None:
+        price = (r.cost or {}).get("price_per_hour")
+        at = f" at ${price:g}/h" if isinstance(price, (int, float)) else ""
+        parts += [
+            ("cost ", _MUTED),
+            (f"${column('usd_per_million').cell(r)} per million items", "bold"),
+            (at, _MUTED),
+            "\n",
+        ]
+    return parts
 
 
 def _setting_parts(r: "EngineResult") -> list[Any]:

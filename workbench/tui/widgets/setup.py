@@ -11,6 +11,7 @@ each, placeholder = the default; the section is hidden when no offered engine de
 from __future__ import annotations
 
 import functools
+import math
 import re
 from dataclasses import dataclass
 from pathlib import Path
@@ -39,6 +40,8 @@ if TYPE_CHECKING:  # pragma: no cover
 
 PRECISION_CHOICES: tuple[str, ...] = PRECISIONS  # below fp32 each engine also runs at fp32: speedup and drift
 MODE_CHOICES: tuple[str, ...] = ("latency", "throughput", "train")  # train: torch only (timed training steps)
+#: MLPerf LoadGen scenarios (workbench.measure.scenario.SCENARIOS; latency mode only)
+SCENARIO_CHOICES: tuple[str, ...] = ("singlestream", "multistream", "server", "offline")
 DEFAULT_MODEL = "resnet18"
 DEFAULT_DURATION_S = RUN.duration_s
 DEFAULT_WARMUP_S = 1.0
@@ -66,6 +69,18 @@ def _parse_cpus(text: str) -> list[int]:
     from workbench.tui import services
 
     return services.parse_cpus(text)
+
+
+def _bound_ms(text: str) -> float:
+    """A latency bound as typed (``100ms``, ``0.25 s``; a bare number is milliseconds) in ms; ValueError."""
+    bare = text.strip()
+    try:
+        value = float(bare)
+    except ValueError:
+        value = parse_seconds_text(bare) * 1000
+    if not (value > 0 and math.isfinite(value)):
+        raise ValueError(f"{bare!r} — give a bound above 0, e.g. 100ms")
+    return value
 
 
 def _seconds_ok(text: str, least: float) -> bool:
@@ -219,6 +234,12 @@ class SetupPane(VerticalScroll):
     SetupPane #setup-path-info {
         display: none;
     }
+    SetupPane #setup-server-row {
+        display: none;
+    }
+    SetupPane #setup-server-row > FieldInput {
+        margin-right: 1;
+    }
     SetupPane #setup-path-info.-shown {
         display: block;
     }
@@ -298,6 +319,33 @@ class SetupPane(VerticalScroll):
         yield _select_row("Precision", [(p, p) for p in PRECISION_CHOICES], precision, "setup-precision")
         mode = init.get("mode") if init.get("mode") in MODE_CHOICES else "latency"
         yield _select_row("Mode", [(m, m) for m in MODE_CHOICES], mode, "setup-mode")
+        scenario = init.get("scenario") if init.get("scenario") in SCENARIO_CHOICES else ""
+        yield _select_row(
+            "Load",
+            [("none: back-to-back calls", "")] + [(f"{s} (MLPerf LoadGen)", s) for s in SCENARIO_CHOICES],
+            scenario,
+            "setup-scenario",
+        )
+        qps = init.get("target_qps")
+        bound = init.get("latency_bound_ms")
+        yield FormRow(
+            "Server",
+            FieldInput(
+                "" if qps is None else f"{qps:g}",
+                id="setup-qps",
+                placeholder="target QPS",
+                classes="form-field",
+                tooltip="queries per second arriving at random (Poisson)",
+            ),
+            FieldInput(
+                "" if bound is None else f"{bound:g}ms",
+                id="setup-bound",
+                placeholder="p99 bound, e.g. 100ms",
+                classes="form-field",
+                tooltip="the latency the p99 must stay within (LoadGen's default: 100 ms)",
+            ),
+            id="setup-server-row",
+        )
         yield from self._number_rows()
         yield _input_row(
             "Inputs",
@@ -368,6 +416,7 @@ class SetupPane(VerticalScroll):
 
     def on_mount(self) -> None:
         self.border_title = "Setup"
+        self._scenario_changed()
         self._update_cores_hint()
         path = self.query_one("#setup-path", Input).value
         if path:
@@ -645,6 +694,7 @@ class SetupPane(VerticalScroll):
             "duration_s": self._seconds("setup-duration", DEFAULT_DURATION_S),
             "warmup_s": self._seconds("setup-warmup", DEFAULT_WARMUP_S),
             "inputs": self._inputs(),
+            **self._load(),
         }
 
     def _seconds(self, field: str, default: float) -> float:
@@ -687,6 +737,18 @@ class SetupPane(VerticalScroll):
                         "cores — lower it, or give more cores"
                     )
             return None
+        if widget.id == "setup-qps" and text:
+            try:
+                qps = float(text)
+            except ValueError:
+                return f"target QPS: {text!r} is not a number"
+            return None if qps > 0 and math.isfinite(qps) else f"target QPS: {text} — give a rate above 0"
+        if widget.id == "setup-bound" and text:
+            try:
+                _bound_ms(text)
+            except ValueError as exc:
+                return f"latency bound: {exc}"
+            return None
         if widget.id == "setup-cores" and text:
             try:
                 _parse_cpus(text)
@@ -721,6 +783,32 @@ class SetupPane(VerticalScroll):
         box.update(f"✗ {first}" if first else "")
         box.set_class(bool(first), "-shown")
         return first
+
+    def _load(self) -> dict[str, Any]:
+        """The LoadGen scenario fields as RunConfig keyword arguments (none without a scenario)."""
+        value = self.query_one("#setup-scenario", Select).value
+        scenario = "" if value is Select.NULL else str(value)
+        if not scenario:
+            return {}
+        out: dict[str, Any] = {"scenario": scenario}
+        if scenario == "server":
+            for field in ("setup-qps", "setup-bound"):
+                problem = self.field_problem(self.query_one(f"#{field}", Input))
+                if problem:
+                    raise SetupError(field, problem)
+            qps = self.query_one("#setup-qps", Input).value.strip()
+            if not qps:
+                raise SetupError("setup-qps", "server: give the target QPS (queries per second arriving at random)")
+            out["target_qps"] = float(qps)
+            bound = self.query_one("#setup-bound", Input).value.strip()
+            if bound:
+                out["latency_bound_ms"] = _bound_ms(bound)
+        return out
+
+    @on(Select.Changed, "#setup-scenario")
+    def _scenario_changed(self) -> None:
+        value = self.query_one("#setup-scenario", Select).value
+        self.query_one("#setup-server-row").display = value == "server"
 
     def inputs_text(self) -> str:
         """The inputs field as typed (remembered with the setup)."""
