@@ -423,7 +423,7 @@ async def test_results_table_shows_energy_cost_and_loadgen_columns_only_when_mea
         assert "LoadGen server VALID · 39.90 QPS" in detail and "0.5000 J/item" in detail
         assert "$4.250 per million items" in detail
     app = fixture_app()
-    async with app.run_test(size=(140, 40)) as pilot:
+    async with app.run_test(size=(170, 40)) as pilot:
         app.show_results(ResultsView(results=tuple(measured), record=rec, fixture=True))
         await pilot.pause(0.2)
         keys = [c.value for c in app.query_one(ResultsTable).columns]
