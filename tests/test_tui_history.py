@@ -372,3 +372,33 @@ def test_cli_history_tag_adds_and_removes(capsys):
     with pytest.raises(UsageError, match="one word"):
         run_cli(["history", "tag", "aaaa", "two words"])
     assert HistoryStore().get("aaaa00000001").tags == ["perf"]
+
+
+# --------------------------------------------------------------------------------------------------- snapshots
+
+
+@pytest.mark.parametrize("size", [SMALL, BIG], ids=["80x24", "120x40"])
+def test_history_snapshot(snap_compare, size):
+    """Four runs with tags, one marked, sorted by p50 (TEST FIXTURE DATA); the columns that fit the pane."""
+
+    async def run_before(pilot) -> None:
+        pane = pilot.app.query_one(HistoryPane)
+        pilot.app.query_one("#history-table").focus()
+        await pilot.pause(0.1)
+        await pilot.press("space")
+        pane.sort_by = ("best", False)
+        await pilot.pause(0.1)
+
+    assert snap_compare(fixture_app(history=history_records()), terminal_size=size, run_before=run_before)
+
+
+def test_export_dialog_snapshot(snap_compare):
+    async def run_before(pilot) -> None:
+        pilot.app.query_one("#history-table").focus()
+        await pilot.pause(0.1)
+        pilot.app.push_screen(ExportDialog(history_records()[:2], "csv"))
+        await pilot.pause(0.1)
+        pilot.app.screen.query_one("#export-path").value = "/fixture/exports/runs.csv"  # not the test's tmp path
+        await pilot.pause(0.1)
+
+    assert snap_compare(fixture_app(history=history_records()), terminal_size=SMALL, run_before=run_before)

@@ -57,6 +57,9 @@ _DIALOG_CSS = """
         height: auto;
         color: $error;
     }
+    & .dialog-error.-empty {
+        display: none;
+    }
     & .dialog-buttons {
         height: auto;
         align-horizontal: right;
@@ -178,9 +181,9 @@ class TagDialog(ModalScreen["tuple[tuple[str, ...], tuple[str, ...]] | None"]):
                     compact=True,
                     select_on_focus=False,
                 )
-            yield Static("", classes="dialog-error", id="tag-error")
+            yield Static("", classes="dialog-error -empty", id="tag-error")
             yield Static(
-                "words are tags · delete a word to remove it · enter saves · escape cancels", classes="small-hint"
+                "words are tags · delete one to remove it · enter saves · escape cancels", classes="small-hint"
             )
 
     def on_mount(self) -> None:
@@ -202,7 +205,9 @@ class TagDialog(ModalScreen["tuple[tuple[str, ...], tuple[str, ...]] | None"]):
         try:
             retagged([], add=keep)
         except ValueError as exc:
-            self.query_one("#tag-error", Static).update(str(exc))
+            error = self.query_one("#tag-error", Static)
+            error.update(Content(str(exc)))
+            error.remove_class("-empty")
             return
         add = tuple(t for t in keep if t not in self.common or t in remove)
         removed = tuple(dict.fromkeys([*(t for t in self.common if t not in keep), *remove]))
@@ -234,6 +239,7 @@ class ExportDialog(ModalScreen["Path | None"]):
         background: $panel;
     }
     ExportDialog #export-format RadioButton {
+        width: auto;
         margin-right: 2;
     }
     ExportDialog Input {
@@ -266,7 +272,7 @@ class ExportDialog(ModalScreen["Path | None"]):
             with Horizontal(classes="dialog-row"):
                 yield Label("File", classes="dialog-label")
                 yield Input(self._default, id="export-path", compact=True, select_on_focus=False)
-            yield Static("", classes="dialog-error", id="export-error")
+            yield Static("", classes="dialog-error -empty", id="export-error")
             with Horizontal(classes="dialog-buttons"):
                 yield Button("Export", variant="primary", id="export-ok", compact=True)
                 yield Button("Cancel", id="export-cancel", compact=True)
@@ -285,7 +291,9 @@ class ExportDialog(ModalScreen["Path | None"]):
         self.dismiss(None)
 
     def _error(self, text: str) -> None:
-        self.query_one("#export-error", Static).update(Content(text))
+        error = self.query_one("#export-error", Static)
+        error.update(Content(text))
+        error.set_class(not text, "-empty")
 
     @on(RadioSet.Changed, "#export-format")
     def _format_changed(self, event: RadioSet.Changed) -> None:

@@ -191,6 +191,7 @@ COLUMNS: tuple[Column, ...] = (
 BY_KEY = {c.key: c for c in COLUMNS}
 SORTABLE = tuple(c.key for c in COLUMNS if c.sort is not None)
 MODEL_MAX = 20  # a long model name is cut with … beyond this (the run id never is)
+MODEL_MIN = 12  # ... and down to this when that keeps another column on a narrow pane
 
 
 class HistoryFilter(Input):
@@ -340,7 +341,9 @@ class HistoryPane(Vertical):
         self._shown: tuple[str, ...] = ()  # the column keys shown
 
     def compose(self) -> ComposeResult:
-        yield HistoryFilter(placeholder="filter: model, engine, tag, run id, precision, mode", id="history-filter")
+        yield HistoryFilter(
+            placeholder="filter: model, engine, tag, run id, precision, mode", id="history-filter", compact=True
+        )
         yield HistoryTable(cursor_type="row", zebra_stripes=True, cell_padding=0, id="history-table")
         yield Static("", id="history-hint")
 
@@ -418,8 +421,9 @@ class HistoryPane(Vertical):
             return f"{column.label} {'▼' if descending else '▲'}"
         return column.label
 
-    def _columns_for(self, rows: list[dict[str, str]]) -> tuple[str, ...]:
-        """The columns that fit the table's width, by priority (a column is shown whole or not at all)."""
+    def _layout(self, rows: list[dict[str, str]]) -> tuple[tuple[str, ...], int]:
+        """The columns that fit the table's width, by priority (a column is shown whole or not at all), and the
+        model column's width: a long model name is cut (to ``MODEL_MIN``) when that keeps another column."""
         table = self.query_one(HistoryTable)
         width = table.size.width or self.size.width or 200
         width -= 1  # the vertical scrollbar
@@ -427,13 +431,26 @@ class HistoryPane(Vertical):
         for c in COLUMNS:
             longest = max((len(row[c.key]) for row in rows), default=0)
             widths[c.key] = 1 + max(longest, len(self._header(c)))
-        chosen: set[str] = set()
-        used = 0
-        for c in sorted(COLUMNS, key=lambda c: c.priority):
-            if used + widths[c.key] <= width or c.priority <= 1:
-                chosen.add(c.key)
-                used += widths[c.key]
-        return tuple(c.key for c in COLUMNS if c.key in chosen)
+
+        def fit(widths: dict[str, int]) -> tuple[str, ...]:
+            chosen: set[str] = set()
+            used = 0
+            for c in sorted(COLUMNS, key=lambda c: c.priority):
+                if used + widths[c.key] <= width or c.priority <= 1:
+                    chosen.add(c.key)
+                    used += widths[c.key]
+            return tuple(c.key for c in COLUMNS if c.key in chosen)
+
+        shown = fit(widths)
+        model = widths["model"] - 1
+        if model > MODEL_MIN:
+            squeezed = fit({**widths, "model": 1 + MODEL_MIN})
+            if len(squeezed) > len(shown):
+                return squeezed, MODEL_MIN
+        return shown, model
+
+    def _columns_for(self, rows: list[dict[str, str]]) -> tuple[str, ...]:
+        return self._layout(rows)[0]
 
     def _render_rows(self) -> None:
         if not composed(self):
@@ -442,7 +459,7 @@ class HistoryPane(Vertical):
         current = self.current()
         self.view = self._visible()
         rows = [self._texts(r) for r in self.view]
-        shown = self._columns_for(rows or [self._texts(r) for r in self.records])
+        shown, model_width = self._layout(rows or [self._texts(r) for r in self.records])
         table.clear(columns=True)
         self._shown = shown
         for key in shown:
@@ -453,6 +470,8 @@ class HistoryPane(Vertical):
             cells = []
             for key in shown:
                 text = texts[key]
+                if key == "model" and len(text) > model_width:
+                    text = text[: model_width - 1] + "…"
                 if key == "best" and " ✗" in text:  # the failed engines in the error colour
                     best, _, failed = text.rpartition(" ✗")
                     cell = _cell(best)
@@ -486,8 +505,15 @@ class HistoryPane(Vertical):
                 if (key, descending) == ("when", True)
                 else f"by {BY_KEY[key].label} {'▼' if descending else '▲'}"
             )
-            marks = f" · {len(self.marked)} marked" if self.marked else ""
-            text = f"{runs} · {order}{marks} · enter details · space mark · c compare"
+            parts = [runs, order]
+            if self.marked:
+                parts.append(f"{len(self.marked)} marked")
+            width = self.query_one("#history-hint", Static).size.width or 76
+            for extra in ("enter details", "space mark", "c compare"):
+                if len(" · ".join([*parts, extra])) > width:
+                    break
+                parts.append(extra)
+            text = " · ".join(parts)
         self.query_one("#history-hint", Static).update(text)
 
     # ---------------------------------------------------------------------------------------------- actions
@@ -587,7 +613,7 @@ class HistoryPane(Vertical):
         what = f"run {ids[0]}" if len(ids) == 1 else f"{len(ids)} runs"
         body = "\n".join(
             [
-                f"Delete {what} from the history, with their raw-sample files?",
+                f"Delete {what} from the history (and {'its' if len(ids) == 1 else 'their'} raw-sample files)?",
                 "",
                 *runs_label(runs),
                 "",
