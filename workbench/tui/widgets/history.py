@@ -21,6 +21,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Callable
 
+from rich.cells import cell_len
 from rich.text import Text
 from textual import events, on
 from textual.app import ComposeResult
@@ -210,7 +211,7 @@ class HistoryFilter(Input):
 class HistoryTable(DataTable):
     BINDINGS = [
         Binding("slash", "filter", "Filter", key_display="/", id="history-filter", tooltip="Filter the runs"),
-        Binding("o", "sort", "Sort", id="history-sort", tooltip="Sort by the next column"),
+        Binding("o", "sort", "Sort", show=False, id="history-sort", tooltip="Sort by the next column"),
         Binding("O", "sort(True)", "Reverse", show=False, id="history-sort-reverse", tooltip="Reverse the order"),
         Binding("space", "mark", "Mark", show=False, id="history-mark", tooltip="Mark/unmark this run"),
         Binding("t", "tag", "Tag", id="history-tag", tooltip="Add/remove tags of the marked or highlighted runs"),
@@ -289,7 +290,10 @@ class HistoryPane(Vertical):
     }
     HistoryPane > HistoryFilter {
         height: 1;
-        margin-bottom: 0;
+        background: $panel;
+    }
+    HistoryPane > HistoryFilter:focus {
+        background: $panel-lighten-1;
     }
     HistoryPane > HistoryTable {
         height: 1fr;
@@ -421,16 +425,18 @@ class HistoryPane(Vertical):
             return f"{column.label} {'▼' if descending else '▲'}"
         return column.label
 
-    def _layout(self, rows: list[dict[str, str]]) -> tuple[tuple[str, ...], int]:
-        """The columns that fit the table's width, by priority (a column is shown whole or not at all), and the
-        model column's width: a long model name is cut (to ``MODEL_MIN``) when that keeps another column."""
+    def _layout(self, rows: list[dict[str, str]]) -> tuple[tuple[str, ...], dict[str, int]]:
+        """The columns that fit the table's width, by priority (a column is shown whole or not at all), and each
+        column's width. A long model name is cut (to ``MODEL_MIN``) when that keeps another column. The widths are
+        given to the table, not measured by it: an auto-sized DataTable measures only when it is idle, which it
+        is not while the filter field is being typed into."""
         table = self.query_one(HistoryTable)
         width = table.size.width or self.size.width or 200
         width -= 1  # the vertical scrollbar
         widths = {}
         for c in COLUMNS:
-            longest = max((len(row[c.key]) for row in rows), default=0)
-            widths[c.key] = 1 + max(longest, len(self._header(c)))
+            longest = max((cell_len(row[c.key]) for row in rows), default=0)
+            widths[c.key] = 1 + max(longest, cell_len(self._header(c)))
 
         def fit(widths: dict[str, int]) -> tuple[str, ...]:
             chosen: set[str] = set()
@@ -442,12 +448,12 @@ class HistoryPane(Vertical):
             return tuple(c.key for c in COLUMNS if c.key in chosen)
 
         shown = fit(widths)
-        model = widths["model"] - 1
-        if model > MODEL_MIN:
-            squeezed = fit({**widths, "model": 1 + MODEL_MIN})
+        if widths["model"] - 1 > MODEL_MIN:
+            squeezed_widths = {**widths, "model": 1 + MODEL_MIN}
+            squeezed = fit(squeezed_widths)
             if len(squeezed) > len(shown):
-                return squeezed, MODEL_MIN
-        return shown, model
+                return squeezed, squeezed_widths
+        return shown, widths
 
     def _columns_for(self, rows: list[dict[str, str]]) -> tuple[str, ...]:
         return self._layout(rows)[0]
@@ -459,11 +465,12 @@ class HistoryPane(Vertical):
         current = self.current()
         self.view = self._visible()
         rows = [self._texts(r) for r in self.view]
-        shown, model_width = self._layout(rows or [self._texts(r) for r in self.records])
+        shown, widths = self._layout(rows or [self._texts(r) for r in self.records])
+        model_width = widths["model"] - 1
         table.clear(columns=True)
         self._shown = shown
         for key in shown:
-            table.add_column(_cell(self._header(BY_KEY[key])), key=key)
+            table.add_column(_cell(self._header(BY_KEY[key])), key=key, width=widths[key])
         accent, muted, bad = theme_color(self, "accent"), theme_color(self, "text-muted"), theme_color(self, "error")
         styles = {"mark": accent, "mode": muted, "run": muted, "threads": muted, "cores": muted, "tags": accent}
         for rec, texts in zip(self.view, rows):
@@ -509,7 +516,7 @@ class HistoryPane(Vertical):
             if self.marked:
                 parts.append(f"{len(self.marked)} marked")
             width = self.query_one("#history-hint", Static).size.width or 76
-            for extra in ("enter details", "space mark", "c compare"):
+            for extra in ("o sort", "space mark", "c compare", "enter details"):
                 if len(" · ".join([*parts, extra])) > width:
                     break
                 parts.append(extra)
