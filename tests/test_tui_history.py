@@ -356,6 +356,25 @@ async def test_main_e_opens_the_export_dialog_for_the_current_results(workbench_
         assert path.read_text().lstrip().lower().startswith("<!doctype html")
 
 
+async def test_the_run_detail_screen_exports_through_the_same_dialog(workbench_home):
+    from workbench.tui.screens import RunDetailScreen
+
+    app = fixture_app(history=history_records())
+    async with app.run_test(size=SMALL) as pilot:
+        await _open(pilot)
+        await pilot.press("enter")
+        await pilot.pause(0.1)
+        assert isinstance(app.screen, RunDetailScreen)
+        await pilot.press("e")
+        await pilot.pause(0.1)
+        assert isinstance(app.screen, ExportDialog)
+        assert [r.run_id for r in app.screen.records] == ["dddd00000004"]
+        await pilot.press("escape")  # cancels the export, back to the run
+        await pilot.pause(0.1)
+        assert isinstance(app.screen, RunDetailScreen)
+        assert not list(workbench_home.glob("workbench-*"))
+
+
 # ------------------------------------------------------------------------------------------------- headless tag
 
 
