@@ -376,6 +376,8 @@ async def test_our_themes_are_registered_and_default():
 async def test_export_writes_to_workbench_home(workbench_home):
     app = fixture_app()
     async with app.run_test(size=SIZE) as pilot:
+        await pilot.pause(0.1)
+        app.query_one("#views").focus()  # (on the History table, e exports the highlighted stored run)
         await pilot.press("e")  # nothing to export yet: the binding is disabled
         app.action_export()  # ... and the palette command says so
         await pilot.pause(0.05)
@@ -383,10 +385,11 @@ async def test_export_writes_to_workbench_home(workbench_home):
         assert list(workbench_home.glob("workbench-*")) == []
         app.show_results(ResultsView(results=tuple(fixture_record().results), record=fixture_record(), fixture=True))
         await pilot.pause(0.1)
-        await pilot.press("e")
+        await pilot.press("e")  # the export dialog: JSON and this file are the defaults
         await pilot.pause(0.1)
+        await pilot.press("enter")
         path = workbench_home / "workbench-fixture0001.json"
-        assert any(str(path) in m for m, _ in notes(app)), notes(app)
+        assert await wait_for(pilot, lambda: any(str(path) in m for m, _ in notes(app)), 10), notes(app)
     assert path.is_file()
     assert json.loads(path.read_text())["run_id"] == "fixture0001"
 

@@ -12,7 +12,7 @@ from __future__ import annotations
 import datetime as _dt
 import uuid
 from dataclasses import asdict, dataclass, field, fields
-from typing import Any, Mapping
+from typing import Any, Iterable, Mapping
 
 SCHEMA_VERSION = 1
 
@@ -206,3 +206,15 @@ class RunRecord:
             if r.engine == engine:
                 return r
         return None
+
+
+def retagged(tags: Iterable[str], add: Iterable[str] = (), remove: Iterable[str] = ()) -> list[str]:
+    """``tags`` with ``add`` appended (in order, no duplicates) and ``remove`` taken out: the one rule for changing a
+    stored run's tags (``workbench history tag``, the UI's tag dialog). A tag is one word: ValueError naming it when
+    one to add is empty or holds a space or a comma (``--tag`` of ``workbench run`` and ``history list --tag`` match
+    whole tags)."""
+    for tag in add:
+        if not tag or any(c.isspace() or c == "," for c in tag):
+            raise ValueError(f"tag {tag!r} is not one word: a tag has no spaces or commas")
+    gone = set(remove)
+    return [t for t in dict.fromkeys([*tags, *add]) if t not in gone]

@@ -27,6 +27,7 @@ __all__ = [
     "cmd_list",
     "cmd_show",
     "cmd_delete",
+    "cmd_tag",
     "cmd_export",
     "cmd_import",
     "cmd_trend",
@@ -189,6 +190,28 @@ def cmd_delete(args: argparse.Namespace) -> int:
         _print_json({"deleted": n, "run_ids": ids})
     else:
         print(f"deleted {n} run{'s' if n != 1 else ''}: {', '.join(ids)}")
+    return 0
+
+
+def cmd_tag(args: argparse.Namespace) -> int:
+    """Add tags to a stored run (``--remove``: take them off); the run is stored again with :meth:`HistoryStore.put`."""
+    from dataclasses import replace
+
+    from workbench.result import retagged
+
+    store = _store()
+    rec = store.get(args.id)
+    tags = list(dict.fromkeys(args.tags))
+    try:
+        new = retagged(rec.tags, remove=tags) if args.remove else retagged(rec.tags, add=tags)
+    except ValueError as exc:
+        raise UsageError(str(exc), hint="give each tag as its own argument: history tag ID ci nightly") from None
+    if new != list(rec.tags):
+        store.put(replace(rec, tags=new))
+    if getattr(args, "json", False):
+        _print_json({"run_id": rec.run_id, "tags": new})
+    else:
+        print(f"run {rec.run_id} tags: {', '.join(new) if new else '(none)'}")
     return 0
 
 
@@ -492,7 +515,7 @@ _RUN_ID = "run id, unique prefix, 'latest' or 'latest~N'"
 
 
 def register(subparsers: Any) -> None:
-    """Add ``history`` (list/show/delete/export/import/trend) and ``compare`` to the main CLI's subparsers."""
+    """Add ``history`` (list/show/delete/tag/export/import/trend) and ``compare`` to the main CLI's subparsers."""
     hist = add_command(
         subparsers,
         "history",
@@ -503,6 +526,7 @@ def register(subparsers: Any) -> None:
         epilog="examples:\n"
         "  workbench history list --model resnet18 --since 7d\n"
         "  workbench history show latest\n"
+        "  workbench history tag latest baseline\n"
         "  workbench history export --format csv --output runs.csv\n"
         "  workbench history trend --model resnet18 --engine openvino",
     )
@@ -555,6 +579,25 @@ def _register_list_show_delete(hsub: Any) -> None:
         p,
         ("-y --yes", "accepted for scripts; delete never prompts"),
         ("--json", 'print {"deleted": N, "run_ids": [...]}'),
+    )
+
+    p = add_command(
+        hsub,
+        "tag",
+        cmd_tag,
+        help="add tags to a stored run (or remove them)",
+        formatter_class=RAW,
+        description="Add tags to a stored run; with --remove, take them off. A tag is one word; "
+        "`history list --tag TAG` finds the runs carrying it.",
+        epilog="examples:\n  workbench history tag latest baseline\n  workbench history tag 3fa2 ci nightly\n"
+        "  workbench history tag 3fa2 nightly --remove",
+    )
+    p.add_argument("id", metavar="ID", help=_RUN_ID)
+    p.add_argument("tags", nargs="+", metavar="TAG", help="tags to add (with --remove: to remove)")
+    add_switches(
+        p,
+        ("--remove", "remove the given tags instead of adding them"),
+        ("--json", 'print {"run_id": ID, "tags": [...]}'),
     )
 
 

@@ -117,7 +117,7 @@ class WorkbenchApp(App[int]):
             "export",
             "Export",
             id="export",
-            tooltip="Export the current results (JSON) to WORKBENCH_HOME or the cwd",
+            tooltip="Export the current results: choose the format (JSON, CSV, Markdown, HTML) and the file",
         ),
         Binding("m", "monitor", "Monitor", id="monitor", tooltip="Follow a run in flight in another session"),
         Binding(
@@ -759,6 +759,37 @@ class WorkbenchApp(App[int]):
     def action_compare(self) -> None:
         self.query_one(HistoryPane).compare()
 
+    # ---- history: tag, delete, export (the History pane asks; the store is changed in a worker, then re-read)
+    @on(HistoryPane.ExportRuns)
+    def _export_runs(self, message: HistoryPane.ExportRuns) -> None:
+        self.export_records(list(message.records))
+
+    @on(HistoryPane.TagRuns)
+    def _tag_runs(self, message: HistoryPane.TagRuns) -> None:
+        self._edit_history("tag", message.run_ids, message.add, message.remove)
+
+    @on(HistoryPane.DeleteRuns)
+    def _delete_runs(self, message: HistoryPane.DeleteRuns) -> None:
+        self._edit_history("delete", message.run_ids, (), ())
+
+    @work(thread=True, exclusive=False, exit_on_error=False, group="history-edit", description="Changing the history")
+    def _edit_history(self, what: str, run_ids: tuple[str, ...], add: tuple[str, ...], remove: tuple[str, ...]) -> None:
+        store = self._history_store()
+        runs = f"run {run_ids[0]}" if len(run_ids) == 1 else f"{len(run_ids)} runs"
+        try:
+            if what == "delete":
+                done = services.delete_runs(store, run_ids)
+                line = f"Deleted {done} run{'s' if done != 1 else ''} from the history."
+            else:
+                services.tag_runs(store, run_ids, add, remove)
+                change = " ".join([*(f"+{t}" for t in add), *(f"-{t}" for t in remove)])
+                line = f"Tags of {runs}: {change}"
+        except Exception as exc:
+            self.notify(readable_error(exc), severity="error", title="History", markup=False)
+        else:
+            self.notify(line, title="History", markup=False)
+        self.call_from_thread(self.action_reload_history)
+
     # ------------------------------------------------------------------------------------------------- export
     def action_export(self, fmt: str = "json") -> None:
         record = self.query_one(ResultsPane).record
@@ -768,14 +799,20 @@ class WorkbenchApp(App[int]):
         self.export_records([record], fmt)
 
     def export_records(self, records: Sequence[Any], fmt: str = "json") -> None:
-        try:
-            path = services.export_records(records, fmt)
-        except Exception as exc:
-            self.notify(readable_error(exc), severity="error", title="Export", markup=False)
+        """Open the export dialog (workbench/tui/dialogs.py) for ``records``, ``fmt`` preselected: it asks for the
+        format and the file, writes in a worker, and the app says where it went."""
+        from workbench.tui.dialogs import ExportDialog
+
+        if not records:
+            self.notify("Nothing to export.", severity="warning", title="Export")
             return
-        self.notify(
-            f"Exported {len(records)} run{'s' if len(records) != 1 else ''} to {path}", title="Export", markup=False
-        )
+
+        def written(path: Any) -> None:
+            if path is not None:
+                n = len(records)
+                self.notify(f"Exported {n} run{'s' if n != 1 else ''} to {path}", title="Export", markup=False)
+
+        self.push_screen(ExportDialog(list(records), fmt), callback=written)
 
     # --------------------------------------------------------------------------------------------------- help
     def help_sections(self) -> list[tuple[str, list[tuple[str, str]]]]:
@@ -797,9 +834,14 @@ class WorkbenchApp(App[int]):
                 "History",
                 [
                     ("↑ ↓", "Choose a run"),
-                    ("enter", "Show the run's details"),
-                    ("space", "Mark/unmark the run (two marks to compare)"),
+                    ("enter", "Show the run's details (a sweep opens on the Sweep screen)"),
+                    ("/", "Filter: model, engine, tag, run id, precision, mode (escape clears, enter keeps)"),
+                    ("o / O", "Sort by the next column / reverse; click a column header to sort by it"),
+                    ("space", "Mark/unmark the run"),
                     ("c", "Compare the two marked runs"),
+                    ("t", "Add/remove tags of the marked runs (or the highlighted one)"),
+                    ("d", "Delete the marked runs (or the highlighted one); asks first"),
+                    ("e", "Export the marked runs (or the highlighted one): choose format and file"),
                     ("b", "This run's model across machines (best node type per objective)"),
                 ],
             ),
@@ -825,6 +867,7 @@ class WorkbenchApp(App[int]):
                 "Dialogs",
                 [
                     ("escape", "Close"),
+                    ("y / n", "Confirm / keep (enter keeps)"),
                     ("e", "Export the run(s) shown"),
                     ("r", "Refresh the list of runs in flight (monitor)"),
                     ("enter", "Follow the chosen run"),

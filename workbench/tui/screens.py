@@ -156,7 +156,7 @@ class RunDetailScreen(_Modal):
 
     BINDINGS = [
         Binding("escape", "close", "Close", id="detail-close", tooltip="Back to the main screen"),
-        Binding("e", "export", "Export", id="detail-export", tooltip="Export this run as JSON"),
+        Binding("e", "export", "Export", id="detail-export", tooltip="Export this run: choose the format and the file"),
     ]
 
     def __init__(self, record: "RunRecord") -> None:
@@ -193,7 +193,9 @@ class CompareScreen(_Modal):
 
     BINDINGS = [
         Binding("escape", "close", "Close", id="compare-close", tooltip="Back to the main screen"),
-        Binding("e", "export", "Export", id="compare-export", tooltip="Export both runs (JSON)"),
+        Binding(
+            "e", "export", "Export", id="compare-export", tooltip="Export both runs: choose the format and the file"
+        ),
     ]
 
     def __init__(self, a: "RunRecord", b: "RunRecord", comparison: "Comparison | None" = None) -> None:

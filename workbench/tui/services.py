@@ -400,3 +400,81 @@ def machine_comparison(store: "HistoryStore", model: str) -> str:
     from workbench.stats.machines import compare_machines
 
     return render_machines(compare_machines(store.list(model=model, limit=None), model))
+
+
+# ---- history: tags, delete, export with a chosen format and file (the History pane and the export dialog) -------
+#: ``(format, label, suffix)`` the export dialog offers: the exporters of :mod:`workbench.report.export` and the
+#: HTML report of :mod:`workbench.report.html` (one run per page).
+EXPORT_CHOICES: tuple[tuple[str, str, str], ...] = (
+    ("json", "JSON", "json"),
+    ("csv", "CSV", "csv"),
+    ("markdown", "Markdown", "md"),
+    ("html", "HTML", "html"),
+)
+
+
+def default_export_path(records: Sequence["RunRecord"], fmt: str = "json") -> Path:
+    """The file ``e`` suggests: ``workbench-<id>[-<id>].<suffix>`` in :func:`export_dir` (several runs: the first
+    two ids and how many)."""
+    suffix = {f: s for f, _, s in EXPORT_CHOICES}.get(fmt, fmt)
+    ids = "-".join(r.run_id for r in records[:2]) or "empty"
+    more = f"-and-{len(records) - 2}-more" if len(records) > 2 else ""
+    return export_dir() / f"workbench-{ids}{more}.{suffix}"
+
+
+def export_target(text: str, records: Sequence["RunRecord"], fmt: str) -> tuple[Path, bool]:
+    """Check the export dialog's file name before writing: ``(path, exists)``. A UsageError with one line when
+    nothing is given, the path is a folder, its folder does not exist, or HTML is asked for several runs."""
+    from workbench.errors import UsageError
+
+    if fmt == "html" and len(records) != 1:
+        raise UsageError(f"HTML is one run per page: choose JSON, CSV or Markdown for {len(records)} runs")
+    if not text.strip():
+        raise UsageError("give a file name")
+    path = Path(text.strip()).expanduser()
+    if not path.is_absolute():
+        path = Path.cwd() / path
+    if path.is_dir():
+        raise UsageError(f"{path} is a folder: give a file name")
+    if not path.parent.is_dir():
+        raise UsageError(f"the folder {path.parent} does not exist")
+    return path, path.exists()
+
+
+def write_export(records: Sequence["RunRecord"], fmt: str, path: Path) -> Path:
+    """Write ``records`` as ``fmt`` (json, csv, markdown, html) to ``path`` atomically; returns the path. A
+    UsageError in one line when it cannot be written. Blocking (a thread worker)."""
+    from workbench.report.export import write, write_text
+
+    if fmt == "html":
+        from workbench.errors import UsageError
+        from workbench.report.html import render_html
+
+        if len(records) != 1:
+            raise UsageError("HTML is one run per page")
+        return write_text(path, render_html(records[0]), flag="the file name")
+    return write(path, fmt, list(records))
+
+
+def tag_runs(store: "HistoryStore", run_ids: Sequence[str], add: Sequence[str] = (), remove: Sequence[str] = ()) -> int:
+    """Add and remove tags on the stored runs ``run_ids`` (:func:`workbench.result.retagged`, each run stored again
+    with :meth:`HistoryStore.put`); returns how many runs changed. ValueError naming a tag that is not one word.
+    Blocking (a thread worker)."""
+    from dataclasses import replace
+
+    from workbench.result import retagged
+
+    retagged([], add=add)  # check the tags before touching anything
+    changed = 0
+    for run_id in run_ids:
+        rec = store.get(run_id)
+        new = retagged(rec.tags, add=add, remove=remove)
+        if new != list(rec.tags):
+            store.put(replace(rec, tags=new))
+            changed += 1
+    return changed
+
+
+def delete_runs(store: "HistoryStore", run_ids: Sequence[str]) -> int:
+    """Delete the stored runs ``run_ids`` (and their raw-sample files); returns how many. Blocking (a worker)."""
+    return store.delete(list(run_ids))
