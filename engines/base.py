@@ -45,6 +45,9 @@ FORMATS: tuple[str, ...] = format_names()
 #: Types an engine option may have.
 OPTION_TYPES: tuple[type, ...] = (int, float, str, bool)
 _OPTION_NAME = re.compile(r"^[a-z][a-z0-9_-]*$")
+#: The role of a 0-d input an engine passes as a plain number rather than a tensor (a TorchScript ``forward``
+#: argument typed ``int``/``float``/``bool``).
+SCALAR_ROLE = "scalar"
 _TRUE = ("1", "true", "yes", "on")
 _FALSE = ("0", "false", "no", "off")
 
@@ -203,7 +206,7 @@ class TensorSpec:
     name: str
     shape: tuple[int | str, ...]
     dtype: str = "float32"  # numpy dtype name
-    role: str = "data"  # "image" | "tokens" | "mask" | "data"
+    role: str = "data"  # "image" | "tokens" | "mask" | "data" | "scalar" (SCALAR_ROLE)
     vocab_size: int | None = None  # for role == "tokens"
 
     @property
@@ -550,8 +553,19 @@ class Engine(ABC):
         for fmt in cls.formats:
             if fmt in artifact.files:
                 return fmt
+        from .formats import engines_for, get_format
+
         have = ", ".join(sorted(artifact.files)) or "none"
         want = ", ".join(cls.formats)
+        able = sorted({e for fmt in artifact.files if fmt in FORMATS for e in engines_for(fmt)} - {cls.name})
+        if artifact.source == "file" and len(artifact.files) == 1:
+            (fmt,) = artifact.files
+            label = get_format(fmt).label if fmt in FORMATS else fmt
+            instead = f"; use -e {','.join(able)}" if able else ""
+            raise UnsupportedError(
+                f"{cls.name} cannot run {artifact.name!r}: it is a {label} file, which {cls.name} does not read "
+                f"({cls.name} loads {want}){instead}"
+            )
         raise UnsupportedError(f"{cls.name} cannot run {artifact.name!r}: it has {have}; {cls.name} loads {want}")
 
     @classmethod

@@ -1,4 +1,5 @@
-"""OpenVINO adapter: IR (``.xml`` + ``.bin``) or ``.onnx`` models, on CPU (or an Intel GPU where present).
+"""OpenVINO adapter: IR (``.xml`` + ``.bin``), ``.onnx`` or TensorFlow Lite (``.tflite``, read by OpenVINO's TFLite
+frontend) models, on CPU (or an Intel GPU where present).
 
 Precision is always requested explicitly (``INFERENCE_PRECISION_HINT``): on CPUs with AVX-512 BF16/AMX OpenVINO
 otherwise runs bf16 by default, so "fp32" must say f32. The *effective* precision is read back from the compiled
@@ -144,6 +145,26 @@ def explain_openvino(text: str, *, limit: int = 400) -> str:
 def _cap(text: str, limit: int) -> str:
     text = " ".join(text.split())
     return text if len(text) <= limit else text[: limit - 1] + "…"
+
+
+# ---- TensorFlow Lite files --------------------------------------------------------------------------------------
+def read_any_model(core: Any, path: str, weights: str | None = None) -> Any:
+    """``core.read_model`` for an IR, ONNX or TensorFlow Lite file. OpenVINO picks its TFLite frontend by the
+    ``.tflite`` suffix alone, so a TFLite file the workbench recognised by content under another name is read
+    through a ``.tflite`` symlink to it in a temporary folder."""
+    from .formats import looks_like_tflite
+
+    if weights is not None:
+        return core.read_model(path, weights)
+    if Path(path).suffix.lower() != ".tflite":
+        with open(path, "rb") as fh:
+            tflite = looks_like_tflite(fh.read(8))
+        if tflite:
+            with tempfile.TemporaryDirectory(prefix="workbench-tflite-") as tmp:
+                link = Path(tmp) / (Path(path).stem + ".tflite")
+                link.symlink_to(Path(path).resolve())
+                return core.read_model(str(link))
+    return core.read_model(path)
 
 
 # ---- ONNX files OpenVINO converts only with fixed shapes -----------------------------------------------------
@@ -388,7 +409,7 @@ class OpenVinoEngine(Engine):
     display_name = "OpenVINO"
     module = "openvino"
     distribution = "openvino"
-    formats = ("openvino", "onnx")
+    formats = ("openvino", "onnx", "tflite")
     options = (
         EngineOption(
             "streams",
@@ -438,9 +459,9 @@ class OpenVinoEngine(Engine):
         weights = Path(path).with_suffix(".bin")  # an IR is recognised by content, whatever its suffix
         try:
             if artifact.files.get("openvino") == path and weights.is_file():
-                model = core.read_model(path, str(weights))
+                model = read_any_model(core, path, str(weights))
             else:
-                model = core.read_model(path)
+                model = read_any_model(core, path)
         except Exception as exc:
             raise ModelError(f"openvino could not read {name}: {cls.explain_error(exc)}") from exc
         dynamic = any(p.get_partial_shape().is_dynamic for p in model.inputs)

@@ -1,0 +1,199 @@
+"""Real files, round 3 (issue 20): string tensors, non-tensor outputs, pre-quantized models' real precision,
+TensorFlow Lite through OpenVINO, a scalar TorchScript argument, ``--help | head``.
+
+Every model is tiny and built here (tmp_path): ONNX with the helper API (StringConcat, LinearClassifier + ZipMap),
+ONNX Runtime's own quantizers, a TFLite flatbuffer written with the ``flatbuffers`` builder (OpenVINO's TFLite
+frontend reads it), TorchScript scripted from a source file.
+"""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+import textwrap
+from functools import partial
+from pathlib import Path
+from typing import Any
+
+import cli_helpers
+import numpy as np
+import pytest
+
+from workbench_engines import formats
+
+QUICK = ("--duration", "0.2", "--iterations", "3", "--warmup", "2it", "--no-save", "--quiet")
+wb = partial(cli_helpers.wb, timeout=300)
+
+
+def run_json(tmp_path: Path, *args: str) -> tuple[subprocess.CompletedProcess, dict[str, Any]]:
+    out = tmp_path / f"run-{len(list(tmp_path.glob('run-*.json')))}.json"
+    proc = wb("run", *args, *QUICK, "--json", str(out))
+    return proc, json.loads(out.read_text()) if out.is_file() else {}
+
+
+def results(record: dict[str, Any]) -> dict[str, dict[str, Any]]:
+    return {r["engine"]: r for r in record["results"]}
+
+
+def one_line_error(proc: subprocess.CompletedProcess) -> str:
+    assert "Traceback" not in proc.stderr, proc.stderr
+    errors = [line for line in proc.stderr.splitlines() if line.startswith("error:")]
+    assert len(errors) == 1, proc.stderr
+    return errors[0]
+
+
+# ---------------------------------------------------------------------------------------------------------------
+# TensorFlow Lite: a flatbuffer written by hand (schema.fbs field ids), y = x + 1
+# ---------------------------------------------------------------------------------------------------------------
+
+
+def tflite_add(path: Path, shape: tuple[int, ...] = (1, 4), const: float = 1.0) -> Path:
+    """A TensorFlow Lite model ``y = x + c`` (one ADD, ``c`` a constant buffer), float32."""
+    flatbuffers = pytest.importorskip("flatbuffers")
+    b = flatbuffers.Builder(1024)
+
+    def ints(values: list[int]) -> int:
+        b.StartVector(4, len(values), 4)
+        for v in reversed(values):
+            b.PrependInt32(v)
+        return b.EndVector()
+
+    def tables(offsets: list[int]) -> int:
+        b.StartVector(4, len(offsets), 4)
+        for o in reversed(offsets):
+            b.PrependUOffsetTRelative(o)
+        return b.EndVector()
+
+    data = np.full(shape, const, dtype=np.float32).tobytes()
+    b.StartVector(1, len(data), 16)
+    for byte in reversed(data):
+        b.PrependUint8(byte)
+    data_vec = b.EndVector()
+    b.StartObject(3)
+    empty = b.EndObject()  # buffer 0: the empty buffer every TFLite file starts with
+    b.StartObject(3)
+    b.PrependUOffsetTRelativeSlot(0, data_vec, 0)
+    weights = b.EndObject()
+    tensors = []
+    for name, buffer in (("x", 0), ("c", 1), ("y", 0)):
+        text, dims = b.CreateString(name), ints(list(shape))
+        b.StartObject(10)
+        b.PrependUOffsetTRelativeSlot(0, dims, 0)  # shape
+        b.PrependInt8Slot(1, 0, 0)  # type FLOAT32
+        b.PrependUint32Slot(2, buffer, 0)  # buffer
+        b.PrependUOffsetTRelativeSlot(3, text, 0)  # name
+        tensors.append(b.EndObject())
+    b.StartObject(2)
+    add_options = b.EndObject()
+    op_in, op_out = ints([0, 1]), ints([2])
+    b.StartObject(9)
+    b.PrependUint32Slot(0, 0, 0)  # opcode_index
+    b.PrependUOffsetTRelativeSlot(1, op_in, 0)
+    b.PrependUOffsetTRelativeSlot(2, op_out, 0)
+    b.PrependUint8Slot(3, 11, 0)  # builtin_options_type AddOptions
+    b.PrependUOffsetTRelativeSlot(4, add_options, 0)
+    op = b.EndObject()
+    t_vec, sg_in, sg_out, ops, sg_name = tables(tensors), ints([0]), ints([2]), tables([op]), b.CreateString("main")
+    b.StartObject(5)
+    for slot, value in enumerate((t_vec, sg_in, sg_out, ops, sg_name)):
+        b.PrependUOffsetTRelativeSlot(slot, value, 0)
+    subgraph = b.EndObject()
+    b.StartObject(4)
+    b.PrependInt8Slot(0, 0, 0)  # deprecated_builtin_code ADD
+    b.PrependInt32Slot(2, 1, 1)  # version
+    b.PrependInt32Slot(3, 0, 0)  # builtin_code ADD
+    opcode = b.EndObject()
+    codes, subgraphs, buffers = tables([opcode]), tables([subgraph]), tables([empty, weights])
+    b.StartObject(8)
+    b.PrependUint32Slot(0, 3, 0)  # version
+    b.PrependUOffsetTRelativeSlot(1, codes, 0)
+    b.PrependUOffsetTRelativeSlot(2, subgraphs, 0)
+    b.PrependUOffsetTRelativeSlot(4, buffers, 0)
+    b.Finish(b.EndObject(), file_identifier=formats.TFLITE_IDENTIFIER)
+    path.write_bytes(bytes(b.Output()))
+    return path
+
+
+def test_tflite_is_recognised_by_content_whatever_the_name(tmp_path: Path) -> None:
+    model = tflite_add(tmp_path / "add.tflite")
+    assert model.read_bytes()[4:8] == b"TFL3"
+    assert formats.detect_format(model) == "tflite"
+    renamed = tmp_path / "model.bin"
+    renamed.write_bytes(model.read_bytes())
+    assert formats.sniff_format(renamed) == "tflite"
+    fake = tmp_path / "fake.tflite"
+    fake.write_bytes(b"\x00" * 64)
+    with pytest.raises(Exception, match="not a TensorFlow Lite model"):
+        formats.detect_format(fake)
+    assert formats.engines_for("tflite") == ("openvino",)
+
+
+def test_tflite_runs_on_openvino_and_other_engines_refuse_in_one_line(tmp_path: Path) -> None:
+    pytest.importorskip("openvino")
+    model = tflite_add(tmp_path / "model.bin")  # recognised by content: OpenVINO itself wants the .tflite suffix
+    x = tmp_path / "x.npy"
+    np.save(x, np.arange(4, dtype=np.float32).reshape(1, 4))
+    proc, record = run_json(tmp_path, "-m", str(model), "-e", "openvino", "--input", f"x={x}")
+    assert proc.returncode == 0, proc.stderr
+    ov = results(record)["openvino"]
+    assert ov["status"] == "ok" and ov["precision_effective"] == "fp32"
+    out = wb("parity", "-m", str(model), "-e", "openvino", "--input", f"x={x}")
+    assert out.returncode == 0, out.stderr
+    refused = wb("run", "-m", str(model), "-e", "onnxruntime", *QUICK)
+    assert refused.returncode != 0
+    line = one_line_error(refused)
+    assert "TensorFlow Lite" in line and "-e openvino" in line
+
+
+# ---------------------------------------------------------------------------------------------------------------
+# small things a user meets first
+# ---------------------------------------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("command", [[], ["run"], ["sweep"], ["parity"]])
+def test_help_into_a_closed_pipe_prints_no_traceback(command: list[str]) -> None:
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "workbench", *command, "--help"],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+    )
+    assert proc.stdout is not None and proc.stderr is not None
+    proc.stdout.close()  # `| head -0`: the reader is gone before the help is written
+    err = proc.stderr.read().decode()
+    assert proc.wait(timeout=60) == 0
+    assert "Traceback" not in err and "BrokenPipe" not in err, err
+
+
+def torchscript_with_sample_rate(tmp_path: Path) -> Path:
+    source = tmp_path / "srmodel.py"
+    source.write_text(
+        textwrap.dedent(
+            """
+            import torch
+
+            class Resample(torch.nn.Module):
+                def forward(self, x: torch.Tensor, sr: int) -> torch.Tensor:
+                    if sr != 16000:
+                        raise ValueError("expected a 16 kHz sample rate")
+                    return x * 2.0
+
+            torch.jit.save(torch.jit.script(Resample()), __import__("sys").argv[1])
+            """
+        )
+    )
+    out = tmp_path / "resample.pt"
+    subprocess.run([sys.executable, str(source), str(out)], check=True, timeout=120)
+    return out
+
+
+def test_torchscript_scalar_argument_takes_input_value_and_a_failure_suggests_it(tmp_path: Path) -> None:
+    pytest.importorskip("torch")
+    model = torchscript_with_sample_rate(tmp_path)
+    proc, record = run_json(tmp_path, "-m", str(model), "-e", "torch", "--shape", "x=1x8")
+    assert proc.returncode == 1
+    error = results(record)["torch"]["error"]
+    assert "expected a 16 kHz sample rate" in error and "--input sr=16000" in error
+    proc, record = run_json(tmp_path, "-m", str(model), "-e", "torch", "--shape", "x=1x8", "--input", "sr=16000")
+    assert proc.returncode == 0, proc.stderr
+    assert results(record)["torch"]["status"] == "ok"
