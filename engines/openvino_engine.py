@@ -31,7 +31,7 @@ from typing import Any, Callable, Mapping, Sequence
 from workbench.errors import EngineUnavailable, ModelError, UnsupportedError, WorkbenchError
 
 from .base import Effective, Engine, EngineOption, LoadedModel, LoadSettings, ModelArtifact, TensorSpec
-from .precision import openvino_precision, refuse_precision, variant_file
+from .precision import onnx_file_quantization, openvino_precision, refuse_precision, variant_file
 
 #: INFERENCE_PRECISION_HINT per requested precision; int8 runs the NNCF-quantized model with the layers NNCF left
 #: float in f32 (without a hint, a CPU with AVX-512 BF16/AMX would run them bf16).
@@ -321,6 +321,8 @@ class OvModel(LoadedModel):
         self.export: dict[str, Any] = {}
         #: whether the file read had dynamic inputs, reshaped to the artifact's static shapes before compiling
         self.reshaped = False
+        #: the quantization operators of an ONNX file quantized before it came here (None: a float file)
+        self.quantized_file: dict[str, Any] | None = None
 
     def _prop(self, key: str) -> Any:
         try:
@@ -347,6 +349,8 @@ class OvModel(LoadedModel):
         extra.update(evidence)
         if self.quantization is not None:
             extra["quantization"] = self.quantization
+        if self.quantized_file is not None:
+            extra["quantized_file"] = self.quantized_file
         if self.sparse_rate is not None:
             extra["sparse_weights"] = sparse_weights_report(self._compiled, self.sparse_rate)
         return Effective(
@@ -562,5 +566,7 @@ class OpenVinoEngine(Engine):
         loaded.export = made
         loaded.quantization = variant.report(fmt) if variant is not None else None
         loaded.sparse_rate = float(sparse_rate) if sparse_rate is not None else None
+        if fmt == "onnx" and variant is None and artifact.source == "file":
+            loaded.quantized_file = onnx_file_quantization(path)
         loaded.load_ms = (time.perf_counter_ns() - t0) / 1e6
         return loaded

@@ -197,3 +197,106 @@ def test_torchscript_scalar_argument_takes_input_value_and_a_failure_suggests_it
     proc, record = run_json(tmp_path, "-m", str(model), "-e", "torch", "--shape", "x=1x8", "--input", "sr=16000")
     assert proc.returncode == 0, proc.stderr
     assert results(record)["torch"]["status"] == "ok"
+
+
+# ---------------------------------------------------------------------------------------------------------------
+# pre-quantized files: the precision that ran, read from what the engine executes
+# ---------------------------------------------------------------------------------------------------------------
+
+
+def float_mlp_conv(path: Path) -> Path:
+    """x (1x16) -> MatMul -> Relu -> MatMul -> y; img (1x3x8x8) -> Conv -> z. Seeded weights."""
+    onnx = pytest.importorskip("onnx")
+    from onnx import TensorProto, helper, numpy_helper
+
+    rng = np.random.default_rng(0)
+    weights = [
+        numpy_helper.from_array(rng.standard_normal(shape).astype(np.float32), name)
+        for name, shape in (("w1", (16, 32)), ("w2", (32, 8)), ("wc", (4, 3, 3, 3)))
+    ]
+    nodes = [
+        helper.make_node("MatMul", ["x", "w1"], ["h"]),
+        helper.make_node("Relu", ["h"], ["r"]),
+        helper.make_node("MatMul", ["r", "w2"], ["y"]),
+        helper.make_node("Conv", ["img", "wc"], ["z"], pads=[1, 1, 1, 1]),
+    ]
+    graph = helper.make_graph(
+        nodes,
+        "g",
+        [
+            helper.make_tensor_value_info("x", TensorProto.FLOAT, [1, 16]),
+            helper.make_tensor_value_info("img", TensorProto.FLOAT, [1, 3, 8, 8]),
+        ],
+        [
+            helper.make_tensor_value_info("y", TensorProto.FLOAT, [1, 8]),
+            helper.make_tensor_value_info("z", TensorProto.FLOAT, [1, 4, 8, 8]),
+        ],
+        weights,
+    )
+    model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)])
+    model.ir_version = 8
+    onnx.save(model, str(path))
+    return path
+
+
+def quantized_files(tmp_path: Path) -> dict[str, Path]:
+    """The float model quantized three ways with ONNX Runtime's own tools: dynamic (DynamicQuantizeLinear,
+    MatMulInteger, ConvInteger), static QOperator (QLinearMatMul, QLinearConv) and static QDQ."""
+    quant = pytest.importorskip("onnxruntime.quantization")
+    source = float_mlp_conv(tmp_path / "float.onnx")
+    rng = np.random.default_rng(1)
+
+    class Calibration(quant.CalibrationDataReader):
+        def __init__(self) -> None:
+            self.left = 4
+
+        def get_next(self) -> dict[str, np.ndarray] | None:
+            self.left -= 1
+            if self.left < 0:
+                return None
+            return {
+                "x": rng.standard_normal((1, 16)).astype(np.float32),
+                "img": rng.standard_normal((1, 3, 8, 8)).astype(np.float32),
+            }
+
+    out = {"dynamic": tmp_path / "dynamic.onnx", "qoperator": tmp_path / "qop.onnx", "qdq": tmp_path / "qdq.onnx"}
+    quant.quantize_dynamic(str(source), str(out["dynamic"]), weight_type=quant.QuantType.QInt8,
+                           op_types_to_quantize=["MatMul", "Conv"])  # fmt: skip
+    quant.quantize_static(str(source), str(out["qoperator"]), Calibration(), quant_format=quant.QuantFormat.QOperator)
+    quant.quantize_static(str(source), str(out["qdq"]), Calibration(), quant_format=quant.QuantFormat.QDQ)
+    return out
+
+
+def test_prequantized_files_report_the_precision_that_ran(tmp_path: Path) -> None:
+    pytest.importorskip("onnxruntime")
+    files = quantized_files(tmp_path)
+    for kind, model in files.items():
+        proc, record = run_json(tmp_path, "-m", str(model), "-e", "onnxruntime")
+        assert proc.returncode == 0, (kind, proc.stderr)
+        ort = results(record)["onnxruntime"]
+        assert ort["precision_effective"] == "int8", kind  # never fp32 for an int8 graph ORT runs int8
+        extra = ort["effective"]["extra"]
+        assert extra["int8_share"] == 1.0 and extra["quantized_file"]["ops"], kind
+        warning = next(w["message"] for w in ort["warnings"] if w["code"] == "quantized-file")
+        assert "already quantized" in warning and "onnxruntime ran int8" in warning
+    plain, record = run_json(tmp_path, "-m", str(tmp_path / "float.onnx"), "-e", "onnxruntime")
+    assert results(record)["onnxruntime"]["precision_effective"] == "fp32"
+    assert "quantized_file" not in results(record)["onnxruntime"]["effective"]["extra"]
+
+
+def test_openvino_says_what_it_executed_for_a_prequantized_file(tmp_path: Path) -> None:
+    pytest.importorskip("openvino")
+    files = quantized_files(tmp_path)
+    proc, record = run_json(tmp_path, "-m", str(files["qdq"]), "-e", "openvino")
+    assert proc.returncode == 0, proc.stderr
+    assert results(record)["openvino"]["precision_effective"] == "int8"
+    proc, record = run_json(tmp_path, "-m", str(files["dynamic"]), "-e", "onnxruntime,openvino")
+    assert proc.returncode == 0, proc.stderr
+    ov = results(record)["openvino"]
+    # OpenVINO turns MatMulInteger/ConvInteger into f32 FullyConnected/Convolution (runtime precisions say so):
+    # the column says what ran, and the warning says that the file was int8 and no int8 kernels ran
+    layers = ov["effective"]["extra"]["compute_layers"]
+    assert ov["precision_effective"] == ("int8" if set(layers) == {"int8"} else "mixed" if "int8" in layers else "fp32")
+    if ov["precision_effective"] == "fp32":
+        warning = next(w["message"] for w in ov["warnings"] if w["code"] == "quantized-file")
+        assert "no int8 kernels ran" in warning and "MatMulInteger" in warning
