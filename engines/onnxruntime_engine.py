@@ -27,7 +27,7 @@ from typing import Any, Mapping
 
 from workbench.errors import EngineUnavailable, ModelError, UnsupportedError, WorkbenchError
 
-from .base import Effective, Engine, EngineOption, LoadedModel, LoadSettings, ModelArtifact
+from .base import Effective, Engine, EngineOption, LoadedModel, LoadSettings, ModelArtifact, comparable_outputs
 from .precision import (
     census_extra,
     census_precision,
@@ -179,7 +179,7 @@ class OrtModel(LoadedModel):
             values = self._binding.copy_outputs_to_cpu()
         else:
             values = self._last
-        return {n: (v.astype("float32") if v.dtype.kind == "f" else v) for n, v in zip(self._out_names, values)}
+        return comparable_outputs(dict(zip(self._out_names, values)))  # ZipMap's sequence of maps, too
 
     def close(self) -> None:
         self._binding = None

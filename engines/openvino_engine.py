@@ -147,6 +147,32 @@ def _cap(text: str, limit: int) -> str:
     return text if len(text) <= limit else text[: limit - 1] + "…"
 
 
+# ---- ONNX files OpenVINO has no conversion for ----------------------------------------------------------------
+#: What OpenVINO says for an ONNX file it cannot convert at all: operators without a conversion rule (string ops
+#: such as StringConcat, most of ONNX-ML), and graph values that are not tensors (ZipMap's sequence of maps).
+_NOT_CONVERTIBLE = ("No conversion rule found", "Unsupported value_info type", "which OpenVINO cannot read")
+
+
+def onnx_instead(path: str, why: str) -> str:
+    """For an ONNX file OpenVINO cannot convert (string tensors, ONNX-ML operators, non-tensor values): the engine
+    that runs it, as ``"; ..."`` to append to the error line; empty otherwise. ONNX Runtime implements every
+    operator of the standard and ``ai.onnx.ml`` domains, and sequence/map values."""
+    if not path.lower().endswith(".onnx") and not _is_onnx(path):
+        return ""
+    if not any(marker in why for marker in _NOT_CONVERTIBLE):
+        return ""
+    return "; ONNX Runtime runs it: -e onnxruntime"
+
+
+def _is_onnx(path: str) -> bool:
+    from .formats import sniff_format
+
+    try:
+        return sniff_format(Path(path)) == "onnx"
+    except WorkbenchError:
+        return False
+
+
 # ---- TensorFlow Lite files --------------------------------------------------------------------------------------
 def read_any_model(core: Any, path: str, weights: str | None = None) -> Any:
     """``core.read_model`` for an IR, ONNX or TensorFlow Lite file. OpenVINO picks its TFLite frontend by the
@@ -467,7 +493,11 @@ class OpenVinoEngine(Engine):
             else:
                 model = read_any_model(core, path)
         except Exception as exc:
-            raise ModelError(f"openvino could not read {name}: {cls.explain_error(exc)}") from exc
+            why = cls.explain_error(exc)
+            value = re.search(r"Unsupported value_info type: (\S+)", why)
+            if value:  # ONNX-ML's ZipMap output and other sequences/maps
+                why = f"{value.group(1)!r} is not a tensor (a sequence or a map), which OpenVINO cannot read"
+            raise ModelError(f"openvino could not read {name}: {why}{onnx_instead(path, why)}") from exc
         dynamic = any(p.get_partial_shape().is_dynamic for p in model.inputs)
         if dynamic:
             specs = artifact.inputs[: len(model.inputs)]
@@ -521,6 +551,8 @@ class OpenVinoEngine(Engine):
         try:
             model, dynamic = cls._read(core, path, artifact)
         except ModelError as exc:
+            if any(marker in str(exc) for marker in _NOT_CONVERTIBLE):
+                raise  # no conversion rule: fixed shapes cannot help
             failure = exc
         config: dict[str, Any] = {"INFERENCE_PRECISION_HINT": _HINTS[precision]}
         if threads:

@@ -300,3 +300,176 @@ def test_openvino_says_what_it_executed_for_a_prequantized_file(tmp_path: Path) 
     if ov["precision_effective"] == "fp32":
         warning = next(w["message"] for w in ov["warnings"] if w["code"] == "quantized-file")
         assert "no int8 kernels ran" in warning and "MatMulInteger" in warning
+
+
+# ---------------------------------------------------------------------------------------------------------------
+# string tensors
+# ---------------------------------------------------------------------------------------------------------------
+
+
+def string_concat(path: Path) -> Path:
+    """y = StringConcat(a, b): two ``tensor(string)`` inputs of one dynamic dim, a string output (opset 20)."""
+    onnx = pytest.importorskip("onnx")
+    from onnx import TensorProto, helper
+
+    graph = helper.make_graph(
+        [helper.make_node("StringConcat", ["a", "b"], ["y"])],
+        "g",
+        [helper.make_tensor_value_info(n, TensorProto.STRING, ["N"]) for n in ("a", "b")],
+        [helper.make_tensor_value_info("y", TensorProto.STRING, ["N"])],
+    )
+    model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 20)])
+    model.ir_version = 9
+    onnx.save(model, str(path))
+    return path
+
+
+def test_string_inputs_are_read_as_specs_and_generated_seeded() -> None:
+    from workbench.models.inputs import make_inputs
+    from workbench_engines.base import TensorSpec
+
+    specs = [TensorSpec("text", (2, 3), "string", "text")]
+    one, two = make_inputs(specs, seed=3), make_inputs(specs, seed=3)
+    assert one["text"].shape == (2, 3) and one["text"].dtype == object
+    assert all(isinstance(v, str) and v for v in one["text"].flat)
+    assert (one["text"] == two["text"]).all()
+    assert not (make_inputs(specs, seed=4)["text"] == one["text"]).all()
+
+
+def test_string_inputs_from_npy_text_and_txt_files(tmp_path: Path) -> None:
+    from workbench.errors import UsageError
+    from workbench.models.inputs import InputRequest, feeds_for_job, resolve_inputs, write_job_inputs
+    from workbench_engines.base import TensorSpec
+
+    specs = [TensorSpec("a", (2,), "string", "text"), TensorSpec("b", (2,), "string", "text")]
+    np.save(tmp_path / "u.npy", np.array(["ab", "cd"]))
+    np.save(tmp_path / "b.npy", np.array(["é".encode(), b"x"]))
+    np.save(tmp_path / "o.npy", np.array(["ab", "cd"], dtype=object), allow_pickle=True)
+    (tmp_path / "lines.txt").write_text("first line\nsecond\n", encoding="utf-8")
+    (tmp_path / "three.txt").write_text("1\n2\n3\n")
+    for a, b, want in (
+        ("u.npy", "b.npy", (["ab", "cd"], ["é", "x"])),
+        ("lines.txt", "42", (["first line", "second"], ["42", "42"])),
+        ("hello world", "lines.txt", (["hello world"] * 2, ["first line", "second"])),
+    ):
+        given = tuple((n, str(tmp_path / v) if v.endswith((".npy", ".txt")) else v) for n, v in (("a", a), ("b", b)))
+        resolved = resolve_inputs(InputRequest(given=given), specs)
+        feeds = feeds_for_job(specs, write_job_inputs(resolved, tmp_path / "job"), seed=0)
+        for name, values in zip("ab", want):
+            assert feeds[name].dtype == object and feeds[name].tolist() == values
+    refusals = {
+        "o.npy": "does not unpickle",
+        "three.txt": "--shape a=3",
+    }
+    for file, words in refusals.items():
+        with pytest.raises(UsageError, match=words):
+            resolve_inputs(InputRequest(given=(("a", str(tmp_path / file)),)), specs)
+    with pytest.raises(UsageError, match="is not a number"):
+        resolve_inputs(InputRequest(given=(("x", "hello"),)), [TensorSpec("x", (1,), "float32")])
+    with pytest.raises(UsageError, match="text file"):
+        resolve_inputs(InputRequest(given=(("x", str(tmp_path / "lines.txt")),)), [TensorSpec("x", (2,), "float32")])
+
+
+def test_string_model_runs_on_onnxruntime_and_openvino_names_it(tmp_path: Path) -> None:
+    pytest.importorskip("onnxruntime")
+    model = string_concat(tmp_path / "concat.onnx")
+    (tmp_path / "a.txt").write_text("hello\nworld\n")
+    np.save(tmp_path / "b.npy", np.array([b" there", b"!"]))
+    args = ("-m", str(model), "--shape", "a=2", "--shape", "b=2")
+    proc, record = run_json(tmp_path, *args, "-e", "onnxruntime", "--input", f"a={tmp_path / 'a.txt'}",
+                            "--input", f"b={tmp_path / 'b.npy'}")  # fmt: skip
+    assert proc.returncode == 0, proc.stderr
+    assert results(record)["onnxruntime"]["status"] == "ok"
+    assert [i["dtype"] for i in record["model"]["inputs"]] == ["string", "string"]
+    proc, record = run_json(tmp_path, "-m", str(model), "-e", "onnxruntime")  # generated strings
+    assert proc.returncode == 0, proc.stderr
+    if pytest.importorskip("openvino"):
+        proc, record = run_json(tmp_path, "-m", str(model), "-e", "openvino")
+        assert proc.returncode == 1
+        error = results(record)["openvino"]["error"]
+        assert "StringConcat" in error and "-e onnxruntime" in error and "\n" not in error
+
+
+def test_string_outputs_are_compared_exactly() -> None:
+    from workbench.stats.parity import compare
+
+    ref = {"y": np.array(["ab", "cd"]), "n": np.array([1.0, 2.0], dtype=np.float32)}
+    same = compare(ref, {"y": np.array(["ab", "cd"], dtype=object), "n": ref["n"]}, precision="fp32",
+                   task="generic", reference="onnxruntime fp32")  # fmt: skip
+    assert same.status == "pass" and same.outputs[0]["compared"] == "exact (strings)"
+    other = compare(ref, {"y": np.array(["ab", "XX"]), "n": ref["n"]}, precision="fp32", task="generic",
+                    reference="onnxruntime fp32")  # fmt: skip
+    assert other.status == "fail" and "1 of 2 strings differ" in other.message
+
+
+# ---------------------------------------------------------------------------------------------------------------
+# non-tensor outputs: ONNX-ML LinearClassifier + ZipMap (what scikit-learn converters emit)
+# ---------------------------------------------------------------------------------------------------------------
+
+
+def zipmap_classifier(path: Path) -> Path:
+    onnx = pytest.importorskip("onnx")
+    from onnx import TensorProto, helper
+
+    nodes = [
+        helper.make_node(
+            "LinearClassifier",
+            ["X"],
+            ["label", "scores"],
+            domain="ai.onnx.ml",
+            coefficients=[0.5, -1.0, 0.25, 1.0, 0.5, -0.5],
+            intercepts=[0.1, -0.1],
+            classlabels_ints=[0, 1],
+            post_transform="LOGISTIC",
+        ),  # fmt: skip
+        helper.make_node("ZipMap", ["scores"], ["probabilities"], domain="ai.onnx.ml", classlabels_int64s=[0, 1]),
+    ]
+    maps = helper.make_sequence_type_proto(
+        helper.make_map_type_proto(TensorProto.INT64, helper.make_tensor_type_proto(TensorProto.FLOAT, []))
+    )
+    graph = helper.make_graph(
+        nodes,
+        "g",
+        [helper.make_tensor_value_info("X", TensorProto.FLOAT, ["N", 3])],
+        [
+            helper.make_tensor_value_info("label", TensorProto.INT64, ["N"]),
+            helper.make_value_info("probabilities", maps),
+        ],
+    )
+    opsets = [helper.make_opsetid("", 17), helper.make_opsetid("ai.onnx.ml", 3)]
+    model = helper.make_model(graph, opset_imports=opsets)
+    model.ir_version = 8
+    onnx.save(model, str(path))
+    return path
+
+
+def test_sequence_of_maps_output_is_timed_on_onnxruntime(tmp_path: Path) -> None:
+    pytest.importorskip("onnxruntime")
+    model = zipmap_classifier(tmp_path / "classifier.onnx")
+    proc, record = run_json(tmp_path, "-m", str(model), "-e", "onnxruntime", "--batch", "4")
+    assert proc.returncode == 0, proc.stderr
+    ort = results(record)["onnxruntime"]
+    assert ort["status"] == "ok" and ort["iterations"] >= 3 and ort["latency_ms"]["p50"] > 0
+    if pytest.importorskip("openvino"):
+        proc, record = run_json(tmp_path, "-m", str(model), "-e", "openvino")
+        assert proc.returncode == 1
+        error = results(record)["openvino"]["error"]
+        assert "'probabilities' is not a tensor" in error and "-e onnxruntime" in error
+
+
+def test_non_tensor_outputs_become_comparable_arrays_and_parity_says_what_it_skipped() -> None:
+    from workbench.stats.parity import compare
+    from workbench_engines.base import comparable_outputs
+
+    maps = [{0: 0.25, 1: 0.75}, {1: 0.5, 0: 0.5}]
+    out = comparable_outputs({"label": np.array([1, 0]), "probabilities": maps, "ragged": [{0: 1.0}, {1: 2.0}]})
+    assert out["probabilities"].tolist() == [[0.25, 0.75], [0.5, 0.5]]
+    engine = dict(out, probabilities=out["probabilities"] + np.float32(1e-6))
+    parity = compare(out, engine, precision="fp32", task="generic", reference="onnxruntime fp32")
+    assert parity.status == "pass"
+    by_name = {e["name"]: e for e in parity.outputs}
+    assert "sequence of 2 maps" in by_name["probabilities"]["compared"]
+    assert by_name["ragged"]["status"] == "skipped" and "different keys" in by_name["ragged"]["message"]
+    assert "not compared: output 'ragged'" in parity.message
+    wrong = dict(engine, probabilities=out["probabilities"][:, ::-1].copy())
+    assert compare(out, wrong, precision="fp32", task="generic", reference="onnxruntime fp32").status == "fail"

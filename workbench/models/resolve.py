@@ -633,7 +633,8 @@ def read_onnx_specs(
             raise ModelError(f"{path.name}: input {value.name!r} is not a tensor; only tensor inputs are supported")
         tensor = value.type.tensor_type
         try:
-            dtype = helper.tensor_dtype_to_np_dtype(tensor.elem_type).name
+            string = tensor.elem_type == onnx.TensorProto.STRING
+            dtype = "string" if string else helper.tensor_dtype_to_np_dtype(tensor.elem_type).name
         except Exception:
             raise ModelError(f"{path.name}: input {value.name!r} has an unsupported element type") from None
         if tensor.HasField("shape"):
@@ -672,7 +673,7 @@ def _onnx_dim(dim: Any) -> int | str:
 _IR_TYPES = {
     "f32": "float32", "f16": "float16", "bf16": "bfloat16", "f64": "float64",
     "i64": "int64", "i32": "int32", "i16": "int16", "i8": "int8",
-    "u64": "uint64", "u32": "uint32", "u16": "uint16", "u8": "uint8", "boolean": "bool",
+    "u64": "uint64", "u32": "uint32", "u16": "uint16", "u8": "uint8", "boolean": "bool", "string": "string",
 }  # fmt: skip
 
 
@@ -896,6 +897,8 @@ def guess_role(name: str, dtype: str, rank: int) -> str:
     """Role of a file input: float 4-D -> image, float -> data; int/bool ``*mask*`` -> mask; ``*type*``,
     ``*segment*`` or ``*position*`` ids -> data (zeros); other ints -> tokens (small safe id range)."""
     low = name.lower()
+    if dtype == "string":
+        return "text"
     if dtype.startswith(("float", "bfloat")):
         return "image" if rank == 4 else "data"
     if "mask" in low:

@@ -23,6 +23,7 @@ from typing import Any, Mapping
 import numpy as np
 
 from workbench.result import Parity
+from workbench_engines.base import NOTE_CONVERTED, NOTE_SKIPPED
 
 TOLERANCES = {"fp32": 1e-3, "fp16": 5e-2, "bf16": 2e-1, "int8": 3e-1, "mixed": 3e-1}
 CLASSIFIER_TASKS = ("image-classification", "text-classification", "ocr")
@@ -133,8 +134,27 @@ def reference_parity(reference: str) -> Parity:
     return Parity(status=REFERENCE, reference=reference, message="this engine is the reference (compared with nothing)")
 
 
+def _is_note(key: str) -> bool:
+    return key.startswith((NOTE_SKIPPED, NOTE_CONVERTED))
+
+
+def output_notes(outputs: Mapping[str, Any]) -> tuple[dict[str, str], dict[str, str]]:
+    """``(skipped, converted)``: the outputs an engine could not give as arrays, and how it turned non-tensor
+    outputs into arrays (:func:`workbench_engines.base.comparable_outputs`), by output name."""
+    skipped = {
+        k.removeprefix(NOTE_SKIPPED): str(np.asarray(v)) for k, v in outputs.items() if k.startswith(NOTE_SKIPPED)
+    }
+    converted = {
+        k.removeprefix(NOTE_CONVERTED): str(np.asarray(v)) for k, v in outputs.items() if k.startswith(NOTE_CONVERTED)
+    }
+    return skipped, converted
+
+
 def pair_outputs(ref: Mapping[str, Any], out: Mapping[str, Any]) -> list[tuple[str, np.ndarray, np.ndarray]]:
-    """Match outputs by name, falling back to order (engines name outputs differently)."""
+    """Match outputs by name, falling back to order (engines name outputs differently). Notes about non-tensor
+    outputs (:func:`output_notes`) are not outputs and are left out."""
+    ref = {k: v for k, v in ref.items() if not _is_note(k)}
+    out = {k: v for k, v in out.items() if not _is_note(k)}
     if set(ref) == set(out):
         return [(k, np.asarray(ref[k]), np.asarray(out[k])) for k in ref]
     return [(k, np.asarray(r), np.asarray(o)) for (k, r), o in zip(ref.items(), out.values())]
@@ -145,6 +165,8 @@ def _one(
 ) -> dict[str, Any]:
     """The comparison of one output tensor: which element diverges most, by how much, and whether it passes."""
     entry: dict[str, Any] = {"name": name, "shape": list(r.shape)}
+    if r.dtype.kind in "USO" or o.dtype.kind in "USO":
+        return _same_strings(entry, r, o)
     if r.shape != o.shape:
         if r.size != o.size:
             entry.update(status="fail", message=f"shape {tuple(o.shape)} differs from the reference {tuple(r.shape)}")
@@ -177,6 +199,28 @@ def _one(
     return entry
 
 
+def _same_strings(entry: dict[str, Any], r: np.ndarray, o: np.ndarray) -> dict[str, Any]:
+    """A string output (or any non-numeric one) passes when every element equals the reference's: there is no
+    tolerance for text. ``mismatched`` counts the elements that differ."""
+    if r.shape != o.shape:
+        entry.update(status="fail", message=f"shape {tuple(o.shape)} differs from the reference {tuple(r.shape)}")
+        return entry
+    if r.dtype.kind not in "USO" or o.dtype.kind not in "USO":
+        entry.update(status="fail", message=f"the output is {o.dtype}, the reference's {r.dtype}")
+        return entry
+    equal = np.asarray(r.astype(str) == o.astype(str))
+    differ = int(equal.size - np.count_nonzero(equal))
+    entry.update(compared="exact (strings)", mismatched=differ, status="pass" if differ == 0 else "fail")
+    if differ:
+        first = [int(i) for i in np.unravel_index(int(np.argmin(equal)), equal.shape)] if equal.ndim else []
+        entry["message"] = f"{differ} of {equal.size} strings differ from the reference (first at index {tuple(first)})"
+    return entry
+
+
+def _skipped_text(skipped: Mapping[str, str]) -> str:
+    return "; ".join(f"output {name!r} ({why})" for name, why in skipped.items())
+
+
 def compare(
     ref: Mapping[str, Any],
     out: Mapping[str, Any],
@@ -200,9 +244,15 @@ def compare(
     tol = rtol if rtol is not None else TOLERANCES.get(precision, TOLERANCES["fp32"])
     label = tolerance_label(precision, rtol, atol)
     pairs = pair_outputs(ref, out)
+    skipped, converted = output_notes(ref)
+    skipped.update({k: v for k, v in output_notes(out)[0].items() if k not in skipped})
     if not pairs:
-        return Parity(status="error", reference=reference, message="no outputs to compare")
+        why = f" ({_skipped_text(skipped)})" if skipped else ""
+        return Parity(status="error", reference=reference, message=f"no outputs to compare{why}")
     per = [_one(name, r, o, task=task, rtol=tol, atol=atol, label=label) for name, r, o in pairs]
+    for entry in per:
+        if entry["name"] in converted:
+            entry["compared"] = converted[entry["name"]]
     tops = [e.pop("_top1") for e in per if "_top1" in e]
     t1 = sum(tops[1:], tops[0]) if tops else None
     failed = [e for e in per if e["status"] != "pass"]
@@ -223,6 +273,10 @@ def compare(
             f"top-1 differs on {flips} of {t1.decisive} item{'s' * (t1.decisive != 1)} whose reference top-1 is "
             f"decisive (margin beyond what the {label} lets an output move)"
         )
+    if skipped:
+        note = f"not compared: {_skipped_text(skipped)}"
+        message = f"{message}; {note}" if message else note
+        per += [{"name": name, "status": "skipped", "message": why} for name, why in skipped.items()]
     measured = [e for e in per if "rel_l2" in e]
     return Parity(
         status="pass" if ok else "fail",
