@@ -21,14 +21,8 @@ PLUGINS = Path(__file__).parent / "plugins"
 
 # ---- the format table --------------------------------------------------------------------------------------------
 def test_one_table_holds_every_format():
-    assert set(formats.format_names()) == set(FORMATS) == {
-        "torch-builtin",
-        "torchscript",
-        "pt2",
-        "onnx",
-        "openvino",
-        "tflite",
-    }
+    every = {"torch-builtin", "torchscript", "pt2", "onnx", "openvino", "tflite"}
+    assert set(formats.format_names()) == set(FORMATS) == every
     assert formats.builtin_formats() == ("torch-builtin", "onnx", "openvino")
     assert formats.file_types() == {
         ".onnx": "ONNX",
