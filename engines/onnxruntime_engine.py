@@ -257,6 +257,10 @@ class OnnxRuntimeEngine(Engine):
             )
         if device not in _PROVIDERS:
             raise UnsupportedError(f"onnxruntime: unknown device {device!r}; use cpu or cuda")
+        # a file quantized before it came here (dynamic, QOperator, QDQ) runs whatever precision its graph holds;
+        # reading its operators is not part of the load time
+        source = artifact.files[fmt]
+        prequantized = onnx_file_quantization(source) if precision == "fp32" and artifact.source == "file" else None
         t0 = time.perf_counter_ns()
         import onnxruntime as ort
 
@@ -275,8 +279,6 @@ class OnnxRuntimeEngine(Engine):
         providers = [provider] if provider == "CPUExecutionProvider" else [provider, "CPUExecutionProvider"]
         path = artifact.files[fmt]
         variant = None
-        # a file quantized before it came here (dynamic, QOperator, QDQ) runs whatever precision its graph holds
-        prequantized = onnx_file_quantization(path) if precision == "fp32" and artifact.source == "file" else None
         if precision == "int8":
             path, variant = variant_file(artifact, "int8", fmt, cls.name)
         if variant is not None or prequantized is not None:
