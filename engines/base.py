@@ -45,6 +45,9 @@ FORMATS: tuple[str, ...] = format_names()
 #: Types an engine option may have.
 OPTION_TYPES: tuple[type, ...] = (int, float, str, bool)
 _OPTION_NAME = re.compile(r"^[a-z][a-z0-9_-]*$")
+#: The role of a 0-d input an engine passes as a plain number rather than a tensor (a TorchScript ``forward``
+#: argument typed ``int``/``float``/``bool``).
+SCALAR_ROLE = "scalar"
 _TRUE = ("1", "true", "yes", "on")
 _FALSE = ("0", "false", "no", "off")
 
@@ -176,6 +179,77 @@ def split_option(text: str) -> tuple[str, str, str]:
     return engine.strip().lower(), name.strip().lower(), value.strip()
 
 
+#: Output keys that carry a note, not an output (:func:`comparable_outputs`): ``NOTE_SKIPPED + name`` says why an
+#: output could not be compared at all, ``NOTE_CONVERTED + name`` how a non-tensor output was turned into the
+#: array under ``name``. Each is a 0-d unicode array; parity (:mod:`workbench.stats.parity`) reads them.
+NOTE_SKIPPED = "~skipped~"
+NOTE_CONVERTED = "~converted~"
+
+
+def comparable_outputs(values: Mapping[str, Any]) -> dict[str, Any]:
+    """Model outputs by name as numpy arrays, for outputs that are not tensors too (ONNX-ML's ZipMap gives a
+    sequence of maps): a sequence of maps with numeric values becomes an ``N×K`` float array of the maps' values
+    (keys sorted; ``N`` maps of the same ``K`` keys), a sequence of same-shaped tensors is stacked, a map becomes
+    the vector of its values; each conversion is said under ``NOTE_CONVERTED + name``. What cannot be turned into
+    an array (maps of different keys, non-numeric values, ``None``) is left out and said under ``NOTE_SKIPPED +
+    name``. Float arrays are float32."""
+    import numpy as np
+
+    out: dict[str, Any] = {}
+    for name, value in values.items():
+        if isinstance(value, np.ndarray):
+            out[name] = value.astype("float32") if value.dtype.kind == "f" else value
+            continue
+        array, note = _as_array(value)
+        if array is None:
+            out[NOTE_SKIPPED + name] = np.array(note)
+        else:
+            out[name] = array
+            out[NOTE_CONVERTED + name] = np.array(note)
+    return out
+
+
+def _as_array(value: Any) -> tuple[Any, str]:
+    """``(array, how)`` for a non-tensor output, or ``(None, why not)``."""
+    import numpy as np
+
+    def numeric(values: list[Any]) -> bool:
+        return all(isinstance(v, (int, float, np.number)) and not isinstance(v, bool) for v in values)
+
+    if isinstance(value, dict):
+        keys = sorted(value, key=str)
+        if numeric([value[k] for k in keys]):
+            return np.array(
+                [value[k] for k in keys], dtype=np.float32
+            ), f"a map of {len(keys)} keys: its values, keys sorted"
+        return None, "a map with non-numeric values"
+    if isinstance(value, (list, tuple)):
+        if not value:
+            return None, "an empty sequence"
+        if all(isinstance(v, dict) for v in value):
+            keys = sorted(value[0], key=str)
+            if any(sorted(v, key=str) != keys for v in value):
+                return None, f"a sequence of {len(value)} maps with different keys"
+            rows = [[v[k] for k in keys] for v in value]
+            if not all(numeric(r) for r in rows):
+                return None, f"a sequence of {len(value)} maps with non-numeric values"
+            shown = ", ".join(str(k) for k in keys[:4]) + (", …" if len(keys) > 4 else "")
+            return (
+                np.array(rows, dtype=np.float32),
+                f"a sequence of {len(value)} maps (keys {shown}): compared as the {len(value)}×{len(keys)} array "
+                "of their values, keys sorted",
+            )
+        if all(isinstance(v, np.ndarray) for v in value) and len({v.shape for v in value}) == 1:
+            stacked = np.stack(value)
+            return (stacked.astype("float32") if stacked.dtype.kind == "f" else stacked), (
+                f"a sequence of {len(value)} tensors: compared stacked"
+            )
+        return None, f"a sequence of {len(value)} {type(value[0]).__name__} values"
+    if value is None:
+        return None, "no value (an optional output left empty)"
+    return None, f"a {type(value).__name__} value"
+
+
 @dataclass(frozen=True)
 class LoadSettings:
     """How :meth:`Engine.load` compiles a model.
@@ -203,7 +277,7 @@ class TensorSpec:
     name: str
     shape: tuple[int | str, ...]
     dtype: str = "float32"  # numpy dtype name
-    role: str = "data"  # "image" | "tokens" | "mask" | "data"
+    role: str = "data"  # "image" | "tokens" | "mask" | "data" | "scalar" (SCALAR_ROLE)
     vocab_size: int | None = None  # for role == "tokens"
 
     @property
@@ -350,7 +424,9 @@ class LoadedModel(ABC):
 
     @abstractmethod
     def outputs(self) -> dict[str, Any]:
-        """Outputs of the last :meth:`infer` as numpy arrays (float outputs as float32), in model output order."""
+        """Outputs of the last :meth:`infer` as numpy arrays (float outputs as float32), in model output order;
+        an engine whose outputs may be other values (sequences, maps) passes them through
+        :func:`comparable_outputs`."""
 
     def run_inflight(self, requests: int, keep_going: Callable[[], bool], on_done: Callable[[int], None]) -> int:
         """Keep ``requests`` inferences in flight until ``keep_going()`` is False.
@@ -550,8 +626,19 @@ class Engine(ABC):
         for fmt in cls.formats:
             if fmt in artifact.files:
                 return fmt
+        from .formats import engines_for, get_format
+
         have = ", ".join(sorted(artifact.files)) or "none"
         want = ", ".join(cls.formats)
+        able = sorted({e for fmt in artifact.files if fmt in FORMATS for e in engines_for(fmt)} - {cls.name})
+        if artifact.source == "file" and len(artifact.files) == 1:
+            (fmt,) = artifact.files
+            label = get_format(fmt).label if fmt in FORMATS else fmt
+            instead = f"; use -e {','.join(able)}" if able else ""
+            raise UnsupportedError(
+                f"{cls.name} cannot run {artifact.name!r}: it is a {label} file, which {cls.name} does not read "
+                f"({cls.name} loads {want}){instead}"
+            )
         raise UnsupportedError(f"{cls.name} cannot run {artifact.name!r}: it has {have}; {cls.name} loads {want}")
 
     @classmethod

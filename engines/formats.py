@@ -3,7 +3,8 @@
 Each :class:`ModelFormat` says how a file of that format is recognised (its suffixes and, where several formats
 share a suffix, a content sniffer that never unpickles), whose fp32 output is the parity reference for models in
 that format, and whether built-in models are resolved to it. Files are recognised by their content first
-(:func:`sniff_format`: a TorchScript/torch.export zip, an XML ``<net>``, an ONNX protobuf, whatever the name);
+(:func:`sniff_format`: a TorchScript/torch.export zip, an XML ``<net>``, an ONNX protobuf, a TensorFlow Lite
+flatbuffer with its ``TFL3`` identifier, whatever the name);
 the suffix decides only when the content says nothing. Which engines read a format is not written here: it
 is derived from each adapter's ``formats`` through the registry (:func:`engines_for`).
 
@@ -126,6 +127,19 @@ def looks_like_onnx(head: bytes, size: int) -> bool:
     return 1 in seen and bool(seen & {7, 8})
 
 
+#: The FlatBuffers file identifier of a TensorFlow Lite model (schema.fbs: ``file_identifier "TFL3"``).
+TFLITE_IDENTIFIER = b"TFL3"
+
+
+def looks_like_tflite(head: bytes) -> bool:
+    """Whether ``head`` starts a TensorFlow Lite flatbuffer: the root table offset (4 bytes, little-endian, inside
+    the file) then the identifier ``TFL3`` at bytes 4..8."""
+    if len(head) < 8 or head[4:8] != TFLITE_IDENTIFIER:
+        return False
+    root = int.from_bytes(head[:4], "little")
+    return 8 <= root
+
+
 _IR_HEAD = re.compile(rb"^\s*(?:<\?xml[^>]*\?>\s*)?(?:<!--.*?-->\s*)*<net[\s>]", re.DOTALL)
 
 
@@ -147,7 +161,8 @@ def sniff_format(path: Path) -> str | None:
     file cannot be read).
 
     A zip archive is TorchScript or torch.export by its member names (:func:`detect_torch_format`); an XML
-    document whose root is ``<net>`` is an OpenVINO IR; a protobuf that starts like an ONNX ModelProto
+    document whose root is ``<net>`` is an OpenVINO IR; a flatbuffer with the identifier ``TFL3`` at bytes 4..8 is
+    TensorFlow Lite (:func:`looks_like_tflite`); a protobuf that starts like an ONNX ModelProto
     (:func:`looks_like_onnx`) is ONNX. Raises ModelError for pickled checkpoints (``torch.save``: a zip with
     ``data.pkl`` or a bare pickle), with the line that says how to export, and for zips of anything else.
     """
@@ -166,6 +181,8 @@ def sniff_format(path: Path) -> str | None:
         raise ModelError(_pickled_message(path))
     if _IR_HEAD.match(head.removeprefix(b"\xef\xbb\xbf")):
         return "openvino"
+    if looks_like_tflite(head):
+        return "tflite"
     if looks_like_onnx(head, size):
         return "onnx"
     return None
@@ -191,6 +208,17 @@ def onnx_external_data(model: Any) -> list[str]:
 
     walk(model.graph)
     return list(found)
+
+
+def _sniff_tflite(path: Path) -> str:
+    """``"tflite"`` for a ``.tflite`` file whose content is a TensorFlow Lite flatbuffer; ModelError otherwise."""
+    from workbench.errors import ModelError
+
+    with open(path, "rb") as fh:
+        head = fh.read(8)
+    if looks_like_tflite(head):
+        return "tflite"
+    raise ModelError(f"{path.name} is not a TensorFlow Lite model (no 'TFL3' flatbuffer identifier at bytes 4..8)")
 
 
 def _pickled_message(path: Path) -> str:
@@ -224,6 +252,7 @@ FORMAT_TABLE: tuple[ModelFormat, ...] = (
         "torchscript", "TorchScript", (".pt", ".pth", ".ts"), reference_engine="torch", sniff=detect_torch_format
     ),
     ModelFormat("pt2", "torch.export", (".pt2",), reference_engine="torch", sniff=detect_torch_format),
+    ModelFormat("tflite", "TensorFlow Lite", (".tflite",), reference_engine="openvino", sniff=_sniff_tflite),
 )
 _BY_NAME: dict[str, ModelFormat] = {f.name: f for f in FORMAT_TABLE}
 #: The format of the built-in models themselves (their parity reference is its reference engine).

@@ -5,7 +5,9 @@ given), ``inter_op_num_threads = 1`` with sequential execution. On CUDA, inputs 
 memory with IO binding so the timed call is the kernels, not host copies. Precision: fp32 runs the model as
 exported; int8 (CPU) runs the quantized model that model preparation made (:mod:`workbench.models.quantize`: static
 QDQ U8S8/S8S8 by ``int8_scheme``, or dynamic by ``int8_method``), and the effective precision is read from the graph
-ORT optimised and runs (:mod:`workbench_engines.precision`). fp16/bf16 are refused in one line naming what runs,
+ORT optimised and runs (:mod:`workbench_engines.precision`); so is the precision of a file that was quantized
+before it came here (dynamic ``MatMulInteger``/``ConvInteger``, ``QLinear*``, QDQ), with its quantization
+operators in ``effective.extra["quantized_file"]``. fp16/bf16 are refused in one line naming what runs,
 rather than silently running fp32.
 
 Shapes: the session runs the file as it is. A built-in transformers export keeps dynamic batch/sequence axes (as
@@ -25,8 +27,16 @@ from typing import Any, Mapping
 
 from workbench.errors import EngineUnavailable, ModelError, UnsupportedError, WorkbenchError
 
-from .base import Effective, Engine, EngineOption, LoadedModel, LoadSettings, ModelArtifact
-from .precision import census_extra, census_precision, onnx_census, onnx_graph_ops, refuse_precision, variant_file
+from .base import Effective, Engine, EngineOption, LoadedModel, LoadSettings, ModelArtifact, comparable_outputs
+from .precision import (
+    census_extra,
+    census_precision,
+    onnx_census,
+    onnx_file_quantization,
+    onnx_graph_ops,
+    refuse_precision,
+    variant_file,
+)
 from .variants import PrecisionVariant
 
 _PROVIDERS = {"cpu": "CPUExecutionProvider", "cuda": "CUDAExecutionProvider"}
@@ -39,9 +49,10 @@ _NO_PRECISION = {
 }
 
 
-def _int8_evidence(optimized: str, variant: PrecisionVariant, fmt: str) -> tuple[str, dict[str, Any]]:
+def _optimized_census(optimized: str) -> tuple[str, dict[str, Any]]:
     """The effective precision of a quantized model: the quantized kernels in the graph ORT optimised and runs
-    (``DequantizeLinear`` feeding a float ``Conv`` counts as float), and how the model was quantized."""
+    (``DequantizeLinear`` feeding a float ``Conv`` counts as float), with the counts for the record. The file
+    ORT wrote is removed."""
     try:
         ops = onnx_graph_ops(optimized)
     finally:
@@ -51,8 +62,14 @@ def _int8_evidence(optimized: str, variant: PrecisionVariant, fmt: str) -> tuple
             pass
     counts = onnx_census(ops)
     extra = census_extra(counts, "ONNX Runtime optimised graph (quantized vs float compute ops)")
-    extra["quantization"] = variant.report(fmt)
     return census_precision(counts, "fp32"), extra
+
+
+def _int8_evidence(optimized: str, variant: PrecisionVariant, fmt: str) -> tuple[str, dict[str, Any]]:
+    """:func:`_optimized_census` of the int8 model preparation made, and how it was quantized."""
+    precision, extra = _optimized_census(optimized)
+    extra["quantization"] = variant.report(fmt)
+    return precision, extra
 
 
 # ---- errors: ONNX Runtime nests "Non-zero status code returned while running X node" messages ------------------
@@ -162,7 +179,7 @@ class OrtModel(LoadedModel):
             values = self._binding.copy_outputs_to_cpu()
         else:
             values = self._last
-        return {n: (v.astype("float32") if v.dtype.kind == "f" else v) for n, v in zip(self._out_names, values)}
+        return comparable_outputs(dict(zip(self._out_names, values)))  # ZipMap's sequence of maps, too
 
     def close(self) -> None:
         self._binding = None
@@ -240,6 +257,10 @@ class OnnxRuntimeEngine(Engine):
             )
         if device not in _PROVIDERS:
             raise UnsupportedError(f"onnxruntime: unknown device {device!r}; use cpu or cuda")
+        # a file quantized before it came here (dynamic, QOperator, QDQ) runs whatever precision its graph holds;
+        # reading its operators is not part of the load time
+        source = artifact.files[fmt]
+        prequantized = onnx_file_quantization(source) if precision == "fp32" and artifact.source == "file" else None
         t0 = time.perf_counter_ns()
         import onnxruntime as ort
 
@@ -260,6 +281,7 @@ class OnnxRuntimeEngine(Engine):
         variant = None
         if precision == "int8":
             path, variant = variant_file(artifact, "int8", fmt, cls.name)
+        if variant is not None or prequantized is not None:
             # the graph ORT really runs, written by ORT once the session exists (nothing is left on failure)
             opts.optimized_model_filepath = os.path.join(
                 tempfile.gettempdir(), f"workbench-ort-optimized-{os.getpid()}-{time.time_ns()}.onnx"
@@ -275,5 +297,8 @@ class OnnxRuntimeEngine(Engine):
         model = OrtModel(session, ort, artifact, device, opts.intra_op_num_threads)
         if variant is not None:
             model.precision, model.precision_extra = _int8_evidence(opts.optimized_model_filepath, variant, fmt)
+        elif prequantized is not None:
+            model.precision, model.precision_extra = _optimized_census(opts.optimized_model_filepath)
+            model.precision_extra["quantized_file"] = prequantized
         model.load_ms = (time.perf_counter_ns() - t0) / 1e6
         return model

@@ -1,4 +1,5 @@
-"""OpenVINO adapter: IR (``.xml`` + ``.bin``) or ``.onnx`` models, on CPU (or an Intel GPU where present).
+"""OpenVINO adapter: IR (``.xml`` + ``.bin``), ``.onnx`` or TensorFlow Lite (``.tflite``, read by OpenVINO's TFLite
+frontend) models, on CPU (or an Intel GPU where present).
 
 Precision is always requested explicitly (``INFERENCE_PRECISION_HINT``): on CPUs with AVX-512 BF16/AMX OpenVINO
 otherwise runs bf16 by default, so "fp32" must say f32. The *effective* precision is read back from the compiled
@@ -30,7 +31,7 @@ from typing import Any, Callable, Mapping, Sequence
 from workbench.errors import EngineUnavailable, ModelError, UnsupportedError, WorkbenchError
 
 from .base import Effective, Engine, EngineOption, LoadedModel, LoadSettings, ModelArtifact, TensorSpec
-from .precision import openvino_precision, refuse_precision, variant_file
+from .precision import onnx_file_quantization, openvino_precision, refuse_precision, variant_file
 
 #: INFERENCE_PRECISION_HINT per requested precision; int8 runs the NNCF-quantized model with the layers NNCF left
 #: float in f32 (without a hint, a CPU with AVX-512 BF16/AMX would run them bf16).
@@ -144,6 +145,52 @@ def explain_openvino(text: str, *, limit: int = 400) -> str:
 def _cap(text: str, limit: int) -> str:
     text = " ".join(text.split())
     return text if len(text) <= limit else text[: limit - 1] + "…"
+
+
+# ---- ONNX files OpenVINO has no conversion for ----------------------------------------------------------------
+#: What OpenVINO says for an ONNX file it cannot convert at all: operators without a conversion rule (string ops
+#: such as StringConcat, most of ONNX-ML), and graph values that are not tensors (ZipMap's sequence of maps).
+_NOT_CONVERTIBLE = ("No conversion rule found", "Unsupported value_info type", "which OpenVINO cannot read")
+
+
+def onnx_instead(path: str, why: str) -> str:
+    """For an ONNX file OpenVINO cannot convert (string tensors, ONNX-ML operators, non-tensor values): the engine
+    that runs it, as ``"; ..."`` to append to the error line; empty otherwise. ONNX Runtime implements every
+    operator of the standard and ``ai.onnx.ml`` domains, and sequence/map values."""
+    if not path.lower().endswith(".onnx") and not _is_onnx(path):
+        return ""
+    if not any(marker in why for marker in _NOT_CONVERTIBLE):
+        return ""
+    return "; ONNX Runtime runs it: -e onnxruntime"
+
+
+def _is_onnx(path: str) -> bool:
+    from .formats import sniff_format
+
+    try:
+        return sniff_format(Path(path)) == "onnx"
+    except WorkbenchError:
+        return False
+
+
+# ---- TensorFlow Lite files --------------------------------------------------------------------------------------
+def read_any_model(core: Any, path: str, weights: str | None = None) -> Any:
+    """``core.read_model`` for an IR, ONNX or TensorFlow Lite file. OpenVINO picks its TFLite frontend by the
+    ``.tflite`` suffix alone, so a TFLite file the workbench recognised by content under another name is read
+    through a ``.tflite`` symlink to it in a temporary folder."""
+    from .formats import looks_like_tflite
+
+    if weights is not None:
+        return core.read_model(path, weights)
+    if Path(path).suffix.lower() != ".tflite":
+        with open(path, "rb") as fh:
+            tflite = looks_like_tflite(fh.read(8))
+        if tflite:
+            with tempfile.TemporaryDirectory(prefix="workbench-tflite-") as tmp:
+                link = Path(tmp) / (Path(path).stem + ".tflite")
+                link.symlink_to(Path(path).resolve())
+                return core.read_model(str(link))
+    return core.read_model(path)
 
 
 # ---- ONNX files OpenVINO converts only with fixed shapes -----------------------------------------------------
@@ -300,6 +347,8 @@ class OvModel(LoadedModel):
         self.export: dict[str, Any] = {}
         #: whether the file read had dynamic inputs, reshaped to the artifact's static shapes before compiling
         self.reshaped = False
+        #: the quantization operators of an ONNX file quantized before it came here (None: a float file)
+        self.quantized_file: dict[str, Any] | None = None
 
     def _prop(self, key: str) -> Any:
         try:
@@ -326,6 +375,8 @@ class OvModel(LoadedModel):
         extra.update(evidence)
         if self.quantization is not None:
             extra["quantization"] = self.quantization
+        if self.quantized_file is not None:
+            extra["quantized_file"] = self.quantized_file
         if self.sparse_rate is not None:
             extra["sparse_weights"] = sparse_weights_report(self._compiled, self.sparse_rate)
         return Effective(
@@ -388,7 +439,7 @@ class OpenVinoEngine(Engine):
     display_name = "OpenVINO"
     module = "openvino"
     distribution = "openvino"
-    formats = ("openvino", "onnx")
+    formats = ("openvino", "onnx", "tflite")
     options = (
         EngineOption(
             "streams",
@@ -438,11 +489,15 @@ class OpenVinoEngine(Engine):
         weights = Path(path).with_suffix(".bin")  # an IR is recognised by content, whatever its suffix
         try:
             if artifact.files.get("openvino") == path and weights.is_file():
-                model = core.read_model(path, str(weights))
+                model = read_any_model(core, path, str(weights))
             else:
-                model = core.read_model(path)
+                model = read_any_model(core, path)
         except Exception as exc:
-            raise ModelError(f"openvino could not read {name}: {cls.explain_error(exc)}") from exc
+            why = cls.explain_error(exc)
+            value = re.search(r"Unsupported value_info type: (\S+)", why)
+            if value:  # ONNX-ML's ZipMap output and other sequences/maps
+                why = f"{value.group(1)!r} is not a tensor (a sequence or a map), which OpenVINO cannot read"
+            raise ModelError(f"openvino could not read {name}: {why}{onnx_instead(path, why)}") from exc
         dynamic = any(p.get_partial_shape().is_dynamic for p in model.inputs)
         if dynamic:
             specs = artifact.inputs[: len(model.inputs)]
@@ -496,6 +551,8 @@ class OpenVinoEngine(Engine):
         try:
             model, dynamic = cls._read(core, path, artifact)
         except ModelError as exc:
+            if any(marker in str(exc) for marker in _NOT_CONVERTIBLE):
+                raise  # no conversion rule: fixed shapes cannot help
             failure = exc
         config: dict[str, Any] = {"INFERENCE_PRECISION_HINT": _HINTS[precision]}
         if threads:
@@ -542,4 +599,6 @@ class OpenVinoEngine(Engine):
         loaded.quantization = variant.report(fmt) if variant is not None else None
         loaded.sparse_rate = float(sparse_rate) if sparse_rate is not None else None
         loaded.load_ms = (time.perf_counter_ns() - t0) / 1e6
+        if fmt == "onnx" and variant is None and artifact.source == "file":  # not part of the load time
+            loaded.quantized_file = onnx_file_quantization(path)
         return loaded

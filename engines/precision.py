@@ -70,6 +70,39 @@ ONNX_FLOAT_OPS = frozenset(
     }
 )
 
+#: Operators whose presence in a model file says it was quantized before it reached the workbench (dynamic
+#: quantization's ``DynamicQuantizeLinear``/``MatMulInteger``/``ConvInteger``, QOperator's ``QLinear*``, QDQ's
+#: ``QuantizeLinear``/``DequantizeLinear`` pairs).
+ONNX_QUANTIZATION_OPS = ONNX_INT8_OPS | {"QuantizeLinear", "DequantizeLinear", "DynamicQuantizeLinear"}
+
+
+def quantization_ops(op_types: Iterable[str]) -> dict[str, int]:
+    """How many of each quantization operator (:data:`ONNX_QUANTIZATION_OPS`) a graph holds; empty for a float
+    graph. Pure."""
+    counts: dict[str, int] = {}
+    for op in op_types:
+        if op in ONNX_QUANTIZATION_OPS:
+            counts[op] = counts.get(op, 0) + 1
+    return dict(sorted(counts.items()))
+
+
+def onnx_file_quantization(path: str) -> dict[str, Any] | None:
+    """``{"ops": {op: count}, "evidence": ...}`` for an ONNX file that is already quantized (its quantization
+    operators), None for a float file or one that cannot be read here (the engine's own load says why)."""
+    try:
+        ops = quantization_ops(onnx_graph_ops(path))
+    except Exception:  # noqa: BLE001 - advisory: the engine reads the file itself and reports its own error
+        return None
+    if not ops:
+        return None
+    return {"ops": ops, "evidence": "quantization operators in the model file"}
+
+
+def describe_ops(ops: Mapping[str, int]) -> str:
+    """``2 MatMulInteger, 1 ConvInteger`` (most frequent first)."""
+    return ", ".join(f"{n} {op}" for op, n in sorted(ops.items(), key=lambda kv: (-kv[1], kv[0])))
+
+
 # ---- OpenVINO: layer types of the runtime (executed) graph --------------------------------------------------------
 OPENVINO_COMPUTE_LAYERS = frozenset(
     {

@@ -28,7 +28,7 @@ from typing import Any, Mapping
 from workbench.errors import EngineUnavailable, ModelError, UnsupportedError, WorkbenchError, first_line
 
 from . import torch_precision
-from .base import Effective, Engine, EngineOption, LoadedModel, LoadSettings, ModelArtifact
+from .base import SCALAR_ROLE, Effective, Engine, EngineOption, LoadedModel, LoadSettings, ModelArtifact
 from .precision import census_extra, census_precision, refuse_precision
 
 _DTYPES = {"fp32": "float32", "bf16": "bfloat16", "fp16": "float16"}
@@ -144,6 +144,9 @@ class TorchModel(LoadedModel):
         torch = self._torch
         args = []
         for spec in self.inputs:
+            if spec.role == SCALAR_ROLE:  # forward(x, sr: int): a Python number, not a tensor
+                args.append(feeds[spec.name].item())
+                continue
             t = torch.from_numpy(feeds[spec.name])
             args.append(t.to(self._device).contiguous())
         self._args = tuple(args)

@@ -21,7 +21,8 @@ PLUGINS = Path(__file__).parent / "plugins"
 
 # ---- the format table --------------------------------------------------------------------------------------------
 def test_one_table_holds_every_format():
-    assert set(formats.format_names()) == set(FORMATS) == {"torch-builtin", "torchscript", "pt2", "onnx", "openvino"}
+    every = {"torch-builtin", "torchscript", "pt2", "onnx", "openvino", "tflite"}
+    assert set(formats.format_names()) == set(FORMATS) == every
     assert formats.builtin_formats() == ("torch-builtin", "onnx", "openvino")
     assert formats.file_types() == {
         ".onnx": "ONNX",
@@ -30,9 +31,10 @@ def test_one_table_holds_every_format():
         ".pth": "TorchScript",
         ".ts": "TorchScript",
         ".pt2": "torch.export",
+        ".tflite": "TensorFlow Lite",
     }
     with pytest.raises(KeyError):
-        formats.get_format("tflite")
+        formats.get_format("savedmodel")
 
 
 def test_reference_engine_per_format():
@@ -40,6 +42,7 @@ def test_reference_engine_per_format():
     assert formats.reference_engine("onnx") == "onnxruntime"
     assert formats.reference_engine("openvino") == "openvino"
     assert formats.reference_engine("torchscript") == formats.reference_engine("pt2") == "torch"
+    assert formats.reference_engine("tflite") == "openvino"
 
 
 def test_engines_for_a_format_come_from_the_adapters():

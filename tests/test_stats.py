@@ -421,7 +421,13 @@ def test_parity_reports_each_output_and_where_it_diverges():
     # an absolute floor passes outputs whose largest difference is small, whatever the relative error
     tiny_ref = {"y": np.full((3,), 1e-9, np.float32)}
     tiny_out = {"y": np.full((3,), 2e-9, np.float32)}
-    assert compare(tiny_ref, tiny_out, precision="fp32", task="generic", reference="x").status == "fail"
+    # fp32 by default: an output ~0 everywhere passes on the rounding floor (FP32_FLOOR), and says it is weak
+    weak = compare(tiny_ref, tiny_out, precision="fp32", task="generic", reference="x")
+    assert weak.status == "pass" and weak.floor == 1e-6 and weak.outputs[0]["passed_on"] == "floor"
+    assert "weak check" in weak.message
+    beyond = {"y": np.full((3,), 5e-6, np.float32)}
+    assert compare(tiny_ref, beyond, precision="fp32", task="generic", reference="x").status == "fail"
+    assert compare(tiny_ref, tiny_out, precision="fp16", task="generic", reference="x").status == "fail"
     floor = compare(tiny_ref, tiny_out, precision="fp32", task="generic", reference="x", atol=1e-6)
     assert floor.status == "pass" and floor.atol == 1e-6
     # NaNs and shape mismatches fail with a reason, per output

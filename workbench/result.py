@@ -58,6 +58,8 @@ class Parity:
     top1_items: int | None = None  # how many items top1 is over (the decisive ones, every classifier output)
     top1_near_ties: int | None = None  # items left out of top1: the reference's top-1 is a near-tie
     top1_omitted: str | None = None  # why top1 is None although the model is a classifier (every item a near-tie)
+    #: fp32 default only: the absolute rounding floor (stats.parity.FP32_FLOOR) an output ~0 everywhere may pass on
+    floor: float | None = None
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)

@@ -79,7 +79,14 @@ def cmd_serve(args: argparse.Namespace) -> int:
 # ---- entry point ---------------------------------------------------------------------------------------------
 def main(argv: Sequence[str] | None = None) -> int:
     parser = build_parser()
-    args = parser.parse_args(argv)
+    try:
+        try:
+            args = parser.parse_args(argv)
+        except SystemExit:  # --help, --version, a usage error: flush here, where a gone reader can be caught
+            sys.stdout.flush()
+            raise
+    except BrokenPipeError:  # `workbench run --help | head`: the reader left; say nothing more
+        return _reader_gone()
     func = getattr(args, "func", None)
     if func is None:
         func = cmd_ui
@@ -92,7 +99,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         print("interrupted", file=sys.stderr)
         return 130
     except BrokenPipeError:
-        return 0
+        return _reader_gone()
     except Exception as exc:  # never a traceback to the user; WORKBENCH_DEBUG=1 shows it
         if os.environ.get("WORKBENCH_DEBUG"):
             raise
@@ -103,6 +110,17 @@ def main(argv: Sequence[str] | None = None) -> int:
             file=sys.stderr,
         )
         return 1
+
+
+def _reader_gone() -> int:
+    """Exit quietly after the reader of stdout went away (``| head``): point stdout at /dev/null so that the
+    interpreter's final flush does not print "Exception ignored ... BrokenPipeError" either."""
+    try:
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+    except (OSError, ValueError, AttributeError):  # stdout is not a real file (tests): nothing to flush
+        pass
+    return 0
 
 
 if __name__ == "__main__":

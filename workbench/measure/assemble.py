@@ -15,7 +15,7 @@ from typing import TYPE_CHECKING, Any, Callable, Iterable
 
 import numpy as np
 
-from workbench.measure.precision import mismatch_message
+from workbench.measure.precision import mismatch_message, quantized_file_message
 from workbench.result import EngineResult
 from workbench.stats.histogram import LogHistogram
 from workbench.stats.parity import compare as parity_compare
@@ -299,7 +299,10 @@ def result_warnings(
     while it ran, and pinning against ``allowed`` (the cores this process could use before the run)."""
     out: list[dict[str, str]] = []
     requested = res.precision_requested
-    if res.precision_effective and res.precision_effective != requested:
+    quantized = quantized_file_message(st.name, requested, res.precision_effective, (res.effective or {}).get("extra"))
+    if quantized is not None:
+        out.append({"code": "quantized-file", "message": quantized})
+    elif res.precision_effective and res.precision_effective != requested:
         out.append(
             {
                 "code": "precision-mismatch",

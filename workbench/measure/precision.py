@@ -138,3 +138,33 @@ def mismatch_message(engine: str, requested: str, effective: str, extra: Mapping
             f"({', '.join(f'{n} {p}' for p, n in layers.items())})"
         )
     return f"requested {requested} but {engine} ran {effective} (the engine or this CPU does not support {requested})"
+
+
+def quantized_file_message(
+    engine: str, requested: str, effective: str | None, extra: Mapping[str, Any] | None
+) -> str | None:
+    """For a model file that was quantized before it came here (``extra["quantized_file"]``, its quantization
+    operators): what the engine really ran with it — int8 or mixed (with the int8 share of its compute layers), or
+    its compute layers in floating point (the engine dequantized the weights: no int8 kernels ran). None for a
+    float file."""
+    quantized = (extra or {}).get("quantized_file")
+    if not isinstance(quantized, Mapping) or not quantized.get("ops"):
+        return None
+    from workbench_engines.precision import describe_ops
+
+    ops = describe_ops(quantized["ops"])
+    share = (extra or {}).get("int8_share")
+    layers = (extra or {}).get("compute_layers") or {}
+    counted = ", ".join(f"{n} {p}" for p, n in layers.items())
+    if effective in ("int8", "mixed"):
+        part = f"{share:.0%} of its compute layers" if isinstance(share, (int, float)) else "its compute layers"
+        return (
+            f"the file is already quantized ({ops}): {engine} ran {effective}, {part} in int8"
+            + (f" ({counted})" if counted and effective == "mixed" else "")
+            + (f", not the {requested} requested" if requested != effective else "")
+        )
+    return (
+        f"the file is quantized ({ops}) but {engine} ran its compute layers in {effective or 'floating point'}"
+        + (f" ({counted})" if counted else "")
+        + ": it dequantizes the weights, no int8 kernels ran"
+    )

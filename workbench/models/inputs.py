@@ -16,7 +16,10 @@ Given inputs (:class:`InputRequest`, what the user typed; :func:`resolve_inputs`
     * ``--inputs feeds.npz`` — several arrays at once, each keyed by its input name (same rules; an ``--input``
       for the same name wins);
     * ``NAME=photo.jpg`` (any image Pillow reads) for an NCHW/NHWC input with 1 or 3 channels — see
-      :class:`ImagePrep` for the preprocessing.
+      :class:`ImagePrep` for the preprocessing;
+    * string inputs (``tensor(string)``, dtype :data:`STRING`): ``NAME=any text`` (taken as typed, numbers too),
+      ``NAME=lines.txt`` (UTF-8, one string per line) or ``NAME=file.npy`` holding unicode or UTF-8 bytes; they
+      become the object arrays of ``str`` ONNX Runtime takes (a pickled object ``.npy`` is refused).
 
     A mismatch is one line naming the input, what the model wants and what was given, e.g.
     ``--input x: a.npy has shape 1x3x32x32 float64; the model wants 1x3x224x224 float32``.
@@ -53,6 +56,16 @@ IMAGENET_STD = (0.229, 0.224, 0.225)
 IMAGE_LAYOUTS = ("nchw", "nhwc")
 #: File suffixes read as images (by Pillow); ``.npy`` is an array, ``.npz`` belongs to ``--inputs``.
 IMAGE_SUFFIXES = (".jpg", ".jpeg", ".png", ".bmp", ".gif", ".webp", ".tif", ".tiff", ".ppm", ".pgm")
+#: The dtype name of a string tensor input (ONNX ``tensor(string)``, an IR's ``string``): its arrays are numpy
+#: object arrays of Python ``str``, what ONNX Runtime takes (unicode or bytes ``.npy`` data is converted).
+STRING = "string"
+#: Text files given to a string input: one string per line.
+TEXT_SUFFIXES = (".txt",)
+#: Words seeded string inputs are drawn from (a generated string is one to three of them).
+_WORDS = (
+    "the", "quick", "brown", "fox", "jumps", "over", "a", "lazy", "dog", "inference", "workbench", "engine",
+    "latency", "model", "tensor", "string", "café", "naïve", "東京", "données",
+)  # fmt: skip
 #: Names of inputs that take a sample rate (the hint for a generated value suggests 16 kHz).
 _SAMPLE_RATE_NAMES = ("sr", "sample_rate", "sampling_rate", "samplerate", "rate")
 
@@ -64,7 +77,8 @@ def make_inputs(specs: Sequence[TensorSpec], seed: int = 0) -> dict[str, np.ndar
     * float inputs (roles ``image``/``data``): N(0, 1) in the spec's dtype (float32, float16, ...);
     * ``tokens``: integers in ``[0, vocab_size)`` (``[0, 100)`` when ``vocab_size`` is None);
     * ``mask``: ones (``True`` for bool);
-    * other integer or bool inputs (segment/type ids, flags): zeros.
+    * other integer or bool inputs (segment/type ids, flags): zeros;
+    * string inputs: one to three words from a small fixed list (ASCII and not), as an object array of ``str``.
 
     Raises UsageError when a spec still has symbolic dims or a dtype numpy cannot make.
     """
@@ -79,6 +93,8 @@ def _make_one(spec: TensorSpec, rng: np.random.Generator) -> np.ndarray:
             f"input {spec.name!r} has unresolved shape {dims}: pass --shape {spec.name}=... with sizes for every dim"
         )
     shape = tuple(int(d) for d in spec.shape)
+    if spec.dtype == STRING:
+        return _make_strings(shape, rng)
     dtype = numpy_dtype(spec.dtype)
     if dtype.kind == "f" or spec.dtype == "bfloat16":
         if spec.role == "mask":
@@ -97,8 +113,54 @@ def _make_one(spec: TensorSpec, rng: np.random.Generator) -> np.ndarray:
     raise UsageError(f"input {spec.name!r} has dtype {spec.dtype}, which the workbench cannot generate inputs for")
 
 
+def _make_strings(shape: tuple[int, ...], rng: np.random.Generator) -> np.ndarray:
+    """Seeded strings: each one to three words of :data:`_WORDS`, joined by spaces (object array of ``str``)."""
+    count = int(np.prod(shape, dtype=np.int64))
+    lengths = rng.integers(1, 4, size=count)
+    picks = rng.integers(0, len(_WORDS), size=int(lengths.sum()))
+    out, at = np.empty(count, dtype=object), 0
+    for i, n in enumerate(lengths):
+        out[i] = " ".join(_WORDS[int(k)] for k in picks[at : at + n])
+        at += int(n)
+    return out.reshape(shape)
+
+
+def is_string(spec: TensorSpec) -> bool:
+    """Whether ``spec`` is a string tensor."""
+    return spec.dtype == STRING
+
+
+def portable(array: Any) -> np.ndarray:
+    """``array`` as something ``np.save`` writes without pickling: an object array of strings (a string input or
+    output) becomes a unicode array; anything else unchanged."""
+    out = np.asarray(array)
+    if out.dtype == object:
+        if all(isinstance(v, bytes) for v in out.flat):
+            return out.astype(bytes)
+        return out.astype(str)
+    return out
+
+
+def as_strings(label: str, array: np.ndarray) -> np.ndarray:
+    """A unicode, bytes (UTF-8) or object array of strings as the object array of ``str`` a string input takes.
+    Raises UsageError for bytes that are not UTF-8 or an array of anything else."""
+    if array.dtype.kind == "U":
+        return array.astype(object)
+    if array.dtype.kind == "S":
+        try:
+            return np.char.decode(array, "utf-8").astype(object)
+        except UnicodeDecodeError as exc:
+            raise UsageError(f"{label}: its bytes are not UTF-8 text ({_first(exc)})") from None
+    if array.dtype == object and all(isinstance(v, str) for v in array.flat):
+        return array
+    raise UsageError(f"{label} is {array.dtype}, not strings")
+
+
 def numpy_dtype(name: str) -> np.dtype:
-    """The numpy dtype for a dtype name (``bfloat16`` needs the ml_dtypes package). Raises UsageError."""
+    """The numpy dtype for a dtype name (``string``: object, holding ``str``; ``bfloat16`` needs the ml_dtypes
+    package). Raises UsageError."""
+    if name == STRING:
+        return np.dtype(object)
     try:
         return np.dtype(name)
     except TypeError:
@@ -230,24 +292,31 @@ def parse_value(text: str) -> int | float | bool:
 
 
 def _classify(flag: str, value: str) -> tuple[str, Any]:
-    """``("value", number)``, ``("npy", Path)`` or ``("image", Path)``. Raises UsageError."""
+    """``("value", number)``, ``("npy", Path)``, ``("image", Path)``, ``("lines", Path)`` (a ``.txt`` file: one
+    string per line) or ``("text", value)`` (anything else: a string input's value; any other input refuses it in
+    :func:`resolve_inputs`). Raises UsageError for a file that does not exist or an ``.npz``."""
     suffix = Path(value).suffix.lower()
     if suffix == ".npz":
         raise UsageError(
             f"{flag}: {value} is an .npz archive; pass it as --inputs {value} (arrays keyed by input name)"
         )
-    if suffix == ".npy" or suffix in IMAGE_SUFFIXES:
+    if suffix in (".npy", *IMAGE_SUFFIXES, *TEXT_SUFFIXES):
         path = Path(value).expanduser()
         if not path.is_file():
             raise UsageError(f"{flag}: no such file: {value}")
-        return ("npy" if suffix == ".npy" else "image"), path
+        return ("npy" if suffix == ".npy" else "lines" if suffix in TEXT_SUFFIXES else "image"), path
     try:
         return "value", parse_value(value)
     except ValueError:
         pass
+    return "text", value
+
+
+def _not_a_value(flag: str, value: str) -> UsageError:
+    """The line for text given to an input that takes numbers."""
     if Path(value).expanduser().exists():
-        raise UsageError(f"{flag}: {value} is neither a .npy array nor an image ({', '.join(IMAGE_SUFFIXES[:3])}, …)")
-    raise UsageError(f"{flag}: {value!r} is not a number, true/false, a .npy file or an image")
+        return UsageError(f"{flag}: {value} is neither a .npy array nor an image ({', '.join(IMAGE_SUFFIXES[:3])}, …)")
+    return UsageError(f"{flag}: {value!r} is not a number, true/false, a .npy file or an image")
 
 
 def check_request(request: InputRequest) -> None:
@@ -275,7 +344,7 @@ class ResolvedInputs:
     range-checked) go inline into each job, ``arrays`` (from files and images, in the input's dtype and shape) go
     through an ``.npz``, ``sources`` says where each given input came from (recorded in the result)."""
 
-    fills: dict[str, int | float | bool] = field(default_factory=dict)
+    fills: dict[str, int | float | bool | str] = field(default_factory=dict)
     arrays: dict[str, np.ndarray] = field(default_factory=dict)
     sources: dict[str, dict[str, Any]] = field(default_factory=dict)
 
@@ -305,7 +374,28 @@ def resolve_inputs(request: InputRequest, specs: Sequence[TensorSpec]) -> Resolv
         kind, parsed = _classify(flag, value)
         resolved.arrays.pop(name, None)
         resolved.fills.pop(name, None)
-        if kind == "value":
+        if is_string(spec) and kind in ("value", "text"):  # the text as typed, whatever it looks like
+            resolved.fills[name] = value
+            resolved.sources[name] = {"source": "value", "value": value, "dtype": spec.dtype, "shape": list(spec.shape)}
+        elif kind == "text":
+            raise _not_a_value(flag, value)
+        elif kind == "lines":
+            path = Path(parsed)
+            if not is_string(spec):
+                raise UsageError(
+                    f"{flag}: {path.name} is a text file (one string per line), and input {name!r} is {spec.dtype}"
+                )
+            lines = _read_lines(flag, path)
+            resolved.arrays[name] = fit_array(f"{flag}: {path.name}", lines, spec)
+            resolved.sources[name] = {
+                "source": "file",
+                "path": str(path.resolve()),
+                "sha256": sha256_file(path),
+                "shape": list(lines.shape),
+                "dtype": STRING,
+                "lines": True,
+            }
+        elif kind == "value":
             fill = cast_value(flag, parsed, spec)
             resolved.fills[name] = fill
             resolved.sources[name] = {
@@ -383,10 +473,31 @@ def _resolve_npz(path: Path, by_name: Mapping[str, TensorSpec], names: Sequence[
         }
 
 
+def _read_lines(flag: str, path: Path) -> np.ndarray:
+    """A text file's lines (UTF-8, without their line ends) as a 1-D object array of ``str``."""
+    try:
+        text = path.read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError) as exc:
+        raise UsageError(f"{flag}: cannot read {path.name} as UTF-8 text ({_first(exc)})") from None
+    lines = text.splitlines()
+    if not lines:
+        raise UsageError(f"{flag}: {path.name} is empty (one string per line)")
+    out = np.empty(len(lines), dtype=object)
+    out[:] = lines
+    return out
+
+
 def _load_npy(flag: str, path: Path) -> np.ndarray:
     try:
         data = np.load(path, allow_pickle=False)
-    except (OSError, ValueError, EOFError) as exc:
+    except ValueError as exc:
+        if "allow_pickle" in str(exc):
+            raise UsageError(
+                f"{flag}: cannot read {path.name}: it holds Python objects (pickled), which the workbench does not "
+                "unpickle; for strings save a unicode array: np.save(path, np.array(strings, dtype=str))"
+            ) from None
+        raise UsageError(f"{flag}: cannot read {path.name} as a .npy array ({_first(exc)})") from None
+    except (OSError, EOFError) as exc:
         raise UsageError(f"{flag}: cannot read {path.name} as a .npy array ({_first(exc)})") from None
     if not isinstance(data, np.ndarray):
         data.close()
@@ -433,11 +544,14 @@ def fit_array(label: str, array: np.ndarray, spec: TensorSpec) -> np.ndarray:
         hint = ""
         if extra == "" and array.ndim == len(shape) and array.shape != shape and array.ndim:
             hint = f" (--shape {spec.name}={dims(array.shape)} binds other sizes where the model's dims are dynamic)"
+        given = {"U": "strings", "S": "bytes", "O": "strings"}.get(src.kind, str(src))
         return UsageError(
-            f"{label} has shape {dims(array.shape)} {src}; the model wants {dims(shape)} {spec.dtype}{extra}{hint}"
+            f"{label} has shape {dims(array.shape)} {given}; the model wants {dims(shape)} {spec.dtype}{extra}{hint}"
         )
 
-    if dtype.kind == "f" or spec.dtype == "bfloat16":
+    if is_string(spec):
+        ok = src.kind in "USO"
+    elif dtype.kind == "f" or spec.dtype == "bfloat16":
         ok = src.kind in "fiub"
     elif dtype.kind in "iu":
         ok = src.kind in "iub"
@@ -451,6 +565,8 @@ def fit_array(label: str, array: np.ndarray, spec: TensorSpec) -> np.ndarray:
         if array.ndim != 0:
             raise refuse()
         array = np.broadcast_to(array, shape)
+    if is_string(spec):
+        return np.ascontiguousarray(as_strings(label, array))
     if dtype.kind in "iu" and src.kind in "iu" and array.size:
         info = np.iinfo(dtype)
         lo, hi = int(array.min()), int(array.max())
@@ -546,7 +662,7 @@ def write_npz(fh: BinaryIO, arrays: Mapping[str, Any]) -> None:
     with zipfile.ZipFile(fh, "w") as zf:
         for name, array in arrays.items():
             with zf.open(f"{name}.npy", "w", force_zip64=True) as member:
-                np.lib.format.write_array(member, np.asarray(array), allow_pickle=False)
+                np.lib.format.write_array(member, portable(array), allow_pickle=False)
 
 
 def write_job_inputs(resolved: ResolvedInputs, folder: Path) -> dict[str, Any]:
@@ -593,6 +709,8 @@ def feeds_for_job(specs: Sequence[TensorSpec], job_inputs: Mapping[str, Any], se
     for name, array in arrays.items():
         spec = by_name[name]
         want = tuple(int(d) for d in spec.shape)
+        if is_string(spec) and array.dtype.kind in "US":  # strings travel as unicode (:func:`portable`)
+            array = as_strings(f"input {name!r}", array)
         if array.shape != want or array.dtype != numpy_dtype(spec.dtype):
             raise UsageError(
                 f"input {name!r}: the given array is {dims(array.shape)} {array.dtype}, "
@@ -606,6 +724,8 @@ def feeds_for_job(specs: Sequence[TensorSpec], job_inputs: Mapping[str, Any], se
 def needs_real_value(spec: TensorSpec) -> bool:
     """Whether a generated value is likely wrong for ``spec``: a scalar (or one-element) input of any dtype, or an
     integer/bool input that is neither token ids nor a mask (a sample rate, a branch selector, a flag)."""
+    if is_string(spec):  # generated words: a model that fails on them gets no better from "try --input s=1"
+        return False
     shape = tuple(spec.shape)
     scalar = len(shape) == 0 or (len(shape) == 1 and shape[0] == 1)
     integer = spec.dtype.startswith(("int", "uint")) or spec.dtype == "bool"

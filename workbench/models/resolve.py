@@ -43,7 +43,7 @@ from workbench import paths
 from workbench.errors import ModelError, UsageError, WorkbenchError
 from workbench.models import zoo
 from workbench_engines import formats as model_formats
-from workbench_engines.base import FORMATS, ModelArtifact, TensorSpec
+from workbench_engines.base import FORMATS, SCALAR_ROLE, ModelArtifact, TensorSpec
 from workbench_engines.formats import detect_torch_format  # noqa: F401 - public here too (tests, callers)
 
 if TYPE_CHECKING:  # pragma: no cover - typing only
@@ -633,7 +633,8 @@ def read_onnx_specs(
             raise ModelError(f"{path.name}: input {value.name!r} is not a tensor; only tensor inputs are supported")
         tensor = value.type.tensor_type
         try:
-            dtype = helper.tensor_dtype_to_np_dtype(tensor.elem_type).name
+            string = tensor.elem_type == onnx.TensorProto.STRING
+            dtype = "string" if string else helper.tensor_dtype_to_np_dtype(tensor.elem_type).name
         except Exception:
             raise ModelError(f"{path.name}: input {value.name!r} has an unsupported element type") from None
         if tensor.HasField("shape"):
@@ -672,7 +673,7 @@ def _onnx_dim(dim: Any) -> int | str:
 _IR_TYPES = {
     "f32": "float32", "f16": "float16", "bf16": "bfloat16", "f64": "float64",
     "i64": "int64", "i32": "int32", "i16": "int16", "i8": "int8",
-    "u64": "uint64", "u32": "uint32", "u16": "uint16", "u8": "uint8", "boolean": "bool",
+    "u64": "uint64", "u32": "uint32", "u16": "uint16", "u8": "uint8", "boolean": "bool", "string": "string",
 }  # fmt: skip
 
 
@@ -817,8 +818,15 @@ def _pt2_dim(size: Mapping[str, Any]) -> int | str:
     return match.group(1) if match else f"({text})"  # compound expressions stay unresolved, never bound
 
 
-def torchscript_input_names(path: Path) -> list[str]:
-    """Names of the tensor arguments of a TorchScript module's ``forward`` (``self`` excluded).
+#: TorchScript scalar argument types -> the dtype of the 0-d spec that carries them (the torch adapter passes the
+#: value as a Python number, :data:`workbench_engines.base.SCALAR_ROLE`).
+_TS_SCALARS = {"int": "int64", "float": "float32", "bool": "bool"}
+
+
+def torchscript_arguments(path: Path) -> list[tuple[str, str]]:
+    """``(name, kind)`` of the arguments of a TorchScript module's ``forward`` (``self`` excluded) the workbench
+    feeds: ``kind`` is ``"tensor"`` or a scalar type (``int``, ``float``, ``bool``) without a default value — a
+    scalar with a default keeps it, like any argument of another type.
 
     Loads the module with ``torch.jit.load`` (TorchScript's own restricted loader). Raises ModelError.
     """
@@ -831,16 +839,32 @@ def torchscript_input_names(path: Path) -> list[str]:
         schema = module.forward.schema
     except Exception as exc:
         raise ModelError(f"cannot load TorchScript file {path.name}: {_first_line(exc)}") from exc
-    return [a.name for a in schema.arguments[1:] if "Tensor" in str(a.type)]
+    out: list[tuple[str, str]] = []
+    for arg in schema.arguments[1:]:
+        kind = str(arg.type)
+        if "Tensor" in kind:
+            out.append((arg.name, "tensor"))
+        elif kind in _TS_SCALARS and not arg.has_default_value():
+            out.append((arg.name, kind))
+    return out
+
+
+def torchscript_input_names(path: Path) -> list[str]:
+    """Names of the tensor arguments of a TorchScript module's ``forward`` (``self`` excluded). Raises
+    ModelError."""
+    return [name for name, kind in torchscript_arguments(path) if kind == "tensor"]
 
 
 def torchscript_specs(path: Path, shapes: Mapping[str, tuple[int, ...]]) -> list[TensorSpec]:
     """Specs of a TorchScript module: names from ``forward``, shapes from ``shapes`` (TorchScript records none).
 
     Dtypes are guessed from names: ``*mask*`` -> int64 mask, ``*ids``/``*token*`` -> int64 tokens, else float32.
-    Raises ModelError naming every input without a shape.
+    A scalar argument without a default (``sr: int``) is a 0-d spec of role ``scalar`` that takes its value from
+    ``--input sr=16000`` (a generated one otherwise, and a failing run then suggests that line).
+    Raises ModelError naming every tensor input without a shape.
     """
-    names = torchscript_input_names(path)
+    arguments = torchscript_arguments(path)
+    names = [n for n, kind in arguments if kind == "tensor"]
     given = _apply_wildcard(shapes, names, path.name)
     missing = [n for n in names if n not in given]
     if missing:
@@ -850,7 +874,10 @@ def torchscript_specs(path: Path, shapes: Mapping[str, tuple[int, ...]]) -> list
             f"({', '.join(missing)}), e.g. {example}"
         )
     specs = []
-    for name in names:
+    for name, kind in arguments:
+        if kind != "tensor":
+            specs.append(TensorSpec(name=name, shape=(), dtype=_TS_SCALARS[kind], role=SCALAR_ROLE))
+            continue
         low = name.lower()
         is_int = "mask" in low or low.endswith("ids") or "token" in low
         specs.append(_file_spec(name, tuple(given[name]), "int64" if is_int else "float32"))
@@ -870,6 +897,8 @@ def guess_role(name: str, dtype: str, rank: int) -> str:
     """Role of a file input: float 4-D -> image, float -> data; int/bool ``*mask*`` -> mask; ``*type*``,
     ``*segment*`` or ``*position*`` ids -> data (zeros); other ints -> tokens (small safe id range)."""
     low = name.lower()
+    if dtype == "string":
+        return "text"
     if dtype.startswith(("float", "bfloat")):
         return "image" if rank == 4 else "data"
     if "mask" in low:
@@ -1090,6 +1119,34 @@ def _leading_dim(specs: Sequence[TensorSpec], batch: int) -> int:
     return batch
 
 
+def read_tflite_specs(path: Path) -> tuple[list[TensorSpec], list[str]]:
+    """Input specs and output names of a TensorFlow Lite file, as OpenVINO's TFLite frontend reads it (the one
+    engine here that runs TFLite; a dynamic dim, ``-1`` in the file's shape signature, is ``"?"``). Raises
+    ModelError when OpenVINO is not installed or cannot read the file."""
+    try:
+        import openvino as ov
+    except ImportError:
+        raise ModelError(f"{path.name} is TensorFlow Lite, which runs on OpenVINO only: pip install openvino") from None
+    from workbench_engines.openvino_engine import OpenVinoEngine, read_any_model
+
+    try:
+        model = read_any_model(ov.Core(), str(path))
+    except Exception as exc:
+        raise ModelError(
+            f"openvino could not read the TensorFlow Lite file {path.name}: {OpenVinoEngine.explain_error(exc)}"
+        ) from exc
+    specs = []
+    for i, port in enumerate(model.inputs):
+        name = str(port.get_any_name()) if port.get_names() else f"input_{i}"
+        shape = tuple(int(d.get_length()) if d.is_static else "?" for d in port.get_partial_shape())
+        dtype = _IR_TYPES.get(port.get_element_type().get_type_name(), None)
+        if dtype is None:
+            raise ModelError(f"{path.name}: input {name!r} has the unsupported element type {port.get_element_type()}")
+        specs.append(_file_spec(name, shape, dtype))
+    outputs = [str(p.get_any_name()) if p.get_names() else f"output_{i}" for i, p in enumerate(model.outputs)]
+    return specs, outputs
+
+
 SpecReader = Callable[[Path, Mapping[str, tuple[int, ...]]], tuple[list[TensorSpec], list[str]]]
 #: format -> how to read a file's input specs and output names (the format itself is recognised by the format
 #: table, :func:`workbench_engines.formats.detect_format`).
@@ -1098,6 +1155,7 @@ _SPEC_READERS: dict[str, SpecReader] = {
     "openvino": lambda path, shapes: read_ir_specs(path),
     "torchscript": lambda path, shapes: (torchscript_specs(path, shapes), []),
     "pt2": lambda path, shapes: read_pt2_specs(path),
+    "tflite": lambda path, shapes: read_tflite_specs(path),
 }
 
 

@@ -59,6 +59,11 @@ def rule_text(p: Mapping[str, Any] | None) -> str | None:
     atol, max_abs = as_float(p.get("atol")), as_float(p.get("max_abs"))
     if atol is not None and max_abs is not None and max_abs <= atol:
         return f"max |Δ| {max_abs:.1e} ≤ atol {tolerance_value(atol)}{source}"
+    floor = as_float(p.get("floor"))
+    if floor is not None and p.get("status") == "pass":  # an output ~0 everywhere passed on the rounding floor
+        return (
+            f"rel L2 {rel:.1e} > {tolerance_value(tol)}, every element within the fp32 floor {tolerance_value(floor)}"
+        )
     return f"rel L2 {rel:.1e} > {tolerance_value(tol)}{source}"
 
 
