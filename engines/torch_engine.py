@@ -325,8 +325,8 @@ class TorchEngine(Engine):
     display_name = "PyTorch"
     module = "torch"
     distribution = "torch"
-    formats = ("torch-builtin", "torchscript", "pt2")
-    modes = ("latency", "throughput", "train")
+    formats = ("torch-builtin", "torchscript", "pt2", "hf-causal-lm")
+    modes = ("latency", "throughput", "train", "generate")
     options = (
         EngineOption(
             "int8_path",
@@ -402,6 +402,10 @@ class TorchEngine(Engine):
     @classmethod
     def load(cls, artifact: ModelArtifact, settings: LoadSettings | None = None) -> LoadedModel:
         s = settings or LoadSettings()
+        if s.mode == "generate":  # a causal LM generating text: engines/generate.py
+            from .generate import load as load_generate
+
+            return load_generate(cls.name, artifact, s)
         device, precision, threads = s.device, s.precision, s.threads
         fmt = cls.pick_format(artifact)
         if precision not in cls.precisions("cuda" if device.startswith("cuda") else device):

@@ -21,7 +21,20 @@ PLUGINS = Path(__file__).parent / "plugins"
 
 # ---- the format table --------------------------------------------------------------------------------------------
 def test_one_table_holds_every_format():
-    assert set(formats.format_names()) == set(FORMATS) == {"torch-builtin", "torchscript", "pt2", "onnx", "openvino"}
+    assert (
+        set(formats.format_names())
+        == set(FORMATS)
+        == {
+            "torch-builtin",
+            "torchscript",
+            "pt2",
+            "onnx",
+            "openvino",
+            "hf-causal-lm",
+            "openvino-genai",
+            "onnxruntime-genai",
+        }
+    )
     assert formats.builtin_formats() == ("torch-builtin", "onnx", "openvino")
     assert formats.file_types() == {
         ".onnx": "ONNX",

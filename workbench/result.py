@@ -120,6 +120,10 @@ class EngineResult:
     #: in a sweep: the cell this result measured (workbench.campaign.cells.CellSpec.to_dict() plus "key"), and
     #: "probe" for the memory-bounded batch search's probes ({"search": "max-memory", "group": ...})
     cell: dict[str, Any] | None = None
+    #: ``--mode generate``: ``ttft_ms`` and ``tpot_ms`` (percentile sets), ``tokens_per_s`` (decode, end_to_end),
+    #: ``prompt_tokens``, ``new_tokens``, ``generations``, ``tokens``, ``ttft_histogram`` and the engine's own
+    #: timing where it has one (workbench.stats.generation.summarise; docs/schema.md); None in other modes
+    generation: dict[str, Any] | None = None
 
     def to_dict(self) -> dict[str, Any]:
         # Fields hold JSON-able values already; a shallow copy is ~50x cheaper than dataclasses.asdict's deep copy.

@@ -230,7 +230,7 @@ class Runner:
     def _resolve_inputs(self, config: RunConfig, artifact) -> None:
         """Check the given input values against the model once and put them where every job (and the parity
         reference) takes them from: values inline, arrays in an ``.npz`` under the cache's ``tmp`` folder."""
-        if config.inputs.empty:
+        if config.inputs.empty or config.mode == "generate":  # generate: the prompt travels in the job
             return
         self._inputs = resolve_inputs(config.inputs, artifact.inputs)
         if self._inputs.arrays:
@@ -323,6 +323,11 @@ class Runner:
             options=options,
             inputs=self._job_inputs,
             drift_seeds=drift_seeds,
+            generate=(
+                {"prompt_tokens": c.prompt_tokens, "prompt": c.prompt, "new_tokens": c.new_tokens, "batch": c.batch}
+                if c.mode == "generate"
+                else {}
+            ),
         )
 
     def _needs_separate_reference(self, artifact: ModelArtifact) -> bool:

@@ -234,6 +234,9 @@ class Job:
     #: after ``loaded`` (and the reference outputs), one ``O`` frame of outputs per seed, in this order — the inputs
     #: the drift of a lower precision is measured on (:mod:`workbench.stats.drift`); empty: none
     drift_seeds: tuple[int, ...] = ()
+    #: ``--mode generate``: ``{"prompt_ids": [...], "new_tokens": N, "batch": B}`` (token ids fed to every engine
+    #: as they are); empty in the other modes
+    generate: Mapping[str, Any] = field(default_factory=dict)
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -250,6 +253,7 @@ class Job:
             "options": dict(self.options),
             "inputs": dict(self.inputs),
             "drift_seeds": list(self.drift_seeds),
+            "generate": dict(self.generate),
         }
 
     def to_json(self) -> str:
@@ -271,6 +275,8 @@ class Job:
             values["options"] = dict(values["options"])
         if "inputs" in values:
             values["inputs"] = dict(values["inputs"])
+        if "generate" in values:
+            values["generate"] = dict(values["generate"])
         if "drift_seeds" in values:
             values["drift_seeds"] = tuple(int(s) for s in values["drift_seeds"])
         return cls(**values)

@@ -22,7 +22,7 @@ from pathlib import Path
 from typing import Any, Mapping, Protocol
 
 from workbench.errors import UsageError, closest
-from workbench.report.columns import VIEWS, format_cores, headers, raw_row, texts
+from workbench.report.columns import VIEWS, format_cores, headers, raw_row, results_view, texts
 from workbench.result import SCHEMA_VERSION, EngineResult, RunRecord
 from workbench.units import MISSING, as_float, json_safe, ms, ratio, significant
 
@@ -190,16 +190,18 @@ class MarkdownExporter:
             info.append("tags " + ", ".join(_md(t) for t in rec.tags))
         lines.append(" · ".join(info))
         lines.append("")
-        lines.append("| " + " | ".join(MARKDOWN_HEADER) + " |")
-        lines.append("|" + "|".join(["---"] + ["---:"] * 7 + [":---:"]) + "|")
+        view = results_view(rec, "markdown")  # --mode generate: TTFT, per-token latency, tokens/s, token parity
+        heads = headers(view)
+        lines.append("| " + " | ".join(heads) + " |")
+        lines.append("|" + "|".join(["---"] + ["---:"] * (len(heads) - 2) + [":---:"]) + "|")
         for r in rec.results:
             if not r.ok:
                 lines.append(
                     f"| {_md(r.engine)} | {MISSING} | failed: {_md(r.error or 'unknown error')} |"
-                    + " |" * (len(MARKDOWN_HEADER) - 3)
+                    + " |" * (len(heads) - 3)
                 )
                 continue
-            cells = texts("markdown", r, rec)
+            cells = texts(view, r, rec)
             lines.append("| " + " | ".join(_md(c) for c in cells) + " |")
         lines += _markdown_vs_fp32(rec)
         warnings = list(rec.warnings or [])

@@ -29,7 +29,7 @@ from typing import Any, Callable, Mapping, Sequence
 
 from workbench.report.export import format_cores
 from workbench.report.precision import precision_notes, precision_rows
-from workbench.report.text import RESULT_HEADERS, describe_inputs, result_notes, result_rows
+from workbench.report.text import describe_inputs, result_headers, result_notes, result_rows
 from workbench.result import EngineResult, RunRecord
 from workbench.units import MISSING, as_float, bytes_iec, count, ms, significant
 
@@ -419,7 +419,7 @@ def render_html(record: RunRecord) -> str:
         section("Machine", _kv(_system(record))),
         section("Configuration", _kv(_config(record))),
     ]
-    results = [html_table(RESULT_HEADERS, result_rows(record))]
+    results = [html_table(result_headers(record), result_rows(record))]
     if any(r.fp32_baseline for r in record.results):
         headers, rows = precision_rows(record)
         drift = next((r.drift for r in record.results if r.drift), None) or {}

@@ -6,10 +6,10 @@ import os
 import sys
 from typing import TYPE_CHECKING, Any, Mapping, Sequence
 
-from workbench.report.columns import headers, texts
+from workbench.report.columns import VIEWS, headers, results_view, texts
 from workbench.report.parity import verdict_text
 from workbench.stats.speedup import speedup_text, unshown_ratio
-from workbench.units import MISSING, bytes_iec, count, percent, ratio
+from workbench.units import MISSING, bytes_iec, count, ms, percent, ratio
 
 if TYPE_CHECKING:  # pragma: no cover
     from workbench.result import RunRecord
@@ -112,14 +112,20 @@ RESULT_HEADERS: tuple[str, ...] = headers("terminal")
 def result_rows(record: "RunRecord") -> list[list[str]]:
     """The results table, one row per engine (:data:`RESULT_HEADERS`): the terminal and the HTML report show these."""
     rows = []
-    width = len(RESULT_HEADERS)
+    view = results_view(record)
+    width = len(VIEWS[view])
     for r in record.results:
         if not r.ok:
             # why it failed is the first note (result_notes): the table stays narrow enough for a terminal
             rows.append([r.engine, *[MISSING] * (width - 3), "FAILED", MISSING])
             continue
-        rows.append(texts("terminal", r, record))
+        rows.append(texts(view, r, record))
     return rows
+
+
+def result_headers(record: "RunRecord") -> tuple[str, ...]:
+    """The headings of :func:`result_rows` for ``record`` (:data:`RESULT_HEADERS`, or the generate view's)."""
+    return headers(results_view(record))
 
 
 def result_notes(record: "RunRecord") -> list[tuple[str, str]]:
@@ -129,6 +135,7 @@ def result_notes(record: "RunRecord") -> list[tuple[str, str]]:
         ("bad", f"{r.engine} failed: {r.error or 'no measurements'}") for r in record.results if not r.ok
     ]
     notes += train_sparsity_notes(record)
+    notes += generation_notes(record)
     notes += interval_notes(record)
     for r in record.results:
         if r.speedup_note and r.speedup_note != "baseline" and r.speedup is None and r.ok:
@@ -146,6 +153,59 @@ def result_notes(record: "RunRecord") -> list[tuple[str, str]]:
             notes.append(("warn", f"{r.engine}: [{w.get('code')}] {w.get('message')}"))
     for w in record.warnings or []:
         notes.append(("warn", f"[{w.get('code')}] {w.get('message')}"))
+    return notes
+
+
+def generation_notes(record: "RunRecord") -> list[tuple[str, str]]:
+    """``--mode generate``: what one sample is, each engine's token divergence (below fp32), the runtime's own
+    timing beside ours, the precision settings read back and ONNX Runtime GenAI's all-position logits."""
+    c = record.config or {}
+    if c.get("mode") != "generate":
+        return []
+    notes: list[tuple[str, str]] = [
+        (
+            "note",
+            "generate: TTFT = prompt prefill + first token; tok = each later token's decode step (the histogram); "
+            "greedy, EOS does not stop a generation; token ids fed directly to every engine",
+        )
+    ]
+    for r in record.results:
+        if not r.ok:
+            continue
+        p = r.parity or {}
+        if p.get("status") == "diverged":
+            notes.append(("note", f"{r.engine}: {p.get('message')}"))
+        extra = (r.effective or {}).get("extra") or {}
+        own = (r.generation or {}).get("engine_timing") or {}
+        if own.get("ttft_ms") is not None:
+            d_ttft, d_tpot = own.get("ttft_ours_vs_engine"), own.get("tpot_ours_vs_engine")
+            notes.append(
+                (
+                    "note",
+                    f"{r.engine}: its own perf_metrics: TTFT {ms(own.get('ttft_ms'))} ms, mean tok "
+                    f"{ms(own.get('tpot_ms'))} ms (ours "
+                    f"{percent(100 * d_ttft, signed=True) if d_ttft is not None else MISSING} / "
+                    f"{percent(100 * d_tpot, signed=True) if d_tpot is not None else MISSING})",
+                )
+            )
+        if "INFERENCE_PRECISION_HINT" in extra:
+            notes.append(
+                (
+                    "note",
+                    f"{r.engine}: read back INFERENCE_PRECISION_HINT={extra.get('INFERENCE_PRECISION_HINT')}, "
+                    f"KV_CACHE_PRECISION={extra.get('KV_CACHE_PRECISION')}, DYNAMIC_QUANTIZATION_GROUP_SIZE="
+                    f"{extra.get('DYNAMIC_QUANTIZATION_GROUP_SIZE')}, prefix caching off, weights "
+                    f"{extra.get('weights') or MISSING}",
+                )
+            )
+        if extra.get("logits_all_positions"):
+            notes.append(
+                (
+                    "note",
+                    f"{r.engine}: the GenAI builder's model computes logits for every prompt position (torch keeps "
+                    "only the last), part of its TTFT",
+                )
+            )
     return notes
 
 
@@ -224,7 +284,7 @@ def train_sparsity_notes(record: "RunRecord") -> list[tuple[str, str]]:
 
 def render_results(record: "RunRecord") -> str:
     rows = result_rows(record)
-    headers = list(RESULT_HEADERS)
+    heads = list(result_headers(record))
     c = record.config
     cores = c.get("cores") or []
     from workbench.report.export import format_cores
@@ -245,7 +305,7 @@ def render_results(record: "RunRecord") -> str:
     given = describe_inputs(c.get("inputs") or {})
     if given:
         lines.append(f"inputs given: {given}")
-    lines.append(table(headers, rows))
+    lines.append(table(heads, rows))
     from workbench.report.precision import render_precision
 
     below = render_precision(record)  # below fp32: the same engines against their own fp32, with the drift
