@@ -82,6 +82,14 @@ def _folder(artifact: ModelArtifact, fmt: str, precision: str) -> Path:
 
 
 # ---- torch -------------------------------------------------------------------------------------------------------
+def cache_keyword(model: Any) -> str:
+    """The keyword a transformers model's ``forward`` takes the KV cache by: ``cache`` (transformers >= 5.2x,
+    where ``past_key_values`` is deprecated) or ``past_key_values``."""
+    import inspect
+
+    return "cache" if "cache" in inspect.signature(model.forward).parameters else "past_key_values"
+
+
 class TorchGenerator(GenerativeModel):
     def __init__(self, model: Any, torch: Any, precision: str, detail: dict[str, Any], threads: int | None) -> None:
         super().__init__(())
@@ -90,6 +98,7 @@ class TorchGenerator(GenerativeModel):
         self._precision = precision
         self._detail = detail
         self._threads = threads
+        self._cache_kw = cache_keyword(model)
 
     def generate(self, prompt_ids: list[int], new_tokens: int, batch: int = 1) -> GenerationTrace:
         torch = self._torch
@@ -100,10 +109,11 @@ class TorchGenerator(GenerativeModel):
         ids = torch.tensor([list(prompt_ids)] * batch, dtype=torch.long)
         times: list[int] = []
         tokens: list[int] = []
+        kv = self._cache_kw
         with torch.inference_mode():
             cache = DynamicCache(config=model.config)
             t0 = perf()
-            out = model(input_ids=ids, past_key_values=cache, use_cache=True, logits_to_keep=1)
+            out = model(input_ids=ids, **{kv: cache}, use_cache=True, logits_to_keep=1)
             nxt = out.logits[:, -1, :].argmax(-1)
             tok = int(nxt[0])
             t1 = perf()
@@ -112,7 +122,7 @@ class TorchGenerator(GenerativeModel):
             logits = out.logits[0, -1, :].float().numpy().copy()
             for _ in range(new_tokens - 1):
                 t0 = perf()
-                out = model(input_ids=nxt[:, None], past_key_values=cache, use_cache=True)
+                out = model(input_ids=nxt[:, None], **{kv: cache}, use_cache=True)
                 nxt = out.logits[:, -1, :].argmax(-1)
                 tok = int(nxt[0])
                 t1 = perf()
@@ -167,13 +177,14 @@ _OV_KV = {"fp32": "f32", "int8": "f32", "int4": "f32", "bf16": "bf16"}
 
 
 class OvGenAIGenerator(GenerativeModel):
-    def __init__(self, pipe: Any, genai: Any, readback: dict[str, Any], precision: str, prefill: Any) -> None:
+    def __init__(self, pipe: Any, genai: Any, readback: dict[str, Any], precision: str) -> None:
         super().__init__(())
         self._pipe = pipe
         self._genai = genai
         self._readback = readback
         self._precision = precision
-        self._prefill = prefill  # a compiled copy of the same IR, for the prompt's logits (parity only)
+        # LLMPipeline gives no logits: parity is on the greedy tokens (a compiled copy for the prompt's logits
+        # would sit beside the pipeline and inflate its peak RSS)
 
     def generate(self, prompt_ids: list[int], new_tokens: int, batch: int = 1) -> GenerationTrace:
         import numpy as np
@@ -216,22 +227,6 @@ class OvGenAIGenerator(GenerativeModel):
             own = {"error": f"{type(exc).__name__}: {exc}"}
         return GenerationTrace(tokens=tokens[:new_tokens], step_ns=times[:new_tokens], engine_metrics=own)
 
-    def prefill_logits(self, prompt_ids: list[int]) -> Any:
-        import numpy as np
-
-        if self._prefill is None:
-            return None
-        req = self._prefill.create_infer_request()
-        n = len(prompt_ids)
-        feeds = {
-            "input_ids": np.array([prompt_ids], dtype=np.int64),
-            "attention_mask": np.ones((1, n), dtype=np.int64),
-            "position_ids": np.arange(n, dtype=np.int64)[None, :],
-            "beam_idx": np.zeros(1, dtype=np.int32),
-        }
-        out = req.infer(feeds)
-        return np.asarray(out[self._prefill.output("logits")])[0, -1].astype(np.float32)
-
     def effective(self) -> Effective:
         rb = self._readback
         hint = str(rb.get("INFERENCE_PRECISION_HINT", "")).lower()
@@ -268,14 +263,9 @@ def load_openvino(artifact: ModelArtifact, s: LoadSettings) -> GenerativeModel:
     sched = genai.SchedulerConfig()
     sched.enable_prefix_caching = False  # on by default: a repeated prompt would show a cached, fake TTFT
     sched.cache_size = 1  # GB of KV cache blocks (the default takes a share of RAM)
-    t0 = time.perf_counter_ns()
-    try:
-        pipe = genai.LLMPipeline(str(folder), "CPU", scheduler_config=sched, **{k: v for k, v in props.items()})
-    except RuntimeError as exc:
-        raise ModelError(f"openvino_genai could not load {folder}: {_last_line(exc)}") from exc
-    load_ms = (time.perf_counter_ns() - t0) / 1e6
-    # LLMPipeline does not expose its compiled model: compile the same IR with the same properties and read back
-    # what the CPU plugin resolves them to (also gives the prompt's logits for parity)
+    # LLMPipeline does not expose its compiled model: compile the same IR with the same properties first, read
+    # back what the CPU plugin resolves them to, and free it before the pipeline loads (so the copy is not held
+    # beside the pipeline; the peak RSS is the larger of the two, see docs/engines.md)
     core = ov.Core()
     compiled = core.compile_model(str(folder / "openvino_model.xml"), "CPU", props)
     readback: dict[str, Any] = {}
@@ -289,6 +279,13 @@ def load_openvino(artifact: ModelArtifact, s: LoadSettings) -> GenerativeModel:
         readback["INFERENCE_NUM_THREADS"] = int(compiled.get_property("INFERENCE_NUM_THREADS"))
     except Exception:
         readback["INFERENCE_NUM_THREADS"] = threads
+    del compiled, core
+    t0 = time.perf_counter_ns()
+    try:
+        pipe = genai.LLMPipeline(str(folder), "CPU", scheduler_config=sched, **props)
+    except RuntimeError as exc:
+        raise ModelError(f"openvino_genai could not load {folder}: {_last_line(exc)}") from exc
+    load_ms = (time.perf_counter_ns() - t0) / 1e6
     readback["requested"] = {k: str(v) for k, v in props.items()}
     readback["prefix_caching"] = False
     readback["readback"] = "compiled copy of openvino_model.xml with the same properties (LLMPipeline hides its own)"
@@ -297,7 +294,7 @@ def load_openvino(artifact: ModelArtifact, s: LoadSettings) -> GenerativeModel:
     if variant is not None:
         weights = (variant.details.get("openvino-genai") or {}).get("weights")
     readback["weights"] = weights
-    gen = OvGenAIGenerator(pipe, genai, readback, s.precision, compiled)
+    gen = OvGenAIGenerator(pipe, genai, readback, s.precision)
     gen.load_ms = load_ms
     return gen
 

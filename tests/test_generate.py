@@ -102,12 +102,13 @@ def test_three_engines_generate_the_same_tokens_as_torch(tmp_path, shared_cache)
     for name in ("openvino", "onnxruntime"):
         p = by[name]["parity"]
         assert p["status"] == "pass" and p["first_divergence"] is None and p["tokens_agree"] == 8, p
-        assert p["rel_l2"] < 1e-4
         assert by[name]["speedup"] is not None  # tokens agree: a speedup is shown
     extra = by["openvino"]["effective"]["extra"]
     assert extra["INFERENCE_PRECISION_HINT"] == "f32" and extra["KV_CACHE_PRECISION"] == "f32"
     assert extra["prefix_caching"] is False
     assert by["openvino"]["generation"]["engine_timing"]["ttft_ms"] > 0  # its own perf_metrics beside ours
+    assert by["onnxruntime"]["parity"]["rel_l2"] < 1e-4  # the prompt's last logits (LLMPipeline gives none)
+    assert "rel_l2" not in by["openvino"]["parity"]
     assert by["onnxruntime"]["effective"]["extra"]["logits_all_positions"] is True
     assert by["onnxruntime"]["effective"]["threads"] == by["torch"]["effective"]["threads"]
 

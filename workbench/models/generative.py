@@ -105,9 +105,9 @@ GENERATIVE: dict[str, GenerativeModel] = {
         ),
         GenerativeModel(
             "llama-1b",
-            "Llama-shaped causal LM, hidden 2048, 16 layers, 32 heads / 8 KV heads, vocab 32000 (~1.1B parameters)",
+            "Llama-shaped causal LM, hidden 2048, 22 layers, 32 heads / 4 KV heads, vocab 32000 (TinyLlama-1.1B shape)",
             "llama",
-            _llama(2048, 16, 32, 8, 5632, 32000),
+            _llama(2048, 22, 32, 4, 5632, 32000),
         ),
     )
 }
@@ -188,6 +188,8 @@ def _flat_kv_module(model: Any, layers: int) -> Any:
     import torch
     from transformers import DynamicCache
 
+    from workbench_engines.generate import cache_keyword
+
     class FlatKV(torch.nn.Module):
         def __init__(self) -> None:
             super().__init__()
@@ -203,11 +205,11 @@ def _flat_kv_module(model: Any, layers: int) -> Any:
                 input_ids=input_ids,
                 attention_mask=attention_mask,
                 position_ids=position_ids,
-                past_key_values=cache,
                 use_cache=True,
+                **{cache_keyword(self.model): cache},
             )
             flat = []
-            for layer in out.past_key_values.layers:
+            for layer in cache.layers[:layers]:  # updated in place by the forward
                 flat += [layer.keys, layer.values]
             return (out.logits, *flat)
 

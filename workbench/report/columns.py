@@ -177,6 +177,8 @@ def _gen_rate(key: str) -> Getter:
 
 def _tokens_agree(r: "EngineResult", rec: "RunRecord | None") -> str | None:
     p = r.parity or {}
+    if p.get("status") == "reference" and r.mode == "generate":
+        return "reference"
     if p.get("kind") != "tokens":
         return None
     first = p.get("first_divergence")
