@@ -174,3 +174,12 @@ def test_a_folder_without_tokenizer_or_with_pickled_weights_is_refused(tmp_path)
     (folder / "pytorch_model.bin").write_bytes(b"\x80\x02")
     r = wb("run", "-m", str(folder), "--mode", "generate", "-e", "torch", *SHORT, timeout=120)
     assert r.returncode != 0 and "pickled weights" in r.stderr and "Traceback" not in r.stderr
+
+
+def test_sweeps_and_recommend_say_where_a_causal_lm_runs():
+    r = wb("sweep", "-m", "tiny-llama", "-e", "torch", "--mode", "generate", "--threads", "1", timeout=60)
+    assert r.returncode == 2 and "sweeps do not run --mode generate yet" in r.stderr
+    r = wb("recommend", "-m", "tiny-llama", timeout=60)
+    assert r.returncode == 2 and "runs with workbench run --mode generate" in r.stderr
+    listed = wb("models", timeout=60)
+    assert "tiny-llama" in listed.stdout and "llama-512" in listed.stdout and "--mode generate" in listed.stdout
