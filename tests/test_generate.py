@@ -183,3 +183,16 @@ def test_sweeps_and_recommend_say_where_a_causal_lm_runs():
     assert r.returncode == 2 and "runs with workbench run --mode generate" in r.stderr
     listed = wb("models", timeout=60)
     assert "tiny-llama" in listed.stdout and "llama-512" in listed.stdout and "--mode generate" in listed.stdout
+
+
+def test_bf16_is_refused_on_a_cpu_without_native_bf16(monkeypatch):
+    from workbench.errors import UnsupportedError
+    from workbench_engines import generate
+
+    monkeypatch.setattr(generate, "cpu_has_bf16", lambda: False)
+    with pytest.raises(UnsupportedError, match="no native bf16"):
+        generate.check_precision("openvino", "bf16")
+    monkeypatch.setattr(generate, "cpu_has_bf16", lambda: True)
+    generate.check_precision("openvino", "bf16")  # allowed where the CPU has it
+    with pytest.raises(UnsupportedError, match="has no bf16 model"):
+        generate.check_precision("onnxruntime", "bf16")
