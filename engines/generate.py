@@ -99,8 +99,11 @@ class TorchGenerator(GenerativeModel):
         self._detail = detail
         self._threads = threads
         self._cache_kw = cache_keyword(model)
+        self.loop = "manual"
 
     def generate(self, prompt_ids: list[int], new_tokens: int, batch: int = 1) -> GenerationTrace:
+        if self.loop == "hf":
+            return self._hf_generate(prompt_ids, new_tokens, batch)
         torch = self._torch
         from transformers import DynamicCache
 
@@ -130,9 +133,51 @@ class TorchGenerator(GenerativeModel):
                 tokens.append(tok)
         return GenerationTrace(tokens=tokens, step_ns=times, prefill_logits=logits)
 
+    def _hf_generate(self, prompt_ids: list[int], new_tokens: int, batch: int) -> GenerationTrace:
+        """transformers' ``generate`` (greedy), each token stamped when its streamer receives it."""
+        torch = self._torch
+        from transformers.generation.streamers import BaseStreamer
+
+        perf = time.perf_counter_ns
+        stamps: list[int] = []
+        tokens: list[int] = []
+
+        class Stamp(BaseStreamer):
+            prompt_seen = False
+
+            def put(self, value: Any) -> None:
+                if not self.prompt_seen:  # the first put is the prompt
+                    self.prompt_seen = True
+                    return
+                stamps.append(perf())
+                tokens.append(int(value.reshape(-1)[0]))
+
+            def end(self) -> None:
+                pass
+
+        ids = torch.tensor([list(prompt_ids)] * batch, dtype=torch.long)
+        with torch.inference_mode():
+            t0 = perf()
+            self._model.generate(
+                ids,
+                attention_mask=torch.ones_like(ids),
+                max_new_tokens=new_tokens,
+                min_new_tokens=new_tokens,
+                do_sample=False,
+                streamer=Stamp(),
+                pad_token_id=0,
+            )
+        times = [stamps[0] - t0] + [b - a for a, b in zip(stamps, stamps[1:])] if stamps else []
+        return GenerationTrace(tokens=tokens, step_ns=times)
+
     def effective(self) -> Effective:
+        loop = (
+            "torch eager, manual KV-cache loop (DynamicCache; prefill with logits_to_keep=1)"
+            if self.loop == "manual"
+            else "transformers generate (greedy, min_new_tokens=new tokens), tokens stamped by a streamer"
+        )
         extra = {
-            "runtime": "torch eager, manual KV-cache loop (DynamicCache; prefill with logits_to_keep=1)",
+            "runtime": loop,
             "attention": getattr(self._model.config, "_attn_implementation", None),
             **self._detail,
         }
@@ -141,6 +186,10 @@ class TorchGenerator(GenerativeModel):
 
 def load_torch(artifact: ModelArtifact, s: LoadSettings) -> GenerativeModel:
     check_precision("torch", s.precision)
+    if str(s.options.get("compile") or "off") != "off":
+        raise UnsupportedError("torch.compile is not applied in --mode generate (the loop runs eager)")
+    if str(s.options.get("int8_path") or "auto") not in ("auto", "dynamic"):
+        raise UnsupportedError("torch int8 generation is quantize_dynamic on the Linear layers (int8_path=dynamic)")
     folder = _folder(artifact, "hf-causal-lm", "fp32")
     t0 = time.perf_counter_ns()
     import torch
@@ -167,6 +216,7 @@ def load_torch(artifact: ModelArtifact, s: LoadSettings) -> GenerativeModel:
         if n == 0:
             raise UnsupportedError("torch int8: quantize_dynamic replaced no Linear layer")
     gen = TorchGenerator(model, torch, s.precision, detail, s.threads)
+    gen.loop = str(s.options.get("generate_loop") or "manual")
     gen.load_ms = (time.perf_counter_ns() - t0) / 1e6
     return gen
 

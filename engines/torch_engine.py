@@ -359,6 +359,15 @@ class TorchEngine(Engine):
             modes=("train",),
             help="train mode's optimizer: sgd (lr 1e-3, momentum 0.9) or adamw (lr 1e-4, weight decay 0.01)",
         ),
+        EngineOption(
+            "generate_loop",
+            str,
+            default="manual",
+            choices=("manual", "hf"),
+            modes=("generate",),
+            help="generate mode: manual (our KV-cache loop, every forward timed) or hf (transformers' generate, "
+            "tokens stamped by a streamer; min_new_tokens keeps EOS from stopping it)",
+        ),
     )
 
     @classmethod

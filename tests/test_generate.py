@@ -196,3 +196,17 @@ def test_bf16_is_refused_on_a_cpu_without_native_bf16(monkeypatch):
     generate.check_precision("openvino", "bf16")  # allowed where the CPU has it
     with pytest.raises(UnsupportedError, match="has no bf16 model"):
         generate.check_precision("onnxruntime", "bf16")
+
+
+@pytest.mark.slow
+def test_torch_hf_generate_loop_is_an_option_with_the_same_tokens(tmp_path, shared_cache):
+    rec = _run(
+        tmp_path,
+        *("-m", "tiny-llama", "--mode", "generate", "-e", "torch,onnxruntime", "--baseline", "onnxruntime"),
+        *("--engine-option", "torch.generate_loop=hf"),
+    )
+    by = {r["engine"]: r for r in rec["results"]}
+    assert "transformers generate" in by["torch"]["effective"]["extra"]["runtime"]
+    g = by["torch"]["generation"]
+    assert g["tokens"] == 8 * g["generations"] and g["decode_steps"] == 7 * g["generations"]
+    assert by["onnxruntime"]["parity"]["status"] == "pass"  # against the hf loop's greedy tokens

@@ -303,11 +303,15 @@ def export_openvino_genai(hf_dir: Path, out_dir: Path, weights: str = "fp32") ->
 
         mode = nncf.CompressWeightsMode.INT8_ASYM if weights == "int8" else nncf.CompressWeightsMode.INT4_SYM
         kwargs: dict[str, Any] = {"mode": mode}
-        if weights == "int4":
-            kwargs.update(group_size=min(128, cfg.hidden_size), ratio=1.0)
+        if weights == "int4":  # group 128 as optimum does, smaller where a layer's input size is not a multiple
+            sizes = (cfg.hidden_size, cfg.intermediate_size)
+            group = next((g for g in (128, 64, 32, 16) if all(n % g == 0 for n in sizes)), -1)
+            kwargs.update(group_size=group, ratio=1.0)
         ov_model = nncf.compress_weights(ov_model, **kwargs)
         record["weights"] = f"{weights} (nncf.compress_weights {mode.value}"
         record["weights"] += f", group {kwargs['group_size']})" if weights == "int4" else ", per channel)"
+        if weights == "int4" and kwargs["group_size"] == -1:
+            record["weights"] = record["weights"].replace("group -1", "per channel")
     out_dir.mkdir(parents=True, exist_ok=True)
     ov.save_model(ov_model, str(out_dir / "openvino_model.xml"), compress_to_fp16=False)
     tok = AutoTokenizer.from_pretrained(str(hf_dir))
