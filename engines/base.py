@@ -33,12 +33,18 @@ from typing import Any, Callable, ClassVar, Mapping
 from .formats import format_names
 from .variants import PrecisionVariant, variants_from_dict
 
-PRECISIONS: tuple[str, ...] = ("fp32", "bf16", "fp16", "int8", "int4")
+PRECISIONS: tuple[str, ...] = ("fp32", "bf16", "fp16", "int8")
+#: Precisions that exist only for ``--mode generate`` (int4 weights); not offered by sweeps or the UI's forms yet.
+GENERATE_ONLY_PRECISIONS: tuple[str, ...] = ("int4",)
+#: Every precision a run may request.
+ALL_PRECISIONS: tuple[str, ...] = PRECISIONS + GENERATE_ONLY_PRECISIONS
 #: ``train``: timed full training steps (forward, loss, backward, optimizer step), only on engines that declare it
 #: in :attr:`Engine.modes`.
+MODES: tuple[str, ...] = ("latency", "throughput", "train")
 #: ``generate``: timed greedy text generations of a causal LM (time to first token, per-token latency), only on
-#: engines that declare it; their ``load`` then returns a :class:`GenerativeModel`.
-MODES: tuple[str, ...] = ("latency", "throughput", "train", "generate")
+#: engines that declare it; their ``load`` then returns a :class:`GenerativeModel`. Kept apart from :data:`MODES`
+#: (what sweeps and the UI's forms offer) until those front ends can set a prompt and new tokens.
+ALL_MODES: tuple[str, ...] = MODES + ("generate",)
 #: Mode words for the one-line refusal of a mode an engine does not declare.
 _MODE_WORDS = {
     "train": "training steps",
@@ -80,7 +86,7 @@ class EngineOption:
             raise ValueError(f"engine option name {self.name!r}: lower-case letters, digits, '_' or '-'")
         if self.type not in OPTION_TYPES:
             raise TypeError(f"engine option {self.name!r}: type must be int, float, str or bool")
-        bad = [v for v in (*self.precisions, *self.modes) if v not in (*PRECISIONS, *MODES)]
+        bad = [v for v in (*self.precisions, *self.modes) if v not in (*ALL_PRECISIONS, *ALL_MODES)]
         if bad:
             raise ValueError(f"engine option {self.name!r}: unknown precision/mode {bad[0]!r}")
 

@@ -121,7 +121,8 @@ def _skipped(engine: str, why: str) -> dict[str, str]:
 
 def validate(config: RunConfig) -> RunConfig:
     """Check a config and fill defaults (cores, threads, baseline). Raises UsageError / EngineUnavailable."""
-    from workbench_engines.base import MODES, PRECISIONS
+    from workbench_engines.base import ALL_MODES as MODES
+    from workbench_engines.base import ALL_PRECISIONS as PRECISIONS
     from workbench_engines.registry import canonical, check_engine_options, require
 
     if not config.engines:
