@@ -122,7 +122,8 @@ class EngineResult:
     cell: dict[str, Any] | None = None
     #: ``--mode generate``: ``ttft_ms`` and ``tpot_ms`` (percentile sets), ``tokens_per_s`` (decode, end_to_end),
     #: ``prompt_tokens``, ``new_tokens``, ``generations``, ``tokens``, ``ttft_histogram`` and the engine's own
-    #: timing where it has one (workbench.stats.generation.summarise; docs/schema.md); None in other modes
+    #: timing where it has one (workbench.stats.generation.summarise; docs/schema.md); None (absent from the
+    #: JSON) in other modes
     generation: dict[str, Any] | None = None
 
     def to_dict(self) -> dict[str, Any]:
@@ -130,6 +131,8 @@ class EngineResult:
         d = dict(self.__dict__)
         d["warnings"] = [dict(w) for w in self.warnings]
         d["repeats"] = [dict(r) for r in self.repeats]
+        if d.get("generation") is None:  # absent outside --mode generate: other records keep their stored form
+            d.pop("generation", None)
         return d
 
     @classmethod
