@@ -34,11 +34,23 @@ from .formats import format_names
 from .variants import PrecisionVariant, variants_from_dict
 
 PRECISIONS: tuple[str, ...] = ("fp32", "bf16", "fp16", "int8")
+#: Precisions that exist only for ``--mode generate`` (int4 weights); not offered by sweeps or the UI's forms yet.
+GENERATE_ONLY_PRECISIONS: tuple[str, ...] = ("int4",)
+#: Every precision a run may request.
+ALL_PRECISIONS: tuple[str, ...] = PRECISIONS + GENERATE_ONLY_PRECISIONS
 #: ``train``: timed full training steps (forward, loss, backward, optimizer step), only on engines that declare it
 #: in :attr:`Engine.modes`.
 MODES: tuple[str, ...] = ("latency", "throughput", "train")
+#: ``generate``: timed greedy text generations of a causal LM (time to first token, per-token latency), only on
+#: engines that declare it; their ``load`` then returns a :class:`GenerativeModel`. Kept apart from :data:`MODES`
+#: (what sweeps and the UI's forms offer) until those front ends can set a prompt and new tokens.
+ALL_MODES: tuple[str, ...] = MODES + ("generate",)
 #: Mode words for the one-line refusal of a mode an engine does not declare.
-_MODE_WORDS = {"train": "training steps", "throughput": "requests in flight (throughput mode)"}
+_MODE_WORDS = {
+    "train": "training steps",
+    "throughput": "requests in flight (throughput mode)",
+    "generate": "text generation (--mode generate)",
+}
 #: Formats an artifact can carry (the table is :mod:`workbench_engines.formats`). ``torch-builtin`` is a zoo
 #: architecture plus a state dict (eager PyTorch).
 FORMATS: tuple[str, ...] = format_names()
@@ -77,7 +89,7 @@ class EngineOption:
             raise ValueError(f"engine option name {self.name!r}: lower-case letters, digits, '_' or '-'")
         if self.type not in OPTION_TYPES:
             raise TypeError(f"engine option {self.name!r}: type must be int, float, str or bool")
-        bad = [v for v in (*self.precisions, *self.modes) if v not in (*PRECISIONS, *MODES)]
+        bad = [v for v in (*self.precisions, *self.modes) if v not in (*ALL_PRECISIONS, *ALL_MODES)]
         if bad:
             raise ValueError(f"engine option {self.name!r}: unknown precision/mode {bad[0]!r}")
 
@@ -468,6 +480,44 @@ class LoadedModel(ABC):
 
     def close(self) -> None:  # noqa: B027 - optional hook, most adapters need nothing
         """Release engine resources."""
+
+
+@dataclass
+class GenerationTrace:
+    """One timed generation: the token ids generated and, per output token, its nanoseconds — ``step_ns[0]`` is
+    the time to first token (prefill of the prompt and the first pick), each later entry one decode step.
+    ``prefill_logits``: the prompt's last-position logits where the engine gives them (parity); ``engine_metrics``:
+    the runtime's own timing of the same generation (OpenVINO GenAI ``perf_metrics``), for comparison."""
+
+    tokens: list[int]
+    step_ns: list[int]
+    prefill_logits: Any = None
+    engine_metrics: dict[str, Any] = field(default_factory=dict)
+
+
+class GenerativeModel(LoadedModel):
+    """A causal LM loaded for ``--mode generate``: the benchmark loop calls :meth:`generate` and nothing else.
+
+    ``infer``/``set_inputs``/``outputs`` are not used in this mode (a generation is not one inference)."""
+
+    @abstractmethod
+    def generate(self, prompt_ids: list[int], new_tokens: int, batch: int = 1) -> GenerationTrace:
+        """Greedy-generate exactly ``new_tokens`` tokens after ``prompt_ids`` (EOS does not stop it), timing every
+        output token inside the call."""
+
+    def prefill_logits(self, prompt_ids: list[int]) -> Any:
+        """The prompt's last-position logits (float32 numpy) outside any timed loop, or None when the runtime
+        does not expose them. Default: the ones the first generation returned (see the child)."""
+        return None
+
+    def set_inputs(self, feeds: Mapping[str, Any]) -> None:
+        raise NotImplementedError("a generative model takes token ids through generate()")
+
+    def infer(self) -> None:
+        raise NotImplementedError("a generative model runs generate(), not infer()")
+
+    def outputs(self) -> dict[str, Any]:
+        return {}
 
 
 class Engine(ABC):

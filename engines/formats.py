@@ -253,7 +253,46 @@ FORMAT_TABLE: tuple[ModelFormat, ...] = (
     ),
     ModelFormat("pt2", "torch.export", (".pt2",), reference_engine="torch", sniff=detect_torch_format),
     ModelFormat("tflite", "TensorFlow Lite", (".tflite",), reference_engine="openvino", sniff=_sniff_tflite),
+    # folders of a causal language model (``--mode generate``), recognised by content (:func:`generative_folder`)
+    ModelFormat("hf-causal-lm", "Hugging Face causal-LM folder (config.json, safetensors, tokenizer)"),
+    ModelFormat(
+        "openvino-genai",
+        "OpenVINO GenAI folder (openvino_model.xml, openvino_tokenizer.xml, openvino_detokenizer.xml)",
+        reference_engine="openvino",
+    ),
+    ModelFormat(
+        "onnxruntime-genai", "ONNX Runtime GenAI folder (genai_config.json, model.onnx)", reference_engine="onnxruntime"
+    ),
 )
+#: The folder formats of causal language models, in the order a folder is checked.
+GENERATIVE_FORMATS: tuple[str, ...] = ("openvino-genai", "onnxruntime-genai", "hf-causal-lm")
+
+
+def generative_folder(path: Path) -> str | None:
+    """The generative folder format of directory ``path`` from the files it holds, or None when it is none of
+    them. An OpenVINO GenAI folder has ``openvino_model.xml`` and the tokenizer IRs; an ONNX Runtime GenAI folder
+    ``genai_config.json``; a Hugging Face causal LM a ``config.json`` whose ``architectures`` end in
+    ``ForCausalLM`` (with safetensors weights and a tokenizer: :mod:`workbench.models.generative` checks)."""
+    import json
+
+    path = Path(path)
+    if not path.is_dir():
+        return None
+    if (path / "openvino_model.xml").is_file():
+        return "openvino-genai"
+    if (path / "genai_config.json").is_file():
+        return "onnxruntime-genai"
+    config = path / "config.json"
+    if config.is_file():
+        try:
+            archs = json.loads(config.read_text()).get("architectures") or []
+        except (OSError, ValueError, AttributeError):
+            return None
+        if any(str(a).endswith("ForCausalLM") for a in archs):
+            return "hf-causal-lm"
+    return None
+
+
 _BY_NAME: dict[str, ModelFormat] = {f.name: f for f in FORMAT_TABLE}
 #: The format of the built-in models themselves (their parity reference is its reference engine).
 BUILTIN_SOURCE = "torch-builtin"

@@ -191,7 +191,8 @@ class OnnxRuntimeEngine(Engine):
     display_name = "ONNX Runtime"
     module = "onnxruntime"
     distribution = "onnxruntime"
-    formats = ("onnx",)
+    formats = ("onnx", "onnxruntime-genai")
+    modes = ("latency", "throughput", "generate")
     options = (
         EngineOption(
             "int8_scheme",
@@ -249,6 +250,10 @@ class OnnxRuntimeEngine(Engine):
     @classmethod
     def load(cls, artifact: ModelArtifact, settings: LoadSettings | None = None) -> LoadedModel:
         s = settings or LoadSettings()
+        if s.mode == "generate":  # a causal LM generating text: engines/generate.py
+            from .generate import load as load_generate
+
+            return load_generate(cls.name, artifact, s)
         device, precision, threads = s.device, s.precision, s.threads
         fmt = cls.pick_format(artifact)
         if device in _PROVIDERS and precision not in cls.precisions(device):

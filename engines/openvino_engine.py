@@ -439,7 +439,8 @@ class OpenVinoEngine(Engine):
     display_name = "OpenVINO"
     module = "openvino"
     distribution = "openvino"
-    formats = ("openvino", "onnx", "tflite")
+    formats = ("openvino", "onnx", "tflite", "openvino-genai")
+    modes = ("latency", "throughput", "generate")
     options = (
         EngineOption(
             "streams",
@@ -518,6 +519,10 @@ class OpenVinoEngine(Engine):
     @classmethod
     def load(cls, artifact: ModelArtifact, settings: LoadSettings | None = None) -> LoadedModel:
         s = settings or LoadSettings()
+        if s.mode == "generate":  # a causal LM generating text: engines/generate.py
+            from .generate import load as load_generate
+
+            return load_generate(cls.name, artifact, s)
         device, precision, threads, mode = s.device, s.precision, s.threads, s.mode
         streams = s.options.get("streams")
         sparse_rate = s.options.get("sparse_weights_rate")

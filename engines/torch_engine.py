@@ -328,8 +328,8 @@ class TorchEngine(Engine):
     display_name = "PyTorch"
     module = "torch"
     distribution = "torch"
-    formats = ("torch-builtin", "torchscript", "pt2")
-    modes = ("latency", "throughput", "train")
+    formats = ("torch-builtin", "torchscript", "pt2", "hf-causal-lm")
+    modes = ("latency", "throughput", "train", "generate")
     options = (
         EngineOption(
             "int8_path",
@@ -361,6 +361,15 @@ class TorchEngine(Engine):
             choices=tuple(OPTIMIZERS),
             modes=("train",),
             help="train mode's optimizer: sgd (lr 1e-3, momentum 0.9) or adamw (lr 1e-4, weight decay 0.01)",
+        ),
+        EngineOption(
+            "generate_loop",
+            str,
+            default="manual",
+            choices=("manual", "hf"),
+            modes=("generate",),
+            help="generate mode: manual (our KV-cache loop, every forward timed) or hf (transformers' generate, "
+            "tokens stamped by a streamer; min_new_tokens keeps EOS from stopping it)",
         ),
     )
 
@@ -405,6 +414,10 @@ class TorchEngine(Engine):
     @classmethod
     def load(cls, artifact: ModelArtifact, settings: LoadSettings | None = None) -> LoadedModel:
         s = settings or LoadSettings()
+        if s.mode == "generate":  # a causal LM generating text: engines/generate.py
+            from .generate import load as load_generate
+
+            return load_generate(cls.name, artifact, s)
         device, precision, threads = s.device, s.precision, s.threads
         fmt = cls.pick_format(artifact)
         if precision not in cls.precisions("cuda" if device.startswith("cuda") else device):

@@ -22,6 +22,7 @@ PLUGINS = Path(__file__).parent / "plugins"
 # ---- the format table --------------------------------------------------------------------------------------------
 def test_one_table_holds_every_format():
     every = {"torch-builtin", "torchscript", "pt2", "onnx", "openvino", "tflite"}
+    every |= {"hf-causal-lm", "openvino-genai", "onnxruntime-genai"}
     assert set(formats.format_names()) == set(FORMATS) == every
     assert formats.builtin_formats() == ("torch-builtin", "onnx", "openvino")
     assert formats.file_types() == {

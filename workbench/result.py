@@ -66,7 +66,7 @@ class Parity:
 
 
 #: EngineResult fields left out of its dict when None (absent reads back as None)
-_OMIT_WHEN_NONE = ("energy", "cost")
+_OMIT_WHEN_NONE = ("energy", "cost", "generation")
 
 
 @dataclass
@@ -144,6 +144,11 @@ class EngineResult:
     #: what the measured throughput costs at a machine price: price_per_hour, currency, source, usd_per_million
     #: (per million items); None when no price was given
     cost: dict[str, Any] | None = None
+    #: ``--mode generate``: ``ttft_ms`` and ``tpot_ms`` (percentile sets), ``tokens_per_s`` (decode, end_to_end),
+    #: ``prompt_tokens``, ``new_tokens``, ``generations``, ``tokens``, ``ttft_histogram`` and the engine's own
+    #: timing where it has one (workbench.stats.generation.summarise; docs/schema.md); None (absent from the
+    #: JSON) in other modes
+    generation: dict[str, Any] | None = None
 
     def to_dict(self) -> dict[str, Any]:
         # Fields hold JSON-able values already; a shallow copy is ~50x cheaper than dataclasses.asdict's deep copy.

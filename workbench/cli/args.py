@@ -285,8 +285,9 @@ def add_model_args(p: argparse.ArgumentParser, *, engines_default: str | None) -
         "--precision",
         "-p",
         default="fp32",
-        choices=["fp32", "bf16", "fp16", "int8"],
-        help="precision to request; results record what the engine really used (default fp32)",
+        choices=["fp32", "bf16", "fp16", "int8", "int4"],
+        help="precision to request (int4: weights, --mode generate only); results record what the engine really "
+        "used (default fp32)",
     )
     p.add_argument("--batch", "-b", type=positive_int, default=1, help="batch size (default 1)")
     p.add_argument(

@@ -115,6 +115,20 @@ def _model_entries() -> list[dict[str, Any]]:
                 "inputs": [t.to_dict() for t in m.input_specs(1)],
             }
         )
+    from workbench.models import generative
+
+    for g in generative.GENERATIVE.values():  # causal LMs: --mode generate
+        entries.append(
+            {
+                "name": g.name,
+                "task": "text-generation",
+                "description": g.description + " (--mode generate)",
+                "params": g.params,
+                "source": "transformers",
+                "outputs": ["tokens"],
+                "inputs": [{"name": "prompt", "shape": ["--prompt-tokens"]}],
+            }
+        )
     return entries
 
 
@@ -136,6 +150,10 @@ def cmd_models(args: argparse.Namespace) -> int:
     from workbench_engines.formats import describe_files
 
     print(f"\nAlso: any model file: {describe_files()}.")
+    print(
+        "--mode generate also reads folders: a Hugging Face causal LM (save_pretrained with its tokenizer), an "
+        "OpenVINO GenAI folder, an ONNX Runtime GenAI folder."
+    )
     return 0
 
 

@@ -121,8 +121,24 @@ def _add_mode_args(p: argparse.ArgumentParser) -> None:
         (
             "--mode",
             "latency: one request in flight; throughput: several; train: timed training steps (forward, loss, "
-            "backward, optimizer step; torch only) (default latency)",
-            {"choices": ["latency", "throughput", "train"], "default": "latency"},
+            "backward, optimizer step; torch only); generate: greedy text generation of a causal LM (time to "
+            "first token, per-token latency, tokens/s, token parity) (default latency)",
+            {"choices": ["latency", "throughput", "train", "generate"], "default": "latency"},
+        ),
+        (
+            "--prompt-tokens",
+            "generate: prompt length in tokens, built from a fixed built-in text (default 128)",
+            {"type": positive_int, "default": 128, "metavar": "N"},
+        ),
+        (
+            "--new-tokens",
+            "generate: tokens to generate per generation, greedy; EOS does not stop it (default 64)",
+            {"type": positive_int, "default": 64, "metavar": "N"},
+        ),
+        (
+            "--prompt",
+            "generate: the prompt as text, or a file holding it (BOS + its tokens; replaces --prompt-tokens)",
+            {"metavar": "TEXT|FILE"},
         ),
         (
             "--optimizer",
@@ -251,6 +267,9 @@ def _run_config(args: argparse.Namespace):
         percentiles=tuple(args.percentile),
         inputs=input_request(args),
         fp32_baseline=not args.no_fp32_baseline,
+        prompt_tokens=args.prompt_tokens,
+        new_tokens=args.new_tokens,
+        prompt=_prompt_text(args.prompt),
         **_scenario_fields(args),
     )
 
@@ -269,6 +288,26 @@ def _scenario_fields(args: argparse.Namespace) -> dict[str, Any]:
         "min_queries": args.min_queries,
         "mlperf_rules": args.mlperf_rules,
     }
+
+
+def _prompt_text(value: str | None) -> str | None:
+    """``--prompt``: a file's text when ``value`` names a file, else the text itself. UsageError in one line for an
+    unreadable or empty prompt."""
+    import os
+
+    from workbench.errors import UsageError
+
+    if value is None:
+        return None
+    if os.path.isfile(value):
+        try:
+            with open(value, encoding="utf-8") as fh:
+                value = fh.read()
+        except (OSError, UnicodeDecodeError) as exc:
+            raise UsageError(f"--prompt {value}: cannot read it as UTF-8 text ({type(exc).__name__})") from None
+    if not value.strip():
+        raise UsageError("--prompt is empty")
+    return value
 
 
 def add_precision_args(p: argparse.ArgumentParser) -> None:

@@ -149,6 +149,8 @@ def engine_result(
         res.error_detail = st.error_detail
         return res
     _measurements(res, st, c)
+    if c.mode == "generate":
+        _generation(res, st, c)
     res.parity = result_parity(st, c, artifact, res, reference_outputs, reference_note)
     res.warnings = result_warnings(st, res, c, allowed=allowed, on_error=on_error)
     return res
@@ -254,6 +256,22 @@ def result_energy(st: EngineState, batch: int) -> dict[str, Any] | None:
     return out
 
 
+def _generation(res: EngineResult, st: EngineState, c: RunConfig) -> None:
+    """``--mode generate``: TTFT, TPOT and tokens/s (:func:`workbench.stats.generation.summarise`); the result's
+    throughput is the end-to-end generated tokens per second."""
+    from workbench.stats.generation import summarise
+
+    loaded = st.loaded or {}
+    res.generation = summarise(
+        st.rounds,
+        res.latency_ms,
+        batch=c.batch,
+        prompt_tokens=int(loaded.get("prompt_tokens") or c.prompt_tokens),
+        new_tokens=c.new_tokens,
+    )
+    res.throughput = res.generation["tokens_per_s"]["end_to_end"]
+
+
 def result_parity(
     st: EngineState,
     c: RunConfig,
@@ -276,6 +294,10 @@ def result_parity(
     if st.outputs is None:
         return {"status": "error", "reference": ref_label, "message": "engine returned no outputs"}
     precision = res.precision_effective or c.precision
+    if c.mode == "generate":  # greedy token ids and the prompt's logits against torch fp32's
+        from workbench.stats.generation import token_parity
+
+        return token_parity(reference_outputs, st.outputs, precision=precision, reference_label=ref_label)
     return parity_compare(
         reference_outputs,
         st.outputs,

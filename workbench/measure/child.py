@@ -260,6 +260,8 @@ def _serve(job: Job, cores: list[int], chan: FrameWriter) -> int:
         seed=job.seed,
     )
     engine.check_mode(job.mode)  # the parent refused it already; a hand-made job gets the same line
+    if job.mode == "generate":
+        return _serve_generate(job, cores, chan, engine, engine.load(artifact, settings))
     model = engine.load(artifact, settings)
     feeds = feeds_for_job(artifact.inputs, job.inputs, seed=job.seed)  # generated, then the given values
     model.set_inputs(feeds)
@@ -316,6 +318,110 @@ def _serve(job: Job, cores: list[int], chan: FrameWriter) -> int:
         chan.json(type="round_done", round=cmd.round, **stats)
     model.close()
     return 0
+
+
+def _serve_generate(job: Job, cores: list[int], chan: FrameWriter, engine: Any, model: Any) -> int:
+    """``--mode generate``: one untimed-for-stats first generation (its tokens and the prompt's logits are the
+    parity data), then rounds of whole generations (:func:`_measure_generate`)."""
+    import numpy as np
+
+    from workbench.models.generative import prompt_ids
+    from workbench_engines.base import ModelArtifact
+
+    g = job.generate
+    artifact = ModelArtifact.from_dict(job.artifact)
+    prompt = prompt_ids(artifact, g.get("prompt"), int(g.get("prompt_tokens") or 128), seed=job.seed)
+    new_tokens, batch = int(g["new_tokens"]), int(g.get("batch", 1))
+    t0 = time.perf_counter_ns()
+    first = model.generate(prompt, new_tokens, batch)
+    first_ms = (time.perf_counter_ns() - t0) / 1e6
+    eff = model.effective()
+    eff.requests = 1
+    _, rss = _rusage()
+    chan.json(
+        type="loaded",
+        load_ms=model.load_ms,
+        first_inference_ms=first_ms,
+        effective=eff.to_dict(),
+        cores=cores,
+        pid=os.getpid(),
+        peak_rss_mb=rss,
+        engine_version=engine.version(),
+        generated=len(first.tokens),
+        prompt_tokens=len(prompt),
+    )
+    if job.outputs:
+        logits = model.prefill_logits(prompt)
+        if logits is None:
+            logits = first.prefill_logits
+        out: dict[str, Any] = {"tokens": np.asarray(first.tokens, dtype=np.int64)}
+        if logits is not None:
+            out["prefill_logits"] = np.asarray(logits, dtype=np.float32)
+        chan.outputs(out)
+    for line in sys.stdin:
+        cmd = parse_command(line)
+        if cmd is None:
+            break
+        stats = _measure_generate(model, chan, cmd, prompt, new_tokens, batch)
+        chan.json(type="round_done", round=cmd.round, **stats)
+    model.close()
+    return 0
+
+
+def _measure_generate(
+    model: Any, chan: FrameWriter, cmd: MeasureCommand, prompt: list[int], new_tokens: int, batch: int
+) -> dict[str, Any]:
+    """Whole generations until ``duration_s`` has passed and ``min_iterations`` generations are done. The decode
+    steps (every output token after the first) stream as samples, so the run's histogram is the per-output-token
+    latency; each generation's time to first token, wall time and token count travel in ``round_done``."""
+    from array import array
+
+    perf = time.perf_counter_ns
+    warm_end = perf() + int(cmd.warmup_s * 1e9)
+    n = 0
+    while n < max(1, cmd.warmup_iterations) or perf() < warm_end:
+        model.generate(prompt, new_tokens, batch)
+        n += 1
+    warm = n
+    cpu0, _ = _rusage()
+    ttft: list[int] = []
+    e2e: list[int] = []
+    generated: list[int] = []
+    engine_metrics: list[dict[str, Any]] = []
+    decode_steps = 0
+    start = perf()
+    deadline = start + int(cmd.duration_s * 1e9)
+    n = 0
+    while True:
+        t0 = perf()
+        trace = model.generate(prompt, new_tokens, batch)
+        t1 = perf()
+        steps = trace.step_ns
+        ttft.append(int(steps[0]) if steps else t1 - t0)
+        e2e.append(t1 - t0)
+        generated.append(len(trace.tokens))
+        if trace.engine_metrics:
+            engine_metrics.append(trace.engine_metrics)
+        if len(steps) > 1:
+            chan.samples(array("q", steps[1:]).tobytes(), t1 - start)
+            decode_steps += len(steps) - 1
+        n += 1
+        if t1 >= deadline and n >= cmd.min_iterations:
+            break
+    end = perf()
+    cpu1, rss = _rusage()
+    return {
+        "iterations": decode_steps,
+        "elapsed_ns": end - start,
+        "warmup_iterations": warm,
+        "cpu_s": cpu1 - cpu0,
+        "peak_rss_mb": rss,
+        "generations": n,
+        "ttft_ns": ttft,
+        "e2e_ns": e2e,
+        "generated": generated,
+        "engine_metrics": engine_metrics,
+    }
 
 
 if __name__ == "__main__":

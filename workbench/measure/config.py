@@ -71,6 +71,11 @@ class RunConfig:
     samples_per_query: int | None = None  # MultiStream (None: 8)
     min_queries: int | None = None  # None: the scenario's (MultiStream 662 for early stopping, else LoadGen's)
     mlperf_rules: bool = False  # the official mlperf.conf minimums (600 s, seeds, per-model bounds)
+    #: ``--mode generate``: the prompt's length in tokens (built from the built-in text when ``prompt`` is None),
+    #: the tokens to generate (greedy; EOS does not stop a generation) and a given prompt text
+    prompt_tokens: int = 128
+    new_tokens: int = 64
+    prompt: str | None = None
 
     def to_dict(self) -> dict[str, Any]:
         d = asdict(self)
@@ -144,7 +149,8 @@ def _skipped(engine: str, why: str) -> dict[str, str]:
 
 def validate(config: RunConfig) -> RunConfig:
     """Check a config and fill defaults (cores, threads, baseline). Raises UsageError / EngineUnavailable."""
-    from workbench_engines.base import MODES, PRECISIONS
+    from workbench_engines.base import ALL_MODES as MODES
+    from workbench_engines.base import ALL_PRECISIONS as PRECISIONS
     from workbench_engines.registry import canonical, check_engine_options, require
 
     if not config.engines:
@@ -201,6 +207,17 @@ def validate(config: RunConfig) -> RunConfig:
         raise UsageError(f"--baseline {config.baseline!r} is not one of the engines run ({', '.join(engines)})")
     if config.mode == "train":  # outputs change every step: no parity, no fp32 baseline/drift (docs/methodology.md)
         config = replace(config, parity=False, fp32_baseline=False)
+    if config.mode == "generate":
+        _check_generate(config, engines)
+        # token parity against torch fp32 (a separate reference process below fp32); no per-engine fp32 baseline
+        config = replace(config, fp32_baseline=False)
+    else:
+        from workbench.models.generative import is_generative
+
+        if config.precision == "int4":
+            raise UsageError("--precision int4 (int4 weights) applies to --mode generate only")
+        if is_generative(config.model):
+            raise UsageError(f"{config.model} is a causal language model: run it with --mode generate")
     return replace(
         config, engines=engines, cores=cores, threads=threads, baseline=baseline, engine_options=engine_options
     )
@@ -222,6 +239,32 @@ def _check_scenario(config: RunConfig) -> None:
     )
     if config.scenario is not None:
         check_loadgen()
+
+
+def _check_generate(config: RunConfig, engines: tuple[str, ...]) -> None:
+    """``--mode generate``: lengths, batch, a causal-LM model, the precisions each engine generates at."""
+    from workbench.models.generative import GENERATIVE, is_generative_source
+    from workbench_engines.generate import GENERATE_PRECISIONS
+
+    if not is_generative_source(config.model):
+        raise UsageError(
+            f"--mode generate needs a causal language model: a built-in ({', '.join(GENERATIVE)}) or a folder "
+            f"(Hugging Face causal LM with tokenizer, OpenVINO GenAI, ONNX Runtime GenAI); {config.model!r} is not one"
+        )
+    if config.prompt is None and config.prompt_tokens < 1:
+        raise UsageError(f"--prompt-tokens must be >= 1, not {config.prompt_tokens}")
+    if config.new_tokens < 2:
+        raise UsageError(
+            f"--new-tokens must be >= 2 (one first token and at least one decode step), not {config.new_tokens}"
+        )
+    if config.batch != 1:
+        raise UsageError("--mode generate runs batch 1 (one sequence); batched generation is not implemented yet")
+    if config.sparsity:
+        raise UsageError("--sparsity does not apply to --mode generate")
+    for name in engines:
+        allowed = GENERATE_PRECISIONS.get(name, ())
+        if config.precision not in allowed:
+            raise UsageError(f"{name} generates at {', '.join(allowed) or 'no precision'}, not {config.precision}")
 
 
 def _engines_for_mode(engines: tuple[str, ...], mode: str, *, explicit: bool) -> tuple[str, ...]:
@@ -255,6 +298,10 @@ def preparation(
 
     engines = config.engines if engines is None else engines
     check = config.parity if parity is None else parity
+    if config.mode == "generate":  # each runtime's folder of the causal LM (workbench.models.generative)
+        from workbench.models.generative import formats_for_engines
+
+        return {"formats": formats_for_engines(engines), "seed": config.seed, "precision": config.precision}
     kw: dict[str, Any] = {
         "batch": config.batch,
         "shapes": dict(config.shapes) or None,

@@ -113,8 +113,20 @@ def _main() -> int:
     chan = wire.FrameWriter(os.dup(1))
     os.dup2(2, 1)  # library chatter goes to stderr, never into the reply
     try:
+        from workbench.models.generative import FORMAT_OF, resolve_generative
         from workbench.models.resolve import resolve
 
+        if job.formats is not None and set(job.formats) & set(FORMAT_OF.values()):  # --mode generate
+            chan.json(
+                type="artifact",
+                artifact=resolve_generative(
+                    job.model,
+                    formats=set(job.formats) if job.formats is not None else None,
+                    seed=job.seed,
+                    precision=job.precision,
+                ).to_dict(),
+            )
+            return 0
         art = resolve(
             job.model,
             batch=job.batch,

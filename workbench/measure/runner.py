@@ -234,7 +234,7 @@ class Runner:
     def _resolve_inputs(self, config: RunConfig, artifact) -> None:
         """Check the given input values against the model once and put them where every job (and the parity
         reference) takes them from: values inline, arrays in an ``.npz`` under the cache's ``tmp`` folder."""
-        if config.inputs.empty:
+        if config.inputs.empty or config.mode == "generate":  # generate: the prompt travels in the job
             return
         self._inputs = resolve_inputs(config.inputs, artifact.inputs)
         if self._inputs.arrays:
@@ -328,6 +328,11 @@ class Runner:
             inputs=self._job_inputs,
             drift_seeds=drift_seeds,
             scenario={} if reference else c.scenario_job(artifact.name),
+            generate=(
+                {"prompt_tokens": c.prompt_tokens, "prompt": c.prompt, "new_tokens": c.new_tokens, "batch": c.batch}
+                if c.mode == "generate"
+                else {}
+            ),
         )
 
     def _needs_separate_reference(self, artifact: ModelArtifact) -> bool:

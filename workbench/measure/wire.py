@@ -237,6 +237,9 @@ class Job:
     #: a LoadGen scenario (:meth:`workbench.measure.scenario.Scenario.to_dict`): each measure command runs one
     #: LoadGen test instead of the timed loop; empty: the mode's own loop
     scenario: Mapping[str, Any] = field(default_factory=dict)
+    #: ``--mode generate``: ``{"prompt_ids": [...], "new_tokens": N, "batch": B}`` (token ids fed to every engine
+    #: as they are); empty in the other modes
+    generate: Mapping[str, Any] = field(default_factory=dict)
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -254,6 +257,7 @@ class Job:
             "inputs": dict(self.inputs),
             "drift_seeds": list(self.drift_seeds),
             "scenario": dict(self.scenario),
+            "generate": dict(self.generate),
         }
 
     def to_json(self) -> str:
@@ -277,6 +281,8 @@ class Job:
             values["inputs"] = dict(values["inputs"])
         if "scenario" in values:
             values["scenario"] = dict(values["scenario"])
+        if "generate" in values:
+            values["generate"] = dict(values["generate"])
         if "drift_seeds" in values:
             values["drift_seeds"] = tuple(int(s) for s in values["drift_seeds"])
         return cls(**values)

@@ -231,7 +231,12 @@ def get(name: str) -> BuiltinModel:
 
 
 def unknown_model_message(name: str) -> str:
-    """One line for an unknown model name, with the closest built-in when there is one."""
+    """One line for an unknown model name, with the closest built-in when there is one (a causal LM's name says
+    which mode runs it)."""
+    from workbench.models.generative import is_generative
+
+    if is_generative(name):
+        return f"{name} is a causal language model: it runs with workbench run --mode generate"
     guess = closest(name, names())
     hint = f"did you mean {guess!r}? " if guess else ""
     return f"unknown model {name!r}; {hint}(workbench models lists them)"

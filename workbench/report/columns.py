@@ -205,6 +205,49 @@ def _usd(r: "EngineResult", rec: "RunRecord | None") -> float | None:
 
 _RAW_LATENCIES = ("p50", "p90", "p95", "p99", "p999", "mean", "std", "min", "max")
 
+
+def _gen(part: str, key: str) -> Getter:
+    """A number of a result's ``generation`` entry (``--mode generate``): ``_gen("ttft_ms", "p50")``."""
+    return lambda r, rec: as_float(((r.generation or {}).get(part) or {}).get(key))
+
+
+def _gen_ms(part: str, key: str) -> Getter:
+    return lambda r, rec: ms(_gen(part, key)(r, rec))
+
+
+def _gen_rate(key: str) -> Getter:
+    return lambda r, rec: rate(_gen("tokens_per_s", key)(r, rec), "/s")
+
+
+def _tokens_agree(r: "EngineResult", rec: "RunRecord | None") -> str | None:
+    p = r.parity or {}
+    if p.get("status") == "reference" and r.mode == "generate":
+        return "reference"
+    if p.get("kind") != "tokens":
+        return None
+    first = p.get("first_divergence")
+    return f"{p.get('tokens_agree')}/{p.get('tokens_compared')}" + ("" if first is None else f" (@{first})")
+
+
+#: ``--mode generate`` columns (a result's ``generation`` entry; docs/schema.md)
+_GENERATION = (
+    *(Column(f"ttft_{k}_ms", f"TTFT {k} ms", _gen("ttft_ms", k), _gen_ms("ttft_ms", k), unit="ms", tui=f"TTFT {k}")
+      for k in ("p50", "p90", "p99", "mean")),
+    *(Column(f"tpot_{k}_ms", f"tok {k} ms", _gen("tpot_ms", k), _gen_ms("tpot_ms", k), unit="ms", tui=f"tok {k}")
+      for k in ("p50", "p90", "p99", "mean")),
+    Column("decode_tokens_per_s", "decode tok/s", _gen("tokens_per_s", "decode"), _gen_rate("decode"),
+           unit="tokens/s"),
+    Column("e2e_tokens_per_s", "e2e tok/s", _gen("tokens_per_s", "end_to_end"), _gen_rate("end_to_end"),
+           unit="tokens/s"),
+    Column("prompt_tokens", "prompt", lambda r, rec: (r.generation or {}).get("prompt_tokens")),
+    Column("new_tokens", "new", lambda r, rec: (r.generation or {}).get("new_tokens")),
+    Column("tokens_agree", "tokens =ref", _tokens_agree, lambda r, rec: _tokens_agree(r, rec) or MISSING,
+           numeric=False),
+    Column("first_divergence", "first divergence", lambda r, rec: (r.parity or {}).get("first_divergence")),
+    Column("prefill_logits_rel_l2", "logits L2",
+           lambda r, rec: as_float((r.parity or {}).get("rel_l2")) if (r.parity or {}).get("kind") == "tokens" else None),
+)  # fmt: skip
+
 #: every result column, by key
 COLUMNS: dict[str, Column] = {
     c.key: c
@@ -339,6 +382,7 @@ COLUMNS: dict[str, Column] = {
         Column("warn", "⚠", lambda r, rec: len(r.warnings or []), tui="⚠"),
         Column("status", "status", _field("status"), numeric=False),
         Column("error", "error", _field("error"), numeric=False),
+        *_GENERATION,
     )
 }
 
@@ -417,6 +461,35 @@ VIEWS: dict[str, tuple[str, ...]] = {
         "warnings",
         "status",
         "error",
+        *(c.key for c in _GENERATION),  # --mode generate (empty cells in other modes)
+    ),
+    #: ``workbench run --mode generate``'s table (terminal and HTML): time to first token, per output token,
+    #: tokens/s and token parity in place of the per-inference latencies
+    "generate": (
+        "engine",
+        "precision_effective",
+        "ttft_p50_ms",
+        "tpot_p50_ms",
+        "tpot_p90_ms",
+        "tpot_p99_ms",
+        "decode_tokens_per_s",
+        "e2e_tokens_per_s",
+        "load_ms",
+        "peak_rss_mb",
+        "tokens_agree",
+        "speedup",
+    ),
+    "generate_markdown": (
+        "engine",
+        "precision_effective",
+        "ttft_p50_ms",
+        "tpot_p50_ms",
+        "tpot_p90_ms",
+        "tpot_p99_ms",
+        "decode_tokens_per_s",
+        "peak_rss_mb",
+        "tokens_agree",
+        "speedup",
     ),
     #: a LoadGen scenario's table, below the results table where some result ran a scenario (:func:`has_loadgen`)
     "loadgen": ("engine", *_LOADGEN),
@@ -463,6 +536,15 @@ def view_keys(
 NARROW_DROP: dict[str, tuple[str, ...]] = {
     "tui": ("mean_ms", "p90_ms", "usd_per_million", "items_per_j", "loadgen_qps", "p99_ms")
 }
+
+
+def results_view(record: "RunRecord | None", base: str = "terminal") -> str:
+    """The view of a record's results table: ``generate`` (or ``generate_markdown``) for a ``--mode generate``
+    run, else ``base``."""
+    mode = ((record.config or {}).get("mode") if record is not None else None) or ""
+    if mode == "generate" and base in ("terminal", "markdown"):
+        return "generate" if base == "terminal" else "generate_markdown"
+    return base
 
 
 def column(key: str) -> Column:

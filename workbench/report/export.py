@@ -22,7 +22,7 @@ from pathlib import Path
 from typing import Any, Mapping, Protocol
 
 from workbench.errors import UsageError, closest
-from workbench.report.columns import VIEWS, format_cores, headers, raw_row, texts, view_keys
+from workbench.report.columns import VIEWS, column, format_cores, headers, raw_row, results_view, texts, view_keys
 from workbench.result import SCHEMA_VERSION, EngineResult, RunRecord
 from workbench.units import MISSING, as_float, json_safe, ms, ratio, significant
 
@@ -190,10 +190,14 @@ class MarkdownExporter:
             info.append("tags " + ", ".join(_md(t) for t in rec.tags))
         lines.append(" · ".join(info))
         lines.append("")
-        keys = view_keys("markdown", rec.results, rec)
-        header = headers("markdown", keys)
+        view = results_view(rec, "markdown")  # --mode generate: TTFT, per-token latency, tokens/s, token parity
+        keys = view_keys(view, rec.results, rec)  # energy and cost only when a result measured them
+        header = headers(view, keys)
         lines.append("| " + " | ".join(header) + " |")
-        lines.append("|" + "|".join(["---"] + ["---:"] * 7 + [":---:"] + ["---:"] * (len(header) - 9)) + "|")
+        align = [
+            ":---:" if k == "parity" else ("---:" if column(k).numeric and i else "---") for i, k in enumerate(keys)
+        ]
+        lines.append("|" + "|".join(align) + "|")
         for r in rec.results:
             if not r.ok:
                 lines.append(
@@ -201,7 +205,7 @@ class MarkdownExporter:
                     + " |" * (len(header) - 3)
                 )
                 continue
-            cells = texts("markdown", r, rec, keys)
+            cells = texts(view, r, rec, keys)
             lines.append("| " + " | ".join(_md(c) for c in cells) + " |")
         lines += _markdown_vs_fp32(rec)
         from workbench.report.loadgen import markdown_loadgen

@@ -6,10 +6,10 @@ import os
 import sys
 from typing import TYPE_CHECKING, Any, Mapping, Sequence
 
-from workbench.report.columns import headers, texts, view_keys
+from workbench.report.columns import headers, results_view, texts, view_keys
 from workbench.report.parity import verdict_text
 from workbench.stats.speedup import speedup_text, unshown_ratio
-from workbench.units import MISSING, bytes_iec, count, percent, ratio, significant
+from workbench.units import MISSING, bytes_iec, count, ms, percent, ratio, significant
 
 if TYPE_CHECKING:  # pragma: no cover
     from workbench.result import RunRecord
@@ -109,25 +109,28 @@ def describe_inputs(inputs: Mapping[str, Any]) -> str:
 RESULT_HEADERS: tuple[str, ...] = headers("terminal")
 
 
-def result_headers(record: "RunRecord") -> list[str]:
-    """The results table's headings for ``record``: :data:`RESULT_HEADERS`, plus the energy and cost columns when
-    one of its results measured them (:data:`workbench.report.columns.WHEN_MEASURED`)."""
-    return list(headers("terminal", view_keys("terminal", record.results, record)))
-
-
 def result_rows(record: "RunRecord") -> list[list[str]]:
     """The results table, one row per engine (:func:`result_headers`): the terminal and the HTML report show these."""
     rows = []
-    keys = view_keys("terminal", record.results, record)
+    view = results_view(record)
+    keys = view_keys(view, record.results, record)
     for r in record.results:
         if not r.ok:
             # why it failed is the first note (result_notes): the table stays narrow enough for a terminal
             row = [MISSING] * len(keys)
-            row[0], row[keys.index("parity")] = r.engine, "FAILED"
+            row[0] = r.engine
+            row[keys.index("parity") if "parity" in keys else len(keys) - 2] = "FAILED"
             rows.append(row)
             continue
-        rows.append(texts("terminal", r, record, keys))
+        rows.append(texts(view, r, record, keys))
     return rows
+
+
+def result_headers(record: "RunRecord") -> list[str]:
+    """The headings of :func:`result_rows` for ``record``: the terminal view's (or the generate view's), with the
+    energy and cost columns when one of its results measured them (:data:`workbench.report.columns.WHEN_MEASURED`)."""
+    view = results_view(record)
+    return list(headers(view, view_keys(view, record.results, record)))
 
 
 def result_notes(record: "RunRecord") -> list[tuple[str, str]]:
@@ -138,6 +141,7 @@ def result_notes(record: "RunRecord") -> list[tuple[str, str]]:
     ]
     notes += train_sparsity_notes(record)
     notes += energy_notes(record)
+    notes += generation_notes(record)
     notes += interval_notes(record)
     for r in record.results:
         if r.speedup_note and r.speedup_note != "baseline" and r.speedup is None and r.ok:
@@ -155,6 +159,59 @@ def result_notes(record: "RunRecord") -> list[tuple[str, str]]:
             notes.append(("warn", f"{r.engine}: [{w.get('code')}] {w.get('message')}"))
     for w in record.warnings or []:
         notes.append(("warn", f"[{w.get('code')}] {w.get('message')}"))
+    return notes
+
+
+def generation_notes(record: "RunRecord") -> list[tuple[str, str]]:
+    """``--mode generate``: what one sample is, each engine's token divergence (below fp32), the runtime's own
+    timing beside ours, the precision settings read back and ONNX Runtime GenAI's all-position logits."""
+    c = record.config or {}
+    if c.get("mode") != "generate":
+        return []
+    notes: list[tuple[str, str]] = [
+        (
+            "note",
+            "generate: TTFT = prompt prefill + first token; tok = each later token's decode step (the histogram); "
+            "greedy, EOS does not stop a generation; token ids fed directly to every engine",
+        )
+    ]
+    for r in record.results:
+        if not r.ok:
+            continue
+        p = r.parity or {}
+        if p.get("status") == "diverged":
+            notes.append(("note", f"{r.engine}: {p.get('message')}"))
+        extra = (r.effective or {}).get("extra") or {}
+        own = (r.generation or {}).get("engine_timing") or {}
+        if own.get("ttft_ms") is not None:
+            d_ttft, d_tpot = own.get("ttft_ours_vs_engine"), own.get("tpot_ours_vs_engine")
+            notes.append(
+                (
+                    "note",
+                    f"{r.engine}: its own perf_metrics: TTFT {ms(own.get('ttft_ms'))} ms, mean tok "
+                    f"{ms(own.get('tpot_ms'))} ms (ours "
+                    f"{percent(100 * d_ttft, signed=True) if d_ttft is not None else MISSING} / "
+                    f"{percent(100 * d_tpot, signed=True) if d_tpot is not None else MISSING})",
+                )
+            )
+        if "INFERENCE_PRECISION_HINT" in extra:
+            notes.append(
+                (
+                    "note",
+                    f"{r.engine}: read back INFERENCE_PRECISION_HINT={extra.get('INFERENCE_PRECISION_HINT')}, "
+                    f"KV_CACHE_PRECISION={extra.get('KV_CACHE_PRECISION')}, DYNAMIC_QUANTIZATION_GROUP_SIZE="
+                    f"{extra.get('DYNAMIC_QUANTIZATION_GROUP_SIZE')}, prefix caching off, weights "
+                    f"{extra.get('weights') or MISSING}",
+                )
+            )
+        if extra.get("logits_all_positions"):
+            notes.append(
+                (
+                    "note",
+                    f"{r.engine}: the GenAI builder's model computes logits for every prompt position (torch keeps "
+                    "only the last), part of its TTFT",
+                )
+            )
     return notes
 
 
@@ -271,7 +328,7 @@ def energy_notes(record: "RunRecord") -> list[tuple[str, str]]:
 
 def render_results(record: "RunRecord") -> str:
     rows = result_rows(record)
-    headers = result_headers(record)
+    heads = list(result_headers(record))
     c = record.config
     cores = c.get("cores") or []
     from workbench.report.export import format_cores
@@ -292,7 +349,7 @@ def render_results(record: "RunRecord") -> str:
     given = describe_inputs(c.get("inputs") or {})
     if given:
         lines.append(f"inputs given: {given}")
-    lines.append(table(headers, rows))
+    lines.append(table(heads, rows))
     from workbench.report.precision import render_precision
 
     below = render_precision(record)  # below fp32: the same engines against their own fp32, with the drift

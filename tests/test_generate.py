@@ -1,0 +1,212 @@
+"""``--mode generate``: text generation side by side (issue 21).
+
+The tiny built-in causal LM (``tiny-llama``: hidden 64, 2 layers, vocab 1000) is built and exported once per
+session into a shared cache; each engine path generates from it in its own pinned benchmark process, and the
+greedy tokens are checked against torch fp32. Refusals are one line and exit 2.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import numpy as np
+import pytest
+from cli_helpers import wb
+
+from workbench.stats.generation import summarise, token_parity
+
+SHORT = ("--prompt-tokens", "16", "--new-tokens", "8", "-d", "0", "-n", "2", "-w", "1it", "-q", "--no-save")
+
+
+# ---- pure: parity and the summary ------------------------------------------------------------------------------
+def test_token_parity_names_the_first_divergence_and_fails_only_at_fp32():
+    ref = {"tokens": np.array([5, 6, 7, 8]), "prefill_logits": np.array([0.0, 1.0, 2.0], dtype=np.float32)}
+    same = token_parity(ref, dict(ref), precision="fp32", reference_label="torch fp32")
+    assert same["status"] == "pass" and same["first_divergence"] is None and same["tokens_agree"] == 4
+    assert same["rel_l2"] == 0.0
+    other = {"tokens": np.array([5, 6, 9, 8]), "prefill_logits": np.array([0.0, 1.0, 2.5], dtype=np.float32)}
+    at_fp32 = token_parity(ref, other, precision="fp32", reference_label="torch fp32")
+    assert at_fp32["status"] == "fail" and at_fp32["first_divergence"] == 2 and at_fp32["tokens_agree"] == 2
+    assert at_fp32["rel_l2"] == pytest.approx(0.5 / np.sqrt(5.0))
+    at_int4 = token_parity(ref, other, precision="int4", reference_label="torch fp32")
+    assert at_int4["status"] == "diverged" and "position 2" in at_int4["message"]
+    shorter = token_parity(ref, {"tokens": np.array([5, 6])}, precision="fp32", reference_label="torch fp32")
+    assert shorter["status"] == "fail" and shorter["first_divergence"] == 2
+
+
+def test_summary_splits_first_token_from_decode_steps():
+    rounds = [
+        {
+            "ttft_ns": [10_000_000, 12_000_000],
+            "e2e_ns": [40_000_000, 44_000_000],
+            "generated": [4, 4],
+            "iterations": 6,
+            "generations": 2,
+        },
+    ]
+    lat = {"mean": 10.0, "p50": 10.0, "p90": 11.0, "p99": 12.0}
+    g = summarise(rounds, lat, batch=1, prompt_tokens=16, new_tokens=4)
+    assert g["ttft_ms"]["p50"] == pytest.approx(11.0) and g["ttft_ms"]["min"] == pytest.approx(10.0)
+    assert g["tpot_ms"]["p90"] == 11.0
+    assert g["tokens_per_s"]["decode"] == pytest.approx(100.0)  # 1000 ms / 10 ms per token
+    assert g["tokens_per_s"]["end_to_end"] == pytest.approx(8 / 0.084)
+    assert g["generations"] == 2 and g["tokens"] == 8 and g["decode_steps"] == 6
+
+
+# ---- refusals: one line, exit 2 ----------------------------------------------------------------------------------
+@pytest.mark.parametrize(
+    "args, says",
+    [
+        (("-m", "resnet18", "--mode", "generate", "-e", "torch"), "needs a causal language model"),
+        (("-m", "tiny-llama", "-e", "torch"), "run it with --mode generate"),
+        (("-m", "resnet18", "-e", "torch", "-p", "int4"), "int4"),
+        (("-m", "tiny-llama", "--mode", "generate", "-e", "torch", "-p", "int4"), "torch generates at"),
+        (("-m", "tiny-llama", "--mode", "generate", "-e", "onnxruntime", "-p", "fp16"), "onnxruntime generates at"),
+        (("-m", "tiny-llama", "--mode", "generate", "-e", "torch", "--new-tokens", "1"), "--new-tokens must be >= 2"),
+        (("-m", "tiny-llama", "--mode", "generate", "-e", "torch", "-b", "2"), "batch 1"),
+        (("-m", "tiny-llama", "--mode", "generate", "-e", "torch", "--prompt", " "), "--prompt is empty"),
+    ],
+)
+def test_refusals_are_one_line(args, says):
+    r = wb("run", *args, "--no-save", timeout=60)
+    assert r.returncode == 2, r.stderr
+    assert says in r.stderr and "Traceback" not in r.stderr
+    assert len(r.stderr.strip().splitlines()) == 1
+
+
+# ---- the engines on the tiny model -------------------------------------------------------------------------------
+def _run(tmp_path: Path, *args: str) -> dict:
+    out = tmp_path / "r.json"
+    r = wb("run", *args, *SHORT, "--json", str(out), timeout=280)
+    assert r.returncode in (0, 1), r.stderr[-2000:]
+    assert "Traceback" not in r.stdout
+    return json.loads(out.read_text())
+
+
+@pytest.mark.slow
+def test_three_engines_generate_the_same_tokens_as_torch(tmp_path, shared_cache):
+    rec = _run(tmp_path, "-m", "tiny-llama", "--mode", "generate", "-e", "torch,openvino,onnxruntime")
+    by = {r["engine"]: r for r in rec["results"]}
+    assert set(by) == {"torch", "openvino", "onnxruntime"}
+    for name, r in by.items():
+        assert r["status"] == "ok", (name, r.get("error"))
+        g = r["generation"]
+        assert g["prompt_tokens"] == 16 and g["new_tokens"] == 8
+        assert g["tokens"] == 8 * g["generations"] and g["decode_steps"] == 7 * g["generations"]
+        assert g["ttft_ms"]["p50"] > 0 and g["tpot_ms"]["p99"] >= g["tpot_ms"]["p50"] > 0
+        assert g["tokens_per_s"]["decode"] > 0 and g["tokens_per_s"]["end_to_end"] > 0
+        assert r["precision_effective"] == "fp32"
+        assert r["histogram"]["count"] == g["decode_steps"]  # the streamed samples are the decode steps
+    assert by["torch"]["parity"]["status"] == "reference"
+    for name in ("openvino", "onnxruntime"):
+        p = by[name]["parity"]
+        assert p["status"] == "pass" and p["first_divergence"] is None and p["tokens_agree"] == 8, p
+        assert by[name]["speedup"] is not None  # tokens agree: a speedup is shown
+    extra = by["openvino"]["effective"]["extra"]
+    assert extra["INFERENCE_PRECISION_HINT"] == "f32" and extra["KV_CACHE_PRECISION"] == "f32"
+    assert extra["prefix_caching"] is False
+    assert by["openvino"]["generation"]["engine_timing"]["ttft_ms"] > 0  # its own perf_metrics beside ours
+    assert by["onnxruntime"]["parity"]["rel_l2"] < 1e-4  # the prompt's last logits (LLMPipeline gives none)
+    assert "rel_l2" not in by["openvino"]["parity"]
+    assert by["onnxruntime"]["effective"]["extra"]["logits_all_positions"] is True
+    assert by["onnxruntime"]["effective"]["threads"] == by["torch"]["effective"]["threads"]
+
+
+@pytest.mark.slow
+def test_int4_weights_report_divergence_not_a_speedup(tmp_path, shared_cache):
+    rec = _run(tmp_path, "-m", "tiny-llama", "--mode", "generate", "-e", "openvino,onnxruntime", "-p", "int4")
+    for r in rec["results"]:
+        assert r["status"] == "ok", r.get("error")
+        assert r["precision_effective"] == "int4"
+        p = r["parity"]
+        assert p["reference"] == "torch fp32" and p["kind"] == "tokens"
+        assert p["status"] in ("pass", "diverged")
+        if p["status"] == "diverged":
+            assert r["speedup"] is None or r["engine"] == rec["baseline"]
+    ov = next(r for r in rec["results"] if r["engine"] == "openvino")
+    assert "int4" in ov["effective"]["extra"]["weights"]
+    ort = next(r for r in rec["results"] if r["engine"] == "onnxruntime")
+    assert "bits=[4]" in ort["effective"]["extra"]["weights"]
+
+
+# ---- user folders ------------------------------------------------------------------------------------------------
+@pytest.fixture(scope="module")
+def hf_folder(tmp_path_factory):
+    from workbench.models.generative import build_hf_folder
+
+    folder = tmp_path_factory.mktemp("user") / "my-llm"
+    build_hf_folder("tiny-llama", folder, seed=3)
+    return folder
+
+
+@pytest.mark.slow
+def test_a_users_hf_folder_runs_on_torch_and_openvino(tmp_path, shared_cache, hf_folder):
+    rec = _run(tmp_path, "-m", str(hf_folder), "--mode", "generate", "-e", "torch,openvino")
+    by = {r["engine"]: r for r in rec["results"]}
+    assert by["torch"]["status"] == "ok" and by["openvino"]["status"] == "ok", by["openvino"].get("error")
+    assert by["openvino"]["parity"]["status"] == "pass"
+    assert rec["model"]["source"] == "file" and rec["model"]["task"] == "text-generation"
+
+
+@pytest.mark.slow
+def test_runtime_folders_run_as_given_and_refuse_the_wrong_engine(tmp_path, shared_cache, hf_folder):
+    from workbench.models.generative import resolve_generative
+
+    art = resolve_generative(str(hf_folder), formats={"openvino-genai", "onnxruntime-genai"})
+    ort_dir = art.files["onnxruntime-genai"]
+    rec = _run(tmp_path, "-m", ort_dir, "--mode", "generate", "-e", "onnxruntime")
+    (r,) = rec["results"]
+    assert r["status"] == "ok" and r["parity"]["status"] == "reference"  # its own runtime is the reference
+    refused = wb("run", "-m", ort_dir, "--mode", "generate", "-e", "torch", *SHORT, timeout=120)
+    assert refused.returncode != 0 and "Traceback" not in refused.stderr
+    assert "torch cannot run" in refused.stderr
+    bad = wb(
+        "run", "-m", art.files["openvino-genai"], "--mode", "generate", "-e", "openvino", "-p", "int8", "--no-save"
+    )
+    assert bad.returncode == 2 and "runs as exported" in bad.stderr
+
+
+def test_a_folder_without_tokenizer_or_with_pickled_weights_is_refused(tmp_path):
+    folder = tmp_path / "lm"
+    folder.mkdir()
+    (folder / "config.json").write_text(json.dumps({"architectures": ["LlamaForCausalLM"], "vocab_size": 100}))
+    (folder / "pytorch_model.bin").write_bytes(b"\x80\x02")
+    r = wb("run", "-m", str(folder), "--mode", "generate", "-e", "torch", *SHORT, timeout=120)
+    assert r.returncode != 0 and "pickled weights" in r.stderr and "Traceback" not in r.stderr
+
+
+def test_sweeps_and_recommend_say_where_a_causal_lm_runs():
+    r = wb("sweep", "-m", "tiny-llama", "-e", "torch", "--mode", "generate", "--threads", "1", timeout=60)
+    assert r.returncode == 2 and "sweeps do not run --mode generate yet" in r.stderr
+    r = wb("recommend", "-m", "tiny-llama", timeout=60)
+    assert r.returncode == 2 and "runs with workbench run --mode generate" in r.stderr
+    listed = wb("models", timeout=60)
+    assert "tiny-llama" in listed.stdout and "llama-512" in listed.stdout and "--mode generate" in listed.stdout
+
+
+def test_bf16_is_refused_on_a_cpu_without_native_bf16(monkeypatch):
+    from workbench.errors import UnsupportedError
+    from workbench_engines import generate
+
+    monkeypatch.setattr(generate, "cpu_has_bf16", lambda: False)
+    with pytest.raises(UnsupportedError, match="no native bf16"):
+        generate.check_precision("openvino", "bf16")
+    monkeypatch.setattr(generate, "cpu_has_bf16", lambda: True)
+    generate.check_precision("openvino", "bf16")  # allowed where the CPU has it
+    with pytest.raises(UnsupportedError, match="has no bf16 model"):
+        generate.check_precision("onnxruntime", "bf16")
+
+
+@pytest.mark.slow
+def test_torch_hf_generate_loop_is_an_option_with_the_same_tokens(tmp_path, shared_cache):
+    rec = _run(
+        tmp_path,
+        *("-m", "tiny-llama", "--mode", "generate", "-e", "torch,onnxruntime", "--baseline", "onnxruntime"),
+        *("--engine-option", "torch.generate_loop=hf"),
+    )
+    by = {r["engine"]: r for r in rec["results"]}
+    assert "transformers generate" in by["torch"]["effective"]["extra"]["runtime"]
+    g = by["torch"]["generation"]
+    assert g["tokens"] == 8 * g["generations"] and g["decode_steps"] == 7 * g["generations"]
+    assert by["onnxruntime"]["parity"]["status"] == "pass"  # against the hf loop's greedy tokens
