@@ -333,7 +333,7 @@ class WorkbenchApp(App[int]):
         if action in ("run_bench", "sweep") and self.running:
             return None
         if action == "stop" and not self.running:
-            return None
+            return False  # nothing to stop: off the footer, which needs the room at 80 columns
         if action == "export":
             if modal:
                 return False

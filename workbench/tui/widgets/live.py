@@ -240,6 +240,7 @@ class LivePane(Vertical):
         self._timer = self.set_interval(REDRAW_S, self._redraw, pause=True)
         self._render_status()
         self.query_one("#live-engines").display = False
+        self.query_one("#live-warnings").display = False
 
     # ------------------------------------------------------------------------------------------------- state
     def begin(self, engines: Iterable[str], headline: str, origin: str = "run", run_id: str | None = None) -> None:
@@ -400,7 +401,9 @@ class LivePane(Vertical):
             shown = warnings[-3:]
             more = len(warnings) - len(shown)
             text = "\n".join(shown) + (f"\n… {more} more" if more else "")
-            self.query_one("#live-warnings", Static).update(text)
+            box = self.query_one("#live-warnings", Static)
+            box.update(text)
+            box.display = bool(warnings)
 
     def _render_status(self) -> None:
         if not composed(self):
