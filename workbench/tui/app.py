@@ -119,7 +119,14 @@ class WorkbenchApp(App[int]):
             id="export",
             tooltip="Export the current results: choose the format (JSON, CSV, Markdown, HTML) and the file",
         ),
-        Binding("m", "monitor", "Monitor", id="monitor", tooltip="Follow a run in flight in another session"),
+        Binding(
+            "m",
+            "monitor",
+            "Monitor",
+            show=False,  # in help and the palette; the footer needs its room for ? and q at 80 columns
+            id="monitor",
+            tooltip="Follow a run in flight in another session",
+        ),
         Binding(
             "w",
             "sweep",
