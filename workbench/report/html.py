@@ -721,10 +721,15 @@ def pareto_svg(
     title: str = "throughput vs p50 latency: the Pareto front",
     width: int = 620,
     height: int = 330,
+    y_label: str = "items/s",
+    other: str = "other cells",
+    label_front: bool = False,
 ) -> str:
     """Every cell as a point (x = p50 latency per call in ms, logarithmic when it spreads 8× or more; y = items/s
     from 0), the ``front`` (:func:`workbench.stats.scaling.pareto_front`) highlighted and joined; each point's
-    ``<title>`` names its cell."""
+    ``<title>`` names its cell. ``y_label`` names another y (``$/M items`` for the latency × cost front),
+    ``other`` the legend's other points; ``label_front`` writes each front point's label beside it (the part
+    before `` · ``, e.g. its machine)."""
     left, right, top, bottom = 64, 14, 44, 40
     pw, ph = width - left - right, height - top - bottom
     head = _svg_head(width, height, title, left)
@@ -740,7 +745,7 @@ def pareto_svg(
     def fy(v: float) -> float:
         return top + ph - max(v, 0.0) / ytop * ph
 
-    legend, _ = _legend(["Pareto front", "other cells"], left, 32, pw, ["s1", "s5"])
+    legend, _ = _legend(["Pareto front", other], left, 32, pw, ["s1", "s5"])
     parts = [*head, *legend]
     for t in yt:
         parts.append(f'<line class="grid" x1="{left}" x2="{left + pw}" y1="{fy(t):.1f}" y2="{fy(t):.1f}"/>')
@@ -762,7 +767,7 @@ def pareto_svg(
     )
     parts.append(
         f'<text x="12" y="{top + ph / 2:.1f}" text-anchor="middle" transform="rotate(-90 12 {top + ph / 2:.1f})">'
-        "items/s</text>"
+        f"{_e(y_label)}</text>"
     )
     on_front = {(x, y, label) for x, y, label in best}
     for x, y, label in usable:
@@ -770,7 +775,7 @@ def pareto_svg(
             continue
         parts.append(
             f'<circle class="pt s5 dim" cx="{fx(x):.1f}" cy="{fy(y):.1f}" r="3">'
-            f"<title>{_e(label)}: {_e(ms(x))} ms, {_e(significant(y))} items/s</title></circle>"
+            f"<title>{_e(label)}: {_e(ms(x))} ms, {_e(significant(y))} {_e(y_label)}</title></circle>"
         )
     if best:
         ordered = sorted(best)
@@ -779,8 +784,16 @@ def pareto_svg(
         for x, y, label in ordered:
             parts.append(
                 f'<circle class="pt s1" cx="{fx(x):.1f}" cy="{fy(y):.1f}" r="4.5">'
-                f"<title>{_e(label)} (on the front): {_e(ms(x))} ms, {_e(significant(y))} items/s</title></circle>"
+                f"<title>{_e(label)} (on the front): {_e(ms(x))} ms, {_e(significant(y))} {_e(y_label)}</title>"
+                "</circle>"
             )
+            if label_front:
+                anchor = "end" if fx(x) > left + pw * 0.7 else "start"
+                dx = -7 if anchor == "end" else 7
+                parts.append(
+                    f'<text class="plabel" x="{fx(x) + dx:.1f}" y="{fy(y) - 6:.1f}" text-anchor="{anchor}">'
+                    f"{_e(label.split(' · ')[0])}</text>"
+                )
     parts.append("</svg>")
     return "\n".join(parts)
 

@@ -13,7 +13,15 @@ from workbench.report.text import table
 from workbench.stats.machines import MachineComparison, Ranking
 from workbench.units import MISSING, ms, rate, ratio, significant
 
-__all__ = ["render_machines", "render_recommendation", "machines_html_section", "render_machines_html"]
+__all__ = [
+    "cost_chart",
+    "cost_html_section",
+    "cost_series",
+    "render_machines",
+    "render_recommendation",
+    "machines_html_section",
+    "render_machines_html",
+]
 
 
 def _n(n: int, word: str) -> str:
@@ -90,6 +98,44 @@ def _headers(rk: Ranking) -> list[str]:
     ]
 
 
+FRONT = "Pareto front"
+
+
+def _short(label: str, n: int = 34) -> str:
+    return label if len(label) <= n else label[: n - 1] + "…"
+
+
+def cost_series(cmp: MachineComparison) -> tuple[dict[str, list[tuple[float, float]]], list[tuple[float, float]]]:
+    """The latency × cost plane for a chart: ``({machine label: [(p50 ms, $/M)]}, front)`` — every priced
+    configuration per machine (its median), and the front's points in latency order. Both empty without prices."""
+    per: dict[str, list[tuple[float, float]]] = {}
+    for p in cmp.cost_points():
+        name = _short(f"{p['label']} [{p['machine']}]")
+        per.setdefault(name, []).append((float(p["p50_ms"]), float(p["usd_per_million"])))
+    front = sorted((float(f["p50_ms"]), float(f["usd_per_million"])) for f in cmp.cost_front())
+    return per, front
+
+
+def cost_chart(cmp: MachineComparison) -> str:
+    """The latency × cost plane as a plotext chart for the terminal: p50 ms on x, $ per million items on y, each
+    machine's configurations its own marker (named in the legend), the front's points joined by a line. ``""`` without prices."""
+    from workbench.report.textchart import CHART_HEIGHT, line_chart
+
+    per, front = cost_series(cmp)
+    if not front:
+        return ""
+    return line_chart(
+        "$ per million items vs p50 latency (front joined)",
+        {FRONT: front},
+        "p50 ms per call",
+        "$/M items",
+        height=CHART_HEIGHT + len(per),  # the legend names every machine
+        scatter=per,
+        data_ticks=False,
+        scatter_last=True,  # each point keeps its machine's marker; the front's line joins them
+    )
+
+
 def render_machines(cmp: MachineComparison) -> str:
     """Per objective, the machines ranked by their best configuration, with the spread within each machine
     (worst configuration ÷ best) and across machines; then what each machine is."""
@@ -130,6 +176,9 @@ def render_machines(cmp: MachineComparison) -> str:
                 align="lllrr",
             )
         )
+        chart = cost_chart(cmp)
+        if chart:
+            out += ["", chart]
     out.append("")
     out.append("machines (grouped by CPU model, ISA flags, cores, memory; kernel and engine versions may differ):")
     for m in cmp.machines:
@@ -212,7 +261,47 @@ def machines_html_section(cmp: MachineComparison) -> str:
                 f"{o.name.capitalize()} across machines — {o.description}", html_table(headers, rows, numeric), chart
             )
         )
-    return "\n".join(parts)
+    if "cost" in cmp.rankings:
+        parts.append(cost_html_section(cmp))
+    return "\n".join(p for p in parts if p)
+
+
+def cost_html_section(cmp: MachineComparison) -> str:
+    """The latency × cost Pareto front as a ``<section>``: every priced (machine, configuration) on the p50 × $/M
+    plane, the front highlighted, joined and labelled with its machines, and the front's table. ``""`` without
+    prices."""
+    from workbench.report.html import html_table, pareto_svg, section
+
+    front = cmp.cost_front()
+    if not front:
+        return ""
+
+    def point(p: Mapping[str, Any]) -> tuple[float, float, str]:
+        return (p["p50_ms"], p["usd_per_million"], f"{p['label']} [{p['machine']}] · {p['config']['label']}")
+
+    svg = pareto_svg(
+        [point(p) for p in cmp.cost_points()],
+        [point(f) for f in front],
+        title="$ per million items vs p50 latency: the Pareto front",
+        y_label="$/M items",
+        other="other configurations",
+        label_front=True,
+    )
+    table = html_table(
+        ["machine", "hardware", "configuration", "p50 ms", "$/M items"],
+        [
+            [f["machine"], f["label"], f["config"]["label"], ms(f["p50_ms"]), significant(f["usd_per_million"])]
+            for f in front
+        ],
+        [False, False, False, True, True],
+    )
+    return section(
+        "Latency × cost: the Pareto front",
+        '<p class="muted">Every priced (machine, configuration); the front is the pairs no other beats on both p50 '
+        "latency per call and dollars per million items.</p>",
+        f"<figure>{svg}</figure>",
+        table,
+    )
 
 
 def render_machines_html(cmp: MachineComparison) -> str:

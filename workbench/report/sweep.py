@@ -2,7 +2,8 @@
 
 ``workbench sweep`` and ``workbench report SWEEP`` print :func:`render_sweep`: a header (model, machine, cells
 done/total, state), the full cell table, then the scaling analysis of :mod:`workbench.stats.scaling` — thread
-scaling (threads | p50 | items/s | RSS | speedup | efficiency), batch scaling (items/s and per-item latency vs batch),
+scaling (threads | p50 | items/s | RSS | speedup | efficiency; items/J and the items per joule vs threads
+chart where cells measured energy), batch scaling (items/s and per-item latency vs batch),
 precision gain per engine, the memory-bounded batch search (best batch, its throughput, the batch → peak RSS
 curve), the sparsity study when the sweep has several sparsity values, and the latency/throughput Pareto front —
 with plotext charts sized for 80 columns (``charts=False`` leaves them out). Failed cells are rows with FAILED and
@@ -77,6 +78,7 @@ __all__ = [
     "batch_series",
     "sparsity_series",
     "line_chart",
+    "energy_series",
     "IDEAL",
     "THREAD_SECTION",
     "BATCH_SECTION",
@@ -561,6 +563,17 @@ def thread_series(groups: Sequence[ThreadScaling]) -> list[tuple[str, dict[str, 
     return [(f"items/s vs threads · {describe(dict(ctx))}", s) for ctx, s in charts.items()]
 
 
+def energy_series(groups: Sequence[ThreadScaling]) -> list[tuple[str, dict[str, list[tuple[float, float]]]]]:
+    """``(title, {engine: [(threads, items/J)]})`` per chart, like :func:`thread_series`: the efficiency curve,
+    only for the groups whose cells measured energy (none measured: no chart)."""
+    charts: dict[tuple[Any, ...], dict[str, list[tuple[float, float]]]] = {}
+    for g in groups:
+        pts = [(float(r.cell.threads), v) for r in g.rows if r.cell.threads and (v := _items_per_j(r.cell)) is not None]
+        if pts:
+            charts.setdefault(chart_context(g.axes, "engine"), {})[str(g.axes.get("engine"))] = pts
+    return [(f"items per joule vs threads · {describe(dict(ctx))}", s) for ctx, s in charts.items()]
+
+
 IDEAL = "linear (ideal)"
 
 
@@ -641,6 +654,7 @@ def render_sweep(record: RunRecord, charts: bool = True) -> str:
         out += _text_groups(THREADS, a.threads)
         if charts:
             add_charts(out, thread_series(a.threads), "threads", "items/s")
+            add_charts(out, energy_series(a.threads), "threads", "items/J")
     if a.batches:
         out += _text_groups(BATCHES, a.batches)
         if charts:

@@ -48,10 +48,11 @@ def _sweep_table(headers: Sequence[str], rows: Sequence[Sequence[Any]]) -> str:
 
 def render_sweep_html(record: RunRecord) -> str:
     """The whole report of a sweep as one self-contained HTML document: machine, configuration (the spec), the cell
-    table with every failure's error, thread scaling (tables, items/s and speedup curves with the ideal line),
-    batch scaling (items/s and per-item latency curves), precision gain (table and bars), the memory-bounded batch
-    search (best batch, the batch → peak RSS curve against the limit), the sparsity study, and the p50/throughput
-    Pareto front. Everything from the record is escaped; no network, no script."""
+    table with every failure's error, thread scaling (tables, items/s curves, items per joule curves where cells
+    measured energy, speedup curves with the ideal line), batch scaling (items/s and per-item latency curves),
+    precision gain (table and bars), the memory-bounded batch search (best batch, the batch → peak RSS curve against
+    the limit), the sparsity study, and the p50/throughput Pareto front. Everything from the record is escaped; no
+    network, no script."""
     a = analyse(record, for_records(record))
     failures = sw.failure_notes(a.cells)
     body = [
@@ -83,8 +84,10 @@ def render_sweep_html(record: RunRecord) -> str:
 
 def _scaling_sections(a: SweepAnalysis) -> tuple[str, str, str]:
     """The thread scaling, batch scaling and sparsity study sections of a sweep report ("" for each without
-    groups): the groups' tables and notes, then the charts (items/s; speedup with the ideal line; ms per item)."""
+    groups): the groups' tables and notes, then the charts (items/s; items per joule where cells measured energy;
+    speedup with the ideal line; ms per item)."""
     threads = [line_chart_svg(s, title, "threads", "items/s") for title, s in sw.thread_series(a.threads)]
+    threads += [line_chart_svg(s, title, "threads", "items/J") for title, s in sw.energy_series(a.threads)]
     threads += [
         line_chart_svg(s, title, "threads", "speedup ×", dashed=(sw.IDEAL,))
         for title, s in sw.speedup_series(a.threads)

@@ -1,6 +1,7 @@
-"""Line charts as plain text for the terminal, drawn with plotext (the sweep report's thread, batch, sparsity,
-memory and Pareto charts): sized for 80 columns, no colour codes, a logarithmic x axis when the values spread.
-plotext draws on one module-level figure, so drawing is serialised by a lock.
+"""Line charts as plain text for the terminal, drawn with plotext (the sweep report's thread, efficiency,
+batch, sparsity, memory and Pareto charts; compare --by machine's latency × cost front): sized for 80 columns, no
+colour codes, a logarithmic x axis when the values spread. plotext draws on one
+module-level figure, so drawing is serialised by a lock.
 """
 
 from __future__ import annotations
@@ -43,12 +44,14 @@ def line_chart(
     scatter: Mapping[str, Sequence[tuple[float, float]]] | None = None,
     data_ticks: bool = True,
     y_from_zero: bool = True,
+    scatter_last: bool = False,
 ) -> str:
     """A plotext chart as plain text (no colour codes), ``width`` columns wide: one line per ``series`` entry
     (each its own marker, named in the legend), optional ``scatter`` points and a horizontal line at ``hline``.
     The x axis is logarithmic when the x values are positive and span 16× or more; its ticks are the x values
     (``data_ticks``, for axes such as threads and batch) or plotext's own; the y axis starts at 0 with round ticks
-    (``y_from_zero=False``: zoomed on the data). An empty chart is ``""``."""
+    (``y_from_zero=False``: zoomed on the data); ``scatter_last``: the points drawn over the lines (a front joined
+    through points that keep their own markers). An empty chart is ``""``."""
     xs = sorted({float(x) for pts in (*series.values(), *(scatter or {}).values()) for x, _ in pts})
     if not xs:
         return ""
@@ -59,15 +62,24 @@ def line_chart(
         plt.theme("clear")
         plt.plotsize(width, height)
         k = 0
-        for name, pts in (scatter or {}).items():
-            if pts:
-                plt.scatter([p[0] for p in pts], [p[1] for p in pts], label=name, marker=_MARKERS[k % len(_MARKERS)])
-                k += 1
+
+        def points() -> None:
+            nonlocal k
+            for name, pts in (scatter or {}).items():
+                if pts:
+                    marker = _MARKERS[k % len(_MARKERS)]
+                    plt.scatter([p[0] for p in pts], [p[1] for p in pts], label=name, marker=marker)
+                    k += 1
+
+        if not scatter_last:
+            points()
         for name, pts in series.items():
             if pts:
                 pts = sorted(pts)
                 plt.plot([p[0] for p in pts], [p[1] for p in pts], label=name, marker=_MARKERS[k % len(_MARKERS)])
                 k += 1
+        if scatter_last:
+            points()
         ys = [float(y) for pts in (*series.values(), *(scatter or {}).values()) for _, y in pts]
         if hline is not None:
             plt.hline(hline)

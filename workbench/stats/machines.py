@@ -379,28 +379,32 @@ class MachineComparison:
     records: int
     results: int
 
-    def cost_front(self) -> list[dict[str, Any]]:
-        """The Pareto front of p50 latency × dollars per million items over every priced configuration of every
-        machine (each its median): what no other (machine, configuration) beats on both. Empty without prices."""
-        from workbench.stats.pareto import cost_front
-
+    def cost_points(self) -> list[dict[str, Any]]:
+        """Every priced configuration of every machine with a p50 (each its median): ``machine``, ``label``,
+        ``config``, ``p50_ms``, ``usd_per_million`` — the plane :meth:`cost_front` is drawn on. Empty without prices."""
         lat, cost = OBJECTIVES["latency"], OBJECTIVES["cost"]
         pts = []
         for m in self.machines:
             for cs in m.configs.values():
                 p50, usd = cs.value(lat), cs.value(cost)
                 if p50 is not None and usd is not None:
-                    pts.append((p50, usd, (m, cs)))
-        return [
-            {
-                "machine": m.key,
-                "label": m.label,
-                "config": cs.config.to_dict(),
-                "p50_ms": p50,
-                "usd_per_million": usd,
-            }
-            for p50, usd, (m, cs) in cost_front(pts)
-        ]
+                    pts.append(
+                        {
+                            "machine": m.key,
+                            "label": m.label,
+                            "config": cs.config.to_dict(),
+                            "p50_ms": p50,
+                            "usd_per_million": usd,
+                        }
+                    )
+        return pts
+
+    def cost_front(self) -> list[dict[str, Any]]:
+        """The Pareto front of p50 latency × dollars per million items over every priced configuration of every
+        machine (each its median): what no other (machine, configuration) beats on both. Empty without prices."""
+        from workbench.stats.pareto import cost_front
+
+        return [p for _, _, p in cost_front((p["p50_ms"], p["usd_per_million"], p) for p in self.cost_points())]
 
     def to_dict(self) -> dict[str, Any]:
         d = {
