@@ -261,7 +261,7 @@ def test_no_code_outside_the_adapter_knows_the_knob_options():
 @pytest.mark.parametrize("anyio_backend", ["asyncio"])
 async def test_setup_pane_lists_the_options_and_a_run_from_it_reaches_load(knob, monkeypatch):
     from snapshot_apps.tui_fixtures import fixture_app
-    from textual.widgets import Input
+    from textual.widgets import Input, Select
 
     from workbench.tui import services
     from workbench.tui.widgets.results import ResultsPane
@@ -289,10 +289,12 @@ async def test_setup_pane_lists_the_options_and_a_run_from_it_reaches_load(knob,
         assert {"knob.level", "knob.flavour", "knob.turbo"} <= set(rows)
         level = rows["knob.level"].query_one(Input)
         assert level.placeholder.startswith("3") and level.value == ""
-        assert "plain|spicy" in rows["knob.flavour"].query_one(Input).placeholder
+        flavour = rows["knob.flavour"].query_one(Select)  # an option with choices is a drop-down, default first
+        assert [str(label) for label, _ in flavour._options][:2] == ["plain (default)", "spicy"]
+        assert rows["knob.flavour"].text == ""  # the default: nothing passed to the engine
         assert "throughput mode only" in rows["knob.turbo"].query_one(Input).placeholder
         assert setup.query_one("#setup-options-row").display
-        assert not level.disabled and rows["openvino.streams"].input.disabled  # openvino offered, not selected
+        assert not level.disabled and rows["openvino.streams"].field.disabled  # openvino offered, not selected
         level.value = "7"
         values = setup.values()
         assert values["engine_options"] == (("knob", "level", 7),)

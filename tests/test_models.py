@@ -176,8 +176,8 @@ def test_formats_subset_and_ir_reuses_the_cached_onnx(monkeypatch: pytest.Monkey
     assert list(with_ir.files) == ["openvino"]  # torchscript cannot be made from a built-in: left out
     assert Path(with_ir.files["openvino"]).with_suffix(".bin").is_file()
     assert os.stat(only_onnx.files["onnx"]).st_mtime_ns == onnx_mtime
-    with pytest.raises(UsageError, match="unknown format 'tflite'"):
-        models.resolve("tiny_cnn", formats={"tflite"})
+    with pytest.raises(UsageError, match="unknown format 'coreml'"):
+        models.resolve("tiny_cnn", formats={"coreml"})
 
 
 def test_concurrent_builds_export_once(monkeypatch: pytest.MonkeyPatch) -> None:

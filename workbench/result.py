@@ -66,7 +66,9 @@ class Parity:
 
 
 #: EngineResult fields left out of its dict when None (absent reads back as None)
-_OMIT_WHEN_NONE = ("energy", "cost", "generation")
+#: optional result fields newer than the stored format: left out of the JSON when None, so a record without them
+#: is written exactly as it was stored
+_OMIT_WHEN_NONE = ("energy", "cost", "generation", "scenario", "loadgen", "qps_search")
 
 
 @dataclass

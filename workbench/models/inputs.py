@@ -137,7 +137,10 @@ def portable(array: Any) -> np.ndarray:
     if out.dtype == object:
         if all(isinstance(v, bytes) for v in out.flat):
             return out.astype(bytes)
-        return out.astype(str)
+        if all(isinstance(v, str) for v in out.flat):
+            return out.astype(str)
+        kinds = sorted({type(v).__name__ for v in out.flat if not isinstance(v, (str, bytes))})
+        raise ValueError(f"an array of {', '.join(kinds)} objects cannot be written without pickling")
     return out
 
 
