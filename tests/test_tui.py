@@ -191,6 +191,18 @@ async def test_escape_in_a_field_leaves_it_and_never_stops_a_run(monkeypatch):
 
 
 @pytest.mark.timeout(60)
+async def test_ctrl_q_quits_at_once_even_during_a_run(monkeypatch):
+    _noop_runner(monkeypatch)
+    app = fixture_app(history=None)
+    async with app.run_test(size=SIZE) as pilot:
+        app.start_run(_noop_config(duration_s=30.0))
+        assert await wait_for(pilot, lambda: app.query_one(LivePane).fraction > 0, 30)
+        await pilot.press("ctrl+q")
+        await pilot.pause(0.2)
+    assert app.return_code == 0 and stored_runs() == []
+
+
+@pytest.mark.timeout(60)
 async def test_engine_crash_shows_error_row_and_app_keeps_running(monkeypatch, test_engines):
     monkeypatch.setenv("WB_CRASH_AFTER", "20")
     _noop_runner(monkeypatch)

@@ -139,6 +139,15 @@ class WorkbenchApp(App[int]):
             "q", "quit", "Quit", id="quit", tooltip="Quit (while a run is in progress: press twice, it is stopped)"
         ),
         Binding(
+            "ctrl+q",
+            "quit_now",
+            "Quit now",
+            show=False,
+            priority=True,
+            id="quit-now",
+            tooltip="Quit at once (a run in progress is stopped, nothing partial is saved)",
+        ),
+        Binding(
             "1", "show_view('overview')", "Overview", show=False, id="view-overview", tooltip="Hardware and History"
         ),
         Binding("2", "show_view('setup')", "Setup", show=False, id="view-setup", tooltip="Model, engines, settings"),
@@ -830,7 +839,6 @@ class WorkbenchApp(App[int]):
         main += [
             ("ctrl+p", "Command palette: every action by name, and theme switching"),
             ("tab / shift+tab", "Move the focus between controls"),
-            ("ctrl+q", "Quit (during a run: stops it, no second press)"),
         ]
         run, kept = services.default_cores(self._cpus) if self._cpus else ([], [])
         default = f"run on {cpu_ranges(run)}" if run else "every allowed core"
@@ -901,6 +909,11 @@ class WorkbenchApp(App[int]):
         self.push_screen(HelpScreen(self.help_sections()))
 
     # --------------------------------------------------------------------------------------------------- quit
+    async def action_quit_now(self) -> None:
+        """ctrl+q: quit without asking (the run in flight is stopped; nothing partial is saved)."""
+        self._shutdown_run()
+        self.exit(0)
+
     async def action_quit(self) -> None:
         if self.running and self._active == "run" and not self._confirmed("q", "stop the run and quit"):
             return
