@@ -171,6 +171,11 @@ def _lg_num(key: str) -> Getter:
     return lambda r, rec: as_float((r.loadgen or {}).get(key))
 
 
+def _lg_text(key: str, fmt: Callable[[Any], str]) -> Getter:
+    """A LoadGen number of the result's ``loadgen`` entry, formatted by ``fmt`` (``rate``, ``ms``)."""
+    return lambda r, rec: fmt((r.loadgen or {}).get(key))
+
+
 def _lg_validity(r: "EngineResult", rec: "RunRecord | None") -> str:
     lg = r.loadgen or {}
     v = lg.get("validity")
@@ -318,7 +323,7 @@ COLUMNS: dict[str, Column] = {
             "loadgen_qps",
             "QPS",
             _lg_num("qps"),
-            lambda r, rec: rate((r.loadgen or {}).get("qps")),
+            _lg_text("qps", rate),
             unit="queries/s",
             markdown="achieved QPS",
         ),
@@ -326,7 +331,7 @@ COLUMNS: dict[str, Column] = {
             "loadgen_target_qps",
             "target QPS",
             _lg_num("target_qps"),
-            lambda r, rec: rate((r.loadgen or {}).get("target_qps")),
+            _lg_text("target_qps", rate),
             unit="queries/s",
         ),
         Column("loadgen_percentile", "at", _lg_num("percentile"), _lg_percentile, unit="%"),
@@ -334,7 +339,7 @@ COLUMNS: dict[str, Column] = {
             "loadgen_latency_ms",
             "latency ms",
             _lg_num("target_latency_ms"),
-            lambda r, rec: ms((r.loadgen or {}).get("target_latency_ms")),
+            _lg_text("target_latency_ms", ms),
             unit="ms",
             markdown="LoadGen latency ms",
         ),
@@ -342,7 +347,7 @@ COLUMNS: dict[str, Column] = {
             "loadgen_bound_ms",
             "bound ms",
             _lg_num("latency_bound_ms"),
-            lambda r, rec: ms((r.loadgen or {}).get("latency_bound_ms")),
+            _lg_text("latency_bound_ms", ms),
             unit="ms",
         ),
         Column(
