@@ -240,6 +240,23 @@ def _error_detail(exc: BaseException, *, user: bool) -> str:
     return text if len(text) <= DETAIL_LIMIT else "… (start cut)\n" + text[-DETAIL_LIMIT:]
 
 
+def _send_loaded(chan: Any, engine: Any, model: Any, eff: Any, first_ms: float, cores: Any, **extra: Any) -> None:
+    """The ``loaded`` frame every benchmark process sends once its engine is ready (``extra``: what its kind of run
+    adds — the energy counters it can read, a generation's lengths)."""
+    _, rss = _rusage()
+    chan.json(
+        type="loaded",
+        **extra,
+        load_ms=model.load_ms,
+        first_inference_ms=first_ms,
+        effective=eff.to_dict(),
+        cores=cores,
+        pid=os.getpid(),
+        peak_rss_mb=rss,
+        engine_version=engine.version(),
+    )
+
+
 def _serve(job: Job, cores: list[int], chan: FrameWriter) -> int:
     from workbench.measure.settings import default_threads
     from workbench.models.inputs import feeds_for_job
@@ -274,22 +291,19 @@ def _serve(job: Job, cores: list[int], chan: FrameWriter) -> int:
     else:
         requests = 1
     eff.requests = requests
-    _, rss = _rusage()
     from workbench.machine.energy import open_meter
 
     meter, energy_why = open_meter(job.device)
-    chan.json(
-        type="loaded",
+    _send_loaded(
+        chan,
+        engine,
+        model,
+        eff,
+        first_ms,
+        cores,
         energy={"domains": meter.domains, "not_measured": meter.not_measured}
         if meter is not None
         else {"unavailable": energy_why},
-        load_ms=model.load_ms,
-        first_inference_ms=first_ms,
-        effective=eff.to_dict(),
-        cores=cores,
-        pid=os.getpid(),
-        peak_rss_mb=rss,
-        engine_version=engine.version(),
     )
     if job.outputs:
         chan.outputs(model.outputs())
@@ -337,19 +351,7 @@ def _serve_generate(job: Job, cores: list[int], chan: FrameWriter, engine: Any, 
     first_ms = (time.perf_counter_ns() - t0) / 1e6
     eff = model.effective()
     eff.requests = 1
-    _, rss = _rusage()
-    chan.json(
-        type="loaded",
-        load_ms=model.load_ms,
-        first_inference_ms=first_ms,
-        effective=eff.to_dict(),
-        cores=cores,
-        pid=os.getpid(),
-        peak_rss_mb=rss,
-        engine_version=engine.version(),
-        generated=len(first.tokens),
-        prompt_tokens=len(prompt),
-    )
+    _send_loaded(chan, engine, model, eff, first_ms, cores, generated=len(first.tokens), prompt_tokens=len(prompt))
     if job.outputs:
         logits = model.prefill_logits(prompt)
         if logits is None:
