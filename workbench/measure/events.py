@@ -60,6 +60,9 @@ class Progress:
     p99_ms: float | None
     throughput: float | None  # items/s so far
     hist: dict[str, Any] = field(default_factory=dict)  # {"edges_ms": [...], "counts": [...]} pre-binned
+    #: ``--mode generate``: ``hist`` is the per-output-token (decode step) latency and this the time to first token
+    #: of each generation so far, the same shape as ``hist`` (empty in other modes or before the first generation)
+    ttft_hist: dict[str, Any] = field(default_factory=dict)
     kind: str = "progress"
 
 
