@@ -34,7 +34,7 @@ from .formats import format_names
 from .variants import PrecisionVariant, variants_from_dict
 
 PRECISIONS: tuple[str, ...] = ("fp32", "bf16", "fp16", "int8")
-#: Precisions that exist only for ``--mode generate`` (int4 weights); not offered by sweeps or the UI's forms yet.
+#: Precisions that exist only for ``--mode generate`` (int4 weights); sweeps offer them with generate cells only.
 GENERATE_ONLY_PRECISIONS: tuple[str, ...] = ("int4",)
 #: Every precision a run may request.
 ALL_PRECISIONS: tuple[str, ...] = PRECISIONS + GENERATE_ONLY_PRECISIONS

@@ -12,6 +12,7 @@ backend, whose array task runs one cell from its JSON file. This module is pure:
 
 from __future__ import annotations
 
+import itertools
 from dataclasses import asdict, dataclass, field, fields, replace
 from typing import Any, Mapping, Sequence
 
@@ -32,7 +33,10 @@ def _known(cls: type, d: Mapping[str, Any]) -> dict[str, Any]:
 @dataclass(frozen=True)
 class CellSpec:
     """One configuration of a sweep. ``streams``/``requests`` are None where they do not apply (or are left to the
-    engine); ``sparsity`` is the fraction of conv/linear weights pruned to zero before export (0: dense)."""
+    engine); ``sparsity`` is the fraction of conv/linear weights pruned to zero before export (0: dense).
+    ``prompt_tokens``/``new_tokens``: a ``generate`` cell's lengths (None in other modes); ``scenario`` and
+    ``target_qps``: a latency cell run as a LoadGen scenario (None: the back-to-back timed loop; QPS only for
+    Server)."""
 
     engine: str
     precision: str = "fp32"
@@ -42,15 +46,26 @@ class CellSpec:
     streams: int | None = None
     requests: int | None = None
     sparsity: float = 0.0
+    prompt_tokens: int | None = None
+    new_tokens: int | None = None
+    scenario: str | None = None
+    target_qps: float | None = None
 
     def key(self) -> str:
-        """A stable text key: two cells with the same key measure the same thing (resume, dedupe, Slurm files)."""
+        """A stable text key: two cells with the same key measure the same thing (resume, dedupe, Slurm files).
+        The generation and load axes are appended only where they apply, so older keys read the same."""
         s = "-" if self.streams is None else str(self.streams)
         r = "-" if self.requests is None else str(self.requests)
-        return f"{self.engine}|{self.precision}|t{self.threads}|b{self.batch}|{self.mode}|s{s}|r{r}|sp{self.sparsity:g}"
+        key = f"{self.engine}|{self.precision}|t{self.threads}|b{self.batch}|{self.mode}|s{s}|r{r}|sp{self.sparsity:g}"
+        if self.prompt_tokens is not None or self.new_tokens is not None:
+            key += f"|p{_opt(self.prompt_tokens)}|n{_opt(self.new_tokens)}"
+        if self.scenario is not None:
+            key += f"|{self.scenario}|q{_opt(self.target_qps)}"
+        return key
 
     def label(self) -> str:
-        """Short human text: ``openvino int8 t2 b8 throughput s2``."""
+        """Short human text: ``openvino int8 t2 b8 throughput s2``, ``torch int4 t2 b1 generate p128 n64``,
+        ``onnxruntime fp32 t2 b1 latency server 40 qps``."""
         parts = [self.engine, self.precision, f"t{self.threads}", f"b{self.batch}", self.mode]
         if self.streams is not None:
             parts.append(f"s{self.streams}")
@@ -58,6 +73,14 @@ class CellSpec:
             parts.append(f"r{self.requests}")
         if self.sparsity:
             parts.append(f"sparsity {self.sparsity:g}")
+        if self.prompt_tokens is not None:
+            parts.append(f"p{self.prompt_tokens}")
+        if self.new_tokens is not None:
+            parts.append(f"n{self.new_tokens}")
+        if self.scenario is not None:
+            parts.append(self.scenario)
+        if self.target_qps is not None:
+            parts.append(f"{self.target_qps:g} qps")
         return " ".join(parts)
 
     def to_dict(self) -> dict[str, Any]:
@@ -70,6 +93,10 @@ class CellSpec:
     @classmethod
     def from_dict(cls, d: Mapping[str, Any]) -> "CellSpec":
         return cls(**_known(cls, d))
+
+
+def _opt(value: int | float | None) -> str:
+    return "-" if value is None else f"{value:g}"
 
 
 @dataclass(frozen=True)
@@ -86,6 +113,16 @@ class SweepSpec:
     streams: tuple[int | None, ...] = (None,)
     requests: tuple[int | None, ...] = (None,)
     sparsities: tuple[float, ...] = (0.0,)
+    #: ``generate`` cells: prompt lengths × tokens generated (other modes ignore them); one prompt text for all
+    prompt_tokens: tuple[int, ...] = (SWEEP.prompt_tokens,)
+    new_tokens: tuple[int, ...] = (SWEEP.new_tokens,)
+    prompt: str | None = None
+    #: latency cells as LoadGen scenarios (None: the timed loop) × Server target QPS (None where not Server), and
+    #: the scenario settings every such cell shares (RunConfig's latency_bound_ms, latency_percentile,
+    #: samples_per_query, min_queries, mlperf_rules)
+    scenarios: tuple[str | None, ...] = (None,)
+    target_qps: tuple[float | None, ...] = (None,)
+    scenario_settings: dict[str, Any] = field(default_factory=dict)
     device: str = SWEEP.device
     cores: tuple[int, ...] | None = None
     duration_s: float = SWEEP.duration_s
@@ -127,6 +164,10 @@ class SweepSpec:
             "streams",
             "requests",
             "sparsities",
+            "prompt_tokens",
+            "new_tokens",
+            "scenarios",
+            "target_qps",
             "tags",
         ):
             if name in kw and kw[name] is not None:
@@ -144,38 +185,48 @@ class SweepSpec:
 
 def applies(cell: CellSpec) -> CellSpec:
     """``cell`` with the axes that cannot apply to it cleared: streams outside OpenVINO throughput, requests outside
-    throughput mode."""
+    throughput mode, prompt and generated lengths outside generate mode, LoadGen scenarios outside latency mode,
+    a target QPS outside the Server scenario."""
     streams = cell.streams if (cell.engine in STREAM_ENGINES and cell.mode == "throughput") else None
     requests = cell.requests if cell.mode == "throughput" else None
-    return replace(cell, streams=streams, requests=requests)
+    generate = cell.mode == "generate"
+    scenario = cell.scenario if cell.mode == "latency" else None
+    return replace(
+        cell,
+        streams=streams,
+        requests=requests,
+        prompt_tokens=cell.prompt_tokens if generate else None,
+        new_tokens=cell.new_tokens if generate else None,
+        scenario=scenario,
+        target_qps=cell.target_qps if scenario == "server" else None,
+    )
 
 
 def expand(spec: SweepSpec, batches: Sequence[int] | None = None) -> list[CellSpec]:
     """The cells of ``spec`` in run order, de-duplicated after :func:`applies` (``batches`` overrides the batch
-    axis). Order: sparsity, precision, batch, mode, threads, streams, requests, engine — engines innermost, so a
-    partial sweep already compares engines at the same settings, and all cells of a prepared model come together."""
+    axis). Order: sparsity, precision, batch, mode, prompt length, tokens generated, scenario, target QPS, threads,
+    streams, requests, engine — engines innermost, so a partial sweep already compares engines at the same
+    settings, and all cells of a prepared model come together."""
     seen: dict[str, CellSpec] = {}
-    for sp in spec.sparsities:
-        for prec in spec.precisions:
-            for b in batches if batches is not None else spec.batches:
-                for mode in spec.modes:
-                    for t in spec.threads:
-                        for s in spec.streams:
-                            for r in spec.requests:
-                                for e in spec.engines:
-                                    cell = applies(
-                                        CellSpec(
-                                            engine=e,
-                                            precision=prec,
-                                            threads=int(t),
-                                            batch=int(b),
-                                            mode=mode,
-                                            streams=s,
-                                            requests=r,
-                                            sparsity=float(sp),
-                                        )
-                                    )
-                                    seen.setdefault(cell.key(), cell)
+    axes: dict[str, Sequence[Any]] = {
+        "sparsity": spec.sparsities,
+        "precision": spec.precisions,
+        "batch": batches if batches is not None else spec.batches,
+        "mode": spec.modes,
+        "prompt_tokens": spec.prompt_tokens,
+        "new_tokens": spec.new_tokens,
+        "scenario": spec.scenarios,
+        "target_qps": spec.target_qps,
+        "threads": spec.threads,
+        "streams": spec.streams,
+        "requests": spec.requests,
+        "engine": spec.engines,
+    }
+    for combo in itertools.product(*axes.values()):
+        values = dict(zip(axes, combo))
+        values.update(threads=int(values["threads"]), batch=int(values["batch"]), sparsity=float(values["sparsity"]))
+        cell = applies(CellSpec(**values))
+        seen.setdefault(cell.key(), cell)
     return list(seen.values())
 
 
@@ -186,7 +237,8 @@ def group_key(cell: CellSpec) -> str:
 
 def check_spec(spec: SweepSpec, allowed: Sequence[int]) -> None:
     """Impossible axes, in one line each. ``allowed``: the cores the sweep may use. Raises UsageError."""
-    from workbench_engines.base import MODES, PRECISIONS
+    from workbench_engines.base import ALL_MODES as MODES
+    from workbench_engines.base import GENERATE_ONLY_PRECISIONS, PRECISIONS
 
     if not spec.engines:
         raise UsageError("no engines to sweep: pass -e onnxruntime,openvino")
@@ -201,14 +253,16 @@ def check_spec(spec: SweepSpec, allowed: Sequence[int]) -> None:
         if wrong:
             raise UsageError(f"{name} values must be whole numbers >= 1, not {wrong[0]}")
     for p in spec.precisions:
-        if p not in PRECISIONS:
-            why = " (int4 weights apply to --mode generate, which sweeps do not run yet)" if p == "int4" else ""
-            raise UsageError(f"--precision must be among {', '.join(PRECISIONS)}, not {p!r}{why}")
+        if p not in PRECISIONS and p not in GENERATE_ONLY_PRECISIONS:
+            raise UsageError(f"--precision must be among {', '.join(PRECISIONS)}, not {p!r}")
     for m in spec.modes:
-        if m == "generate":  # issue 21: prompt length x new tokens x threads x precision axes are not built yet
-            raise UsageError("sweeps do not run --mode generate yet; use workbench run --mode generate per setting")
         if m not in MODES:
             raise UsageError(f"--mode must be among {', '.join(MODES)}, not {m!r}")
+    only = [p for p in spec.precisions if p in GENERATE_ONLY_PRECISIONS]
+    if only and set(spec.modes) != {"generate"}:
+        raise UsageError(f"--precision {only[0]} (weights) applies to --mode generate only; sweep other modes apart")
+    _check_generation_axes(spec)
+    _check_load_axes(spec)
     for sp in spec.sparsities:
         if not 0 <= sp < 1:
             raise UsageError(f"--sparsity values must be in [0, 1), not {sp:g}")
@@ -225,6 +279,46 @@ def check_spec(spec: SweepSpec, allowed: Sequence[int]) -> None:
         raise UsageError(f"--max-memory must be a number of MB > 0, not {spec.max_memory_mb:g}")
     if spec.max_batch < 1:
         raise UsageError(f"--max-batch must be >= 1, not {spec.max_batch}")
+
+
+def _check_generation_axes(spec: SweepSpec) -> None:
+    """Prompt and generated lengths: whole numbers, at least one prompt token and two generated (a first token and
+    a decode step)."""
+    for name, values, least in (("--prompt-tokens", spec.prompt_tokens, 1), ("--new-tokens", spec.new_tokens, 2)):
+        if not values:
+            raise UsageError(f"{name} needs at least one value")
+        bad = [v for v in values if not isinstance(v, int) or v < least]
+        if bad:
+            raise UsageError(f"{name} values must be whole numbers >= {least}, not {bad[0]}")
+
+
+def _check_load_axes(spec: SweepSpec) -> None:
+    """LoadGen scenarios (latency cells only) and their settings, by the run's own rule
+    (:func:`workbench.measure.scenario.check_scenario`), once per scenario of the axis."""
+    scenarios = [s for s in spec.scenarios if s is not None]
+    qps = [q for q in spec.target_qps if q is not None]
+    if not scenarios:
+        if qps or spec.scenario_settings:
+            raise UsageError("--target-qps and the LoadGen settings need --scenario (e.g. --scenario server)")
+        return
+    if "latency" not in spec.modes:
+        raise UsageError("--scenario applies to latency cells: add latency to --mode")
+    if qps and "server" not in scenarios:
+        raise UsageError("--target-qps applies to the server scenario: add server to --scenario")
+    from workbench.measure.scenario import check_scenario
+
+    st = spec.scenario_settings
+    for name in scenarios:
+        for rate in (qps or [None]) if name == "server" else [None]:
+            check_scenario(
+                name,
+                target_qps=rate,
+                latency_bound_ms=st.get("latency_bound_ms"),
+                percentile=st.get("latency_percentile"),
+                samples_per_query=st.get("samples_per_query"),
+                min_queries=st.get("min_queries"),
+                mlperf_rules=bool(st.get("mlperf_rules")),
+            )
 
 
 def failed_result(

@@ -121,6 +121,8 @@ class CellRunner:
             inputs=InputRequest.from_dict(s.inputs) if s.inputs else InputRequest(),
             calibration_samples=s.calibration_samples,
             calibration_data=s.calibration_data,
+            **_generation_fields(s, cell),
+            **_load_fields(s, cell),
         )
 
     def _artifact(self, cell: CellSpec, config: RunConfig) -> ModelArtifact:
@@ -215,6 +217,27 @@ class CellRunner:
                 return None
         raw, packed = self._sizes[path]
         return {"target": 0.0, "achieved": None, "format": fmt, "file": path, "file_bytes": raw, "gzip_bytes": packed}
+
+
+def _generation_fields(spec: SweepSpec, cell: CellSpec) -> dict[str, Any]:
+    """A ``generate`` cell's RunConfig lengths and prompt (nothing for other modes: the defaults stay)."""
+    if cell.mode != "generate":
+        return {}
+    out: dict[str, Any] = {"prompt": spec.prompt}
+    if cell.prompt_tokens is not None:
+        out["prompt_tokens"] = cell.prompt_tokens
+    if cell.new_tokens is not None:
+        out["new_tokens"] = cell.new_tokens
+    return out
+
+
+def _load_fields(spec: SweepSpec, cell: CellSpec) -> dict[str, Any]:
+    """A LoadGen cell's RunConfig scenario, target QPS and the sweep's shared scenario settings."""
+    if cell.scenario is None:
+        return {}
+    known = ("latency_bound_ms", "latency_percentile", "samples_per_query", "min_queries", "mlperf_rules")
+    settings = {k: v for k, v in spec.scenario_settings.items() if k in known}
+    return {"scenario": cell.scenario, "target_qps": cell.target_qps, **settings}
 
 
 def sweep_cells(spec: SweepSpec, batches: list[int] | None = None) -> tuple[list[CellSpec], list[str]]:

@@ -127,13 +127,13 @@ def _add_mode_args(p: argparse.ArgumentParser) -> None:
         ),
         (
             "--prompt-tokens",
-            "generate: prompt length in tokens, built from a fixed built-in text (default 128)",
-            {"type": positive_int, "default": 128, "metavar": "N"},
+            f"generate: prompt length in tokens, built from a fixed built-in text (default {RUN.prompt_tokens})",
+            {"type": positive_int, "default": RUN.prompt_tokens, "metavar": "N"},
         ),
         (
             "--new-tokens",
-            "generate: tokens to generate per generation, greedy; EOS does not stop it (default 64)",
-            {"type": positive_int, "default": 64, "metavar": "N"},
+            f"generate: tokens to generate per generation, greedy; EOS does not stop it (default {RUN.new_tokens})",
+            {"type": positive_int, "default": RUN.new_tokens, "metavar": "N"},
         ),
         (
             "--prompt",

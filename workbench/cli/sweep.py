@@ -34,6 +34,9 @@ examples:
   workbench sweep -m resnet50 -e onnxruntime --batch 1 --max-memory 2048     largest batch under 2 GB peak RSS
   workbench sweep -m resnet18 -e torch,onnxruntime,openvino --sparsity 0,0.5,0.9
   workbench sweep -m resnet18 -e torch --mode train --batch 8,32 --threads 1,2
+  workbench sweep -m llama-512 -e torch,openvino,onnxruntime --mode generate --prompt-tokens 32,512 \
+      --new-tokens 64 --precision fp32,int8,int4 --threads 1,2
+  workbench sweep -m resnet18 -e onnxruntime --scenario server --target-qps 10,20,40 --latency-bound 100ms
   workbench sweep --resume 3f2a9c                  continue an interrupted sweep (Ctrl-C, kill -9, lost SSH)
   workbench sweep -m resnet50 -e openvino --threads 1,8,32 --on slurm --partition xeon-spr,xeon-icx --dry-run
 
@@ -76,7 +79,8 @@ def register(sub: Any) -> None:
         "sweep",
         help="measure every combination of engines, precisions, threads, batches, modes, streams, sparsity",
         description="Sweep a model over engines × precisions × threads × batches × modes × streams × requests × "
-        "sparsity. Each cell runs in its own benchmark process pinned to THREADS cores; progress shows cells "
+        "sparsity (× prompt and generated lengths for generate cells, × LoadGen scenario and target QPS for "
+        "latency cells). Each cell runs in its own benchmark process pinned to THREADS cores; progress shows cells "
         "done/left, the current cell and an ETA. The sweep is one history record, saved after every cell; "
         "--resume ID continues it without repeating finished cells. The output ends with thread and batch "
         "scaling, precision gain and charts.",
@@ -146,7 +150,7 @@ def _add_axis_args(p: argparse.ArgumentParser) -> None:
     p.add_argument("--batch", "-b", dest="batches", type=_ints, default=(1,), help="comma-separated batch sizes (1)")
     p.add_argument(
         "--mode", "--modes", dest="modes", type=_words, default=("latency",),
-        help="comma-separated: latency, throughput, train (torch only) (default latency)",
+        help="comma-separated: latency, throughput, train (torch only), generate (a causal LM) (default latency)",
     )  # fmt: skip
     p.add_argument("--streams", type=_ints, default=None, help="OpenVINO streams in throughput mode, comma-separated")
     p.add_argument(
@@ -156,6 +160,69 @@ def _add_axis_args(p: argparse.ArgumentParser) -> None:
         "--sparsity", dest="sparsities", type=_fractions, default=(0.0,),
         help="comma-separated fractions of conv/linear weights pruned before export, e.g. 0,0.5,0.9 (default 0)",
     )  # fmt: skip
+    _add_generation_axes(p)
+    _add_load_axes(p)
+
+
+def _add_generation_axes(p: argparse.ArgumentParser) -> None:
+    """``--mode generate`` cells: prompt lengths × tokens generated (× batch, threads and precision as usual)."""
+    from workbench.measure.settings import SWEEP
+
+    g = p.add_argument_group("text generation cells (--mode generate; int4 weights allowed in --precision)")
+    g.add_argument(
+        "--prompt-tokens", type=_ints, default=(SWEEP.prompt_tokens,), metavar="LIST",
+        help=f"prompt lengths in tokens, comma-separated (default {SWEEP.prompt_tokens})",
+    )  # fmt: skip
+    g.add_argument(
+        "--new-tokens", type=_ints, default=(SWEEP.new_tokens,), metavar="LIST",
+        help=f"tokens generated per generation, comma-separated (default {SWEEP.new_tokens})",
+    )  # fmt: skip
+    g.add_argument("--prompt", metavar="TEXT|FILE", help="one prompt for every cell (replaces --prompt-tokens)")
+
+
+def _qps_list(value: str) -> tuple[float, ...]:
+    out = []
+    for item in _words(value):
+        try:
+            out.append(float(item))
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"{item!r} is not a number of queries per second") from None
+    return tuple(dict.fromkeys(out))
+
+
+def _add_load_axes(p: argparse.ArgumentParser) -> None:
+    """Latency cells as MLPerf LoadGen scenarios, and Server target QPS, as axes (settings shared by every cell)."""
+    from workbench.cli.run import latency_bound
+
+    g = p.add_argument_group("latency under load (latency cells as MLPerf LoadGen scenarios; docs/methodology.md)")
+    g.add_argument(
+        "--scenario", "--scenarios", dest="scenarios", type=_words, default=None, metavar="LIST",
+        help="comma-separated: singlestream, multistream, server, offline (default: none, the timed loop)",
+    )  # fmt: skip
+    g.add_argument(
+        "--target-qps", type=_qps_list, default=None, metavar="LIST",
+        help="server cells: arrival rates in queries/s, comma-separated, e.g. 10,20,40",
+    )  # fmt: skip
+    g.add_argument(
+        "--latency-bound", type=latency_bound, default=None, metavar="DURATION",
+        help="server cells: the bound at --percentile, e.g. 100ms (default LoadGen's 100ms)",
+    )  # fmt: skip
+    g.add_argument("--percentile", type=number, default=None, help="the percentile LoadGen judges (default p90/p99)")
+    g.add_argument("--samples-per-query", type=positive_int, default=None, help="multistream: samples per query (8)")
+    g.add_argument("--min-queries", type=positive_int, default=None, help="queries LoadGen must issue at least")
+    g.add_argument("--mlperf-rules", action="store_true", help="the official mlperf.conf minimums (600 s a cell)")
+
+
+def _scenario_settings(args: argparse.Namespace) -> dict[str, Any]:
+    """The LoadGen settings every scenario cell shares (RunConfig field names), those given only."""
+    given = {
+        "latency_bound_ms": args.latency_bound,
+        "latency_percentile": args.percentile,
+        "samples_per_query": args.samples_per_query,
+        "min_queries": args.min_queries,
+        "mlperf_rules": True if args.mlperf_rules else None,
+    }
+    return {k: v for k, v in given.items() if v is not None}
 
 
 def _add_slurm_args(p: argparse.ArgumentParser) -> None:
@@ -202,6 +269,12 @@ def spec_from_args(args: argparse.Namespace) -> Any:
         streams=args.streams or (None,),
         requests=args.requests or (None,),
         sparsities=args.sparsities,
+        prompt_tokens=args.prompt_tokens,
+        new_tokens=args.new_tokens,
+        prompt=args.prompt,
+        scenarios=args.scenarios or (None,),
+        target_qps=args.target_qps or (None,),
+        scenario_settings=_scenario_settings(args),
         cores=tuple(args.cores) if args.cores else None,
         device=args.device,
         duration_s=args.duration,

@@ -73,8 +73,8 @@ class RunConfig:
     mlperf_rules: bool = False  # the official mlperf.conf minimums (600 s, seeds, per-model bounds)
     #: ``--mode generate``: the prompt's length in tokens (built from the built-in text when ``prompt`` is None),
     #: the tokens to generate (greedy; EOS does not stop a generation) and a given prompt text
-    prompt_tokens: int = 128
-    new_tokens: int = 64
+    prompt_tokens: int = RUN.prompt_tokens
+    new_tokens: int = RUN.new_tokens
     prompt: str | None = None
 
     def to_dict(self) -> dict[str, Any]:

@@ -440,7 +440,8 @@ class Runner:
 
         c = self.config
         key = json.dumps(
-            [artifact.name, artifact.source, c.batch, c.seed, c.sparsity, list(c.shapes), c.inputs.to_dict()],
+            [artifact.name, artifact.source, c.batch, c.seed, c.sparsity, list(c.shapes), c.inputs.to_dict()]
+            + ([c.prompt_tokens, c.new_tokens, c.prompt] if c.mode == "generate" else []),
             sort_keys=True,
             default=str,
         )

@@ -25,6 +25,9 @@ class Defaults:
     min_iterations: int = 10
     seed: int = 0
     parity: bool = True
+    #: ``--mode generate``: the prompt's length and the tokens generated per generation
+    prompt_tokens: int = 128
+    new_tokens: int = 64
 
 
 #: ``workbench run``, the UI's setup pane, doctor's A/A runs

@@ -511,7 +511,28 @@ VIEWS: dict[str, tuple[str, ...]] = {
         "warn",
     ),
     #: what a sweep's cell table shows of each cell's measurement (its axes come first, its status last)
-    "sweep": ("p50_ms", "p99_ms", "throughput", "peak_rss_mb", "items_per_j", "usd_per_million", "parity"),
+    "sweep": (
+        "p50_ms",
+        "p99_ms",
+        "throughput",
+        "peak_rss_mb",
+        "loadgen_validity",
+        "loadgen_qps",
+        "items_per_j",
+        "usd_per_million",
+        "parity",
+    ),
+    #: a generate cell's measured columns in a sweep's cell table
+    "sweep_generate": (
+        "ttft_p50_ms",
+        "tpot_p50_ms",
+        "tpot_p99_ms",
+        "decode_tokens_per_s",
+        "peak_rss_mb",
+        "items_per_j",
+        "usd_per_million",
+        "tokens_agree",
+    ),
 }
 
 #: columns a table of results shows only when one of its results has a value (energy where the machine exposes

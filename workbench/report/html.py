@@ -724,6 +724,7 @@ def pareto_svg(
     y_label: str = "items/s",
     other: str = "other cells",
     label_front: bool = False,
+    x_label: str = "p50 latency per call (ms)",
 ) -> str:
     """Every cell as a point (x = p50 latency per call in ms, logarithmic when it spreads 8× or more; y = items/s
     from 0), the ``front`` (:func:`workbench.stats.scaling.pareto_front`) highlighted and joined; each point's
@@ -762,7 +763,7 @@ def pareto_svg(
     parts.append(f'<line class="axis" x1="{left}" x2="{left + pw}" y1="{top + ph}" y2="{top + ph}"/>')
     parts.append(f'<line class="axis" x1="{left}" x2="{left}" y1="{top}" y2="{top + ph}"/>')
     parts.append(
-        f'<text x="{left + pw / 2}" y="{height - 6}" text-anchor="middle">p50 latency per call (ms)'
+        f'<text x="{left + pw / 2}" y="{height - 6}" text-anchor="middle">{_e(x_label)}'
         f"{', log scale' if log else ''}</text>"
     )
     parts.append(

@@ -69,6 +69,8 @@ __all__ = [
     "memory_summary",
     "pareto_headers",
     "pareto_rows",
+    "generation_pareto_headers",
+    "generation_pareto_rows",
     "summary_line",
     "model_name",
     "group_notes",
@@ -237,28 +239,56 @@ def _sparse(cells: Sequence[Cell]) -> bool:
     return len({c.sparsity for c in cells}) > 1
 
 
+def _cell_view(c: Cell) -> str:
+    """The column registry's view of a cell's measured columns: ``sweep_generate`` (time to first token, per
+    output token, tokens/s, token parity) for a generate cell, else ``sweep``."""
+    return "sweep_generate" if c.mode == "generate" else "sweep"
+
+
+def _measured(cells: Sequence[Cell]) -> list[tuple[str, str]]:
+    """``(view, key)`` of the measured columns for these cells: the sweep view's, then the generate view's where
+    generate cells are among them; items per joule, $/M and LoadGen's verdict only where a cell has them."""
+    out: list[tuple[str, str]] = []
+    for view in ("sweep", "sweep_generate"):
+        mine = [c for c in cells if _cell_view(c) == view]
+        if mine:
+            out += [(view, k) for k in view_keys(view, [c.result for c in mine if c.result is not None])]
+    return out
+
+
 def _measured_keys(cells: Sequence[Cell]) -> tuple[str, ...]:
-    """The sweep view's columns for these cells: items per joule and $/M only where a cell measured them."""
-    return view_keys("sweep", [c.result for c in cells if c.result is not None])
+    """The keys of :func:`_measured` (the sweep view's by default: a table of no cells)."""
+    return tuple(k for _, k in _measured(cells)) or view_keys("sweep")
+
+
+def _axis_columns(cells: Sequence[Cell]) -> list[tuple[str, Callable[[Cell], str]]]:
+    """The optional axis columns after ``req``, where the cells vary or use them: sparsity, the generate cells'
+    prompt and generated lengths, the LoadGen cells' scenario and target QPS."""
+    cols: list[tuple[str, Callable[[Cell], str]]] = []
+    if _sparse(cells):
+        cols.append(("sparsity", lambda c: percent(c.sparsity * 100, decimals=0)))
+    if any(c.prompt_tokens is not None or c.new_tokens is not None for c in cells):
+        cols += [("prompt", lambda c: _opt(c.prompt_tokens)), ("new", lambda c: _opt(c.new_tokens))]
+    if any(c.scenario is not None for c in cells):
+        cols += [("scenario", lambda c: _opt(c.scenario)), ("qps", lambda c: _opt(significant(c.target_qps)))]
+    return cols
 
 
 def cell_headers(cells: Sequence[Cell]) -> list[str]:
-    """:data:`CELL_HEADERS`, with a ``sparsity`` column after ``req`` when the cells hold several sparsity values,
-    and items/J and $/M where the cells measured energy or were priced."""
-    keys = _measured_keys(cells)
-    headers = list(CELL_HEADERS)
-    at = headers.index("status")
-    headers[7:at] = list(headers_of("sweep", keys))
-    if _sparse(cells):
-        headers.insert(headers.index("req") + 1, "sparsity")
-    return headers
+    """:data:`CELL_HEADERS` with the optional axis columns after ``req`` (:func:`_axis_columns`) and the measured
+    columns of the cells' views (:func:`_measured`)."""
+    measured = _measured(cells)
+    out = list(CELL_HEADERS[:7]) + [name for name, _ in _axis_columns(cells)]
+    out += [COLUMNS[k].heading(view) for view, k in measured] if measured else list(headers_of("sweep"))
+    return out + ["status"]
 
 
 def cell_rows(cells: Sequence[Cell]) -> list[list[str]]:
     """The cell table (:func:`cell_headers`), one row per cell; a failed cell reads FAILED (its error is in
-    :func:`failure_notes`). Streams and requests are what the engine ran (the cell's axis value otherwise)."""
-    sparse = _sparse(cells)
-    keys = _measured_keys(cells)
+    :func:`failure_notes`). Streams and requests are what the engine ran (the cell's axis value otherwise); a
+    column of the other view (a generate cell beside latency cells) reads as missing."""
+    axes = _axis_columns(cells)
+    measured = _measured(cells) or [("sweep", k) for k in view_keys("sweep")]
     rows = []
     for c in cells:
         row = [
@@ -269,11 +299,13 @@ def cell_rows(cells: Sequence[Cell]) -> list[list[str]]:
             c.mode,
             _opt(c.streams_effective if c.streams_effective is not None else c.streams),
             _opt(c.requests_effective if c.requests_effective is not None else c.requests),
-            *(texts("sweep", c.result, None, keys) if c.result is not None else [MISSING] * len(keys)),
+            *(get(c) for _, get in axes),
+            *(
+                COLUMNS[k].cell(c.result, None, view) if c.result is not None and view == _cell_view(c) else MISSING
+                for view, k in measured
+            ),
             "ok" if c.ok else "FAILED",
         ]
-        if sparse:
-            row.insert(7, percent(c.sparsity * 100, decimals=0))
         rows.append(row)
     return rows
 
@@ -624,10 +656,16 @@ def _point(c: Cell) -> tuple[float, float] | None:
 
 def cell_finished_line(event: Any, *, eta: bool = False) -> str:
     """The line a finished cell gets in a sweep's progress (``workbench sweep``, ``workbench watch``):
-    ``[5/18] openvino int8 t2 b1 latency: p50 5.500 ms  174.8/s`` or ``…: failed: REASON``; ``eta``: with the
-    estimate for the cells left. ``event``: a :class:`workbench.measure.events.CellFinished`."""
+    ``[5/18] openvino int8 t2 b1 latency: p50 5.500 ms  174.8/s``, a generate cell's ``TTFT p50 12.1 ms · per token
+    p50 4.20 ms · 231.5 tok/s``, or ``…: failed: REASON``; ``eta``: with the estimate for the cells left.
+    ``event``: a :class:`workbench.measure.events.CellFinished`."""
     r = event.result
-    if r.get("status") == "ok":
+    gen = r.get("generation") if isinstance(r.get("generation"), Mapping) else None
+    if r.get("status") == "ok" and gen is not None:
+        ttft, tpot = (gen.get("ttft_ms") or {}).get("p50"), (gen.get("tpot_ms") or {}).get("p50")
+        tps = (gen.get("tokens_per_s") or {}).get("decode")
+        what = f"TTFT p50 {ms(ttft)} ms · per token p50 {ms(tpot)} ms · {rate(tps, ' tok/s')}"
+    elif r.get("status") == "ok":
         what = f"p50 {ms((r.get('latency_ms') or {}).get('p50'))} ms  {rate(r.get('throughput'), '/s')}"
     else:
         what = f"failed: {r.get('error')}"
@@ -675,6 +713,8 @@ def render_sweep(record: RunRecord, charts: bool = True) -> str:
             add_charts(out, sparsity_series(a.sparsity), "sparsity %", "items/s")
     if len(a.pareto) > 0 and sum(1 for c in a.cells if c.ok) > 1:
         out += _pareto_text(a, charts)
+    if a.generation_pareto and sum(1 for c in a.cells if c.ok and c.mode == "generate") > 1:
+        out += _generation_pareto_text(a, charts)
     return "\n".join(out)
 
 
@@ -691,6 +731,14 @@ def _axes_line(spec: Mapping[str, Any]) -> str | None:
     ]
     if len(spec.get("sparsities") or []) > 1:
         axes.append(f"sparsities {_join(spec.get('sparsities'))}")
+    if "generate" in (spec.get("modes") or []):
+        axes.append(f"prompt tokens {_join(spec.get('prompt_tokens'))} · new tokens {_join(spec.get('new_tokens'))}")
+    scenarios = [s for s in spec.get("scenarios") or [] if s is not None]
+    if scenarios:
+        axes.append(f"scenarios {_join(scenarios)}")
+        rates = [q for q in spec.get("target_qps") or [] if q is not None]
+        if rates:
+            axes.append(f"server QPS {_join([significant(q) for q in rates])}")
     return "axes: " + " · ".join(axes)
 
 
@@ -743,6 +791,54 @@ def _pareto_text(a: SweepAnalysis, charts: bool) -> list[str]:
     return out
 
 
+def generation_pareto_headers() -> list[str]:
+    return ["cell", "TTFT p50 ms", "per token p50 ms", "decode tok/s", "RSS MB", "tokens =ref"]
+
+
+def generation_pareto_rows(cells: Sequence[Cell]) -> list[list[str]]:
+    """The generation front's cells (:func:`workbench.stats.scaling.generation_front`)."""
+    return [
+        [
+            c.label(),
+            ms(c.ttft_p50_ms),
+            ms(c.p50_ms),
+            rate(c.decode_tokens_per_s),
+            significant(c.peak_rss_mb),
+            COLUMNS["tokens_agree"].cell(c.result, None, "sweep_generate") if c.result is not None else MISSING,
+        ]
+        for c in cells
+    ]
+
+
+def _generation_point(c: Cell) -> tuple[float, float] | None:
+    if c.ttft_p50_ms is None or c.decode_tokens_per_s is None:
+        return None
+    return (c.ttft_p50_ms, c.decode_tokens_per_s)
+
+
+def _generation_pareto_text(a: SweepAnalysis, charts: bool) -> list[str]:
+    """The generate cells' front (time to first token vs decode tokens/s), and a chart with the front joined."""
+    out = [
+        "",
+        "Generation Pareto front: the generate cells no other beats on both time to first token and decode tokens/s",
+    ]
+    out.append(aligned(generation_pareto_headers(), generation_pareto_rows(a.generation_pareto)))
+    if charts:
+        front_keys = {c.key for c in a.generation_pareto}
+        others = [_generation_point(c) for c in a.cells if c.mode == "generate" and c.key not in front_keys]
+        text = line_chart(
+            "decode tokens/s vs time to first token (front joined)",
+            {"front": [p for p in map(_generation_point, a.generation_pareto) if p]},
+            "TTFT p50 ms",
+            "decode tok/s",
+            scatter={"other cells": [p for p in others if p]} if any(others) else None,
+            data_ticks=False,
+        )
+        if text:
+            out += ["", text]
+    return out
+
+
 # ------------------------------------------------------------------------------------------------------ CSV
 
 SWEEP_CSV_COLUMNS: tuple[str, ...] = (
@@ -788,6 +884,28 @@ SWEEP_CSV_COLUMNS: tuple[str, ...] = (
     "thread_efficiency",
     "precision_gain",
     "error",
+    # generate cells (empty elsewhere): the axes, then time to first token, per output token, tokens/s, parity
+    "prompt_tokens",
+    "new_tokens",
+    "ttft_p50_ms",
+    "ttft_p99_ms",
+    "tpot_p50_ms",
+    "tpot_p99_ms",
+    "decode_tokens_per_s",
+    "e2e_tokens_per_s",
+    "tokens_agree",
+    # LoadGen cells (empty elsewhere): the scenario, its Server rate, LoadGen's verdict and achieved rate
+    "scenario",
+    "target_qps",
+    "loadgen_validity",
+    "loadgen_qps",
+)
+
+#: the registry's columns a cell's CSV row takes as they are (raw values, empty where the cell has none)
+_CSV_REGISTRY = (
+    ("j_per_item", "items_per_j", "watts", "usd_per_million")
+    + ("ttft_p50_ms", "ttft_p99_ms", "tpot_p50_ms", "tpot_p99_ms", "decode_tokens_per_s", "e2e_tokens_per_s")
+    + ("tokens_agree", "loadgen_validity", "loadgen_qps")
 )
 
 
@@ -851,10 +969,11 @@ def sweep_csv(record: RunRecord) -> str:
             "peak_rss_mb": c.peak_rss_mb,
             "load_ms": as_float(r.load_ms) if r is not None else None,
             "iterations": c.iterations,
-            **{
-                k: COLUMNS[k].value(r, record) if r is not None else None
-                for k in ("j_per_item", "items_per_j", "watts", "usd_per_million")
-            },
+            **{k: COLUMNS[k].value(r, record) if r is not None else None for k in _CSV_REGISTRY},
+            "prompt_tokens": c.prompt_tokens,
+            "new_tokens": c.new_tokens,
+            "scenario": c.scenario,
+            "target_qps": c.target_qps,
             "parity": c.parity,
             "parity_rel_l2": c.parity_rel_l2,
             "thread_speedup": t.speedup if t is not None else None,
@@ -930,6 +1049,9 @@ def sweep_markdown(record: RunRecord) -> str:
     if a.pareto:
         lines += ["", "### Pareto front (p50 latency vs throughput)", ""]
         lines += _md_table(pareto_headers(a.pareto), pareto_rows(a.pareto))
+    if a.generation_pareto:
+        lines += ["", "### Generation Pareto front (time to first token vs decode tokens/s)", ""]
+        lines += _md_table(generation_pareto_headers(), generation_pareto_rows(a.generation_pareto))
     lines.append("")
     return "\n".join(lines)
 

@@ -70,6 +70,7 @@ def render_sweep_html(record: RunRecord) -> str:
     threads, batches, sparsity = _scaling_sections(a)
     body += [threads, batches, _precision_section(a), _memory_section(a), sparsity]
     body.append(_pareto_section(a))
+    body.append(_generation_pareto_section(a))
     if record.diagnostics:
         items = [f"{d.get('where')}: {d.get('error')}" for d in record.diagnostics]
         body.append(section("Diagnostics", _note_list(items)))
@@ -183,6 +184,27 @@ def _pareto_section(a: SweepAnalysis) -> str:
         "latency per call and throughput.</p>",
         f"<figure>{svg}</figure>",
         _sweep_table(sw.pareto_headers(a.pareto), sw.pareto_rows(a.pareto)),
+    )
+
+
+def _generation_pareto_section(a: SweepAnalysis) -> str:
+    """The generate cells on the time-to-first-token / decode-tokens/s plane, the front marked, and its table."""
+    ran = [c for c in a.cells if c.ok and c.ttft_p50_ms is not None and c.decode_tokens_per_s is not None]
+    if not ran:
+        return ""
+    svg = pareto_svg(
+        [(c.ttft_p50_ms, c.decode_tokens_per_s, c.label()) for c in ran],
+        [(c.ttft_p50_ms, c.decode_tokens_per_s, c.label()) for c in a.generation_pareto],
+        title="decode tokens/s vs time to first token: the Pareto front",
+        y_label="decode tokens/s",
+        x_label="time to first token, p50 (ms)",
+    )
+    return section(
+        "Text generation: time to first token and tokens/s",
+        '<p class="muted">Every generate cell that ran; the front is the cells no other cell beats on both time '
+        "to first token (prefill) and decode tokens/s (per sequence).</p>",
+        f"<figure>{svg}</figure>",
+        _sweep_table(sw.generation_pareto_headers(), sw.generation_pareto_rows(a.generation_pareto)),
     )
 
 

@@ -19,7 +19,8 @@ derives the tables people publish (docs/methodology.md, "Scaling analysis"):
 * the **memory-bounded batch search** outcomes (``record.sweep["memory_search"]``): best batch, its throughput, the
   batch → peak RSS curve;
 * the **Pareto front** of p50 latency against throughput (:func:`workbench.stats.pareto.pareto_front`, reusable on
-  any points, re-exported here).
+  any points, re-exported here); for generate cells, time to first token against decode tokens/s
+  (:func:`generation_front`).
 
 Failed cells stay in every table as rows with their error; they never break the arithmetic. Memory-search probes
 (``cell["search"] == "max-memory"``) are kept apart from the grid (:attr:`SweepAnalysis.probes`). Pure: no I/O, no
@@ -59,6 +60,7 @@ __all__ = [
     "pareto_cells",
     "analyse",
     "AXES",
+    "generation_front",
     "describe",
     "describe_key",
     "speedup_basis",
@@ -68,7 +70,23 @@ __all__ = [
 PROBE_SEARCH = "max-memory"
 
 #: the axes of a cell, in the order labels and group titles name them
-AXES: tuple[str, ...] = ("engine", "precision", "threads", "batch", "mode", "streams", "requests", "sparsity")
+AXES: tuple[str, ...] = (
+    "engine",
+    "precision",
+    "threads",
+    "batch",
+    "mode",
+    "streams",
+    "requests",
+    "sparsity",
+    "prompt_tokens",
+    "new_tokens",
+    "scenario",
+    "target_qps",
+)
+
+#: axes only some cells have (generate cells' lengths, LoadGen cells' scenario and rate): absent, not None, elsewhere
+OPTIONAL_AXES: tuple[str, ...] = ("prompt_tokens", "new_tokens", "scenario", "target_qps")
 
 # ---------------------------------------------------------------------------------------------------- cells
 
@@ -103,6 +121,11 @@ class Cell:
     sparsity: float
     status: str
     error: str | None
+    #: a generate cell's prompt and generated lengths; a LoadGen cell's scenario and Server rate (None elsewhere)
+    prompt_tokens: int | None = None
+    new_tokens: int | None = None
+    scenario: str | None = None
+    target_qps: float | None = None
     precision_effective: str | None = None
     streams_effective: int | None = None
     requests_effective: int | None = None
@@ -114,6 +137,9 @@ class Cell:
     parity: str | None = None
     parity_rel_l2: float | None = None
     iterations: int | None = None
+    #: a generate cell's time to first token (p50) and decode tokens/s (``result.generation``; None elsewhere)
+    ttft_p50_ms: float | None = None
+    decode_tokens_per_s: float | None = None
     #: a memory-bounded batch search's probe, and the group key it probed
     probe: bool = False
     group: str | None = None
@@ -136,8 +162,11 @@ class Cell:
         return self.p50_ms / self.batch if self.p50_ms is not None and self.batch > 0 else None
 
     def axes(self, *drop: str) -> dict[str, Any]:
-        """The axis values (``AXES``) except ``drop``."""
-        return {a: getattr(self, a) for a in AXES if a not in drop}
+        """The axis values (``AXES``) except ``drop``; the generation and load axes only where the cell has them
+        (a latency cell's axes read as before they existed)."""
+        return {
+            a: getattr(self, a) for a in AXES if a not in drop and not (a in OPTIONAL_AXES and getattr(self, a) is None)
+        }
 
     def label(self) -> str:
         """Short human text, as :meth:`workbench.campaign.cells.CellSpec.label`: ``openvino int8 t2 b8 throughput``."""
@@ -170,22 +199,37 @@ def describe(axes: Mapping[str, Any]) -> str:
             parts.append(f"r{v}")
         elif a == "sparsity" and v:
             parts.append(f"sparsity {float(v):g}")
+        elif a == "prompt_tokens" and v is not None:
+            parts.append(f"p{v}")
+        elif a == "new_tokens" and v is not None:
+            parts.append(f"n{v}")
+        elif a == "scenario" and v is not None:
+            parts.append(str(v))
+        elif a == "target_qps" and v is not None:
+            parts.append(f"{float(v):g} qps")
     return " ".join(parts)
 
 
 def describe_key(key: str) -> str:
-    """A cell or group key (``openvino|fp32|t4|b0|latency|s-|r-|sp0``) as a label (``openvino fp32 t4 latency``);
-    an unreadable key is returned as is."""
+    """A cell or group key (``openvino|fp32|t4|b0|latency|s-|r-|sp0``, with ``|p128|n64`` for a generate cell and
+    ``|server|q40`` for a LoadGen one) as a label (``openvino fp32 t4 latency``); an unreadable key is returned as
+    is."""
     parts = str(key).split("|")
-    if len(parts) != 8:
+    if len(parts) < 8:
         return str(key)
-    engine, precision, t, b, mode, s, r, sp = parts
+    engine, precision, t, b, mode, s, r, sp = parts[:8]
     axes: dict[str, Any] = {"engine": engine, "precision": precision, "mode": mode}
     axes["threads"] = _int(t[1:]) if t.startswith("t") else None
     axes["batch"] = (_int(b[1:]) or 0) if b.startswith("b") else 0
     axes["streams"] = _int(s[1:]) if s.startswith("s") else None
     axes["requests"] = _int(r[1:]) if r.startswith("r") else None
     axes["sparsity"] = (as_float(sp[2:]) or 0.0) if sp.startswith("sp") else 0.0
+    rest = parts[8:]
+    if len(rest) >= 2 and rest[0].startswith("p") and rest[1].startswith("n"):
+        axes["prompt_tokens"], axes["new_tokens"] = _int(rest[0][1:]), _int(rest[1][1:])
+        rest = rest[2:]
+    if len(rest) >= 2 and rest[1].startswith("q"):
+        axes["scenario"], axes["target_qps"] = rest[0], as_float(rest[1][1:])
     return describe(axes)
 
 
@@ -198,10 +242,22 @@ def _key(
     streams: Any,
     requests: Any,
     sparsity: float,
+    extra: Mapping[str, Any] | None = None,
 ) -> str:
     s = "-" if streams is None else str(streams)
     r = "-" if requests is None else str(requests)
-    return f"{engine}|{precision}|t{threads}|b{batch}|{mode}|s{s}|r{r}|sp{sparsity:g}"
+    key = f"{engine}|{precision}|t{threads}|b{batch}|{mode}|s{s}|r{r}|sp{sparsity:g}"
+    e = extra or {}
+    if e.get("prompt_tokens") is not None or e.get("new_tokens") is not None:
+        key += f"|p{_dash(e.get('prompt_tokens'))}|n{_dash(e.get('new_tokens'))}"
+    if e.get("scenario") is not None:
+        key += f"|{e['scenario']}|q{_dash(e.get('target_qps'))}"
+    return key
+
+
+def _dash(value: Any) -> str:
+    f = as_float(value)
+    return "-" if f is None else f"{f:g}"
 
 
 def cell_of(result: EngineResult, index: int = 0) -> Cell:
@@ -224,9 +280,15 @@ def cell_of(result: EngineResult, index: int = 0) -> Cell:
     if sparsity is None:
         sparsity = as_float(info.get("target")) or 0.0
     batch = batch if batch is not None and batch > 0 else 1
+    extra: dict[str, Any] = {
+        "prompt_tokens": _int(c.get("prompt_tokens")),
+        "new_tokens": _int(c.get("new_tokens")),
+        "scenario": str(c["scenario"]) if c.get("scenario") is not None else None,
+        "target_qps": as_float(c.get("target_qps")),
+    }
     key = c.get("key")
     if not isinstance(key, str) or not key:
-        key = _key(engine, precision, threads, batch, mode, streams, requests, sparsity)
+        key = _key(engine, precision, threads, batch, mode, streams, requests, sparsity, extra)
     status = str(result.status or "failed")
     ok = status == "ok"
     return Cell(
@@ -242,6 +304,7 @@ def cell_of(result: EngineResult, index: int = 0) -> Cell:
         sparsity=float(sparsity),
         status=status,
         error=None if ok else (result.error or "failed with no error message"),
+        **extra,
         precision_effective=result.precision_effective,
         streams_effective=_int(result.streams),
         requests_effective=_int(result.requests),
@@ -253,6 +316,8 @@ def cell_of(result: EngineResult, index: int = 0) -> Cell:
         parity=str(parity["status"]) if parity.get("status") is not None else None,
         parity_rel_l2=as_float(parity.get("rel_l2")),
         iterations=_int(result.iterations),
+        ttft_p50_ms=_positive(_part(result.generation, "ttft_ms", "p50")) if ok else None,
+        decode_tokens_per_s=_positive(_part(result.generation, "tokens_per_s", "decode")) if ok else None,
         probe=c.get("search") == PROBE_SEARCH,
         group=str(c["group"]) if c.get("group") is not None else None,
         sparsity_achieved=as_float(info.get("achieved")),
@@ -261,6 +326,12 @@ def cell_of(result: EngineResult, index: int = 0) -> Cell:
         index=index,
         result=result,
     )
+
+
+def _part(d: Any, part: str, key: str) -> Any:
+    """``d[part][key]`` where both are mappings (a result's ``generation`` entry), else None."""
+    inner = d.get(part) if isinstance(d, Mapping) else None
+    return inner.get(key) if isinstance(inner, Mapping) else None
 
 
 def cells_of(results: Iterable[EngineResult]) -> list[Cell]:
@@ -805,11 +876,34 @@ def memory_searches(sweep: Mapping[str, Any] | None, cells: Sequence[Cell]) -> l
 
 def pareto_cells(cells: Sequence[Cell]) -> list[Cell]:
     """The Pareto front of the grid cells that ran: p50 latency per call against throughput (items/s). Training
-    steps are another workload, not a point on an inference front: they are left out."""
+    steps and text generations are other workloads, not points on an inference front: they are left out
+    (generations have :func:`generation_front`); so are LoadGen cells LoadGen called INVALID."""
     pts: list[tuple[float, float, Cell]] = []
     for c in cells:
-        if c.ok and not c.probe and c.mode != "train" and c.p50_ms is not None and c.throughput is not None:
-            pts.append((c.p50_ms, c.throughput, c))
+        if c.ok and not c.probe and c.mode not in ("train", "generate") and c.p50_ms is not None:
+            if c.throughput is not None and _valid_load(c):
+                pts.append((c.p50_ms, c.throughput, c))
+    return [p[2] for p in pareto_front(pts)]
+
+
+def _valid_load(c: Cell) -> bool:
+    """A LoadGen cell counts on a front only when LoadGen called it VALID (an INVALID Server rate was not served
+    within its bound: its numbers are not an operating point); a timed-loop cell always counts."""
+    if c.scenario is None or c.result is None:
+        return True
+    lg = c.result.loadgen if isinstance(c.result.loadgen, Mapping) else {}
+    return lg.get("validity") == "VALID"
+
+
+def generation_front(cells: Sequence[Cell]) -> list[Cell]:
+    """The Pareto front of the generate cells that ran: time to first token (p50, lower is better) against decode
+    tokens/s (higher is better; per sequence, the inverse of the per-output-token latency at batch 1) — the
+    TTFT/TPOT trade-off (prompt length, precision, threads, engine)."""
+    pts = [
+        (c.ttft_p50_ms, c.decode_tokens_per_s, c)
+        for c in cells
+        if c.ok and c.mode == "generate" and c.ttft_p50_ms is not None and c.decode_tokens_per_s is not None
+    ]
     return [p[2] for p in pareto_front(pts)]
 
 
@@ -828,6 +922,8 @@ class SweepAnalysis:
     sparsity: list[SparsityGroup] = field(default_factory=list)
     memory: list[MemorySearch] = field(default_factory=list)
     pareto: list[Cell] = field(default_factory=list)
+    #: generate cells: time to first token vs decode tokens/s (:func:`generation_front`)
+    generation_pareto: list[Cell] = field(default_factory=list)
 
     def thread_row(self, key: str) -> ThreadRow | None:
         """The thread-scaling row of the cell ``key`` (None when it is in no thread-scaling group)."""
@@ -846,6 +942,16 @@ class SweepAnalysis:
             "memory_search": [m.to_dict() for m in self.memory],
             "pareto": [
                 {"key": c.key, "label": c.label(), "p50_ms": c.p50_ms, "throughput": c.throughput} for c in self.pareto
+            ],
+            "generation_pareto": [
+                {
+                    "key": c.key,
+                    "label": c.label(),
+                    "ttft_p50_ms": c.ttft_p50_ms,
+                    "tpot_p50_ms": c.p50_ms,
+                    "decode_tokens_per_s": c.decode_tokens_per_s,
+                }
+                for c in self.generation_pareto
             ],
             "cells": {
                 "total": len(self.cells),
@@ -879,4 +985,5 @@ def analyse(record: RunRecord, spreads: Sequence[Mapping[str, Any]] | None = Non
         sparsity=sparsity_study(grid),
         memory=memory_searches(record.sweep, every),
         pareto=pareto_cells(grid),
+        generation_pareto=generation_front(grid),
     )

@@ -14,6 +14,7 @@ from textual.widgets import DataTable
 
 from workbench.tui.format import short_engine
 from workbench.tui.widgets.results import theme_color
+from workbench.units import MISSING
 
 if TYPE_CHECKING:  # pragma: no cover
     from workbench.stats.scaling import Cell
@@ -53,7 +54,7 @@ def cell_row(c: "Cell", compact: bool = False) -> tuple[str, ...]:
     from workbench.report.sweep import cell_headers, cell_rows
 
     row = dict(zip(cell_headers([c]), cell_rows([c])[0]))
-    shown = [row[header] for _, header, _ in COLUMNS[1:-1]]
+    shown = [row.get(header, MISSING) for _, header, _ in COLUMNS[1:-1]]  # a generate cell has no p50 ms
     return (short_engine(c.engine) if compact else c.engine, *shown, "ok" if c.ok else f"failed: {c.error}")
 
 
