@@ -296,7 +296,7 @@ def _check_load_axes(spec: SweepSpec) -> None:
     """LoadGen scenarios (latency cells only) and their settings, by the run's own rule
     (:func:`workbench.measure.scenario.check_scenario`), once per scenario of the axis."""
     scenarios = [s for s in spec.scenarios if s is not None]
-    qps = [q for q in spec.target_qps if q is not None]
+    qps: list[float | None] = [q for q in spec.target_qps if q is not None]
     if not scenarios:
         if qps or spec.scenario_settings:
             raise UsageError("--target-qps and the LoadGen settings need --scenario (e.g. --scenario server)")
