@@ -177,10 +177,12 @@ def test_a_folder_without_tokenizer_or_with_pickled_weights_is_refused(tmp_path)
 
 
 def test_sweeps_and_recommend_say_where_a_causal_lm_runs():
-    r = wb("sweep", "-m", "tiny-llama", "-e", "torch", "--mode", "generate", "--threads", "1", timeout=60)
-    assert r.returncode == 2 and "sweeps do not run --mode generate yet" in r.stderr
+    r = wb("sweep", "-m", "tiny-llama", "-e", "torch", "--threads", "1", timeout=60)
+    assert r.returncode == 2 and "sweep it with --mode generate (not latency)" in r.stderr
+    r = wb("sweep", "-m", "tiny_cnn", "-e", "torch", "--mode", "generate", "--threads", "1", timeout=60)
+    assert r.returncode == 2 and "--mode generate needs a causal language model" in r.stderr
     r = wb("recommend", "-m", "tiny-llama", timeout=60)
-    assert r.returncode == 2 and "runs with workbench run --mode generate" in r.stderr
+    assert r.returncode == 2 and "recommend it with --objective tokens-per-s" in r.stderr
     listed = wb("models", timeout=60)
     assert "tiny-llama" in listed.stdout and "llama-512" in listed.stdout and "--mode generate" in listed.stdout
 

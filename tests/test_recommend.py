@@ -431,3 +431,109 @@ def test_a_margin_keeps_tied_candidates_and_takes_no_step_inside_it(monkeypatch)
     # without the margin (3 % floor) the same search steps on smaller gains
     plain = Search(FakeEvaluator(), duration_s=1.0, baseline=False).run([space("latency")]).outcome("latency")
     assert any(m["gain"] <= 0.30 for m in plain.moves) or plain.best.cell == o.best.cell
+
+
+# ---- tokens-per-s: a causal LM's generation (issue 21) ------------------------------------------------------------
+#: fake decode tokens/s and time to first token (ms) per engine x precision at every core; openvino int4 decodes
+#: fastest but has the slowest prefill (over a 50 ms TTFT budget), onnxruntime int8 is the best within it
+GEN = {
+    ("torch", "fp32"): (100.0, 30.0),
+    ("torch", "int8"): (180.0, 20.0),
+    ("onnxruntime", "fp32"): (150.0, 40.0),
+    ("onnxruntime", "int8"): (400.0, 35.0),
+    ("onnxruntime", "int4"): (380.0, 45.0),
+    ("openvino", "fp32"): (160.0, 25.0),
+    ("openvino", "int8"): (300.0, 15.0),
+    ("openvino", "int4"): (900.0, 80.0),
+}
+GEN_PRECISIONS = {
+    "torch": ("fp32", "int8"),
+    "onnxruntime": ("fp32", "int8", "int4"),
+    "openvino": ("fp32", "int8", "int4"),
+}
+
+
+class FakeGenerator:
+    """A fake, noise-free generation landscape (:data:`GEN`; fewer threads decode slower); tokens agree at fp32
+    and diverge below (parity ``diverged``), as a random model's greedy tokens do."""
+
+    def __init__(self) -> None:
+        self.cells: list[CellSpec] = []
+
+    def evaluate(self, cell: CellSpec, duration_s: float) -> Measurement:
+        self.cells.append(cell)
+        tps, ttft = GEN[(cell.engine, cell.precision)]
+        tps *= {1: 0.3, 2: 0.55, 4: 0.8, 8: 1.0}[cell.threads]
+        return Measurement(
+            cell,
+            duration_s,
+            ok=True,
+            p50_ms=1000.0 / tps,
+            p99_ms=1200.0 / tps,
+            throughput=tps * 0.9,
+            peak_rss_mb=100.0,
+            parity_status="pass" if cell.precision == "fp32" else "diverged",
+            precision_effective=cell.precision,
+            ttft_p50_ms=ttft,
+            ttft_p99_ms=ttft * 1.1,
+            decode_tokens_per_s=tps,
+            elapsed_s=duration_s + OVERHEAD_S,
+        )
+
+
+def test_tokens_per_s_search_keeps_its_lengths_and_the_ttft_budget_decides():
+    space = build_space("tokens-per-s", ENGINES, GEN_PRECISIONS, CORES, prompt_tokens=32, new_tokens=16)
+    assert space.mode == "generate" and {p for _, ps in space.precisions for p in ps} == {"fp32", "int8", "int4"}
+    assert all(c.prompt_tokens == 32 and c.new_tokens == 16 and c.batch == 1 for c in space.cells())
+    fake = FakeGenerator()
+    rec = Search(fake, duration_s=3.0, ttft_budget_ms=50.0).run([space])
+    (o,) = rec.outcomes
+    assert o.best is not None and (o.best.cell.engine, o.best.cell.precision) == ("onnxruntime", "int8")
+    assert o.best.cell.threads == 8 and o.meets_ttft_budget is True
+    assert all(c.prompt_tokens == 32 and c.new_tokens == 16 for c in fake.cells)  # the baseline too
+    # decode tokens/s ratio over torch fp32, not a speedup: int8 tokens diverge from torch fp32's
+    assert o.speedup is None and "4.00× ratio, not a speedup: parity diverged" in (o.speedup_note or "")
+    front = [(m.cell.engine, m.cell.precision) for m in rec.generation_pareto]
+    assert {("onnxruntime", "int8"), ("openvino", "int4")} <= set(
+        front
+    ) and rec.pareto == []  # not on the latency front
+    without = Search(FakeGenerator(), duration_s=3.0).run(
+        [build_space("tokens-per-s", ENGINES, GEN_PRECISIONS, CORES, prompt_tokens=32, new_tokens=16)]
+    )
+    best = without.outcomes[0].best
+    assert best is not None and (best.cell.engine, best.cell.precision) == ("openvino", "int4")
+    assert speedup_over_baseline(replace(best, parity_status="pass"), replace(best, parity_status="pass"), "generate")[
+        0
+    ] == pytest.approx(1.0)
+
+
+@pytest.mark.parametrize(
+    "argv, needle",
+    [
+        (["-m", "tiny-llama"], "recommend it with --objective tokens-per-s"),
+        (["-m", "tiny_cnn", "--objective", "tokens-per-s"], "needs a causal language model"),
+        (["-m", "tiny_cnn", "--ttft-budget", "200ms"], "--ttft-budget applies to --objective tokens-per-s"),
+        (["-m", "tiny-llama", "--objective", "tokens-per-s", "--ttft-budget", "0"], "--ttft-budget must be > 0"),
+        (["-m", "tiny_cnn", "-p", "int4"], "int4 weights: with --objective tokens-per-s"),
+    ],
+)
+def test_cli_tokens_per_s_refusals_are_one_line_exit_2(argv, needle):
+    r = wb("recommend", *argv, "--no-save", timeout=60)
+    assert r.returncode == 2 and needle in r.stderr and "Traceback" not in r.stderr, r.stderr
+
+
+def test_cli_tokens_per_s_end_to_end_on_tiny_llama(tmp_path, shared_cache):
+    out = tmp_path / "rec.json"
+    r = wb(
+        "recommend", "-m", "tiny-llama", "--objective", "tokens-per-s", "--ttft-budget", "5s", "-e",
+        "torch,onnxruntime", "-p", "fp32", "--duration", "tiny", "--prompt-tokens", "8", "--new-tokens", "4",
+        "--cores", "0", "--json", str(out), "--no-save", "-q", timeout=240,
+    )  # fmt: skip
+    assert r.returncode == 0, r.stderr
+    assert "tokens-per-s (most decode tokens/s):" in r.stdout and "time-to-first-token budget 5000 ms: met" in r.stdout
+    assert "--mode generate --prompt-tokens 8 --new-tokens 4" in r.stdout  # the reproduce command
+    doc = json.loads(out.read_text())
+    best = doc["best"]["tokens-per-s"]
+    assert best["best"]["decode_tokens_per_s"] > 0 and best["best"]["ttft_p50_ms"] > 0
+    assert best["baseline"]["cell"]["engine"] == "torch" and best["baseline"]["cell"]["prompt_tokens"] == 8
+    assert best["meets_ttft_budget"] is True and doc["generation_pareto"]

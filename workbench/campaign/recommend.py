@@ -73,6 +73,7 @@ DESCENT_AXES: dict[str, tuple[str, ...]] = {
     "throughput": ("precision", "threads", "streams", "requests", "batch"),
     "cost": ("precision", "threads", "streams", "requests", "batch"),
     "energy": ("precision", "threads", "streams", "requests", "batch"),
+    "tokens-per-s": ("precision", "threads"),
 }
 #: direction an axis is walked first from the incumbent (-1: towards smaller values)
 FIRST_DIRECTION: dict[str, int] = {"precision": 1, "threads": -1, "streams": 1, "requests": 1, "batch": 1}
@@ -115,6 +116,10 @@ class Measurement:
     j_per_item: float | None = None
     #: dollars per million items at the search's price (set by the search when it has one)
     usd_per_million: float | None = None
+    #: generate cells: time to first token (p50, p99) and decode tokens/s (``result.generation``)
+    ttft_p50_ms: float | None = None
+    ttft_p99_ms: float | None = None
+    decode_tokens_per_s: float | None = None
     elapsed_s: float = 0.0
     result: "EngineResult | None" = None
     stage: str = ""
@@ -131,6 +136,8 @@ class Measurement:
         lat = result.latency_ms or {}
         parity = result.parity or {}
         energy = result.energy or {}
+        gen = result.generation or {}
+        ttft = gen.get("ttft_ms") or {}
 
         def num(v: Any) -> float | None:
             return float(v) if isinstance(v, (int, float)) and not isinstance(v, bool) and math.isfinite(v) else None
@@ -150,6 +157,9 @@ class Measurement:
             streams_effective=result.streams,
             requests_effective=result.requests,
             j_per_item=num(energy.get("j_per_item")) if energy.get("status") == "measured" else None,
+            ttft_p50_ms=num(ttft.get("p50")),
+            ttft_p99_ms=num(ttft.get("p99")),
+            decode_tokens_per_s=num((gen.get("tokens_per_s") or {}).get("decode")),
             elapsed_s=elapsed_s,
             result=result,
         )
@@ -177,7 +187,15 @@ class Measurement:
             "requests_effective": self.requests_effective,
             "j_per_item": self.j_per_item,
             "usd_per_million": self.usd_per_million,
-        }
+        } | (
+            {
+                "ttft_p50_ms": self.ttft_p50_ms,
+                "ttft_p99_ms": self.ttft_p99_ms,
+                "decode_tokens_per_s": self.decode_tokens_per_s,
+            }
+            if self.cell.mode == "generate"
+            else {}
+        )
 
 
 class Evaluator(Protocol):
@@ -233,6 +251,7 @@ class Outcome:
     speedup_note: str | None = None
     memory_ratio: float | None = None
     meets_budget: bool | None = None
+    meets_ttft_budget: bool | None = None
     rounds: list[dict[str, Any]] = field(default_factory=list)
     moves: list[dict[str, Any]] = field(default_factory=list)
     survivors: list[str] = field(default_factory=list)
@@ -249,6 +268,7 @@ class Outcome:
             "speedup_note": self.speedup_note,
             "memory_ratio": self.memory_ratio,
             "meets_latency_budget": self.meets_budget,
+            "meets_ttft_budget": self.meets_ttft_budget,
             "halving": self.rounds,
             "survivors": self.survivors,
             "descent": self.moves,
@@ -276,6 +296,9 @@ class Recommendation:
     duration_s: float
     start_s: float
     noise: float
+    #: generate measurements: time to first token vs decode tokens/s (:meth:`Search.generation_pareto`)
+    generation_pareto: list[Measurement] = field(default_factory=list)
+    ttft_budget_ms: float | None = None
 
     def outcome(self, objective: str) -> Outcome | None:
         return next((o for o in self.outcomes if o.objective == objective), None)
@@ -291,12 +314,14 @@ class Recommendation:
             "noise": self.noise,
             "time_budget_s": self.time_budget_s,
             "latency_budget_ms": self.latency_budget_ms,
+            "ttft_budget_ms": self.ttft_budget_ms,
             "time_used_s": round(self.time_used_s, 3),
             "evaluations": len(self.tried),
             "space_size": self.space_size,
             "configurations_tried": len(tried_keys),
             "best": {o.objective: o.to_dict() for o in self.outcomes},
             "pareto": [m.to_dict() for m in self.pareto],
+            "generation_pareto": [m.to_dict() for m in self.generation_pareto],
             "tried": [m.to_dict() for m in self.tried],
             "skipped": self.skipped,
         }
@@ -326,6 +351,7 @@ class Search:
         latency_budget_ms: float | None = None,
         price_per_hour: float | None = None,
         max_drift: float | None = None,
+        ttft_budget_ms: float | None = None,
         noise: float = NOISE,
         keep: int = KEEP,
         baseline: bool = True,
@@ -340,6 +366,9 @@ class Search:
             raise UsageError(f"--latency-budget must be > 0 ms, not {latency_budget_ms:g}")
         if max_drift is not None and max_drift < 0:
             raise UsageError(f"--max-drift must be >= 0, not {max_drift:g}")
+        if ttft_budget_ms is not None and not ttft_budget_ms > 0:
+            raise UsageError(f"--ttft-budget must be > 0 (e.g. 200ms), not {ttft_budget_ms:g} ms")
+        self.ttft_budget_ms = ttft_budget_ms
         self.evaluator = evaluator
         self.duration_s = float(duration_s)
         # 1/6 of the duration rounded to 10 ms (0.5 s at the default 3 s), at least 0.1 s, at most the duration
@@ -436,7 +465,7 @@ class Search:
     # ---- scoring -------------------------------------------------------------------------------------------------
     def value(self, m: Measurement, objective: str) -> float | None:
         """The figure ``objective`` optimises, as lower-is-better: p50 ms, −items/s, peak RSS MB, $ per million
-        items, joules per item."""
+        items, joules per item, −decode tokens/s."""
         if not m.ok:
             return None
         v = {
@@ -445,10 +474,11 @@ class Search:
             "memory": m.peak_rss_mb,
             "cost": m.usd_per_million,
             "energy": m.j_per_item,
+            "tokens-per-s": m.decode_tokens_per_s,
         }[objective]
         if v is None:
             return None
-        return -v if objective == "throughput" else v
+        return -v if objective in ("throughput", "tokens-per-s") else v
 
     def why_ineligible(self, m: Measurement, objective: str) -> str | None:
         """Why ``m`` cannot win ``objective`` (None: it can)."""
@@ -464,7 +494,16 @@ class Search:
             p99 = m.p99_ms if m.p99_ms is not None else m.p50_ms
             if p99 is None or p99 > self.latency_budget_ms:
                 return f"p99 {p99 if p99 is not None else '?'} ms over the latency budget {self.latency_budget_ms:g} ms"
+        if self.ttft_budget_ms is not None and m.cell.mode == "generate" and not self._meets_ttft(m):
+            return (
+                f"time to first token p99 {m.ttft_p99_ms or '?'} ms over the --ttft-budget {self.ttft_budget_ms:g} ms"
+            )
         return None
+
+    def _meets_ttft(self, m: Measurement) -> bool:
+        """Whether ``m``'s time to first token stays within the TTFT budget at p99 (p50 when no p99 was taken)."""
+        ttft = m.ttft_p99_ms if m.ttft_p99_ms is not None else m.ttft_p50_ms
+        return self.ttft_budget_ms is None or (ttft is not None and ttft <= self.ttft_budget_ms)
 
     def _rank(self, m: Measurement, objective: str) -> tuple[int, float, float]:
         v = self.value(m, objective)
@@ -540,6 +579,8 @@ class Search:
             skipped=skipped,
             space_size=len(seen),
             pareto=self.pareto(),
+            generation_pareto=self.generation_pareto(),
+            ttft_budget_ms=self.ttft_budget_ms,
             time_used_s=self.used_s,
             time_budget_s=self.time_budget_s,
             latency_budget_ms=self.latency_budget_ms,
@@ -747,6 +788,8 @@ class Search:
         if self.latency_budget_ms is not None:
             p99 = o.best.p99_ms if o.best.p99_ms is not None else o.best.p50_ms
             o.meets_budget = p99 is not None and p99 <= self.latency_budget_ms
+        if self.ttft_budget_ms is not None and o.space.mode == "generate":
+            o.meets_ttft_budget = self._meets_ttft(o.best)
         if not self.with_baseline:
             return
         self._stage = "baseline (torch eager fp32)"
@@ -756,6 +799,8 @@ class Search:
             threads=max(o.space.threads),
             batch=o.best.cell.batch,
             mode=o.space.mode,
+            prompt_tokens=o.space.prompt_tokens,
+            new_tokens=o.space.new_tokens,
         )
         o.baseline = self._eval(cell, self.duration_s, final=True)
         self._finals_left -= 1
@@ -785,15 +830,31 @@ class Search:
 
     def pareto(self) -> list[Measurement]:
         """The latency-vs-throughput front of the ok measurements (per cell its longest run)."""
+        longest = self._longest(lambda m: m.cell.mode != "generate" and m.p50_ms is not None and bool(m.throughput))
+        pts = [(m.p50_ms, m.throughput, m) for m in longest if m.p50_ms is not None and m.throughput]
+        return [p[2] for p in pareto_front(pts)]
+
+    def generation_pareto(self) -> list[Measurement]:
+        """The generate measurements' front: time to first token (p50, lower is better) against decode tokens/s
+        (higher is better), per cell its longest run."""
+        longest = self._longest(lambda m: m.ttft_p50_ms is not None and bool(m.decode_tokens_per_s))
+        pts = [
+            (m.ttft_p50_ms, m.decode_tokens_per_s, m)
+            for m in longest
+            if m.ttft_p50_ms is not None and m.decode_tokens_per_s is not None
+        ]
+        return [p[2] for p in pareto_front(pts)]
+
+    def _longest(self, usable: Callable[[Measurement], bool]) -> list[Measurement]:
+        """Per cell, its longest ok measurement that ``usable`` accepts."""
         longest: dict[str, Measurement] = {}
         for m in self.tried:
-            if not m.ok or m.p50_ms is None or m.throughput is None:
+            if not m.ok or not usable(m):
                 continue
             k = m.cell.key()
             if k not in longest or m.duration_s >= longest[k].duration_s:
                 longest[k] = m
-        pts = [(m.p50_ms, m.throughput, m) for m in longest.values() if m.p50_ms is not None and m.throughput]
-        return [p[2] for p in pareto_front(pts)]
+        return list(longest.values())
 
 
 _AXIS_ATTR = {
@@ -822,6 +883,12 @@ def speedup_over_baseline(best: Measurement, base: Measurement | None, mode: str
         return None, f"baseline torch eager fp32 failed: {base.error}"
     if mode == "throughput":
         value = best.throughput / base.throughput if best.throughput and base.throughput else None
+    elif mode == "generate":  # decode tokens/s; tokens must agree with torch fp32's (parity) to be a speedup
+        value = (
+            best.decode_tokens_per_s / base.decode_tokens_per_s
+            if best.decode_tokens_per_s and base.decode_tokens_per_s
+            else None
+        )
     else:
         value = base.p50_ms / best.p50_ms if best.p50_ms and base.p50_ms else None
     if value is None:

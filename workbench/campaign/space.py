@@ -12,17 +12,21 @@ from typing import Any, Mapping, Sequence
 from workbench.campaign.cells import STREAM_ENGINES, CellSpec
 from workbench.errors import UsageError
 
-OBJECTIVES: tuple[str, ...] = ("latency", "throughput", "memory", "cost", "energy")
+OBJECTIVES: tuple[str, ...] = ("latency", "throughput", "memory", "cost", "energy", "tokens-per-s")
+#: objectives searched in generate mode (a causal LM): decode tokens/s, within a time-to-first-token budget
+GENERATE_OBJECTIVES: tuple[str, ...] = ("tokens-per-s",)
 #: objectives searched in throughput mode (batch, streams, requests): what a served deployment pays for is items
 #: per second, per dollar (cost) or per joule (energy)
 THROUGHPUT_OBJECTIVES: tuple[str, ...] = ("throughput", "cost", "energy")
 #: the precisions a search considers, where the engine declares them (fp16 is a GPU precision: not searched on CPU)
 SEARCH_PRECISIONS: tuple[str, ...] = ("fp32", "bf16", "int8")
+#: the precisions a generation search considers (int4 weights too), where the engine generates at them
+GENERATE_SEARCH_PRECISIONS: tuple[str, ...] = ("fp32", "bf16", "int8", "int4")
 #: the throughput objective's batch axis (bounded further by ``max_batch``)
 BATCH_AXIS: tuple[int, ...] = (1, 2, 4, 8, 16, 32)
 #: the precision an engine starts from (its hint): the first of these it offers — int8 kernels (VNNI/AMX) are the
 #: usual winner on a server CPU, then bf16; the others are the precision axis of the descent
-HINT_PRECISIONS: tuple[str, ...] = ("int8", "bf16", "fp32")
+HINT_PRECISIONS: tuple[str, ...] = ("int4", "int8", "bf16", "fp32")
 
 
 def threads_axis(cores: int) -> tuple[int, ...]:
@@ -51,6 +55,9 @@ class SearchSpace:
     batches: tuple[int, ...] = (1,)
     streams: tuple[int | None, ...] = (None,)
     requests: tuple[int | None, ...] = (None,)
+    #: generate mode: the prompt and generated lengths every cell of the space has (None in other modes)
+    prompt_tokens: int | None = None
+    new_tokens: int | None = None
 
     def precisions_of(self, engine: str) -> tuple[str, ...]:
         return dict(self.precisions).get(engine, ())
@@ -78,6 +85,7 @@ class SearchSpace:
             and cell.precision in self.precisions_of(cell.engine)
             and cell.mode == self.mode
             and cell.sparsity == 0.0
+            and (cell.prompt_tokens, cell.new_tokens) == (self.prompt_tokens, self.new_tokens)
             and all(getattr(cell, a) in self.axis(a, cell) for a in ("threads", "batch", "streams", "requests"))
         )
 
@@ -87,7 +95,7 @@ class SearchSpace:
         for e in self.engines:
             for p in self.precisions_of(e):
                 for t in self.threads:
-                    base = CellSpec(engine=e, precision=p, threads=t, mode=self.mode)
+                    base = self._cell(e, p, t)
                     for s in self.axis("streams", base):
                         for r in self.axis("requests", base):
                             for b in self.batches:
@@ -101,7 +109,17 @@ class SearchSpace:
         """The engine's own defaults: every core, streams and requests left to the engine, batch 1 (latency,
         memory) or the lower middle of the batch axis (throughput)."""
         batch = self.batches[max(0, (len(self.batches) - 1) // 2)] if self.mode == "throughput" else self.batches[0]
-        return CellSpec(engine=engine, precision=precision, threads=max(self.threads), batch=batch, mode=self.mode)
+        return replace(self._cell(engine, precision, max(self.threads)), batch=batch)
+
+    def _cell(self, engine: str, precision: str, threads: int) -> CellSpec:
+        return CellSpec(
+            engine=engine,
+            precision=precision,
+            threads=threads,
+            mode=self.mode,
+            prompt_tokens=self.prompt_tokens,
+            new_tokens=self.new_tokens,
+        )
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -114,7 +132,7 @@ class SearchSpace:
             "streams": list(self.streams),
             "requests": list(self.requests),
             "size": self.size(),
-        }
+        } | ({"prompt_tokens": self.prompt_tokens, "new_tokens": self.new_tokens} if self.mode == "generate" else {})
 
 
 def build_space(
@@ -124,17 +142,32 @@ def build_space(
     cores: int,
     *,
     max_batch: int = BATCH_AXIS[-1],
+    prompt_tokens: int | None = None,
+    new_tokens: int | None = None,
 ) -> SearchSpace:
     """The space of ``objective`` over ``engines`` (``precisions``: what each engine may be asked for) on a pool of
     ``cores``. Latency and memory: latency mode, batch 1. Throughput: throughput mode, batches 1…32 (≤ max_batch),
     OpenVINO streams automatic or 1, 2, 4 … ≤ threads, requests automatic or 1, 2, 4 … ≤ 2 × cores (at most 16).
+    tokens-per-s: generate mode at ``prompt_tokens``/``new_tokens``, batch 1, int4 weights among the precisions.
     Raises UsageError for an unknown objective or an empty space."""
     check_objective(objective)
-    precs = tuple((e, tuple(p for p in SEARCH_PRECISIONS if p in precisions.get(e, ()))) for e in engines)
+    generate = objective in GENERATE_OBJECTIVES
+    searched = GENERATE_SEARCH_PRECISIONS if generate else SEARCH_PRECISIONS
+    precs = tuple((e, tuple(p for p in searched if p in precisions.get(e, ()))) for e in engines)
     precs = tuple((e, p) for e, p in precs if p)
     if not precs:
-        raise UsageError("nothing to search: no engine offers fp32, bf16 or int8 here")
+        raise UsageError(f"nothing to search: no engine offers {', '.join(searched)} here")
     threads = threads_axis(cores)
+    if generate:
+        return SearchSpace(
+            objective,
+            "generate",
+            tuple(e for e, _ in precs),
+            precs,
+            threads,
+            prompt_tokens=prompt_tokens,
+            new_tokens=new_tokens,
+        )
     if objective not in THROUGHPUT_OBJECTIVES:
         return SearchSpace(objective, "latency", tuple(e for e, _ in precs), precs, threads)
     if max_batch < 1:
@@ -162,6 +195,8 @@ def parse_objectives(text: str) -> tuple[str, ...]:
 
 __all__ = [
     "BATCH_AXIS",
+    "GENERATE_OBJECTIVES",
+    "GENERATE_SEARCH_PRECISIONS",
     "HINT_PRECISIONS",
     "OBJECTIVES",
     "SEARCH_PRECISIONS",

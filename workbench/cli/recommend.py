@@ -53,6 +53,7 @@ examples:
   workbench recommend -m resnet50 --objective throughput --latency-budget 50
   workbench recommend -m resnet50 --objective latency,throughput,memory --time-budget 10 --json rec.json
   workbench recommend -m tiny_cnn -e onnxruntime,openvino --duration tiny
+  workbench recommend -m llama-512 --objective tokens-per-s --ttft-budget 200ms --prompt-tokens 128
 
 Every number comes from a real run in a pinned benchmark process (one per evaluation). The search does not run
 every combination: it starts from each engine's own defaults, drops bad engine × precision candidates early with
@@ -80,6 +81,13 @@ def _duration(value: str) -> tuple[float, float | None]:
     if seconds <= 0:
         raise argparse.ArgumentTypeError(f"--duration must be > 0 seconds, not {seconds:g}")
     return seconds, None
+
+
+def _ttft(value: str) -> float:
+    """``200ms``, ``0.2s``, ``200`` (ms) -> milliseconds (the argparse type of ``--ttft-budget``)."""
+    from workbench.cli.run import latency_bound
+
+    return latency_bound(value)
 
 
 def _words(value: str) -> tuple[str, ...]:
@@ -110,7 +118,22 @@ def register(sub: Any) -> None:
         (
             "--objective -o",
             "what to optimise; several comma-separated (default latency)",
-            {"default": "latency", "metavar": "latency|throughput|memory|cost|energy"},
+            {"default": "latency", "metavar": "latency|throughput|memory|cost|energy|tokens-per-s"},
+        ),
+        (
+            "--ttft-budget",
+            "tokens-per-s: the time to first token (p99 of the generations) a winner must stay within, e.g. 200ms",
+            {"type": _ttft, "default": None, "metavar": "DURATION"},
+        ),
+        (
+            "--prompt-tokens",
+            "tokens-per-s: the prompt length every generation has (default 128)",
+            {"type": positive_int, "default": None, "metavar": "N"},
+        ),
+        (
+            "--new-tokens",
+            "tokens-per-s: tokens generated per generation (default 64)",
+            {"type": positive_int, "default": None, "metavar": "N"},
         ),
         (
             "--latency-budget",
@@ -129,8 +152,9 @@ def register(sub: Any) -> None:
         ),
         (
             "--precisions -p",
-            "precisions to consider, where each engine offers them (default fp32,bf16,int8)",
-            {"type": _words, "default": ("fp32", "bf16", "int8")},
+            "precisions to consider, where each engine offers them (default fp32,bf16,int8; int4 weights too for "
+            "tokens-per-s)",
+            {"type": _words, "default": None},
         ),
         ("--cores -c", "the core pool, e.g. 0-7 (default: all allowed)", {"type": cpu_list, "default": None}),
     )
@@ -211,15 +235,57 @@ def _pool(args: argparse.Namespace) -> list[int]:
     return list(args.cores)
 
 
-def _check_model(model: str) -> None:
-    """A name that is neither a built-in nor an existing file: one line (ModelError, exit 2) before anything runs."""
+def _check_model(model: str, objectives: Sequence[str]) -> None:
+    """A name that is neither a built-in nor an existing file, a causal LM asked for an inference objective, or
+    another model asked for tokens/s: one line (exit 2) before anything runs."""
     from pathlib import Path
 
+    from workbench.campaign.space import GENERATE_OBJECTIVES
     from workbench.errors import ModelError
     from workbench.models import zoo
+    from workbench.models.generative import is_generative
 
+    generate = [o for o in objectives if o in GENERATE_OBJECTIVES]
+    others = [o for o in objectives if o not in GENERATE_OBJECTIVES]
+    if is_generative(model):
+        if others:
+            raise UsageError(
+                f"{model} is a causal language model: recommend it with --objective tokens-per-s "
+                f"(not {', '.join(others)})"
+            )
+        return
     if not zoo.is_builtin(model) and not Path(model).expanduser().exists():
         raise ModelError(zoo.unknown_model_message(model))
+    if generate and zoo.is_builtin(model):
+        raise UsageError(
+            f"--objective tokens-per-s needs a causal language model (tiny-llama, llama-512, qwen2-512, llama-1b "
+            f"or a Hugging Face causal-LM folder); {model} is not one"
+        )
+
+
+def _precisions(args: argparse.Namespace, engines: Sequence[str], generate: bool) -> dict[str, tuple[str, ...]]:
+    """What each engine may be asked for: its declared CPU precisions (for generation the ones it generates at,
+    bf16 only where the CPU has it), within --precisions."""
+    from workbench_engines.registry import get_engine_class
+
+    wanted = args.precisions or (("fp32", "bf16", "int8", "int4") if generate else ("fp32", "bf16", "int8"))
+    if not generate:
+        return {e: tuple(p for p in get_engine_class(e).precisions("cpu") if p in wanted) for e in engines}
+    from workbench.errors import UnsupportedError
+    from workbench_engines.generate import GENERATE_PRECISIONS, check_precision
+
+    out: dict[str, tuple[str, ...]] = {}
+    for e in engines:
+        ok = []
+        for p in GENERATE_PRECISIONS.get(e, ()):
+            try:
+                check_precision(e, p)
+            except UnsupportedError:
+                continue  # e.g. bf16 on a CPU without native bf16
+            if p in wanted:
+                ok.append(p)
+        out[e] = tuple(ok)
+    return out
 
 
 def _check_numbers(args: argparse.Namespace) -> None:
@@ -233,11 +299,23 @@ def _check_numbers(args: argparse.Namespace) -> None:
         raise UsageError(f"--max-drift must be >= 0, not {args.max_drift:g}")
     if args.warmup is not None and args.warmup < 0:
         raise UsageError(f"--warmup must be >= 0 seconds, not {args.warmup:g}")
-    from workbench_engines.base import PRECISIONS
+    from workbench.campaign.space import parse_objectives
+    from workbench_engines.base import GENERATE_ONLY_PRECISIONS, PRECISIONS
 
-    for p in args.precisions:
-        if p not in PRECISIONS:
-            raise UsageError(f"--precisions must be among {', '.join(PRECISIONS)}, not {p!r}")
+    generate = "tokens-per-s" in parse_objectives(args.objective)
+    for p in args.precisions or ():
+        if p not in PRECISIONS and not (generate and p in GENERATE_ONLY_PRECISIONS):
+            only = " (int4 weights: with --objective tokens-per-s)" if p in GENERATE_ONLY_PRECISIONS else ""
+            raise UsageError(f"--precisions must be among {', '.join(PRECISIONS)}, not {p!r}{only}")
+    for flag, value in (("--ttft-budget", args.ttft_budget), ("--prompt-tokens", args.prompt_tokens)):
+        if value is not None and not generate:
+            raise UsageError(f"{flag} applies to --objective tokens-per-s (a causal LM's text generation)")
+    if args.new_tokens is not None and not generate:
+        raise UsageError("--new-tokens applies to --objective tokens-per-s (a causal LM's text generation)")
+    if args.new_tokens is not None and args.new_tokens < 2:
+        raise UsageError(f"--new-tokens must be >= 2 (a first token and a decode step), not {args.new_tokens}")
+    if args.ttft_budget is not None and not args.ttft_budget > 0:
+        raise UsageError(f"--ttft-budget must be > 0 (e.g. 200ms), not {args.ttft_budget:g} ms")
 
 
 def _spec(args: argparse.Namespace, engines: Sequence[str], spaces: Sequence[Any], pool: list[int]) -> "SweepSpec":
@@ -263,6 +341,8 @@ def _spec(args: argparse.Namespace, engines: Sequence[str], spaces: Sequence[Any
         modes=tuple(dict.fromkeys(s.mode for s in spaces)),
         streams=union("streams"),
         requests=union("requests"),
+        prompt_tokens=tuple(s.prompt_tokens for s in spaces if s.prompt_tokens is not None)[:1] or (128,),
+        new_tokens=tuple(s.new_tokens for s in spaces if s.new_tokens is not None)[:1] or (64,),
         cores=tuple(pool),
         duration_s=duration,
         warmup_s=warmup,
@@ -321,12 +401,12 @@ class _Progress:
 # ---- the command -------------------------------------------------------------------------------------------------
 def cmd_recommend(args: argparse.Namespace) -> int:
     from workbench.campaign.recommend import CellEvaluator, Search, build_space, parse_objectives
-    from workbench_engines.registry import get_engine_class
 
     if getattr(args, "across_machines", False):
         return _recommend_across_machines(args)
     objectives = parse_objectives(args.objective)
     _check_numbers(args)
+    generate = "tokens-per-s" in objectives
     from workbench.cli.pricing import PriceSource
 
     prices = PriceSource(getattr(args, "price_per_hour", None))
@@ -337,11 +417,20 @@ def cmd_recommend(args: argparse.Namespace) -> int:
         meter, why = open_meter("cpu")
         if meter is None:
             raise UsageError(f"--objective energy needs energy counters, and this machine has none readable: {why}")
-    _check_model(args.model)
+    _check_model(args.model, objectives)
     engines = _engines(args)
     pool = _pool(args)
-    precisions = {e: tuple(p for p in get_engine_class(e).precisions("cpu") if p in args.precisions) for e in engines}
-    spaces = [build_space(o, engines, precisions, len(pool), max_batch=args.max_batch) for o in objectives]
+    precisions = _precisions(args, engines, generate)
+    from workbench.measure.settings import SWEEP
+
+    lengths = {
+        "prompt_tokens": args.prompt_tokens or SWEEP.prompt_tokens,
+        "new_tokens": args.new_tokens or SWEEP.new_tokens,
+    }
+    spaces = [
+        build_space(o, engines, precisions, len(pool), max_batch=args.max_batch, **(lengths if generate else {}))
+        for o in objectives
+    ]
     spec = _spec(args, engines, spaces, pool)
     from workbench.campaign.cells import check_spec
     from workbench.machine.cpus import allowed_cores
@@ -356,6 +445,7 @@ def cmd_recommend(args: argparse.Namespace) -> int:
         latency_budget_ms=args.latency_budget,
         price_per_hour=price.per_hour if price is not None else None,
         max_drift=args.max_drift,
+        ttft_budget_ms=args.ttft_budget,
         on_progress=progress,
         margins=run_to_run_margins(spec.model),
     )
@@ -469,6 +559,10 @@ def run_command(spec: "SweepSpec", cell: "CellSpec") -> str:
         parts += ["--streams", str(cell.streams)]
     if cell.requests is not None:
         parts += ["--requests", str(cell.requests)]
+    if cell.prompt_tokens is not None:
+        parts += ["--prompt-tokens", str(cell.prompt_tokens)]
+    if cell.new_tokens is not None:
+        parts += ["--new-tokens", str(cell.new_tokens)]
     for name, dims in spec.shapes:
         parts += ["--shape", f"{name}={'x'.join(map(str, dims))}" if name != "*" else "x".join(map(str, dims))]
     if spec.seed:
@@ -557,6 +651,15 @@ def recommendation_json(
 def _num(m: "Measurement") -> str:
     from workbench.units import duration, rate, significant
 
+    if m.cell.mode == "generate":
+        return " · ".join(
+            [
+                f"TTFT p50 {duration(m.ttft_p50_ms)} (p99 {duration(m.ttft_p99_ms)})",
+                f"per token p50 {duration(m.p50_ms)} (p99 {duration(m.p99_ms)})",
+                rate(m.decode_tokens_per_s, " tokens/s"),
+                f"peak RSS {m.peak_rss_mb:.0f} MB" if m.peak_rss_mb is not None else "peak RSS —",
+            ]
+        )
     parts = [
         f"p50 {duration(m.p50_ms)}",
         f"p99 {duration(m.p99_ms)}",
@@ -589,8 +692,10 @@ def _label(m: "Measurement") -> str:
     return text + (f" [{', '.join(extra)}]" if extra else "")
 
 
-def _outcome_lines(o: "Outcome", commands: dict[str, str], budget_ms: float | None) -> list[str]:
-    from workbench.units import duration, ratio
+def _outcome_lines(
+    o: "Outcome", commands: dict[str, str], budget_ms: float | None, ttft_budget_ms: float | None = None
+) -> list[str]:
+    from workbench.units import ratio
 
     what = {
         "latency": "lowest p50 latency",
@@ -598,6 +703,7 @@ def _outcome_lines(o: "Outcome", commands: dict[str, str], budget_ms: float | No
         "memory": "smallest peak RSS",
         "cost": "fewest dollars per million items",
         "energy": "fewest joules per item",
+        "tokens-per-s": "most decode tokens/s",
     }
     lines = [f"{o.objective} ({what[o.objective]}):"]
     if o.best is None:
@@ -609,14 +715,13 @@ def _outcome_lines(o: "Outcome", commands: dict[str, str], budget_ms: float | No
     lines.append(f"  {_drift(b)}")
     if budget_ms is not None and o.meets_budget is not None:
         lines.append(f"  latency budget {budget_ms:g} ms: " + ("met (p99)" if o.meets_budget else "NOT met (p99)"))
+    if ttft_budget_ms is not None and o.meets_ttft_budget is not None:
+        met = "met (p99)" if o.meets_ttft_budget else "NOT met (p99)"
+        lines.append(f"  time-to-first-token budget {ttft_budget_ms:g} ms: {met}")
     base = o.baseline
     if base is not None:
         if base.ok:
-            basis = "throughput" if o.space.mode == "throughput" else "p50"
-            fig = (
-                f"{base.throughput:.4g} items/s" if o.space.mode == "throughput" and base.throughput
-                else duration(base.p50_ms)
-            )  # fmt: skip
+            basis, fig = _basis(o.space.mode, base)
             sp = f"{ratio(o.speedup)} ({basis})" if o.speedup is not None else f"not shown ({o.speedup_note})"
             mem = f", {ratio(o.memory_ratio)} less peak RSS" if o.objective == "memory" and o.memory_ratio else ""
             lines.append(f"  speedup over torch eager fp32 ({base.cell.label()}, {fig}, same command): {sp}{mem}")
@@ -628,6 +733,17 @@ def _outcome_lines(o: "Outcome", commands: dict[str, str], budget_ms: float | No
     if o.stopped:
         lines.append(f"  note: {o.stopped}")
     return lines
+
+
+def _basis(mode: str, base: "Measurement") -> tuple[str, str]:
+    """What a speedup over the baseline is a ratio of, and the baseline's figure."""
+    from workbench.units import duration
+
+    if mode == "throughput" and base.throughput:
+        return "throughput", f"{base.throughput:.4g} items/s"
+    if mode == "generate" and base.decode_tokens_per_s:
+        return "decode tokens/s", f"{base.decode_tokens_per_s:.4g} tokens/s"
+    return "p50", duration(base.p50_ms)
 
 
 def _chart(rec: "Recommendation") -> str | None:
@@ -698,7 +814,20 @@ def render(
         "",
     ]
     for o in rec.outcomes:
-        out += _outcome_lines(o, commands, rec.latency_budget_ms)
+        out += _outcome_lines(o, commands, rec.latency_budget_ms, rec.ttft_budget_ms)
+        out.append("")
+    if rec.generation_pareto:
+        rows = [
+            [m.cell.label(), duration(m.ttft_p50_ms), duration(m.p50_ms), rate(m.decode_tokens_per_s, "/s"),
+             m.parity_status or "—", f"{m.duration_s:g} s"]
+            for m in rec.generation_pareto
+        ]  # fmt: skip
+        out.append(
+            f"Pareto front, time to first token vs decode tokens/s ({len(rec.generation_pareto)} of the "
+            "configurations that ran):"
+        )
+        out.append(table(["configuration", "TTFT p50", "per token p50", "tokens/s", "tokens", "run"], rows,
+                         align="lrrrlr"))  # fmt: skip
         out.append("")
     if rec.pareto:
         rows = [

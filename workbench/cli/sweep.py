@@ -257,6 +257,7 @@ def spec_from_args(args: argparse.Namespace) -> Any:
             print(f"note: {s['message']}", file=sys.stderr)
         if not engines:
             raise UsageError("no engine is installed: pip install onnxruntime openvino torch")
+    _check_mode_fits_model(args.model, args.modes)
     pool = list(args.cores) if args.cores else allowed_cores()
     threads = args.threads or (len(pool),)
     return SweepSpec(
@@ -292,6 +293,18 @@ def spec_from_args(args: argparse.Namespace) -> Any:
         tags=tuple(args.tag),
         note=args.note,
     )
+
+
+def _check_mode_fits_model(model: str, modes: tuple[str, ...]) -> None:
+    """A causal LM sweeps in generate mode only, and generate mode needs one: one line before any cell runs."""
+    from workbench.models.generative import is_generative_source
+
+    generative = is_generative_source(model)
+    other = [m for m in modes if m != "generate"]
+    if generative and other:
+        raise UsageError(f"{model} is a causal language model: sweep it with --mode generate (not {', '.join(other)})")
+    if not generative and "generate" in modes:
+        raise UsageError(f"--mode generate needs a causal language model (e.g. tiny-llama, llama-512); {model} is not")
 
 
 def _inputs(args: argparse.Namespace) -> dict[str, Any]:
