@@ -22,12 +22,20 @@ BUILTIN_ADAPTERS: dict[str, str] = {
     "torch": "workbench_engines.torch_engine:TorchEngine",
     "onnxruntime": "workbench_engines.onnxruntime_engine:OnnxRuntimeEngine",
     "openvino": "workbench_engines.openvino_engine:OpenVinoEngine",
+    "llamacpp": "workbench_engines.llamacpp_engine:LlamaCppEngine",
     "noop": "workbench_engines.noop_engine:NoopEngine",
 }
 ENTRY_POINT_GROUP = "inference_workbench.engines"
 PLUGIN_ENV = "WORKBENCH_ENGINE_PLUGINS"
 #: Friendly aliases accepted on the command line.
-ALIASES = {"pytorch": "torch", "ort": "onnxruntime", "onnx": "onnxruntime", "ov": "openvino"}
+ALIASES = {
+    "pytorch": "torch",
+    "ort": "onnxruntime",
+    "onnx": "onnxruntime",
+    "ov": "openvino",
+    "llama.cpp": "llamacpp",
+    "llama-cpp": "llamacpp",
+}
 
 
 def _load_class(target: str) -> type[Engine]:

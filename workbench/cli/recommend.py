@@ -272,14 +272,16 @@ def _precisions(args: argparse.Namespace, engines: Sequence[str], generate: bool
     if not generate:
         return {e: tuple(p for p in get_engine_class(e).precisions("cpu") if p in wanted) for e in engines}
     from workbench.errors import UnsupportedError
+    from workbench.measure.config import generate_precisions
     from workbench_engines.generate import GENERATE_PRECISIONS, check_precision
 
     out: dict[str, tuple[str, ...]] = {}
     for e in engines:
         ok = []
-        for p in GENERATE_PRECISIONS.get(e, ()):
+        for p in generate_precisions(e):
             try:
-                check_precision(e, p)
+                if e in GENERATE_PRECISIONS:
+                    check_precision(e, p)
             except UnsupportedError:
                 continue  # e.g. bf16 on a CPU without native bf16
             if p in wanted:

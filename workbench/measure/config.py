@@ -241,10 +241,22 @@ def _check_scenario(config: RunConfig) -> None:
         check_loadgen()
 
 
+def generate_precisions(engine: str, device: str = "cpu") -> tuple[str, ...]:
+    """The precisions ``engine`` generates text at: the three built-in runtimes' from
+    :data:`workbench_engines.generate.GENERATE_PRECISIONS`, an engine that only generates (llama.cpp) its declared
+    ones."""
+    from workbench_engines.generate import GENERATE_PRECISIONS
+    from workbench_engines.registry import get_engine_class
+
+    if engine in GENERATE_PRECISIONS:
+        return GENERATE_PRECISIONS[engine]
+    cls = get_engine_class(engine)
+    return cls.precisions(device) if "generate" in cls.modes else ()
+
+
 def _check_generate(config: RunConfig, engines: tuple[str, ...]) -> None:
     """``--mode generate``: lengths, batch, a causal-LM model, the precisions each engine generates at."""
     from workbench.models.generative import GENERATIVE, is_generative_source
-    from workbench_engines.generate import GENERATE_PRECISIONS
 
     if not is_generative_source(config.model):
         raise UsageError(
@@ -262,7 +274,7 @@ def _check_generate(config: RunConfig, engines: tuple[str, ...]) -> None:
     if config.sparsity:
         raise UsageError("--sparsity does not apply to --mode generate")
     for name in engines:
-        allowed = GENERATE_PRECISIONS.get(name, ())
+        allowed = generate_precisions(name, config.device)
         if config.precision not in allowed:
             raise UsageError(f"{name} generates at {', '.join(allowed) or 'no precision'}, not {config.precision}")
 

@@ -26,6 +26,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, Mapping
 
 from workbench.errors import ModelError
+from workbench.models.gguf_export import GGUF_FILE, export_gguf
 
 if TYPE_CHECKING:  # pragma: no cover - typing only
     from workbench_engines.base import ModelArtifact
@@ -362,16 +363,22 @@ def export_ort_genai(hf_dir: Path, out_dir: Path, weights: str = "fp32") -> dict
 
 # ---- resolving: built-ins and folders into an artifact -----------------------------------------------------------
 #: The folder format each engine generates from.
-FORMAT_OF: dict[str, str] = {"torch": "hf-causal-lm", "openvino": "openvino-genai", "onnxruntime": "onnxruntime-genai"}
+FORMAT_OF: dict[str, str] = {
+    "torch": "hf-causal-lm",
+    "openvino": "openvino-genai",
+    "onnxruntime": "onnxruntime-genai",
+    "llamacpp": "gguf",
+}
 #: Packages whose versions key the cache of generative exports.
 GEN_PACKAGES = ("torch", "transformers", "tokenizers", "openvino", "openvino-tokenizers", "onnxruntime-genai", "nncf")
 #: Bumped when a recipe here changes.
 GEN_CACHE_FORMAT = 1
-_EXPORTERS = {"openvino-genai": export_openvino_genai, "onnxruntime-genai": export_ort_genai}
+_EXPORTERS = {"openvino-genai": export_openvino_genai, "onnxruntime-genai": export_ort_genai, "gguf": export_gguf}
 _MARKERS = {
     "hf-causal-lm": "model.safetensors",
     "openvino-genai": "openvino_model.xml",
     "onnxruntime-genai": "genai_config.json",
+    "gguf": GGUF_FILE,
 }
 
 
@@ -427,7 +434,7 @@ def resolve_generative(
     from workbench_engines.formats import generative_folder
     from workbench_engines.variants import PrecisionVariant
 
-    wanted = set(formats) if formats is not None else set(_MARKERS)
+    wanted = set(formats) if formats is not None else set(_MARKERS) - {"gguf"}  # GGUF: only for -e llamacpp
     wanted.add("hf-causal-lm")  # the parity reference (torch fp32) and the source of every export
     path = Path(model).expanduser()
     if is_generative(model):

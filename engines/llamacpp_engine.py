@@ -1,0 +1,174 @@
+"""llama.cpp adapter (through ``llama-cpp-python``): ``--mode generate`` of a causal LM from a GGUF file.
+
+An optional engine: ``pip install llama-cpp-python gguf`` (llama-cpp-python is a source build — minutes of C++
+compiling; build it with ``CMAKE_ARGS="-DGGML_NATIVE=OFF"`` inside a VM whose CPU flags differ from the host's).
+Without it, ``-e llamacpp`` is one line naming what to install. The GGUF file is written by the workbench from the
+same weights as the other engines' folders (:mod:`workbench.models.gguf_export`).
+
+The loop is ours, so every output token is timed: ``Llama.eval(prompt)`` (the prefill) and the first greedy pick
+are the time to first token, then each ``Llama.eval([token])`` (one decode step with llama.cpp's KV cache) and its
+pick. Greedy is the argmax of the last position's logits (EOS does not stop a generation), which is what the
+other engines do; ``Llama.reset()`` between generations, so no prompt prefix is reused. Threads: ``n_threads``
+and ``n_threads_batch`` = the run's threads (the benchmark process is pinned before this module imports llama.cpp).
+Precision: the GGUF's weights — F32 (fp32), Q8_0 (int8) or Q4_0 (int4) — read back from the loaded file's type.
+"""
+
+from __future__ import annotations
+
+import os
+import time
+from pathlib import Path
+from typing import Any, Callable
+
+from workbench.errors import EngineUnavailable, ModelError, UnsupportedError
+
+from .base import Effective, Engine, GenerationTrace, GenerativeModel, LoadedModel, LoadSettings, ModelArtifact
+
+#: what a GGUF file's weights are called here, by ``--precision``
+GGML_TYPES = {"fp32": "F32", "int8": "Q8_0", "int4": "Q4_0"}
+#: llama.cpp's ``general.file_type`` numbers (LLAMA_FTYPE) of those files
+_FILE_TYPES = {0: "F32", 7: "Q8_0", 2: "Q4_0"}
+INSTALL = 'pip install gguf llama-cpp-python (a source build: CMAKE_ARGS="-DGGML_NATIVE=OFF" inside a VM)'
+
+
+class LlamaCppGenerator(GenerativeModel):
+    """``logits()``: the last evaluated position's logits (a numpy view of llama.cpp's buffer: llama-cpp-python's
+    ``Llama.scores`` is filled only with ``logits_all``, which would compute the LM head for every prompt position)."""
+
+    def __init__(
+        self, llm: Any, precision: str, threads: int, extra: dict[str, Any], logits: Callable[[], Any]
+    ) -> None:
+        super().__init__(())
+        self._llm = llm
+        self._logits = logits
+        self._precision = precision
+        self._threads = threads
+        self._extra = extra
+
+    def generate(self, prompt_ids: list[int], new_tokens: int, batch: int = 1) -> GenerationTrace:
+        if batch != 1:
+            raise UnsupportedError("llamacpp generates one sequence at a time here (batch 1)")
+        import numpy as np
+
+        llm = self._llm
+        perf = time.perf_counter_ns
+        llm.reset()  # no reuse of an earlier prompt's cache
+        times: list[int] = []
+        tokens: list[int] = []
+        t0 = perf()
+        llm.eval(list(prompt_ids))
+        logits = self._logits()
+        tok = int(logits.argmax())
+        t1 = perf()
+        times.append(t1 - t0)
+        tokens.append(tok)
+        first_logits = logits.astype(np.float32).copy()
+        for _ in range(new_tokens - 1):
+            t0 = perf()
+            llm.eval([tok])
+            tok = int(self._logits().argmax())
+            t1 = perf()
+            times.append(t1 - t0)
+            tokens.append(tok)
+        return GenerationTrace(tokens=tokens, step_ns=times, prefill_logits=first_logits)
+
+    def effective(self) -> Effective:
+        return Effective(device="cpu", precision=self._precision, threads=self._threads, extra=dict(self._extra))
+
+    def close(self) -> None:
+        llm, self._llm = self._llm, None
+        if llm is not None:
+            llm.close()
+
+
+class LlamaCppEngine(Engine):
+    name = "llamacpp"
+    display_name = "llama.cpp (llama-cpp-python)"
+    module = "llama_cpp"
+    distribution = "llama_cpp_python"
+    formats = ("gguf",)
+    modes = ("generate",)
+    #: opt-in: named with ``-e llamacpp`` (an optional source build that runs one mode), not among the engines
+    #: every run, matrix and the UI offer by default
+    hidden = True
+
+    @classmethod
+    def alt_distributions(cls) -> tuple[str, ...]:
+        return ("llama-cpp-python",)
+
+    @classmethod
+    def precisions(cls, device: str = "cpu") -> tuple[str, ...]:
+        return ("fp32", "int8", "int4") if device == "cpu" else ()
+
+    @classmethod
+    def load(cls, artifact: ModelArtifact, settings: LoadSettings | None = None) -> LoadedModel:
+        s = settings or LoadSettings()
+        if s.mode != "generate":
+            raise UnsupportedError("llamacpp runs --mode generate (a causal LM from a GGUF file) only")
+        if s.device != "cpu":
+            raise UnsupportedError(f"llamacpp runs on the cpu here, not {s.device} (a CPU build of llama-cpp-python)")
+        if s.precision not in GGML_TYPES:
+            raise UnsupportedError(f"llamacpp generates at fp32 (F32), int8 (Q8_0) or int4 (Q4_0), not {s.precision}")
+        path = _gguf_file(artifact, s.precision)
+        try:
+            import llama_cpp
+        except ImportError as exc:
+            raise EngineUnavailable(f"llamacpp is not installed ({exc}): {INSTALL}") from None
+        threads = int(s.threads) if s.threads else len(os.sched_getaffinity(0))
+        t0 = time.perf_counter_ns()
+        try:
+            llm = llama_cpp.Llama(
+                model_path=str(path),
+                n_ctx=4096,
+                n_batch=512,
+                n_threads=threads,
+                n_threads_batch=threads,
+                seed=s.seed,
+                logits_all=False,
+                verbose=False,
+            )
+        except Exception as exc:
+            raise ModelError(f"llama.cpp could not load {path.name}: {str(exc).strip() or type(exc).__name__}") from exc
+        load_ms = (time.perf_counter_ns() - t0) / 1e6
+        file_type = _FILE_TYPES.get(
+            int(llm.metadata.get("general.file_type", -1)), llm.metadata.get("general.file_type")
+        )
+        if file_type != GGML_TYPES[s.precision]:
+            raise ModelError(f"{path.name} holds {file_type} weights, not the {GGML_TYPES[s.precision]} asked for")
+        extra = {
+            "runtime": "llama_cpp.Llama: eval(prompt) then eval([token]) per step, greedy argmax, reset() each time",
+            "weights": f"GGUF {file_type}",
+            "llama_cpp_python": getattr(llama_cpp, "__version__", "unknown"),
+            "n_threads": threads,
+            "n_ctx": llm.n_ctx(),
+        }
+        import numpy as np
+
+        n_vocab = llm.n_vocab()
+
+        def logits() -> Any:
+            return np.ctypeslib.as_array(llama_cpp.llama_get_logits_ith(llm.ctx, -1), shape=(n_vocab,))
+
+        gen = LlamaCppGenerator(llm, s.precision, threads, extra, logits)
+        gen.load_ms = load_ms
+        return gen
+
+
+def _gguf_file(artifact: ModelArtifact, precision: str) -> Path:
+    """The GGUF file of ``precision`` (the fp32 folder, or the int8/int4 variant's)."""
+    if artifact.task != "text-generation":
+        raise UnsupportedError(f"llamacpp generates text from a causal LM; {artifact.name!r} is {artifact.task}")
+    folder: str | None
+    if precision == "fp32":
+        folder = artifact.files.get("gguf")
+    else:
+        variant = artifact.variants.get(precision)
+        folder = variant.files.get("gguf") if variant is not None else None
+        if folder is None and variant is not None and variant.errors.get("gguf"):
+            raise UnsupportedError(variant.errors["gguf"])
+    if folder is None:
+        raise UnsupportedError(f"no {precision} GGUF file was prepared for {artifact.name!r}")
+    path = Path(folder) / "model.gguf"
+    if not path.is_file():
+        raise ModelError(f"{path} is missing: the GGUF export did not complete")
+    return path
