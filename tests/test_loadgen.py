@@ -117,9 +117,42 @@ def test_each_scenario_runs_in_the_benchmark_process_and_is_valid(scenario, shar
     assert lg["queries"] >= (662 if scenario == "multistream" else 1)
     # the per-query latencies the process streamed are the same queries LoadGen timed
     assert res.iterations >= lg["queries"] and res.latency_ms["p50"] > 0
+    # the sample library holds 16 distinct seeded samples, all resident, and the queries used several of them
+    assert lg["qsl"]["samples"] == lg["qsl"]["resident"] == 16
+    assert 1 < lg["qsl"]["distinct_issued"] <= 16
+    if scenario == "server":  # the issue delay per query: LoadGen's issue to the engine starting it
+        delay = lg["issue_delay_ms"]
+        assert delay["queries"] == lg["queries"] and 0 <= delay["p50"] <= delay["p99"] <= delay["max"]
+    else:
+        assert lg["issue_delay_ms"] is None
     if scenario == "server":
         assert lg["latency_bound_ms"] == 200.0 and lg["percentile"] == 99.0
         assert res.speedup is None and res.speedup_note == "baseline"  # no speedup of latencies under load
+
+
+def test_sample_library_size_rule():
+    from workbench.measure.scenario import DEFAULT_QSL_SAMPLES, qsl_size
+
+    assert qsl_size(None, 150_528) == (DEFAULT_QSL_SAMPLES, "default 16")  # a 224x224 RGB uint8 image
+    assert qsl_size(None, 100 << 20)[0] == 2  # 100 MB samples: capped to 256 MB
+    assert qsl_size(None, 1 << 30)[0] == 1
+    assert qsl_size(5, 1 << 30)[0] == 5  # asked for: as asked
+    assert qsl_size(5, 10, all_given=True)[0] == 1  # the given inputs are one sample
+
+
+def test_issue_core_leaves_one_core_to_the_issuing_thread():
+    from workbench.measure.runner import validate
+
+    base = RunConfig(model="tiny_cnn", engines=("onnxruntime",), cores=(0, 1), scenario="server", target_qps=10.0)
+    assert validate(replace(base, issue_core=True)).threads == 1
+    assert validate(base).threads == 2
+    for bad, needle in (
+        (replace(base, issue_core=True, cores=(0,)), "at least 2 cores"),
+        (replace(base, issue_core=True, threads=2), "leave out --threads"),
+        (replace(base, issue_core=True, scenario="singlestream", target_qps=None), "--scenario server"),
+    ):
+        with pytest.raises(UsageError, match=needle):
+            validate(bad)
 
 
 def test_unreachable_qps_is_invalid_with_loadgens_reason_and_shows_everywhere(test_engines, tmp_path):
