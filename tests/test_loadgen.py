@@ -13,7 +13,7 @@ from dataclasses import replace
 import pytest
 from cli_helpers import wb
 
-from workbench.campaign.maxqps import MaxQpsSearch
+from workbench.campaign.maxqps import MaxQpsSearch, _round_qps, queue_estimate
 from workbench.errors import UsageError
 from workbench.measure.events import Progress
 from workbench.measure.runner import RunConfig, Runner
@@ -203,22 +203,65 @@ def _fake_probe(capacity: float, bound_ms: float, calls: list[RunConfig], offlin
 
 def test_max_qps_search_finds_the_known_answer_and_confirms_it():
     calls: list[RunConfig] = []
+    seen: list[dict] = []
     config = RunConfig(
         model="m", engines=("onnxruntime",), latency_bound_ms=50.0, latency_percentile=99.0, duration_s=1.0
     )
-    out = MaxQpsSearch(config, probe=_fake_probe(80.0, 50.0, calls), resolution=0.02, confirm=3).run()
+    out = MaxQpsSearch(
+        config, probe=_fake_probe(80.0, 50.0, calls), resolution=0.02, confirm=3, on_probe=seen.append
+    ).run()
     assert out.offline_qps == 100.0
-    assert out.best is not None and 78.0 <= out.best["target_qps"] <= 80.0  # within 2 % of the offline rate
-    assert out.confirmed == out.confirm_runs == 3
     assert calls[0].scenario == "offline" and all(c.scenario == "server" for c in calls[1:])
+    # the first probe is the queue model's rate for a 10 ms service time under a 50 ms p99 bound, not 50 QPS
+    assert out.first_estimate == _round_qps(queue_estimate(0.01, 0.05, 99.0)) == calls[1].target_qps != 50.0
+    # above 72 QPS the fake's early stopping cannot tell: INVALID is INVALID (no longer runs at that rate), so the
+    # answer is the highest rate below, within 2 % of the offline rate
+    assert out.best is not None and 70.0 <= out.best["target_qps"] <= 72.0
+    assert all(c.min_queries is None for c in calls)
+    assert any(p["kind"] == "probe" and "early stopping not met" in p["reasons"] for p in out.probes)
     # probes long enough to see the bound: at least 100 bounds
     assert all(c.duration_s >= 5.0 and c.latency_bound_ms == 50.0 for c in calls[1:])
-    invalid = [p for p in out.probes if not p["valid"] and p["kind"] == "probe"]
-    assert invalid and min(p["target_qps"] for p in invalid if p["target_qps"] > 80) > out.best["target_qps"]
-    # a probe within the bound that early stopping could not judge is run again with the queries LoadGen asked for
-    extended = [c for c in calls if c.min_queries is not None]
-    assert extended and all(c.min_queries == 460 + int(67 * 1.1) + 1 for c in extended)
-    assert any(p["kind"] == "extend" and p["valid"] for p in out.probes)
+    # the bisection's VALID probe at the answer counts: two more runs make the three VALID ones
+    at_best = [p for p in out.probes if p["target_qps"] == out.best["target_qps"]]
+    assert [p["kind"] for p in at_best] == ["probe", "confirm", "confirm"] and all(p["valid"] for p in at_best)
+    assert out.confirmed == out.confirm_runs == 3
+    # progress: every probe after the offline run says how long the rest should take, nothing once it is done
+    assert [p["kind"] for p in seen] == [p["kind"] for p in out.probes] and seen[0]["eta_s"] is None
+    assert all(p["eta_s"] is not None and p["elapsed_s"] >= 0 for p in seen[1:]) and seen[-1]["eta_s"] == 0
+
+
+def test_max_qps_confirmation_stops_at_the_first_invalid_run_and_steps_down():
+    # rates up to 60 QPS are always VALID; up to 80 only on their first run (a marginal rate); above 80 never
+    runs_at: dict[float, int] = {}
+
+    def probe(config: RunConfig) -> RunRecord:
+        if config.scenario == "offline":
+            lg = {"scenario": "offline", "valid": True, "validity": "VALID", "qps": 100.0}
+        else:
+            r = config.target_qps
+            runs_at[r] = runs_at.get(r, 0) + 1
+            ok = r <= 60 or (r <= 80 and runs_at[r] == 1)
+            lg = {"scenario": "server", "valid": ok, "validity": "VALID" if ok else "INVALID", "qps": r}
+        res = EngineResult(engine=config.engines[0], model="m", scenario=config.scenario, loadgen=lg)
+        return RunRecord("id", "now", {"name": "m"}, {}, {}, {}, [res])
+
+    config = RunConfig(model="m", engines=("onnxruntime",), latency_bound_ms=50.0, duration_s=1.0)
+    out = MaxQpsSearch(config, probe=probe, resolution=0.1, confirm=3).run()
+    assert out.best is not None and out.best["target_qps"] <= 60.0
+    assert out.confirmed == out.confirm_runs == 3
+    # at every rate that failed, nothing ran after its first INVALID run (the rate could not stand any more)
+    for rate_ in {p["target_qps"] for p in out.probes if not p["valid"]}:
+        kinds = [p["valid"] for p in out.probes if p["target_qps"] == rate_]
+        assert kinds[-1] is False and kinds.count(False) == 1
+    failed = [p["target_qps"] for p in out.probes if p["kind"] == "confirm" and not p["valid"]]
+    assert failed and all(60 < r <= 80 for r in failed)
+
+
+def test_queue_estimate_is_a_rate_the_engine_could_serve():
+    one = queue_estimate(0.02, 0.1, 99.0)
+    assert 0 < one < 50.0  # below the saturated rate of a 20 ms service
+    assert queue_estimate(0.02, 0.25, 99.0) > one > queue_estimate(0.02, 0.1, 99.9)
+    assert queue_estimate(0.02, 0.015, 99.0) == 0.0  # a bound shorter than one query: nothing is VALID
 
 
 def test_max_qps_search_with_nothing_valid_says_so():

@@ -83,16 +83,39 @@ def maxqps(a: argparse.Namespace) -> dict:
     took = time.monotonic() - t0
     search = rec["results"][0]["qps_search"]
     best = search["best"]
-    out = {"search_s": took, "offline_qps": search["offline_qps"], "best": best, "probes": search["probes"]}
+    out = {
+        "search_s": took,
+        "offline_qps": search["offline_qps"],
+        "first_estimate": search.get("first_estimate"),
+        "resolution": search.get("resolution"),
+        "best": best,
+        "confirmed": f"{search['confirmed']}/{search['confirm_runs']}",
+        "probes": search["probes"],
+    }
     if best:
+        # the re-runs use the probes' settings: at least PROBE_BOUNDS bounds long, the same minimum queries
+        from workbench.campaign.maxqps import PROBE_BOUNDS
+        from workbench.measure.scenario import parse_duration_ms
+
+        duration = max(a.duration, PROBE_BOUNDS * parse_duration_ms(a.bound) / 1e3)
         reruns = []
         for _ in range(a.repeats):
+            t1 = time.monotonic()
             r = wb(
                 common
                 + ["--scenario", "server", "--target-qps", str(best["target_qps"]), "--latency-bound", a.bound]
-                + ["-d", str(a.duration)]
+                + ["-d", str(duration)]
             )["results"][0]["loadgen"]
-            reruns.append({"validity": r["validity"], "p99_ms": r["target_latency_ms"], "qps": r["qps"]})
+            reruns.append(
+                {
+                    "validity": r["validity"],
+                    "p99_ms": r["target_latency_ms"],
+                    "qps": r["qps"],
+                    "queries": r["queries"],
+                    "issue_delay_ms": r.get("issue_delay_ms"),
+                    "seconds": time.monotonic() - t1,
+                }
+            )
         out["reruns"] = reruns
         out["valid_reruns"] = sum(r["validity"] == "VALID" for r in reruns)
     return out
