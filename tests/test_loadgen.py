@@ -191,6 +191,7 @@ def _fake_probe(capacity: float, bound_ms: float, calls: list[RunConfig], offlin
             lat = bound_ms * (0.5 if ok else 3)
             lg = {"scenario": "server", "valid": ok, "validity": "VALID" if ok else "INVALID", "qps": config.target_qps}
             lg.update(target_latency_ms=lat, reasons=[] if ok else ["Reduce target QPS to improve latency."])
+            lg.update(issue_delay_ms={"p50": 0.5, "p99": 4.0, "max": 6.0}, qsl={"samples": 16})
             if ok and config.target_qps > 0.9 * capacity and config.min_queries is None:
                 # near the answer a few queries go over the bound: early stopping wants more queries to tell
                 lg.update(valid=False, validity="INVALID", reasons=["early stopping not met"], queries=460)
@@ -329,6 +330,9 @@ def test_search_report_and_html_curve_show_the_answer_and_probes():
     html = render_html(RunRecord("id", "now", {"name": "m"}, {"mode": "latency"}, {}, {}, [res]))
     assert "Max QPS under the bound" in html and "p99 latency vs offered QPS" in html
     assert "Under load (MLPerf LoadGen)" in html
+    # the issue delay is drawn beside the latency, and the scenario table shows it and the sample library's size
+    assert "onnxruntime issue delay" in html and "issue p99 ms" in html and "<td>16</td>" in html.replace(" ", "")
+    assert "first probe" in text and "resolution 5 % of offline" in text
 
 
 def test_history_lists_the_load_and_keeps_it_out_of_the_back_to_back_trend(capsys):

@@ -27,7 +27,7 @@ measures nothing itself. ``probe`` is injectable so the search is testable with 
 
 ``on_probe`` gets, after every run, the probe's entry (:func:`_probe_entry`'s keys: ``kind`` offline / probe /
 confirm, ``target_qps``, ``valid``, ``validity``, ``qps``, ``latency_ms``, ``p50_ms``, ``reasons``, ``queries``,
-``duration_s``) with ``engine``, ``elapsed_s`` (since the search began) and ``eta_s`` (the runs it still expects to
+``duration_s``, ``issue_p99_ms``) with ``engine``, ``elapsed_s`` (since the search began) and ``eta_s`` (the runs it still expects to
 make, each as long as LoadGen will need at its rate; None while unknown) added.
 """
 
@@ -117,6 +117,8 @@ def _probe_entry(kind: str, target: float | None, res: EngineResult) -> dict[str
         "reasons": list(lg.get("reasons") or ([] if res.ok else [res.error or "failed"])),
         "queries": lg.get("queries"),
         "duration_s": res.duration_s,
+        # Server: LoadGen's issue to the engine starting the query, p99 (inside ``latency_ms``, shown apart)
+        "issue_p99_ms": (lg.get("issue_delay_ms") or {}).get("p99"),
     }
 
 
@@ -139,7 +141,7 @@ def queue_estimate(service_s: float, bound_s: float, percentile: float, *, arriv
         return out[k]
 
     lo, hi = 0.0, 1.0 / service_s
-    for _ in range(30):
+    for _ in range(20):
         mid = (lo + hi) / 2
         if pct_latency(mid) <= bound_s:
             lo = mid
