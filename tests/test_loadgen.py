@@ -212,7 +212,8 @@ def test_max_qps_search_finds_the_known_answer_and_confirms_it():
         config, probe=_fake_probe(80.0, 50.0, calls), resolution=0.02, confirm=3, on_probe=seen.append
     ).run()
     assert out.offline_qps == 100.0
-    assert calls[0].scenario == "offline" and all(c.scenario == "server" for c in calls[1:])
+    assert calls[0].scenario == "offline" and calls[0].duration_s == 1.0  # the run's own duration: a rate only
+    assert all(c.scenario == "server" for c in calls[1:])
     # the first probe is the queue model's rate for a 10 ms service time under a 50 ms p99 bound, not 50 QPS
     assert out.first_estimate == _round_qps(queue_estimate(0.01, 0.05, 99.0)) == calls[1].target_qps != 50.0
     # above 72 QPS the fake's early stopping cannot tell: INVALID is INVALID (no longer runs at that rate), so the

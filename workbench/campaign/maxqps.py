@@ -3,7 +3,8 @@
 Per engine, every step an ordinary LoadGen scenario run (:class:`~workbench.measure.runner.Runner`, its own pinned
 process), judged only by LoadGen's verdict:
 
-1. **Offline** — the engine's saturated rate: no Server rate above it can be sustained, so it bounds the search.
+1. **Offline** — the engine's saturated rate: no Server rate above it can be sustained, so it bounds the search
+   (run for the configured ``duration``: only its rate is used, no percentile).
 2. **First probe** — not the middle of ``(0, Offline]`` but the rate at which a single-server queue with Poisson
    arrivals and the engine's service time (the longer of 1 / Offline rate and the fastest single call LoadGen's
    warm-up measured) would just meet the bound at the percentile (:func:`queue_estimate`, a seeded simulation). It
@@ -176,6 +177,7 @@ class MaxQpsSearch:
             duration_s=duration,
             repeats=1,
         )
+        self.offline_s = config.duration_s
         self.min_queries = config.min_queries or DEFAULT_MIN_QUERIES["server"]
         self.probe = probe
         self.resolution = resolution
@@ -198,8 +200,8 @@ class MaxQpsSearch:
     # ---- runs ----------------------------------------------------------------------------------------------------
     def _run(self, kind: str, scenario: str, target: float | None, out: SearchResult) -> EngineResult:
         config = replace(self.base, scenario=scenario, target_qps=target)
-        if scenario == "offline":
-            config = replace(config, target_qps=None, latency_bound_ms=None)
+        if scenario == "offline":  # only its rate is needed: the run's own --duration, not a probe's 100 bounds
+            config = replace(config, target_qps=None, latency_bound_ms=None, duration_s=self.offline_s)
         t0 = time.monotonic()
         record = self.probe(config)
         res = record.results[0]
