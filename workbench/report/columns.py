@@ -373,9 +373,8 @@ COLUMNS: dict[str, Column] = {
         ),
         Column(
             "loadgen_qsl_samples",
-            "samples",
+            "QSL samples",
             lambda r, rec: ((r.loadgen or {}).get("qsl") or {}).get("samples"),
-            markdown="QSL samples",
         ),
         Column(
             "max_qps",
