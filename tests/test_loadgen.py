@@ -13,7 +13,7 @@ from dataclasses import replace
 import pytest
 from cli_helpers import wb
 
-from workbench.campaign.maxqps import MaxQpsSearch
+from workbench.campaign.maxqps import MaxQpsSearch, _round_qps, queue_estimate
 from workbench.errors import UsageError
 from workbench.measure.events import Progress
 from workbench.measure.runner import RunConfig, Runner
@@ -117,9 +117,42 @@ def test_each_scenario_runs_in_the_benchmark_process_and_is_valid(scenario, shar
     assert lg["queries"] >= (662 if scenario == "multistream" else 1)
     # the per-query latencies the process streamed are the same queries LoadGen timed
     assert res.iterations >= lg["queries"] and res.latency_ms["p50"] > 0
+    # the sample library holds 16 distinct seeded samples, all resident, and the queries used several of them
+    assert lg["qsl"]["samples"] == lg["qsl"]["resident"] == 16
+    assert 1 < lg["qsl"]["distinct_issued"] <= 16
+    if scenario == "server":  # the issue delay per query: LoadGen's issue to the engine starting it
+        delay = lg["issue_delay_ms"]
+        assert delay["queries"] == lg["queries"] and 0 <= delay["p50"] <= delay["p99"] <= delay["max"]
+    else:
+        assert lg["issue_delay_ms"] is None
     if scenario == "server":
         assert lg["latency_bound_ms"] == 200.0 and lg["percentile"] == 99.0
         assert res.speedup is None and res.speedup_note == "baseline"  # no speedup of latencies under load
+
+
+def test_sample_library_size_rule():
+    from workbench.measure.scenario import DEFAULT_QSL_SAMPLES, qsl_size
+
+    assert qsl_size(None, 150_528) == (DEFAULT_QSL_SAMPLES, "default 16")  # a 224x224 RGB uint8 image
+    assert qsl_size(None, 100 << 20)[0] == 2  # 100 MB samples: capped to 256 MB
+    assert qsl_size(None, 1 << 30)[0] == 1
+    assert qsl_size(5, 1 << 30)[0] == 5  # asked for: as asked
+    assert qsl_size(5, 10, all_given=True)[0] == 1  # the given inputs are one sample
+
+
+def test_issue_core_leaves_one_core_to_the_issuing_thread():
+    from workbench.measure.runner import validate
+
+    base = RunConfig(model="tiny_cnn", engines=("onnxruntime",), cores=(0, 1), scenario="server", target_qps=10.0)
+    assert validate(replace(base, issue_core=True)).threads == 1
+    assert validate(base).threads == 2
+    for bad, needle in (
+        (replace(base, issue_core=True, cores=(0,)), "at least 2 cores"),
+        (replace(base, issue_core=True, threads=2), "leave out --threads"),
+        (replace(base, issue_core=True, scenario="singlestream", target_qps=None), "--scenario server"),
+    ):
+        with pytest.raises(UsageError, match=needle):
+            validate(bad)
 
 
 def test_unreachable_qps_is_invalid_with_loadgens_reason_and_shows_everywhere(test_engines, tmp_path):
@@ -158,6 +191,7 @@ def _fake_probe(capacity: float, bound_ms: float, calls: list[RunConfig], offlin
             lat = bound_ms * (0.5 if ok else 3)
             lg = {"scenario": "server", "valid": ok, "validity": "VALID" if ok else "INVALID", "qps": config.target_qps}
             lg.update(target_latency_ms=lat, reasons=[] if ok else ["Reduce target QPS to improve latency."])
+            lg.update(issue_delay_ms={"p50": 0.5, "p99": 4.0, "max": 6.0}, qsl={"samples": 16})
             if ok and config.target_qps > 0.9 * capacity and config.min_queries is None:
                 # near the answer a few queries go over the bound: early stopping wants more queries to tell
                 lg.update(valid=False, validity="INVALID", reasons=["early stopping not met"], queries=460)
@@ -170,22 +204,66 @@ def _fake_probe(capacity: float, bound_ms: float, calls: list[RunConfig], offlin
 
 def test_max_qps_search_finds_the_known_answer_and_confirms_it():
     calls: list[RunConfig] = []
+    seen: list[dict] = []
     config = RunConfig(
         model="m", engines=("onnxruntime",), latency_bound_ms=50.0, latency_percentile=99.0, duration_s=1.0
     )
-    out = MaxQpsSearch(config, probe=_fake_probe(80.0, 50.0, calls), resolution=0.02, confirm=3).run()
+    out = MaxQpsSearch(
+        config, probe=_fake_probe(80.0, 50.0, calls), resolution=0.02, confirm=3, on_probe=seen.append
+    ).run()
     assert out.offline_qps == 100.0
-    assert out.best is not None and 78.0 <= out.best["target_qps"] <= 80.0  # within 2 % of the offline rate
-    assert out.confirmed == out.confirm_runs == 3
-    assert calls[0].scenario == "offline" and all(c.scenario == "server" for c in calls[1:])
+    assert calls[0].scenario == "offline" and calls[0].duration_s == 1.0  # the run's own duration: a rate only
+    assert all(c.scenario == "server" for c in calls[1:])
+    # the first probe is the queue model's rate for a 10 ms service time under a 50 ms p99 bound, not 50 QPS
+    assert out.first_estimate == _round_qps(queue_estimate(0.01, 0.05, 99.0)) == calls[1].target_qps != 50.0
+    # above 72 QPS the fake's early stopping cannot tell: INVALID is INVALID (no longer runs at that rate), so the
+    # answer is the highest rate below, within 2 % of the offline rate
+    assert out.best is not None and 70.0 <= out.best["target_qps"] <= 72.0
+    assert all(c.min_queries is None for c in calls)
+    assert any(p["kind"] == "probe" and "early stopping not met" in p["reasons"] for p in out.probes)
     # probes long enough to see the bound: at least 100 bounds
     assert all(c.duration_s >= 5.0 and c.latency_bound_ms == 50.0 for c in calls[1:])
-    invalid = [p for p in out.probes if not p["valid"] and p["kind"] == "probe"]
-    assert invalid and min(p["target_qps"] for p in invalid if p["target_qps"] > 80) > out.best["target_qps"]
-    # a probe within the bound that early stopping could not judge is run again with the queries LoadGen asked for
-    extended = [c for c in calls if c.min_queries is not None]
-    assert extended and all(c.min_queries == 460 + int(67 * 1.1) + 1 for c in extended)
-    assert any(p["kind"] == "extend" and p["valid"] for p in out.probes)
+    # the bisection's VALID probe at the answer counts: two more runs make the three VALID ones
+    at_best = [p for p in out.probes if p["target_qps"] == out.best["target_qps"]]
+    assert [p["kind"] for p in at_best] == ["probe", "confirm", "confirm"] and all(p["valid"] for p in at_best)
+    assert out.confirmed == out.confirm_runs == 3
+    # progress: every probe after the offline run says how long the rest should take, nothing once it is done
+    assert [p["kind"] for p in seen] == [p["kind"] for p in out.probes] and seen[0]["eta_s"] is None
+    assert all(p["eta_s"] is not None and p["elapsed_s"] >= 0 for p in seen[1:]) and seen[-1]["eta_s"] == 0
+
+
+def test_max_qps_confirmation_stops_at_the_first_invalid_run_and_steps_down():
+    # rates up to 60 QPS are always VALID; up to 80 only on their first run (a marginal rate); above 80 never
+    runs_at: dict[float, int] = {}
+
+    def probe(config: RunConfig) -> RunRecord:
+        if config.scenario == "offline":
+            lg = {"scenario": "offline", "valid": True, "validity": "VALID", "qps": 100.0}
+        else:
+            r = config.target_qps
+            runs_at[r] = runs_at.get(r, 0) + 1
+            ok = r <= 60 or (r <= 80 and runs_at[r] == 1)
+            lg = {"scenario": "server", "valid": ok, "validity": "VALID" if ok else "INVALID", "qps": r}
+        res = EngineResult(engine=config.engines[0], model="m", scenario=config.scenario, loadgen=lg)
+        return RunRecord("id", "now", {"name": "m"}, {}, {}, {}, [res])
+
+    config = RunConfig(model="m", engines=("onnxruntime",), latency_bound_ms=50.0, duration_s=1.0)
+    out = MaxQpsSearch(config, probe=probe, resolution=0.1, confirm=3).run()
+    assert out.best is not None and out.best["target_qps"] <= 60.0
+    assert out.confirmed == out.confirm_runs == 3
+    # at every rate that failed, nothing ran after its first INVALID run (the rate could not stand any more)
+    for rate_ in {p["target_qps"] for p in out.probes if not p["valid"]}:
+        kinds = [p["valid"] for p in out.probes if p["target_qps"] == rate_]
+        assert kinds[-1] is False and kinds.count(False) == 1
+    failed = [p["target_qps"] for p in out.probes if p["kind"] == "confirm" and not p["valid"]]
+    assert failed and all(60 < r <= 80 for r in failed)
+
+
+def test_queue_estimate_is_a_rate_the_engine_could_serve():
+    one = queue_estimate(0.02, 0.1, 99.0)
+    assert 0 < one < 50.0  # below the saturated rate of a 20 ms service
+    assert queue_estimate(0.02, 0.25, 99.0) > one > queue_estimate(0.02, 0.1, 99.9)
+    assert queue_estimate(0.02, 0.015, 99.0) == 0.0  # a bound shorter than one query: nothing is VALID
 
 
 def test_max_qps_search_with_nothing_valid_says_so():
@@ -253,6 +331,9 @@ def test_search_report_and_html_curve_show_the_answer_and_probes():
     html = render_html(RunRecord("id", "now", {"name": "m"}, {"mode": "latency"}, {}, {}, [res]))
     assert "Max QPS under the bound" in html and "p99 latency vs offered QPS" in html
     assert "Under load (MLPerf LoadGen)" in html
+    # the issue delay is drawn beside the latency, and the scenario table shows it and the sample library's size
+    assert "onnxruntime issue delay" in html and "issue p99 ms" in html and "<td>16</td>" in html.replace(" ", "")
+    assert "first probe" in text and "resolution 5 % of offline" in text
 
 
 def test_history_lists_the_load_and_keeps_it_out_of_the_back_to_back_trend(capsys):

@@ -7,8 +7,8 @@
 --scenario singlestream`` (LoadGen issuing one query at a time) — and the ratio of their p50 and p90 per pair
 (SingleStream's from LoadGen's own log and from the workbench's per-query timestamps), with the median over pairs.
 
-``maxqps``: ``workbench run --find-max-qps`` timed end to end, then ``--repeats`` Server runs at the QPS it found:
-how many of them LoadGen calls VALID.
+``maxqps``: ``workbench run --find-max-qps`` timed end to end, then ``--repeats`` Server runs at the QPS it found
+(or at ``--rerun-at`` when it confirmed none), with the probes' settings: how many of them LoadGen calls VALID.
 
 Every run is a real ``workbench run`` command (its own pinned benchmark process), not saved to the history.
 Prints one JSON document; the CPU model is read from /proc/cpuinfo.
@@ -83,16 +83,41 @@ def maxqps(a: argparse.Namespace) -> dict:
     took = time.monotonic() - t0
     search = rec["results"][0]["qps_search"]
     best = search["best"]
-    out = {"search_s": took, "offline_qps": search["offline_qps"], "best": best, "probes": search["probes"]}
-    if best:
+    out = {
+        "search_s": took,
+        "offline_qps": search["offline_qps"],
+        "first_estimate": search.get("first_estimate"),
+        "resolution": search.get("resolution"),
+        "best": best,
+        "confirmed": f"{search['confirmed']}/{search['confirm_runs']}",
+        "probes": search["probes"],
+    }
+    rerun_at = best["target_qps"] if best else a.rerun_at
+    out["rerun_at"] = rerun_at
+    if rerun_at:
+        # the re-runs use the probes' settings: at least PROBE_BOUNDS bounds long, the same minimum queries
+        from workbench.campaign.maxqps import PROBE_BOUNDS
+        from workbench.measure.scenario import parse_duration_ms
+
+        duration = max(a.duration, PROBE_BOUNDS * parse_duration_ms(a.bound) / 1e3)
         reruns = []
         for _ in range(a.repeats):
+            t1 = time.monotonic()
             r = wb(
                 common
-                + ["--scenario", "server", "--target-qps", str(best["target_qps"]), "--latency-bound", a.bound]
-                + ["-d", str(a.duration)]
+                + ["--scenario", "server", "--target-qps", str(rerun_at), "--latency-bound", a.bound]
+                + ["-d", str(duration)]
             )["results"][0]["loadgen"]
-            reruns.append({"validity": r["validity"], "p99_ms": r["target_latency_ms"], "qps": r["qps"]})
+            reruns.append(
+                {
+                    "validity": r["validity"],
+                    "p99_ms": r["target_latency_ms"],
+                    "qps": r["qps"],
+                    "queries": r["queries"],
+                    "issue_delay_ms": r.get("issue_delay_ms"),
+                    "seconds": time.monotonic() - t1,
+                }
+            )
         out["reruns"] = reruns
         out["valid_reruns"] = sum(r["validity"] == "VALID" for r in reruns)
     return out
@@ -108,6 +133,7 @@ def main() -> int:
     ap.add_argument("--duration", type=float, default=10.0)
     ap.add_argument("--bound", default="100ms")
     ap.add_argument("--repeats", type=int, default=5)
+    ap.add_argument("--rerun-at", type=float, help="maxqps: the rate to re-run at when the search confirmed none")
     a = ap.parse_args()
     doc = {"cpu": cpu_model(), "command": " ".join(sys.argv), **(pairs(a) if a.what == "pairs" else maxqps(a))}
     print(json.dumps(doc, indent=1))

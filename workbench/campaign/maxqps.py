@@ -1,42 +1,68 @@
 """The highest Server QPS an engine serves within a latency bound (``workbench run --find-max-qps``).
 
 Per engine, every step an ordinary LoadGen scenario run (:class:`~workbench.measure.runner.Runner`, its own pinned
-process):
+process), judged only by LoadGen's verdict:
 
-1. **Offline** — the engine's saturated rate: no Server rate above it can be sustained, so it bounds the search.
-2. **Bisect** the Server target QPS between 0 and the Offline rate: a probe that LoadGen calls VALID (the
-   percentile within the bound, early stopping satisfied) raises the lower end, an INVALID one lowers the upper end,
-   until the interval is narrower than ``resolution`` of the Offline rate. A probe INVALID only because early
-   stopping could not tell yet (its percentile within the bound) is run again at the same rate with the queries
-   LoadGen said it needs (:data:`MAX_EXTEND`). Each probe runs at least
-   ``max(duration, PROBE_BOUNDS x bound)`` seconds and the queries early stopping needs at the percentile
+1. **Offline** — the engine's saturated rate: no Server rate above it can be sustained, so it bounds the search
+   (run for the configured ``duration``: only its rate is used, no percentile).
+2. **First probe** — not the middle of ``(0, Offline]`` but the rate at which a single-server queue with Poisson
+   arrivals and the engine's service time (the longer of 1 / Offline rate and the fastest single call LoadGen's
+   warm-up measured) would just meet the bound at the percentile (:func:`queue_estimate`, a seeded simulation). It
+   is a guess where to look, never an answer: the real engine is slower than the model (its service time varies,
+   the issuing thread competes for the cores), so the first probe is usually INVALID and cheap (a high rate reaches
+   the queries early stopping needs soonest).
+3. **Bisect** the Server target QPS: a VALID probe raises the lower end, an INVALID one (whatever the reason,
+   early stopping included: a re-run at that rate with the same settings is judged the same way) lowers the upper
+   end, until the interval is narrower than ``resolution`` x the Offline rate — the answer is then within that
+   distance below the lowest rate seen INVALID. Each probe runs at least ``max(duration, PROBE_BOUNDS x bound)``
+   seconds and the queries early stopping needs at the percentile
    (:data:`workbench.measure.scenario.DEFAULT_MIN_QUERIES`), so the bound is seen many times over.
-3. **Confirm** the highest VALID rate with ``confirm`` more runs: it stands when most of them are VALID; otherwise
-   the search steps down by ``resolution`` and confirms again (at most :data:`MAX_STEP_DOWNS` times).
+4. **Confirm** the highest VALID rate: it stands when ``confirm`` runs at that rate were VALID, the bisection's
+   VALID probe there counting as the first, and none INVALID. The runs stop at the first INVALID one (the rate
+   cannot stand any more) and the search steps down by one resolution step — to a rate already probed VALID in
+   that step if there is one, whose VALID run counts — at most :data:`MAX_STEP_DOWNS` times.
 
 LoadGen's own ``FindPeakPerformance`` mode is not used: it ignores early stopping and over-reported the peak here
 (63.75 QPS, more than the engine sustained). The search decides which runs to make and what they add up to; it
-measures nothing itself. ``probe`` is injectable so the bisection is testable with a fake engine.
+measures nothing itself. ``probe`` is injectable so the search is testable with a fake engine.
+
+``on_probe`` gets, after every run, the probe's entry (:func:`_probe_entry`'s keys: ``kind`` offline / probe /
+confirm, ``target_qps``, ``valid``, ``validity``, ``qps``, ``latency_ms``, ``p50_ms``, ``reasons``, ``queries``,
+``duration_s``, ``issue_p99_ms``) with ``engine``, ``elapsed_s`` (since the search began) and ``eta_s`` (the runs it still expects to
+make, each as long as LoadGen will need at its rate; None while unknown) added.
 """
 
 from __future__ import annotations
 
+import math
+import random
 import time
 from dataclasses import dataclass, field, replace
 from typing import Any, Callable
 
 from workbench.measure.runner import RunConfig, Runner
-from workbench.measure.scenario import early_stopping_needs
+from workbench.measure.scenario import DEFAULT_MIN_QUERIES
 from workbench.result import EngineResult, RunRecord
 
-__all__ = ["MaxQpsSearch", "SearchResult", "find_max_qps", "PROBE_BOUNDS", "MAX_STEP_DOWNS"]
+__all__ = [
+    "DEFAULT_CONFIRM",
+    "DEFAULT_RESOLUTION",
+    "MAX_STEP_DOWNS",
+    "PROBE_BOUNDS",
+    "MaxQpsSearch",
+    "SearchResult",
+    "find_max_qps",
+    "queue_estimate",
+]
 
 #: a probe lasts at least this many latency bounds (a p99 over 100 bound-lengths sees the bound 100 times)
 PROBE_BOUNDS = 100
 MAX_STEP_DOWNS = 2
-#: a probe INVALID only for early stopping (within the bound, too few queries to tell) is run again at the same rate
-#: with the queries LoadGen said it needs, when they are at most this many times the queries it ran
-MAX_EXTEND = 2
+#: the bisection stops when the highest VALID and the lowest INVALID rate are closer than this fraction of the
+#: Offline rate (each step below costs at least min-queries / rate seconds: 54 s at 8.6 QPS)
+DEFAULT_RESOLUTION = 0.1
+#: VALID runs at the answer's rate it needs, none INVALID (the bisection's VALID probe there is the first)
+DEFAULT_CONFIRM = 3
 
 #: runs one config, returns its record (the default: a Runner run in its own pinned process)
 Probe = Callable[[RunConfig], RunRecord]
@@ -44,7 +70,9 @@ Probe = Callable[[RunConfig], RunRecord]
 
 @dataclass
 class SearchResult:
-    """One engine's search: the highest confirmed VALID target QPS (``best``: its probe), every probe in order."""
+    """One engine's search: the highest confirmed VALID target QPS (``best``: its probe), every probe in order.
+    ``confirm_runs`` / ``confirmed``: the runs made at ``best``'s rate (the bisection's included) and how many of
+    them were VALID; ``first_estimate``: the queue model's first probe rate."""
 
     engine: str
     latency_bound_ms: float
@@ -56,6 +84,8 @@ class SearchResult:
     confirm_runs: int = 0
     elapsed_s: float = 0.0
     note: str | None = None
+    resolution: float = DEFAULT_RESOLUTION
+    first_estimate: float | None = None
     result: EngineResult | None = None  # the result of the last run at ``best`` (the record's row)
 
     def to_dict(self) -> dict[str, Any]:
@@ -70,6 +100,8 @@ class SearchResult:
             "confirm_runs": self.confirm_runs,
             "elapsed_s": self.elapsed_s,
             "note": self.note,
+            "resolution": self.resolution,
+            "first_estimate": self.first_estimate,
         }
 
 
@@ -86,7 +118,37 @@ def _probe_entry(kind: str, target: float | None, res: EngineResult) -> dict[str
         "reasons": list(lg.get("reasons") or ([] if res.ok else [res.error or "failed"])),
         "queries": lg.get("queries"),
         "duration_s": res.duration_s,
+        # Server: LoadGen's issue to the engine starting the query, p99 (inside ``latency_ms``, shown apart)
+        "issue_p99_ms": (lg.get("issue_delay_ms") or {}).get("p99"),
     }
+
+
+def queue_estimate(service_s: float, bound_s: float, percentile: float, *, arrivals: int = 20000) -> float:
+    """The Poisson arrival rate at which one server with a constant ``service_s`` per query (M/D/1) has its
+    ``percentile`` latency (wait + service) at ``bound_s``: a seeded simulation (Lindley's recursion), bisected on
+    the rate. 0 when even an idle server misses the bound. A planning guess, never a measurement."""
+    if service_s <= 0 or bound_s <= service_s:
+        return 0.0
+    rng = random.Random(0)
+    gaps = [rng.expovariate(1.0) for _ in range(arrivals)]  # unit-rate gaps, scaled per rate
+    k = min(arrivals - 1, int(math.ceil(percentile / 100.0 * arrivals)) - 1)
+
+    def pct_latency(rate: float) -> float:
+        wait, out = 0.0, []
+        for g in gaps:
+            wait = max(0.0, wait + service_s - g / rate)
+            out.append(wait + service_s)
+        out.sort()
+        return out[k]
+
+    lo, hi = 0.0, 1.0 / service_s
+    for _ in range(20):
+        mid = (lo + hi) / 2
+        if pct_latency(mid) <= bound_s:
+            lo = mid
+        else:
+            hi = mid
+    return lo
 
 
 class MaxQpsSearch:
@@ -98,8 +160,8 @@ class MaxQpsSearch:
         config: RunConfig,
         *,
         probe: Probe,
-        resolution: float = 0.05,
-        confirm: int = 2,
+        resolution: float = DEFAULT_RESOLUTION,
+        confirm: int = DEFAULT_CONFIRM,
         on_probe: Callable[[dict[str, Any]], None] | None = None,
     ) -> None:
         if len(config.engines) != 1:
@@ -115,36 +177,53 @@ class MaxQpsSearch:
             duration_s=duration,
             repeats=1,
         )
+        self.offline_s = config.duration_s
+        self.min_queries = config.min_queries or DEFAULT_MIN_QUERIES["server"]
         self.probe = probe
         self.resolution = resolution
-        self.confirm = confirm
+        self.confirm = max(1, confirm)
         self.on_probe = on_probe
+        self._started = time.monotonic()
+        self._overheads: list[float] = []  # wall seconds of a run beyond its measured duration
+        self._plan: Callable[[], float | None] = lambda: None
 
+    # ---- time ----------------------------------------------------------------------------------------------------
+    def run_seconds(self, rate: float) -> float:
+        """How long a Server run at ``rate`` takes: LoadGen runs until the minimum duration and the minimum queries
+        are both met, plus what a run costs besides (process, load, warm-up: the mean seen so far)."""
+        overhead = sum(self._overheads) / len(self._overheads) if self._overheads else 0.0
+        return overhead + max(self.base.duration_s, self.min_queries / max(rate, 1e-9))
+
+    def _bisect_left(self, lo: float, hi: float, step: float) -> int:
+        return max(0, math.ceil(math.log2((hi - lo) / step))) if hi - lo > step else 0
+
+    # ---- runs ----------------------------------------------------------------------------------------------------
     def _run(self, kind: str, scenario: str, target: float | None, out: SearchResult) -> EngineResult:
         config = replace(self.base, scenario=scenario, target_qps=target)
-        if scenario == "offline":
-            config = replace(config, target_qps=None, latency_bound_ms=None)
+        if scenario == "offline":  # only its rate is needed: the run's own --duration, not a probe's 100 bounds
+            config = replace(config, target_qps=None, latency_bound_ms=None, duration_s=self.offline_s)
+        t0 = time.monotonic()
         record = self.probe(config)
         res = record.results[0]
         entry = _probe_entry(kind, target, res)
+        if res.duration_s:
+            self._overheads.append(max(0.0, time.monotonic() - t0 - float(res.duration_s)))
         out.probes.append(entry)
         if self.on_probe is not None:
-            self.on_probe({"engine": self.engine, **entry})
-        need = early_stopping_needs(res.loadgen) if scenario == "server" and kind != "extend" else None
-        queries = (res.loadgen or {}).get("queries") or 0
-        if need is not None and need <= MAX_EXTEND * max(1, queries):
-            # within the bound, but too few queries for early stopping to tell: the same rate, run long enough
-            more = int(queries + need * 1.1) + 1
-            self.base, base = replace(self.base, min_queries=more), self.base
-            try:
-                return self._run("extend", scenario, target, out)
-            finally:
-                self.base = base
+            eta = self._plan()
+            self.on_probe(
+                {
+                    "engine": self.engine,
+                    **entry,
+                    "elapsed_s": time.monotonic() - self._started,
+                    "eta_s": None if eta is None else max(0.0, eta),
+                }
+            )
         return res
 
     def run(self) -> SearchResult:
-        started = time.monotonic()
-        out = SearchResult(self.engine, self.bound_ms, self.percentile)
+        self._started = started = time.monotonic()
+        out = SearchResult(self.engine, self.bound_ms, self.percentile, resolution=self.resolution)
         offline = self._run("offline", "offline", None, out)
         if not offline.ok or not (offline.loadgen or {}).get("qps"):
             out.note = f"the offline run failed: {offline.error or 'no rate'}"
@@ -153,42 +232,87 @@ class MaxQpsSearch:
             return out
         top = float((offline.loadgen or {})["qps"])
         out.offline_qps = top
-        lo, hi = 0.0, top
-        best_res: EngineResult | None = None
         step = self.resolution * top
+        single_ms = ((offline.loadgen or {}).get("issue") or {}).get("expected_latency_ms") or 0.0
+        service = max(1.0 / top, float(single_ms) / 1e3)
+        estimate = queue_estimate(service, self.bound_ms / 1e3, self.percentile)
+        out.first_estimate = _round_qps(estimate) if estimate > 0 else None
+        lo, hi = 0.0, top
+        valid_at: dict[float, int] = {}  # rate -> VALID runs there; a rate with an INVALID run is dropped
+        best_res: dict[float, EngineResult] = {}
+        # what the plan knows while a run is under way: the interval before its verdict, the confirmation runs left
+        state = {"lo": lo, "hi": hi, "left": self.confirm - 1, "pending": 0}
+
+        def plan() -> float:  # the runs still expected: the bisection's steps at mid-interval, the confirmation
+            a, b = state["lo"], state["hi"]
+            steps = max(0, self._bisect_left(a, b, step) - state["pending"])
+            guess = (a + b) / 2 if b > a else a
+            confirm_at = a if a > 0 else max(guess, step)  # the answer lies below the interval's middle
+            return steps * self.run_seconds(guess) + state["left"] * self.run_seconds(confirm_at)
+
+        self._plan = plan
+        first = out.first_estimate
+        if first is None or not step <= first <= top - step:
+            first = None
         while hi - lo > step:
-            mid = _round_qps((lo + hi) / 2)
+            mid = first if first is not None else _round_qps((lo + hi) / 2)
+            first = None
             if mid <= lo or mid >= hi:
                 break
+            state.update(lo=lo, hi=hi, pending=1)
             res = self._run("probe", "server", mid, out)
-            if out.probes[-1]["valid"]:  # the last entry: the probe, or its extension
-                lo, best_res = mid, res
+            if out.probes[-1]["valid"]:
+                lo = mid
+                valid_at[mid] = 1
+                best_res[mid] = res
             else:
                 hi = mid
-        if best_res is None:
+        state.update(lo=lo, hi=lo, pending=0)
+        if not valid_at:
             out.note = f"no VALID rate found above {lo:g} QPS within {self.bound_ms:g} ms at p{self.percentile:g}"
             out.result = offline
             out.elapsed_s = time.monotonic() - started
+            self._plan = lambda: None
             return out
         target = lo
-        for _ in range(MAX_STEP_DOWNS + 1):
-            runs = [self._run("confirm", "server", target, out) for _ in range(self.confirm)]
-            valid = [r for r in runs if (r.loadgen or {}).get("valid") and r.ok]
-            out.confirm_runs, out.confirmed = len(runs), len(valid)
-            if self.confirm == 0 or len(valid) * 2 > len(runs):
-                best_res = runs[-1] if runs else best_res
+        confirmed = False
+        for down in range(MAX_STEP_DOWNS + 1):
+            runs_here = [p for p in out.probes if p["target_qps"] == target and p["kind"] != "offline"]
+            n_valid = sum(1 for p in runs_here if p["valid"])
+            if any(not p["valid"] for p in runs_here):
+                n_valid = -1  # already INVALID there
+            while 0 <= n_valid < self.confirm:
+                state.update(lo=target, hi=target, left=self.confirm - n_valid - 1)
+                res = self._run("confirm", "server", target, out)
+                if out.probes[-1]["valid"]:
+                    n_valid += 1
+                    best_res[target] = res
+                else:
+                    n_valid = -1  # one INVALID run: the rate cannot stand; the others need not run
+            runs_here = [p for p in out.probes if p["target_qps"] == target and p["kind"] != "offline"]
+            out.confirm_runs = len(runs_here)
+            out.confirmed = sum(1 for p in runs_here if p["valid"])
+            if n_valid >= self.confirm:
+                confirmed = True
                 break
-            target = _round_qps(target - step)
+            if down == MAX_STEP_DOWNS:
+                break
+            # one resolution step down; a rate probed VALID within that step is taken instead (its run counts)
+            below = [r for r in valid_at if target - step <= r < target]
+            target = max(below) if below else _round_qps(target - step)
             if target <= 0:
                 break
-        else:
-            out.note = f"not confirmed after {MAX_STEP_DOWNS} steps down"
-        if out.confirm_runs and out.confirmed * 2 <= out.confirm_runs:
-            out.note = out.note or f"{target:g} QPS was not confirmed ({out.confirmed}/{out.confirm_runs} VALID)"
-        else:
+            state.update(lo=target, hi=target, left=self.confirm)
+        self._plan = lambda: None
+        if confirmed:
             best = next(p for p in reversed(out.probes) if p["target_qps"] == target and p["valid"])
             out.best = dict(best)
-        out.result = best_res
+            out.result = best_res[target]
+        else:
+            out.note = f"{target:g} QPS was not confirmed ({out.confirmed}/{out.confirm_runs} VALID)"
+            if target <= 0 or not out.confirm_runs:
+                out.note = f"not confirmed after {MAX_STEP_DOWNS} steps down"
+            out.result = next(iter(best_res.values()), offline)
         out.elapsed_s = time.monotonic() - started
         return out
 
@@ -197,9 +321,7 @@ def _round_qps(q: float) -> float:
     """Target rates to 3 significant digits (LoadGen logs them; probes read better)."""
     if q <= 0:
         return 0.0
-    from math import floor, log10
-
-    digits = 2 - int(floor(log10(q)))
+    digits = 2 - int(math.floor(math.log10(q)))
     return round(q, max(0, digits))
 
 
@@ -218,8 +340,8 @@ def find_max_qps(
     config: RunConfig,
     *,
     probe: Probe,
-    resolution: float = 0.05,
-    confirm: int = 2,
+    resolution: float = DEFAULT_RESOLUTION,
+    confirm: int = DEFAULT_CONFIRM,
     on_probe: Callable[[dict[str, Any]], None] | None = None,
 ) -> list[SearchResult]:
     """One search per engine of ``config``, in order (each engine on its own, side by side in the report)."""

@@ -50,7 +50,7 @@ def cmd_find_max_qps(
     from workbench.report.loadgen import render_search
     from workbench.report.text import ProgressLine, render_results
     from workbench.result import new_run_id, now_iso
-    from workbench.units import ms, rate
+    from workbench.units import eta, ms, rate
 
     checked = _check(config)
     config = replace(config, engines=checked.engines, cores=checked.cores, threads=checked.threads)
@@ -70,9 +70,12 @@ def cmd_find_max_qps(
         what = "offline" if p["kind"] == "offline" else f"server {rate(p['target_qps'])} QPS ({p['kind']})"
         # an Offline run's latency is where a sample sat in its one query: not worth a line
         lat = f" p{checked_pct:g} {ms(p['latency_ms'])} ms" if p["kind"] != "offline" and p.get("latency_ms") else ""
+        took = f" [{eta(p.get('elapsed_s'))} so far"
+        left = p.get("eta_s")
+        took += f", about {eta(left)} left]" if left is not None else "]"
         progress.clear()
         print(
-            f"{p['engine']}: {what} -> {p['validity']}{lat}, achieved {rate(p['qps'])}/s",
+            f"{p['engine']}: {what} -> {p['validity']}{lat}, achieved {rate(p['qps'])}/s{took}",
             file=sys.stderr,
             flush=True,
         )

@@ -97,6 +97,12 @@ def add_scenario_args(p: argparse.ArgumentParser) -> None:
         ),
         ("--samples-per-query", "multistream: samples per query (default 8)", {"type": positive_int}),
         (
+            "--qsl-samples",
+            "distinct input samples in LoadGen's sample library, seeded seed, seed+1, ... (default 16, fewer when "
+            "they would exceed 256 MB; 1 when every input is given)",
+            {"type": positive_int, "metavar": "N"},
+        ),
+        (
             "--min-queries",
             "queries LoadGen must issue at least (default: multistream 662, which early stopping needs; "
             "offline 1; else 100)",
@@ -106,6 +112,11 @@ def add_scenario_args(p: argparse.ArgumentParser) -> None:
     add_switches(
         g,
         ("--mlperf-rules", "apply the official mlperf.conf minimums (600 s, seeds, early stopping): a quotable run"),
+        (
+            "--issue-core",
+            "server / --find-max-qps: engine threads = pinned cores - 1, leaving one core to LoadGen's issuing "
+            "thread (less issue delay, one core less compute)",
+        ),
         (
             "--find-max-qps",
             "search the highest server QPS that stays VALID under --latency-bound: an offline run, then "
@@ -287,6 +298,8 @@ def _scenario_fields(args: argparse.Namespace) -> dict[str, Any]:
         "samples_per_query": args.samples_per_query,
         "min_queries": args.min_queries,
         "mlperf_rules": args.mlperf_rules,
+        "qsl_samples": args.qsl_samples,
+        "issue_core": args.issue_core,
     }
 
 

@@ -313,6 +313,7 @@ def _serve(job: Job, cores: list[int], chan: FrameWriter) -> int:
             model.infer()
             chan.outputs(model.outputs())
         model.set_inputs(feeds)
+    library: Any = None  # a scenario's query sample library: built at its first round, kept for the others
     for line in sys.stdin:
         cmd = parse_command(line)
         if cmd is None:  # exit
@@ -324,7 +325,10 @@ def _serve(job: Job, cores: list[int], chan: FrameWriter) -> int:
             def fail(exc: BaseException) -> None:  # an engine error inside LoadGen's callbacks: LoadGen cannot be
                 os._exit(_report(job, chan, exc))  # aborted, and would wait for the completion forever
 
-            stats = run_scenario(model, chan, cmd, Scenario.from_dict(job.scenario), fail=fail)
+            scenario = Scenario.from_dict(job.scenario)
+            if library is None:
+                library = _sample_library(job, artifact, feeds, scenario)
+            stats = run_scenario(model, chan, cmd, scenario, fail=fail, samples=library)
         elif job.mode == "throughput":
             stats = _measure_inflight(model, chan, cmd, requests, meter)
         else:
@@ -332,6 +336,24 @@ def _serve(job: Job, cores: list[int], chan: FrameWriter) -> int:
         chan.json(type="round_done", round=cmd.round, **stats)
     model.close()
     return 0
+
+
+def _sample_library(job: Job, artifact: Any, feeds: dict[str, Any], scenario: Any) -> Any:
+    """A LoadGen scenario's query sample library: sample ``i`` is the run's feeds drawn with seed ``seed + i``
+    (sample 0 is ``feeds``, the input every other mode times), the given values in every sample
+    (:func:`workbench.measure.scenario.qsl_size` says how many)."""
+    from workbench.measure.loadgen_run import SampleLibrary
+    from workbench.measure.scenario import qsl_size
+    from workbench.models.inputs import feeds_for_job, given_input_names
+
+    all_given = {s.name for s in artifact.inputs} <= given_input_names(job.inputs)
+    size = sum(int(getattr(a, "nbytes", 0)) for a in feeds.values())
+    count, why = qsl_size(scenario.qsl_samples, size, all_given=all_given)
+
+    def make(i: int) -> Any:
+        return feeds if i == 0 else feeds_for_job(artifact.inputs, job.inputs, seed=job.seed + i)
+
+    return SampleLibrary(make, count, why)
 
 
 def _serve_generate(job: Job, cores: list[int], chan: FrameWriter, engine: Any, model: Any) -> int:

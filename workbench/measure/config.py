@@ -71,6 +71,9 @@ class RunConfig:
     samples_per_query: int | None = None  # MultiStream (None: 8)
     min_queries: int | None = None  # None: the scenario's (MultiStream 662 for early stopping, else LoadGen's)
     mlperf_rules: bool = False  # the official mlperf.conf minimums (600 s, seeds, per-model bounds)
+    qsl_samples: int | None = None  # distinct samples in LoadGen's sample library (None: scenario.qsl_size's default)
+    #: Server: engine threads = pinned cores - 1, leaving one core to LoadGen's issuing thread (--issue-core)
+    issue_core: bool = False
     #: ``--mode generate``: the prompt's length in tokens (built from the built-in text when ``prompt`` is None),
     #: the tokens to generate (greedy; EOS does not stop a generation) and a given prompt text
     prompt_tokens: int = RUN.prompt_tokens
@@ -103,6 +106,8 @@ class RunConfig:
             seed=self.seed,
             mlperf_rules=self.mlperf_rules,
             model=model,
+            qsl_samples=self.qsl_samples,
+            issue_core=self.issue_core,
         ).to_dict()
 
     def options_for(self, engine: str) -> dict[str, Any]:
@@ -200,6 +205,8 @@ def validate(config: RunConfig) -> RunConfig:
             f"--cores {','.join(map(str, bad))} not available: this process may use cores {format_cpu_list(allowed)}"
         )
     threads = default_threads(config.threads, cores)
+    if config.issue_core:
+        threads = _issue_core_threads(config, cores)
     if threads < 1:
         raise UsageError(f"--threads must be >= 1, not {threads}")
     baseline = canonical(config.baseline) if config.baseline else engines[0]
@@ -237,6 +244,10 @@ def _check_scenario(config: RunConfig) -> None:
         mode=config.mode,
         mlperf_rules=config.mlperf_rules,
     )
+    if config.qsl_samples is not None and config.scenario is None:
+        raise UsageError("--qsl-samples needs --scenario (or --find-max-qps)")
+    if config.qsl_samples is not None and config.qsl_samples < 1:
+        raise UsageError(f"--qsl-samples must be >= 1, not {config.qsl_samples}")
     if config.scenario is not None:
         check_loadgen()
 
@@ -252,6 +263,17 @@ def generate_precisions(engine: str, device: str = "cpu") -> tuple[str, ...]:
         return GENERATE_PRECISIONS[engine]
     cls = get_engine_class(engine)
     return cls.precisions(device) if "generate" in cls.modes else ()
+
+
+def _issue_core_threads(config: RunConfig, cores: tuple[int, ...]) -> int:
+    """``--issue-core``: the engine's threads, one fewer than the pinned cores (one line when it cannot apply)."""
+    if config.scenario not in ("server", "offline"):
+        raise UsageError("--issue-core applies to --scenario server (or --find-max-qps): it frees a core for LoadGen")
+    if len(cores) < 2:
+        raise UsageError("--issue-core needs at least 2 cores (engine threads = cores - 1); give --cores 0,1 or more")
+    if config.threads is not None and config.threads != len(cores) - 1:
+        raise UsageError(f"--issue-core sets the engine's threads to cores - 1 ({len(cores) - 1}): leave out --threads")
+    return len(cores) - 1
 
 
 def _check_generate(config: RunConfig, engines: tuple[str, ...]) -> None:

@@ -2,12 +2,18 @@
 engine the process has already loaded, pinned and bound to the run's inputs.
 
 * The system under test (SUT) calls the loaded model's ``infer`` — one call per LoadGen sample. The query sample
-  library (QSL) holds the run's inputs: one sample, the feeds every other mode of the run times (seeded, or the
-  ``--input``/``--inputs`` values), already bound with ``set_inputs``.
+  library (QSL, :class:`SampleLibrary`) holds ``--qsl-samples`` distinct feeds: sample ``i`` is the run's feeds
+  drawn with seed ``seed + i`` (sample 0 is the input every other mode of the run times), the ``--input``/``--inputs``
+  values replacing the generated ones. LoadGen's load callback builds them all before the test starts (they stay in
+  memory until its unload callback); each query binds its sample's feeds (``set_inputs``, only when the index
+  changes) right before the engine call, inside the query's latency as in a real server.
 * LoadGen calls ``issue_cb`` on the thread that called ``StartTest``. SingleStream and MultiStream run the engine
   right there (one query in flight by definition). Server and Offline only *enqueue* there; one worker thread runs
   the engine and calls ``QuerySamplesComplete`` (which releases the GIL and may be called from any thread), so the
   issuing thread keeps LoadGen's schedule.
+* The issue delay: Server and Offline stamp each sample when LoadGen issues it (``issue_cb``) and when the worker
+  starts it (queueing behind a busy engine, the issuing thread competing for the cores); Server reports the delay's
+  p50/p99/max as ``issue_delay_ms`` beside LoadGen's latency (which includes it).
 * LoadGen has no per-query callback for the parent, so the process stamps its own: each completed query's latency
   (``perf_counter_ns`` from the issue callback to completion) goes to the parent in the usual sample frames every
   100 ms — the live histogram of ``workbench watch`` and the UI. The verdict and the percentiles of the result are
@@ -157,13 +163,56 @@ class _Stream:
         self._flush()
 
 
+class SampleLibrary:
+    """The query sample library: ``count`` distinct feeds, ``make(i)`` building sample ``i``. LoadGen's load
+    callback builds the samples it asks for (before the test starts), its unload callback drops them; ``issued``
+    counts the queries' samples by index (read after the test: which samples were really used)."""
+
+    def __init__(self, make: Callable[[int], Any], count: int, why: str = "") -> None:
+        self.make = make
+        self.count = max(1, int(count))
+        self.why = why  # how the count was chosen (recorded)
+        self.feeds: dict[int, Any] = {}
+        self.loaded = 0  # the most samples resident at once
+        self.issued: dict[int, int] = {}
+
+    def load(self, indices: list[int]) -> None:
+        for i in indices:
+            if i not in self.feeds:
+                self.feeds[i] = self.make(int(i))
+        self.loaded = max(self.loaded, len(self.feeds))
+
+    def unload(self, indices: list[int]) -> None:
+        for i in indices:
+            self.feeds.pop(i, None)
+
+
+def _delay_summary(delays: array) -> dict[str, Any] | None:
+    """p50/p99/max/mean of the issue delays (ns) in ms; None when there are none."""
+    if not delays:
+        return None
+    import numpy as np
+
+    a = np.frombuffer(delays, dtype=np.int64).astype(np.float64) / 1e6
+    p50, p99 = np.percentile(a, [50, 99])
+    return {"p50": float(p50), "p99": float(p99), "max": float(a.max()), "mean": float(a.mean()), "queries": a.size}
+
+
 def run_scenario(
-    model: Any, chan: FrameWriter, cmd: MeasureCommand, scenario: Scenario, *, fail: Callable[[BaseException], None]
+    model: Any,
+    chan: FrameWriter,
+    cmd: MeasureCommand,
+    scenario: Scenario,
+    *,
+    fail: Callable[[BaseException], None],
+    samples: SampleLibrary | None = None,
 ) -> dict[str, Any]:
     """One LoadGen test of ``scenario`` on the loaded ``model`` (one measured round): the ``round_done`` fields —
     ``iterations`` (engine calls), ``elapsed_ns`` (first issue to last completion), CPU time, peak RSS — and
-    ``loadgen`` (:func:`workbench.measure.scenario.loadgen_entry`). An engine call that raises inside LoadGen's
-    callbacks goes to ``fail`` (which ends the process: LoadGen would wait for its completion forever)."""
+    ``loadgen`` (:func:`workbench.measure.scenario.loadgen_entry`, with ``qsl`` and, for Server, ``issue_delay_ms``).
+    ``samples``: the query sample library (None: one sample, the feeds already bound). An engine call that raises
+    inside LoadGen's callbacks goes to ``fail`` (which ends the process: LoadGen would wait for its completion
+    forever)."""
     import mlperf_loadgen as lg
 
     from workbench.measure.child import _rusage
@@ -176,35 +225,57 @@ def run_scenario(
     complete, response = lg.QuerySamplesComplete, lg.QuerySampleResponse
     work: queue.Queue[Any] = queue.Queue()
     first_issue = [0]
+    qsl_lib = samples
+    bound = [0]  # the sample whose feeds are bound: 0, the run's own input, before the first query
+    delays = array("q")  # Server: issue to engine start, per query (ns)
+    keep_delays = scenario.name == "server"
 
-    def issue_stream(samples: list[Any]) -> None:  # SingleStream / MultiStream: run here, one query at a time
+    def bind(index: int) -> None:
+        if qsl_lib is not None and index != bound[0]:
+            model.set_inputs(qsl_lib.feeds[index])
+            bound[0] = index
+
+    def count(samples_: list[Any]) -> None:
+        if qsl_lib is not None:
+            issued = qsl_lib.issued
+            for s in samples_:
+                issued[s.index] = issued.get(s.index, 0) + 1
+
+    def issue_stream(samples_: list[Any]) -> None:  # SingleStream / MultiStream: run here, one query at a time
         t0 = perf()
         if not first_issue[0]:
             first_issue[0] = t0
         try:
-            for _ in samples:
+            for s in samples_:
+                bind(s.index)
                 infer()
         except BaseException as exc:
             stream.stop_flushing()
             fail(exc)
         t1 = perf()
-        complete([response(s.id, 0, 0) for s in samples])
-        stream.add(t1 - t0, len(samples), t1)
+        complete([response(s.id, 0, 0) for s in samples_])
+        stream.add(t1 - t0, len(samples_), t1)
+        count(samples_)
 
-    def issue_queued(samples: list[Any]) -> None:  # Server / Offline: enqueue only; the worker runs the engine
+    def issue_queued(samples_: list[Any]) -> None:  # Server / Offline: enqueue only; the worker runs the engine
         t0 = perf()
         if not first_issue[0]:
             first_issue[0] = t0
-        work.put((t0, samples))
+        work.put((t0, samples_))
+        count(samples_)
 
     def worker() -> None:
         while True:
             item = work.get()
             if item is None:
                 return
-            t0, samples = item
-            for s in samples:
+            t0, samples_ = item
+            for s in samples_:
+                started = perf()
+                if keep_delays:
+                    delays.append(started - t0)
                 try:
+                    bind(s.index)
                     infer()
                 except BaseException as exc:
                     stream.stop_flushing()
@@ -215,7 +286,11 @@ def run_scenario(
 
     queued = scenario.name in ("server", "offline")
     sut = lg.ConstructSUT(issue_queued if queued else issue_stream, lambda: None)
-    qsl = lg.ConstructQSL(1, 1, lambda idx: None, lambda idx: None)  # the inputs are bound already
+    n = qsl_lib.count if qsl_lib is not None else 1
+    if qsl_lib is not None:
+        qsl = lg.ConstructQSL(n, n, qsl_lib.load, qsl_lib.unload)
+    else:
+        qsl = lg.ConstructQSL(1, 1, lambda idx: None, lambda idx: None)  # the inputs are bound already
     thread = threading.Thread(target=worker, name="wb-loadgen-worker", daemon=True) if queued else None
     try:
         settings = _settings(lg, scenario, expected_ns, scratch)
@@ -243,15 +318,25 @@ def run_scenario(
         lg.DestroyQSL(qsl)
         lg.DestroySUT(sut)
         shutil.rmtree(scratch, ignore_errors=True)
+    if qsl_lib is not None and bound[0] != 0:  # the next round's warm-up (and any later mode) times sample 0 again
+        model.set_inputs(qsl_lib.make(0))
     end = stream.last or perf()
+    entry = loadgen_entry(detail, scenario, issue={"expected_latency_ms": expected_ns / 1e6})
+    entry["qsl"] = {
+        "samples": n,
+        "resident": qsl_lib.loaded if qsl_lib is not None else 1,
+        "distinct_issued": len(qsl_lib.issued) if qsl_lib is not None else 1,
+        "why": qsl_lib.why if qsl_lib is not None else "one sample, the bound input",
+    }
+    entry["issue_delay_ms"] = _delay_summary(delays) if keep_delays else None
     return {
         "iterations": stream.samples,
         "elapsed_ns": max(1, end - (first_issue[0] or stream.start)),
         "warmup_iterations": warm_iters,
         "cpu_s": cpu1 - cpu0,
         "peak_rss_mb": rss,
-        "loadgen": loadgen_entry(detail, scenario, issue={"expected_latency_ms": expected_ns / 1e6}),
+        "loadgen": entry,
     }
 
 
-__all__ = ["run_scenario"]
+__all__ = ["SampleLibrary", "run_scenario"]

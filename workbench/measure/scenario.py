@@ -40,6 +40,11 @@ DEFAULT_PERCENTILE: dict[str, float] = {"singlestream": 90.0, "multistream": 99.
 #: passes from 64); Offline is one query
 DEFAULT_MIN_QUERIES: dict[str, int] = {"singlestream": 100, "multistream": 662, "server": 460, "offline": 1}
 DEFAULT_SAMPLES_PER_QUERY = 8
+#: distinct samples in the query sample library when none are asked for (MLPerf's performance sample counts are
+#: larger, but they exist to defeat caches of real data sets; seeded inputs of one shape need only be distinct) ...
+DEFAULT_QSL_SAMPLES = 16
+#: ... capped so that the default library stays within this much memory (a large input holds fewer samples)
+QSL_MEMORY_MB = 256
 #: what to install when LoadGen is missing
 INSTALL_HINT = "pip install mlcommons-loadgen"
 
@@ -52,7 +57,10 @@ class Scenario:
     ``mlperf_rules``); ``percentile``: the percentile judged against it (None: :data:`DEFAULT_PERCENTILE`);
     ``min_queries`` None: :data:`DEFAULT_MIN_QUERIES`; ``duration_s``: LoadGen's minimum duration; ``seed``: its
     three random seeds (query schedule, sample indices, sample library); ``mlperf_rules``: apply the official
-    ``mlperf.conf`` minimums (600 s, seeds, per-model bounds) for ``model`` first.
+    ``mlperf.conf`` minimums (600 s, seeds, per-model bounds) for ``model`` first; ``qsl_samples``: distinct
+    samples in the query sample library (None: :func:`qsl_size`'s default); ``issue_core``: the engine was given one
+    thread fewer than the pinned cores, leaving a core to LoadGen's issuing thread (recorded; the runner sets the
+    threads).
     """
 
     name: str
@@ -65,6 +73,8 @@ class Scenario:
     seed: int = 0
     mlperf_rules: bool = False
     model: str = ""
+    qsl_samples: int | None = None
+    issue_core: bool = False
 
     @property
     def effective_percentile(self) -> float:
@@ -92,11 +102,27 @@ class Scenario:
             "seed": self.seed,
             "mlperf_rules": self.mlperf_rules,
             "model": self.model,
+            "qsl_samples": self.qsl_samples,
+            "issue_core": self.issue_core,
         }
 
     @classmethod
     def from_dict(cls, d: Mapping[str, Any]) -> "Scenario":
         return cls(**{k: d[k] for k in cls.__dataclass_fields__ if k in d})
+
+
+def qsl_size(asked: int | None, sample_bytes: int, *, all_given: bool = False) -> tuple[int, str]:
+    """How many distinct samples the query sample library holds, and why: one when every input was given
+    (``--input``/``--inputs`` are one sample), the number asked for, else :data:`DEFAULT_QSL_SAMPLES` capped to
+    :data:`QSL_MEMORY_MB` of inputs (at least one)."""
+    if all_given:
+        return 1, "every input given (--input/--inputs): one sample"
+    if asked is not None:
+        return max(1, int(asked)), "asked (--qsl-samples)"
+    fit = max(1, (QSL_MEMORY_MB << 20) // max(1, int(sample_bytes)))
+    if fit < DEFAULT_QSL_SAMPLES:
+        return fit, f"default {DEFAULT_QSL_SAMPLES}, capped to {QSL_MEMORY_MB} MB of inputs"
+    return DEFAULT_QSL_SAMPLES, f"default {DEFAULT_QSL_SAMPLES}"
 
 
 def check_scenario(
@@ -324,6 +350,7 @@ def worst(entries: Iterable[Mapping[str, Any]]) -> dict[str, Any] | None:
 __all__ = [
     "DEFAULT_MIN_QUERIES",
     "DEFAULT_PERCENTILE",
+    "DEFAULT_QSL_SAMPLES",
     "INSTALL_HINT",
     "LOADGEN_NAMES",
     "SCENARIOS",
@@ -334,5 +361,6 @@ __all__ = [
     "loadgen_entry",
     "parse_detail",
     "parse_duration_ms",
+    "qsl_size",
     "worst",
 ]

@@ -685,6 +685,16 @@ def write_job_inputs(resolved: ResolvedInputs, folder: Path) -> dict[str, Any]:
     return out
 
 
+def given_input_names(job_inputs: Mapping[str, Any]) -> set[str]:
+    """The inputs ``job_inputs`` (:func:`write_job_inputs`) gives a value for: the others are generated (seeded)."""
+    names = set(job_inputs.get("fill") or {})
+    npz = job_inputs.get("npz")
+    if npz:
+        with np.load(npz, allow_pickle=False) as data:
+            names |= set(data.files)
+    return names
+
+
 def feeds_for_job(specs: Sequence[TensorSpec], job_inputs: Mapping[str, Any], seed: int) -> dict[str, np.ndarray]:
     """The feeds a benchmark process binds: seeded generated arrays (:func:`make_inputs`, drawn for every input
     so the generated ones do not depend on which were given), then the given values and arrays of ``job_inputs``

@@ -176,6 +176,11 @@ def _lg_text(key: str, fmt: Callable[[Any], str]) -> Getter:
     return lambda r, rec: fmt((r.loadgen or {}).get(key))
 
 
+def _lg_in(part: str, key: str) -> Getter:
+    """A number of a dict inside the result's ``loadgen`` entry (``issue_delay_ms``, ``qsl``)."""
+    return lambda r, rec: as_float(((r.loadgen or {}).get(part) or {}).get(key))
+
+
 def _lg_validity(r: "EngineResult", rec: "RunRecord | None") -> str:
     lg = r.loadgen or {}
     v = lg.get("validity")
@@ -193,6 +198,10 @@ def _lg_percentile(r: "EngineResult", rec: "RunRecord | None") -> str:
 def _energy(key: str) -> Getter:
     """A number of a result's measured energy (None when energy was not measured)."""
     return lambda r, rec: as_float((r.energy or {}).get(key)) if (r.energy or {}).get("status") == "measured" else None
+
+
+def _ms_of(get: Getter) -> Getter:
+    return lambda r, rec: ms(get(r, rec))
 
 
 def _sig(get: Getter) -> Getter:
@@ -350,6 +359,23 @@ COLUMNS: dict[str, Column] = {
             _lg_text("latency_bound_ms", ms),
             unit="ms",
         ),
+        # Server: LoadGen's issue to the engine starting the query (queueing, the issuing thread's competition)
+        *(
+            Column(
+                f"loadgen_issue_{k}_ms",
+                f"issue {k} ms",
+                _lg_in("issue_delay_ms", k),
+                _ms_of(_lg_in("issue_delay_ms", k)),
+                unit="ms",
+                markdown=f"issue delay {k} ms",
+            )
+            for k in ("p50", "p99", "max")
+        ),
+        Column(
+            "loadgen_qsl_samples",
+            "QSL samples",
+            lambda r, rec: ((r.loadgen or {}).get("qsl") or {}).get("samples"),
+        ),
         Column(
             "max_qps",
             "max QPS",
@@ -410,6 +436,8 @@ _LOADGEN = (
     "loadgen_percentile",
     "loadgen_latency_ms",
     "loadgen_bound_ms",
+    "loadgen_issue_p99_ms",
+    "loadgen_qsl_samples",
 )
 
 #: which columns each view shows, in order
@@ -451,6 +479,8 @@ VIEWS: dict[str, tuple[str, ...]] = {
         "drift_rel_l2",
         "drift",
         *_LOADGEN,
+        "loadgen_issue_p50_ms",
+        "loadgen_issue_max_ms",
         "loadgen_reasons",
         "max_qps",
         "energy_status",

@@ -425,7 +425,8 @@ def _loadgen_parts(record: RunRecord) -> list[str]:
 
 def _qps_curve(record: RunRecord) -> str:
     """``--find-max-qps``: LoadGen's latency at the percentile against the Server target QPS of every probe, one
-    line per engine, the bound dashed."""
+    line per engine, the bound dashed; beside each engine its issue delay's p99 (LoadGen's issue to the engine
+    starting the query) where the probes measured it."""
     searches = [r.qps_search for r in record.results if r.qps_search]
     if not searches:
         return ""
@@ -439,6 +440,13 @@ def _qps_curve(record: RunRecord) -> str:
         )
         if pts:
             series[r.engine] = pts
+        delays = sorted(
+            (p.get("target_qps"), p.get("issue_p99_ms"))
+            for p in s.get("probes") or []
+            if p.get("kind") != "offline" and p.get("target_qps") and p.get("issue_p99_ms") is not None
+        )
+        if delays:  # the part of the latency spent before the engine started the query
+            series[f"{r.engine} issue delay"] = delays
     first = searches[0]
     pct = f"p{as_float(first.get('percentile')) or 99:g}"
     svg = line_chart_svg(

@@ -90,6 +90,14 @@ def render_search(searches: Sequence[Mapping[str, Any]]) -> str:
             f"{rate(p.get('target_qps'))}{'✓' if p.get('valid') else '✗'}" for p in s.get("probes") or []
         )
         lines.append(f"  {s.get('engine')}: probes {probes}")
+        if s.get("resolution") is not None:
+            step = (s.get("offline_qps") or 0) * s["resolution"]
+            first = s.get("first_estimate")
+            lines.append(
+                f"  {s.get('engine')}: first probe {rate(first)} QPS (queue model), resolution "
+                f"{s['resolution'] * 100:g} % of offline ({rate(step)} QPS: the bisection stopped when its highest "
+                "VALID and lowest INVALID rates were closer)"
+            )
         if s.get("note"):
             lines.append(f"  {s.get('engine')}: {s['note']}")
     return "\n".join(lines)

@@ -276,6 +276,7 @@ LOAD_FIELDS = (
     "min_queries",
     "mlperf_rules",
     "find_max_qps",
+    "qsl_samples",
 )
 
 
