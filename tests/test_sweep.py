@@ -328,3 +328,38 @@ def test_given_inputs_reach_every_cell_and_are_recorded(shared_cache, tmp_path):
     src = rec.config["inputs"]["sources"]["pixel_values"]  # the first cell's run recorded the file and its hash
     assert src["path"] == str(photo) and src["sha256"]
     assert all(r.ok and r.parity["status"] == "pass" for r in rec.results)
+
+
+def _children_of(pid: int) -> list[int]:
+    """The benchmark processes (``workbench.measure.child``) whose parent is ``pid``."""
+    out = []
+    for entry in os.listdir("/proc"):
+        if not entry.isdigit():
+            continue
+        try:
+            with open(f"/proc/{entry}/stat") as fh:
+                ppid = int(fh.read().rsplit(")", 1)[1].split()[1])
+            with open(f"/proc/{entry}/cmdline", "rb") as fh:
+                cmd = fh.read()
+        except (OSError, ValueError, IndexError):
+            continue
+        if ppid == pid and b"workbench.measure.child" in cmd:
+            out.append(int(entry))
+    return out
+
+
+def test_sigterm_stops_a_run_and_its_benchmark_process_and_exits_130(test_engines, shared_cache):
+    args = [sys.executable, "-m", "workbench", "run", "-m", "tiny_cnn", "-e", "noop", "-d", "60", "--no-parity",
+            "--no-save"]  # fmt: skip
+    proc = subprocess.Popen(args, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    deadline = time.monotonic() + 60
+    while not _children_of(proc.pid) and time.monotonic() < deadline:
+        time.sleep(0.2)
+    children = _children_of(proc.pid)
+    assert children, "the benchmark process never started"
+    time.sleep(1.0)  # inside the measured round
+    proc.send_signal(signal.SIGTERM)
+    _, err = proc.communicate(timeout=60)
+    assert proc.returncode == 130 and "interrupted" in err and "Traceback" not in err, err
+    time.sleep(0.5)
+    assert not [c for c in children if os.path.exists(f"/proc/{c}") and "Z" not in open(f"/proc/{c}/stat").read()]

@@ -407,6 +407,17 @@ def _write_outputs(record, args: argparse.Namespace) -> None:
 
 
 def cmd_run(args: argparse.Namespace) -> int:
+    from workbench.cli.sweep import interrupt_on_signals
+
+    restore = interrupt_on_signals()  # SIGTERM / SIGHUP (kill, a lost SSH session) stop the run like Ctrl-C
+    try:
+        return _run_or_search(args)
+    finally:
+        restore()
+
+
+def _run_or_search(args: argparse.Namespace) -> int:
+    """The run (or ``--find-max-qps`` search) itself; an interrupt stops its benchmark processes and exits 130."""
     from workbench.cli.pricing import PriceSource
     from workbench.measure.runner import Runner
     from workbench.report.text import ProgressLine
