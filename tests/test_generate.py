@@ -64,7 +64,12 @@ def test_summary_splits_first_token_from_decode_steps():
         (("-m", "tiny-llama", "--mode", "generate", "-e", "torch", "-p", "int4"), "torch generates at"),
         (("-m", "tiny-llama", "--mode", "generate", "-e", "onnxruntime", "-p", "fp16"), "onnxruntime generates at"),
         (("-m", "tiny-llama", "--mode", "generate", "-e", "torch", "--new-tokens", "1"), "--new-tokens must be >= 2"),
-        (("-m", "tiny-llama", "--mode", "generate", "-e", "torch", "-b", "2"), "batch 1"),
+        (("-m", "tiny-llama", "--mode", "generate", "-e", "openvino", "-b", "2"), "openvino generates batch 1 only"),
+        (("-m", "tiny-llama", "--mode", "generate", "-e", "torch", "-b", "2", "--prompt", "hi"), "--prompt is one"),
+        (("-m", "tiny-llama", "--mode", "generate", "-e", "torch", "--temperature", "0.5"), "add --sample"),
+        (("-m", "tiny-llama", "--mode", "generate", "-e", "torch", "--sample", "--top-p", "0"), "--top-p must be"),
+        (("-m", "tiny-llama", "--mode", "generate", "-e", "torch", "--sample", "--top-k", "-1"), "--top-k must be"),
+        (("-m", "tiny-llama", "-e", "torch", "--sample"), "apply to --mode generate only"),
         (("-m", "tiny-llama", "--mode", "generate", "-e", "torch", "--prompt", " "), "--prompt is empty"),
     ],
 )

@@ -600,6 +600,38 @@ def prompt_ids(artifact: "ModelArtifact", text: str | None, n_tokens: int, seed:
     return head + repeated[: max(0, n_tokens - len(head))]
 
 
+def batch_prompts(
+    artifact: "ModelArtifact", text: str | None, n_tokens: int, batch: int, seed: int = 0
+) -> list[list[int]]:
+    """``batch`` distinct prompts of one length for a batched generation: the first is :func:`prompt_ids`'s (so
+    batch 1 is unchanged), each later one the same length cut from the built-in text at an offset drawn from
+    ``seed`` and its index (or, without a tokenizer, seeded ids). A given ``text`` is one prompt: batch 1 only
+    (the run's validation refuses it with a batch)."""
+    import numpy as np
+
+    first = prompt_ids(artifact, text, n_tokens, seed=seed)
+    if batch <= 1:
+        return [first]
+    if text is not None:
+        raise ValueError("a given prompt text is one prompt: generate it at batch 1")
+    bos, vocab = _bos_and_vocab([Path(p) for p in artifact.files.values()])
+    head = [bos] if bos is not None else []
+    body_len = len(first) - len(head)
+    pool = prompt_ids(artifact, None, len(head) + body_len * 4, seed=seed)[len(head) :]  # 4 prompts' worth
+    out = [first]
+    for i in range(1, batch):
+        rng = np.random.default_rng([seed, i])
+        for _ in range(64):  # distinct from those before (a repeating corpus can give the same cut twice)
+            offset = int(rng.integers(0, max(1, len(pool) - body_len + 1)))
+            cand = head + pool[offset : offset + body_len]
+            if cand not in out:
+                break
+        else:
+            cand = head + rng.integers(3, max(4, vocab or 1000), size=body_len).tolist()
+        out.append([int(t) for t in cand])
+    return out
+
+
 def _bos_and_vocab(folders: list[Path]) -> tuple[int | None, int | None]:
     for f in folders:
         for name in ("config.json", "genai_config.json"):
