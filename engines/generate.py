@@ -16,8 +16,12 @@ one a decode step.
   threads through ``og.Config.overlay`` (it has no affinity setting: the benchmark child is pinned before it
   imports anything).
 
-Greedy decoding only; the end-of-sequence token does not stop a generation (every engine generates exactly
-``new_tokens`` tokens, without masking EOS, so greedy ids stay comparable).
+Greedy by default, seeded sampling (:class:`~workbench_engines.base.Sampling`: temperature, top-k, top-p, the
+generator seeded at the start of every call) as an option; a batch of prompts of one length on torch and ONNX
+Runtime GenAI (OpenVINO's LLMPipeline streams only batch 1: :data:`BATCH_REFUSAL`); torch also on CUDA. The
+end-of-sequence token does not stop a generation (every engine generates exactly ``new_tokens`` tokens, without
+masking EOS, so greedy ids stay comparable). ``kv_cache`` says how big the KV cache was and whether that was read
+or computed.
 
 Heavy imports happen inside the functions: this module is imported by the adapters only in ``load``.
 """
@@ -337,6 +341,14 @@ KV_POOL_GB = 1
 BATCH_REFUSAL = {
     "openvino": "openvino generates batch 1 only here: LLMPipeline takes a batch only as text (its tokenizer would "
     "decide the prompts) and streams, so times each step, only at batch 1; run --batch 1 on openvino",
+}
+
+#: the line for a GenAI runtime asked to generate off the CPU (``{device}``: the device asked for)
+CPU_ONLY_REFUSAL = {
+    "openvino": "openvino generates on the CPU only here (OpenVINO GenAI's CPU plugin); --device {device} "
+    "generates with -e torch",
+    "onnxruntime": "onnxruntime generates on the CPU only here (the CPU build of ONNX Runtime GenAI); --device "
+    "{device} generates with -e torch",
 }
 
 _OV_KV = {"fp32": "f32", "int8": "f32", "int4": "f32", "bf16": "bf16"}
@@ -685,4 +697,7 @@ def load(engine: str, artifact: ModelArtifact, settings: LoadSettings) -> Genera
             f"--mode generate needs a causal language model; {artifact.name!r} is {artifact.task} "
             "(built-ins: workbench models --task text-generation)"
         )
+    device = settings.device or "cpu"
+    if device != "cpu" and engine in CPU_ONLY_REFUSAL:  # the parent refused it already; a hand-made job too
+        raise UnsupportedError(CPU_ONLY_REFUSAL[engine].format(device=device))
     return LOADERS[engine](artifact, settings)

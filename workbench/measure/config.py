@@ -289,12 +289,30 @@ def _check_generate(config: RunConfig, engines: tuple[str, ...]) -> None:
             if name in BATCH_REFUSAL:
                 raise UsageError(BATCH_REFUSAL[name])
     _check_sampling(config)
+    _check_generate_device(config.device, engines)
     if config.sparsity:
         raise UsageError("--sparsity does not apply to --mode generate")
     for name in engines:
         allowed = GENERATE_PRECISIONS.get(name, ())
         if config.precision not in allowed:
             raise UsageError(f"{name} generates at {', '.join(allowed) or 'no precision'}, not {config.precision}")
+
+
+def _check_generate_device(device: str, engines: tuple[str, ...]) -> None:
+    """``--mode generate`` off the CPU: torch only (the GenAI runtimes here are their CPU builds), and only where
+    torch can see a CUDA device (asked without importing torch)."""
+    if device == "cpu":
+        return
+    from workbench_engines.generate import CPU_ONLY_REFUSAL
+    from workbench_engines.registry import get_engine_class
+
+    for name in engines:
+        if name in CPU_ONLY_REFUSAL:
+            raise UsageError(CPU_ONLY_REFUSAL[name].format(device=device))
+    if device.startswith("cuda") and not any(d.startswith("cuda") for d in get_engine_class("torch").quick_devices()):
+        raise UsageError(
+            f"--device {device}: torch sees no CUDA device here (a CPU-only torch build, or no GPU); use --device cpu"
+        )
 
 
 def _check_sampling(config: RunConfig) -> None:

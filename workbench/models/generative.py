@@ -503,7 +503,7 @@ def resolve_generative(
             except WorkbenchError:
                 raise
             except Exception as exc:
-                raise ModelError(f"could not export {name} to {fmt}: {_reason(exc)}") from exc
+                raise ModelError(_converter_refusal(name, hf_dir, fmt, exc)) from exc
         if precision in ("int8", "int4"):
             vfiles: dict[str, str] = {}
             errors: dict[str, str] = {}
@@ -537,8 +537,37 @@ def _built(name: str, folder: Path, seed: int) -> dict[str, Any]:
 
 
 def _reason(exc: BaseException) -> str:
+    """The converter's own reason: the last line of its message (where converters put the cause), its first
+    sentence when that line is long."""
+    import re
+
     lines = [ln.strip() for ln in str(exc).splitlines() if ln.strip()]
-    return (lines[-1] if lines else type(exc).__name__)[:300]
+    line = lines[-1] if lines else type(exc).__name__
+    if len(line) > 200:
+        line = re.split(r"(?<=[.!?])\s", line, maxsplit=1)[0]
+    return line[:300]
+
+
+#: the converter that makes each runtime's folder from a Hugging Face one, as a refusal names it
+CONVERTERS = {
+    "openvino-genai": ("openvino", "the OpenVINO export (ov.convert_model of the transformers model)"),
+    "onnxruntime-genai": ("onnxruntime", "the ONNX Runtime GenAI model builder"),
+}
+
+
+def _converter_refusal(name: str, hf_dir: Path, fmt: str, exc: BaseException) -> str:
+    """One line for a converter that cannot handle a causal LM: which engine, which architecture, which
+    converter, and the converter's own reason."""
+    try:
+        archs = json.loads((Path(hf_dir) / "config.json").read_text()).get("architectures") or []
+    except (OSError, ValueError, AttributeError):
+        archs = []
+    engine, converter = CONVERTERS.get(fmt, (fmt, f"the {fmt} converter"))
+    arch = f" ({', '.join(map(str, archs))})" if archs else ""
+    return (
+        f"{engine} cannot run {name}{arch}: {converter} refused it: {_reason(exc)} — run it on the other engines "
+        f"(leave out -e {engine})"
+    )
 
 
 def _check_hf_folder(path: Path) -> None:
