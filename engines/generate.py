@@ -59,14 +59,16 @@ def cpu_has_bf16() -> bool:
     return False
 
 
-def check_precision(engine: str, precision: str) -> None:
+def check_precision(engine: str, precision: str, device: str = "cpu") -> None:
+    """``precision`` is one ``engine`` generates at; bf16 on the CPU only where the CPU has it natively (on CUDA
+    the torch loader asks the GPU)."""
     allowed = GENERATE_PRECISIONS[engine]
     if precision not in allowed:
         raise UnsupportedError(
             f"{engine} generates at {', '.join(allowed)}, not {precision}"
             + (" (ONNX Runtime GenAI's CPU builder has no bf16 model)" if engine == "onnxruntime" else "")
         )
-    if precision == "bf16" and not cpu_has_bf16():
+    if precision == "bf16" and device == "cpu" and not cpu_has_bf16():
         raise UnsupportedError(
             f"{engine} bf16: this CPU has no native bf16 (no avx512_bf16 / amx_bf16 flag in /proc/cpuinfo); "
             "bf16 would be emulated in fp32 arithmetic, not measured as bf16"
@@ -280,8 +282,8 @@ def _cache_bytes(cache: Any) -> int | None:
 
 
 def load_torch(artifact: ModelArtifact, s: LoadSettings) -> GenerativeModel:
-    check_precision("torch", s.precision)
     device = s.device or "cpu"
+    check_precision("torch", s.precision, device)
     if str(s.options.get("compile") or "off") != "off":
         raise UnsupportedError("torch.compile is not applied in --mode generate (the loop runs eager)")
     if str(s.options.get("int8_path") or "auto") not in ("auto", "dynamic"):
@@ -304,6 +306,8 @@ def load_torch(artifact: ModelArtifact, s: LoadSettings) -> GenerativeModel:
         raise UnsupportedError(f"torch: unknown device {device!r}; use cpu or cuda")
     if device.startswith("cuda"):
         torch.backends.cuda.matmul.allow_tf32 = False  # fp32 means fp32 (TF32 matmuls are a different function)
+        if s.precision == "bf16" and not torch.cuda.is_bf16_supported():
+            raise UnsupportedError(f"torch: {torch.cuda.get_device_name()} does not support bf16")
     from workbench.models.zoo import ensure_torchvision
 
     ensure_torchvision(required=False)
