@@ -482,17 +482,48 @@ class LoadedModel(ABC):
         """Release engine resources."""
 
 
+@dataclass(frozen=True)
+class Sampling:
+    """Seeded sampling for ``--mode generate --sample`` (greedy when a run has none): ``temperature`` divides the
+    logits, ``top_k`` keeps the k most likely tokens (0: all), ``top_p`` the smallest set whose probability
+    reaches it (1.0: all), ``seed`` seeds the runtime's own generator at the start of every generation, so the
+    same engine with the same seed draws the same tokens. Runtimes draw with different generators: tokens are not
+    comparable across engines."""
+
+    temperature: float = 1.0
+    top_k: int = 0
+    top_p: float = 1.0
+    seed: int = 0
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"mode": "sample", **asdict(self)}
+
+    @classmethod
+    def from_dict(cls, d: Mapping[str, Any] | None) -> "Sampling | None":
+        if not d:
+            return None
+        return cls(
+            temperature=float(d.get("temperature", 1.0)),
+            top_k=int(d.get("top_k", 0)),
+            top_p=float(d.get("top_p", 1.0)),
+            seed=int(d.get("seed", 0)),
+        )
+
+
 @dataclass
 class GenerationTrace:
     """One timed generation: the token ids generated and, per output token, its nanoseconds — ``step_ns[0]`` is
-    the time to first token (prefill of the prompt and the first pick), each later entry one decode step.
-    ``prefill_logits``: the prompt's last-position logits where the engine gives them (parity); ``engine_metrics``:
-    the runtime's own timing of the same generation (OpenVINO GenAI ``perf_metrics``), for comparison."""
+    the time to first token (prefill of the prompt and the first pick), each later entry one decode step (for a
+    batch: the whole batch's prefill, the whole batch's step). ``tokens`` are the first sequence's ids,
+    ``sequences`` every sequence's (one per prompt of the batch). ``prefill_logits``: the prompt's last-position
+    logits where the engine gives them (parity); ``engine_metrics``: the runtime's own timing of the same
+    generation (OpenVINO GenAI ``perf_metrics``), for comparison."""
 
     tokens: list[int]
     step_ns: list[int]
     prefill_logits: Any = None
     engine_metrics: dict[str, Any] = field(default_factory=dict)
+    sequences: list[list[int]] = field(default_factory=list)
 
 
 class GenerativeModel(LoadedModel):
@@ -501,9 +532,15 @@ class GenerativeModel(LoadedModel):
     ``infer``/``set_inputs``/``outputs`` are not used in this mode (a generation is not one inference)."""
 
     @abstractmethod
-    def generate(self, prompt_ids: list[int], new_tokens: int, batch: int = 1) -> GenerationTrace:
-        """Greedy-generate exactly ``new_tokens`` tokens after ``prompt_ids`` (EOS does not stop it), timing every
-        output token inside the call."""
+    def generate(self, prompts: list[list[int]], new_tokens: int, sampling: Sampling | None = None) -> GenerationTrace:
+        """Generate exactly ``new_tokens`` tokens after each of ``prompts`` (a batch of prompts of one length,
+        generated together; EOS does not stop it), greedy — or drawn with ``sampling``, its generator seeded at the
+        start of the call — timing every output step inside the call."""
+
+    def kv_cache(self, prompt_tokens: int, new_tokens: int, batch: int) -> dict[str, Any]:
+        """The KV cache of the last generation: ``{"mb": float | None, "source": str}`` — read from the runtime
+        where it reports it, else computed from the model's configuration (the source says which)."""
+        return {"mb": None, "source": "not reported by this runtime"}
 
     def prefill_logits(self, prompt_ids: list[int]) -> Any:
         """The prompt's last-position logits (float32 numpy) outside any timed loop, or None when the runtime

@@ -22,13 +22,45 @@ from typing import Any, Callable
 
 from workbench.errors import EngineUnavailable, ModelError, UnsupportedError
 
-from .base import Effective, Engine, GenerationTrace, GenerativeModel, LoadedModel, LoadSettings, ModelArtifact
+from .base import (
+    Effective,
+    Engine,
+    GenerationTrace,
+    GenerativeModel,
+    LoadedModel,
+    LoadSettings,
+    ModelArtifact,
+    Sampling,
+)
 
 #: what a GGUF file's weights are called here, by ``--precision``
 GGML_TYPES = {"fp32": "F32", "int8": "Q8_0", "int4": "Q4_0"}
 #: llama.cpp's ``general.file_type`` numbers (LLAMA_FTYPE) of those files
 _FILE_TYPES = {0: "F32", 7: "Q8_0", 2: "Q4_0"}
 INSTALL = 'pip install gguf llama-cpp-python (a source build: CMAKE_ARGS="-DGGML_NATIVE=OFF" inside a VM)'
+
+
+#: one line for a batch (also :data:`workbench_engines.generate.BATCH_REFUSAL`, which the run's check reads)
+BATCH_REFUSAL = "llamacpp generates batch 1 only here (one sequence per llama.cpp context); run --batch 1 on llamacpp"
+
+
+def sample_token(logits: Any, sampling: Sampling, rng: Any) -> int:
+    """One token from ``logits`` ``[vocab]`` as the torch path draws it: temperature, then top-k, then top-p (at
+    least one token kept), drawn with the seeded numpy ``rng``."""
+    import numpy as np
+
+    scores = np.asarray(logits, dtype=np.float64) / max(sampling.temperature, 1e-6)
+    if 0 < sampling.top_k < scores.size:
+        kth = np.partition(scores, -sampling.top_k)[-sampling.top_k]
+        scores = np.where(scores < kth, -np.inf, scores)
+    if sampling.top_p < 1.0:
+        order = np.argsort(-scores, kind="stable")
+        probs = np.exp(scores[order] - scores[order[0]])
+        probs /= probs.sum()
+        drop = np.cumsum(probs) - probs > sampling.top_p
+        scores[order[drop]] = -np.inf
+    probs = np.exp(scores - scores.max())
+    return int(rng.choice(scores.size, p=probs / probs.sum()))
 
 
 class LlamaCppGenerator(GenerativeModel):
@@ -45,10 +77,15 @@ class LlamaCppGenerator(GenerativeModel):
         self._threads = threads
         self._extra = extra
 
-    def generate(self, prompt_ids: list[int], new_tokens: int, batch: int = 1) -> GenerationTrace:
-        if batch != 1:
-            raise UnsupportedError("llamacpp generates one sequence at a time here (batch 1)")
+    def generate(self, prompts: list[list[int]], new_tokens: int, sampling: Sampling | None = None) -> GenerationTrace:
+        if len(prompts) != 1:
+            raise UnsupportedError(BATCH_REFUSAL)
         import numpy as np
+
+        rng = np.random.default_rng(sampling.seed) if sampling is not None else None
+
+        def pick(logits: Any) -> int:
+            return int(logits.argmax()) if sampling is None or rng is None else sample_token(logits, sampling, rng)
 
         llm = self._llm
         perf = time.perf_counter_ns
@@ -56,9 +93,9 @@ class LlamaCppGenerator(GenerativeModel):
         times: list[int] = []
         tokens: list[int] = []
         t0 = perf()
-        llm.eval(list(prompt_ids))
+        llm.eval(list(prompts[0]))
         logits = self._logits()
-        tok = int(logits.argmax())
+        tok = pick(logits)
         t1 = perf()
         times.append(t1 - t0)
         tokens.append(tok)
@@ -66,11 +103,23 @@ class LlamaCppGenerator(GenerativeModel):
         for _ in range(new_tokens - 1):
             t0 = perf()
             llm.eval([tok])
-            tok = int(self._logits().argmax())
+            tok = pick(self._logits())
             t1 = perf()
             times.append(t1 - t0)
             tokens.append(tok)
-        return GenerationTrace(tokens=tokens, step_ns=times, prefill_logits=first_logits)
+        return GenerationTrace(tokens=tokens, step_ns=times, prefill_logits=first_logits, sequences=[tokens])
+
+    def kv_cache(self, prompt_tokens: int, new_tokens: int, batch: int) -> dict[str, Any]:
+        """llama.cpp allocates its K and V caches for the whole context at load (f16 by default): their size
+        follows from the file's shape and ``n_ctx``, not from the generation's length."""
+        meta = self._extra.get("shape") or {}
+        try:
+            layers, kv_heads, head_dim = int(meta["layers"]), int(meta["kv_heads"]), int(meta["head_dim"])
+        except (KeyError, TypeError, ValueError):
+            return {"mb": None, "source": "not reported by llama.cpp"}
+        n_ctx = int(self._extra.get("n_ctx") or 0)
+        mb = 2 * layers * n_ctx * kv_heads * head_dim * 2 / 1e6
+        return {"mb": mb, "source": f"computed: f16 K and V for all n_ctx={n_ctx} positions, allocated at load"}
 
     def effective(self) -> Effective:
         return Effective(device="cpu", precision=self._precision, threads=self._threads, extra=dict(self._extra))
@@ -141,6 +190,7 @@ class LlamaCppEngine(Engine):
             "llama_cpp_python": getattr(llama_cpp, "__version__", "unknown"),
             "n_threads": threads,
             "n_ctx": llm.n_ctx(),
+            "shape": _shape(llm.metadata),
         }
         import numpy as np
 
@@ -152,6 +202,20 @@ class LlamaCppEngine(Engine):
         gen = LlamaCppGenerator(llm, s.precision, threads, extra, logits)
         gen.load_ms = load_ms
         return gen
+
+
+def _shape(meta: dict[str, Any]) -> dict[str, int] | None:
+    """Layers, KV heads and head size from a GGUF's metadata (its architecture's keys), or None."""
+    arch = meta.get("general.architecture")
+    try:
+        heads = int(meta[f"{arch}.attention.head_count"])
+        return {
+            "layers": int(meta[f"{arch}.block_count"]),
+            "kv_heads": int(meta.get(f"{arch}.attention.head_count_kv", heads)),
+            "head_dim": int(meta[f"{arch}.embedding_length"]) // heads,
+        }
+    except (KeyError, TypeError, ValueError, ZeroDivisionError):
+        return None
 
 
 def _gguf_file(artifact: ModelArtifact, precision: str) -> Path:

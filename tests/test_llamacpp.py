@@ -98,11 +98,24 @@ def test_the_loop_resets_times_every_token_and_picks_greedily():
 
     fake = _FakeLlama()
     gen = LlamaCppGenerator(fake, "fp32", 2, {}, lambda: fake.scores[fake.n_tokens - 1])
-    trace = gen.generate([1, 5, 3], 5)
+    trace = gen.generate([[1, 5, 3]], 5)
     assert trace.tokens == [4, 5, 6, 0, 1] and len(trace.step_ns) == 5 and all(t > 0 for t in trace.step_ns)
     assert fake.ids == [1, 5, 3, 4, 5, 6, 0]  # the prompt once, then each token fed back (the last is not)
-    gen.generate([2], 2)
+    gen.generate([[2]], 2)
     assert fake.resets == 2 and fake.ids == [2, 3]  # no prefix of the previous generation is reused
+
+
+def test_seeded_sampling_repeats_with_its_seed_and_respects_top_k():
+    from workbench_engines.base import Sampling
+    from workbench_engines.llamacpp_engine import sample_token
+
+    logits = np.linspace(0.0, 3.0, 50)
+    draw = lambda seed, **kw: [  # noqa: E731
+        sample_token(logits, Sampling(seed=seed, **kw), rng) for rng in [np.random.default_rng(seed)] for _ in range(20)
+    ]
+    assert draw(7) == draw(7) and draw(7) != draw(8)
+    assert set(draw(3, top_k=3)) <= {47, 48, 49}
+    assert set(draw(3, top_p=1e-9)) == {49}  # the nucleus keeps at least the most likely token
 
 
 def test_without_llama_cpp_python_the_row_says_what_to_install(tmp_path, shared_cache):

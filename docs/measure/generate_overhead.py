@@ -27,7 +27,7 @@ N = int(sys.argv[2]) if len(sys.argv) > 2 else 20
 PROMPT, NEW = 128, 64
 
 art = resolve_generative(MODEL, formats={"hf-causal-lm", "openvino-genai"})
-ids = prompt_ids(art, None, PROMPT)
+ids = [prompt_ids(art, None, PROMPT)]  # a batch of one prompt
 gen = load_torch(art, LoadSettings(threads=2, mode="generate"))
 for _ in range(2):
     gen.generate(ids, NEW)

@@ -143,13 +143,35 @@ def _add_mode_args(p: argparse.ArgumentParser) -> None:
         ),
         (
             "--new-tokens",
-            f"generate: tokens to generate per generation, greedy; EOS does not stop it (default {RUN.new_tokens})",
+            "generate: tokens to generate per generation (greedy unless --sample); EOS does not stop it "
+            f"(default {RUN.new_tokens})",
             {"type": positive_int, "default": RUN.new_tokens, "metavar": "N"},
         ),
         (
             "--prompt",
             "generate: the prompt as text, or a file holding it (BOS + its tokens; replaces --prompt-tokens)",
             {"metavar": "TEXT|FILE"},
+        ),
+        (
+            "--sample",
+            "generate: draw each token (seeded with --seed) instead of the greedy pick; tokens are then not "
+            "compared across engines (their generators differ)",
+            {"action": "store_true"},
+        ),
+        (
+            "--temperature",
+            "generate --sample: divide the logits by T before drawing (default 1)",
+            {"type": number, "metavar": "T"},
+        ),
+        (
+            "--top-k",
+            "generate --sample: draw among the K most likely tokens (default 0: all)",
+            {"type": int, "metavar": "K"},
+        ),
+        (
+            "--top-p",
+            "generate --sample: draw among the most likely tokens whose probability reaches P (default 1: all)",
+            {"type": number, "metavar": "P"},
         ),
         (
             "--optimizer",
@@ -281,6 +303,10 @@ def _run_config(args: argparse.Namespace):
         prompt_tokens=args.prompt_tokens,
         new_tokens=args.new_tokens,
         prompt=_prompt_text(args.prompt),
+        sample=args.sample,
+        temperature=args.temperature,
+        top_k=args.top_k,
+        top_p=args.top_p,
         **_scenario_fields(args),
     )
 

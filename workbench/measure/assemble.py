@@ -79,6 +79,8 @@ class EngineState:
     loaded: dict[str, Any] = field(default_factory=dict)
     outputs: dict[str, np.ndarray] | None = None
     hist: LogHistogram = field(default_factory=LogHistogram)
+    #: ``--mode generate``: the time to first token of every measured generation so far (streamed ``ttft`` frames)
+    ttft_hist: LogHistogram = field(default_factory=LogHistogram)
     rolling: deque = field(default_factory=lambda: deque(maxlen=ROLLING_WINDOW))
     rounds: list[dict[str, Any]] = field(default_factory=list)
     round_hist: LogHistogram = field(default_factory=LogHistogram)  # the round in progress (per-repeat percentiles)
@@ -268,6 +270,7 @@ def _generation(res: EngineResult, st: EngineState, c: RunConfig) -> None:
         batch=c.batch,
         prompt_tokens=int(loaded.get("prompt_tokens") or c.prompt_tokens),
         new_tokens=c.new_tokens,
+        sampling=c.sampling(),
     )
     res.throughput = res.generation["tokens_per_s"]["end_to_end"]
 
@@ -287,6 +290,10 @@ def result_parity(
         return {"status": "skipped", "reference": None, "message": "parity does not apply to training steps"}
     if not c.parity:
         return {"status": "skipped", "reference": None, "message": "parity check disabled (--no-parity)"}
+    if c.mode == "generate" and c.sample:
+        from workbench.stats.generation import sampled_parity
+
+        return sampled_parity(ref_label)
     if reference_outputs is None:
         return {"status": "skipped", "reference": ref_label, "message": reference_note or "no reference"}
     if is_reference(st.name, c.precision, c.device, artifact.reference_engine):

@@ -361,24 +361,26 @@ def _serve_generate(job: Job, cores: list[int], chan: FrameWriter, engine: Any, 
     parity data), then rounds of whole generations (:func:`_measure_generate`)."""
     import numpy as np
 
-    from workbench.models.generative import prompt_ids
-    from workbench_engines.base import ModelArtifact
+    from workbench.models.generative import batch_prompts
+    from workbench_engines.base import ModelArtifact, Sampling
 
     g = job.generate
     artifact = ModelArtifact.from_dict(job.artifact)
-    prompt = prompt_ids(artifact, g.get("prompt"), int(g.get("prompt_tokens") or 128), seed=job.seed)
     new_tokens, batch = int(g["new_tokens"]), int(g.get("batch", 1))
+    prompts = batch_prompts(artifact, g.get("prompt"), int(g.get("prompt_tokens") or 128), batch, seed=job.seed)
+    sampling = Sampling.from_dict(g.get("sampling"))
     t0 = time.perf_counter_ns()
-    first = model.generate(prompt, new_tokens, batch)
+    first = model.generate(prompts, new_tokens, sampling)
     first_ms = (time.perf_counter_ns() - t0) / 1e6
     eff = model.effective()
     eff.requests = 1
-    _send_loaded(chan, engine, model, eff, first_ms, cores, generated=len(first.tokens), prompt_tokens=len(prompt))
+    _send_loaded(chan, engine, model, eff, first_ms, cores, generated=len(first.tokens), prompt_tokens=len(prompts[0]))
     if job.outputs:
-        logits = model.prefill_logits(prompt)
+        logits = model.prefill_logits(prompts[0])
         if logits is None:
             logits = first.prefill_logits
-        out: dict[str, Any] = {"tokens": np.asarray(first.tokens, dtype=np.int64)}
+        rows = first.sequences or [first.tokens]
+        out: dict[str, Any] = {"tokens": np.asarray(rows, dtype=np.int64)}  # [batch, new tokens]
         if logits is not None:
             out["prefill_logits"] = np.asarray(logits, dtype=np.float32)
         chan.outputs(out)
@@ -386,25 +388,28 @@ def _serve_generate(job: Job, cores: list[int], chan: FrameWriter, engine: Any, 
         cmd = parse_command(line)
         if cmd is None:
             break
-        stats = _measure_generate(model, chan, cmd, prompt, new_tokens, batch)
+        stats = _measure_generate(model, chan, cmd, prompts, new_tokens, sampling)
+        stats["kv_cache"] = model.kv_cache(len(prompts[0]), new_tokens, batch)
         chan.json(type="round_done", round=cmd.round, **stats)
     model.close()
     return 0
 
 
 def _measure_generate(
-    model: Any, chan: FrameWriter, cmd: MeasureCommand, prompt: list[int], new_tokens: int, batch: int
+    model: Any, chan: FrameWriter, cmd: MeasureCommand, prompts: list[list[int]], new_tokens: int, sampling: Any
 ) -> dict[str, Any]:
     """Whole generations until ``duration_s`` has passed and ``min_iterations`` generations are done. The decode
-    steps (every output token after the first) stream as samples, so the run's histogram is the per-output-token
-    latency; each generation's time to first token, wall time and token count travel in ``round_done``."""
+    steps (every output step after the first) stream as samples, so the run's histogram is the per-output-token
+    latency; each generation's time to first token streams beside them in a ``ttft`` frame (sent just before the
+    samples frame, both at most every :data:`FLUSH_NS`: the live TTFT histogram), and travels again, with each
+    generation's wall time and token count, in ``round_done`` (what the result is made of)."""
     from array import array
 
     perf = time.perf_counter_ns
     warm_end = perf() + int(cmd.warmup_s * 1e9)
     n = 0
     while n < max(1, cmd.warmup_iterations) or perf() < warm_end:
-        model.generate(prompt, new_tokens, batch)
+        model.generate(prompts, new_tokens, sampling)
         n += 1
     warm = n
     cpu0, _ = _rusage()
@@ -413,12 +418,24 @@ def _measure_generate(
     generated: list[int] = []
     engine_metrics: list[dict[str, Any]] = []
     decode_steps = 0
+    buf = array("q")
+    sent_ttft = 0  # TTFTs already streamed
+
+    def flush(elapsed_ns: int) -> None:
+        nonlocal buf, sent_ttft
+        if len(ttft) > sent_ttft:
+            chan.json(type="ttft", ns=ttft[sent_ttft:])
+            sent_ttft = len(ttft)
+        chan.samples(buf.tobytes(), elapsed_ns)
+        buf = array("q")
+
     start = perf()
     deadline = start + int(cmd.duration_s * 1e9)
+    next_flush = start + FLUSH_NS
     n = 0
     while True:
         t0 = perf()
-        trace = model.generate(prompt, new_tokens, batch)
+        trace = model.generate(prompts, new_tokens, sampling)
         t1 = perf()
         steps = trace.step_ns
         ttft.append(int(steps[0]) if steps else t1 - t0)
@@ -427,12 +444,16 @@ def _measure_generate(
         if trace.engine_metrics:
             engine_metrics.append(trace.engine_metrics)
         if len(steps) > 1:
-            chan.samples(array("q", steps[1:]).tobytes(), t1 - start)
+            buf.extend(steps[1:])
             decode_steps += len(steps) - 1
         n += 1
+        if t1 >= next_flush:
+            flush(t1 - start)
+            next_flush = t1 + FLUSH_NS
         if t1 >= deadline and n >= cmd.min_iterations:
             break
     end = perf()
+    flush(end - start)
     cpu1, rss = _rusage()
     return {
         "iterations": decode_steps,

@@ -11,7 +11,7 @@ from typing import Any, Callable
 from workbench.errors import UsageError
 from workbench.machine.cpus import allowed_cores, default_cores, format_cpu_list
 from workbench.measure.precision import DEFAULT_DRIFT_SAMPLES, check_precision_flags, quantize_request
-from workbench.measure.settings import RUN, default_threads
+from workbench.measure.settings import RUN, SAMPLING_DEFAULTS, default_threads
 from workbench.models.inputs import InputRequest, check_request
 from workbench_engines.base import ModelArtifact
 
@@ -79,6 +79,24 @@ class RunConfig:
     prompt_tokens: int = RUN.prompt_tokens
     new_tokens: int = RUN.new_tokens
     prompt: str | None = None
+    #: ``--mode generate --sample``: seeded sampling (seed: ``seed``) instead of greedy picks; None in the three
+    #: below: the runtime-neutral defaults (temperature 1, top-k off, top-p off) of :data:`SAMPLING_DEFAULTS`
+    sample: bool = False
+    temperature: float | None = None
+    top_k: int | None = None
+    top_p: float | None = None
+
+    def sampling(self) -> dict[str, Any] | None:
+        """The sampling a generate job carries (``wire.Job.generate["sampling"]``, the result's
+        ``generation.sampling``); None for greedy."""
+        if not self.sample:
+            return None
+        given = {"temperature": self.temperature, "top_k": self.top_k, "top_p": self.top_p}
+        return {
+            "mode": "sample",
+            **{k: (SAMPLING_DEFAULTS[k] if v is None else v) for k, v in given.items()},
+            "seed": self.seed,
+        }
 
     def to_dict(self) -> dict[str, Any]:
         d = asdict(self)
@@ -221,6 +239,8 @@ def validate(config: RunConfig) -> RunConfig:
     else:
         from workbench.models.generative import is_generative
 
+        if config.sample or config.temperature is not None or config.top_k is not None or config.top_p is not None:
+            raise UsageError("--sample, --temperature, --top-k and --top-p apply to --mode generate only")
         if config.precision == "int4":
             raise UsageError("--precision int4 (int4 weights) applies to --mode generate only")
         if is_generative(config.model):
@@ -291,14 +311,58 @@ def _check_generate(config: RunConfig, engines: tuple[str, ...]) -> None:
         raise UsageError(
             f"--new-tokens must be >= 2 (one first token and at least one decode step), not {config.new_tokens}"
         )
-    if config.batch != 1:
-        raise UsageError("--mode generate runs batch 1 (one sequence); batched generation is not implemented yet")
+    if config.batch > 1:
+        from workbench_engines.generate import BATCH_REFUSAL
+
+        if config.prompt is not None:
+            raise UsageError(
+                "--prompt is one prompt: --batch > 1 generates distinct built-in prompts of --prompt-tokens each; "
+                "drop --prompt or run --batch 1"
+            )
+        for name in engines:
+            if name in BATCH_REFUSAL:
+                raise UsageError(BATCH_REFUSAL[name])
+    _check_sampling(config)
+    _check_generate_device(config.device, engines)
     if config.sparsity:
         raise UsageError("--sparsity does not apply to --mode generate")
     for name in engines:
         allowed = generate_precisions(name, config.device)
         if config.precision not in allowed:
             raise UsageError(f"{name} generates at {', '.join(allowed) or 'no precision'}, not {config.precision}")
+
+
+def _check_generate_device(device: str, engines: tuple[str, ...]) -> None:
+    """``--mode generate`` off the CPU: torch only (the GenAI runtimes here are their CPU builds), and only where
+    torch can see a CUDA device (asked without importing torch)."""
+    if device == "cpu":
+        return
+    from workbench_engines.generate import CPU_ONLY_REFUSAL
+    from workbench_engines.registry import get_engine_class
+
+    for name in engines:
+        if name in CPU_ONLY_REFUSAL:
+            raise UsageError(CPU_ONLY_REFUSAL[name].format(device=device))
+    if device.startswith("cuda") and not any(d.startswith("cuda") for d in get_engine_class("torch").quick_devices()):
+        raise UsageError(
+            f"--device {device}: torch sees no CUDA device here (a CPU-only torch build, or no GPU); use --device cpu"
+        )
+
+
+def _check_sampling(config: RunConfig) -> None:
+    """``--sample`` and its settings: each in range, and none of them without ``--sample`` (greedy ignores them)."""
+    given = [f for f, v in (("--temperature", config.temperature), ("--top-k", config.top_k),
+                            ("--top-p", config.top_p)) if v is not None]  # fmt: skip
+    if given and not config.sample:
+        raise UsageError(f"{given[0]} applies to sampling: add --sample (generation is greedy without it)")
+    if config.temperature is not None and not config.temperature > 0:
+        raise UsageError(
+            f"--temperature must be > 0, not {config.temperature:g} (greedy is the default: drop --sample)"
+        )
+    if config.top_k is not None and config.top_k < 0:
+        raise UsageError(f"--top-k must be >= 0 (0: off), not {config.top_k}")
+    if config.top_p is not None and not 0 < config.top_p <= 1:
+        raise UsageError(f"--top-p must be in (0, 1] (1: off), not {config.top_p:g}")
 
 
 def _engines_for_mode(engines: tuple[str, ...], mode: str, *, explicit: bool) -> tuple[str, ...]:

@@ -329,7 +329,13 @@ class Runner:
             drift_seeds=drift_seeds,
             scenario={} if reference else c.scenario_job(artifact.name),
             generate=(
-                {"prompt_tokens": c.prompt_tokens, "prompt": c.prompt, "new_tokens": c.new_tokens, "batch": c.batch}
+                {
+                    "prompt_tokens": c.prompt_tokens,
+                    "prompt": c.prompt,
+                    "new_tokens": c.new_tokens,
+                    "batch": c.batch,
+                    "sampling": c.sampling(),
+                }
                 if c.mode == "generate"
                 else {}
             ),
@@ -339,6 +345,8 @@ class Runner:
         c = self.config
         ref = artifact.reference_engine
         at_fp32 = c.precision == "fp32" or runs_baseline(c.precision, c.fp32_baseline)  # ref runs fp32 in the run
+        if c.mode == "generate" and c.sample:  # sampled tokens are not compared across engines: no reference
+            return False
         return c.parity and not (ref in c.engines and at_fp32 and c.device == "cpu")
 
     def _reference_state(self, artifact) -> str:
@@ -586,6 +594,9 @@ class Runner:
                 kind, payload = frame
                 if kind == wire.SAMPLES:
                     st.add_samples(*wire.decode_samples(payload), duration_s=c.duration_s, keep=c.save_samples)
+                elif kind == wire.JSON and payload.get("type") == "ttft":  # generate: TTFTs of the generations
+                    st.ttft_hist.add(np.asarray(payload.get("ns") or [], dtype=np.int64))
+                    continue  # their decode steps follow in the next frame: show both together
                 elif kind == wire.JSON and payload.get("type") == "round_done":
                     st.finish_round(payload)
                     self._progress(st, round_index, round_started, done_units + 1, total_units, force=True)
@@ -673,6 +684,8 @@ class Runner:
         measured_s = (st.measured_ns + st.round_elapsed_ns) / 1e9  # the child's clock, not ours
         throughput = (st.iterations * c.batch / measured_s) if measured_s > 0 and st.iterations else None
         hist = st.hist.binned(LIVE_BINS, lo_q=0.001, hi_q=LIVE_TOP_Q, log=True) if st.hist.count else {}
+        ttft = st.ttft_hist
+        ttft_hist = ttft.binned(LIVE_BINS, lo_q=0.001, hi_q=LIVE_TOP_Q, log=True) if ttft.count else {}
         self._emit(
             ev.Progress(
                 run_id=self.run_id,
@@ -687,6 +700,7 @@ class Runner:
                 p99_ms=p99,
                 throughput=throughput,
                 hist=hist,
+                ttft_hist=ttft_hist,
             )
         )
 

@@ -35,6 +35,10 @@ RUN = Defaults()
 #: ``workbench sweep``, recommend's search, Slurm array tasks: one short run per cell
 SWEEP = Defaults(duration_s=3.0, warmup_s=0.5)
 
+#: ``--mode generate --sample`` without ``--temperature/--top-k/--top-p``: plain sampling from the model's
+#: distribution (temperature 1, top-k off, top-p off)
+SAMPLING_DEFAULTS: dict[str, float | int] = {"temperature": 1.0, "top_k": 0, "top_p": 1.0}
+
 
 def default_threads(threads: int | None, cores: Sequence[int]) -> int:
     """The thread count of a run: the one given, else one per benchmark core."""

@@ -8,7 +8,9 @@ for a benchmark process); a benchmark process then takes commands (:class:`Measu
 Child -> parent: frames on the child's private protocol fd (stdout at start): 1 kind byte + 4-byte little-endian
 payload length (:data:`HEADER`) + payload. Kinds:
 
-* ``J`` (:data:`JSON`) — a JSON object with a ``type`` (``loaded``, ``round_done``, ``artifact``, ``error``);
+* ``J`` (:data:`JSON`) — a JSON object with a ``type`` (``loaded``, ``round_done``, ``artifact``, ``error``; in
+  ``--mode generate`` also ``ttft``: ``{"ns": [...]}``, the times to first token of the generations since the last
+  one, sent just before their decode steps' samples frame);
 * ``S`` (:data:`SAMPLES`) — a batch of samples: the measured time elapsed so far in the round as an int64
   (:data:`ELAPSED`), then int64 nanosecond latencies (:func:`encode_samples` / :func:`decode_samples`);
 * ``O`` (:data:`OUTPUTS`) — the outputs of the reference input as an ``.npz`` (:func:`encode_outputs` /
@@ -237,8 +239,9 @@ class Job:
     #: a LoadGen scenario (:meth:`workbench.measure.scenario.Scenario.to_dict`): each measure command runs one
     #: LoadGen test instead of the timed loop; empty: the mode's own loop
     scenario: Mapping[str, Any] = field(default_factory=dict)
-    #: ``--mode generate``: ``{"prompt_ids": [...], "new_tokens": N, "batch": B}`` (token ids fed to every engine
-    #: as they are); empty in the other modes
+    #: ``--mode generate``: ``{"prompt_tokens": N, "prompt": text | None, "new_tokens": N, "batch": B,
+    #: "sampling": {...} | None}`` (the child turns the prompt into the batch's token ids, fed to every engine as
+    #: they are; ``sampling``: ``RunConfig.sampling()``, None for greedy); empty in the other modes
     generate: Mapping[str, Any] = field(default_factory=dict)
 
     def to_dict(self) -> dict[str, Any]:

@@ -510,7 +510,7 @@ def resolve_generative(
             except WorkbenchError:
                 raise
             except Exception as exc:
-                raise ModelError(f"could not export {name} to {fmt}: {_reason(exc)}") from exc
+                raise ModelError(_converter_refusal(name, hf_dir, fmt, exc)) from exc
         if precision in ("int8", "int4"):
             vfiles: dict[str, str] = {}
             errors: dict[str, str] = {}
@@ -544,8 +544,37 @@ def _built(name: str, folder: Path, seed: int) -> dict[str, Any]:
 
 
 def _reason(exc: BaseException) -> str:
+    """The converter's own reason: the last line of its message (where converters put the cause), its first
+    sentence when that line is long."""
+    import re
+
     lines = [ln.strip() for ln in str(exc).splitlines() if ln.strip()]
-    return (lines[-1] if lines else type(exc).__name__)[:300]
+    line = lines[-1] if lines else type(exc).__name__
+    if len(line) > 200:
+        line = re.split(r"(?<=[.!?])\s", line, maxsplit=1)[0]
+    return line[:300]
+
+
+#: the converter that makes each runtime's folder from a Hugging Face one, as a refusal names it
+CONVERTERS = {
+    "openvino-genai": ("openvino", "the OpenVINO export (ov.convert_model of the transformers model)"),
+    "onnxruntime-genai": ("onnxruntime", "the ONNX Runtime GenAI model builder"),
+}
+
+
+def _converter_refusal(name: str, hf_dir: Path, fmt: str, exc: BaseException) -> str:
+    """One line for a converter that cannot handle a causal LM: which engine, which architecture, which
+    converter, and the converter's own reason."""
+    try:
+        archs = json.loads((Path(hf_dir) / "config.json").read_text()).get("architectures") or []
+    except (OSError, ValueError, AttributeError):
+        archs = []
+    engine, converter = CONVERTERS.get(fmt, (fmt, f"the {fmt} converter"))
+    arch = f" ({', '.join(map(str, archs))})" if archs else ""
+    return (
+        f"{engine} cannot run {name}{arch}: {converter} refused it: {_reason(exc)} — run it on the other engines "
+        f"(leave out -e {engine})"
+    )
 
 
 def _check_hf_folder(path: Path) -> None:
@@ -605,6 +634,38 @@ def prompt_ids(artifact: "ModelArtifact", text: str | None, n_tokens: int, seed:
     while len(repeated) < n_tokens - len(head):
         repeated += piece
     return head + repeated[: max(0, n_tokens - len(head))]
+
+
+def batch_prompts(
+    artifact: "ModelArtifact", text: str | None, n_tokens: int, batch: int, seed: int = 0
+) -> list[list[int]]:
+    """``batch`` distinct prompts of one length for a batched generation: the first is :func:`prompt_ids`'s (so
+    batch 1 is unchanged), each later one the same length cut from the built-in text at an offset drawn from
+    ``seed`` and its index (or, without a tokenizer, seeded ids). A given ``text`` is one prompt: batch 1 only
+    (the run's validation refuses it with a batch)."""
+    import numpy as np
+
+    first = prompt_ids(artifact, text, n_tokens, seed=seed)
+    if batch <= 1:
+        return [first]
+    if text is not None:
+        raise ValueError("a given prompt text is one prompt: generate it at batch 1")
+    bos, vocab = _bos_and_vocab([Path(p) for p in artifact.files.values()])
+    head = [bos] if bos is not None else []
+    body_len = len(first) - len(head)
+    pool = prompt_ids(artifact, None, len(head) + body_len * 4, seed=seed)[len(head) :]  # 4 prompts' worth
+    out = [first]
+    for i in range(1, batch):
+        rng = np.random.default_rng([seed, i])
+        for _ in range(64):  # distinct from those before (a repeating corpus can give the same cut twice)
+            offset = int(rng.integers(0, max(1, len(pool) - body_len + 1)))
+            cand = head + pool[offset : offset + body_len]
+            if cand not in out:
+                break
+        else:
+            cand = head + rng.integers(3, max(4, vocab or 1000), size=body_len).tolist()
+        out.append([int(t) for t in cand])
+    return out
 
 
 def _bos_and_vocab(folders: list[Path]) -> tuple[int | None, int | None]:

@@ -233,12 +233,19 @@ def _gen_rate(key: str) -> Getter:
     return lambda r, rec: rate(_gen("tokens_per_s", key)(r, rec), "/s")
 
 
+def _gen_value(key: str) -> Getter:
+    """A number directly in a result's ``generation`` entry (None when absent)."""
+    return lambda r, rec: as_float((r.generation or {}).get(key))
+
+
 def _tokens_agree(r: "EngineResult", rec: "RunRecord | None") -> str | None:
     p = r.parity or {}
     if p.get("status") == "reference" and r.mode == "generate":
         return "reference"
     if p.get("kind") != "tokens":
         return None
+    if p.get("status") == "skipped" and p.get("tokens_compared") is None:  # sampled: not compared
+        return "sampled"
     first = p.get("first_divergence")
     return f"{p.get('tokens_agree')}/{p.get('tokens_compared')}" + ("" if first is None else f" (@{first})")
 
@@ -258,6 +265,8 @@ _GENERATION = (
     Column("tokens_agree", "tokens =ref", _tokens_agree, lambda r, rec: _tokens_agree(r, rec) or MISSING,
            numeric=False),
     Column("first_divergence", "first divergence", lambda r, rec: (r.parity or {}).get("first_divergence")),
+    Column("kv_cache_mb", "KV MB", _gen_value("kv_cache_mb"), lambda r, rec: significant(_gen_value("kv_cache_mb")(r, rec)),
+           unit="MB"),
     Column("prefill_logits_rel_l2", "logits L2",
            lambda r, rec: as_float((r.parity or {}).get("rel_l2")) if (r.parity or {}).get("kind") == "tokens" else None),
 )  # fmt: skip
@@ -511,6 +520,7 @@ VIEWS: dict[str, tuple[str, ...]] = {
         "e2e_tokens_per_s",
         "load_ms",
         "peak_rss_mb",
+        "kv_cache_mb",
         "tokens_agree",
         "speedup",
     ),

@@ -168,11 +168,28 @@ def generation_notes(record: "RunRecord") -> list[tuple[str, str]]:
     c = record.config or {}
     if c.get("mode") != "generate":
         return []
+    sampling = c.get("sample") and next(
+        ((r.generation or {}).get("sampling") for r in record.results if (r.generation or {}).get("sampling")), None
+    )
+    how = (
+        "sampled ({}), seeded per generation: tokens not compared across engines".format(
+            ", ".join(f"{k} {v:g}" for k, v in sampling.items() if k != "mode")
+        )
+        if sampling
+        else "greedy"
+    )
+    batch = int(c.get("batch") or 1)
+    per_batch = (
+        f"; batch {batch}: TTFT is the batch's prefill, tok one step of the whole batch, tok/s counts {batch} "
+        "tokens per step"
+        if batch > 1
+        else ""
+    )
     notes: list[tuple[str, str]] = [
         (
             "note",
             "generate: TTFT = prompt prefill + first token; tok = each later token's decode step (the histogram); "
-            "greedy, EOS does not stop a generation; token ids fed directly to every engine",
+            f"{how}, EOS does not stop a generation; token ids fed directly to every engine{per_batch}",
         )
     ]
     for r in record.results:

@@ -49,10 +49,11 @@ def summarise(
     batch: int,
     prompt_tokens: int,
     new_tokens: int,
+    sampling: Mapping[str, Any] | None = None,
 ) -> dict[str, Any]:
     """The ``generation`` entry of a result from its rounds (``round_done`` payloads: ``ttft_ns``, ``e2e_ns``,
-    ``generated``, ``iterations`` = decode steps, ``engine_metrics``) and its decode-step summary
-    (``latency_ms``)."""
+    ``generated``, ``iterations`` = decode steps, ``engine_metrics``, ``kv_cache``) and its decode-step summary
+    (``latency_ms``). ``sampling``: the run's sampling settings (None: greedy)."""
     ttft = np.array([t for r in rounds for t in r.get("ttft_ns", [])], dtype=np.float64) / 1e6
     e2e_ns = sum(sum(r.get("e2e_ns", [])) for r in rounds)
     generated = sum(sum(r.get("generated", [])) for r in rounds)
@@ -76,7 +77,12 @@ def summarise(
         "tokens": generated,
         "decode_steps": decode_steps,
         "ttft_histogram": hist.to_dict() if ttft.size else None,
+        "sampling": dict(sampling) if sampling else {"mode": "greedy"},
     }
+    kv = next((r["kv_cache"] for r in reversed(rounds) if r.get("kv_cache")), None)
+    if kv is not None:
+        out["kv_cache_mb"] = kv.get("mb")
+        out["kv_cache_source"] = kv.get("source")
     own = [m for r in rounds for m in r.get("engine_metrics", []) if "ttft_ms" in m]
     if own:
         own_ttft = float(np.mean([m["ttft_ms"] for m in own]))
@@ -99,22 +105,20 @@ def token_parity(
     precision: str,
     reference_label: str,
 ) -> dict[str, Any]:
-    """Greedy token ids (``tokens``) and the prompt's last-position logits (``prefill_logits``) of an engine
-    against the reference's. ``status``: ``pass`` (every token agrees), ``fail`` (a divergence at fp32),
-    ``diverged`` (a divergence below fp32: expected, reported, no speedup shown)."""
-    ref = np.asarray(reference.get("tokens", np.zeros(0)), dtype=np.int64)
-    got = np.asarray(outputs.get("tokens", np.zeros(0)), dtype=np.int64)
-    n = int(min(ref.size, got.size))
-    differ = np.nonzero(ref[:n] != got[:n])[0]
-    first = int(differ[0]) if differ.size else (None if ref.size == got.size else n)
-    agree = n if first is None else first
-    out: dict[str, Any] = {
-        "reference": reference_label,
-        "kind": "tokens",
-        "tokens_compared": int(max(ref.size, got.size)),
-        "tokens_agree": agree,
-        "first_divergence": first,
-    }
+    """Greedy token ids (``tokens``: one row per sequence of the batch) and the prompt's last-position logits
+    (``prefill_logits``) of an engine against the reference's, sequence by sequence. ``status``: ``pass`` (every
+    token of every sequence agrees), ``fail`` (a divergence at fp32), ``diverged`` (a divergence below fp32:
+    expected, reported, no speedup shown). ``first_divergence``/``tokens_agree`` are the first sequence's; with a
+    batch, ``sequences`` has each one's."""
+    ref_rows = np.atleast_2d(np.asarray(reference.get("tokens", np.zeros((1, 0))), dtype=np.int64))
+    got_rows = np.atleast_2d(np.asarray(outputs.get("tokens", np.zeros((1, 0))), dtype=np.int64))
+    per = [_sequence_parity(r, g) for r, g in zip(ref_rows, got_rows)]
+    if ref_rows.shape[0] != got_rows.shape[0]:
+        per.append({"tokens_compared": 0, "tokens_agree": 0, "first_divergence": 0})  # a missing sequence
+    first_seq = per[0] if per else {"tokens_compared": 0, "tokens_agree": 0, "first_divergence": None}
+    out: dict[str, Any] = {"reference": reference_label, "kind": "tokens", **first_seq}
+    if ref_rows.shape[0] > 1 or got_rows.shape[0] > 1:
+        out["sequences"] = per
     rl, ol = reference.get("prefill_logits"), outputs.get("prefill_logits")
     if rl is not None and ol is not None and np.shape(rl) == np.shape(ol):
         r = np.asarray(rl, dtype=np.float64)
@@ -124,17 +128,47 @@ def token_parity(
         out["max_abs"] = float(np.max(np.abs(o - r)))
         top2 = np.sort(r)[-2:]
         out["reference_top2_gap"] = float(top2[1] - top2[0])
-    if first is None:
+    bad = [i for i, p in enumerate(per) if p["first_divergence"] is not None]
+    if not bad:
         out["status"] = "pass"
-        out["message"] = f"all {agree} greedy tokens equal {reference_label}'s"
-    else:
-        out["status"] = "fail" if precision in EXACT_PRECISIONS else "diverged"
-        out["message"] = (
-            f"greedy tokens diverge from {reference_label}'s at position {first} ({agree} of "
-            f"{out['tokens_compared']} agree)"
-            + ("" if precision in EXACT_PRECISIONS else f"; expected at {precision}: no speedup is shown")
-        )
+        what = f"all {out['tokens_agree']} greedy tokens" if len(per) == 1 else f"all {len(per)} sequences' tokens"
+        out["message"] = f"{what} equal {reference_label}'s"
+        return out
+    out["status"] = "fail" if precision in EXACT_PRECISIONS else "diverged"
+    i = bad[0]
+    where = f"sequence {i} " if len(per) > 1 else ""
+    p = per[i]
+    out["message"] = (
+        f"greedy tokens {where}diverge from {reference_label}'s at position {p['first_divergence']} "
+        f"({p['tokens_agree']} of {p['tokens_compared']} agree"
+        + (f"; {len(bad)} of {len(per)} sequences diverge" if len(per) > 1 else "")
+        + ")"
+        + ("" if precision in EXACT_PRECISIONS else f"; expected at {precision}: no speedup is shown")
+    )
     return out
 
 
-__all__ = ["GEN_PERCENTILES", "summarise", "token_parity"]
+def _sequence_parity(ref: np.ndarray, got: np.ndarray) -> dict[str, Any]:
+    n = int(min(ref.size, got.size))
+    differ = np.nonzero(ref[:n] != got[:n])[0]
+    first = int(differ[0]) if differ.size else (None if ref.size == got.size else n)
+    return {
+        "tokens_compared": int(max(ref.size, got.size)),
+        "tokens_agree": n if first is None else first,
+        "first_divergence": first,
+    }
+
+
+def sampled_parity(reference_label: str) -> dict[str, Any]:
+    """The parity entry of a sampled generation (``--sample``): not compared. Each runtime draws with its own
+    generator, so the same seed gives different tokens on different engines; no speedup rests on it."""
+    return {
+        "status": "skipped",
+        "reference": reference_label,
+        "kind": "tokens",
+        "message": "sampled tokens (--sample) are not compared: each runtime draws with its own random generator, "
+        "so token parity across engines is not claimed (the same engine with the same seed repeats its tokens)",
+    }
+
+
+__all__ = ["GEN_PERCENTILES", "sampled_parity", "summarise", "token_parity"]
