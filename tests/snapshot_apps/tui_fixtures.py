@@ -40,6 +40,7 @@ FIXTURE_ENGINES = (
 FIXTURE_MODELS = (
     ModelChoice("resnet18", "fixture model entry", "image-classification"),
     ModelChoice("tiny_cnn", "fixture model entry", "image-classification"),
+    ModelChoice("tiny-llama", "fixture model entry", "text-generation", generative=True),
 )
 
 FIXTURE_CPUS = tuple(range(8))

@@ -42,6 +42,7 @@ class ModelChoice:
     name: str
     description: str
     task: str
+    generative: bool = False  # a causal LM: it runs in generate mode (workbench.models.generative)
 
 
 # ------------------------------------------------------------------------------------------------------ machine
@@ -107,8 +108,11 @@ def check_engine_options(
 def builtin_models() -> list[ModelChoice]:
     """The built-in models, in display order (plain data; torch is not imported)."""
     from workbench.models import zoo
+    from workbench.models.generative import GENERATIVE
 
-    return [ModelChoice(m.name, m.description, m.task) for m in zoo.BUILTINS.values()]
+    return [ModelChoice(m.name, m.description, m.task) for m in zoo.BUILTINS.values()] + [
+        ModelChoice(m.name, m.description, "text-generation", generative=True) for m in GENERATIVE.values()
+    ]
 
 
 @dataclass(frozen=True)
@@ -119,6 +123,26 @@ class ModelFileInfo:
     engines: tuple[str, ...]  # the (offered) engines whose adapter reads the format
     inputs: tuple[str, ...]  # "name  1×3×224×224 float32" per input; empty when only the run can tell
     note: str = ""  # why the inputs are not listed, or what else to know
+    generative: bool = False  # a causal-LM folder: it runs in generate mode
+
+
+#: a causal-LM folder's format -> (what the Setup pane calls it, the engines that run it)
+GENERATIVE_FOLDERS: dict[str, tuple[str, tuple[str, ...]]] = {
+    "hf-causal-lm": ("Hugging Face causal LM folder", ("torch", "openvino", "onnxruntime")),
+    "openvino-genai": ("OpenVINO GenAI folder", ("openvino",)),
+    "onnxruntime-genai": ("ONNX Runtime GenAI folder", ("onnxruntime",)),
+}
+
+
+def generative_folder(path: str) -> str | None:
+    """The causal-LM folder format of ``path`` (``hf-causal-lm``, ``openvino-genai``, ``onnxruntime-genai``) by its
+    files, or None when it is not such a folder (:func:`workbench_engines.formats.generative_folder`; cheap)."""
+    from workbench_engines.formats import generative_folder as detect
+
+    try:
+        return detect(Path(path).expanduser())
+    except OSError:
+        return None
 
 
 def inspect_model_file(path: str) -> ModelFileInfo:
@@ -128,6 +152,10 @@ def inspect_model_file(path: str) -> ModelFileInfo:
     from workbench.models import resolve
     from workbench_engines import formats
 
+    folder = generative_folder(path)
+    if folder is not None:  # a causal LM: each runtime reads its own folder (a Hugging Face one is exported)
+        label, readers = GENERATIVE_FOLDERS[folder]
+        return ModelFileInfo(label, readers, (), "a causal language model: it runs in generate mode", generative=True)
     file = Path(path).expanduser()
     fmt = formats.detect_format(file)
     label = formats.get_format(fmt).label
@@ -149,7 +177,8 @@ def setup_file() -> Path:
 #: Setup values remembered between sessions (the RunConfig keys the form sets; ``inputs`` as typed).
 REMEMBERED = (
     *("model", "engines", "precision", "mode", "batch", "threads", "cores", "duration_s", "warmup_s", "inputs"),
-    *("scenario", "target_qps", "latency_bound_ms"),
+    *("scenario", "target_qps", "latency_bound_ms", "latency_percentile", "find_max_qps"),
+    *("prompt_tokens", "new_tokens", "prompt"),  # --mode generate
 )
 
 
