@@ -492,7 +492,9 @@ class WorkbenchApp(App[int]):
         self._partial, self._errors = {}, {}
         self._active, self._active_id = "run", None
         self._run_cores = tuple(getattr(config, "cores", None) or ())
-        self.query_one(LivePane).begin(config.engines, f"{config.model} · preparing the model…", origin="run")
+        self.query_one(LivePane).begin(
+            config.engines, f"{config.model} · preparing the model…", origin="run", mode=getattr(config, "mode", None)
+        )
         self.running = True
         if not self.wide:
             self.view = "live"

@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from typing import Any, Iterable
 
 from textual.app import ComposeResult
-from textual.containers import Container, Vertical
+from textual.containers import Container, Horizontal, Vertical
 from textual.content import Content
 from textual.reactive import reactive
 from textual.widgets import ProgressBar, Static
@@ -48,7 +48,8 @@ class Series:
 
 class EngineLive(Vertical):
     """One engine: a stats line (two when the run also measures its fp32 baseline) and its histogram, the
-    baseline's drawn behind in a muted colour on the same log-latency axis."""
+    baseline's drawn behind in a muted colour on the same log-latency axis. In generate mode (``-generate``) two
+    labelled histograms side by side: the time to first token (a third of the width) and the per-token latency."""
 
     DEFAULT_CSS = """
     EngineLive {
@@ -65,9 +66,20 @@ class EngineLive(Vertical):
     EngineLive.-baseline > .engine-baseline {
         display: block;
     }
-    EngineLive > LatencyHistogram {
+    EngineLive > .engine-charts {
         height: 1fr;
         min-height: 2;
+    }
+    EngineLive .engine-ttft {
+        display: none;
+        width: 1fr;
+        margin-right: 2;
+    }
+    EngineLive.-generate .engine-ttft {
+        display: block;
+    }
+    EngineLive .engine-hist {
+        width: 2fr;
     }
     """
 
@@ -82,10 +94,24 @@ class EngineLive(Vertical):
         self.baseline: Series | None = None  # the fp32 baseline variant (runs below fp32)
         self._dirty = False
 
+    @property
+    def generate(self) -> bool:
+        """Whether the run is a generate run (TTFT and per-token histograms)."""
+        return self.has_class("-generate")
+
+    @generate.setter
+    def generate(self, value: bool) -> None:
+        self.set_class(value, "-generate")
+        if composed(self):
+            self.query_one(".engine-hist", LatencyHistogram).label = "per token" if value else ""
+            self._update_stats()
+
     def compose(self) -> ComposeResult:
         yield Static(self._stats(), classes="engine-stats")
         yield Static("", classes="engine-baseline")
-        yield LatencyHistogram(classes="engine-hist")
+        with Horizontal(classes="engine-charts"):
+            yield LatencyHistogram("TTFT", classes="engine-ttft")
+            yield LatencyHistogram("per token" if self.generate else "", classes="engine-hist")
 
     def on_mount(self) -> None:
         self.app.theme_changed_signal.subscribe(self, lambda _theme: self.redraw(force=True))
@@ -120,7 +146,9 @@ class EngineLive(Vertical):
             self.query_one(".engine-baseline", Static).update(line)
 
     def _stats(self) -> Content:
-        return _series_stats(f"{self.engine} ", self.phase, self.detail, self.progress, self.final)
+        return _series_stats(
+            f"{self.engine} ", self.phase, self.detail, self.progress, self.final, generate=self.generate
+        )
 
     def redraw(self, force: bool = False) -> None:
         """Redraw the histogram from the latest pre-binned counts (only when they changed)."""
@@ -128,14 +156,18 @@ class EngineLive(Vertical):
             return
         self._dirty = False
         own = _hist(self.progress)
-        chart = self.query_one(LatencyHistogram)
+        chart = self.query_one(".engine-hist", LatencyHistogram)
         chart.series = (_hist(self.baseline.progress), own) if self.baseline is not None else (own,)
         chart.refresh()
+        if self.generate:
+            ttft = self.query_one(".engine-ttft", LatencyHistogram)
+            ttft.series = (_hist(self.progress, "ttft_hist"),)
+            ttft.refresh()
 
 
-def _hist(progress: Any) -> dict[str, Any] | None:
-    """A progress event's pre-binned histogram when it is drawable."""
-    hist = getattr(progress, "hist", None) or {}
+def _hist(progress: Any, which: str = "hist") -> dict[str, Any] | None:
+    """A progress event's pre-binned histogram (``hist``, or generate mode's ``ttft_hist``) when it is drawable."""
+    hist = getattr(progress, which, None) or {}
     edges, counts = list(hist.get("edges_ms") or []), list(hist.get("counts") or [])
     if counts and len(edges) == len(counts) + 1:
         return {**hist, "edges_ms": edges, "counts": counts}
@@ -143,9 +175,16 @@ def _hist(progress: Any) -> dict[str, Any] | None:
 
 
 def _series_stats(
-    name: str, phase_key: str, detail: str, p: Any, final: dict[str, Any] | None, name_style: str = "bold"
+    name: str,
+    phase_key: str,
+    detail: str,
+    p: Any,
+    final: dict[str, Any] | None,
+    name_style: str = "bold",
+    generate: bool = False,
 ) -> Content:
-    """One series' stats line: phase, rolling (or final) p50/p99, throughput, samples, what lies beyond the axis."""
+    """One series' stats line: phase, rolling (or final) p50/p99, throughput, samples, what lies beyond the axis.
+    Generate mode: the per-token p50/p99 (``tok``), tokens/s, and once finished the TTFT p50."""
     parts: list[Any] = [(name, name_style)]
     phase = PHASES.get(phase_key, phase_key)
     parts.append((f"{phase} ", {"failed": "$error", "done": "$success"}.get(phase_key, "$text-muted")))
@@ -158,15 +197,21 @@ def _series_stats(
     p99 = lat.get("p99") if lat else (p.p99_ms if p else None)
     thr = final.get("throughput") if final else (p.throughput if p else None)
     its = final.get("iterations") if final else (p.iterations if p else None)
+    gen = final.get("generation") or {}
+    if generate and gen:
+        thr = (gen.get("tokens_per_s") or {}).get("decode", thr)
     if p is not None or final:
         parts += [
-            ("p50 ", "$text-muted"),
+            ("tok p50 " if generate else "p50 ", "$text-muted"),
             (f"{ms(p50)} ", "bold"),
             ("p99 ", "$text-muted"),
             (f"{ms(p99)} ms ", "bold"),
-            (f"{rate(thr, '/s')} ", "$accent"),
+            (f"{rate(thr, ' tok/s' if generate else '/s')} ", "$accent"),
             (f"n={its if its is not None else MISSING}", "$text-muted"),
         ]
+        ttft = (gen.get("ttft_ms") or {}).get("p50")
+        if generate and ttft is not None:
+            parts += [(" TTFT p50 ", "$text-muted"), (f"{ms(ttft)} ms", "bold")]
         hist = _hist(p)
         if hist and hist.get("overflow"):
             parts.append((f" ▸{hist['overflow']} > {ms(hist['edges_ms'][-1])} ms", "$text-muted"))
@@ -224,6 +269,7 @@ class LivePane(Vertical):
         self.engine_names: tuple[str, ...] = ()
         self._measuring_since: float | None = None  # when the first progress arrived (the ETA's clock)
         self._eta_s: float | None = None
+        self.generate = False  # a generate run: each engine shows its TTFT and per-token histograms
 
     def compose(self) -> ComposeResult:
         yield Static("", id="live-status")
@@ -243,8 +289,16 @@ class LivePane(Vertical):
         self.query_one("#live-warnings").display = False
 
     # ------------------------------------------------------------------------------------------------- state
-    def begin(self, engines: Iterable[str], headline: str, origin: str = "run", run_id: str | None = None) -> None:
-        """Reset for a new run with ``engines``."""
+    def begin(
+        self,
+        engines: Iterable[str],
+        headline: str,
+        origin: str = "run",
+        run_id: str | None = None,
+        mode: str | None = None,
+    ) -> None:
+        """Reset for a new run with ``engines`` (``mode`` generate: TTFT and per-token histograms)."""
+        self.generate = mode == "generate"
         self.run_id = run_id
         self.origin = origin
         self.engine_names = tuple(engines)
@@ -256,11 +310,16 @@ class LivePane(Vertical):
         self._measuring_since, self._eta_s = None, None
         box = self.query_one("#live-engines", Container)
         box.remove_children()
-        box.mount_all([EngineLive(name, id=None) for name in self.engine_names])
+        box.mount_all([self._new_engine(name) for name in self.engine_names])
         box.display = True
         self.query_one("#live-empty").display = False
         self.set_class(len(self.engine_names) > 1 and self.size.width >= 110, "-columns")
         self._timer.resume()
+
+    def _new_engine(self, name: str) -> EngineLive:
+        widget = EngineLive(name)
+        widget.set_class(self.generate, "-generate")
+        return widget
 
     def _warn(self, line: str) -> None:
         """Add a warning line once."""
@@ -298,7 +357,7 @@ class LivePane(Vertical):
         if self.status in ("idle",):
             return None
         # an engine we did not expect (e.g. followed run whose RunStarted we missed)
-        widget = EngineLive(name)
+        widget = self._new_engine(name)
         self.query_one("#live-engines", Container).mount(widget)
         self.engine_names = (*self.engine_names, name)
         return widget
@@ -307,8 +366,13 @@ class LivePane(Vertical):
         """Update from one :mod:`workbench.measure.events` event."""
         kind = getattr(event, "kind", None)
         if kind == "run_started":
+            mode = (event.config or {}).get("mode")
             if tuple(event.engines) != self.engine_names or self.run_id not in (None, event.run_id):
-                self.begin(event.engines, self.headline or event.model, self.origin or "run", event.run_id)
+                self.begin(event.engines, self.headline or event.model, self.origin or "run", event.run_id, mode)
+            elif (mode == "generate") != self.generate:
+                self.generate = mode == "generate"
+                for engine_w in self.query(EngineLive):
+                    engine_w.generate = self.generate
             self.run_id = event.run_id
             self.status = "running"
             cfg = event.config or {}
