@@ -256,6 +256,23 @@ def make_runner(config: "RunConfig", on_event: Callable[["Event"], None]) -> "Ru
     return Runner(config, on_event=on_event, live=True)
 
 
+def run_max_qps(
+    config: "RunConfig",
+    *,
+    on_event: Callable[["Event"], None],
+    on_probe: Callable[[dict[str, Any]], None],
+    on_runner: Callable[["Runner"], None],
+    probe: Callable[["RunConfig"], "RunRecord"] | None = None,
+) -> "RunRecord | None":
+    """The max-QPS search of ``config`` (``workbench run --find-max-qps``: :func:`workbench.campaign.qps_search.
+    run_search`): the record to save (None when no probe ran). ``probe`` replaces the Runner run of one config
+    (tests). Blocking: a thread worker."""
+    from workbench.campaign.qps_search import run_search
+
+    record, _ = run_search(config, on_event=on_event, on_probe=on_probe, on_runner=on_runner, probe=probe)
+    return record
+
+
 def live_runs() -> list[dict[str, Any]]:
     """Runs in flight in other processes: run_id, model, engines, pid, started (epoch seconds)."""
     from workbench.measure.live import list_live_runs

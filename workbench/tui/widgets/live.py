@@ -18,7 +18,7 @@ from textual.reactive import reactive
 from textual.widgets import ProgressBar, Static
 
 from workbench.measure.precision import baseline_name
-from workbench.tui.format import engines_label
+from workbench.tui.format import engines_label, probe_line, search_bracket
 from workbench.tui.widgets import composed
 from workbench.tui.widgets.histchart import LatencyHistogram
 from workbench.units import MISSING, duration, ms, rate
@@ -246,6 +246,11 @@ class LivePane(Vertical):
     LivePane.-columns > #live-engines {
         grid-size: 2;
     }
+    LivePane > #live-search {
+        height: auto;
+        max-height: 8;
+        display: none;
+    }
     LivePane > #live-warnings {
         height: auto;
         max-height: 4;
@@ -270,6 +275,9 @@ class LivePane(Vertical):
         self._measuring_since: float | None = None  # when the first progress arrived (the ETA's clock)
         self._eta_s: float | None = None
         self.generate = False  # a generate run: each engine shows its TTFT and per-token histograms
+        #: a max-QPS search in flight: its bound, percentile, start, probes so far and state (None: not a search)
+        self.search: dict[str, Any] | None = None
+        self._search_timer: Any = None
 
     def compose(self) -> ComposeResult:
         yield Static("", id="live-status")
@@ -278,6 +286,7 @@ class LivePane(Vertical):
             "No run yet: r runs what Setup says, m follows a run of another session.",
             id="live-empty",
         )
+        yield Static("", id="live-search")
         yield Container(id="live-engines")
         yield Static("", id="live-warnings")
 
@@ -297,7 +306,8 @@ class LivePane(Vertical):
         run_id: str | None = None,
         mode: str | None = None,
     ) -> None:
-        """Reset for a new run with ``engines`` (``mode`` generate: TTFT and per-token histograms)."""
+        """Reset for a new run with ``engines`` (``mode`` generate: TTFT and per-token histograms). A search in
+        flight keeps its panel: each of its probes is a run."""
         self.generate = mode == "generate"
         self.run_id = run_id
         self.origin = origin
@@ -320,6 +330,82 @@ class LivePane(Vertical):
         widget = EngineLive(name)
         widget.set_class(self.generate, "-generate")
         return widget
+
+    # ---- the max-QPS search (its probes are ordinary runs: their events draw the histograms as usual) -------------
+    def search_begin(self, engines: Iterable[str], bound_ms: float, percentile: float) -> None:
+        """A max-QPS search starts: the panel above the engines shows its probes, bracket and elapsed time."""
+        self.search = {
+            "engines": tuple(engines),
+            "bound_ms": bound_ms,
+            "percentile": percentile,
+            "started": time.monotonic(),
+            "probes": [],
+            "state": "searching",
+        }
+        self.query_one("#live-search").display = True
+        if self._search_timer is None:
+            self._search_timer = self.set_interval(1.0, self._render_search, name="search-elapsed")
+        self._search_timer.resume()
+        self._render_search()
+
+    def search_clear(self) -> None:
+        """Not a search (a plain run or a followed one): no panel."""
+        self.search = None
+        if self._search_timer is not None:
+            self._search_timer.pause()
+        if composed(self):
+            self.query_one("#live-search").display = False
+
+    def search_probe(self, probe: dict[str, Any]) -> None:
+        """A probe of the search finished."""
+        if self.search is None:
+            return
+        self.search["probes"].append(dict(probe))
+        self._render_search()
+
+    def search_end(self, state: str) -> None:
+        """The search ended (``done``, ``stopped``, ``failed: …``): the elapsed time stops."""
+        if self.search is None:
+            return
+        self.search["state"] = state
+        self.search["ended"] = time.monotonic()
+        if self._search_timer is not None:
+            self._search_timer.pause()
+        if state == "done":
+            self.fraction = 1.0
+            self.status = "finished"
+            self._finish()
+        self._render_search()
+
+    def search_text(self) -> Content:
+        """The panel: the search's line (bound, elapsed, probes), per engine its bracket, the latest probes."""
+        s = self.search
+        if s is None:
+            return Content("")
+        elapsed = (s.get("ended") or time.monotonic()) - s["started"]
+        pct = float(s["percentile"])
+        probes: list[dict[str, Any]] = s["probes"]
+        parts: list[Any] = [
+            ("max QPS ", "bold"),
+            (f"≤ {ms(s['bound_ms'])} ms at p{pct:g}", "bold $accent"),
+            (f" · {duration(elapsed * 1000)} elapsed · {len(probes)} probes · {s['state']}", "$text-muted"),
+        ]
+        for engine in s["engines"]:
+            mine = [p for p in probes if p.get("engine") == engine]
+            if not mine:
+                continue
+            lo, hi = search_bracket(mine)
+            parts += ["\n", (f"{engine} ", "bold")]
+            parts += [("bracket ", "$text-muted"), (f"{rate(lo)}–{rate(hi)} QPS", "bold")]
+        current = probes[-1]["engine"] if probes else None
+        for p in [p for p in probes if p.get("engine") == current][-3:]:  # the engine in flight's latest probes
+            style = "$success" if p.get("valid") else "$error"
+            parts += ["\n", (f"  {current} ", "$text-muted"), (probe_line(p, pct), style)]
+        return Content.assemble(*parts)
+
+    def _render_search(self) -> None:
+        if composed(self):
+            self.query_one("#live-search", Static).update(self.search_text())
 
     def _warn(self, line: str) -> None:
         """Add a warning line once."""

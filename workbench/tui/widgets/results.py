@@ -23,7 +23,7 @@ from workbench.stats.speedup import interval_detail, speedup_text, unshown_ratio
 from workbench.tui.analysis import Speedup, speedups
 from workbench.tui.format import cpu_ranges
 from workbench.tui.widgets import composed
-from workbench.units import MISSING, duration, ms, percent, ratio, significant
+from workbench.units import MISSING, duration, ms, percent, rate, ratio, significant
 
 if TYPE_CHECKING:  # pragma: no cover
     from workbench.result import EngineResult, RunRecord
@@ -263,6 +263,21 @@ def _value_parts(r: "EngineResult") -> list[Any]:
         reasons = column("loadgen_reasons").value(r, None)
         if reasons:
             parts += [(f" · {reasons}", _MUTED)]
+        parts.append("\n")
+    search = r.qps_search or {}
+    if search:  # a max-QPS search (run --find-max-qps, the Load choice): its answer and how it was reached
+        pct, bound = search.get("percentile"), search.get("latency_bound_ms")
+        answer = f"{column('max_qps').cell(r)} QPS" if search.get("best") else "no VALID rate"
+        parts += [("max QPS ", _MUTED), (answer, "bold"), (f" within {ms(bound)} ms at p{pct:g}", "")]
+        parts += [
+            (
+                f" · confirmed {search.get('confirmed', 0)}/{search.get('confirm_runs', 0)} · "
+                f"{len(search.get('probes') or [])} probes · offline {rate(search.get('offline_qps'))}/s · took {duration((search.get('elapsed_s') or 0) * 1000)}",
+                _MUTED,
+            )
+        ]
+        if search.get("note"):
+            parts += [(f" · {search['note']}", "$warning")]
         parts.append("\n")
     energy = r.energy or {}
     if energy.get("status") == "measured":

@@ -972,6 +972,7 @@ class SetupPane(VerticalScroll):
         value = self.query_one("#setup-scenario", Select).value
         self.query_one("#setup-server-row").display = value in ("server", MAX_QPS) and self.mode != "generate"
         self.query_one("#setup-qps").display = value == "server"
+        self.query_one("#setup-server-row > .form-label", Label).update("Bound" if value == MAX_QPS else "Server")
         self.query_one("#setup-percentile").display = value == MAX_QPS
         bound = self.query_one("#setup-bound", Input)
         bound.placeholder = "bound, e.g. 100ms" if value == MAX_QPS else "p99 bound, e.g. 100ms"
