@@ -953,6 +953,8 @@ class WorkbenchApp(App[int]):
                     ("tab", "In the model-file field: complete the path (as a shell does), else the next field"),
                     ("Cores", f"A CPU list such as 0-3,6; empty: {default} (this machine)"),
                     ("Duration", "Seconds, or with a unit: 5, 500ms, 2 min"),
+                    ("Mode generate", "A causal LM (tiny-llama, a Hugging Face or GenAI folder): prompt, new tokens"),
+                    ("Load max QPS", "Search the highest Server QPS within a bound at a percentile (LoadGen)"),
                 ],
             ),
             (
