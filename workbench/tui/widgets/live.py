@@ -103,14 +103,18 @@ class EngineLive(Vertical):
     def generate(self, value: bool) -> None:
         self.set_class(value, "-generate")
         if composed(self):
-            self.query_one(".engine-hist", LatencyHistogram).label = "per token" if value else ""
+            hist = self.query_one(".engine-hist", LatencyHistogram)
+            hist.label = "per token" if value else ""
+            if value and not self.query(".engine-ttft"):
+                self.query_one(".engine-charts").mount(LatencyHistogram("TTFT", classes="engine-ttft"), before=hist)
             self._update_stats()
 
     def compose(self) -> ComposeResult:
         yield Static(self._stats(), classes="engine-stats")
         yield Static("", classes="engine-baseline")
         with Horizontal(classes="engine-charts"):
-            yield LatencyHistogram("TTFT", classes="engine-ttft")
+            if self.generate:  # only then: a latency run's engine has one chart
+                yield LatencyHistogram("TTFT", classes="engine-ttft")
             yield LatencyHistogram("per token" if self.generate else "", classes="engine-hist")
 
     def on_mount(self) -> None:
@@ -159,8 +163,7 @@ class EngineLive(Vertical):
         chart = self.query_one(".engine-hist", LatencyHistogram)
         chart.series = (_hist(self.baseline.progress), own) if self.baseline is not None else (own,)
         chart.refresh()
-        if self.generate:
-            ttft = self.query_one(".engine-ttft", LatencyHistogram)
+        for ttft in self.query(".engine-ttft").results(LatencyHistogram):
             ttft.series = (_hist(self.progress, "ttft_hist"),)
             ttft.refresh()
 

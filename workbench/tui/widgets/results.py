@@ -361,8 +361,8 @@ def _generation_parts(r: "EngineResult") -> list[Any]:
         (pcts("tpot"), "bold"),
         ("  (p50 / p90 / p99)", _MUTED),
         "\n",
-        (f"decode {column('decode_tokens_per_s').cell(r)}", ""),
-        (f" · end-to-end {column('e2e_tokens_per_s').cell(r)}", _MUTED),
+        (f"decode {rate(column('decode_tokens_per_s').value(r, None), ' tok/s')}", ""),
+        (f" · end-to-end {rate(column('e2e_tokens_per_s').value(r, None), ' tok/s')}", _MUTED),
     ]
     lengths = [f"prompt {g['prompt_tokens']} tokens" if g.get("prompt_tokens") is not None else ""]
     if g.get("new_tokens") is not None:
