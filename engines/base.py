@@ -34,7 +34,8 @@ from .formats import format_names
 from .variants import PrecisionVariant, variants_from_dict
 
 PRECISIONS: tuple[str, ...] = ("fp32", "bf16", "fp16", "int8")
-#: Precisions that exist only for ``--mode generate`` (int4 weights); sweeps offer them with generate cells only.
+#: Precisions that exist only for ``--mode generate`` (int4 weights); sweeps offer them with generate cells only, the
+#: UI's Setup in generate mode.
 GENERATE_ONLY_PRECISIONS: tuple[str, ...] = ("int4",)
 #: Every precision a run may request.
 ALL_PRECISIONS: tuple[str, ...] = PRECISIONS + GENERATE_ONLY_PRECISIONS
@@ -43,7 +44,7 @@ ALL_PRECISIONS: tuple[str, ...] = PRECISIONS + GENERATE_ONLY_PRECISIONS
 MODES: tuple[str, ...] = ("latency", "throughput", "train")
 #: ``generate``: timed greedy text generations of a causal LM (time to first token, per-token latency), only on
 #: engines that declare it; their ``load`` then returns a :class:`GenerativeModel`. Kept apart from :data:`MODES`
-#: (what sweeps and the UI's forms offer) until those front ends can set a prompt and new tokens.
+#: (what sweeps offer) until sweeps can set a prompt and new tokens; the UI's Setup offers it (prompt, new tokens).
 ALL_MODES: tuple[str, ...] = MODES + ("generate",)
 #: Mode words for the one-line refusal of a mode an engine does not declare.
 _MODE_WORDS = {

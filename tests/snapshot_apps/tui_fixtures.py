@@ -40,6 +40,7 @@ FIXTURE_ENGINES = (
 FIXTURE_MODELS = (
     ModelChoice("resnet18", "fixture model entry", "image-classification"),
     ModelChoice("tiny_cnn", "fixture model entry", "image-classification"),
+    ModelChoice("tiny-llama", "fixture model entry", "text-generation", generative=True),
 )
 
 FIXTURE_CPUS = tuple(range(8))
@@ -228,6 +229,168 @@ def feed_live(app, precision: str = "int8", eta_s: float = 12.0) -> None:
     live = app.query_one(LivePane)
     live.begin(("torch", "onnxruntime", "openvino"), "resnet18 · preparing the model…", origin="run")
     for event in fixture_live_events(precision):
+        live.apply(event)
+    live._eta_s = eta_s
+    live._render_status()
+    live._redraw()
+
+
+# ---- --mode generate (TEST FIXTURE DATA: hand-written numbers, nothing measured) -----------------------------------
+def _gen_result(
+    engine: str,
+    ttft: float,
+    tpot: float,
+    *,
+    precision: str = "fp32",
+    agree: int = 8,
+    speedup: float | None = None,
+    note: str | None = None,
+) -> EngineResult:
+    pcts = {"p50": 1.0, "p90": 1.1, "p95": 1.15, "p99": 1.4}
+    diverged = agree < 8
+    parity = {
+        "status": ("diverged" if precision != "fp32" else "fail") if diverged else "pass",
+        "reference": "torch fp32",
+        "kind": "tokens",
+        "tokens_compared": 8,
+        "tokens_agree": agree,
+        "first_divergence": agree if diverged else None,
+        "rel_l2": 2.0e-7 if not diverged else 3.1e-2,
+        "message": (
+            f"greedy tokens diverge from torch fp32's at position {agree} ({agree} of 8 agree)"
+            if diverged
+            else "all 8 greedy tokens equal torch fp32's"
+        ),
+    }
+    if engine == "torch" and precision == "fp32":
+        parity = {"status": "reference", "kind": "tokens", "reference": "torch fp32"}
+    return EngineResult(
+        engine=engine,
+        model="tiny-llama",
+        engine_version="0.0.0-fixture",
+        mode="generate",
+        threads=7,
+        cores=list(range(1, 8)),
+        precision_requested=precision,
+        precision_effective=precision,
+        latency_ms={f"p{k[1:]}" if k != "mean" else k: tpot * f for k, f in {**pcts, "mean": 1.05}.items()},
+        iterations=700,
+        duration_s=5.0,
+        load_ms=300.0,
+        peak_rss_mb=420.0,
+        parity=parity,
+        speedup=speedup,
+        speedup_note=note,
+        generation={
+            "ttft_ms": {k: ttft * f for k, f in {**pcts, "mean": 1.05}.items()},
+            "tpot_ms": {k: tpot * f for k, f in {**pcts, "mean": 1.05}.items()},
+            "tokens_per_s": {"decode": 1000.0 / (tpot * 1.05), "end_to_end": 1000.0 / (tpot * 1.3)},
+            "prompt_tokens": 16,
+            "new_tokens": 8,
+            "batch": 1,
+            "generations": 100,
+            "tokens": 800,
+            "decode_steps": 700,
+        },
+    )
+
+
+def fixture_generate_record(run_id: str = "fixturegen1") -> RunRecord:
+    """A three-engine ``--mode generate`` run of tiny-llama (TEST FIXTURE DATA): torch is the token reference,
+    onnxruntime agrees with it, openvino at the same precision diverges at token 3 (no speedup shown)."""
+    return RunRecord(
+        run_id=run_id,
+        created="2001-02-05T12:00:00+00:00",
+        model={"name": "tiny-llama", "source": "builtin", "task": "text-generation"},
+        config={
+            "model": "tiny-llama",
+            "engines": ["torch", "onnxruntime", "openvino"],
+            "mode": "generate",
+            "batch": 1,
+            "precision": "fp32",
+            "device": "cpu",
+            "threads": 7,
+            "cores": list(range(1, 8)),
+            "duration_s": 5.0,
+            "warmup_s": 1.0,
+            "repeats": 1,
+            "prompt_tokens": 16,
+            "new_tokens": 8,
+        },
+        system={"hostname": "fixture-host", "cpu": {"model": "Fixture CPU (test data)"}},
+        versions={"torch": "0.0.0-fixture"},
+        results=[
+            _gen_result("torch", 3.0, 1.2, speedup=1.0, note="baseline"),
+            _gen_result("onnxruntime", 4.1, 0.6, speedup=2.0),
+            _gen_result(
+                "openvino", 2.2, 0.5, agree=3, note="2.40× ratio of medians, not a speedup: parity failed for openvino"
+            ),
+        ],
+        baseline="torch",
+    )
+
+
+def fixture_generate_events():
+    """TEST FIXTURE DATA: a three-engine generate run in flight; each progress carries the per-token histogram
+    (``hist``) and the time-to-first-token one (``ttft_hist``), from seeded synthetic lognormal samples."""
+    import numpy as np
+
+    from workbench.measure import events as ev
+    from workbench.stats.histogram import LogHistogram
+
+    run_id = "fixturegen1"
+    engines = ("torch", "onnxruntime", "openvino")
+    out: list = [
+        ev.RunStarted(
+            run_id=run_id,
+            model="tiny-llama",
+            engines=engines,
+            config={"precision": "fp32", "mode": "generate", "batch": 1, "prompt_tokens": 16, "new_tokens": 8},
+            pid=1,
+        )
+    ]
+    for i, name in enumerate(engines):
+        rng = np.random.default_rng(200 + i)
+        tpot_ms, ttft_ms = (1.2, 0.6, 0.5)[i], (3.0, 4.1, 2.2)[i]
+        tok = rng.lognormal(np.log(tpot_ms * 1e6), 0.1, 700).astype(np.int64)
+        first = rng.lognormal(np.log(ttft_ms * 1e6), 0.05, 100).astype(np.int64)
+        hist, ttft_hist = LogHistogram(), LogHistogram()
+        hist.add(tok)
+        ttft_hist.add(first)
+        p50, p99 = (float(v) / 1e6 for v in np.percentile(tok, [50, 99]))
+        out.append(
+            ev.EngineLoaded(
+                run_id=run_id, engine=name, load_ms=300.0 + i, first_inference_ms=5.0,
+                effective={"precision": "fp32", "threads": 7},
+            )
+        )  # fmt: skip
+        out.append(
+            ev.Progress(
+                run_id=run_id,
+                engine=name,
+                round=0,
+                rounds=1,
+                iterations=700,
+                elapsed_s=2.0,
+                target_s=5.0,
+                fraction=0.4,
+                p50_ms=p50,
+                p99_ms=p99,
+                throughput=1000.0 / p50,
+                hist=hist.binned(40, lo_q=0.001, hi_q=0.99, log=True),
+                ttft_hist=ttft_hist.binned(40, lo_q=0.001, hi_q=0.99, log=True),
+            )
+        )
+    return out
+
+
+def feed_generate_live(app, eta_s: float = 12.0) -> None:
+    """Show :func:`fixture_generate_events` in the app's Live pane as a generate run in flight."""
+    from workbench.tui.widgets.live import LivePane
+
+    live = app.query_one(LivePane)
+    live.begin(("torch", "onnxruntime", "openvino"), "tiny-llama · preparing the model…", origin="run")
+    for event in fixture_generate_events():
         live.apply(event)
     live._eta_s = eta_s
     live._render_status()

@@ -10,31 +10,11 @@ import sys
 from dataclasses import replace
 from typing import Any, Callable
 
-from workbench.errors import UsageError
-
 
 def _check(config: Any) -> Any:
-    from workbench.measure.runner import validate
-    from workbench.measure.scenario import check_loadgen, check_scenario
+    from workbench.campaign.qps_search import check_search
 
-    if config.scenario is not None:
-        raise UsageError("--find-max-qps makes its own offline and server runs: leave out --scenario")
-    if config.target_qps is not None:
-        raise UsageError("--find-max-qps searches the target QPS itself: leave out --target-qps")
-    if config.latency_bound_ms is None:
-        raise UsageError("--find-max-qps needs --latency-bound, e.g. --latency-bound 100ms")
-    if config.repeats != 1:
-        raise UsageError("--find-max-qps confirms its answer with its own repeats: leave out --repeats")
-    check_scenario(
-        None,
-        latency_bound_ms=config.latency_bound_ms,
-        percentile=config.latency_percentile,
-        min_queries=config.min_queries,
-        mode=config.mode,
-        find_max_qps=True,
-    )
-    check_loadgen()
-    return validate(replace(config, scenario="server", target_qps=1.0))
+    return check_search(config)
 
 
 def cmd_find_max_qps(
@@ -44,12 +24,12 @@ def cmd_find_max_qps(
     write_outputs: Callable[[Any, argparse.Namespace], None],
 ) -> int:
     from workbench.campaign.maxqps import find_max_qps
+    from workbench.campaign.qps_search import search_record
     from workbench.measure.config import preparation
     from workbench.measure.prepare import prepare
     from workbench.measure.runner import Runner
     from workbench.report.loadgen import render_search
     from workbench.report.text import ProgressLine, render_results
-    from workbench.result import new_run_id, now_iso
     from workbench.units import eta, ms, rate
 
     checked = _check(config)
@@ -89,22 +69,11 @@ def cmd_find_max_qps(
         return 130
     finally:
         progress.clear()
-    base = last[searches[0].engine]
-    results = []
-    for s in searches:
-        res = s.result
-        if res is None:
-            continue
-        res.qps_search = s.to_dict()
-        results.append(res)
-    cfg = dict(base.config)
-    cfg.update(
-        scenario="server",
-        target_qps=None,
-        find_max_qps={"latency_bound_ms": searches[0].latency_bound_ms, "percentile": searches[0].percentile},
-        engines=list(config.engines),
-    )
-    record = replace(base, run_id=new_run_id(), created=now_iso(), results=results, config=cfg, baseline=None)
+    record = search_record(config, searches, last)
+    if record is None:  # pragma: no cover - find_max_qps runs an offline probe per engine
+        print("error: the search made no run", file=sys.stderr)
+        return 1
+    results = record.results
     if args.json != "-":
         print(render_results(record), flush=True)
         print(render_search([s.to_dict() for s in searches]), flush=True)

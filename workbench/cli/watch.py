@@ -41,10 +41,12 @@ def watch(run_id: str | None = None, *, wait_s: float = 0.0, as_json: bool = Fal
     rid = _pick(run_id, wait_s)
     progress = ProgressLine(enabled=None if not as_json else False)
     exit_code = 1
+    generate = False  # a generate run: per-token latency and the time to first token
     for event in follow(rid):
         if as_json:
             print(json.dumps(ev.event_to_dict(event)), flush=True)
         if isinstance(event, ev.RunStarted):
+            generate = (event.config or {}).get("mode") == "generate"
             if not as_json:
                 what = "sweep" if (event.config or {}).get("kind") == "sweep" else "run"
                 print(
@@ -62,9 +64,7 @@ def watch(run_id: str | None = None, *, wait_s: float = 0.0, as_json: bool = Fal
             elif not as_json:
                 print(event.message, flush=True)
         elif isinstance(event, ev.Progress):
-            text = f"{event.engine}  n={event.iterations}  p50 {ms(event.p50_ms)} ms  p99 {ms(event.p99_ms)} ms" + (
-                f"  {rate(event.throughput, '/s')}" if event.throughput else ""
-            )
+            text = progress_text(event, generate)
             if progress.enabled:
                 progress.update(event.fraction, text)
             elif not as_json:
@@ -89,6 +89,19 @@ def watch(run_id: str | None = None, *, wait_s: float = 0.0, as_json: bool = Fal
                 print(f"run {rid} ended: {event.reason}", file=sys.stderr, flush=True)
             exit_code = 1
     return exit_code
+
+
+def progress_text(event: ev.Progress, generate: bool = False) -> str:
+    """One engine's progress: p50, p99 and throughput; a generate run's say they are per output token, with
+    tokens/s, and the time to first token's range so far (its live histogram's p0.1–p99 edges and count)."""
+    tok = "tok " if generate or event.ttft_hist else ""
+    text = f"{event.engine}  n={event.iterations}  {tok}p50 {ms(event.p50_ms)} ms  p99 {ms(event.p99_ms)} ms"
+    if event.throughput:
+        text += f"  {rate(event.throughput, ' tok/s' if tok else '/s')}"
+    edges, counts = event.ttft_hist.get("edges_ms") or [], event.ttft_hist.get("counts") or []
+    if len(edges) >= 2 and counts:
+        text += f"  TTFT {ms(edges[0])}–{ms(edges[-1])} ms (p0.1–p99, n={sum(counts)})"
+    return text
 
 
 def _sweep_event(event: Any, as_json: bool) -> int | None:

@@ -72,7 +72,8 @@ class Column:
         return MISSING if v is None or v == "" else str(v)
 
     def heading(self, view: str) -> str:
-        return {"markdown": self.markdown, "tui": self.tui}.get(view) or self.header
+        which = "tui" if view.startswith("tui") else view  # tui, tui_generate: the UI's Results table
+        return {"markdown": self.markdown, "tui": self.tui}.get(which) or self.header
 
 
 def format_cores(cores: Iterable[int] | None) -> str:
@@ -257,13 +258,13 @@ _GENERATION = (
     *(Column(f"tpot_{k}_ms", f"tok {k} ms", _gen("tpot_ms", k), _gen_ms("tpot_ms", k), unit="ms", tui=f"tok {k}")
       for k in ("p50", "p90", "p99", "mean")),
     Column("decode_tokens_per_s", "decode tok/s", _gen("tokens_per_s", "decode"), _gen_rate("decode"),
-           unit="tokens/s"),
+           unit="tokens/s", tui="tok/s"),
     Column("e2e_tokens_per_s", "e2e tok/s", _gen("tokens_per_s", "end_to_end"), _gen_rate("end_to_end"),
            unit="tokens/s"),
     Column("prompt_tokens", "prompt", lambda r, rec: (r.generation or {}).get("prompt_tokens")),
     Column("new_tokens", "new", lambda r, rec: (r.generation or {}).get("new_tokens")),
     Column("tokens_agree", "tokens =ref", _tokens_agree, lambda r, rec: _tokens_agree(r, rec) or MISSING,
-           numeric=False),
+           numeric=False, tui="tokens=ref"),
     Column("first_divergence", "first divergence", lambda r, rec: (r.parity or {}).get("first_divergence")),
     Column("kv_cache_mb", "KV MB", _gen_value("kv_cache_mb"), lambda r, rec: significant(_gen_value("kv_cache_mb")(r, rec)),
            unit="MB"),
@@ -544,10 +545,24 @@ VIEWS: dict[str, tuple[str, ...]] = {
         "throughput",
         "loadgen_validity",
         "loadgen_qps",
+        "max_qps",
         "items_per_j",
         "usd_per_million",
         "speedup",
         "parity",
+        "warn",
+    ),
+    #: the UI's Results table for a ``--mode generate`` run (:func:`results_view`): time to first token and per
+    #: output token (never per-token latency under a plain "p50"), decode tokens/s, token parity, the speedup
+    "tui_generate": (
+        "engine",
+        "precision_effective",
+        "ttft_p50_ms",
+        "tpot_p50_ms",
+        "tpot_p99_ms",
+        "decode_tokens_per_s",
+        "tokens_agree",
+        "speedup",
         "warn",
     ),
     #: what a sweep's cell table shows of each cell's measurement (its axes come first, its status last)
@@ -581,6 +596,7 @@ WHEN_MEASURED: frozenset[str] = frozenset(
     ("j_per_inference", "j_per_item", "watts", "idle_watts", "above_idle_share", "inferences_per_j", "items_per_j")
     + ("usd_per_million",)
     + ("loadgen_validity", "loadgen_qps")  # a LoadGen scenario's verdict and rate, in the UI's table
+    + ("max_qps",)  # a max-QPS search's answer (run --find-max-qps, the UI's Load choice)
 )
 
 
@@ -600,16 +616,17 @@ def view_keys(
 #: columns a view's table drops when the terminal is too narrow for all of them, first to last (the Results
 #: pane's detail lines still give their values)
 NARROW_DROP: dict[str, tuple[str, ...]] = {
-    "tui": ("mean_ms", "p90_ms", "usd_per_million", "items_per_j", "loadgen_qps", "p99_ms")
+    "tui": ("mean_ms", "p90_ms", "usd_per_million", "items_per_j", "loadgen_qps", "max_qps", "p99_ms"),
+    "tui_generate": ("warn", "tpot_p99_ms"),
 }
 
 
 def results_view(record: "RunRecord | None", base: str = "terminal") -> str:
-    """The view of a record's results table: ``generate`` (or ``generate_markdown``) for a ``--mode generate``
-    run, else ``base``."""
+    """The view of a record's results table: ``generate`` (or ``generate_markdown``, ``tui_generate``) for a
+    ``--mode generate`` run, else ``base``."""
     mode = ((record.config or {}).get("mode") if record is not None else None) or ""
-    if mode == "generate" and base in ("terminal", "markdown"):
-        return "generate" if base == "terminal" else "generate_markdown"
+    if mode == "generate" and base in ("terminal", "markdown", "tui"):
+        return {"terminal": "generate", "markdown": "generate_markdown", "tui": "tui_generate"}[base]
     return base
 
 

@@ -34,7 +34,7 @@ from workbench.errors import RunFailed, WorkbenchError
 from workbench.tui import services
 from workbench.tui.commands import WorkbenchCommands
 from workbench.tui.format import cpu_ranges
-from workbench.tui.messages import EnginesLoaded, HistoryLoaded, RunEventReceived, SystemInfoLoaded
+from workbench.tui.messages import EnginesLoaded, HistoryLoaded, QpsProbe, RunEventReceived, SystemInfoLoaded
 from workbench.tui.screens import CompareScreen, HelpScreen, MonitorScreen, RunDetailScreen
 from workbench.tui.widgets.footer import QuietFooter
 from workbench.tui.widgets.hardware import HardwarePane
@@ -170,13 +170,16 @@ class WorkbenchApp(App[int]):
         live_cpu: bool = True,
         history: Sequence[Any] | None = None,
         remember: bool = False,
+        qps_probe: Any = None,
     ) -> None:
         """``initial`` preselects Setup fields (model, engines, device, precision, mode, batch, threads, cores,
         duration_s, warmup_s). The other arguments inject fixed data (tests and snapshots): ``sysinfo`` replaces
         :func:`workbench.machine.sysinfo.collect`, ``engines`` the registry, ``models`` the zoo, ``cpus`` the CPUs this
         process may use, ``history`` the records shown at start (the store is still written on a run);
         ``live_cpu=False`` freezes the per-core utilisation bars. ``remember``: start from the last setup run (kept
-        under the XDG config dir; ``initial`` still wins) and remember each new one — what ``workbench ui`` does."""
+        under the XDG config dir; ``initial`` still wins) and remember each new one — what ``workbench ui`` does.
+        ``qps_probe``: replaces the Runner run of each probe of a max-QPS search (a callable RunConfig ->
+        RunRecord; tests: no model is prepared)."""
         super().__init__()
         workbench_themes.register(self)
         self.theme = workbench_themes.DEFAULT_THEME
@@ -192,6 +195,7 @@ class WorkbenchApp(App[int]):
         self._cpus = list(cpus) if cpus is not None else services.available_cpus()
         self._live_cpu = live_cpu
         self._fixed_history = tuple(history) if history is not None else None
+        self._qps_probe = qps_probe
         self._store: Any = None
         self._runner: Any = None
         self._runner_lock = threading.Lock()
@@ -467,17 +471,21 @@ class WorkbenchApp(App[int]):
         values = self._setup_values("A run is in progress — press s to stop it first.")
         if values is None:
             return
+        search = bool(values.get("find_max_qps"))  # the Load choice "max QPS under a bound": a search, not a run
         try:
-            config = services.make_config(values)
+            config = services.make_config({k: v for k, v in values.items() if k != "find_max_qps"})
         except (WorkbenchError, TypeError, ValueError) as exc:
             self.notify(readable_error(exc), severity="error", title="Setup")
             return
         if self._remember:
             inputs_text = self.query_one(SetupPane).inputs_text()
             threading.Thread(
-                target=services.save_setup, args=(values, inputs_text), name="workbench-remember", daemon=True
+                target=services.save_setup, args=(dict(values), inputs_text), name="workbench-remember", daemon=True
             ).start()
-        self.start_run(config)
+        if search:
+            self.start_search(config)
+        else:
+            self.start_run(config)
 
     @on(Input.Submitted, "#setup Input")
     def _setup_submitted(self, event: Input.Submitted) -> None:
@@ -492,7 +500,10 @@ class WorkbenchApp(App[int]):
         self._partial, self._errors = {}, {}
         self._active, self._active_id = "run", None
         self._run_cores = tuple(getattr(config, "cores", None) or ())
-        self.query_one(LivePane).begin(config.engines, f"{config.model} · preparing the model…", origin="run")
+        self.query_one(LivePane).search_clear()
+        self.query_one(LivePane).begin(
+            config.engines, f"{config.model} · preparing the model…", origin="run", mode=getattr(config, "mode", None)
+        )
         self.running = True
         if not self.wide:
             self.view = "live"
@@ -522,6 +533,68 @@ class WorkbenchApp(App[int]):
             return record, True, None
         except Exception as exc:
             return record, False, exc
+
+    def start_search(self, config: Any) -> None:
+        """Start the max-QPS search of ``config`` (``workbench run --find-max-qps``) in the bench worker: per engine
+        an Offline run, then Server probes bisected under the bound and confirmed; Live shows each probe as it
+        arrives, the bracket and the elapsed time; the answer lands in Results and the history like a run's."""
+        self._stop_requested = False
+        self._confirm = {}
+        self._partial, self._errors = {}, {}
+        self._active, self._active_id = "run", None
+        self._run_cores = tuple(getattr(config, "cores", None) or ())
+        live = self.query_one(LivePane)
+        bound = config.latency_bound_ms or 100.0
+        pct = config.latency_percentile if config.latency_percentile is not None else 99.0
+        live.begin(config.engines, f"{config.model} · max QPS search", origin="run")
+        live.search_begin(config.engines, bound, pct)
+        self.running = True
+        if not self.wide:
+            self.view = "live"
+        self._search_worker(config)
+
+    @work(thread=True, exclusive=True, exit_on_error=False, group="bench", description="Max-QPS search")
+    def _search_worker(self, config: Any) -> Any:
+        def on_event(event: Any) -> None:
+            self.post_message(RunEventReceived(event, "run"))
+
+        def on_probe(entry: dict[str, Any]) -> None:
+            self.post_message(QpsProbe(dict(entry)))
+
+        def on_runner(runner: Any) -> None:  # each probe's Runner, so that s stops the one in flight
+            with self._runner_lock:
+                if self._stop_requested:
+                    raise RunFailed("stopped by user")
+                self._runner = runner
+
+        probe = None
+        if self._qps_probe is not None:
+            injected = self._qps_probe
+
+            def probe(cfg: Any) -> Any:
+                if self._stop_requested:
+                    raise RunFailed("stopped by user")
+                return injected(cfg)
+
+        try:
+            record = services.run_max_qps(
+                config, on_event=on_event, on_probe=on_probe, on_runner=on_runner, probe=probe
+            )
+        finally:
+            with self._runner_lock:
+                self._runner = None
+        if self._stop_requested or record is None:
+            return None
+        try:
+            services.save_record(self._history_store(), record)
+            return record, True, None
+        except Exception as exc:
+            return record, False, exc
+
+    @on(QpsProbe)
+    @_after_teardown_ok
+    def _qps_probe_done(self, message: QpsProbe) -> None:
+        self.query_one(LivePane).search_probe(message.probe)
 
     def _confirmed(self, key: str, what: str) -> bool:
         """Whether this press of ``key`` confirms ``what`` (a second press within :data:`CONFIRM_WINDOW_S`); a
@@ -637,6 +710,7 @@ class WorkbenchApp(App[int]):
                 self._stopped()
                 return
             message = readable_error(worker.error)
+            self.query_one(LivePane).search_end("failed")
             self.query_one(LivePane).end(f"failed: {message}")
             self.notify(message, severity="error", title="Run failed", markup=False)
             self._show_partial(f"run failed — not saved: {message}", "error")
@@ -644,6 +718,7 @@ class WorkbenchApp(App[int]):
             self.running = False
 
     def _stopped(self) -> None:
+        self.query_one(LivePane).search_end("stopped")
         self.query_one(LivePane).end("stopped — nothing saved")
         self.notify("Run stopped; nothing was saved.", title="Stopped")
         if self._partial or self._errors:
@@ -654,6 +729,7 @@ class WorkbenchApp(App[int]):
             self.notify(
                 f"could not save the run: {readable_error(save_error)}", severity="error", title="History", markup=False
             )
+        self.query_one(LivePane).search_end("done")
         failed = [r for r in record.results if not r.ok]
         banner = ""
         severity = "info"
@@ -702,6 +778,7 @@ class WorkbenchApp(App[int]):
         self._partial, self._errors = {}, {}
         self._active, self._active_id = "monitor", run_id
         self._follow_stop = threading.Event()
+        self.query_one(LivePane).search_clear()
         self.query_one(LivePane).begin((), f"run {run_id}", origin="monitor", run_id=run_id)
         self.running = True
         if not self.wide:
@@ -876,6 +953,8 @@ class WorkbenchApp(App[int]):
                     ("tab", "In the model-file field: complete the path (as a shell does), else the next field"),
                     ("Cores", f"A CPU list such as 0-3,6; empty: {default} (this machine)"),
                     ("Duration", "Seconds, or with a unit: 5, 500ms, 2 min"),
+                    ("Mode generate", "A causal LM (tiny-llama, a Hugging Face or GenAI folder): prompt, new tokens"),
+                    ("Load max QPS", "Search the highest Server QPS within a bound at a percentile (LoadGen)"),
                 ],
             ),
             (

@@ -40,6 +40,14 @@ class RunEventReceived(Message):
 
 
 @dataclass
+class QpsProbe(Message):
+    """One probe of a max-QPS search finished (:func:`workbench.campaign.maxqps.find_max_qps`'s ``on_probe``: the
+    engine, kind ``offline``/``probe``/``extend``/``confirm``, target QPS, validity, latency at the percentile)."""
+
+    probe: dict[str, Any]
+
+
+@dataclass
 class SystemInfoLoaded(Message):
     """:func:`workbench.machine.sysinfo.collect` finished."""
 

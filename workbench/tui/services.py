@@ -42,6 +42,7 @@ class ModelChoice:
     name: str
     description: str
     task: str
+    generative: bool = False  # a causal LM: it runs in generate mode (workbench.models.generative)
 
 
 # ------------------------------------------------------------------------------------------------------ machine
@@ -107,8 +108,11 @@ def check_engine_options(
 def builtin_models() -> list[ModelChoice]:
     """The built-in models, in display order (plain data; torch is not imported)."""
     from workbench.models import zoo
+    from workbench.models.generative import GENERATIVE
 
-    return [ModelChoice(m.name, m.description, m.task) for m in zoo.BUILTINS.values()]
+    return [ModelChoice(m.name, m.description, m.task) for m in zoo.BUILTINS.values()] + [
+        ModelChoice(m.name, m.description, "text-generation", generative=True) for m in GENERATIVE.values()
+    ]
 
 
 @dataclass(frozen=True)
@@ -119,6 +123,26 @@ class ModelFileInfo:
     engines: tuple[str, ...]  # the (offered) engines whose adapter reads the format
     inputs: tuple[str, ...]  # "name  1×3×224×224 float32" per input; empty when only the run can tell
     note: str = ""  # why the inputs are not listed, or what else to know
+    generative: bool = False  # a causal-LM folder: it runs in generate mode
+
+
+#: a causal-LM folder's format -> (what the Setup pane calls it, the engines that run it)
+GENERATIVE_FOLDERS: dict[str, tuple[str, tuple[str, ...]]] = {
+    "hf-causal-lm": ("Hugging Face causal LM folder", ("torch", "openvino", "onnxruntime")),
+    "openvino-genai": ("OpenVINO GenAI folder", ("openvino",)),
+    "onnxruntime-genai": ("ONNX Runtime GenAI folder", ("onnxruntime",)),
+}
+
+
+def generative_folder(path: str) -> str | None:
+    """The causal-LM folder format of ``path`` (``hf-causal-lm``, ``openvino-genai``, ``onnxruntime-genai``) by its
+    files, or None when it is not such a folder (:func:`workbench_engines.formats.generative_folder`; cheap)."""
+    from workbench_engines.formats import generative_folder as detect
+
+    try:
+        return detect(Path(path).expanduser())
+    except OSError:
+        return None
 
 
 def inspect_model_file(path: str) -> ModelFileInfo:
@@ -128,6 +152,10 @@ def inspect_model_file(path: str) -> ModelFileInfo:
     from workbench.models import resolve
     from workbench_engines import formats
 
+    folder = generative_folder(path)
+    if folder is not None:  # a causal LM: each runtime reads its own folder (a Hugging Face one is exported)
+        label, readers = GENERATIVE_FOLDERS[folder]
+        return ModelFileInfo(label, readers, (), "a causal language model: it runs in generate mode", generative=True)
     file = Path(path).expanduser()
     fmt = formats.detect_format(file)
     label = formats.get_format(fmt).label
@@ -149,7 +177,8 @@ def setup_file() -> Path:
 #: Setup values remembered between sessions (the RunConfig keys the form sets; ``inputs`` as typed).
 REMEMBERED = (
     *("model", "engines", "precision", "mode", "batch", "threads", "cores", "duration_s", "warmup_s", "inputs"),
-    *("scenario", "target_qps", "latency_bound_ms"),
+    *("scenario", "target_qps", "latency_bound_ms", "latency_percentile", "find_max_qps"),
+    *("prompt_tokens", "new_tokens", "prompt"),  # --mode generate
 )
 
 
@@ -225,6 +254,23 @@ def make_runner(config: "RunConfig", on_event: Callable[["Event"], None]) -> "Ru
     from workbench.measure.runner import Runner
 
     return Runner(config, on_event=on_event, live=True)
+
+
+def run_max_qps(
+    config: "RunConfig",
+    *,
+    on_event: Callable[["Event"], None],
+    on_probe: Callable[[dict[str, Any]], None],
+    on_runner: Callable[["Runner"], None],
+    probe: Callable[["RunConfig"], "RunRecord"] | None = None,
+) -> "RunRecord | None":
+    """The max-QPS search of ``config`` (``workbench run --find-max-qps``: :func:`workbench.campaign.qps_search.
+    run_search`): the record to save (None when no probe ran). ``probe`` replaces the Runner run of one config
+    (tests). Blocking: a thread worker."""
+    from workbench.campaign.qps_search import run_search
+
+    record, _ = run_search(config, on_event=on_event, on_probe=on_probe, on_runner=on_runner, probe=probe)
+    return record
 
 
 def live_runs() -> list[dict[str, Any]]:

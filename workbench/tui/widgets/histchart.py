@@ -126,7 +126,8 @@ def tick_row(axis: Axis | None, width: int) -> str:
 
 
 class LatencyHistogram(Widget):
-    """Histograms of one engine: ``series`` is ``(run's own,)`` or ``(fp32 baseline, run's own)`` pre-binned dicts."""
+    """Histograms of one engine: ``series`` is ``(run's own,)`` or ``(fp32 baseline, run's own)`` pre-binned dicts.
+    ``label`` (``TTFT``, ``per token``) starts the tick row, so two charts of one engine say which is which."""
 
     DEFAULT_CSS = """
     LatencyHistogram {
@@ -136,6 +137,10 @@ class LatencyHistogram(Widget):
     """
 
     series: reactive[tuple[Any, ...]] = reactive((), layout=False)
+
+    def __init__(self, label: str = "", **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        self.label = label
 
     def _colour(self, variable: str, fallback: str) -> str:
         try:
@@ -147,6 +152,10 @@ class LatencyHistogram(Widget):
     def render(self) -> Text:
         width, height = self.size.width, self.size.height
         if width < 4 or height < 1 or not any(_drawable(h) for h in self.series):
+            if self.label and height >= 1:  # say what will be drawn here
+                waiting = Text("\n" * (height - 1), no_wrap=True, overflow="crop")
+                waiting.append(f"{self.label} —", style=self._colour("text-muted", "grey50"))
+                return waiting
             return Text("")
         rows = max(1, height - 1)
         grid = layout(self.series, width, rows)
@@ -166,5 +175,8 @@ class LatencyHistogram(Widget):
             if r < len(grid) - 1 or height > rows:
                 text.append("\n")
         if height > rows:
-            text.append(tick_row(axis_for(self.series), width), style=back)
+            label = f"{self.label} " if self.label and width > len(self.label) + 12 else ""
+            if label:
+                text.append(label, style=f"bold {back}")
+            text.append(tick_row(axis_for(self.series), width - len(label)), style=back)
         return text

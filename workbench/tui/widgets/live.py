@@ -12,13 +12,13 @@ from dataclasses import dataclass
 from typing import Any, Iterable
 
 from textual.app import ComposeResult
-from textual.containers import Container, Vertical
+from textual.containers import Container, Horizontal, Vertical
 from textual.content import Content
 from textual.reactive import reactive
 from textual.widgets import ProgressBar, Static
 
 from workbench.measure.precision import baseline_name
-from workbench.tui.format import engines_label
+from workbench.tui.format import engines_label, probe_line, search_bracket
 from workbench.tui.widgets import composed
 from workbench.tui.widgets.histchart import LatencyHistogram
 from workbench.units import MISSING, duration, ms, rate
@@ -48,7 +48,8 @@ class Series:
 
 class EngineLive(Vertical):
     """One engine: a stats line (two when the run also measures its fp32 baseline) and its histogram, the
-    baseline's drawn behind in a muted colour on the same log-latency axis."""
+    baseline's drawn behind in a muted colour on the same log-latency axis. In generate mode (``-generate``) two
+    labelled histograms side by side: the time to first token (a third of the width) and the per-token latency."""
 
     DEFAULT_CSS = """
     EngineLive {
@@ -65,9 +66,20 @@ class EngineLive(Vertical):
     EngineLive.-baseline > .engine-baseline {
         display: block;
     }
-    EngineLive > LatencyHistogram {
+    EngineLive > .engine-charts {
         height: 1fr;
         min-height: 2;
+    }
+    EngineLive .engine-ttft {
+        display: none;
+        width: 1fr;
+        margin-right: 2;
+    }
+    EngineLive.-generate .engine-ttft {
+        display: block;
+    }
+    EngineLive .engine-hist {
+        width: 2fr;
     }
     """
 
@@ -82,10 +94,28 @@ class EngineLive(Vertical):
         self.baseline: Series | None = None  # the fp32 baseline variant (runs below fp32)
         self._dirty = False
 
+    @property
+    def generate(self) -> bool:
+        """Whether the run is a generate run (TTFT and per-token histograms)."""
+        return self.has_class("-generate")
+
+    @generate.setter
+    def generate(self, value: bool) -> None:
+        self.set_class(value, "-generate")
+        if composed(self):
+            hist = self.query_one(".engine-hist", LatencyHistogram)
+            hist.label = "per token" if value else ""
+            if value and not self.query(".engine-ttft"):
+                self.query_one(".engine-charts").mount(LatencyHistogram("TTFT", classes="engine-ttft"), before=hist)
+            self._update_stats()
+
     def compose(self) -> ComposeResult:
         yield Static(self._stats(), classes="engine-stats")
         yield Static("", classes="engine-baseline")
-        yield LatencyHistogram(classes="engine-hist")
+        with Horizontal(classes="engine-charts"):
+            if self.generate:  # only then: a latency run's engine has one chart
+                yield LatencyHistogram("TTFT", classes="engine-ttft")
+            yield LatencyHistogram("per token" if self.generate else "", classes="engine-hist")
 
     def on_mount(self) -> None:
         self.app.theme_changed_signal.subscribe(self, lambda _theme: self.redraw(force=True))
@@ -120,7 +150,9 @@ class EngineLive(Vertical):
             self.query_one(".engine-baseline", Static).update(line)
 
     def _stats(self) -> Content:
-        return _series_stats(f"{self.engine} ", self.phase, self.detail, self.progress, self.final)
+        return _series_stats(
+            f"{self.engine} ", self.phase, self.detail, self.progress, self.final, generate=self.generate
+        )
 
     def redraw(self, force: bool = False) -> None:
         """Redraw the histogram from the latest pre-binned counts (only when they changed)."""
@@ -128,14 +160,17 @@ class EngineLive(Vertical):
             return
         self._dirty = False
         own = _hist(self.progress)
-        chart = self.query_one(LatencyHistogram)
+        chart = self.query_one(".engine-hist", LatencyHistogram)
         chart.series = (_hist(self.baseline.progress), own) if self.baseline is not None else (own,)
         chart.refresh()
+        for ttft in self.query(".engine-ttft").results(LatencyHistogram):
+            ttft.series = (_hist(self.progress, "ttft_hist"),)
+            ttft.refresh()
 
 
-def _hist(progress: Any) -> dict[str, Any] | None:
-    """A progress event's pre-binned histogram when it is drawable."""
-    hist = getattr(progress, "hist", None) or {}
+def _hist(progress: Any, which: str = "hist") -> dict[str, Any] | None:
+    """A progress event's pre-binned histogram (``hist``, or generate mode's ``ttft_hist``) when it is drawable."""
+    hist = getattr(progress, which, None) or {}
     edges, counts = list(hist.get("edges_ms") or []), list(hist.get("counts") or [])
     if counts and len(edges) == len(counts) + 1:
         return {**hist, "edges_ms": edges, "counts": counts}
@@ -143,9 +178,16 @@ def _hist(progress: Any) -> dict[str, Any] | None:
 
 
 def _series_stats(
-    name: str, phase_key: str, detail: str, p: Any, final: dict[str, Any] | None, name_style: str = "bold"
+    name: str,
+    phase_key: str,
+    detail: str,
+    p: Any,
+    final: dict[str, Any] | None,
+    name_style: str = "bold",
+    generate: bool = False,
 ) -> Content:
-    """One series' stats line: phase, rolling (or final) p50/p99, throughput, samples, what lies beyond the axis."""
+    """One series' stats line: phase, rolling (or final) p50/p99, throughput, samples, what lies beyond the axis.
+    Generate mode: the per-token p50/p99 (``tok``), tokens/s, and once finished the TTFT p50."""
     parts: list[Any] = [(name, name_style)]
     phase = PHASES.get(phase_key, phase_key)
     parts.append((f"{phase} ", {"failed": "$error", "done": "$success"}.get(phase_key, "$text-muted")))
@@ -158,15 +200,21 @@ def _series_stats(
     p99 = lat.get("p99") if lat else (p.p99_ms if p else None)
     thr = final.get("throughput") if final else (p.throughput if p else None)
     its = final.get("iterations") if final else (p.iterations if p else None)
+    gen = final.get("generation") or {}
+    if generate and gen:
+        thr = (gen.get("tokens_per_s") or {}).get("decode", thr)
     if p is not None or final:
         parts += [
-            ("p50 ", "$text-muted"),
+            ("tok p50 " if generate else "p50 ", "$text-muted"),
             (f"{ms(p50)} ", "bold"),
             ("p99 ", "$text-muted"),
             (f"{ms(p99)} ms ", "bold"),
-            (f"{rate(thr, '/s')} ", "$accent"),
+            (f"{rate(thr, ' tok/s' if generate else '/s')} ", "$accent"),
             (f"n={its if its is not None else MISSING}", "$text-muted"),
         ]
+        ttft = (gen.get("ttft_ms") or {}).get("p50")
+        if generate and ttft is not None:
+            parts += [(" TTFT p50 ", "$text-muted"), (f"{ms(ttft)} ms", "bold")]
         hist = _hist(p)
         if hist and hist.get("overflow"):
             parts.append((f" ▸{hist['overflow']} > {ms(hist['edges_ms'][-1])} ms", "$text-muted"))
@@ -201,6 +249,11 @@ class LivePane(Vertical):
     LivePane.-columns > #live-engines {
         grid-size: 2;
     }
+    LivePane > #live-search {
+        height: auto;
+        max-height: 8;
+        display: none;
+    }
     LivePane > #live-warnings {
         height: auto;
         max-height: 4;
@@ -224,6 +277,10 @@ class LivePane(Vertical):
         self.engine_names: tuple[str, ...] = ()
         self._measuring_since: float | None = None  # when the first progress arrived (the ETA's clock)
         self._eta_s: float | None = None
+        self.generate = False  # a generate run: each engine shows its TTFT and per-token histograms
+        #: a max-QPS search in flight: its bound, percentile, start, probes so far and state (None: not a search)
+        self.search: dict[str, Any] | None = None
+        self._search_timer: Any = None
 
     def compose(self) -> ComposeResult:
         yield Static("", id="live-status")
@@ -232,6 +289,7 @@ class LivePane(Vertical):
             "No run yet: r runs what Setup says, m follows a run of another session.",
             id="live-empty",
         )
+        yield Static("", id="live-search")
         yield Container(id="live-engines")
         yield Static("", id="live-warnings")
 
@@ -243,8 +301,17 @@ class LivePane(Vertical):
         self.query_one("#live-warnings").display = False
 
     # ------------------------------------------------------------------------------------------------- state
-    def begin(self, engines: Iterable[str], headline: str, origin: str = "run", run_id: str | None = None) -> None:
-        """Reset for a new run with ``engines``."""
+    def begin(
+        self,
+        engines: Iterable[str],
+        headline: str,
+        origin: str = "run",
+        run_id: str | None = None,
+        mode: str | None = None,
+    ) -> None:
+        """Reset for a new run with ``engines`` (``mode`` generate: TTFT and per-token histograms). A search in
+        flight keeps its panel: each of its probes is a run."""
+        self.generate = mode == "generate"
         self.run_id = run_id
         self.origin = origin
         self.engine_names = tuple(engines)
@@ -256,11 +323,92 @@ class LivePane(Vertical):
         self._measuring_since, self._eta_s = None, None
         box = self.query_one("#live-engines", Container)
         box.remove_children()
-        box.mount_all([EngineLive(name, id=None) for name in self.engine_names])
+        box.mount_all([self._new_engine(name) for name in self.engine_names])
         box.display = True
         self.query_one("#live-empty").display = False
         self.set_class(len(self.engine_names) > 1 and self.size.width >= 110, "-columns")
         self._timer.resume()
+
+    def _new_engine(self, name: str) -> EngineLive:
+        widget = EngineLive(name)
+        widget.set_class(self.generate, "-generate")
+        return widget
+
+    # ---- the max-QPS search (its probes are ordinary runs: their events draw the histograms as usual) -------------
+    def search_begin(self, engines: Iterable[str], bound_ms: float, percentile: float) -> None:
+        """A max-QPS search starts: the panel above the engines shows its probes, bracket and elapsed time."""
+        self.search = {
+            "engines": tuple(engines),
+            "bound_ms": bound_ms,
+            "percentile": percentile,
+            "started": time.monotonic(),
+            "probes": [],
+            "state": "searching",
+        }
+        self.query_one("#live-search").display = True
+        if self._search_timer is None:
+            self._search_timer = self.set_interval(1.0, self._render_search, name="search-elapsed")
+        self._search_timer.resume()
+        self._render_search()
+
+    def search_clear(self) -> None:
+        """Not a search (a plain run or a followed one): no panel."""
+        self.search = None
+        if self._search_timer is not None:
+            self._search_timer.pause()
+        if composed(self):
+            self.query_one("#live-search").display = False
+
+    def search_probe(self, probe: dict[str, Any]) -> None:
+        """A probe of the search finished."""
+        if self.search is None:
+            return
+        self.search["probes"].append(dict(probe))
+        self._render_search()
+
+    def search_end(self, state: str) -> None:
+        """The search ended (``done``, ``stopped``, ``failed: …``): the elapsed time stops."""
+        if self.search is None:
+            return
+        self.search["state"] = state
+        self.search["ended"] = time.monotonic()
+        if self._search_timer is not None:
+            self._search_timer.pause()
+        if state == "done":
+            self.fraction = 1.0
+            self.status = "finished"
+            self._finish()
+        self._render_search()
+
+    def search_text(self) -> Content:
+        """The panel: the search's line (bound, elapsed, probes), per engine its bracket, the latest probes."""
+        s = self.search
+        if s is None:
+            return Content("")
+        elapsed = (s.get("ended") or time.monotonic()) - s["started"]
+        pct = float(s["percentile"])
+        probes: list[dict[str, Any]] = s["probes"]
+        parts: list[Any] = [
+            ("max QPS ", "bold"),
+            (f"≤ {ms(s['bound_ms'])} ms at p{pct:g}", "bold $accent"),
+            (f" · {duration(elapsed * 1000)} elapsed · {len(probes)} probes · {s['state']}", "$text-muted"),
+        ]
+        for engine in s["engines"]:
+            mine = [p for p in probes if p.get("engine") == engine]
+            if not mine:
+                continue
+            lo, hi = search_bracket(mine)
+            parts += ["\n", (f"{engine} ", "bold")]
+            parts += [("bracket ", "$text-muted"), (f"{rate(lo)}–{rate(hi)} QPS", "bold")]
+        current = probes[-1]["engine"] if probes else None
+        for p in [p for p in probes if p.get("engine") == current][-3:]:  # the engine in flight's latest probes
+            style = "$success" if p.get("valid") else "$error"
+            parts += ["\n", (f"  {current} ", "$text-muted"), (probe_line(p, pct), style)]
+        return Content.assemble(*parts)
+
+    def _render_search(self) -> None:
+        if composed(self):
+            self.query_one("#live-search", Static).update(self.search_text())
 
     def _warn(self, line: str) -> None:
         """Add a warning line once."""
@@ -298,7 +446,7 @@ class LivePane(Vertical):
         if self.status in ("idle",):
             return None
         # an engine we did not expect (e.g. followed run whose RunStarted we missed)
-        widget = EngineLive(name)
+        widget = self._new_engine(name)
         self.query_one("#live-engines", Container).mount(widget)
         self.engine_names = (*self.engine_names, name)
         return widget
@@ -307,8 +455,13 @@ class LivePane(Vertical):
         """Update from one :mod:`workbench.measure.events` event."""
         kind = getattr(event, "kind", None)
         if kind == "run_started":
+            mode = (event.config or {}).get("mode")
             if tuple(event.engines) != self.engine_names or self.run_id not in (None, event.run_id):
-                self.begin(event.engines, self.headline or event.model, self.origin or "run", event.run_id)
+                self.begin(event.engines, self.headline or event.model, self.origin or "run", event.run_id, mode)
+            elif (mode == "generate") != self.generate:
+                self.generate = mode == "generate"
+                for engine_w in self.query(EngineLive):
+                    engine_w.generate = self.generate
             self.run_id = event.run_id
             self.status = "running"
             cfg = event.config or {}

@@ -18,20 +18,24 @@ from textual.content import Content
 from textual.reactive import reactive
 from textual.widgets import DataTable, Label, Select, Static
 
-from workbench.report.columns import NARROW_DROP, VIEWS, column, headers, view_keys
+from workbench.report.columns import NARROW_DROP, VIEWS, column, headers, results_view, view_keys
 from workbench.stats.speedup import interval_detail, speedup_text, unshown_ratio
 from workbench.tui.analysis import Speedup, speedups
 from workbench.tui.format import cpu_ranges
 from workbench.tui.widgets import composed
-from workbench.units import MISSING, duration, ms, percent, ratio, significant
+from workbench.units import MISSING, duration, ms, percent, rate, ratio, significant
 
 if TYPE_CHECKING:  # pragma: no cover
     from workbench.result import EngineResult, RunRecord
 
-#: the table's columns: the ``tui`` view of the column registry (key, heading, right-aligned when numeric)
-COLUMNS: tuple[tuple[str, str, bool], ...] = tuple(
-    (key, heading, column(key).numeric) for key, heading in zip(VIEWS["tui"], headers("tui", VIEWS["tui"]))
-)
+
+def view_columns(view: str) -> tuple[tuple[str, str, bool], ...]:
+    """A view's columns as the table shows them: (key, heading, right-aligned when numeric)."""
+    return tuple((key, heading, column(key).numeric) for key, heading in zip(VIEWS[view], headers(view, VIEWS[view])))
+
+
+#: the table's columns: the ``tui`` view of the column registry (``tui_generate`` for a generate run)
+COLUMNS: tuple[tuple[str, str, bool], ...] = view_columns("tui")
 
 
 def _cell(text: str, style: str = "", right: bool = False) -> Text:
@@ -83,6 +87,8 @@ class ResultsTable(DataTable):
         super().__init__(cursor_type="row", zebra_stripes=True, cell_padding=0, **kwargs)
         self._engines: list[str] = []
         self._last: tuple[Any, ...] | None = None
+        self.view = "tui"  # the column registry's view: ``tui``, or ``tui_generate`` for a generate run
+        self._columns = COLUMNS
 
     def on_mount(self) -> None:
         self._set_columns([key for key, _, _ in COLUMNS])
@@ -93,7 +99,7 @@ class ResultsTable(DataTable):
         if list(keys) == [key.value for key in self.columns]:
             return
         self.clear(columns=True)
-        for key, label, numeric in COLUMNS:
+        for key, label, numeric in self._columns:
             if key in keys:
                 self.add_column(_cell(label, right=numeric), key=key)
 
@@ -105,9 +111,18 @@ class ResultsTable(DataTable):
             self.show(*self._last)
 
     def show(
-        self, results: Sequence["EngineResult"], speed: dict[str, Speedup], extra_errors: Sequence[tuple[str, str]] = ()
+        self,
+        results: Sequence["EngineResult"],
+        speed: dict[str, Speedup],
+        extra_errors: Sequence[tuple[str, str]] = (),
+        view: str = "tui",
     ) -> None:
-        self._last = (results, speed, extra_errors)
+        """Show ``results`` in the registry's ``view`` (``tui``; ``tui_generate`` for a generate run)."""
+        self._last = (results, speed, extra_errors, view)
+        if view != self.view:
+            self.view, self._columns = view, view_columns(view)
+            self.clear(columns=True)
+        columns = self._columns
         cursor = self.cursor_row
         ok_c, bad_c, warn_c, muted_c = (theme_color(self, v) for v in ("success", "error", "warning", "text-muted"))
         self._engines = []
@@ -133,10 +148,17 @@ class ResultsTable(DataTable):
                 sp_cell = _cell(ratio(sp.value), ok_c if sp.value >= 1.0 else warn_c, right=True)
             parity = (r.parity or {}).get("status") or MISSING
             nwarn = len(r.warnings or [])
+            if parity == "reference":
+                parity = "pass"  # the reference of token parity agrees with itself
             styled = {  # the columns this table colours; every other column is the registry's cell as it is
                 "engine": _cell(r.engine, "bold"),
                 "precision_effective": _cell(eff, warn_c if mismatch else ""),
                 "p50_ms": _cell(column("p50_ms").cell(r, None, "tui"), "bold", right=True),
+                "tpot_p50_ms": _cell(column("tpot_p50_ms").cell(r, None, "tui"), "bold", right=True),
+                "tokens_agree": _cell(
+                    column("tokens_agree").cell(r, None, "tui"),
+                    {"pass": ok_c, "fail": bad_c, "error": bad_c}.get(parity, warn_c),
+                ),
                 "speedup": sp_cell,
                 "parity": _cell(parity, {"pass": ok_c, "fail": bad_c, "error": bad_c}.get(parity, muted_c)),
                 "warn": _cell(f"{nwarn}" if nwarn else "", warn_c, right=True),
@@ -146,7 +168,7 @@ class ResultsTable(DataTable):
                     r.engine,
                     {
                         key: styled.get(key) or _cell(column(key).cell(r, None, "tui"), right=numeric)
-                        for key, _, numeric in COLUMNS
+                        for key, _, numeric in columns
                     },
                 )
             )
@@ -155,7 +177,7 @@ class ResultsTable(DataTable):
                 continue
             self._engines.append(engine)
             rows.append((engine, self._failed_cells(engine, MISSING, bad_c)))
-        shown = set(view_keys("tui", results))  # energy, cost, LoadGen: only when a result has them
+        shown = set(view_keys(view, results))  # energy, cost, LoadGen: only when a result has them
         self._set_columns(self._fitting([row for _, row in rows], shown))
         self.clear()
         for engine, row in rows:
@@ -166,11 +188,12 @@ class ResultsTable(DataTable):
     def _fitting(self, rows: Sequence[dict[str, Text]], shown: set[str]) -> list[str]:
         """The ``shown`` columns of the view that fit the table's width, dropping :data:`NARROW_DROP`'s first."""
         width = {
-            key: max([len(label) + 1, *(row[key].cell_len for row in rows if key in row)]) for key, label, _ in COLUMNS
+            key: max([len(label) + 1, *(row[key].cell_len for row in rows if key in row)])
+            for key, label, _ in self._columns
         }
-        keys = [key for key, _, _ in COLUMNS if key in shown]
+        keys = [key for key, _, _ in self._columns if key in shown]
         room = self.size.width - 1  # the vertical scrollbar
-        for key in NARROW_DROP.get("tui", ()):
+        for key in NARROW_DROP.get(self.view, ()):
             if room <= 0 or sum(width[k] for k in keys) <= room:
                 break
             if key in keys:
@@ -179,8 +202,8 @@ class ResultsTable(DataTable):
 
     def _failed_cells(self, engine: str, precision: str, bad: str) -> dict[str, Text]:
         cells = [_cell(engine, "bold"), _cell(precision), _cell("✗ failed", bad)]
-        cells += [_cell(MISSING, right=True) for _ in range(len(COLUMNS) - 3)]
-        return {key: c for (key, _, _), c in zip(COLUMNS, cells)}
+        cells += [_cell(MISSING, right=True) for _ in range(len(self._columns) - 3)]
+        return {key: c for (key, _, _), c in zip(self._columns, cells)}
 
     def engine_at_cursor(self) -> str | None:
         if 0 <= self.cursor_row < len(self._engines):
@@ -241,6 +264,21 @@ def _value_parts(r: "EngineResult") -> list[Any]:
         if reasons:
             parts += [(f" · {reasons}", _MUTED)]
         parts.append("\n")
+    search = r.qps_search or {}
+    if search:  # a max-QPS search (run --find-max-qps, the Load choice): its answer and how it was reached
+        pct, bound = search.get("percentile"), search.get("latency_bound_ms")
+        answer = f"{column('max_qps').cell(r)} QPS" if search.get("best") else "no VALID rate"
+        parts += [("max QPS ", _MUTED), (answer, "bold"), (f" within {ms(bound)} ms at p{pct:g}", "")]
+        parts += [
+            (
+                f" · confirmed {search.get('confirmed', 0)}/{search.get('confirm_runs', 0)} · "
+                f"{len(search.get('probes') or [])} probes · offline {rate(search.get('offline_qps'))}/s · took {duration((search.get('elapsed_s') or 0) * 1000)}",
+                _MUTED,
+            )
+        ]
+        if search.get("note"):
+            parts += [(f" · {search['note']}", "$warning")]
+        parts.append("\n")
     energy = r.energy or {}
     if energy.get("status") == "measured":
         parts += [("energy ", _MUTED), (f"{column('j_per_item').cell(r)} J/item", "bold")]
@@ -294,7 +332,7 @@ def _timing_parts(r: "EngineResult") -> list[Any]:
     line.append(f"n={r.iterations}")
     if r.outliers:
         line.append(f"{r.outliers} outliers")
-    parts: list[Any] = [(" · ".join(line), ""), "\n"]
+    parts: list[Any] = _generation_parts(r) if r.generation else [(" · ".join(line), ""), "\n"]
     res = []
     if r.load_ms is not None:
         res.append(f"load {duration(r.load_ms)}")
@@ -307,6 +345,34 @@ def _timing_parts(r: "EngineResult") -> list[Any]:
     if res:
         parts += [(" · ".join(res), _MUTED), "\n"]
     return parts
+
+
+def _generation_parts(r: "EngineResult") -> list[Any]:
+    """A generate run's lines: time to first token and per output token (p50/p90/p99), tokens/s, the lengths."""
+    g = r.generation or {}
+
+    def pcts(part: str) -> str:
+        return " / ".join(column(f"{part}_{k}_ms").cell(r) for k in ("p50", "p90", "p99")) + " ms"
+
+    parts: list[Any] = [
+        ("TTFT ", _MUTED),
+        (pcts("ttft"), "bold"),
+        (" · per token ", _MUTED),
+        (pcts("tpot"), "bold"),
+        ("  (p50 / p90 / p99)", _MUTED),
+        "\n",
+        (f"decode {rate(column('decode_tokens_per_s').value(r, None), ' tok/s')}", ""),
+        (f" · end-to-end {rate(column('e2e_tokens_per_s').value(r, None), ' tok/s')}", _MUTED),
+    ]
+    lengths = [f"prompt {g['prompt_tokens']} tokens" if g.get("prompt_tokens") is not None else ""]
+    if g.get("new_tokens") is not None:
+        lengths.append(f"{g['new_tokens']} new")
+    if g.get("generations") is not None:
+        lengths.append(f"{g['generations']} generations")
+    lengths = [x for x in lengths if x]
+    if lengths:
+        parts.append((" · " + " · ".join(lengths), _MUTED))
+    return parts + ["\n"]
 
 
 def _parity_parts(p: Mapping[str, Any]) -> list[Any]:
@@ -476,8 +542,20 @@ class ResultsPane(Vertical):
         if view is None:
             return
         table = self.query_one(ResultsTable)
-        table.show(view.results, self._speed(), view.extra_errors)
+        table_view = self.table_view()
+        table.show(view.results, self._speed(), view.extra_errors, table_view)
+        note = "TTFT and per-token latency in ms" if table_view == "tui_generate" else "latency in ms"
+        self.query_one("#results-note", Static).update(note)
         self._render_detail()
+
+    def table_view(self) -> str:
+        """The column registry's view for the results shown (``tui_generate`` when they are a generate run's)."""
+        view = self.view
+        if view is None:
+            return "tui"
+        if view.record is not None:
+            return results_view(view.record, "tui")
+        return "tui_generate" if any(r.mode == "generate" or r.generation for r in view.results) else "tui"
 
     def _render_title(self) -> None:
         view = self.view

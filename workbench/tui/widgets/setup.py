@@ -32,16 +32,27 @@ from workbench.tui.format import cpu_ranges
 from workbench.tui.widgets import composed
 from workbench.tui.widgets.fields import FieldInput, PathInput, Tick
 from workbench.units import parse_seconds_text
-from workbench_engines.base import PRECISIONS
+from workbench_engines.base import ALL_PRECISIONS, PRECISIONS
+from workbench_engines.generate import GENERATE_PRECISIONS
 
 if TYPE_CHECKING:  # pragma: no cover
     from workbench.tui.services import ModelChoice
     from workbench_engines.base import EngineInfo, EngineOption
 
 PRECISION_CHOICES: tuple[str, ...] = PRECISIONS  # below fp32 each engine also runs at fp32: speedup and drift
-MODE_CHOICES: tuple[str, ...] = ("latency", "throughput", "train")  # train: torch only (timed training steps)
+#: train: torch only (timed training steps); generate: a causal LM's greedy text generation (TTFT, per token)
+MODE_CHOICES: tuple[str, ...] = ("latency", "throughput", "train", "generate")
+#: the precisions some engine generates at (engines/generate.py GENERATE_PRECISIONS: int4 weights, generate only)
+GENERATE_PRECISION_CHOICES: tuple[str, ...] = tuple(
+    p for p in ALL_PRECISIONS if any(p in allowed for allowed in GENERATE_PRECISIONS.values())
+)
 #: MLPerf LoadGen scenarios (workbench.measure.scenario.SCENARIOS; latency mode only)
 SCENARIO_CHOICES: tuple[str, ...] = ("singlestream", "multistream", "server", "offline")
+#: the Load choice that searches the highest Server QPS within a latency bound (``workbench run --find-max-qps``)
+MAX_QPS = "max-qps"
+#: generate mode's defaults: the RunConfig's (``--prompt-tokens``, ``--new-tokens``)
+DEFAULT_PROMPT_TOKENS = 128
+DEFAULT_NEW_TOKENS = 64
 DEFAULT_MODEL = "resnet18"
 DEFAULT_DURATION_S = RUN.duration_s
 DEFAULT_WARMUP_S = 1.0
@@ -103,6 +114,23 @@ def _cpus_ok(text: str) -> bool:
     except ValueError:
         return False
     return True
+
+
+def precision_choices(mode: str) -> tuple[str, ...]:
+    """The precisions the Setup pane offers in ``mode`` (generate: int4 weights too, no fp16)."""
+    return GENERATE_PRECISION_CHOICES if mode == "generate" else PRECISION_CHOICES
+
+
+def generate_precision_problem(precision: str, engines: Sequence[str]) -> str | None:
+    """Generate mode: the first ticked engine that does not generate at ``precision``, in words, or None."""
+    for engine in engines:
+        allowed = GENERATE_PRECISIONS.get(engine)
+        if allowed is not None and precision not in allowed:
+            return (
+                f"precision: {engine} generates at {', '.join(allowed)}, not {precision} — choose another precision "
+                f"or untick {engine}"
+            )
+    return None
 
 
 class SetupError(ValueError):
@@ -240,6 +268,16 @@ class SetupPane(VerticalScroll):
     SetupPane #setup-server-row > FieldInput {
         margin-right: 1;
     }
+    SetupPane #setup-prompt-row, SetupPane #setup-new-row {
+        display: none;
+    }
+    SetupPane #setup-prompt-tokens, SetupPane #setup-new-tokens {
+        width: 8;
+        margin-right: 1;
+    }
+    SetupPane #setup-new-row > Label {
+        color: $text-muted;
+    }
     SetupPane #setup-path-info.-shown {
         display: block;
     }
@@ -293,6 +331,7 @@ class SetupPane(VerticalScroll):
         )
         self._ticks_before_file: dict[str, bool] | None = None  # engine ticks before a model file chose its readers
         self.file_info: Any = None  # the chosen model file's ModelFileInfo, once read
+        self._precisions: tuple[str, ...] = PRECISION_CHOICES  # what the Precision drop-down offers now
 
     # ------------------------------------------------------------------------------------------------ compose
     def compose(self) -> ComposeResult:
@@ -315,19 +354,28 @@ class SetupPane(VerticalScroll):
             "Engines", Vertical(Static("discovering engines…", classes="setup-hint-inline"), id="setup-engines")
         )
         yield _select_row("Device", [("cpu", "cpu")], str(init.get("device") or "cpu"), "setup-device")
-        precision = init.get("precision") if init.get("precision") in PRECISION_CHOICES else "fp32"
-        yield _select_row("Precision", [(p, p) for p in PRECISION_CHOICES], precision, "setup-precision")
-        mode = init.get("mode") if init.get("mode") in MODE_CHOICES else "latency"
+        mode = str(init.get("mode")) if init.get("mode") in MODE_CHOICES else "latency"
+        choices = self._precisions = precision_choices(mode)
+        precision = init.get("precision") if init.get("precision") in choices else "fp32"
+        yield _select_row("Precision", [(p, p) for p in choices], precision, "setup-precision")
         yield _select_row("Mode", [(m, m) for m in MODE_CHOICES], mode, "setup-mode")
+        yield from self._generate_rows()
         scenario = init.get("scenario") if init.get("scenario") in SCENARIO_CHOICES else ""
-        yield _select_row(
+        if init.get("find_max_qps"):
+            scenario = MAX_QPS
+        load = _select_row(
             "Load",
-            [("none: back-to-back calls", "")] + [(f"{s} (MLPerf LoadGen)", s) for s in SCENARIO_CHOICES],
+            [("none: back-to-back calls", "")]
+            + [(f"{s} (MLPerf LoadGen)", s) for s in SCENARIO_CHOICES]
+            + [("max QPS under a bound (search)", MAX_QPS)],
             scenario,
             "setup-scenario",
         )
+        load.id = "setup-scenario-row"
+        yield load
         qps = init.get("target_qps")
         bound = init.get("latency_bound_ms")
+        percentile = init.get("latency_percentile")
         yield FormRow(
             "Server",
             FieldInput(
@@ -344,10 +392,17 @@ class SetupPane(VerticalScroll):
                 classes="form-field",
                 tooltip="the latency the p99 must stay within (LoadGen's default: 100 ms)",
             ),
+            FieldInput(
+                "" if percentile is None else f"{percentile:g}",
+                id="setup-percentile",
+                placeholder="at p99",
+                classes="form-field",
+                tooltip="the percentile the bound applies to (default 99)",
+            ),
             id="setup-server-row",
         )
         yield from self._number_rows()
-        yield _input_row(
+        inputs = _input_row(
             "Inputs",
             _inputs_text(init.get("inputs")),
             "setup-inputs",
@@ -356,6 +411,8 @@ class SetupPane(VerticalScroll):
             "the input's shape), a .npy file, an image (resized, RGB, ImageNet mean/std), or one .npz of "
             "arrays keyed by input name; empty: seeded generated values",
         )
+        inputs.id = "setup-inputs-row"
+        yield inputs
         with Vertical(id="setup-options-row"):
             yield Label("Engine options", classes="form-label")
             yield Vertical(id="setup-options")
@@ -371,6 +428,38 @@ class SetupPane(VerticalScroll):
         if not model:
             model = DEFAULT_MODEL if DEFAULT_MODEL in model_names else (model_names[0] if model_names else "")
         return model, path
+
+    def _generate_rows(self) -> ComposeResult:
+        """Generate mode's fields: the prompt (its length in tokens, or a text) and the tokens to generate."""
+        init = self._initial
+        yield FormRow(
+            "Prompt",
+            FieldInput(
+                str(init.get("prompt_tokens") or DEFAULT_PROMPT_TOKENS),
+                id="setup-prompt-tokens",
+                classes="form-field",
+                tooltip="the prompt's length in tokens, built from a fixed built-in text (--prompt-tokens)",
+            ),
+            FieldInput(
+                str(init.get("prompt") or ""),
+                id="setup-prompt",
+                placeholder="or a prompt text (replaces the length)",
+                classes="form-field",
+                tooltip="the prompt as text: BOS + its tokens (--prompt); empty: the built-in text",
+            ),
+            id="setup-prompt-row",
+        )
+        yield FormRow(
+            "Generate",
+            FieldInput(
+                str(init.get("new_tokens") or DEFAULT_NEW_TOKENS),
+                id="setup-new-tokens",
+                classes="form-field",
+                tooltip="tokens generated per generation, greedy; EOS does not stop it (--new-tokens)",
+            ),
+            Label("new tokens per generation (greedy)", classes="setup-hint-inline"),
+            id="setup-new-row",
+        )
 
     def _number_rows(self) -> ComposeResult:
         """Batch, threads, cores (with their hint), duration and warm-up."""
@@ -416,6 +505,7 @@ class SetupPane(VerticalScroll):
 
     def on_mount(self) -> None:
         self.border_title = "Setup"
+        self._show_mode_rows()
         self._scenario_changed()
         self._update_cores_hint()
         path = self.query_one("#setup-path", Input).value
@@ -490,6 +580,7 @@ class SetupPane(VerticalScroll):
         for row in self.query(OptionRow).results(OptionRow):
             if row.engine == event.checkbox.name:
                 row.field.disabled = not event.value
+        self.check_fields()
 
     def engine_options(self, engines: Sequence[str]) -> tuple[tuple[str, str, str], ...]:
         """``(engine, name, text)`` for every option filled in, of the given (selected) engines only."""
@@ -563,6 +654,8 @@ class SetupPane(VerticalScroll):
         if error or not value.strip():
             self.file_info = None
             self._restore_engines()
+            if not value.strip() and composed(self):
+                self._model_changed()  # the model drop-down chooses again
         else:
             info.update("reading the file…")
             info.set_class(True, "-shown")
@@ -600,6 +693,7 @@ class SetupPane(VerticalScroll):
             return
         self.file_info = message.info
         info = message.info
+        self.propose_mode(bool(getattr(info, "generative", False)))
         readers = ", ".join(info.engines) or "no installed engine"
         lines = [f"{info.format} · read by {readers}"]
         lines += [f"in  {line}" for line in info.inputs[:4]]
@@ -681,6 +775,24 @@ class SetupPane(VerticalScroll):
         precision = str(self.query_one("#setup-precision", Select).value)
         mode = str(self.query_one("#setup-mode", Select).value)
         engine_options = self._checked_options(engines, precision=precision, mode=mode)
+        common = {
+            "model": model,
+            "engines": engines,
+            "device": str(self.query_one("#setup-device", Select).value),
+            "precision": precision,
+            "mode": mode,
+            "engine_options": engine_options,
+            "batch": number("setup-batch", int, empty=1),
+            "threads": number("setup-threads", int),
+            "cores": tuple(cores) if cores else None,
+            "duration_s": self._seconds("setup-duration", DEFAULT_DURATION_S),
+            "warmup_s": self._seconds("setup-warmup", DEFAULT_WARMUP_S),
+        }
+        if mode == "generate":  # the CLI's --mode generate run: no input values, no LoadGen scenario
+            problem = generate_precision_problem(precision, engines)
+            if problem:
+                raise SetupError("setup-precision", problem)
+            return {**common, **self._generation()}
         return {
             "model": model,
             "engines": engines,
@@ -695,6 +807,21 @@ class SetupPane(VerticalScroll):
             "warmup_s": self._seconds("setup-warmup", DEFAULT_WARMUP_S),
             "inputs": self._inputs(),
             **self._load(),
+        }
+
+    def _generation(self) -> dict[str, Any]:
+        """Generate mode's fields as RunConfig keyword arguments (SetupError naming the field)."""
+        for field in ("setup-prompt-tokens", "setup-new-tokens"):
+            problem = self.field_problem(self.query_one(f"#{field}", Input))
+            if problem:
+                raise SetupError(field, problem)
+        prompt = self.query_one("#setup-prompt", Input).value
+        new = self.query_one("#setup-new-tokens", Input).value.strip()
+        tokens = self.query_one("#setup-prompt-tokens", Input).value.strip()
+        return {
+            "prompt_tokens": int(tokens) if tokens else DEFAULT_PROMPT_TOKENS,
+            "new_tokens": int(new) if new else DEFAULT_NEW_TOKENS,
+            "prompt": prompt if prompt.strip() else None,
         }
 
     def _seconds(self, field: str, default: float) -> float:
@@ -737,6 +864,22 @@ class SetupPane(VerticalScroll):
                         "cores — lower it, or give more cores"
                     )
             return None
+        if widget.id in ("setup-prompt-tokens", "setup-new-tokens") and text:
+            what, least = ("prompt tokens", 1) if widget.id == "setup-prompt-tokens" else ("new tokens", 2)
+            try:
+                count = int(text)
+            except ValueError:
+                return f"{what}: {text!r} is not a whole number"
+            if count < least:
+                why = "" if least == 1 else " (a first token and at least one decode step)"
+                return f"{what}: {count} — give {least} or more{why}"
+            return None
+        if widget.id == "setup-percentile" and text:
+            try:
+                pct = float(text.strip().lower().removeprefix("p"))
+            except ValueError:
+                return f"percentile: {text!r} is not a number (e.g. 99 or p99)"
+            return None if 0 < pct < 100 else f"percentile: {text} — give one between 0 and 100, e.g. 99"
         if widget.id == "setup-qps" and text:
             try:
                 qps = float(text)
@@ -775,10 +918,14 @@ class SetupPane(VerticalScroll):
         for widget in self.query(Input).results(Input):
             if widget.id == "setup-path" or widget.disabled:
                 continue
-            problem = self.field_problem(widget)
+            problem = self.field_problem(widget) if _applies(widget) else None
             widget.set_class(bool(problem), "-invalid")
             if problem and first is None:
                 first = problem
+        if first is None and self.mode == "generate":
+            first = generate_precision_problem(
+                str(self.query_one("#setup-precision", Select).value), self.selected_engines()
+            )
         box = self.query_one("#setup-field-error", Static)
         box.update(f"✗ {first}" if first else "")
         box.set_class(bool(first), "-shown")
@@ -790,7 +937,22 @@ class SetupPane(VerticalScroll):
         scenario = "" if value is Select.NULL else str(value)
         if not scenario:
             return {}
-        out: dict[str, Any] = {"scenario": scenario}
+        if scenario == MAX_QPS:  # workbench run --find-max-qps: the search makes its own offline and server runs
+            for field in ("setup-bound", "setup-percentile"):
+                problem = self.field_problem(self.query_one(f"#{field}", Input))
+                if problem:
+                    raise SetupError(field, problem)
+            bound = self.query_one("#setup-bound", Input).value.strip()
+            if not bound:
+                raise SetupError(
+                    "setup-bound", "max QPS: give the latency bound the percentile must stay within, e.g. 100ms"
+                )
+            pct = self.query_one("#setup-percentile", Input).value.strip().lower().removeprefix("p")
+            out: dict[str, Any] = {"find_max_qps": True, "latency_bound_ms": _bound_ms(bound)}
+            if pct:
+                out["latency_percentile"] = float(pct)
+            return out
+        out = {"scenario": scenario}
         if scenario == "server":
             for field in ("setup-qps", "setup-bound"):
                 problem = self.field_problem(self.query_one(f"#{field}", Input))
@@ -808,7 +970,64 @@ class SetupPane(VerticalScroll):
     @on(Select.Changed, "#setup-scenario")
     def _scenario_changed(self) -> None:
         value = self.query_one("#setup-scenario", Select).value
-        self.query_one("#setup-server-row").display = value == "server"
+        self.query_one("#setup-server-row").display = value in ("server", MAX_QPS) and self.mode != "generate"
+        self.query_one("#setup-qps").display = value == "server"
+        self.query_one("#setup-server-row > .form-label", Label).update("Bound" if value == MAX_QPS else "Server")
+        self.query_one("#setup-percentile").display = value == MAX_QPS
+        bound = self.query_one("#setup-bound", Input)
+        bound.placeholder = "bound, e.g. 100ms" if value == MAX_QPS else "p99 bound, e.g. 100ms"
+        self.check_fields()
+
+    @property
+    def mode(self) -> str:
+        """The Mode field's value (``latency`` before the form is composed)."""
+        if not composed(self):
+            return "latency"
+        value = self.query_one("#setup-mode", Select).value
+        return "latency" if value is Select.NULL else str(value)
+
+    @on(Select.Changed, "#setup-mode")
+    def _mode_changed(self) -> None:
+        """Generate mode shows its own fields and precisions and hides those that do not apply (input values, the
+        LoadGen scenario)."""
+        precision = self.query_one("#setup-precision", Select)
+        choices = precision_choices(self.mode)
+        if choices != self._precisions:
+            self._precisions = choices
+            current = precision.value
+            with self.prevent(Select.Changed):
+                precision.set_options([(p, p) for p in choices])
+                precision.value = current if current in choices else "fp32"
+        self._show_mode_rows()
+        self._scenario_changed()
+
+    def _show_mode_rows(self) -> None:
+        generate = self.mode == "generate"
+        for row in ("#setup-prompt-row", "#setup-new-row"):
+            self.query_one(row).display = generate
+        for row in ("#setup-inputs-row", "#setup-scenario-row"):
+            self.query_one(row).display = not generate
+
+    @on(Select.Changed, "#setup-precision")
+    def _precision_changed(self) -> None:
+        self.check_fields()
+
+    @on(Select.Changed, "#setup-model")
+    def _model_changed(self) -> None:
+        """A causal LM proposes generate mode; another model leaves it (generate would refuse it)."""
+        value = self.query_one("#setup-model", Select).value
+        if value is Select.NULL or self.query_one("#setup-path", Input).value.strip():
+            return
+        choice = next((m for m in self._models if m.name == value), None)
+        self.propose_mode(bool(choice is not None and choice.generative))
+
+    def propose_mode(self, generative: bool) -> None:
+        """Switch to generate mode for a causal LM, and out of it (to latency) for any other model."""
+        mode = self.query_one("#setup-mode", Select)
+        if generative and mode.value != "generate":
+            mode.value = "generate"
+        elif not generative and mode.value == "generate":
+            mode.value = "latency"
 
     def inputs_text(self) -> str:
         """The inputs field as typed (remembered with the setup)."""
@@ -904,12 +1123,27 @@ class SetupPane(VerticalScroll):
                             row.field.value = str(value)
                         except Exception:  # not one of a drop-down's choices: the run's check names it
                             pass
-        for key in ("precision", "mode", "device"):
+        for key, field in (("prompt_tokens", "setup-prompt-tokens"), ("new_tokens", "setup-new-tokens")):
+            if initial.get(key):
+                self.query_one(f"#{field}", Input).value = str(initial[key])
+        if initial.get("prompt"):
+            self.query_one("#setup-prompt", Input).value = str(initial["prompt"])
+        for key in ("mode", "precision", "device"):
             if initial.get(key):
                 try:
                     self.query_one(f"#setup-{key}", Select).value = initial[key]
                 except Exception:
                     pass
+
+
+def _applies(widget: Widget) -> bool:
+    """Whether a field applies to the form as it stands (neither it nor its row is hidden)."""
+    node: Any = widget
+    while node is not None and not isinstance(node, SetupPane):
+        if not node.display:
+            return False
+        node = node.parent
+    return True
 
 
 def _inputs_text(inputs: Any) -> str:
@@ -933,7 +1167,14 @@ def path_error(value: str) -> str | None:
     if not path.exists():
         return f"no such file: {text}"
     if path.is_dir():
-        return f"{text} is a directory; give the model file (.onnx, .xml, .pt)"
+        from workbench.tui import services
+
+        if services.generative_folder(text) is not None:
+            return None  # a causal LM's folder (Hugging Face, OpenVINO GenAI, ONNX Runtime GenAI): generate mode
+        return (
+            f"{text} is a directory; give the model file (.onnx, .xml, .pt) or a causal-LM folder (Hugging Face, "
+            "OpenVINO GenAI, ONNX Runtime GenAI)"
+        )
     try:
         if path.stat().st_size == 0:
             return f"{text} is empty"
