@@ -61,17 +61,23 @@ def _words(value: str) -> tuple[str, ...]:
     return items
 
 
-def _fractions(value: str) -> tuple[float, ...]:
+def _floats(value: str, what: str = "a number") -> tuple[float, ...]:
+    """Comma-separated numbers, duplicates dropped (argparse errors name ``what`` each must be)."""
     out = []
     for item in _words(value):
         try:
-            f = float(item)
+            out.append(float(item))
         except ValueError:
-            raise argparse.ArgumentTypeError(f"{item!r} is not a number") from None
-        if not 0 <= f < 1:
-            raise argparse.ArgumentTypeError(f"{item} is not a fraction in [0, 1)")
-        out.append(f)
+            raise argparse.ArgumentTypeError(f"{item!r} is not {what}") from None
     return tuple(dict.fromkeys(out))
+
+
+def _fractions(value: str) -> tuple[float, ...]:
+    out = _floats(value)
+    bad = [f for f in out if not 0 <= f < 1]
+    if bad:
+        raise argparse.ArgumentTypeError(f"{bad[0]:g} is not a fraction in [0, 1)")
+    return out
 
 
 def register(sub: Any) -> None:
@@ -181,13 +187,7 @@ def _add_generation_axes(p: argparse.ArgumentParser) -> None:
 
 
 def _qps_list(value: str) -> tuple[float, ...]:
-    out = []
-    for item in _words(value):
-        try:
-            out.append(float(item))
-        except ValueError:
-            raise argparse.ArgumentTypeError(f"{item!r} is not a number of queries per second") from None
-    return tuple(dict.fromkeys(out))
+    return _floats(value, "a number of queries per second")
 
 
 def _add_load_axes(p: argparse.ArgumentParser) -> None:

@@ -777,7 +777,7 @@ def _pareto_text(a: SweepAnalysis, charts: bool) -> list[str]:
     out.append(aligned(pareto_headers(a.pareto), pareto_rows(a.pareto)))
     if charts:
         front_keys = {c.key for c in a.pareto}
-        others = [_point(c) for c in a.cells if c.key not in front_keys and _point(c)]
+        others = [_point(c) for c in a.cells if c.mode != "generate" and c.key not in front_keys and _point(c)]
         text = line_chart(
             "items/s vs p50 latency (front joined)",
             {"front": [p for p in map(_point, a.pareto) if p]},

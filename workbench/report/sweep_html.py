@@ -8,7 +8,7 @@ shell and the inline SVG charts of :mod:`workbench.report.html`. Pure: a record 
 
 from __future__ import annotations
 
-from typing import Any, Mapping, Sequence
+from typing import Any, Callable, Mapping, Sequence
 
 from workbench.machine.spread import for_records
 from workbench.report import sweep as sw
@@ -27,7 +27,7 @@ from workbench.report.html import (
     section,
 )
 from workbench.result import RunRecord
-from workbench.stats.scaling import SweepAnalysis, analyse
+from workbench.stats.scaling import Cell, SweepAnalysis, analyse
 from workbench.units import MISSING, significant
 
 
@@ -169,42 +169,48 @@ def _memory_section(a: SweepAnalysis) -> str:
     return section("Memory-bounded batch search", *parts)
 
 
-def _pareto_section(a: SweepAnalysis) -> str:
-    """Every cell that ran on the p50/throughput plane, the front marked, and the front's table."""
-    ran = [c for c in a.cells if c.ok and c.p50_ms is not None and c.throughput is not None]
+def _front_section(
+    heading: str,
+    caption: str,
+    point: Callable[[Cell], tuple[float | None, float | None]],
+    ran: Sequence[Cell],
+    front: Sequence[Cell],
+    table: str,
+    **svg: Any,
+) -> str:
+    """A front's section: every cell that ran as a point (``point``: its x, y), the front marked, the table."""
     if not ran:
         return ""
-    svg = pareto_svg(
-        [(c.p50_ms, c.throughput, c.label()) for c in ran],
-        [(c.p50_ms, c.throughput, c.label()) for c in a.pareto],
-    )
-    return section(
+    plot = pareto_svg([(*point(c), c.label()) for c in ran], [(*point(c), c.label()) for c in front], **svg)
+    return section(heading, f'<p class="muted">{caption}</p>', f"<figure>{plot}</figure>", table)
+
+
+def _pareto_section(a: SweepAnalysis) -> str:
+    """Every cell that ran on the p50/throughput plane (generate cells have their own), the front marked, and the
+    front's table."""
+    return _front_section(
         "Latency and throughput: the Pareto front",
-        '<p class="muted">Every cell that ran; the front is the cells no other cell beats on both p50 '
-        "latency per call and throughput.</p>",
-        f"<figure>{svg}</figure>",
+        "Every cell that ran; the front is the cells no other cell beats on both p50 latency per call and throughput.",
+        lambda c: (c.p50_ms, c.throughput),
+        [c for c in a.cells if c.ok and c.mode != "generate" and c.p50_ms is not None and c.throughput is not None],
+        a.pareto,
         _sweep_table(sw.pareto_headers(a.pareto), sw.pareto_rows(a.pareto)),
     )
 
 
 def _generation_pareto_section(a: SweepAnalysis) -> str:
     """The generate cells on the time-to-first-token / decode-tokens/s plane, the front marked, and its table."""
-    ran = [c for c in a.cells if c.ok and c.ttft_p50_ms is not None and c.decode_tokens_per_s is not None]
-    if not ran:
-        return ""
-    svg = pareto_svg(
-        [(c.ttft_p50_ms, c.decode_tokens_per_s, c.label()) for c in ran],
-        [(c.ttft_p50_ms, c.decode_tokens_per_s, c.label()) for c in a.generation_pareto],
+    return _front_section(
+        "Text generation: time to first token and tokens/s",
+        "Every generate cell that ran; the front is the cells no other cell beats on both time to first token "
+        "(prefill) and decode tokens/s (per sequence).",
+        lambda c: (c.ttft_p50_ms, c.decode_tokens_per_s),
+        [c for c in a.cells if c.ok and c.ttft_p50_ms is not None and c.decode_tokens_per_s is not None],
+        a.generation_pareto,
+        _sweep_table(sw.generation_pareto_headers(), sw.generation_pareto_rows(a.generation_pareto)),
         title="decode tokens/s vs time to first token: the Pareto front",
         y_label="decode tokens/s",
         x_label="time to first token, p50 (ms)",
-    )
-    return section(
-        "Text generation: time to first token and tokens/s",
-        '<p class="muted">Every generate cell that ran; the front is the cells no other cell beats on both time '
-        "to first token (prefill) and decode tokens/s (per sequence).</p>",
-        f"<figure>{svg}</figure>",
-        _sweep_table(sw.generation_pareto_headers(), sw.generation_pareto_rows(a.generation_pareto)),
     )
 
 

@@ -793,21 +793,7 @@ class SetupPane(VerticalScroll):
             if problem:
                 raise SetupError("setup-precision", problem)
             return {**common, **self._generation()}
-        return {
-            "model": model,
-            "engines": engines,
-            "device": str(self.query_one("#setup-device", Select).value),
-            "precision": precision,
-            "mode": mode,
-            "engine_options": engine_options,
-            "batch": number("setup-batch", int, empty=1),
-            "threads": number("setup-threads", int),
-            "cores": tuple(cores) if cores else None,
-            "duration_s": self._seconds("setup-duration", DEFAULT_DURATION_S),
-            "warmup_s": self._seconds("setup-warmup", DEFAULT_WARMUP_S),
-            "inputs": self._inputs(),
-            **self._load(),
-        }
+        return {**common, "inputs": self._inputs(), **self._load()}
 
     def _generation(self) -> dict[str, Any]:
         """Generate mode's fields as RunConfig keyword arguments (SetupError naming the field)."""
