@@ -72,7 +72,7 @@ def test_impossible_axes_are_one_line_usage_errors():
     for spec, needle in (
         (replace(base, threads=(1, 3)), "--threads 3 needs 3 cores, but the sweep may use 2"),
         (replace(base, batches=(0,)), "--batch values must be whole numbers >= 1"),
-        (replace(base, precisions=("int4",)), "--precision must be among"),
+        (replace(base, precisions=("int4",)), "--precision int4 (weights) applies to --mode generate only"),
         (replace(base, sparsities=(1.0,)), "--sparsity values must be in [0, 1)"),
         (replace(base, engines=()), "no engines to sweep"),
         (replace(base, max_memory_mb=-1.0), "--max-memory must be"),

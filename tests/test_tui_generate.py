@@ -238,19 +238,21 @@ async def test_max_qps_search_shows_its_probes_live_and_lands_in_results_and_his
         probes = live.search["probes"]
         assert len(probes) == len(calls) and probes[0]["kind"] == "offline"
         assert calls[1].latency_bound_ms == 50.0 and calls[1].latency_percentile == 95.0
-        assert [p["kind"] for p in probes] == ["offline"] + ["probe"] * 5 + ["confirm"] * 2
-        assert search_bracket(probes) == (37.5, 40.6)
+        # the queue model's first probe, the bisection, then two confirmations (the bisection's VALID probe at the
+        # answer counts as the first of three)
+        assert [p["kind"] for p in probes] == ["offline"] + ["probe"] * 4 + ["confirm"] * 2
+        assert search_bracket(probes) == (35.5, 44.4)  # the fake serves up to 40 QPS
         text = live.search_text().plain
-        assert text.startswith("max QPS ≤ 50.00 ms at p95 · ") and "8 probes · done" in text
-        assert "torch bracket 37.50–40.60 QPS" in text
-        assert "torch probe    40.60 QPS  INVALID  p95 150.0 ms" in text
-        assert "torch confirm  37.50 QPS  VALID    p95 25.00 ms" in text
+        assert text.startswith("max QPS ≤ 50.00 ms at p95 · ") and "7 probes · done" in text
+        assert "torch bracket 35.50–44.40 QPS" in text
+        assert "torch probe    44.40 QPS  INVALID  p95 150.0 ms" in text
+        assert "torch confirm  35.50 QPS  VALID    p95 25.00 ms" in text
         table = app.query_one(ResultsTable)
         rows = table_rows(table)
         assert [str(c.label).strip() for c in table.columns.values()][-6:-3] == ["LoadGen", "QPS", "max QPS"]
-        assert rows[0][0] == "torch" and rows[0][-6:-3] == ["VALID", "37.50", "37.50"]
+        assert rows[0][0] == "torch" and rows[0][-6:-3] == ["VALID", "35.50", "35.50"]
         saved = stored_runs()
-        assert len(saved) == 1 and saved[0].results[0].qps_search["best"]["target_qps"] == 37.5
+        assert len(saved) == 1 and saved[0].results[0].qps_search["best"]["target_qps"] == 35.5
         assert saved[0].config["find_max_qps"] == {"latency_bound_ms": 50.0, "percentile": 95.0}
 
 
