@@ -19,6 +19,7 @@ from typing import Any, Mapping, Sequence
 from workbench.errors import UsageError
 from workbench.measure.settings import SWEEP
 from workbench.result import EngineResult
+from workbench.stats.scaling import cell_key
 
 #: engines whose ``streams`` option a sweep's streams axis sets (``openvino.streams``)
 STREAM_ENGINES: tuple[str, ...] = ("openvino",)
@@ -53,15 +54,21 @@ class CellSpec:
 
     def key(self) -> str:
         """A stable text key: two cells with the same key measure the same thing (resume, dedupe, Slurm files).
-        The generation and load axes are appended only where they apply, so older keys read the same."""
-        s = "-" if self.streams is None else str(self.streams)
-        r = "-" if self.requests is None else str(self.requests)
-        key = f"{self.engine}|{self.precision}|t{self.threads}|b{self.batch}|{self.mode}|s{s}|r{r}|sp{self.sparsity:g}"
-        if self.prompt_tokens is not None or self.new_tokens is not None:
-            key += f"|p{_opt(self.prompt_tokens)}|n{_opt(self.new_tokens)}"
-        if self.scenario is not None:
-            key += f"|{self.scenario}|q{_opt(self.target_qps)}"
-        return key
+        The generation and load axes are appended only where they apply, so older keys read the same
+        (:func:`workbench.stats.scaling.cell_key`, which also keys results read back without one)."""
+        extra: dict[str, Any] = {"prompt_tokens": self.prompt_tokens, "new_tokens": self.new_tokens}
+        extra |= {"scenario": self.scenario, "target_qps": self.target_qps}
+        return cell_key(
+            self.engine,
+            self.precision,
+            self.threads,
+            self.batch,
+            self.mode,
+            self.streams,
+            self.requests,
+            self.sparsity,
+            extra,
+        )
 
     def label(self) -> str:
         """Short human text: ``openvino int8 t2 b8 throughput s2``, ``torch int4 t2 b1 generate p128 n64``,
@@ -93,10 +100,6 @@ class CellSpec:
     @classmethod
     def from_dict(cls, d: Mapping[str, Any]) -> "CellSpec":
         return cls(**_known(cls, d))
-
-
-def _opt(value: int | float | None) -> str:
-    return "-" if value is None else f"{value:g}"
 
 
 @dataclass(frozen=True)

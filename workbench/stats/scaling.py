@@ -63,6 +63,7 @@ __all__ = [
     "generation_front",
     "describe",
     "describe_key",
+    "cell_key",
     "speedup_basis",
 ]
 
@@ -233,7 +234,7 @@ def describe_key(key: str) -> str:
     return describe(axes)
 
 
-def _key(
+def cell_key(
     engine: str,
     precision: str,
     threads: int | None,
@@ -288,7 +289,7 @@ def cell_of(result: EngineResult, index: int = 0) -> Cell:
     }
     key = c.get("key")
     if not isinstance(key, str) or not key:
-        key = _key(engine, precision, threads, batch, mode, streams, requests, sparsity, extra)
+        key = cell_key(engine, precision, threads, batch, mode, streams, requests, sparsity, extra)
     status = str(result.status or "failed")
     ok = status == "ok"
     return Cell(

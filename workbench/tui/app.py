@@ -495,19 +495,34 @@ class WorkbenchApp(App[int]):
 
     def start_run(self, config: Any) -> None:
         """Start a benchmark of ``config`` (a RunConfig) in a thread worker."""
+        self._reset_for(config)
+        self.query_one(LivePane).search_clear()
+        self.query_one(LivePane).begin(
+            config.engines, f"{config.model} · preparing the model…", origin="run", mode=getattr(config, "mode", None)
+        )
+        self._show_running()
+        self._bench_worker(config)
+
+    def _reset_for(self, config: Any) -> None:
+        """Forget the last run's stop request, confirmations and partial results before ``config`` starts."""
         self._stop_requested = False
         self._confirm = {}
         self._partial, self._errors = {}, {}
         self._active, self._active_id = "run", None
         self._run_cores = tuple(getattr(config, "cores", None) or ())
-        self.query_one(LivePane).search_clear()
-        self.query_one(LivePane).begin(
-            config.engines, f"{config.model} · preparing the model…", origin="run", mode=getattr(config, "mode", None)
-        )
+
+    def _show_running(self) -> None:
         self.running = True
         if not self.wide:
             self.view = "live"
-        self._bench_worker(config)
+
+    def _saved(self, record: Any) -> Any:
+        """``(record, saved, error)``: ``record`` saved in the bench worker (the app's only history writer)."""
+        try:
+            services.save_record(self._history_store(), record)
+            return record, True, None
+        except Exception as exc:
+            return record, False, exc
 
     @work(thread=True, exclusive=True, exit_on_error=False, group="bench", description="Benchmark run")
     def _bench_worker(self, config: Any) -> Any:
@@ -528,29 +543,19 @@ class WorkbenchApp(App[int]):
             return None
         # Saved here, in the bench worker (the app's only history writer), not on the UI thread: with thousands of
         # stored runs an add rewrites a large file (~0.5 s at 10,000 runs) and would freeze the screen.
-        try:
-            services.save_record(self._history_store(), record)
-            return record, True, None
-        except Exception as exc:
-            return record, False, exc
+        return self._saved(record)
 
     def start_search(self, config: Any) -> None:
         """Start the max-QPS search of ``config`` (``workbench run --find-max-qps``) in the bench worker: per engine
         an Offline run, then Server probes bisected under the bound and confirmed; Live shows each probe as it
         arrives, the bracket and the elapsed time; the answer lands in Results and the history like a run's."""
-        self._stop_requested = False
-        self._confirm = {}
-        self._partial, self._errors = {}, {}
-        self._active, self._active_id = "run", None
-        self._run_cores = tuple(getattr(config, "cores", None) or ())
+        self._reset_for(config)
         live = self.query_one(LivePane)
         bound = config.latency_bound_ms or 100.0
         pct = config.latency_percentile if config.latency_percentile is not None else 99.0
         live.begin(config.engines, f"{config.model} · max QPS search", origin="run")
         live.search_begin(config.engines, bound, pct)
-        self.running = True
-        if not self.wide:
-            self.view = "live"
+        self._show_running()
         self._search_worker(config)
 
     @work(thread=True, exclusive=True, exit_on_error=False, group="bench", description="Max-QPS search")
@@ -585,11 +590,7 @@ class WorkbenchApp(App[int]):
                 self._runner = None
         if self._stop_requested or record is None:
             return None
-        try:
-            services.save_record(self._history_store(), record)
-            return record, True, None
-        except Exception as exc:
-            return record, False, exc
+        return self._saved(record)
 
     @on(QpsProbe)
     @_after_teardown_ok
