@@ -198,6 +198,25 @@ def _delay_summary(delays: array) -> dict[str, Any] | None:
     return {"p50": float(p50), "p99": float(p99), "max": float(a.max()), "mean": float(a.mean()), "queries": a.size}
 
 
+def _log_settings(lg: Any, scratch: str) -> Any:
+    """LoadGen's logs into ``scratch`` (the detail log is parsed for the verdict), nothing to stdout, no trace."""
+    out = lg.LogOutputSettings()
+    out.outdir = scratch
+    out.copy_summary_to_stdout = False
+    out.copy_detail_to_stdout = False
+    logs = lg.LogSettings()
+    logs.log_output = out
+    logs.enable_trace = False
+    return logs
+
+
+def _qsl_entry(lib: SampleLibrary | None) -> dict[str, Any]:
+    """``loadgen.qsl``: the library's size, how many samples were resident, how many distinct ones were issued."""
+    if lib is None:
+        return {"samples": 1, "resident": 1, "distinct_issued": 1, "why": "one sample, the bound input"}
+    return {"samples": lib.count, "resident": lib.loaded, "distinct_issued": len(lib.issued), "why": lib.why}
+
+
 def run_scenario(
     model: Any,
     chan: FrameWriter,
@@ -286,21 +305,14 @@ def run_scenario(
 
     queued = scenario.name in ("server", "offline")
     sut = lg.ConstructSUT(issue_queued if queued else issue_stream, lambda: None)
-    n = qsl_lib.count if qsl_lib is not None else 1
     if qsl_lib is not None:
-        qsl = lg.ConstructQSL(n, n, qsl_lib.load, qsl_lib.unload)
+        qsl = lg.ConstructQSL(qsl_lib.count, qsl_lib.count, qsl_lib.load, qsl_lib.unload)
     else:
         qsl = lg.ConstructQSL(1, 1, lambda idx: None, lambda idx: None)  # the inputs are bound already
     thread = threading.Thread(target=worker, name="wb-loadgen-worker", daemon=True) if queued else None
     try:
         settings = _settings(lg, scenario, expected_ns, scratch)
-        out = lg.LogOutputSettings()
-        out.outdir = scratch
-        out.copy_summary_to_stdout = False
-        out.copy_detail_to_stdout = False
-        logs = lg.LogSettings()
-        logs.log_output = out
-        logs.enable_trace = False
+        logs = _log_settings(lg, scratch)
         if thread is not None:
             thread.start()
         cpu0, _ = _rusage()
@@ -322,12 +334,7 @@ def run_scenario(
         model.set_inputs(qsl_lib.make(0))
     end = stream.last or perf()
     entry = loadgen_entry(detail, scenario, issue={"expected_latency_ms": expected_ns / 1e6})
-    entry["qsl"] = {
-        "samples": n,
-        "resident": qsl_lib.loaded if qsl_lib is not None else 1,
-        "distinct_issued": len(qsl_lib.issued) if qsl_lib is not None else 1,
-        "why": qsl_lib.why if qsl_lib is not None else "one sample, the bound input",
-    }
+    entry["qsl"] = _qsl_entry(qsl_lib)
     entry["issue_delay_ms"] = _delay_summary(delays) if keep_delays else None
     return {
         "iterations": stream.samples,
