@@ -263,6 +263,24 @@ def _check_model(model: str, objectives: Sequence[str]) -> None:
         )
 
 
+def _spaces(args: argparse.Namespace, objectives: Sequence[str], engines: Sequence[str], cores: int) -> list[Any]:
+    """One search space per objective over ``engines`` on ``cores``; tokens-per-s at the run's prompt and
+    generated lengths (the sweep defaults when not given)."""
+    from workbench.campaign.recommend import build_space
+    from workbench.measure.settings import SWEEP
+
+    generate = "tokens-per-s" in objectives
+    precisions = _precisions(args, engines, generate)
+    lengths = {
+        "prompt_tokens": args.prompt_tokens or SWEEP.prompt_tokens,
+        "new_tokens": args.new_tokens or SWEEP.new_tokens,
+    }
+    return [
+        build_space(o, engines, precisions, cores, max_batch=args.max_batch, **(lengths if generate else {}))
+        for o in objectives
+    ]
+
+
 def _precisions(args: argparse.Namespace, engines: Sequence[str], generate: bool) -> dict[str, tuple[str, ...]]:
     """What each engine may be asked for: its declared CPU precisions (for generation the ones it generates at,
     bf16 only where the CPU has it), within --precisions."""
@@ -322,6 +340,7 @@ def _check_numbers(args: argparse.Namespace) -> None:
 
 def _spec(args: argparse.Namespace, engines: Sequence[str], spaces: Sequence[Any], pool: list[int]) -> "SweepSpec":
     from workbench.campaign.cells import SweepSpec
+    from workbench.measure.settings import SWEEP
 
     duration, preset_warmup = args.duration
     warmup = args.warmup if args.warmup is not None else (preset_warmup if preset_warmup is not None else 0.5)
@@ -343,8 +362,9 @@ def _spec(args: argparse.Namespace, engines: Sequence[str], spaces: Sequence[Any
         modes=tuple(dict.fromkeys(s.mode for s in spaces)),
         streams=union("streams"),
         requests=union("requests"),
-        prompt_tokens=tuple(s.prompt_tokens for s in spaces if s.prompt_tokens is not None)[:1] or (128,),
-        new_tokens=tuple(s.new_tokens for s in spaces if s.new_tokens is not None)[:1] or (64,),
+        prompt_tokens=tuple(s.prompt_tokens for s in spaces if s.prompt_tokens is not None)[:1]
+        or (SWEEP.prompt_tokens,),
+        new_tokens=tuple(s.new_tokens for s in spaces if s.new_tokens is not None)[:1] or (SWEEP.new_tokens,),
         cores=tuple(pool),
         duration_s=duration,
         warmup_s=warmup,
@@ -402,13 +422,12 @@ class _Progress:
 
 # ---- the command -------------------------------------------------------------------------------------------------
 def cmd_recommend(args: argparse.Namespace) -> int:
-    from workbench.campaign.recommend import CellEvaluator, Search, build_space, parse_objectives
+    from workbench.campaign.recommend import CellEvaluator, Search, parse_objectives
 
     if getattr(args, "across_machines", False):
         return _recommend_across_machines(args)
     objectives = parse_objectives(args.objective)
     _check_numbers(args)
-    generate = "tokens-per-s" in objectives
     from workbench.cli.pricing import PriceSource
 
     prices = PriceSource(getattr(args, "price_per_hour", None))
@@ -422,17 +441,7 @@ def cmd_recommend(args: argparse.Namespace) -> int:
     _check_model(args.model, objectives)
     engines = _engines(args)
     pool = _pool(args)
-    precisions = _precisions(args, engines, generate)
-    from workbench.measure.settings import SWEEP
-
-    lengths = {
-        "prompt_tokens": args.prompt_tokens or SWEEP.prompt_tokens,
-        "new_tokens": args.new_tokens or SWEEP.new_tokens,
-    }
-    spaces = [
-        build_space(o, engines, precisions, len(pool), max_batch=args.max_batch, **(lengths if generate else {}))
-        for o in objectives
-    ]
+    spaces = _spaces(args, objectives, engines, len(pool))
     spec = _spec(args, engines, spaces, pool)
     from workbench.campaign.cells import check_spec
     from workbench.machine.cpus import allowed_cores
