@@ -281,6 +281,9 @@ class LoadSettings:
     options: Mapping[str, Any] = field(default_factory=dict)
     #: the run's seed: what an adapter generates itself (``train`` mode's targets) is drawn from it
     seed: int = 0
+    #: ``generate`` mode: the positions one generation needs (prompt + new tokens; None: not known), for an engine
+    #: that sizes its KV cache at load (llama.cpp's ``n_ctx``)
+    context_tokens: int | None = None
 
 
 @dataclass(frozen=True)

@@ -38,6 +38,10 @@ GGML_TYPES = {"fp32": "F32", "int8": "Q8_0", "int4": "Q4_0"}
 #: llama.cpp's ``general.file_type`` numbers (LLAMA_FTYPE) of those files
 _FILE_TYPES = {0: "F32", 7: "Q8_0", 2: "Q4_0"}
 INSTALL = 'pip install gguf llama-cpp-python (a source build: CMAKE_ARGS="-DGGML_NATIVE=OFF" inside a VM)'
+#: llama.cpp pads its context to a multiple of this many positions
+CTX_PAD = 256
+#: the context when the generation's length is not known (a hand-made load)
+DEFAULT_CTX = 4096
 
 
 #: one line for a batch (also :data:`workbench_engines.generate.BATCH_REFUSAL`, which the run's check reads)
@@ -164,12 +168,15 @@ class LlamaCppEngine(Engine):
         except ImportError as exc:
             raise EngineUnavailable(f"llamacpp is not installed ({exc}): {INSTALL}") from None
         threads = int(s.threads) if s.threads else len(os.sched_getaffinity(0))
+        # the KV cache is allocated for all n_ctx positions at load: as many as the generation needs (to llama.cpp's
+        # 256-position padding), so its memory compares with the other engines'; 4096 when the length is unknown
+        n_ctx = -(-int(s.context_tokens) // CTX_PAD) * CTX_PAD if s.context_tokens else DEFAULT_CTX
         t0 = time.perf_counter_ns()
         try:
             llm = llama_cpp.Llama(
                 model_path=str(path),
-                n_ctx=4096,
-                n_batch=512,
+                n_ctx=n_ctx,
+                n_batch=min(512, n_ctx),
                 n_threads=threads,
                 n_threads_batch=threads,
                 seed=s.seed,

@@ -266,6 +266,33 @@ def test_queue_estimate_is_a_rate_the_engine_could_serve():
     assert queue_estimate(0.02, 0.015, 99.0) == 0.0  # a bound shorter than one query: nothing is VALID
 
 
+def test_early_stopping_allowance_agrees_with_loadgen():
+    from workbench.measure.scenario import DEFAULT_MIN_QUERIES, early_stopping_allowance
+
+    # LoadGen 6.0.17 at p99: "Processed 392 queries. Would need to run at least 67 more" (459 pass with none over),
+    # and 460 queries with one over "would need to run at least 202 more" (662 pass with one over)
+    assert early_stopping_allowance(458, 99.0) == -1
+    assert early_stopping_allowance(459, 99.0) == 0 == early_stopping_allowance(DEFAULT_MIN_QUERIES["server"], 99.0)
+    assert early_stopping_allowance(661, 99.0) == 0 and early_stopping_allowance(662, 99.0) == 1
+    more = [early_stopping_allowance(n, 99.0) for n in (1000, 2000, 5000)]
+    assert more == sorted(more) and more[0] >= 1 and more[-1] < 50  # grows with the queries, well under 1 %
+    assert early_stopping_allowance(2000, 90.0) > early_stopping_allowance(2000, 99.0)
+
+
+def test_search_says_how_firm_its_verdicts_are():
+    from workbench.report.loadgen import render_search
+
+    config = RunConfig(model="m", engines=("onnxruntime",), latency_bound_ms=50.0, duration_s=1.0)
+    out = MaxQpsSearch(config, probe=_fake_probe(80.0, 50.0, []), resolution=0.05, confirm=1).run()
+    d = out.to_dict()
+    assert d["min_queries"] == 460 and d["allowed_over"] == 0
+    assert "lets 0 be over the bound" in render_search([d]) and "--min-queries 2000 lets 9" in render_search([d])
+    steady = replace(config, min_queries=2000)
+    d2 = MaxQpsSearch(steady, probe=_fake_probe(80.0, 50.0, []), resolution=0.05, confirm=1).run().to_dict()
+    assert d2["min_queries"] == 2000 and d2["allowed_over"] == 9
+    assert "--min-queries" not in render_search([d2])
+
+
 def test_max_qps_search_with_nothing_valid_says_so():
     config = RunConfig(model="m", engines=("onnxruntime",), latency_bound_ms=50.0)
     out = MaxQpsSearch(config, probe=_fake_probe(0.0, 50.0, []), resolution=0.05, confirm=1).run()

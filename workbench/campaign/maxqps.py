@@ -41,7 +41,7 @@ from dataclasses import dataclass, field, replace
 from typing import Any, Callable
 
 from workbench.measure.runner import RunConfig, Runner
-from workbench.measure.scenario import DEFAULT_MIN_QUERIES
+from workbench.measure.scenario import DEFAULT_MIN_QUERIES, early_stopping_allowance
 from workbench.result import EngineResult, RunRecord
 
 __all__ = [
@@ -86,7 +86,16 @@ class SearchResult:
     note: str | None = None
     resolution: float = DEFAULT_RESOLUTION
     first_estimate: float | None = None
+    min_queries: int | None = None  # the queries every Server probe ran at least
     result: EngineResult | None = None  # the result of the last run at ``best`` (the record's row)
+
+    @property
+    def allowed_over(self) -> int | None:
+        """How many of a probe's ``min_queries`` early stopping lets be over the bound (0 at p99 with 460: one slow
+        query makes a run INVALID, so a re-run at the answer can flip)."""
+        if not self.min_queries:
+            return None
+        return early_stopping_allowance(self.min_queries, self.percentile)
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -102,6 +111,8 @@ class SearchResult:
             "note": self.note,
             "resolution": self.resolution,
             "first_estimate": self.first_estimate,
+            "min_queries": self.min_queries,
+            "allowed_over": self.allowed_over,
         }
 
 
@@ -186,6 +197,7 @@ class MaxQpsSearch:
         self._started = time.monotonic()
         self._overheads: list[float] = []  # wall seconds of a run beyond its measured duration
         self._plan: Callable[[], float | None] = lambda: None
+        self._state: dict[str, float] = {}
 
     # ---- time ----------------------------------------------------------------------------------------------------
     def run_seconds(self, rate: float) -> float:
@@ -222,14 +234,14 @@ class MaxQpsSearch:
         return res
 
     def run(self) -> SearchResult:
-        self._started = started = time.monotonic()
-        out = SearchResult(self.engine, self.bound_ms, self.percentile, resolution=self.resolution)
+        self._started = time.monotonic()
+        out = SearchResult(
+            self.engine, self.bound_ms, self.percentile, resolution=self.resolution, min_queries=self.min_queries
+        )
         offline = self._run("offline", "offline", None, out)
         if not offline.ok or not (offline.loadgen or {}).get("qps"):
             out.note = f"the offline run failed: {offline.error or 'no rate'}"
-            out.result = offline
-            out.elapsed_s = time.monotonic() - started
-            return out
+            return self._finish(out, offline)
         top = float((offline.loadgen or {})["qps"])
         out.offline_qps = top
         step = self.resolution * top
@@ -237,20 +249,43 @@ class MaxQpsSearch:
         service = max(1.0 / top, float(single_ms) / 1e3)
         estimate = queue_estimate(service, self.bound_ms / 1e3, self.percentile)
         out.first_estimate = _round_qps(estimate) if estimate > 0 else None
-        lo, hi = 0.0, top
-        valid_at: dict[float, int] = {}  # rate -> VALID runs there; a rate with an INVALID run is dropped
-        best_res: dict[float, EngineResult] = {}
+        # rate -> its VALID run's result; a rate seen INVALID is never an answer
+        valid: dict[float, EngineResult] = {}
         # what the plan knows while a run is under way: the interval before its verdict, the confirmation runs left
-        state = {"lo": lo, "hi": hi, "left": self.confirm - 1, "pending": 0}
+        self._state = {"lo": 0.0, "hi": top, "left": self.confirm - 1, "pending": 0}
+        self._plan = lambda: self._plan_seconds(step)
+        lo = self._bisect(out, top, step, valid)
+        if not valid:
+            out.note = f"no VALID rate found above {lo:g} QPS within {self.bound_ms:g} ms at p{self.percentile:g}"
+            return self._finish(out, offline)
+        target, confirmed = self._confirm(out, lo, step, valid)
+        if confirmed:
+            out.best = dict(next(p for p in reversed(out.probes) if p["target_qps"] == target and p["valid"]))
+            return self._finish(out, valid[target])
+        out.note = f"{target:g} QPS was not confirmed ({out.confirmed}/{out.confirm_runs} VALID)"
+        if target <= 0 or not out.confirm_runs:
+            out.note = f"not confirmed after {MAX_STEP_DOWNS} steps down"
+        return self._finish(out, next(iter(valid.values()), offline))
 
-        def plan() -> float:  # the runs still expected: the bisection's steps at mid-interval, the confirmation
-            a, b = state["lo"], state["hi"]
-            steps = max(0, self._bisect_left(a, b, step) - state["pending"])
-            guess = (a + b) / 2 if b > a else a
-            confirm_at = a if a > 0 else max(guess, step)  # the answer lies below the interval's middle
-            return steps * self.run_seconds(guess) + state["left"] * self.run_seconds(confirm_at)
+    def _finish(self, out: SearchResult, result: EngineResult) -> SearchResult:
+        self._plan = lambda: None
+        out.result = result
+        out.elapsed_s = time.monotonic() - self._started
+        return out
 
-        self._plan = plan
+    def _plan_seconds(self, step: float) -> float:
+        """The runs still expected: the bisection's steps at mid-interval, then the confirmation."""
+        st = self._state
+        a, b = st["lo"], st["hi"]
+        steps = max(0, self._bisect_left(a, b, step) - st["pending"])
+        guess = (a + b) / 2 if b > a else a
+        confirm_at = a if a > 0 else max(guess, step)  # the answer lies below the interval's middle
+        return steps * self.run_seconds(guess) + st["left"] * self.run_seconds(confirm_at)
+
+    def _bisect(self, out: SearchResult, top: float, step: float, valid: dict[float, EngineResult]) -> float:
+        """Bisect ``(0, top]`` from the queue model's first guess until the highest VALID and the lowest INVALID
+        rate are within ``step``; VALID probes go into ``valid``. Returns the highest VALID rate (0: none)."""
+        lo, hi = 0.0, top
         first = out.first_estimate
         if first is None or not step <= first <= top - step:
             first = None
@@ -259,62 +294,50 @@ class MaxQpsSearch:
             first = None
             if mid <= lo or mid >= hi:
                 break
-            state.update(lo=lo, hi=hi, pending=1)
+            self._state.update(lo=lo, hi=hi, pending=1)
             res = self._run("probe", "server", mid, out)
             if out.probes[-1]["valid"]:
                 lo = mid
-                valid_at[mid] = 1
-                best_res[mid] = res
+                valid[mid] = res
             else:
                 hi = mid
-        state.update(lo=lo, hi=lo, pending=0)
-        if not valid_at:
-            out.note = f"no VALID rate found above {lo:g} QPS within {self.bound_ms:g} ms at p{self.percentile:g}"
-            out.result = offline
-            out.elapsed_s = time.monotonic() - started
-            self._plan = lambda: None
-            return out
-        target = lo
-        confirmed = False
+        self._state.update(lo=lo, hi=lo, pending=0)
+        return lo
+
+    def _runs_at(self, out: SearchResult, target: float) -> list[dict[str, Any]]:
+        return [p for p in out.probes if p["target_qps"] == target and p["kind"] != "offline"]
+
+    def _confirm(
+        self, out: SearchResult, target: float, step: float, valid: dict[float, EngineResult]
+    ) -> tuple[float, bool]:
+        """Confirm ``target`` (``confirm`` VALID runs there, none INVALID, stopping at the first INVALID one), else
+        step down by ``step`` — to a rate already VALID within the step when there is one — at most
+        :data:`MAX_STEP_DOWNS` times. Returns the last rate tried and whether it stands."""
+        probed_valid = set(valid)  # the bisection's VALID rates (a step down may land on one)
         for down in range(MAX_STEP_DOWNS + 1):
-            runs_here = [p for p in out.probes if p["target_qps"] == target and p["kind"] != "offline"]
-            n_valid = sum(1 for p in runs_here if p["valid"])
-            if any(not p["valid"] for p in runs_here):
-                n_valid = -1  # already INVALID there
+            runs_here = self._runs_at(out, target)
+            n_valid = -1 if any(not p["valid"] for p in runs_here) else sum(1 for p in runs_here if p["valid"])
             while 0 <= n_valid < self.confirm:
-                state.update(lo=target, hi=target, left=self.confirm - n_valid - 1)
+                self._state.update(lo=target, hi=target, left=self.confirm - n_valid - 1)
                 res = self._run("confirm", "server", target, out)
                 if out.probes[-1]["valid"]:
                     n_valid += 1
-                    best_res[target] = res
+                    valid[target] = res
                 else:
                     n_valid = -1  # one INVALID run: the rate cannot stand; the others need not run
-            runs_here = [p for p in out.probes if p["target_qps"] == target and p["kind"] != "offline"]
+            runs_here = self._runs_at(out, target)
             out.confirm_runs = len(runs_here)
             out.confirmed = sum(1 for p in runs_here if p["valid"])
             if n_valid >= self.confirm:
-                confirmed = True
-                break
+                return target, True
             if down == MAX_STEP_DOWNS:
                 break
-            # one resolution step down; a rate probed VALID within that step is taken instead (its run counts)
-            below = [r for r in valid_at if target - step <= r < target]
+            below = [r for r in probed_valid if target - step <= r < target]
             target = max(below) if below else _round_qps(target - step)
             if target <= 0:
                 break
-            state.update(lo=target, hi=target, left=self.confirm)
-        self._plan = lambda: None
-        if confirmed:
-            best = next(p for p in reversed(out.probes) if p["target_qps"] == target and p["valid"])
-            out.best = dict(best)
-            out.result = best_res[target]
-        else:
-            out.note = f"{target:g} QPS was not confirmed ({out.confirmed}/{out.confirm_runs} VALID)"
-            if target <= 0 or not out.confirm_runs:
-                out.note = f"not confirmed after {MAX_STEP_DOWNS} steps down"
-            out.result = next(iter(best_res.values()), offline)
-        out.elapsed_s = time.monotonic() - started
-        return out
+            self._state.update(lo=target, hi=target, left=self.confirm)
+        return target, False
 
 
 def _round_qps(q: float) -> float:

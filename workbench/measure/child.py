@@ -267,6 +267,7 @@ def _serve(job: Job, cores: list[int], chan: FrameWriter) -> int:
     engine = require(job.engine, job.device)
     # validated by the parent already; checking again keeps a hand-made job from reaching load() untyped
     options = engine.check_options(job.options, precision=job.precision, mode=job.mode)
+    prompts = _generate_prompts(job, artifact) if job.mode == "generate" else None
     settings = LoadSettings(
         device=job.device,
         precision=job.precision,
@@ -275,10 +276,11 @@ def _serve(job: Job, cores: list[int], chan: FrameWriter) -> int:
         requests=job.requests,
         options=engine.options_with_defaults(options),
         seed=job.seed,
+        context_tokens=len(prompts[0]) + int(job.generate["new_tokens"]) if prompts else None,
     )
     engine.check_mode(job.mode)  # the parent refused it already; a hand-made job gets the same line
-    if job.mode == "generate":
-        return _serve_generate(job, cores, chan, engine, engine.load(artifact, settings))
+    if prompts is not None:
+        return _serve_generate(job, cores, chan, engine, engine.load(artifact, settings), prompts)
     model = engine.load(artifact, settings)
     feeds = feeds_for_job(artifact.inputs, job.inputs, seed=job.seed)  # generated, then the given values
     model.set_inputs(feeds)
@@ -356,18 +358,28 @@ def _sample_library(job: Job, artifact: Any, feeds: dict[str, Any], scenario: An
     return SampleLibrary(make, count, why)
 
 
-def _serve_generate(job: Job, cores: list[int], chan: FrameWriter, engine: Any, model: Any) -> int:
+def _generate_prompts(job: Job, artifact: Any) -> list[list[int]]:
+    """``--mode generate``: the batch's prompt token ids (the same on every engine), known before the load so an
+    engine can size its KV cache for them."""
+    from workbench.models.generative import batch_prompts
+
+    g = job.generate
+    return batch_prompts(
+        artifact, g.get("prompt"), int(g.get("prompt_tokens") or 128), int(g.get("batch", 1)), seed=job.seed
+    )
+
+
+def _serve_generate(
+    job: Job, cores: list[int], chan: FrameWriter, engine: Any, model: Any, prompts: list[list[int]]
+) -> int:
     """``--mode generate``: one untimed-for-stats first generation (its tokens and the prompt's logits are the
     parity data), then rounds of whole generations (:func:`_measure_generate`)."""
     import numpy as np
 
-    from workbench.models.generative import batch_prompts
-    from workbench_engines.base import ModelArtifact, Sampling
+    from workbench_engines.base import Sampling
 
     g = job.generate
-    artifact = ModelArtifact.from_dict(job.artifact)
     new_tokens, batch = int(g["new_tokens"]), int(g.get("batch", 1))
-    prompts = batch_prompts(artifact, g.get("prompt"), int(g.get("prompt_tokens") or 128), batch, seed=job.seed)
     sampling = Sampling.from_dict(g.get("sampling"))
     t0 = time.perf_counter_ns()
     first = model.generate(prompts, new_tokens, sampling)

@@ -326,6 +326,34 @@ def early_stopping_needs(entry: Mapping[str, Any] | None) -> int | None:
     return None
 
 
+#: the confidence LoadGen's early stopping judges a latency percentile at
+EARLY_STOPPING_CONFIDENCE = 0.99
+
+
+def early_stopping_allowance(queries: int, percentile: float, confidence: float = EARLY_STOPPING_CONFIDENCE) -> int:
+    """How many of ``queries`` may be over the latency bound for LoadGen's early stopping to pass at
+    ``percentile`` (Server): the largest ``h`` with P(Binomial(queries, 1 - percentile/100) <= h) <= 1 - confidence
+    — fewer than that many over-bound queries would be too unlikely were the true percentile over the bound.
+    -1 when even none over the bound cannot pass (too few queries). Agrees with LoadGen 6.0.17's own messages:
+    459 queries pass at p99 with none over, 460 with one over need "at least 202 more" (662)."""
+    import math
+
+    n = int(queries)
+    q = 1.0 - float(percentile) / 100.0
+    if n <= 0 or not 0.0 < q < 1.0:
+        return -1
+    log_q, log_1q = math.log(q), math.log1p(-q)
+    cdf, h = 0.0, -1
+    while h + 1 <= n:
+        k = h + 1
+        log_pmf = math.lgamma(n + 1) - math.lgamma(k + 1) - math.lgamma(n - k + 1) + k * log_q + (n - k) * log_1q
+        cdf += math.exp(log_pmf)
+        if cdf > 1.0 - confidence:
+            break
+        h = k
+    return h
+
+
 def _pct_key(p: float) -> str:
     """99.0 -> ``p99``, 99.9 -> ``p99.9``, 97 -> ``p97``."""
     return f"p{p:g}"
@@ -357,6 +385,8 @@ __all__ = [
     "Scenario",
     "check_loadgen",
     "check_scenario",
+    "EARLY_STOPPING_CONFIDENCE",
+    "early_stopping_allowance",
     "early_stopping_needs",
     "loadgen_entry",
     "parse_detail",

@@ -100,7 +100,33 @@ def render_search(searches: Sequence[Mapping[str, Any]]) -> str:
             )
         if s.get("note"):
             lines.append(f"  {s.get('engine')}: {s['note']}")
+        steadiness = _steadiness(s)
+        if steadiness:
+            lines.append(f"  {s.get('engine')}: {steadiness}")
     return "\n".join(lines)
+
+
+#: the queries per probe suggested when the probes' early stopping allowed almost no query over the bound
+STEADY_QUERIES = 2000
+
+
+def _steadiness(s: Mapping[str, Any]) -> str | None:
+    """How firm a search's VALID verdicts are: at p99 and 460 queries early stopping lets no query be over the
+    bound, so one slow query (a burst of arrivals, a stall of the machine) makes a run INVALID and a re-run at the
+    answer can flip. Says so, with the ``--min-queries`` that would tolerate a few, when the probes allowed <= 2."""
+    from workbench.measure.scenario import early_stopping_allowance
+
+    n, allowed = s.get("min_queries"), s.get("allowed_over")
+    if not n or allowed is None or allowed > 2 or n >= STEADY_QUERIES:
+        return None
+    pct = f"p{s.get('percentile'):g}"
+    more = early_stopping_allowance(STEADY_QUERIES, float(s.get("percentile") or 99.0))
+    return (
+        f"each probe ran {n} queries, of which early stopping at {pct} lets {allowed} be over the bound: one slow "
+        f"query more makes a run INVALID, so a re-run at this rate can flip (docs/methodology.md); "
+        f"--min-queries {STEADY_QUERIES} lets {more} be over, for a steadier answer (each probe >= "
+        f"{STEADY_QUERIES} / rate seconds)"
+    )
 
 
 __all__ = ["loadgen_notes", "loadgen_rows", "markdown_loadgen", "render_loadgen", "render_search"]

@@ -278,6 +278,9 @@ def _value_parts(r: "EngineResult") -> list[Any]:
         ]
         if search.get("note"):
             parts += [(f" · {search['note']}", "$warning")]
+        allowed, n = search.get("allowed_over"), search.get("min_queries")
+        if allowed is not None and n and allowed <= 2:  # see report.loadgen._steadiness
+            parts += [(f" · {max(allowed, 0)} of {n} queries may miss the bound: a re-run can flip", _MUTED)]
         parts.append("\n")
     energy = r.energy or {}
     if energy.get("status") == "measured":
