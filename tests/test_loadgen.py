@@ -288,9 +288,27 @@ def test_search_says_how_firm_its_verdicts_are():
     assert d["min_queries"] == 460 and d["allowed_over"] == 0
     assert "lets 0 be over the bound" in render_search([d]) and "--min-queries 2000 lets 9" in render_search([d])
     steady = replace(config, min_queries=2000)
-    d2 = MaxQpsSearch(steady, probe=_fake_probe(80.0, 50.0, []), resolution=0.05, confirm=1).run().to_dict()
+    calls: list[RunConfig] = []
+    d2 = MaxQpsSearch(steady, probe=_fake_probe(80.0, 50.0, calls), resolution=0.05, confirm=1).run().to_dict()
     assert d2["min_queries"] == 2000 and d2["allowed_over"] == 9
+    # the Server probes run the queries asked for; the Offline run (a rate only) its own default, not 2000 samples
+    assert calls[0].scenario == "offline" and calls[0].min_queries is None
+    assert all(c.min_queries == 2000 for c in calls[1:])
     assert "--min-queries" not in render_search([d2])
+
+
+def test_results_pane_says_a_rerun_can_flip():
+    from workbench.tui.widgets.results import _value_parts
+
+    config = RunConfig(model="m", engines=("onnxruntime",), latency_bound_ms=50.0, duration_s=1.0)
+    out = MaxQpsSearch(config, probe=_fake_probe(80.0, 50.0, []), resolution=0.05, confirm=1).run()
+
+    def text(search):
+        parts = _value_parts(replace(out.result, qps_search=search))
+        return "".join(p if isinstance(p, str) else str(p[0]) for p in parts)
+
+    assert "0 of 460 queries may miss the bound: a re-run can flip" in text(out.to_dict())
+    assert "may miss the bound" not in text({**out.to_dict(), "min_queries": 2000, "allowed_over": 9})
 
 
 def test_max_qps_search_with_nothing_valid_says_so():

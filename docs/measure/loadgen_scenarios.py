@@ -78,6 +78,8 @@ def pairs(a: argparse.Namespace) -> dict:
 
 def maxqps(a: argparse.Namespace) -> dict:
     common = ["-m", a.model, "-e", a.engine, "--cores", a.cores, "--no-parity"]
+    if a.min_queries:  # the probes' and the re-runs' minimum queries (default: the 460 early stopping needs at p99)
+        common += ["--min-queries", str(a.min_queries)]
     t0 = time.monotonic()
     rec = wb(common + ["--find-max-qps", "--latency-bound", a.bound, "-d", str(a.duration)], show=True)
     took = time.monotonic() - t0
@@ -90,6 +92,8 @@ def maxqps(a: argparse.Namespace) -> dict:
         "resolution": search.get("resolution"),
         "best": best,
         "confirmed": f"{search['confirmed']}/{search['confirm_runs']}",
+        "min_queries": search.get("min_queries"),
+        "allowed_over": search.get("allowed_over"),
         "probes": search["probes"],
     }
     rerun_at = best["target_qps"] if best else a.rerun_at
@@ -114,6 +118,7 @@ def maxqps(a: argparse.Namespace) -> dict:
                     "p99_ms": r["target_latency_ms"],
                     "qps": r["qps"],
                     "queries": r["queries"],
+                    "overlatency_queries": r.get("overlatency_queries"),
                     "issue_delay_ms": r.get("issue_delay_ms"),
                     "seconds": time.monotonic() - t1,
                 }
@@ -133,6 +138,7 @@ def main() -> int:
     ap.add_argument("--duration", type=float, default=10.0)
     ap.add_argument("--bound", default="100ms")
     ap.add_argument("--repeats", type=int, default=5)
+    ap.add_argument("--min-queries", type=int, help="maxqps: --min-queries for the probes and the re-runs")
     ap.add_argument("--rerun-at", type=float, help="maxqps: the rate to re-run at when the search confirmed none")
     a = ap.parse_args()
     doc = {"cpu": cpu_model(), "command": " ".join(sys.argv), **(pairs(a) if a.what == "pairs" else maxqps(a))}

@@ -212,8 +212,11 @@ class MaxQpsSearch:
     # ---- runs ----------------------------------------------------------------------------------------------------
     def _run(self, kind: str, scenario: str, target: float | None, out: SearchResult) -> EngineResult:
         config = replace(self.base, scenario=scenario, target_qps=target)
-        if scenario == "offline":  # only its rate is needed: the run's own --duration, not a probe's 100 bounds
-            config = replace(config, target_qps=None, latency_bound_ms=None, duration_s=self.offline_s)
+        if scenario == "offline":  # only its rate is needed: the run's own --duration, not a probe's 100 bounds,
+            # nor the Server probes' --min-queries (LoadGen would count them as Offline samples: 2000 took 52 s)
+            config = replace(
+                config, target_qps=None, latency_bound_ms=None, duration_s=self.offline_s, min_queries=None
+            )
         t0 = time.monotonic()
         record = self.probe(config)
         res = record.results[0]
