@@ -122,8 +122,8 @@ def _steadiness(s: Mapping[str, Any]) -> str | None:
     pct = f"p{s.get('percentile'):g}"
     more = early_stopping_allowance(STEADY_QUERIES, float(s.get("percentile") or 99.0))
     return (
-        f"each probe ran {n} queries, of which early stopping at {pct} lets {allowed} be over the bound: one slow "
-        f"query more makes a run INVALID, so a re-run at this rate can flip (docs/methodology.md); "
+        f"each probe ran {n} queries, of which early stopping at {pct} lets {allowed} be over the bound: one more "
+        f"slow query makes a run INVALID, so a re-run at this rate can flip (docs/methodology.md); "
         f"--min-queries {STEADY_QUERIES} lets {more} be over, for a steadier answer (each probe >= "
         f"{STEADY_QUERIES} / rate seconds)"
     )
