@@ -18,6 +18,7 @@ A LoadGen *sample* is one call of the engine at the run's ``--batch`` (so with `
 from __future__ import annotations
 
 import json
+import math
 import re
 from dataclasses import dataclass
 from typing import Any, Iterable, Mapping
@@ -336,8 +337,6 @@ def early_stopping_allowance(queries: int, percentile: float, confidence: float 
     — fewer than that many over-bound queries would be too unlikely were the true percentile over the bound.
     -1 when even none over the bound cannot pass (too few queries). Agrees with LoadGen 6.0.17's own messages:
     459 queries pass at p99 with none over, 460 with one over need "at least 202 more" (662)."""
-    import math
-
     n = int(queries)
     q = 1.0 - float(percentile) / 100.0
     if n <= 0 or not 0.0 < q < 1.0:

@@ -108,17 +108,27 @@ def render_search(searches: Sequence[Mapping[str, Any]]) -> str:
 
 #: the queries per probe suggested when the probes' early stopping allowed almost no query over the bound
 STEADY_QUERIES = 2000
+#: a search whose probes' early stopping let at most this many queries be over the bound is said to be fragile
+FRAGILE_ALLOWANCE = 2
+
+
+def search_is_fragile(s: Mapping[str, Any]) -> bool:
+    """Whether a search's VALID verdicts (``qps_search``) hang on a few queries: its probes' early stopping let at
+    most :data:`FRAGILE_ALLOWANCE` of their ``min_queries`` be over the bound (0 at p99 with 460), so one more slow
+    query (a burst of arrivals, a stall of the machine) makes a run INVALID and a re-run at the answer can flip."""
+    n, allowed = s.get("min_queries"), s.get("allowed_over")
+    return bool(n) and allowed is not None and allowed <= FRAGILE_ALLOWANCE
 
 
 def _steadiness(s: Mapping[str, Any]) -> str | None:
-    """How firm a search's VALID verdicts are: at p99 and 460 queries early stopping lets no query be over the
-    bound, so one slow query (a burst of arrivals, a stall of the machine) makes a run INVALID and a re-run at the
-    answer can flip. Says so, with the ``--min-queries`` that would tolerate a few, when the probes allowed <= 2."""
+    """How firm a search's VALID verdicts are, in words, with the ``--min-queries`` that would tolerate a few
+    queries over the bound; None when the search is not fragile (:func:`search_is_fragile`) or already ran that
+    many."""
     from workbench.measure.scenario import early_stopping_allowance
 
-    n, allowed = s.get("min_queries"), s.get("allowed_over")
-    if not n or allowed is None or allowed > 2 or n >= STEADY_QUERIES:
+    if not search_is_fragile(s) or s["min_queries"] >= STEADY_QUERIES:
         return None
+    n, allowed = s["min_queries"], s["allowed_over"]
     pct = f"p{s.get('percentile'):g}"
     more = early_stopping_allowance(STEADY_QUERIES, float(s.get("percentile") or 99.0))
     return (
@@ -129,4 +139,4 @@ def _steadiness(s: Mapping[str, Any]) -> str | None:
     )
 
 
-__all__ = ["loadgen_notes", "loadgen_rows", "markdown_loadgen", "render_loadgen", "render_search"]
+__all__ = ["loadgen_notes", "loadgen_rows", "markdown_loadgen", "render_loadgen", "render_search", "search_is_fragile"]

@@ -19,6 +19,7 @@ from textual.reactive import reactive
 from textual.widgets import DataTable, Label, Select, Static
 
 from workbench.report.columns import NARROW_DROP, VIEWS, column, headers, results_view, view_keys
+from workbench.report.loadgen import search_is_fragile
 from workbench.stats.speedup import interval_detail, speedup_text, unshown_ratio
 from workbench.tui.analysis import Speedup, speedups
 from workbench.tui.format import cpu_ranges
@@ -278,9 +279,9 @@ def _value_parts(r: "EngineResult") -> list[Any]:
         ]
         if search.get("note"):
             parts += [(f" · {search['note']}", "$warning")]
-        allowed, n = search.get("allowed_over"), search.get("min_queries")
-        if allowed is not None and n and allowed <= 2:  # see report.loadgen._steadiness
-            parts += [(f" · {max(allowed, 0)} of {n} queries may miss the bound: a re-run can flip", _MUTED)]
+        if search_is_fragile(search):
+            n, allowed = search["min_queries"], max(search["allowed_over"], 0)
+            parts += [(f" · {allowed} of {n} queries may miss the bound: a re-run can flip", _MUTED)]
         parts.append("\n")
     energy = r.energy or {}
     if energy.get("status") == "measured":
