@@ -315,6 +315,16 @@ def _serve(job: Job, cores: list[int], chan: FrameWriter) -> int:
             model.infer()
             chan.outputs(model.outputs())
         model.set_inputs(feeds)
+    _serve_rounds(job, chan, model, artifact, feeds, requests, meter)
+    model.close()
+    return 0
+
+
+def _serve_rounds(
+    job: Job, chan: FrameWriter, model: Any, artifact: Any, feeds: dict[str, Any], requests: int, meter: Any
+) -> None:
+    """Obey the parent's measure commands until it says exit: each one round of the job's LoadGen scenario, of
+    requests in flight (throughput) or of the timed loop (latency), answered with ``round_done``."""
     library: Any = None  # a scenario's query sample library: built at its first round, kept for the others
     for line in sys.stdin:
         cmd = parse_command(line)
@@ -336,8 +346,6 @@ def _serve(job: Job, cores: list[int], chan: FrameWriter) -> int:
         else:
             stats = _measure_latency(model, chan, cmd, meter)
         chan.json(type="round_done", round=cmd.round, **stats)
-    model.close()
-    return 0
 
 
 def _sample_library(job: Job, artifact: Any, feeds: dict[str, Any], scenario: Any) -> Any:
