@@ -217,6 +217,94 @@ def _qsl_entry(lib: SampleLibrary | None) -> dict[str, Any]:
     return {"samples": lib.count, "resident": lib.loaded, "distinct_issued": len(lib.issued), "why": lib.why}
 
 
+class _Sut:
+    """The system under test LoadGen drives: its issue callbacks and, for Server and Offline, the worker thread
+    that runs the engine. ``samples``: the query sample library (None: one sample, the feeds already bound);
+    ``fail``: where an engine error goes (it ends the process). ``delays`` (Server, ``keep_delays``): issue to engine
+    start per query, ns; ``first_issue``: the first query's issue stamp."""
+
+    def __init__(
+        self,
+        lg: Any,
+        model: Any,
+        stream: _Stream,
+        samples: SampleLibrary | None,
+        fail: Callable[[BaseException], None],
+        *,
+        keep_delays: bool,
+    ) -> None:
+        self.complete, self.response = lg.QuerySamplesComplete, lg.QuerySampleResponse
+        self.model = model
+        self.stream = stream
+        self.samples = samples
+        self.fail = fail
+        self.keep_delays = keep_delays
+        self.work: queue.Queue[Any] = queue.Queue()
+        self.first_issue = 0
+        self.bound = 0  # the sample whose feeds are bound: 0, the run's own input, before the first query
+        self.delays = array("q")
+
+    def bind(self, index: int) -> None:
+        if self.samples is not None and index != self.bound:
+            self.model.set_inputs(self.samples.feeds[index])
+            self.bound = index
+
+    def count(self, samples_: list[Any]) -> None:
+        if self.samples is not None:
+            issued = self.samples.issued
+            for s in samples_:
+                issued[s.index] = issued.get(s.index, 0) + 1
+
+    def _failed(self, exc: BaseException) -> None:
+        self.stream.stop_flushing()
+        self.fail(exc)
+
+    def issue_stream(self, samples_: list[Any]) -> None:  # SingleStream / MultiStream: run here, one query at a time
+        perf, bind, infer = time.perf_counter_ns, self.bind, self.model.infer
+        t0 = perf()
+        if not self.first_issue:
+            self.first_issue = t0
+        try:
+            for s in samples_:
+                bind(s.index)
+                infer()
+        except BaseException as exc:
+            self._failed(exc)
+        t1 = perf()
+        self.complete([self.response(s.id, 0, 0) for s in samples_])
+        self.stream.add(t1 - t0, len(samples_), t1)
+        self.count(samples_)
+
+    def issue_queued(self, samples_: list[Any]) -> None:  # Server / Offline: enqueue only; the worker runs the engine
+        t0 = time.perf_counter_ns()
+        if not self.first_issue:
+            self.first_issue = t0
+        self.work.put((t0, samples_))
+        self.count(samples_)
+
+    def worker(self) -> None:
+        perf, bind, infer = time.perf_counter_ns, self.bind, self.model.infer
+        complete, response, add = self.complete, self.response, self.stream.add
+        keep_delays, delays, work = self.keep_delays, self.delays, self.work
+        while True:
+            item = work.get()
+            if item is None:
+                return
+            t0, samples_ = item
+            for s in samples_:
+                started = perf()
+                if keep_delays:
+                    delays.append(started - t0)
+                try:
+                    bind(s.index)
+                    infer()
+                except BaseException as exc:
+                    self._failed(exc)
+                t1 = perf()
+                complete([response(s.id, 0, 0)])
+                add(t1 - t0, 1, t1)
+
+
 def run_scenario(
     model: Any,
     chan: FrameWriter,
@@ -238,78 +326,15 @@ def run_scenario(
 
     warm_iters, expected_ns = _warm_up(model, cmd)
     scratch = tempfile.mkdtemp(prefix="wb-loadgen-")
-    perf = time.perf_counter_ns
-    infer = model.infer
-    stream = _Stream(chan)
-    complete, response = lg.QuerySamplesComplete, lg.QuerySampleResponse
-    work: queue.Queue[Any] = queue.Queue()
-    first_issue = [0]
-    qsl_lib = samples
-    bound = [0]  # the sample whose feeds are bound: 0, the run's own input, before the first query
-    delays = array("q")  # Server: issue to engine start, per query (ns)
-    keep_delays = scenario.name == "server"
-
-    def bind(index: int) -> None:
-        if qsl_lib is not None and index != bound[0]:
-            model.set_inputs(qsl_lib.feeds[index])
-            bound[0] = index
-
-    def count(samples_: list[Any]) -> None:
-        if qsl_lib is not None:
-            issued = qsl_lib.issued
-            for s in samples_:
-                issued[s.index] = issued.get(s.index, 0) + 1
-
-    def issue_stream(samples_: list[Any]) -> None:  # SingleStream / MultiStream: run here, one query at a time
-        t0 = perf()
-        if not first_issue[0]:
-            first_issue[0] = t0
-        try:
-            for s in samples_:
-                bind(s.index)
-                infer()
-        except BaseException as exc:
-            stream.stop_flushing()
-            fail(exc)
-        t1 = perf()
-        complete([response(s.id, 0, 0) for s in samples_])
-        stream.add(t1 - t0, len(samples_), t1)
-        count(samples_)
-
-    def issue_queued(samples_: list[Any]) -> None:  # Server / Offline: enqueue only; the worker runs the engine
-        t0 = perf()
-        if not first_issue[0]:
-            first_issue[0] = t0
-        work.put((t0, samples_))
-        count(samples_)
-
-    def worker() -> None:
-        while True:
-            item = work.get()
-            if item is None:
-                return
-            t0, samples_ = item
-            for s in samples_:
-                started = perf()
-                if keep_delays:
-                    delays.append(started - t0)
-                try:
-                    bind(s.index)
-                    infer()
-                except BaseException as exc:
-                    stream.stop_flushing()
-                    fail(exc)
-                t1 = perf()
-                complete([response(s.id, 0, 0)])
-                stream.add(t1 - t0, 1, t1)
-
+    system = _Sut(lg, model, _Stream(chan), samples, fail, keep_delays=scenario.name == "server")
     queued = scenario.name in ("server", "offline")
-    sut = lg.ConstructSUT(issue_queued if queued else issue_stream, lambda: None)
-    if qsl_lib is not None:
-        qsl = lg.ConstructQSL(qsl_lib.count, qsl_lib.count, qsl_lib.load, qsl_lib.unload)
+    sut = lg.ConstructSUT(system.issue_queued if queued else system.issue_stream, lambda: None)
+    if samples is not None:
+        qsl = lg.ConstructQSL(samples.count, samples.count, samples.load, samples.unload)
     else:
         qsl = lg.ConstructQSL(1, 1, lambda idx: None, lambda idx: None)  # the inputs are bound already
-    thread = threading.Thread(target=worker, name="wb-loadgen-worker", daemon=True) if queued else None
+    thread = threading.Thread(target=system.worker, name="wb-loadgen-worker", daemon=True) if queued else None
+    stream = system.stream
     try:
         settings = _settings(lg, scenario, expected_ns, scratch)
         logs = _log_settings(lg, scratch)
@@ -320,7 +345,7 @@ def run_scenario(
         # an audit.config in the user's folder would turn this into a compliance test: name one that cannot exist
         lg.StartTestWithLogSettings(sut, qsl, settings, logs, os.path.join(scratch, "no-audit.config"))
         if thread is not None:
-            work.put(None)
+            system.work.put(None)
             thread.join()
         stream.end()
         cpu1, rss = _rusage()
@@ -330,15 +355,15 @@ def run_scenario(
         lg.DestroyQSL(qsl)
         lg.DestroySUT(sut)
         shutil.rmtree(scratch, ignore_errors=True)
-    if qsl_lib is not None and bound[0] != 0:  # the next round's warm-up (and any later mode) times sample 0 again
-        model.set_inputs(qsl_lib.make(0))
-    end = stream.last or perf()
+    if samples is not None and system.bound != 0:  # the next round's warm-up (and any later mode) times sample 0 again
+        model.set_inputs(samples.make(0))
+    end = stream.last or time.perf_counter_ns()
     entry = loadgen_entry(detail, scenario, issue={"expected_latency_ms": expected_ns / 1e6})
-    entry["qsl"] = _qsl_entry(qsl_lib)
-    entry["issue_delay_ms"] = _delay_summary(delays) if keep_delays else None
+    entry["qsl"] = _qsl_entry(samples)
+    entry["issue_delay_ms"] = _delay_summary(system.delays) if system.keep_delays else None
     return {
         "iterations": stream.samples,
-        "elapsed_ns": max(1, end - (first_issue[0] or stream.start)),
+        "elapsed_ns": max(1, end - (system.first_issue or stream.start)),
         "warmup_iterations": warm_iters,
         "cpu_s": cpu1 - cpu0,
         "peak_rss_mb": rss,
